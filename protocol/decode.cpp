@@ -1,0 +1,551 @@
+#include "protocol/decode.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include "protocol/field_layouts.hpp"
+#include "protocol/framer.hpp"
+
+namespace lantian::protocol {
+namespace {
+
+using namespace detail;
+
+constexpr std::size_t login_size = 28;
+constexpr std::size_t logout_size = 8;
+constexpr std::size_t time_size = 6;
+constexpr std::size_t hj_removal_alarm_size = 17;
+constexpr std::size_t nonroad_removal_alarm_size = 18;
+constexpr std::size_t activation_signed_part = 6 + 16 + 64 + 17;
+constexpr std::size_t activation_reply_size = 2;
+constexpr std::size_t obd_fixed_size = 96;
+constexpr std::size_t ecd_fixed_size = 3;
+constexpr std::size_t max_dtc_count = 253;
+constexpr std::size_t nonroad_report_header = 6 + 2 + position_size;
+
+BeijingTime time_at(const std::uint8_t* p) noexcept {
+  BeijingTime t;
+  std::copy_n(p, 6, t.raw.begin());
+  return t;
+}
+
+// Bytes of the block header that precedes each body: gb17691 type · serial WORD; hj1239 type ·
+// collection time; non-road type only.
+std::size_t block_header_size(Profile layout) noexcept {
+  switch (layout) {
+    case Profile::gb17691: return 3;
+    case Profile::hj1239: return 7;
+    case Profile::nonroad: return 1;
+  }
+  return 1;
+}
+
+// True when unit[pos..] is exactly a signature R-len · R · S-len · S with R, S of 1..33 bytes.
+bool signature_at(ByteView unit, std::size_t pos) noexcept {
+  if (pos >= unit.size()) return false;
+  const std::size_t rest = unit.size() - pos;
+  const std::size_t r = unit[pos];
+  if (r < 1 || r > 33 || 1 + r + 1 > rest) return false;
+  const std::size_t s = unit[pos + 1 + r];
+  return s >= 1 && s <= 33 && 1 + r + 1 + s == rest;
+}
+
+Signature read_signature(ByteView sig) {
+  const std::size_t r = sig[0];
+  const std::size_t s = sig[1 + r];
+  return {Bytes(sig.begin() + 1, sig.begin() + 1 + static_cast<std::ptrdiff_t>(r)),
+          Bytes(sig.begin() + 2 + static_cast<std::ptrdiff_t>(r),
+                sig.begin() + 2 + static_cast<std::ptrdiff_t>(r + s))};
+}
+
+enum class Form : std::uint8_t { standard, tlv, nox_variant, user_defined };
+
+struct Candidate {
+  std::size_t body_size = 0;
+  Form form = Form::standard;
+};
+
+// How the blocks of one report are walked. Blocks carry no length, so each type's size is known
+// from its layout; where the protocol allows two readings (0x03 at 30 or 32 bytes, a trailing
+// signature or more blocks) the walk looks for the one that consumes the data unit exactly.
+class BlockWalker {
+ public:
+  BlockWalker(ByteView unit, Profile layout, const DecodeOptions& options, bool strict) noexcept
+      : unit_(unit),
+        layout_(layout),
+        options_(options),
+        strict_(strict),
+        header_size_(block_header_size(layout)) {}
+
+  // The readings of the block at `pos`, in order of preference; returns how many (0..2).
+  std::size_t candidates(std::size_t pos, std::array<Candidate, 2>& out) const noexcept {
+    if (unit_.size() - pos < header_size_) return 0;
+    if (strict_ && layout_ == Profile::hj1239 && !time_at(unit_.data() + pos + 1).valid()) return 0;
+    const std::uint8_t type = unit_[pos];
+    const std::size_t body_at = pos + header_size_;
+    const std::size_t avail = unit_.size() - body_at;
+    const std::uint8_t* body = unit_.data() + body_at;
+    std::size_t n = 0;
+    auto offer = [&](std::size_t size, Form form) {
+      if (size <= avail) out[n++] = {size, form};
+    };
+    const bool hj = layout_ == Profile::hj1239;
+    switch (type) {
+      case block_type::obd: {
+        const std::size_t fixed = layout_ == Profile::nonroad ? ecd_fixed_size : obd_fixed_size;
+        if (avail < fixed) break;
+        const std::size_t count = body[fixed - 1];
+        offer(fixed + (count <= max_dtc_count ? 4 * count : 0), Form::standard);
+        break;
+      }
+      case block_type::stream:
+        offer(layout_ == Profile::nonroad ? machine_stream_size : stream_size, Form::standard);
+        break;
+      case block_type::twc:
+        if (!hj) break;
+        offer(catalyst_size, Form::standard);
+        offer(catalyst_nox_size, Form::nox_variant);
+        break;
+      case block_type::hybrid:
+        if (hj) offer(hybrid_size, Form::standard);
+        break;
+      case block_type::twc_nox:
+        if (hj) offer(catalyst_nox_size, Form::standard);
+        break;
+      case block_type::supplementary: {
+        // §4.4 Decision: length-prefixed TLV when the WORD that opens the body is exactly what
+        // remains before the signature or the end, minus the WORD itself.
+        if (avail >= 2) {
+          const std::size_t tlv_end = body_at + 2 + load_be16(body);
+          if (tlv_end == unit_.size() || (hj && signature_at(unit_, tlv_end))) {
+            offer(tlv_end - body_at, Form::tlv);
+            break;
+          }
+        }
+        offer(supplementary_size, Form::standard);
+        break;
+      }
+      case block_type::smoke: offer(smoke_size, Form::standard); break;
+      default:
+        for (const auto& user : options_.user_blocks)
+          if (user.type == type) {
+            offer(user.size, Form::user_defined);
+            break;
+          }
+        break;
+    }
+    return n;
+  }
+
+  // For every position, whether the data unit can be consumed exactly from there.
+  std::vector<bool> exact_table(std::size_t start) const {
+    std::vector<bool> ok(unit_.size() + 1, false);
+    ok[unit_.size()] = true;
+    std::array<Candidate, 2> c;
+    for (std::size_t pos = unit_.size(); pos-- > start;) {
+      bool reachable = layout_ == Profile::hj1239 && signature_at(unit_, pos);
+      const std::size_t n = candidates(pos, c);
+      for (std::size_t i = 0; i < n && !reachable; ++i)
+        reachable = ok[pos + header_size_ + c[i].body_size];
+      ok[pos] = reachable;
+    }
+    return ok;
+  }
+
+  struct Step {
+    enum Kind { block, signature, stuck, end } kind = end;
+    Candidate candidate;
+  };
+
+  // The step at `pos`: the first candidate that can still finish exactly (any first candidate
+  // without a table), else the signature, else stuck.
+  Step step(std::size_t pos, const std::vector<bool>* ok) const noexcept {
+    if (pos == unit_.size()) return {};
+    std::array<Candidate, 2> c;
+    const std::size_t n = candidates(pos, c);
+    for (std::size_t i = 0; i < n; ++i)
+      if (!ok || (*ok)[pos + header_size_ + c[i].body_size]) return {Step::block, c[i]};
+    if (layout_ == Profile::hj1239 && signature_at(unit_, pos)) return {Step::signature, {}};
+    return {Step::stuck, {}};
+  }
+
+  // Walks from `start`; with `out`, decodes the blocks into it. Returns whether the whole data
+  // unit was consumed; otherwise `stuck_at` is where the walk stopped.
+  bool walk(std::size_t start, const std::vector<bool>* ok, ReportBody* out,
+            std::vector<Issue>* issues, std::size_t& stuck_at) const {
+    std::size_t pos = start;
+    for (;;) {
+      const Step s = step(pos, ok);
+      switch (s.kind) {
+        case Step::end: return true;
+        case Step::stuck: stuck_at = pos; return false;
+        case Step::signature:
+          if (out) out->signature = read_signature(unit_.subspan(pos));
+          return true;
+        case Step::block:
+          if (out) decode_block(pos, s.candidate, *out, *issues);
+          pos += header_size_ + s.candidate.body_size;
+          break;
+      }
+    }
+  }
+
+  // True when the data unit from `start` is exactly a sequence of known blocks (plus, in hj1239,
+  // a signature). Tries the straight walk first; the table only when that fails.
+  bool consumes_exactly(std::size_t start) const {
+    std::size_t stuck_at = 0;
+    if (walk(start, nullptr, nullptr, nullptr, stuck_at)) return true;
+    const auto ok = exact_table(start);
+    return ok[start];
+  }
+
+  // Decodes the blocks from `start` into `out`; what cannot be walked is kept as the unparsed tail.
+  void decode(std::size_t start, ReportBody& out, std::vector<Issue>& issues) const {
+    std::size_t stuck_at = 0;
+    const std::size_t issues_before = issues.size();
+    // The straight walk decodes as it goes; if it gets stuck, start again along the exact path.
+    if (walk(start, nullptr, &out, &issues, stuck_at)) return;
+    const auto ok = exact_table(start);
+    if (ok[start]) {
+      out.blocks.clear();
+      out.signature.reset();
+      issues.resize(issues_before);
+      walk(start, &ok, &out, &issues, stuck_at);
+      return;
+    }
+    out.unparsed_tail.assign(unit_.begin() + static_cast<std::ptrdiff_t>(stuck_at), unit_.end());
+    issues.push_back(Issue::unparsed_tail);
+  }
+
+ private:
+  void decode_block(std::size_t pos, Candidate c, ReportBody& out, std::vector<Issue>& issues) const {
+    Block& block = out.blocks.emplace_back();
+    block.type = unit_[pos];
+    if (layout_ == Profile::gb17691) block.serial = load_be16(unit_.data() + pos + 1);
+    if (layout_ == Profile::hj1239) block.time = time_at(unit_.data() + pos + 1);
+    const ByteView body = unit_.subspan(pos + header_size_, c.body_size);
+    block.payload = decode_payload(block.type, c.form, body, issues);
+  }
+
+  BlockPayload decode_payload(std::uint8_t type, Form form, ByteView body,
+                              std::vector<Issue>& issues) const {
+    const std::uint8_t* p = body.data();
+    if (form == Form::user_defined) {
+      OpaqueBlock opaque{{}, Bytes(body.begin(), body.end())};
+      for (const auto& user : options_.user_blocks)
+        if (user.type == type) opaque.name = user.name;
+      return opaque;
+    }
+    switch (type) {
+      case block_type::obd:
+        if (layout_ == Profile::nonroad) {
+          EcdBlock ecd;
+          ecd.protocol = p[0];
+          ecd.warning_lamp = p[1];
+          ecd.dtc_count = p[2];
+          read_dtcs(body.subspan(ecd_fixed_size), ecd.dtcs);
+          return ecd;
+        } else {
+          ObdBlock obd;
+          ByteReader r(body);
+          obd.protocol = r.u8();
+          obd.mil = r.u8();
+          obd.support = r.u16();
+          obd.readiness = r.u16();
+          r.copy_array(obd.vin);
+          r.copy_array(obd.calid);
+          r.copy_array(obd.cvn);
+          r.copy_array(obd.iupr_raw);
+          obd.dtc_count = r.u8();
+          read_dtcs(r.rest(), obd.dtcs);
+          return obd;
+        }
+      case block_type::stream:
+        if (layout_ == Profile::nonroad) {
+          MachineStreamBlock m;
+          decode_fields(engine_fields, p, m);
+          decode_fields(diesel_fields, p, m);
+          decode_fields(machine_stream_tail_fields, p, m);
+          return m;
+        } else {
+          StreamBlock s;
+          decode_fields(engine_fields, p, s);
+          decode_fields(diesel_fields, p, s);
+          s.position = decode_position(p + stream_position_offset);
+          decode_fields(stream_tail_fields, p, s);
+          return s;
+        }
+      case block_type::twc:
+      case block_type::twc_nox: {
+        CatalystBlock c;
+        c.with_nox = body.size() == catalyst_nox_size;
+        if (form == Form::nox_variant) issues.push_back(Issue::layout_variant);
+        const std::size_t shift = c.with_nox ? catalyst_nox_shift : 0;
+        decode_fields(engine_fields, p, c);
+        decode_fields(catalyst_o2_fields, p, c);
+        if (c.with_nox) decode_fields(catalyst_nox_fields, p, c);
+        decode_fields(catalyst_rest_fields, p + shift, c);
+        c.position = decode_position(p + shift + catalyst_position_offset);
+        decode_fields(catalyst_tail_fields, p + shift, c);
+        return c;
+      }
+      case block_type::hybrid: {
+        HybridBlock h;
+        decode_fields(hybrid_fields, p, h);
+        return h;
+      }
+      case block_type::supplementary:
+        if (form == Form::tlv) return decode_tlv(body, issues);
+        else {
+          SupplementaryBlock s;
+          decode_fields(supplementary_fields, p, s);
+          return s;
+        }
+      case block_type::smoke: {
+        SmokeBlock k;
+        decode_fields(smoke_fields, p, k);
+        return k;
+      }
+      default: return OpaqueBlock{{}, Bytes(body.begin(), body.end())};
+    }
+  }
+
+  static void read_dtcs(ByteView list, std::vector<std::uint32_t>& out) {
+    out.reserve(list.size() / 4);
+    for (std::size_t i = 0; i + 4 <= list.size(); i += 4) out.push_back(load_be(list.data() + i, 4));
+  }
+
+  // WORD length · items of id WORD · length BYTE · value. Items that overrun the block make it
+  // opaque (kept whole) rather than half-read.
+  static BlockPayload decode_tlv(ByteView body, std::vector<Issue>& issues) {
+    SupplementaryTlvBlock tlv;
+    ByteReader r(body.subspan(2));
+    while (r.remaining() >= 3) {
+      TlvItem item;
+      item.id = r.u16();
+      const std::size_t len = r.u8();
+      if (r.remaining() < len) break;
+      const ByteView value = r.take(len);
+      item.value.assign(value.begin(), value.end());
+      tlv.items.push_back(std::move(item));
+    }
+    if (!r.empty()) {
+      issues.push_back(Issue::malformed_tlv);
+      return OpaqueBlock{{}, Bytes(body.begin(), body.end())};
+    }
+    return tlv;
+  }
+
+  ByteView unit_;
+  Profile layout_;
+  const DecodeOptions& options_;
+  bool strict_;
+  std::size_t header_size_;
+};
+
+std::size_t report_header_size(Profile layout) noexcept {
+  switch (layout) {
+    case Profile::gb17691: return 6;
+    case Profile::hj1239: return 8;
+    case Profile::nonroad: return nonroad_report_header;
+  }
+  return 6;
+}
+
+// Whether the data unit reads as a complete report in `layout` with known types and valid times
+// (the §3.4 test).
+bool fits_layout(ByteView unit, Profile layout, const DecodeOptions& options) {
+  const std::size_t header = report_header_size(layout);
+  if (unit.size() < header || !time_at(unit.data()).valid()) return false;
+  return BlockWalker(unit, layout, options, /*strict=*/true).consumes_exactly(header);
+}
+
+void decode_report(ByteView unit, Profile layout, const DecodeOptions& options, DecodedFrame& out) {
+  const std::size_t header = report_header_size(layout);
+  if (unit.size() < header) {
+    out.issues.push_back(Issue::body_length);
+    return;
+  }
+  ReportBody report;
+  report.layout = layout;
+  report.time = time_at(unit.data());
+  if (layout != Profile::gb17691) report.serial = load_be16(unit.data() + 6);
+  if (layout == Profile::nonroad) report.position = decode_position(unit.data() + 8);
+  report.blocks.reserve(10);
+  BlockWalker(unit, layout, options, /*strict=*/false).decode(header, report, out.issues);
+  out.message.body = std::move(report);
+}
+
+// The profile that reads a real-time/resend body (§3.4).
+std::optional<Profile> choose_report_profile(ByteView unit, const DecodeOptions& options) {
+  if (options.profile) return options.profile;
+  const bool gb = fits_layout(unit, Profile::gb17691, options);
+  const bool hj = fits_layout(unit, Profile::hj1239, options);
+  if (gb != hj) return gb ? Profile::gb17691 : Profile::hj1239;
+  return options.fallback_profile;
+}
+
+RemovalAlarmBody read_removal_alarm(ByteView unit, bool nonroad) {
+  RemovalAlarmBody alarm;
+  alarm.time = time_at(unit.data());
+  alarm.serial = load_be16(unit.data() + 6);
+  alarm.position = decode_position(unit.data() + 8);
+  if (nonroad) alarm.removal_state = unit[17];
+  return alarm;
+}
+
+void decode_body(ByteView unit, const DecodeOptions& options, DecodedFrame& out) {
+  const std::uint8_t code = out.message.header.command;
+  const bool reports = code == command::realtime || code == command::resend;
+
+  if (reports && unit.size() != time_size) {
+    out.profile = choose_report_profile(unit, options);
+    if (!out.profile) {
+      out.issues.push_back(Issue::ambiguous_layout);
+      return;
+    }
+    decode_report(unit, *out.profile, options, out);
+    return;
+  }
+
+  if (options.profile) {
+    out.profile = options.profile;
+  } else {
+    out.profile = code >= command::hj_removal_alarm && code <= command::activation_reply
+                      ? Profile::hj1239
+                      : Profile::gb17691;
+  }
+  const CommandKind kind = classify_command(code, *out.profile);
+  auto& body = out.message.body;
+  const std::size_t n = unit.size();
+  const std::uint8_t* p = unit.data();
+
+  // The platform's replies to login, real-time, resend, logout and removal alarm (hj1239 §6, and
+  // the platform variant's ack) are the platform time alone.
+  const bool answerable = kind == CommandKind::login || kind == CommandKind::realtime ||
+                          kind == CommandKind::resend || kind == CommandKind::logout ||
+                          kind == CommandKind::removal_alarm || kind == CommandKind::time_sync;
+  if (answerable && n == time_size) {
+    body = PlatformTimeBody{time_at(p)};
+    return;
+  }
+
+  switch (kind) {
+    case CommandKind::login:
+      if (n == login_size) {
+        LoginBody login{time_at(p), load_be16(p + 6), {}};
+        std::copy_n(p + 8, login.iccid.size(), login.iccid.begin());
+        body = login;
+        return;
+      }
+      break;
+    case CommandKind::logout:
+      if (n == logout_size) {
+        body = LogoutBody{time_at(p), load_be16(p + 6)};
+        return;
+      }
+      break;
+    case CommandKind::time_sync:
+      if (n == 0) {
+        body = TimeSyncRequestBody{};
+        return;
+      }
+      break;
+    case CommandKind::removal_alarm: {
+      const bool nonroad = *out.profile == Profile::nonroad;
+      if (n == (nonroad ? nonroad_removal_alarm_size : hj_removal_alarm_size)) {
+        body = read_removal_alarm(unit, nonroad);
+        return;
+      }
+      break;
+    }
+    case CommandKind::activation:
+      if (n > activation_signed_part) {
+        if (!signature_at(unit, activation_signed_part)) {
+          out.issues.push_back(Issue::invalid_signature_block);
+          return;
+        }
+        ActivationBody a;
+        ByteReader r(unit);
+        a.time = time_at(r.take(6).data());
+        r.copy_array(a.chip_id);
+        r.copy_array(a.public_key);
+        r.copy_array(a.vin);
+        a.signature = read_signature(r.rest());
+        body = std::move(a);
+        return;
+      }
+      break;
+    case CommandKind::activation_reply:
+      if (n == activation_reply_size) {
+        body = ActivationReplyBody{p[0], p[1]};
+        return;
+      }
+      break;
+    case CommandKind::realtime:
+    case CommandKind::resend:  // only the 6-byte reply reaches here, handled above
+      break;
+    case CommandKind::user_defined:
+    case CommandKind::reserved: body = RawBody{Bytes(unit.begin(), unit.end())}; return;
+  }
+  out.issues.push_back(Issue::body_length);
+}
+
+// §1.2 Decision: whatever the encryption byte says, try plaintext; if that fails and the byte is
+// not "none", the body is reported as encrypted instead of as malformed.
+bool plaintext_failed(const DecodedFrame& f) noexcept {
+  if (std::holds_alternative<std::monostate>(f.message.body)) return true;
+  return std::any_of(f.issues.begin(), f.issues.end(), [](Issue i) {
+    return i == Issue::unparsed_tail || i == Issue::malformed_tlv || i == Issue::body_length;
+  });
+}
+
+}  // namespace
+
+Result<Header> decode_header(ByteView frame) noexcept {
+  if (frame.size() < header_size) return FrameError::too_short;
+  if (!is_start_pair(frame[0], frame[1])) return FrameError::bad_start;
+  Header h;
+  h.start = frame[0] == 0x7E ? StartMarker::tildes : StartMarker::hashes;
+  h.command = frame[2];
+  const std::uint8_t b3 = frame[3];
+  // §1 Decision: byte 3 is a VIN character (≥ 0x30) in the terminal variant.
+  if (b3 == ack_flag::success || b3 == ack_flag::error || b3 == ack_flag::vin_duplicate ||
+      b3 == ack_flag::command) {
+    h.variant = HeaderVariant::platform;
+    h.ack_flag = b3;
+    h.software_version = 0;
+    std::copy_n(frame.begin() + 4, h.vin.size(), h.vin.begin());
+  } else {
+    h.variant = HeaderVariant::terminal;
+    std::copy_n(frame.begin() + 3, h.vin.size(), h.vin.begin());
+    h.software_version = frame[20];
+  }
+  h.encryption = frame[21];
+  return h;
+}
+
+Result<DecodedFrame> decode_frame(ByteView frame, const DecodeOptions& options) {
+  if (frame.size() < frame_overhead) return FrameError::too_short;
+  auto header = decode_header(frame);
+  if (!header) return header.error();
+  const std::size_t data_length = load_be16(frame.data() + 22);
+  if (frame.size() != frame_overhead + data_length) return FrameError::length_mismatch;
+
+  DecodedFrame out;
+  out.message.header = *header;
+  out.data_length = static_cast<std::uint16_t>(data_length);
+  out.bcc_ok = xor_checksum(frame.subspan(2, frame.size() - 3)) == frame.back();
+  if (!out.bcc_ok) out.issues.push_back(Issue::bcc_mismatch);
+
+  decode_body(frame.subspan(header_size, data_length), options, out);
+
+  if (out.message.header.encryption != 0x01 && plaintext_failed(out)) {
+    out.message.body = std::monostate{};
+    std::erase_if(out.issues, [](Issue i) { return i != Issue::bcc_mismatch; });
+    out.issues.push_back(Issue::encrypted_unsupported);
+  }
+  return out;
+}
+
+}  // namespace lantian::protocol
