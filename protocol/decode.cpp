@@ -161,11 +161,17 @@ class BlockWalker {
   // without a table), else the signature, else stuck.
   Step step(std::size_t pos, const std::vector<bool>* ok) const noexcept {
     if (pos == unit_.size()) return {};
+    const bool signature = layout_ == Profile::hj1239 && signature_at(unit_, pos);
+    // A signature whose bytes could also be read as a block is the signature when that block's
+    // collection time would not be a valid time.
+    if (signature &&
+        (unit_.size() - pos < header_size_ || !time_at(unit_.data() + pos + 1).valid()))
+      return {Step::signature, {}};
     std::array<Candidate, 2> c;
     const std::size_t n = candidates(pos, c);
     for (std::size_t i = 0; i < n; ++i)
       if (!ok || (*ok)[pos + header_size_ + c[i].body_size]) return {Step::block, c[i]};
-    if (layout_ == Profile::hj1239 && signature_at(unit_, pos)) return {Step::signature, {}};
+    if (signature) return {Step::signature, {}};
     return {Step::stuck, {}};
   }
 
