@@ -137,17 +137,26 @@ class BlockWalker {
     return n;
   }
 
-  // For every position, whether the data unit can be consumed exactly from there.
+  // For every position reachable from `start`, whether the data unit can be consumed exactly from
+  // there. Blocks only move forward, so one pass marks what is reachable and one pass backwards
+  // settles it; only reachable positions are parsed.
   std::vector<bool> exact_table(std::size_t start) const {
-    std::vector<bool> ok(unit_.size() + 1, false);
-    ok[unit_.size()] = true;
+    const std::size_t n = unit_.size();
+    std::vector<bool> reachable(n + 1, false), ok(n + 1, false);
     std::array<Candidate, 2> c;
-    for (std::size_t pos = unit_.size(); pos-- > start;) {
-      bool reachable = layout_ == Profile::hj1239 && signature_at(unit_, pos);
-      const std::size_t n = candidates(pos, c);
-      for (std::size_t i = 0; i < n && !reachable; ++i)
-        reachable = ok[pos + header_size_ + c[i].body_size];
-      ok[pos] = reachable;
+    reachable[start] = true;
+    for (std::size_t pos = start; pos < n; ++pos) {
+      if (!reachable[pos]) continue;
+      const std::size_t k = candidates(pos, c);
+      for (std::size_t i = 0; i < k; ++i) reachable[pos + header_size_ + c[i].body_size] = true;
+    }
+    ok[n] = true;
+    for (std::size_t pos = n; pos-- > start;) {
+      if (!reachable[pos]) continue;
+      bool done = layout_ == Profile::hj1239 && signature_at(unit_, pos);
+      const std::size_t k = candidates(pos, c);
+      for (std::size_t i = 0; i < k && !done; ++i) done = ok[pos + header_size_ + c[i].body_size];
+      ok[pos] = done;
     }
     return ok;
   }
@@ -229,30 +238,29 @@ class BlockWalker {
     block.type = unit_[pos];
     if (layout_ == Profile::gb17691) block.serial = load_be16(unit_.data() + pos + 1);
     if (layout_ == Profile::hj1239) block.time = time_at(unit_.data() + pos + 1);
-    const ByteView body = unit_.subspan(pos + header_size_, c.body_size);
-    block.payload = decode_payload(block.type, c.form, body, issues);
+    decode_payload(block, c.form, unit_.subspan(pos + header_size_, c.body_size), issues);
   }
 
-  BlockPayload decode_payload(std::uint8_t type, Form form, ByteView body,
-                              std::vector<Issue>& issues) const {
+  // Decodes the body straight into the block's payload alternative (no temporary: this runs for
+  // every sample).
+  void decode_payload(Block& block, Form form, ByteView body, std::vector<Issue>& issues) const {
     const std::uint8_t* p = body.data();
     if (form == Form::user_defined) {
-      OpaqueBlock opaque{{}, Bytes(body.begin(), body.end())};
+      auto& opaque = block.payload.emplace<OpaqueBlock>(std::string{}, Bytes(body.begin(), body.end()));
       for (const auto& user : options_.user_blocks)
-        if (user.type == type) opaque.name = user.name;
-      return opaque;
+        if (user.type == block.type) opaque.name = user.name;
+      return;
     }
-    switch (type) {
+    switch (block.type) {
       case block_type::obd:
         if (layout_ == Profile::nonroad) {
-          EcdBlock ecd;
+          auto& ecd = block.payload.emplace<EcdBlock>();
           ecd.protocol = p[0];
           ecd.warning_lamp = p[1];
           ecd.dtc_count = p[2];
           read_dtcs(body.subspan(ecd_fixed_size), ecd.dtcs);
-          return ecd;
         } else {
-          ObdBlock obd;
+          auto& obd = block.payload.emplace<ObdBlock>();
           ByteReader r(body);
           obd.protocol = r.u8();
           obd.mil = r.u8();
@@ -264,55 +272,47 @@ class BlockWalker {
           r.copy_array(obd.iupr_raw);
           obd.dtc_count = r.u8();
           read_dtcs(r.rest(), obd.dtcs);
-          return obd;
         }
+        return;
       case block_type::stream:
         if (layout_ == Profile::nonroad) {
-          MachineStreamBlock m;
-          decode_fields(engine_fields, p, m);
-          decode_fields(diesel_fields, p, m);
-          decode_fields(machine_stream_tail_fields, p, m);
-          return m;
+          auto& m = block.payload.emplace<MachineStreamBlock>();
+          decode_fields<engine_fields>(p, m);
+          decode_fields<diesel_fields>(p, m);
+          decode_fields<machine_stream_tail_fields>(p, m);
         } else {
-          StreamBlock s;
-          decode_fields(engine_fields, p, s);
-          decode_fields(diesel_fields, p, s);
-          s.position = decode_position(p + stream_position_offset);
-          decode_fields(stream_tail_fields, p, s);
-          return s;
+          auto& s = block.payload.emplace<StreamBlock>();
+          decode_fields<engine_fields>(p, s);
+          decode_fields<diesel_fields>(p, s);
+          decode_position(p + stream_position_offset, s.position);
+          decode_fields<stream_tail_fields>(p, s);
         }
+        return;
       case block_type::twc:
       case block_type::twc_nox: {
-        CatalystBlock c;
+        auto& c = block.payload.emplace<CatalystBlock>();
         c.with_nox = body.size() == catalyst_nox_size;
         if (form == Form::nox_variant) issues.push_back(Issue::layout_variant);
         const std::size_t shift = c.with_nox ? catalyst_nox_shift : 0;
-        decode_fields(engine_fields, p, c);
-        decode_fields(catalyst_o2_fields, p, c);
-        if (c.with_nox) decode_fields(catalyst_nox_fields, p, c);
-        decode_fields(catalyst_rest_fields, p + shift, c);
-        c.position = decode_position(p + shift + catalyst_position_offset);
-        decode_fields(catalyst_tail_fields, p + shift, c);
-        return c;
+        decode_fields<engine_fields>(p, c);
+        decode_fields<catalyst_o2_fields>(p, c);
+        if (c.with_nox) decode_fields<catalyst_nox_fields>(p, c);
+        decode_fields<catalyst_rest_fields>(p + shift, c);
+        decode_position(p + shift + catalyst_position_offset, c.position);
+        decode_fields<catalyst_tail_fields>(p + shift, c);
+        return;
       }
-      case block_type::hybrid: {
-        HybridBlock h;
-        decode_fields(hybrid_fields, p, h);
-        return h;
-      }
+      case block_type::hybrid:
+        decode_fields<hybrid_fields>(p, block.payload.emplace<HybridBlock>());
+        return;
       case block_type::supplementary:
-        if (form == Form::tlv) return decode_tlv(body, issues);
-        else {
-          SupplementaryBlock s;
-          decode_fields(supplementary_fields, p, s);
-          return s;
-        }
-      case block_type::smoke: {
-        SmokeBlock k;
-        decode_fields(smoke_fields, p, k);
-        return k;
-      }
-      default: return OpaqueBlock{{}, Bytes(body.begin(), body.end())};
+        if (form == Form::tlv) decode_tlv(block, body, issues);
+        else decode_fields<supplementary_fields>(p, block.payload.emplace<SupplementaryBlock>());
+        return;
+      case block_type::smoke:
+        decode_fields<smoke_fields>(p, block.payload.emplace<SmokeBlock>());
+        return;
+      default: block.payload.emplace<OpaqueBlock>(std::string{}, Bytes(body.begin(), body.end())); return;
     }
   }
 
@@ -323,8 +323,8 @@ class BlockWalker {
 
   // WORD length · items of id WORD · length BYTE · value. Items that overrun the block make it
   // opaque (kept whole) rather than half-read.
-  static BlockPayload decode_tlv(ByteView body, std::vector<Issue>& issues) {
-    SupplementaryTlvBlock tlv;
+  static void decode_tlv(Block& block, ByteView body, std::vector<Issue>& issues) {
+    auto& tlv = block.payload.emplace<SupplementaryTlvBlock>();
     ByteReader r(body.subspan(2));
     while (r.remaining() >= 3) {
       TlvItem item;
@@ -337,9 +337,8 @@ class BlockWalker {
     }
     if (!r.empty()) {
       issues.push_back(Issue::malformed_tlv);
-      return OpaqueBlock{{}, Bytes(body.begin(), body.end())};
+      block.payload.emplace<OpaqueBlock>(std::string{}, Bytes(body.begin(), body.end()));
     }
-    return tlv;
   }
 
   ByteView unit_;
@@ -376,7 +375,7 @@ void decode_report(ByteView unit, Profile layout, const DecodeOptions& options, 
   report.layout = layout;
   report.time = time_at(unit.data());
   if (layout != Profile::gb17691) report.serial = load_be16(unit.data() + 6);
-  if (layout == Profile::nonroad) report.position = decode_position(unit.data() + 8);
+  if (layout == Profile::nonroad) decode_position(unit.data() + 8, report.position);
   report.blocks.reserve(10);
   BlockWalker(unit, layout, options, /*strict=*/false).decode(header, report, out.issues);
   out.message.body = std::move(report);
@@ -395,7 +394,7 @@ RemovalAlarmBody read_removal_alarm(ByteView unit, bool nonroad) {
   RemovalAlarmBody alarm;
   alarm.time = time_at(unit.data());
   alarm.serial = load_be16(unit.data() + 6);
-  alarm.position = decode_position(unit.data() + 8);
+  decode_position(unit.data() + 8, alarm.position);
   if (nonroad) alarm.removal_state = unit[17];
   return alarm;
 }
