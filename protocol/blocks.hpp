@@ -56,30 +56,43 @@ struct EcdBlock {
   bool operator==(const EcdBlock&) const = default;
 };
 
-// The engine and after-treatment values that open both the on-road (0x02) and the non-road (0x02)
-// data streams: the first 24 bytes of §4.2.
 // The engine values that open every data stream (diesel and three-way catalyst): §4.2 bytes 0–8.
 struct EngineReadings {
-  Reading speed_kmh, barometric_kpa, net_torque_pct, friction_torque_pct, engine_rpm, fuel_rate_lph;
+  Reading speed_kmh{FieldKind::speed_kmh};
+  Reading barometric_kpa{FieldKind::pressure_half_kpa};
+  Reading net_torque_pct{FieldKind::torque_pct};
+  Reading friction_torque_pct{FieldKind::torque_pct};
+  Reading engine_rpm{FieldKind::rpm_eighth};
+  Reading fuel_rate_lph{FieldKind::flow_twentieth};
   bool operator==(const EngineReadings&) const = default;
 };
 
+// The engine and after-treatment values that open both the on-road (0x02) and the non-road (0x02)
+// data streams: the first 24 bytes of §4.2.
 struct DieselReadings : EngineReadings {
-  Reading nox_upstream_ppm, nox_downstream_ppm, reagent_level_pct, intake_air_kgph, scr_inlet_temp_c,
-      scr_outlet_temp_c, dpf_dp_kpa, coolant_temp_c, fuel_level_pct;
+  Reading nox_upstream_ppm{FieldKind::nox_ppm};
+  Reading nox_downstream_ppm{FieldKind::nox_ppm};
+  Reading reagent_level_pct{FieldKind::percent_04};
+  Reading intake_air_kgph{FieldKind::flow_twentieth};
+  Reading scr_inlet_temp_c{FieldKind::temperature_32};
+  Reading scr_outlet_temp_c{FieldKind::temperature_32};
+  Reading dpf_dp_kpa{FieldKind::pressure_tenth_kpa};
+  Reading coolant_temp_c{FieldKind::temperature_byte};
+  Reading fuel_level_pct{FieldKind::percent_04};
   bool operator==(const DieselReadings&) const = default;
 };
 
 // 0x02 diesel data stream (§4.2), 37 bytes.
 struct StreamBlock : DieselReadings {
   Position position;
-  Reading odometer_km;
+  Reading odometer_km{FieldKind::odometer_km};
   bool operator==(const StreamBlock&) const = default;
 };
 
 // Non-road 0x02 data stream (§4.6), 28 bytes: no position (it is in the report header).
 struct MachineStreamBlock : DieselReadings {
-  Reading egr_actual_pct, egr_commanded_pct;
+  Reading egr_actual_pct{FieldKind::egr_pct};
+  Reading egr_commanded_pct{FieldKind::egr_pct};
   bool operator==(const MachineStreamBlock&) const = default;
 };
 
@@ -87,23 +100,36 @@ struct MachineStreamBlock : DieselReadings {
 struct CatalystBlock : EngineReadings {
   // True for the 32-byte layout: always for 0x05, and for the OEM 0x03 variant (§4.3 Decision).
   bool with_nox = false;
-  Reading o2_upstream_lambda, o2_downstream_v, nox_downstream_ppm, intake_air_kgph, coolant_temp_c,
-      catalyst_temp_c;
+  Reading o2_upstream_lambda{FieldKind::lambda};
+  Reading o2_downstream_v{FieldKind::o2_volts};
+  Reading nox_downstream_ppm{FieldKind::nox_ppm};
+  Reading intake_air_kgph{FieldKind::flow_twentieth};
+  Reading coolant_temp_c{FieldKind::temperature_byte};
+  Reading catalyst_temp_c{FieldKind::temperature_32};
   Position position;
-  Reading odometer_km;
+  Reading odometer_km{FieldKind::odometer_km};
   bool operator==(const CatalystBlock&) const = default;
 };
 
 // hj1239 0x04 hybrid (§4.3), 8 bytes.
 struct HybridBlock {
-  Reading motor_rpm, motor_load_pct, battery_v, battery_a, soc_pct;
+  Reading motor_rpm{FieldKind::count_word};
+  Reading motor_load_pct{FieldKind::count_byte};
+  Reading battery_v{FieldKind::tenth_word};
+  Reading battery_a{FieldKind::current_a};
+  Reading soc_pct{FieldKind::soc_pct};
   bool operator==(const HybridBlock&) const = default;
 };
 
 // 0x80 supplementary data stream (§4.4), fixed 17-byte form.
 struct SupplementaryBlock {
-  Reading torque_mode, accelerator_pct, total_fuel_l, urea_tank_temp_c, urea_injection, urea_total,
-      dpf_exhaust_temp_c;
+  Reading torque_mode{FieldKind::count_byte};
+  Reading accelerator_pct{FieldKind::percent_04};
+  Reading total_fuel_l{FieldKind::half_dword};
+  Reading urea_tank_temp_c{FieldKind::temperature_byte};
+  Reading urea_injection{FieldKind::hundredth_dword};
+  Reading urea_total{FieldKind::count_dword};
+  Reading dpf_exhaust_temp_c{FieldKind::temperature_32};
   bool operator==(const SupplementaryBlock&) const = default;
 };
 
@@ -120,8 +146,15 @@ struct SupplementaryTlvBlock {
 
 // 0x81 smoke-meter block (§4.5), 18 bytes.
 struct SmokeBlock {
-  Reading exhaust_temp_c, fault_code, back_pressure_kpa, k_m1, opacity_pct, pm_mg_m3, k_alarm,
-      back_pressure_alarm, nox_ppm;
+  Reading exhaust_temp_c{FieldKind::count_word};
+  Reading fault_code{FieldKind::count_word};
+  Reading back_pressure_kpa{FieldKind::count_word};
+  Reading k_m1{FieldKind::hundredth_word};
+  Reading opacity_pct{FieldKind::tenth_word};
+  Reading pm_mg_m3{FieldKind::tenth_word};
+  Reading k_alarm{FieldKind::count_word};
+  Reading back_pressure_alarm{FieldKind::count_word};
+  Reading nox_ppm{FieldKind::count_word};
   bool operator==(const SmokeBlock&) const = default;
 };
 
@@ -132,8 +165,9 @@ struct OpaqueBlock {
   bool operator==(const OpaqueBlock&) const = default;
 };
 
+// HybridBlock comes first only because it is the cheapest to default-construct.
 using BlockPayload =
-    std::variant<ObdBlock, EcdBlock, StreamBlock, MachineStreamBlock, CatalystBlock, HybridBlock,
+    std::variant<HybridBlock, ObdBlock, EcdBlock, StreamBlock, MachineStreamBlock, CatalystBlock,
                  SupplementaryBlock, SupplementaryTlvBlock, SmokeBlock, OpaqueBlock>;
 
 // One information block of a report. `serial` is set in the gb17691 layout (type · serial · body),

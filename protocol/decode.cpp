@@ -50,12 +50,11 @@ bool signature_at(ByteView unit, std::size_t pos) noexcept {
   return s >= 1 && s <= 33 && 1 + r + 1 + s == rest;
 }
 
-Signature read_signature(ByteView sig) {
+// Reads a signature that signature_at() accepted.
+Signature read_signature(ByteView sig) noexcept {
   const std::size_t r = sig[0];
   const std::size_t s = sig[1 + r];
-  return {Bytes(sig.begin() + 1, sig.begin() + 1 + static_cast<std::ptrdiff_t>(r)),
-          Bytes(sig.begin() + 2 + static_cast<std::ptrdiff_t>(r),
-                sig.begin() + 2 + static_cast<std::ptrdiff_t>(r + s))};
+  return {sig.subspan(1, r), sig.subspan(2 + r, s)};
 }
 
 enum class Form : std::uint8_t { standard, tlv, nox_variant, user_defined };
@@ -137,6 +136,10 @@ class BlockWalker {
     return n;
   }
 
+  // Only hj1239 data units can be read in more than one way (0x03 at 30 or 32 bytes, a trailing
+  // signature or more blocks); elsewhere the straight walk is the only reading.
+  bool has_alternatives() const noexcept { return layout_ == Profile::hj1239; }
+
   // For every position reachable from `start`, whether the data unit can be consumed exactly from
   // there. Blocks only move forward, so one pass marks what is reachable and one pass backwards
   // settles it; only reachable positions are parsed.
@@ -210,6 +213,7 @@ class BlockWalker {
   bool consumes_exactly(std::size_t start) const {
     std::size_t stuck_at = 0;
     if (walk(start, nullptr, nullptr, nullptr, stuck_at)) return true;
+    if (!has_alternatives()) return false;
     const auto ok = exact_table(start);
     return ok[start];
   }
@@ -220,8 +224,8 @@ class BlockWalker {
     const std::size_t issues_before = issues.size();
     // The straight walk decodes as it goes; if it gets stuck, start again along the exact path.
     if (walk(start, nullptr, &out, &issues, stuck_at)) return;
-    const auto ok = exact_table(start);
-    if (ok[start]) {
+    const auto ok = has_alternatives() ? exact_table(start) : std::vector<bool>{};
+    if (!ok.empty() && ok[start]) {
       out.blocks.clear();
       out.signature.reset();
       issues.resize(issues_before);

@@ -27,15 +27,11 @@ std::uint8_t dtc_count_byte(std::uint8_t declared, std::size_t listed) {
   return declared > 253 ? declared : static_cast<std::uint8_t>(listed);
 }
 
-bool valid_signature(const Signature& s) {
-  return !s.r.empty() && s.r.size() <= 33 && !s.s.empty() && s.s.size() <= 33;
-}
-
 void write_signature(ByteWriter& w, const Signature& s) {
-  w.u8(static_cast<std::uint8_t>(s.r.size()));
-  w.bytes(s.r);
-  w.u8(static_cast<std::uint8_t>(s.s.size()));
-  w.bytes(s.s);
+  w.u8(static_cast<std::uint8_t>(s.r().size()));
+  w.bytes(s.r());
+  w.u8(static_cast<std::uint8_t>(s.s().size()));
+  w.bytes(s.s());
 }
 
 struct PayloadWriter {
@@ -149,7 +145,7 @@ struct BodyWriter {
     if (b.removal_state) w.u8(*b.removal_state);
   }
   void operator()(const ActivationBody& b) {
-    if (!valid_signature(b.signature)) {
+    if (!b.signature.well_formed()) {
       ok = false;
       return;
     }
@@ -182,7 +178,7 @@ struct BodyWriter {
     }
     w.bytes(r.unparsed_tail);
     if (r.signature) {
-      if (!valid_signature(*r.signature)) {
+      if (!r.signature->well_formed()) {
         ok = false;
         return;
       }

@@ -32,11 +32,12 @@ void add_fields(json::object& obj, json::object& flags, const std::array<ScalarF
   for (const auto& f : fields) {
     const Reading& r = owner.*f.member;
     if (r.ok()) {
-      if (f.num % f.den == 0) obj[f.name] = static_cast<std::int64_t>(r.value);
-      else obj[f.name] = r.value;
+      const FieldEncoding& e = encoding_of(f.kind);
+      if (e.num % e.den == 0) obj[f.name] = static_cast<std::int64_t>(r.value());
+      else obj[f.name] = r.value();
     } else {
       obj[f.name] = nullptr;
-      flags[f.name] = to_string(r.status);
+      flags[f.name] = to_string(r.status());
     }
   }
 }
@@ -46,7 +47,7 @@ json::object position(const Position& pos, json::object& flags) {
   o["valid"] = pos.fix_valid();
   for (const auto& f : position_fields) {
     const Reading& r = pos.*f.member;
-    if (!r.ok()) flags[std::string("position.") + std::string(f.name)] = to_string(r.status);
+    if (!r.ok()) flags[std::string("position.") + std::string(f.name)] = to_string(r.status());
   }
   const auto lon = pos.lon_deg();
   const auto lat = pos.lat_deg();
@@ -77,7 +78,7 @@ void attach_flags_if_any(json::object& o, json::object flags) {
   if (!flags.empty()) o["flags"] = std::move(flags);
 }
 
-json::object signature(const Signature& s) { return {{"r", to_hex(s.r)}, {"s", to_hex(s.s)}}; }
+json::object signature(const Signature& s) { return {{"r", to_hex(s.r())}, {"s", to_hex(s.s())}}; }
 
 struct PayloadJson {
   json::object operator()(const ObdBlock& b) const {

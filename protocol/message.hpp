@@ -1,6 +1,8 @@
 #pragma once
 // A whole protocol message: header plus typed body, as produced by decode and consumed by encode.
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -49,11 +51,38 @@ struct RemovalAlarmBody {
   bool operator==(const RemovalAlarmBody&) const = default;
 };
 
-// SM2 signature as raw big-endian R and S integers of 1..33 bytes each (§5).
-struct Signature {
-  Bytes r;
-  Bytes s;
-  bool operator==(const Signature&) const = default;
+// SM2 signature as raw big-endian R and S integers of 1..33 bytes each (§5), stored inline so
+// that decoding a signed frame allocates nothing for it.
+class Signature {
+ public:
+  static constexpr std::size_t max_part = 33;
+
+  Signature() noexcept = default;
+  // A part longer than 33 bytes is not stored (left empty), and encode() refuses it.
+  Signature(ByteView r, ByteView s) noexcept {
+    assign(r, r_, r_size_);
+    assign(s, s_, s_size_);
+  }
+
+  [[nodiscard]] ByteView r() const noexcept { return {r_.data(), r_size_}; }
+  [[nodiscard]] ByteView s() const noexcept { return {s_.data(), s_size_}; }
+  // Both parts hold 1..33 bytes.
+  [[nodiscard]] bool well_formed() const noexcept { return r_size_ > 0 && s_size_ > 0; }
+
+  friend bool operator==(const Signature& a, const Signature& b) noexcept {
+    return std::ranges::equal(a.r(), b.r()) && std::ranges::equal(a.s(), b.s());
+  }
+
+ private:
+  static void assign(ByteView from, std::array<std::uint8_t, max_part>& to, std::uint8_t& size) noexcept {
+    size = from.size() <= max_part ? static_cast<std::uint8_t>(from.size()) : 0;
+    std::copy_n(from.begin(), size, to.begin());
+  }
+
+  std::array<std::uint8_t, max_part> r_{};
+  std::array<std::uint8_t, max_part> s_{};
+  std::uint8_t r_size_ = 0;
+  std::uint8_t s_size_ = 0;
 };
 
 // Activation (hj1239 0x07, §2.5; the non-road anti-tamper registration uses the same layout).

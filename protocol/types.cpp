@@ -65,24 +65,14 @@ Vin make_vin(std::string_view text) noexcept {
   return vin;
 }
 
-std::string_view to_string(ValueStatus status) noexcept {
-  switch (status) {
-    case ValueStatus::valid: return "valid";
-    case ValueStatus::invalid: return "invalid";
-    case ValueStatus::abnormal: return "abnormal";
-    case ValueStatus::out_of_range: return "out_of_range";
-  }
-  return "invalid";
-}
-
 std::optional<double> Position::lon_deg() const noexcept {
   if (!longitude.ok()) return std::nullopt;
-  return west() ? -longitude.value : longitude.value;
+  return west() ? -longitude.value() : longitude.value();
 }
 
 std::optional<double> Position::lat_deg() const noexcept {
   if (!latitude.ok()) return std::nullopt;
-  return south() ? -latitude.value : latitude.value;
+  return south() ? -latitude.value() : latitude.value();
 }
 
 }  // namespace lantian::protocol

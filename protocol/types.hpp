@@ -8,6 +8,8 @@
 #include <optional>
 #include <string_view>
 
+#include "protocol/reading.hpp"
+
 namespace lantian::protocol {
 
 // Which standard a connection speaks. It decides the real-time body layout and what command 0x05
@@ -94,40 +96,11 @@ struct Header {
   bool operator==(const Header&) const = default;
 };
 
-// Why a measured value is not a number (§4): all-ones = invalid, all-ones − 1 = abnormal, a raw
-// value above the field's valid range = out of range.
-enum class ValueStatus : std::uint8_t { valid, invalid, abnormal, out_of_range };
-[[nodiscard]] std::string_view to_string(ValueStatus status) noexcept;
-
-// One measured field. `value` (physical units) is meaningful only when `status` is valid; `raw`
-// keeps the transmitted integer so that out-of-range values re-encode exactly.
-struct Reading {
-  double value = 0;
-  std::uint32_t raw = 0;
-  ValueStatus status = ValueStatus::valid;
-
-  [[nodiscard]] bool ok() const noexcept { return status == ValueStatus::valid; }
-  [[nodiscard]] std::optional<double> get() const noexcept {
-    return ok() ? std::optional<double>(value) : std::nullopt;
-  }
-  [[nodiscard]] static Reading of(double physical) noexcept { return {physical, 0, ValueStatus::valid}; }
-  [[nodiscard]] static Reading marked(ValueStatus status) noexcept { return {0, 0, status}; }
-
-  // Equal when they say the same thing: same status and, when valid, the same value (when out of
-  // range, the same raw integer).
-  friend bool operator==(const Reading& a, const Reading& b) noexcept {
-    if (a.status != b.status) return false;
-    if (a.status == ValueStatus::valid) return a.value == b.value;
-    if (a.status == ValueStatus::out_of_range) return a.raw == b.raw;
-    return true;
-  }
-};
-
 // Position status byte and coordinates (§4.7). The status byte is kept whole (reserved bits too).
 struct Position {
   std::uint8_t status = 0;  // bit 0: 1 = no valid fix; bit 1: south; bit 2: west
-  Reading longitude;        // |degrees|, 0–180
-  Reading latitude;         // |degrees|, 0–90
+  Reading longitude{FieldKind::longitude};  // |degrees|, 0–180
+  Reading latitude{FieldKind::latitude};    // |degrees|, 0–90
 
   [[nodiscard]] bool fix_valid() const noexcept { return (status & 0x01) == 0; }
   [[nodiscard]] bool south() const noexcept { return (status & 0x02) != 0; }

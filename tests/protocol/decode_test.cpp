@@ -78,9 +78,9 @@ TEST(Decode, FieldRangeBoundaries) {
   f[body + 28] = 0x01;                 // 180.000001°
   fix_bcc(f);
   s = stream_of(f);
-  EXPECT_EQ(s.speed_kmh.status, ValueStatus::out_of_range);
-  EXPECT_EQ(s.speed_kmh.raw, 0xFB00u);
-  EXPECT_EQ(s.position.longitude.status, ValueStatus::out_of_range);
+  EXPECT_EQ(s.speed_kmh.status(), ValueStatus::out_of_range);
+  EXPECT_EQ(s.speed_kmh.raw(), 0xFB00u);
+  EXPECT_EQ(s.position.longitude.status(), ValueStatus::out_of_range);
   const auto json = to_json(testing::decode_ok(f));
   const auto& stream = json.at("body").at("blocks").at(1).at("stream");
   EXPECT_TRUE(stream.at("speed_kmh").is_null());
@@ -90,7 +90,7 @@ TEST(Decode, FieldRangeBoundaries) {
 
   f[body] = 0xFF, f[body + 1] = 0xFE;  // abnormal marker
   fix_bcc(f);
-  EXPECT_EQ(stream_of(f).speed_kmh.status, ValueStatus::abnormal);
+  EXPECT_EQ(stream_of(f).speed_kmh.status(), ValueStatus::abnormal);
 }
 
 // hj1239 body: send time, serial, then the given blocks.
@@ -131,8 +131,9 @@ TEST(Decode, ShortSignatureAfterTheLastBlock) {
   EXPECT_TRUE(f.issues.empty());
   ASSERT_EQ(report(f).blocks.size(), 1u);
   ASSERT_TRUE(report(f).signature.has_value());
-  EXPECT_EQ(report(f).signature->r, (Bytes{0xAA, 0xBB}));
-  EXPECT_EQ(report(f).signature->s, (Bytes{0x11, 0x22, 0x33, 0x44, 0x55}));
+  const ByteView r = report(f).signature->r(), s = report(f).signature->s();
+  EXPECT_EQ(Bytes(r.begin(), r.end()), (Bytes{0xAA, 0xBB}));
+  EXPECT_EQ(Bytes(s.begin(), s.end()), (Bytes{0x11, 0x22, 0x33, 0x44, 0x55}));
 }
 
 TEST(Decode, AutoUsesTheFallbackProfileWhenAmbiguous) {

@@ -47,17 +47,18 @@ class RandomMessages {
   template <class Owner, std::size_t N>
   void fill(const std::array<ScalarField<Owner>, N>& fields, std::type_identity_t<Owner>& out) {
     for (const auto& f : fields) {
-      const std::uint32_t ones = all_ones(f.width);
-      auto raw = static_cast<std::uint32_t>(rng_() % (std::uint64_t{f.max_raw} + 1));
+      const FieldEncoding& e = encoding_of(f.kind);
+      const std::uint32_t ones = all_ones(e.width);
+      auto raw = static_cast<std::uint32_t>(rng_() % (std::uint64_t{e.max_raw} + 1));
       switch (below(10)) {
         case 0: raw = ones; break;
         case 1: raw = ones - 1; break;
         case 2:
-          if (f.max_raw < ones - 2) raw = f.max_raw + 1 + below(ones - 2 - f.max_raw);
+          if (e.max_raw < ones - 2) raw = e.max_raw + 1 + below(ones - 2 - e.max_raw);
           break;
         default: break;
       }
-      out.*f.member = decode_scalar(f, raw);
+      out.*f.member = Reading::from_raw(f.kind, raw);
     }
   }
 
@@ -286,12 +287,15 @@ TEST(RoundTrip, EncodeRejectsWhatCannotBeSent) {
 TEST(RoundTrip, PhysicalValuesEncodeToTheNearestRaw) {
   // A terminal model (the simulator) sets physical values; they are rounded to the resolution.
   StreamBlock s;
-  s.speed_kmh = Reading::of(60.001);
-  s.engine_rpm = Reading::of(1500.06);
-  s.nox_downstream_ppm = Reading::of(-200.0);
-  s.scr_inlet_temp_c = Reading::of(300.0);
-  s.position = {0, Reading::of(113.625321), Reading::of(34.746601)};
-  s.odometer_km = Reading::of(12345.64);
+  s.speed_kmh.set(60.001);
+  s.engine_rpm.set(1500.06);
+  s.nox_downstream_ppm.set(-200.0);
+  s.scr_inlet_temp_c.set(300.0);
+  s.position.longitude.set(113.625321);
+  s.position.latitude.set(34.746601);
+  s.odometer_km.set(12345.64);
+  s.reagent_level_pct.set(150.0);  // clamped to the valid range
+  s.fuel_level_pct.mark(ValueStatus::invalid);
   ReportBody r;
   r.time = BeijingTime::from_fields(2026, 1, 1, 8, 0, 0);
   r.blocks.push_back({block_type::stream, 1, {}, s});
@@ -310,7 +314,10 @@ TEST(RoundTrip, PhysicalValuesEncodeToTheNearestRaw) {
   EXPECT_EQ(got.position.lon_deg(), 113.625321);
   EXPECT_EQ(got.position.lat_deg(), 34.746601);
   EXPECT_EQ(got.odometer_km.get(), 12345.6);
-  EXPECT_EQ(got.coolant_temp_c.get(), 0.0);  // a default Reading is a valid 0 (°C here)
+  EXPECT_EQ(got.reagent_level_pct.get(), 100.0);
+  EXPECT_EQ(got.fuel_level_pct.status(), ValueStatus::invalid);
+  EXPECT_EQ(got.fuel_level_pct.raw(), 0xFFu);
+  EXPECT_EQ(got.coolant_temp_c.get(), -40.0);  // a default field holds raw 0: −40 °C here
 }
 
 }  // namespace
