@@ -250,7 +250,7 @@ class BlockWalker {
   void decode_payload(Block& block, Form form, ByteView body, std::vector<Issue>& issues) const {
     const std::uint8_t* p = body.data();
     if (form == Form::user_defined) {
-      auto& opaque = block.payload.emplace<OpaqueBlock>(std::string{}, Bytes(body.begin(), body.end()));
+      auto& opaque = block.payload.emplace<OpaqueBlock>(OpaqueBlock{{}, Bytes(body.begin(), body.end())});
       for (const auto& user : options_.user_blocks)
         if (user.type == block.type) opaque.name = user.name;
       return;
@@ -316,7 +316,7 @@ class BlockWalker {
       case block_type::smoke:
         decode_fields<smoke_fields>(p, block.payload.emplace<SmokeBlock>());
         return;
-      default: block.payload.emplace<OpaqueBlock>(std::string{}, Bytes(body.begin(), body.end())); return;
+      default: block.payload.emplace<OpaqueBlock>(OpaqueBlock{{}, Bytes(body.begin(), body.end())}); return;
     }
   }
 
@@ -341,7 +341,7 @@ class BlockWalker {
     }
     if (!r.empty()) {
       issues.push_back(Issue::malformed_tlv);
-      block.payload.emplace<OpaqueBlock>(std::string{}, Bytes(body.begin(), body.end()));
+      block.payload.emplace<OpaqueBlock>(OpaqueBlock{{}, Bytes(body.begin(), body.end())});
     }
   }
 

@@ -40,10 +40,11 @@ TEST_P(CorpusTest, JsonTextParsesBackToTheSameValue) {
 TEST_P(CorpusTest, ReencodesToTheSameBytes) {
   const auto& f = GetParam();
   const auto decoded = testing::decode_ok(f.bytes, f.options);
-  const bool clean = std::all_of(decoded.issues.begin(), decoded.issues.end(), [](Issue i) {
-    return i == Issue::layout_variant || i == Issue::unparsed_tail;
-  });
-  if (!clean || std::holds_alternative<std::monostate>(decoded.message.body)) GTEST_SKIP();
+  if (std::holds_alternative<std::monostate>(decoded.message.body)) {
+    // Nothing was decoded, so there is nothing to re-encode: the raw frame is the evidence.
+    EXPECT_EQ(encode(decoded.message).error(), FrameError::nothing_to_encode);
+    return;
+  }
   auto encoded = encode(decoded.message);
   ASSERT_TRUE(encoded.has_value()) << encoded.error().message();
   EXPECT_EQ(*encoded, f.bytes) << f.name;

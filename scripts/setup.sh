@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs every Debian package Lantian needs (only what is missing) and builds the release build
+# into build/ (executables in build/bin/). Safe to run again at any time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  g++ cmake ninja-build            # toolchain
+  libboost1.81-all-dev             # Asio, Beast, JSON, Geometry, ProgramOptions (1.74 is too old)
+  libgtest-dev libgmock-dev        # tests
+  libbenchmark-dev                 # benchmarks
+  clang-14 libclang-rt-14-dev      # libFuzzer and the sanitizer runtimes for the fuzz build
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  echo "setup: installing ${missing[*]}"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+cmake --preset ci >/dev/null
+cmake --build --preset ci

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs every test: the protocol fuzzer for a bounded time, the whole suite
+# under AddressSanitizer + UndefinedBehaviorSanitizer, then the whole suite on the release build
+# (warnings are errors in all of them). CI runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+scripts/setup.sh
+
+echo "== fuzzing (protocol framer + decode)"
+scripts/fuzz.sh "${LANTIAN_FUZZ_SECONDS:-60}"
+
+echo "== tests under ASan + UBSan"
+cmake --preset asan >/dev/null
+cmake --build --preset asan
+ctest --preset asan -j "$jobs"
+
+echo "== tests on the release build"
+ctest --preset ci -j "$jobs"
