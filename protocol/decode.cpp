@@ -44,6 +44,7 @@ std::size_t block_header_size(Profile layout) noexcept {
 bool signature_at(ByteView unit, std::size_t pos) noexcept {
   if (pos >= unit.size()) return false;
   const std::size_t rest = unit.size() - pos;
+  if (rest > 1 + 33 + 1 + 33) return false;
   const std::size_t r = unit[pos];
   if (r < 1 || r > 33 || 1 + r + 1 > rest) return false;
   const std::size_t s = unit[pos + 1 + r];

@@ -6,9 +6,30 @@
 namespace lantian::protocol {
 
 std::uint8_t xor_checksum(ByteView bytes) noexcept {
-  // A plain reduction: the compiler vectorises it, and it runs over every byte the server receives.
-  std::uint8_t x = 0;
-  for (const std::uint8_t b : bytes) x ^= b;
+  // It runs over every byte the server receives: 32 bytes per step in four independent words,
+  // folded at the end (XOR is associative, so the order does not matter).
+  std::uint64_t a = 0, b = 0, c = 0, d = 0;
+  const std::uint8_t* p = bytes.data();
+  std::size_t n = bytes.size();
+  for (; n >= 32; n -= 32, p += 32) {
+    std::uint64_t w[4];
+    std::memcpy(w, p, sizeof w);
+    a ^= w[0];
+    b ^= w[1];
+    c ^= w[2];
+    d ^= w[3];
+  }
+  std::uint64_t wide = a ^ b ^ c ^ d;
+  for (; n >= 8; n -= 8, p += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, p, sizeof w);
+    wide ^= w;
+  }
+  wide ^= wide >> 32;
+  wide ^= wide >> 16;
+  wide ^= wide >> 8;
+  auto x = static_cast<std::uint8_t>(wide);
+  for (; n > 0; --n) x ^= *p++;
   return x;
 }
 

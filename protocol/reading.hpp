@@ -98,11 +98,12 @@ inline constexpr FieldEncoding field_encodings[] = {
 
 // Classifies a raw value of `kind` (markers first, then the range).
 [[nodiscard]] constexpr ValueStatus classify(const FieldEncoding& e, std::uint32_t raw) noexcept {
+  // Both markers lie above every range, so the common case costs one comparison.
+  if (raw <= e.max_raw) [[likely]] return ValueStatus::valid;
   const std::uint32_t ones = all_ones(e.width);
   if (raw == ones) return ValueStatus::invalid;
   if (raw == ones - 1) return ValueStatus::abnormal;
-  if (raw > e.max_raw) return ValueStatus::out_of_range;
-  return ValueStatus::valid;
+  return ValueStatus::out_of_range;
 }
 
 class Reading {
