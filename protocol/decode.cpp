@@ -280,43 +280,23 @@ class BlockWalker {
         }
         return;
       case block_type::stream:
-        if (layout_ == Profile::nonroad) {
-          auto& m = block.payload.emplace<MachineStreamBlock>();
-          decode_fields<engine_fields>(p, m);
-          decode_fields<diesel_fields>(p, m);
-          decode_fields<machine_stream_tail_fields>(p, m);
-        } else {
-          auto& s = block.payload.emplace<StreamBlock>();
-          decode_fields<engine_fields>(p, s);
-          decode_fields<diesel_fields>(p, s);
-          decode_position(p + stream_position_offset, s.position);
-          decode_fields<stream_tail_fields>(p, s);
-        }
+        if (layout_ == Profile::nonroad) decode_layout(p, block.payload.emplace<MachineStreamBlock>());
+        else decode_layout(p, block.payload.emplace<StreamBlock>());
         return;
       case block_type::twc:
       case block_type::twc_nox: {
         auto& c = block.payload.emplace<CatalystBlock>();
         c.with_nox = body.size() == catalyst_nox_size;
         if (form == Form::nox_variant) issues.push_back(Issue::layout_variant);
-        const std::size_t shift = c.with_nox ? catalyst_nox_shift : 0;
-        decode_fields<engine_fields>(p, c);
-        decode_fields<catalyst_o2_fields>(p, c);
-        if (c.with_nox) decode_fields<catalyst_nox_fields>(p, c);
-        decode_fields<catalyst_rest_fields>(p + shift, c);
-        decode_position(p + shift + catalyst_position_offset, c.position);
-        decode_fields<catalyst_tail_fields>(p + shift, c);
+        decode_layout(p, c);
         return;
       }
-      case block_type::hybrid:
-        decode_fields<hybrid_fields>(p, block.payload.emplace<HybridBlock>());
-        return;
+      case block_type::hybrid: decode_layout(p, block.payload.emplace<HybridBlock>()); return;
       case block_type::supplementary:
         if (form == Form::tlv) decode_tlv(block, body, issues);
-        else decode_fields<supplementary_fields>(p, block.payload.emplace<SupplementaryBlock>());
+        else decode_layout(p, block.payload.emplace<SupplementaryBlock>());
         return;
-      case block_type::smoke:
-        decode_fields<smoke_fields>(p, block.payload.emplace<SmokeBlock>());
-        return;
+      case block_type::smoke: decode_layout(p, block.payload.emplace<SmokeBlock>()); return;
       default: block.payload.emplace<OpaqueBlock>(OpaqueBlock{{}, Bytes(body.begin(), body.end())}); return;
     }
   }

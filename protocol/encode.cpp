@@ -60,34 +60,10 @@ struct PayloadWriter {
     if (e.dtc_count <= 253)
       for (auto dtc : e.dtcs) w.u32(dtc);
   }
-  void operator()(const StreamBlock& s) {
-    std::uint8_t* p = append_zeroes(out, stream_size);
-    encode_fields(engine_fields, s, p);
-    encode_fields(diesel_fields, s, p);
-    encode_position(s.position, p + stream_position_offset);
-    encode_fields(stream_tail_fields, s, p);
-  }
-  void operator()(const MachineStreamBlock& m) {
-    std::uint8_t* p = append_zeroes(out, machine_stream_size);
-    encode_fields(engine_fields, m, p);
-    encode_fields(diesel_fields, m, p);
-    encode_fields(machine_stream_tail_fields, m, p);
-  }
-  void operator()(const CatalystBlock& c) {
-    std::uint8_t* p = append_zeroes(out, c.with_nox ? catalyst_nox_size : catalyst_size);
-    const std::size_t shift = c.with_nox ? catalyst_nox_shift : 0;
-    encode_fields(engine_fields, c, p);
-    encode_fields(catalyst_o2_fields, c, p);
-    if (c.with_nox) encode_fields(catalyst_nox_fields, c, p);
-    encode_fields(catalyst_rest_fields, c, p + shift);
-    encode_position(c.position, p + shift + catalyst_position_offset);
-    encode_fields(catalyst_tail_fields, c, p + shift);
-  }
-  void operator()(const HybridBlock& h) {
-    encode_fields(hybrid_fields, h, append_zeroes(out, hybrid_size));
-  }
-  void operator()(const SupplementaryBlock& s) {
-    encode_fields(supplementary_fields, s, append_zeroes(out, supplementary_size));
+  template <class FixedBlock>
+    requires requires(const FixedBlock& b) { wire_size(b); }
+  void operator()(const FixedBlock& b) {
+    encode_layout(b, append_zeroes(out, wire_size(b)));
   }
   void operator()(const SupplementaryTlvBlock& t) {
     ByteWriter w(out);
@@ -109,9 +85,6 @@ struct PayloadWriter {
       return;
     }
     w.patch_u16(length_at, static_cast<std::uint16_t>(length));
-  }
-  void operator()(const SmokeBlock& k) {
-    encode_fields(smoke_fields, k, append_zeroes(out, smoke_size));
   }
   void operator()(const OpaqueBlock& o) { out.insert(out.end(), o.raw.begin(), o.raw.end()); }
 };

@@ -175,4 +175,86 @@ inline void encode_position(const Position& pos, std::uint8_t* p) noexcept {
   encode_fields(position_fields, pos, p);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Each fixed-layout block described once, in wire order, as its field tables and its position.
+// Decoding, encoding and the JSON rendering all walk this description, so a layout is never
+// written twice. A visitor provides:
+//   template <const auto& Fields> void fields(std::size_t shift);  // offsets moved by `shift`
+//   void position(std::size_t offset);                              // the 9-byte position
+// (CatalystBlock::with_nox must be set before a decoder walks it.)
+
+template <class V>
+void describe(const StreamBlock&, V& v) {
+  v.template fields<engine_fields>(0);
+  v.template fields<diesel_fields>(0);
+  v.position(stream_position_offset);
+  v.template fields<stream_tail_fields>(0);
+}
+
+template <class V>
+void describe(const MachineStreamBlock&, V& v) {
+  v.template fields<engine_fields>(0);
+  v.template fields<diesel_fields>(0);
+  v.template fields<machine_stream_tail_fields>(0);
+}
+
+template <class V>
+void describe(const CatalystBlock& c, V& v) {
+  const std::size_t shift = c.with_nox ? catalyst_nox_shift : 0;
+  v.template fields<engine_fields>(0);
+  v.template fields<catalyst_o2_fields>(0);
+  if (c.with_nox) v.template fields<catalyst_nox_fields>(0);
+  v.template fields<catalyst_rest_fields>(shift);
+  v.position(shift + catalyst_position_offset);
+  v.template fields<catalyst_tail_fields>(shift);
+}
+
+template <class V>
+void describe(const HybridBlock&, V& v) { v.template fields<hybrid_fields>(0); }
+template <class V>
+void describe(const SupplementaryBlock&, V& v) { v.template fields<supplementary_fields>(0); }
+template <class V>
+void describe(const SmokeBlock&, V& v) { v.template fields<smoke_fields>(0); }
+
+inline constexpr std::size_t wire_size(const StreamBlock&) noexcept { return stream_size; }
+inline constexpr std::size_t wire_size(const MachineStreamBlock&) noexcept { return machine_stream_size; }
+inline constexpr std::size_t wire_size(const CatalystBlock& c) noexcept {
+  return c.with_nox ? catalyst_nox_size : catalyst_size;
+}
+inline constexpr std::size_t wire_size(const HybridBlock&) noexcept { return hybrid_size; }
+inline constexpr std::size_t wire_size(const SupplementaryBlock&) noexcept { return supplementary_size; }
+inline constexpr std::size_t wire_size(const SmokeBlock&) noexcept { return smoke_size; }
+
+template <class Block>
+struct LayoutDecoder {
+  const std::uint8_t* p;
+  Block& b;
+  template <const auto& Fields>
+  void fields(std::size_t shift) noexcept { decode_fields<Fields>(p + shift, b); }
+  void position(std::size_t offset) noexcept { decode_position(p + offset, b.position); }
+};
+
+template <class Block>
+struct LayoutEncoder {
+  std::uint8_t* p;
+  const Block& b;
+  template <const auto& Fields>
+  void fields(std::size_t shift) noexcept { encode_fields(Fields, b, p + shift); }
+  void position(std::size_t offset) noexcept { encode_position(b.position, p + offset); }
+};
+
+// Decodes `body` (wire_size(block) bytes) into `block`.
+template <class Block>
+inline void decode_layout(const std::uint8_t* body, Block& block) noexcept {
+  LayoutDecoder<Block> v{body, block};
+  describe(block, v);
+}
+
+// Writes `block` into `body` (wire_size(block) bytes).
+template <class Block>
+inline void encode_layout(const Block& block, std::uint8_t* body) noexcept {
+  LayoutEncoder<Block> v{body, block};
+  describe(block, v);
+}
+
 }  // namespace lantian::protocol::detail

@@ -42,7 +42,7 @@ void add_fields(json::object& obj, json::object& flags, const std::array<ScalarF
   }
 }
 
-json::object position(const Position& pos, json::object& flags) {
+json::object position_json(const Position& pos, json::object& flags) {
   json::object o;
   o["valid"] = pos.fix_valid();
   for (const auto& f : position_fields) {
@@ -80,6 +80,19 @@ void attach_flags_if_any(json::object& o, json::object flags) {
 
 json::object signature(const Signature& s) { return {{"r", to_hex(s.r())}, {"s", to_hex(s.s())}}; }
 
+// Adds a fixed-layout block's fields (and position) to `o`, following detail::describe.
+template <class Block>
+struct LayoutJson {
+  json::object& o;
+  json::object& flags;
+  const Block& b;
+  template <const auto& Fields>
+  void fields(std::size_t) {
+    add_fields(o, flags, Fields, b);
+  }
+  void position(std::size_t) { o["position"] = position_json(b.position, flags); }
+};
+
 struct PayloadJson {
   json::object operator()(const ObdBlock& b) const {
     json::object o, flags;
@@ -106,36 +119,16 @@ struct PayloadJson {
     attach_flags_if_any(o, std::move(flags));
     return o;
   }
-  json::object operator()(const StreamBlock& b) const {
+  // Every fixed-layout block: its fields in wire order, the position where it has one, and flags.
+  template <class FixedBlock>
+    requires requires(const FixedBlock& b) { wire_size(b); }
+  json::object operator()(const FixedBlock& b) const {
     json::object o, flags;
-    add_fields(o, flags, engine_fields, b);
-    add_fields(o, flags, diesel_fields, b);
-    o["position"] = position(b.position, flags);
-    add_fields(o, flags, stream_tail_fields, b);
+    LayoutJson<FixedBlock> v{o, flags, b};
+    describe(b, v);
     o["flags"] = std::move(flags);
     return o;
   }
-  json::object operator()(const MachineStreamBlock& b) const {
-    json::object o, flags;
-    add_fields(o, flags, engine_fields, b);
-    add_fields(o, flags, diesel_fields, b);
-    add_fields(o, flags, machine_stream_tail_fields, b);
-    o["flags"] = std::move(flags);
-    return o;
-  }
-  json::object operator()(const CatalystBlock& b) const {
-    json::object o, flags;
-    add_fields(o, flags, engine_fields, b);
-    add_fields(o, flags, catalyst_o2_fields, b);
-    if (b.with_nox) add_fields(o, flags, catalyst_nox_fields, b);
-    add_fields(o, flags, catalyst_rest_fields, b);
-    o["position"] = position(b.position, flags);
-    add_fields(o, flags, catalyst_tail_fields, b);
-    o["flags"] = std::move(flags);
-    return o;
-  }
-  json::object operator()(const HybridBlock& b) const { return fixed(hybrid_fields, b); }
-  json::object operator()(const SupplementaryBlock& b) const { return fixed(supplementary_fields, b); }
   json::object operator()(const SupplementaryTlvBlock& b) const {
     json::object items;
     for (const auto& item : b.items) {
@@ -144,16 +137,7 @@ struct PayloadJson {
     }
     return {{"tlv", std::move(items)}};
   }
-  json::object operator()(const SmokeBlock& b) const { return fixed(smoke_fields, b); }
   json::object operator()(const OpaqueBlock& b) const { return {{"raw", to_hex(b.raw)}}; }
-
-  template <class Owner, std::size_t N>
-  static json::object fixed(const std::array<ScalarField<Owner>, N>& fields, const Owner& b) {
-    json::object o, flags;
-    add_fields(o, flags, fields, b);
-    o["flags"] = std::move(flags);
-    return o;
-  }
 };
 
 json::object report(const ReportBody& r) {
@@ -161,7 +145,7 @@ json::object report(const ReportBody& r) {
   o["time"] = time_value(r.time);
   if (r.layout != Profile::gb17691) o["serial"] = r.serial;
   json::object header_flags;
-  if (r.layout == Profile::nonroad) o["position"] = position(r.position, header_flags);
+  if (r.layout == Profile::nonroad) o["position"] = position_json(r.position, header_flags);
   json::array blocks;
   for (const auto& b : r.blocks) {
     json::object block;
@@ -197,7 +181,7 @@ struct BodyJson {
     json::object o, flags;
     o["time"] = time_value(b.time);
     o["serial"] = b.serial;
-    o["position"] = position(b.position, flags);
+    o["position"] = position_json(b.position, flags);
     if (b.removal_state) o["readable"] = *b.removal_state == 0;
     attach_flags_if_any(o, std::move(flags));
     return o;
