@@ -43,11 +43,17 @@ const Bytes& hj10_signed() {
 const Bytes& mixed_stream(std::size_t& frames) {
   static std::size_t count = 0;
   static const Bytes stream = [] {
-    const char* names[] = {"e1-login", "e5a-time-sync-request", "c02-hj1239-10-samples-signed-tildes",
-                           "c03-hj1239-10-samples-unsigned", "e3-hj1239-realtime-signed",
-                           "c04-hj1239-resend-all-blocks", "e2-gb17691-realtime",
-                           "c24-gb17691-obd-dtcs", "c02-hj1239-10-samples-signed-tildes",
-                           "c03-hj1239-10-samples-unsigned", "e4-logout"};
+    const char* names[] = {"e1-login",
+                           "e5a-time-sync-request",
+                           "c02-hj1239-10-samples-signed-tildes",
+                           "c03-hj1239-10-samples-unsigned",
+                           "e3-hj1239-realtime-signed",
+                           "c04-hj1239-resend-all-blocks",
+                           "e2-gb17691-realtime",
+                           "c24-gb17691-obd-dtcs",
+                           "c02-hj1239-10-samples-signed-tildes",
+                           "c03-hj1239-10-samples-unsigned",
+                           "e4-logout"};
     Bytes s;
     for (const char* n : names) {
       const Bytes f = load_frame(n);

@@ -31,8 +31,8 @@ inline constexpr std::uint8_t invalid_byte = 0xFE;  // marker used by the byte-c
 
 // 0x01 OBD information (§4.1), 96 + 4·N bytes.
 struct ObdBlock {
-  std::uint8_t protocol = 0;  // 0 ISO 15765, 1 ISO 27145, 2 SAE J1939, 0xFE invalid
-  std::uint8_t mil = 0;       // 0 off, 1 on, 0xFE invalid
+  std::uint8_t protocol = 0;    // 0 ISO 15765, 1 ISO 27145, 2 SAE J1939, 0xFE invalid
+  std::uint8_t mil = 0;         // 0 off, 1 on, 0xFE invalid
   std::uint16_t support = 0;    // bitmap, bit set = monitor supported
   std::uint16_t readiness = 0;  // bitmap, bit set = monitor not complete
   Vin vin{};                    // as reported by the ECU
@@ -49,7 +49,7 @@ struct ObdBlock {
 
 // Non-road 0x01 emission-control diagnostic (§4.6): 3 + 4·N bytes.
 struct EcdBlock {
-  std::uint8_t protocol = 0;      // 0 ISO 15765, 1 ISO 27145, 2 SAE J1939, 3 ISO 15031, 0xFE invalid
+  std::uint8_t protocol = 0;  // 0 ISO 15765, 1 ISO 27145, 2 SAE J1939, 3 ISO 15031, 0xFE invalid
   std::uint8_t warning_lamp = 0;  // 0 off, 1 on, 2 blinking
   std::uint8_t dtc_count = 0;     // raw; above 253 no list follows
   std::vector<std::uint32_t> dtcs;
@@ -160,7 +160,8 @@ struct SmokeBlock {
 
 // Any other block: user-defined types of known size, or the unparsed rest of a data unit.
 struct OpaqueBlock {
-  std::string name;  // the terminal model's name for a configured user-defined type; empty otherwise
+  std::string
+      name;  // the terminal model's name for a configured user-defined type; empty otherwise
   Bytes raw;
   bool operator==(const OpaqueBlock&) const = default;
 };

@@ -81,7 +81,8 @@ class ByteWriter {
     out_.push_back(static_cast<std::uint8_t>(v));
   }
   void u32(std::uint32_t v) {
-    for (int shift = 24; shift >= 0; shift -= 8) out_.push_back(static_cast<std::uint8_t>(v >> shift));
+    for (int shift = 24; shift >= 0; shift -= 8)
+      out_.push_back(static_cast<std::uint8_t>(v >> shift));
   }
   // Writes the low `width` bytes of `v`, big-endian.
   void uint(std::uint32_t v, std::size_t width) {

@@ -33,9 +33,12 @@ BeijingTime time_at(const std::uint8_t* p) noexcept {
 // collection time; non-road type only.
 std::size_t block_header_size(Profile layout) noexcept {
   switch (layout) {
-    case Profile::gb17691: return 3;
-    case Profile::hj1239: return 7;
-    case Profile::nonroad: return 1;
+    case Profile::gb17691:
+      return 3;
+    case Profile::hj1239:
+      return 7;
+    case Profile::nonroad:
+      return 1;
   }
   return 1;
 }
@@ -125,7 +128,9 @@ class BlockWalker {
         offer(supplementary_size, Form::standard);
         break;
       }
-      case block_type::smoke: offer(smoke_size, Form::standard); break;
+      case block_type::smoke:
+        offer(smoke_size, Form::standard);
+        break;
       default:
         for (const auto& user : options_.user_blocks)
           if (user.type == type) {
@@ -196,8 +201,11 @@ class BlockWalker {
     for (;;) {
       const Step s = step(pos, ok);
       switch (s.kind) {
-        case Step::end: return true;
-        case Step::stuck: stuck_at = pos; return false;
+        case Step::end:
+          return true;
+        case Step::stuck:
+          stuck_at = pos;
+          return false;
         case Step::signature:
           if (out) out->signature = read_signature(unit_.subspan(pos));
           return true;
@@ -238,7 +246,8 @@ class BlockWalker {
   }
 
  private:
-  void decode_block(std::size_t pos, Candidate c, ReportBody& out, std::vector<Issue>& issues) const {
+  void decode_block(std::size_t pos, Candidate c, ReportBody& out,
+                    std::vector<Issue>& issues) const {
     Block& block = out.blocks.emplace_back();
     block.type = unit_[pos];
     if (layout_ == Profile::gb17691) block.serial = load_be16(unit_.data() + pos + 1);
@@ -251,7 +260,8 @@ class BlockWalker {
   void decode_payload(Block& block, Form form, ByteView body, std::vector<Issue>& issues) const {
     const std::uint8_t* p = body.data();
     if (form == Form::user_defined) {
-      auto& opaque = block.payload.emplace<OpaqueBlock>(OpaqueBlock{{}, Bytes(body.begin(), body.end())});
+      auto& opaque =
+          block.payload.emplace<OpaqueBlock>(OpaqueBlock{{}, Bytes(body.begin(), body.end())});
       for (const auto& user : options_.user_blocks)
         if (user.type == block.type) opaque.name = user.name;
       return;
@@ -280,8 +290,10 @@ class BlockWalker {
         }
         return;
       case block_type::stream:
-        if (layout_ == Profile::nonroad) decode_layout(p, block.payload.emplace<MachineStreamBlock>());
-        else decode_layout(p, block.payload.emplace<StreamBlock>());
+        if (layout_ == Profile::nonroad)
+          decode_layout(p, block.payload.emplace<MachineStreamBlock>());
+        else
+          decode_layout(p, block.payload.emplace<StreamBlock>());
         return;
       case block_type::twc:
       case block_type::twc_nox: {
@@ -291,19 +303,28 @@ class BlockWalker {
         decode_layout(p, c);
         return;
       }
-      case block_type::hybrid: decode_layout(p, block.payload.emplace<HybridBlock>()); return;
-      case block_type::supplementary:
-        if (form == Form::tlv) decode_tlv(block, body, issues);
-        else decode_layout(p, block.payload.emplace<SupplementaryBlock>());
+      case block_type::hybrid:
+        decode_layout(p, block.payload.emplace<HybridBlock>());
         return;
-      case block_type::smoke: decode_layout(p, block.payload.emplace<SmokeBlock>()); return;
-      default: block.payload.emplace<OpaqueBlock>(OpaqueBlock{{}, Bytes(body.begin(), body.end())}); return;
+      case block_type::supplementary:
+        if (form == Form::tlv)
+          decode_tlv(block, body, issues);
+        else
+          decode_layout(p, block.payload.emplace<SupplementaryBlock>());
+        return;
+      case block_type::smoke:
+        decode_layout(p, block.payload.emplace<SmokeBlock>());
+        return;
+      default:
+        block.payload.emplace<OpaqueBlock>(OpaqueBlock{{}, Bytes(body.begin(), body.end())});
+        return;
     }
   }
 
   static void read_dtcs(ByteView list, std::vector<std::uint32_t>& out) {
     out.reserve(list.size() / 4);
-    for (std::size_t i = 0; i + 4 <= list.size(); i += 4) out.push_back(load_be(list.data() + i, 4));
+    for (std::size_t i = 0; i + 4 <= list.size(); i += 4)
+      out.push_back(load_be(list.data() + i, 4));
   }
 
   // WORD length · items of id WORD · length BYTE · value. Items that overrun the block make it
@@ -335,9 +356,12 @@ class BlockWalker {
 
 std::size_t report_header_size(Profile layout) noexcept {
   switch (layout) {
-    case Profile::gb17691: return 6;
-    case Profile::hj1239: return 8;
-    case Profile::nonroad: return nonroad_report_header;
+    case Profile::gb17691:
+      return 6;
+    case Profile::hj1239:
+      return 8;
+    case Profile::nonroad:
+      return nonroad_report_header;
   }
   return 6;
 }
@@ -476,7 +500,9 @@ void decode_body(ByteView unit, const DecodeOptions& options, DecodedFrame& out)
     case CommandKind::resend:  // only the 6-byte reply reaches here, handled above
       break;
     case CommandKind::user_defined:
-    case CommandKind::reserved: body = RawBody{Bytes(unit.begin(), unit.end())}; return;
+    case CommandKind::reserved:
+      body = RawBody{Bytes(unit.begin(), unit.end())};
+      return;
   }
   out.issues.push_back(Issue::body_length);
 }

@@ -10,7 +10,9 @@ namespace {
 
 using namespace detail;
 
-void write_time(ByteWriter& w, const BeijingTime& t) { w.bytes(t.raw); }
+void write_time(ByteWriter& w, const BeijingTime& t) {
+  w.bytes(t.raw);
+}
 
 // Appends `size` zero bytes and returns a pointer to them (valid until `out` grows again).
 std::uint8_t* append_zeroes(Bytes& out, std::size_t size) {
@@ -61,10 +63,8 @@ struct PayloadWriter {
       for (auto dtc : e.dtcs) w.u32(dtc);
   }
   template <class FixedBlock>
-    requires requires(const FixedBlock& b) { wire_size(b); }
-  void operator()(const FixedBlock& b) {
-    encode_layout(b, append_zeroes(out, wire_size(b)));
-  }
+  requires requires(const FixedBlock& b) { wire_size(b); }
+  void operator()(const FixedBlock& b) { encode_layout(b, append_zeroes(out, wire_size(b))); }
   void operator()(const SupplementaryTlvBlock& t) {
     ByteWriter w(out);
     const std::size_t length_at = w.size();

@@ -24,9 +24,12 @@ struct ScalarField {
 
 template <std::size_t Width>
 [[gnu::always_inline]] inline std::uint32_t load_be_n(const std::uint8_t* p) noexcept {
-  if constexpr (Width == 1) return p[0];
-  else if constexpr (Width == 2) return std::uint32_t{p[0]} << 8 | p[1];
-  else return std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 | std::uint32_t{p[2]} << 8 | p[3];
+  if constexpr (Width == 1)
+    return p[0];
+  else if constexpr (Width == 2)
+    return std::uint32_t{p[0]} << 8 | p[1];
+  else
+    return std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 | std::uint32_t{p[2]} << 8 | p[3];
 }
 
 template <const auto& Fields, std::size_t I, class Target>
@@ -44,7 +47,8 @@ inline void decode_fields(const std::uint8_t* body, Target& out) noexcept {
   constexpr std::size_t n = std::tuple_size_v<std::remove_cvref_t<decltype(Fields)>>;
   [&]<std::size_t... I>(std::index_sequence<I...>) {
     (decode_field<Fields, I>(body, out), ...);
-  }(std::make_index_sequence<n>{});
+  }
+  (std::make_index_sequence<n>{});
 }
 
 // Writes the raw value of every field of `fields` into `body` (which has room for the block).
@@ -210,27 +214,45 @@ void describe(const CatalystBlock& c, V& v) {
 }
 
 template <class V>
-void describe(const HybridBlock&, V& v) { v.template fields<hybrid_fields>(0); }
+void describe(const HybridBlock&, V& v) {
+  v.template fields<hybrid_fields>(0);
+}
 template <class V>
-void describe(const SupplementaryBlock&, V& v) { v.template fields<supplementary_fields>(0); }
+void describe(const SupplementaryBlock&, V& v) {
+  v.template fields<supplementary_fields>(0);
+}
 template <class V>
-void describe(const SmokeBlock&, V& v) { v.template fields<smoke_fields>(0); }
+void describe(const SmokeBlock&, V& v) {
+  v.template fields<smoke_fields>(0);
+}
 
-inline constexpr std::size_t wire_size(const StreamBlock&) noexcept { return stream_size; }
-inline constexpr std::size_t wire_size(const MachineStreamBlock&) noexcept { return machine_stream_size; }
+inline constexpr std::size_t wire_size(const StreamBlock&) noexcept {
+  return stream_size;
+}
+inline constexpr std::size_t wire_size(const MachineStreamBlock&) noexcept {
+  return machine_stream_size;
+}
 inline constexpr std::size_t wire_size(const CatalystBlock& c) noexcept {
   return c.with_nox ? catalyst_nox_size : catalyst_size;
 }
-inline constexpr std::size_t wire_size(const HybridBlock&) noexcept { return hybrid_size; }
-inline constexpr std::size_t wire_size(const SupplementaryBlock&) noexcept { return supplementary_size; }
-inline constexpr std::size_t wire_size(const SmokeBlock&) noexcept { return smoke_size; }
+inline constexpr std::size_t wire_size(const HybridBlock&) noexcept {
+  return hybrid_size;
+}
+inline constexpr std::size_t wire_size(const SupplementaryBlock&) noexcept {
+  return supplementary_size;
+}
+inline constexpr std::size_t wire_size(const SmokeBlock&) noexcept {
+  return smoke_size;
+}
 
 template <class Block>
 struct LayoutDecoder {
   const std::uint8_t* p;
   Block& b;
   template <const auto& Fields>
-  void fields(std::size_t shift) noexcept { decode_fields<Fields>(p + shift, b); }
+  void fields(std::size_t shift) noexcept {
+    decode_fields<Fields>(p + shift, b);
+  }
   void position(std::size_t offset) noexcept { decode_position(p + offset, b.position); }
 };
 
@@ -239,7 +261,9 @@ struct LayoutEncoder {
   std::uint8_t* p;
   const Block& b;
   template <const auto& Fields>
-  void fields(std::size_t shift) noexcept { encode_fields(Fields, b, p + shift); }
+  void fields(std::size_t shift) noexcept {
+    encode_fields(Fields, b, p + shift);
+  }
   void position(std::size_t offset) noexcept { encode_position(b.position, p + offset); }
 };
 

@@ -57,7 +57,9 @@ std::span<std::uint8_t> Framer::prepare() {
   return {buffer_.data() + end_, buffer_.size() - end_};
 }
 
-void Framer::commit(std::size_t n) noexcept { end_ = std::min(end_ + n, buffer_.size()); }
+void Framer::commit(std::size_t n) noexcept {
+  end_ = std::min(end_ + n, buffer_.size());
+}
 
 std::size_t Framer::feed(ByteView bytes) {
   const auto region = prepare();

@@ -75,8 +75,8 @@ class Framer {
 
   FramerLimits limits_;
   std::vector<std::uint8_t> buffer_;
-  std::size_t begin_ = 0;  // first buffered byte
-  std::size_t end_ = 0;    // one past the last buffered byte
+  std::size_t begin_ = 0;            // first buffered byte
+  std::size_t end_ = 0;              // one past the last buffered byte
   std::size_t pending_consume_ = 0;  // bytes handed out by the last event, dropped on the next call
   std::uint64_t skipped_total_ = 0;
 };

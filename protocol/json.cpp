@@ -27,14 +27,17 @@ json::value time_value(const BeijingTime& t) {
 // Adds each field of `fields` to `obj`, null with a flag when not valid. Fields whose resolution
 // is a whole number print as integers.
 template <class Owner, std::size_t N>
-void add_fields(json::object& obj, json::object& flags, const std::array<ScalarField<Owner>, N>& fields,
+void add_fields(json::object& obj, json::object& flags,
+                const std::array<ScalarField<Owner>, N>& fields,
                 const std::type_identity_t<Owner>& owner) {
   for (const auto& f : fields) {
     const Reading& r = owner.*f.member;
     if (r.ok()) {
       const FieldEncoding& e = encoding_of(f.kind);
-      if (e.num % e.den == 0) obj[f.name] = static_cast<std::int64_t>(r.value());
-      else obj[f.name] = r.value();
+      if (e.num % e.den == 0)
+        obj[f.name] = static_cast<std::int64_t>(r.value());
+      else
+        obj[f.name] = r.value();
     } else {
       obj[f.name] = nullptr;
       flags[f.name] = to_string(r.status());
@@ -66,8 +69,8 @@ json::value code_byte(std::uint8_t v, std::string_view name, json::object& flags
 json::array dtc_list(const std::vector<std::uint32_t>& dtcs) {
   json::array list;
   for (auto dtc : dtcs) {
-    const std::uint8_t b[4] = {std::uint8_t(dtc >> 24), std::uint8_t(dtc >> 16), std::uint8_t(dtc >> 8),
-                               std::uint8_t(dtc)};
+    const std::uint8_t b[4] = {std::uint8_t(dtc >> 24), std::uint8_t(dtc >> 16),
+                               std::uint8_t(dtc >> 8), std::uint8_t(dtc)};
     list.emplace_back(to_hex(b));
   }
   return list;
@@ -78,7 +81,9 @@ void attach_flags_if_any(json::object& o, json::object flags) {
   if (!flags.empty()) o["flags"] = std::move(flags);
 }
 
-json::object signature(const Signature& s) { return {{"r", to_hex(s.r())}, {"s", to_hex(s.s())}}; }
+json::object signature(const Signature& s) {
+  return {{"r", to_hex(s.r())}, {"s", to_hex(s.s())}};
+}
 
 // Adds a fixed-layout block's fields (and position) to `o`, following detail::describe.
 template <class Block>
@@ -103,8 +108,10 @@ struct PayloadJson {
     o["vin"] = text(b.vin);
     o["calid"] = text(b.calid);
     o["cvn"] = text(b.cvn);
-    if (auto iupr = b.iupr()) o["iupr"] = json::array(iupr->begin(), iupr->end());
-    else o["iupr"] = nullptr;
+    if (auto iupr = b.iupr())
+      o["iupr"] = json::array(iupr->begin(), iupr->end());
+    else
+      o["iupr"] = nullptr;
     o["dtc_count"] = code_byte(b.dtc_count, "dtc_count", flags);
     o["dtcs"] = dtc_list(b.dtcs);
     attach_flags_if_any(o, std::move(flags));
@@ -121,7 +128,7 @@ struct PayloadJson {
   }
   // Every fixed-layout block: its fields in wire order, the position where it has one, and flags.
   template <class FixedBlock>
-    requires requires(const FixedBlock& b) { wire_size(b); }
+  requires requires(const FixedBlock& b) { wire_size(b); }
   json::object operator()(const FixedBlock& b) const {
     json::object o, flags;
     LayoutJson<FixedBlock> v{o, flags, b};
@@ -168,7 +175,8 @@ json::object report(const ReportBody& r) {
 struct BodyJson {
   json::value operator()(const std::monostate&) const { return nullptr; }
   json::value operator()(const LoginBody& b) const {
-    return json::object{{"time", time_value(b.time)}, {"serial", b.serial}, {"iccid", text(b.iccid)}};
+    return json::object{
+        {"time", time_value(b.time)}, {"serial", b.serial}, {"iccid", text(b.iccid)}};
   }
   json::value operator()(const LogoutBody& b) const {
     return json::object{{"time", time_value(b.time)}, {"serial", b.serial}};
@@ -205,7 +213,8 @@ void write_number(std::string& out, double d) {
   const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);
   std::string_view s(buf, static_cast<std::size_t>(end - buf));
   out += s;
-  if (s.find_first_of(".eE") == std::string_view::npos && s.find_first_of("in") == std::string_view::npos)
+  if (s.find_first_of(".eE") == std::string_view::npos &&
+      s.find_first_of("in") == std::string_view::npos)
     out += ".0";
 }
 
@@ -246,8 +255,12 @@ void write_value(std::string& out, const json::value& v, bool pretty, int depth)
       out += ']';
       break;
     }
-    case json::kind::double_: write_number(out, v.get_double()); break;
-    default: out += json::serialize(v); break;
+    case json::kind::double_:
+      write_number(out, v.get_double());
+      break;
+    default:
+      out += json::serialize(v);
+      break;
   }
 }
 

@@ -1,21 +1,31 @@
+#include "protocol/message.hpp"
+
 #include <algorithm>
 
 #include "protocol/blocks.hpp"
-#include "protocol/message.hpp"
 
 namespace lantian::protocol {
 
 std::string_view to_string(Issue issue) noexcept {
   switch (issue) {
-    case Issue::bcc_mismatch: return "bcc_mismatch";
-    case Issue::body_length: return "body_length";
-    case Issue::truncated_block: return "truncated_block";
-    case Issue::unparsed_tail: return "unparsed_tail";
-    case Issue::layout_variant: return "layout_variant";
-    case Issue::ambiguous_layout: return "ambiguous_layout";
-    case Issue::encrypted_unsupported: return "encrypted_unsupported";
-    case Issue::malformed_tlv: return "malformed_tlv";
-    case Issue::invalid_signature_block: return "invalid_signature_block";
+    case Issue::bcc_mismatch:
+      return "bcc_mismatch";
+    case Issue::body_length:
+      return "body_length";
+    case Issue::truncated_block:
+      return "truncated_block";
+    case Issue::unparsed_tail:
+      return "unparsed_tail";
+    case Issue::layout_variant:
+      return "layout_variant";
+    case Issue::ambiguous_layout:
+      return "ambiguous_layout";
+    case Issue::encrypted_unsupported:
+      return "encrypted_unsupported";
+    case Issue::malformed_tlv:
+      return "malformed_tlv";
+    case Issue::invalid_signature_block:
+      return "invalid_signature_block";
   }
   return "unknown";
 }

@@ -74,7 +74,8 @@ class Signature {
   }
 
  private:
-  static void assign(ByteView from, std::array<std::uint8_t, max_part>& to, std::uint8_t& size) noexcept {
+  static void assign(ByteView from, std::array<std::uint8_t, max_part>& to,
+                     std::uint8_t& size) noexcept {
     size = from.size() <= max_part ? static_cast<std::uint8_t>(from.size()) : 0;
     std::copy_n(from.begin(), size, to.begin());
   }
@@ -123,9 +124,10 @@ struct RawBody {
   bool operator==(const RawBody&) const = default;
 };
 
-using Body = std::variant<std::monostate,  // the body could not be decoded (see the issues)
-                          LoginBody, LogoutBody, TimeSyncRequestBody, PlatformTimeBody,
-                          RemovalAlarmBody, ActivationBody, ActivationReplyBody, ReportBody, RawBody>;
+using Body =
+    std::variant<std::monostate,  // the body could not be decoded (see the issues)
+                 LoginBody, LogoutBody, TimeSyncRequestBody, PlatformTimeBody, RemovalAlarmBody,
+                 ActivationBody, ActivationReplyBody, ReportBody, RawBody>;
 
 struct Message {
   Header header;
@@ -133,16 +135,17 @@ struct Message {
   bool operator==(const Message&) const = default;
 };
 
-// What went wrong, or was unusual, while decoding a frame. The names are those of the JSON `errors`.
+// What went wrong, or was unusual, while decoding a frame. The names are those of the JSON
+// `errors`.
 enum class Issue : std::uint8_t {
-  bcc_mismatch,           // the check byte does not match; the frame was decoded anyway
-  body_length,            // the data unit has the wrong size for its command
-  truncated_block,        // a known block does not fit in what remains of the data unit
-  unparsed_tail,          // a block of unknown size ended the walk; the rest is kept raw
-  layout_variant,         // a 32-byte 0x03 block was decoded with the 0x05 layout
-  ambiguous_layout,       // `auto` could not tell gb17691 from hj1239
-  encrypted_unsupported,  // the body is marked encrypted and is not plaintext
-  malformed_tlv,          // a length-prefixed 0x80 block whose items overrun it
+  bcc_mismatch,             // the check byte does not match; the frame was decoded anyway
+  body_length,              // the data unit has the wrong size for its command
+  truncated_block,          // a known block does not fit in what remains of the data unit
+  unparsed_tail,            // a block of unknown size ended the walk; the rest is kept raw
+  layout_variant,           // a 32-byte 0x03 block was decoded with the 0x05 layout
+  ambiguous_layout,         // `auto` could not tell gb17691 from hj1239
+  encrypted_unsupported,    // the body is marked encrypted and is not plaintext
+  malformed_tlv,            // a length-prefixed 0x80 block whose items overrun it
   invalid_signature_block,  // an activation signature that is not R-len·R·S-len·S
 };
 [[nodiscard]] std::string_view to_string(Issue issue) noexcept;

@@ -6,10 +6,14 @@ namespace lantian::protocol {
 
 std::string_view to_string(ValueStatus status) noexcept {
   switch (status) {
-    case ValueStatus::valid: return "valid";
-    case ValueStatus::invalid: return "invalid";
-    case ValueStatus::abnormal: return "abnormal";
-    case ValueStatus::out_of_range: return "out_of_range";
+    case ValueStatus::valid:
+      return "valid";
+    case ValueStatus::invalid:
+      return "invalid";
+    case ValueStatus::abnormal:
+      return "abnormal";
+    case ValueStatus::out_of_range:
+      return "out_of_range";
   }
   return "invalid";
 }

@@ -37,59 +37,59 @@ struct FieldEncoding {
 
 // The encodings of §4 (resolution, offset, valid range), one per kind of field.
 enum class FieldKind : std::uint8_t {
-  count_byte,       // 1 B, 1, no range
-  count_word,       // 2 B, 1, no range
-  count_dword,      // 4 B, 1, no range
-  speed_kmh,        // 2 B, 1/256 km/h, 0–250.996
-  pressure_half_kpa,  // 1 B, 0.5 kPa, 0–125
-  torque_pct,       // 1 B, 1 %, −125, −125–125
-  rpm_eighth,       // 2 B, 0.125 rpm, 0–8031.875
-  flow_twentieth,   // 2 B, 0.05 (L/h, kg/h), 0–3212.75
-  nox_ppm,          // 2 B, 0.05 ppm, −200, −200–3012.75
-  percent_04,       // 1 B, 0.4 %, 0–100
-  temperature_32,   // 2 B, 0.03125 °C, −273, −273–1734.96875
+  count_byte,          // 1 B, 1, no range
+  count_word,          // 2 B, 1, no range
+  count_dword,         // 4 B, 1, no range
+  speed_kmh,           // 2 B, 1/256 km/h, 0–250.996
+  pressure_half_kpa,   // 1 B, 0.5 kPa, 0–125
+  torque_pct,          // 1 B, 1 %, −125, −125–125
+  rpm_eighth,          // 2 B, 0.125 rpm, 0–8031.875
+  flow_twentieth,      // 2 B, 0.05 (L/h, kg/h), 0–3212.75
+  nox_ppm,             // 2 B, 0.05 ppm, −200, −200–3012.75
+  percent_04,          // 1 B, 0.4 %, 0–100
+  temperature_32,      // 2 B, 0.03125 °C, −273, −273–1734.96875
   pressure_tenth_kpa,  // 2 B, 0.1 kPa, 0–6425.5
-  temperature_byte,   // 1 B, 1 °C, −40, −40–210
-  odometer_km,      // 4 B, 0.1 km
-  longitude,        // 4 B, 1e-6 °, 0–180
-  latitude,         // 4 B, 1e-6 °, 0–90
-  egr_pct,          // 2 B, 0.0025 %
-  lambda,           // 2 B, 0.0000305
-  o2_volts,         // 1 B, 0.01 V
-  tenth_word,       // 2 B, 0.1 (V, %, mg/m³)
-  current_a,        // 2 B, 0.1 A, −1000 A
-  soc_pct,          // 1 B, 1 %, 0–100
-  half_dword,       // 4 B, 0.5 (L)
-  hundredth_dword,  // 4 B, 0.01
-  hundredth_word,   // 2 B, 0.01 (m⁻¹)
+  temperature_byte,    // 1 B, 1 °C, −40, −40–210
+  odometer_km,         // 4 B, 0.1 km
+  longitude,           // 4 B, 1e-6 °, 0–180
+  latitude,            // 4 B, 1e-6 °, 0–90
+  egr_pct,             // 2 B, 0.0025 %
+  lambda,              // 2 B, 0.0000305
+  o2_volts,            // 1 B, 0.01 V
+  tenth_word,          // 2 B, 0.1 (V, %, mg/m³)
+  current_a,           // 2 B, 0.1 A, −1000 A
+  soc_pct,             // 1 B, 1 %, 0–100
+  half_dword,          // 4 B, 0.5 (L)
+  hundredth_dword,     // 4 B, 0.01
+  hundredth_word,      // 2 B, 0.01 (m⁻¹)
 };
 
 inline constexpr FieldEncoding field_encodings[] = {
-    {1, 1, 1, 0, markers_only(1)},          // count_byte
-    {2, 1, 1, 0, markers_only(2)},          // count_word
-    {4, 1, 1, 0, markers_only(4)},          // count_dword
-    {2, 1, 256, 0, 64255},                  // speed_kmh
-    {1, 1, 2, 0, 250},                      // pressure_half_kpa
-    {1, 1, 1, -125, 250},                   // torque_pct
-    {2, 1, 8, 0, 64255},                    // rpm_eighth
-    {2, 1, 20, 0, 64255},                   // flow_twentieth
-    {2, 1, 20, -200, 64255},                // nox_ppm
-    {1, 2, 5, 0, 250},                      // percent_04
-    {2, 1, 32, -273, 64255},                // temperature_32
-    {2, 1, 10, 0, 64255},                   // pressure_tenth_kpa
-    {1, 1, 1, -40, 250},                    // temperature_byte
-    {4, 1, 10, 0, markers_only(4)},         // odometer_km
-    {4, 1, 1000000, 0, 180000000},          // longitude
-    {4, 1, 1000000, 0, 90000000},           // latitude
-    {2, 1, 400, 0, markers_only(2)},        // egr_pct
-    {2, 305, 10000000, 0, markers_only(2)}, // lambda
-    {1, 1, 100, 0, markers_only(1)},        // o2_volts
-    {2, 1, 10, 0, markers_only(2)},         // tenth_word
-    {2, 1, 10, -1000, markers_only(2)},     // current_a
-    {1, 1, 1, 0, 100},                      // soc_pct
-    {4, 1, 2, 0, markers_only(4)},          // half_dword
-    {4, 1, 100, 0, markers_only(4)},        // hundredth_dword
-    {2, 1, 100, 0, markers_only(2)},        // hundredth_word
+    {1, 1, 1, 0, markers_only(1)},           // count_byte
+    {2, 1, 1, 0, markers_only(2)},           // count_word
+    {4, 1, 1, 0, markers_only(4)},           // count_dword
+    {2, 1, 256, 0, 64255},                   // speed_kmh
+    {1, 1, 2, 0, 250},                       // pressure_half_kpa
+    {1, 1, 1, -125, 250},                    // torque_pct
+    {2, 1, 8, 0, 64255},                     // rpm_eighth
+    {2, 1, 20, 0, 64255},                    // flow_twentieth
+    {2, 1, 20, -200, 64255},                 // nox_ppm
+    {1, 2, 5, 0, 250},                       // percent_04
+    {2, 1, 32, -273, 64255},                 // temperature_32
+    {2, 1, 10, 0, 64255},                    // pressure_tenth_kpa
+    {1, 1, 1, -40, 250},                     // temperature_byte
+    {4, 1, 10, 0, markers_only(4)},          // odometer_km
+    {4, 1, 1000000, 0, 180000000},           // longitude
+    {4, 1, 1000000, 0, 90000000},            // latitude
+    {2, 1, 400, 0, markers_only(2)},         // egr_pct
+    {2, 305, 10000000, 0, markers_only(2)},  // lambda
+    {1, 1, 100, 0, markers_only(1)},         // o2_volts
+    {2, 1, 10, 0, markers_only(2)},          // tenth_word
+    {2, 1, 10, -1000, markers_only(2)},      // current_a
+    {1, 1, 1, 0, 100},                       // soc_pct
+    {4, 1, 2, 0, markers_only(4)},           // half_dword
+    {4, 1, 100, 0, markers_only(4)},         // hundredth_dword
+    {2, 1, 100, 0, markers_only(2)},         // hundredth_word
 };
 
 [[nodiscard]] constexpr const FieldEncoding& encoding_of(FieldKind kind) noexcept {
@@ -99,7 +99,8 @@ inline constexpr FieldEncoding field_encodings[] = {
 // Classifies a raw value of `kind` (markers first, then the range).
 [[nodiscard]] constexpr ValueStatus classify(const FieldEncoding& e, std::uint32_t raw) noexcept {
   // Both markers lie above every range, so the common case costs one comparison.
-  if (raw <= e.max_raw) [[likely]] return ValueStatus::valid;
+  if (raw <= e.max_raw) [[likely]]
+    return ValueStatus::valid;
   const std::uint32_t ones = all_ones(e.width);
   if (raw == ones) return ValueStatus::invalid;
   if (raw == ones - 1) return ValueStatus::abnormal;

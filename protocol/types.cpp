@@ -6,9 +6,12 @@ namespace lantian::protocol {
 
 std::string_view to_string(Profile profile) noexcept {
   switch (profile) {
-    case Profile::gb17691: return "gb17691";
-    case Profile::hj1239: return "hj1239";
-    case Profile::nonroad: return "nonroad";
+    case Profile::gb17691:
+      return "gb17691";
+    case Profile::hj1239:
+      return "hj1239";
+    case Profile::nonroad:
+      return "nonroad";
   }
   return "unknown";
 }
@@ -23,33 +26,49 @@ std::optional<Profile> parse_profile(std::string_view text) noexcept {
 CommandKind classify_command(std::uint8_t code, Profile profile) noexcept {
   if (code >= command::first_user_defined && code != 0xFF) return CommandKind::user_defined;
   switch (code) {
-    case command::login: return CommandKind::login;
-    case command::realtime: return CommandKind::realtime;
-    case command::resend: return CommandKind::resend;
-    case command::logout: return CommandKind::logout;
+    case command::login:
+      return CommandKind::login;
+    case command::realtime:
+      return CommandKind::realtime;
+    case command::resend:
+      return CommandKind::resend;
+    case command::logout:
+      return CommandKind::logout;
     case 0x05:
       return profile == Profile::nonroad ? CommandKind::removal_alarm : CommandKind::time_sync;
-    case 0x06: return profile == Profile::hj1239 ? CommandKind::removal_alarm : CommandKind::reserved;
+    case 0x06:
+      return profile == Profile::hj1239 ? CommandKind::removal_alarm : CommandKind::reserved;
     case command::activation:
       return profile == Profile::gb17691 ? CommandKind::reserved : CommandKind::activation;
     case command::activation_reply:
       return profile == Profile::gb17691 ? CommandKind::reserved : CommandKind::activation_reply;
-    default: return CommandKind::reserved;
+    default:
+      return CommandKind::reserved;
   }
 }
 
 std::string_view to_string(CommandKind kind) noexcept {
   switch (kind) {
-    case CommandKind::login: return "login";
-    case CommandKind::realtime: return "realtime";
-    case CommandKind::resend: return "resend";
-    case CommandKind::logout: return "logout";
-    case CommandKind::time_sync: return "time_sync";
-    case CommandKind::removal_alarm: return "removal_alarm";
-    case CommandKind::activation: return "activation";
-    case CommandKind::activation_reply: return "activation_reply";
-    case CommandKind::user_defined: return "user_defined";
-    case CommandKind::reserved: return "reserved";
+    case CommandKind::login:
+      return "login";
+    case CommandKind::realtime:
+      return "realtime";
+    case CommandKind::resend:
+      return "resend";
+    case CommandKind::logout:
+      return "logout";
+    case CommandKind::time_sync:
+      return "time_sync";
+    case CommandKind::removal_alarm:
+      return "removal_alarm";
+    case CommandKind::activation:
+      return "activation";
+    case CommandKind::activation_reply:
+      return "activation_reply";
+    case CommandKind::user_defined:
+      return "user_defined";
+    case CommandKind::reserved:
+      return "reserved";
   }
   return "reserved";
 }

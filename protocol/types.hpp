@@ -25,12 +25,12 @@ inline constexpr std::uint8_t login = 0x01;
 inline constexpr std::uint8_t realtime = 0x02;
 inline constexpr std::uint8_t resend = 0x03;
 inline constexpr std::uint8_t logout = 0x04;
-inline constexpr std::uint8_t time_sync = 0x05;            // non-road: removal alarm
-inline constexpr std::uint8_t hj_removal_alarm = 0x06;     // hj1239 only
-inline constexpr std::uint8_t activation = 0x07;           // hj1239; non-road anti-tamper registration
-inline constexpr std::uint8_t activation_reply = 0x08;     // hj1239; non-road registration reply
+inline constexpr std::uint8_t time_sync = 0x05;         // non-road: removal alarm
+inline constexpr std::uint8_t hj_removal_alarm = 0x06;  // hj1239 only
+inline constexpr std::uint8_t activation = 0x07;        // hj1239; non-road anti-tamper registration
+inline constexpr std::uint8_t activation_reply = 0x08;  // hj1239; non-road registration reply
 inline constexpr std::uint8_t nonroad_removal_alarm = 0x05;
-inline constexpr std::uint8_t first_user_defined = 0x80;   // 0x80–0xFE
+inline constexpr std::uint8_t first_user_defined = 0x80;  // 0x80–0xFE
 }  // namespace command
 
 // What a command byte means under a profile (§2).
@@ -80,7 +80,7 @@ template <std::size_t N>
   return {reinterpret_cast<const char*>(text.data()), N};
 }
 
-inline constexpr std::size_t header_size = 24;  // start … data-unit length
+inline constexpr std::size_t header_size = 24;     // start … data-unit length
 inline constexpr std::size_t frame_overhead = 25;  // header + BCC
 inline constexpr std::size_t max_data_length = 65531;
 
@@ -98,7 +98,7 @@ struct Header {
 
 // Position status byte and coordinates (§4.7). The status byte is kept whole (reserved bits too).
 struct Position {
-  std::uint8_t status = 0;  // bit 0: 1 = no valid fix; bit 1: south; bit 2: west
+  std::uint8_t status = 0;                  // bit 0: 1 = no valid fix; bit 1: south; bit 2: west
   Reading longitude{FieldKind::longitude};  // |degrees|, 0–180
   Reading latitude{FieldKind::latitude};    // |degrees|, 0–90
 

@@ -89,8 +89,10 @@ struct Tool {
         case FramerEvent::Kind::frame: {
           ++frames;
           auto decoded = decode_frame(e.frame, options);
-          if (decoded) emit(*decoded, where);
-          else fail(where, decoded.error().message());
+          if (decoded)
+            emit(*decoded, where);
+          else
+            fail(where, decoded.error().message());
           offset += e.frame.size();
           continue;
         }
@@ -99,14 +101,16 @@ struct Tool {
           offset += e.skipped;
           continue;
         case FramerEvent::Kind::bad_check:
-          fail(where, "frame of " + std::to_string(e.frame.size()) + " bytes has a wrong BCC; resynchronising");
+          fail(where, "frame of " + std::to_string(e.frame.size()) +
+                          " bytes has a wrong BCC; resynchronising");
           offset += e.skipped;
           continue;
         case FramerEvent::Kind::oversized:
           fail(where, "header announces a data unit above the limit; resynchronising");
           offset += e.skipped;
           continue;
-        case FramerEvent::Kind::need_more: break;
+        case FramerEvent::Kind::need_more:
+          break;
       }
       if (eof) break;
       const auto region = framer.prepare();
@@ -135,7 +139,8 @@ int main(int argc, char** argv) {
   visible.add_options()("help,h", "show this help")(
       "profile,p", po::value(&profile)->default_value("auto"),
       "auto, gb17691, hj1239 or nonroad (what command 0x05 means and how real-time bodies read)")(
-      "binary,b", po::value(&binary), "decode every frame of a raw byte stream (e.g. a TCP capture)")(
+      "binary,b", po::value(&binary),
+      "decode every frame of a raw byte stream (e.g. a TCP capture)")(
       "pretty", "indent the JSON (one object per frame, several lines each)");
   po::options_description all;
   all.add(visible).add_options()("hex", po::value(&hex));

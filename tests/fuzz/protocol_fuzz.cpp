@@ -9,8 +9,8 @@
 //   - a frame that decodes without issues re-encodes to exactly its bytes.
 
 #include <cstdint>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 
 #include "protocol/decode.hpp"
 #include "protocol/encode.hpp"

@@ -21,7 +21,7 @@ TEST(BeijingTime, FromUnixSecondsIsBeijingWallClock) {
 }
 
 TEST(BeijingTime, InvalidTimesAreNull) {
-  EXPECT_FALSE(BeijingTime{}.valid());                                  // all zero
+  EXPECT_FALSE(BeijingTime{}.valid());                                   // all zero
   EXPECT_FALSE(BeijingTime::from_fields(2024, 2, 30, 0, 0, 0).valid());  // no 30 February
   EXPECT_TRUE(BeijingTime::from_fields(2024, 2, 29, 0, 0, 0).valid());   // leap year
   EXPECT_FALSE(BeijingTime::from_fields(2023, 2, 29, 0, 0, 0).valid());

@@ -50,7 +50,8 @@ TEST_P(CorpusTest, ReencodesToTheSameBytes) {
   EXPECT_EQ(*encoded, f.bytes) << f.name;
 }
 
-// Feeds `chunks` of `stream` to a framer and returns every frame it hands out, plus what it skipped.
+// Feeds `chunks` of `stream` to a framer and returns every frame it hands out, plus what it
+// skipped.
 struct Framed {
   std::vector<Bytes> frames;
   std::size_t skipped = 0;
@@ -64,7 +65,8 @@ Framed frame_stream(const Bytes& stream, const std::vector<std::size_t>& cuts) {
     for (;;) {
       const auto e = framer.next();
       if (e.kind == FramerEvent::Kind::need_more) return;
-      if (e.kind == FramerEvent::Kind::frame) out.frames.emplace_back(e.frame.begin(), e.frame.end());
+      if (e.kind == FramerEvent::Kind::frame)
+        out.frames.emplace_back(e.frame.begin(), e.frame.end());
       if (e.kind == FramerEvent::Kind::bad_check) ++out.bad_checks;
       out.skipped += e.skipped;
     }

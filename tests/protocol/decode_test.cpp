@@ -29,12 +29,18 @@ Bytes time_bytes(int y, int mo, int d, int h, int mi, int s) {
   return Bytes(t.raw.begin(), t.raw.end());
 }
 
-void append(Bytes& a, const Bytes& b) { a.insert(a.end(), b.begin(), b.end()); }
+void append(Bytes& a, const Bytes& b) {
+  a.insert(a.end(), b.begin(), b.end());
+}
 
 // Recomputes the BCC after a test edits a frame.
-void fix_bcc(Bytes& f) { f.back() = xor_checksum(ByteView(f).subspan(2, f.size() - 3)); }
+void fix_bcc(Bytes& f) {
+  f.back() = xor_checksum(ByteView(f).subspan(2, f.size() - 3));
+}
 
-const ReportBody& report(const DecodedFrame& f) { return std::get<ReportBody>(f.message.body); }
+const ReportBody& report(const DecodedFrame& f) {
+  return std::get<ReportBody>(f.message.body);
+}
 
 TEST(Decode, ErrorsWhenNotAFrame) {
   const Bytes& login = testing::corpus_frame("e1-login").bytes;
@@ -42,7 +48,8 @@ TEST(Decode, ErrorsWhenNotAFrame) {
   Bytes bad_start = login;
   bad_start[1] = 0x7E;
   EXPECT_EQ(decode_frame(bad_start).error(), FrameError::bad_start);
-  EXPECT_EQ(decode_frame(ByteView(login).first(login.size() - 1)).error(), FrameError::length_mismatch);
+  EXPECT_EQ(decode_frame(ByteView(login).first(login.size() - 1)).error(),
+            FrameError::length_mismatch);
   Bytes longer = login;
   longer.push_back(0);
   EXPECT_EQ(decode_frame(longer).error(), FrameError::length_mismatch);
@@ -167,7 +174,8 @@ TEST(Decode, ConfiguredUserDefinedBlockIsSteppedOver) {
   EXPECT_EQ(first.at("can_frames").at("raw").as_string(), "01020304");
   EXPECT_EQ(json.at("body").at("blocks").at(1).at("stream").at("engine_rpm").as_double(), 1500.0);
   // Auto detection also counts configured types as known.
-  EXPECT_EQ(testing::decode_ok(frame, {.user_blocks = options.user_blocks}).profile, Profile::gb17691);
+  EXPECT_EQ(testing::decode_ok(frame, {.user_blocks = options.user_blocks}).profile,
+            Profile::gb17691);
 }
 
 TEST(Decode, ExplicitProfileIsObeyed) {
@@ -205,7 +213,8 @@ TEST(Decode, MalformedTlvIsKeptWhole) {
   Bytes blocks{0x80};
   append(blocks, time_bytes(2026, 3, 1, 10, 0, 0));
   append(blocks, {0x00, 0x05, 0x27, 0x11, 0x09, 0x01, 0x02});  // item says 9 bytes, 2 follow
-  const auto f = testing::decode_ok(frame_of(command::realtime, hj_body(blocks)), {.profile = Profile::hj1239});
+  const auto f = testing::decode_ok(frame_of(command::realtime, hj_body(blocks)),
+                                    {.profile = Profile::hj1239});
   EXPECT_EQ(f.issues, std::vector<Issue>{Issue::malformed_tlv});
   ASSERT_EQ(report(f).blocks.size(), 1u);
   EXPECT_EQ(std::get<OpaqueBlock>(report(f).blocks[0].payload).raw,
@@ -222,14 +231,16 @@ TEST(Decode, ActivationWithoutASignatureIsReported) {
 }
 
 TEST(Decode, NeverThrowsOnTruncatedBodiesOfAnyCommand) {
-  // Every command with every data-unit length up to 200 bytes of a fixed pattern decodes to a value.
+  // Every command with every data-unit length up to 200 bytes of a fixed pattern decodes to a
+  // value.
   for (int cmd = 0; cmd < 256; ++cmd)
     for (std::size_t len = 0; len <= 200; ++len) {
       Bytes data(len);
       for (std::size_t i = 0; i < len; ++i) data[i] = static_cast<std::uint8_t>(i * 13 + cmd);
       for (auto profile : {std::optional<Profile>{}, std::optional{Profile::gb17691},
                            std::optional{Profile::hj1239}, std::optional{Profile::nonroad}}) {
-        const auto d = decode_frame(frame_of(static_cast<std::uint8_t>(cmd), data), {.profile = profile});
+        const auto d =
+            decode_frame(frame_of(static_cast<std::uint8_t>(cmd), data), {.profile = profile});
         ASSERT_TRUE(d.has_value());
         (void)to_json(*d);
       }

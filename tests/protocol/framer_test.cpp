@@ -10,7 +10,9 @@ namespace lantian::protocol {
 namespace {
 using Kind = FramerEvent::Kind;
 
-const Bytes& login() { return testing::corpus_frame("e1-login").bytes; }
+const Bytes& login() {
+  return testing::corpus_frame("e1-login").bytes;
+}
 
 TEST(Framer, EmptyBufferNeedsMore) {
   Framer framer;

@@ -16,8 +16,8 @@ Header header_of(const std::string& name) {
 }
 
 TEST(Replies, TimeSyncReplyIsTheExampleReply) {
-  const auto reply =
-      make_time_sync_reply(header_of("e5a-time-sync-request"), BeijingTime::from_fields(2024, 5, 20, 8, 30, 5));
+  const auto reply = make_time_sync_reply(header_of("e5a-time-sync-request"),
+                                          BeijingTime::from_fields(2024, 5, 20, 8, 30, 5));
   EXPECT_EQ(reply, testing::corpus_frame("e5b-time-sync-reply").bytes);
 }
 
@@ -44,14 +44,16 @@ TEST(Replies, SameCommandReplyKeepsTheTerminalsStartMarker) {
 }
 
 TEST(Replies, PlatformAckAnswersAForwardedFrame) {
-  const auto reply = make_platform_ack(header_of("c08-platform-variant-realtime"), ack_flag::success,
-                                       BeijingTime::from_fields(2026, 1, 2, 3, 4, 6));
+  const auto reply =
+      make_platform_ack(header_of("c08-platform-variant-realtime"), ack_flag::success,
+                        BeijingTime::from_fields(2026, 1, 2, 3, 4, 6));
   EXPECT_EQ(reply, testing::corpus_frame("c09-platform-variant-ack").bytes);
 }
 
 TEST(Replies, PlatformAckCanReportAnError) {
-  const auto reply = make_platform_ack(header_of("c08-platform-variant-realtime"), ack_flag::vin_duplicate,
-                                       BeijingTime::from_fields(2026, 1, 2, 3, 4, 6));
+  const auto reply =
+      make_platform_ack(header_of("c08-platform-variant-realtime"), ack_flag::vin_duplicate,
+                        BeijingTime::from_fields(2026, 1, 2, 3, 4, 6));
   const auto decoded = testing::decode_ok(reply);
   EXPECT_EQ(decoded.message.header.variant, HeaderVariant::platform);
   EXPECT_EQ(decoded.message.header.ack_flag, ack_flag::vin_duplicate);

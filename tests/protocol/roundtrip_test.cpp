@@ -51,12 +51,17 @@ class RandomMessages {
       const std::uint32_t ones = all_ones(e.width);
       auto raw = static_cast<std::uint32_t>(rng_() % (std::uint64_t{e.max_raw} + 1));
       switch (below(10)) {
-        case 0: raw = ones; break;
-        case 1: raw = ones - 1; break;
+        case 0:
+          raw = ones;
+          break;
+        case 1:
+          raw = ones - 1;
+          break;
         case 2:
           if (e.max_raw < ones - 2) raw = e.max_raw + 1 + below(ones - 2 - e.max_raw);
           break;
-        default: break;
+        default:
+          break;
       }
       out.*f.member = Reading::from_raw(f.kind, raw);
     }
@@ -173,7 +178,9 @@ class RandomMessages {
           b.type = hj_types[below(std::size(hj_types))];
           b.time = time();
           break;
-        case Profile::nonroad: b.type = nonroad_types[below(std::size(nonroad_types))]; break;
+        case Profile::nonroad:
+          b.type = nonroad_types[below(std::size(nonroad_types))];
+          break;
       }
       b.payload = payload(b.type, layout, i + 1 == n);
       r.blocks.push_back(std::move(b));
@@ -205,9 +212,15 @@ class RandomMessages {
     static constexpr Profile profiles[] = {Profile::gb17691, Profile::hj1239, Profile::nonroad};
     const Profile profile = profiles[below(3)];
     switch (below(11)) {
-      case 0: return {{header(command::login), LoginBody{time(), static_cast<std::uint16_t>(rng_()), text<20>()}}, profile};
-      case 1: return {{header(command::logout), LogoutBody{time(), static_cast<std::uint16_t>(rng_())}}, profile};
-      case 2: return {{header(command::time_sync), TimeSyncRequestBody{}}, Profile::gb17691};
+      case 0:
+        return {{header(command::login),
+                 LoginBody{time(), static_cast<std::uint16_t>(rng_()), text<20>()}},
+                profile};
+      case 1:
+        return {{header(command::logout), LogoutBody{time(), static_cast<std::uint16_t>(rng_())}},
+                profile};
+      case 2:
+        return {{header(command::time_sync), TimeSyncRequestBody{}}, Profile::gb17691};
       case 3: {
         static constexpr std::uint8_t answered[] = {0x01, 0x02, 0x03, 0x04, 0x05};
         return {{header(answered[below(5)]), PlatformTimeBody{time()}}, profile};
@@ -224,9 +237,12 @@ class RandomMessages {
         std::copy(key.begin(), key.end(), a.public_key.begin());
         return {{header(command::activation), a}, below(2) ? Profile::hj1239 : Profile::nonroad};
       }
-      case 6: return {{header(command::activation_reply), ActivationReplyBody{byte(), byte()}}, Profile::hj1239};
+      case 6:
+        return {{header(command::activation_reply), ActivationReplyBody{byte(), byte()}},
+                Profile::hj1239};
       case 7: {
-        const std::uint8_t cmd = below(2) ? 0x80 + static_cast<std::uint8_t>(below(0x7F)) : 0x09 + static_cast<std::uint8_t>(below(0x70));
+        const std::uint8_t cmd = below(2) ? 0x80 + static_cast<std::uint8_t>(below(0x7F))
+                                          : 0x09 + static_cast<std::uint8_t>(below(0x70));
         return {{header(cmd), RawBody{bytes(below(64))}}, profile};
       }
       default: {
@@ -306,7 +322,8 @@ TEST(RoundTrip, PhysicalValuesEncodeToTheNearestRaw) {
   ASSERT_TRUE(bytes.has_value());
   auto d = decode_frame(*bytes, {.profile = Profile::gb17691});
   ASSERT_TRUE(d.has_value());
-  const auto& got = std::get<StreamBlock>(std::get<ReportBody>(d->message.body).blocks.at(0).payload);
+  const auto& got =
+      std::get<StreamBlock>(std::get<ReportBody>(d->message.body).blocks.at(0).payload);
   EXPECT_EQ(got.speed_kmh.get(), 60.0);
   EXPECT_EQ(got.engine_rpm.get(), 1500.0);
   EXPECT_EQ(got.nox_downstream_ppm.get(), -200.0);

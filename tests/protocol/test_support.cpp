@@ -27,7 +27,8 @@ Bytes from_hex(const std::string& hex) {
   int high = -1;
   for (char c : hex) {
     if (!std::isxdigit(static_cast<unsigned char>(c))) continue;
-    const int v = std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : std::toupper(c) - 'A' + 10;
+    const int v =
+        std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : std::toupper(c) - 'A' + 10;
     if (high < 0) {
       high = v;
     } else {
@@ -75,7 +76,8 @@ std::string json_difference(const boost::json::value& a, const boost::json::valu
   const bool a_num = a.is_number(), e_num = e.is_number();
   if (a_num && e_num) {
     const double x = a.to_number<double>(), y = e.to_number<double>();
-    return std::fabs(x - y) <= 1e-6 ? "" : path + ": " + std::to_string(x) + " != " + std::to_string(y);
+    return std::fabs(x - y) <= 1e-6 ? ""
+                                    : path + ": " + std::to_string(x) + " != " + std::to_string(y);
   }
   if (a.kind() != e.kind() && !(a_num && e_num))
     return path + ": kind differs (" + boost::json::serialize(a).substr(0, 80) + " vs " +
@@ -96,15 +98,17 @@ std::string json_difference(const boost::json::value& a, const boost::json::valu
     const auto& aa = a.get_array();
     const auto& ea = e.get_array();
     if (aa.size() != ea.size())
-      return path + ": " + std::to_string(aa.size()) + " elements, expected " + std::to_string(ea.size());
+      return path + ": " + std::to_string(aa.size()) + " elements, expected " +
+             std::to_string(ea.size());
     for (std::size_t i = 0; i < aa.size(); ++i) {
       auto d = json_difference(aa[i], ea[i], path + "[" + std::to_string(i) + "]");
       if (!d.empty()) return d;
     }
     return "";
   }
-  return a == e ? "" : path + ": " + boost::json::serialize(a).substr(0, 80) + " != " +
-                           boost::json::serialize(e).substr(0, 80);
+  return a == e ? ""
+                : path + ": " + boost::json::serialize(a).substr(0, 80) +
+                      " != " + boost::json::serialize(e).substr(0, 80);
 }
 
 DecodedFrame decode_ok(ByteView frame, const DecodeOptions& options) {

@@ -20,7 +20,9 @@ struct CorpusFrame {
 };
 
 // gtest prints a corpus frame by its name.
-inline void PrintTo(const CorpusFrame& f, std::ostream* os) { *os << f.name; }
+inline void PrintTo(const CorpusFrame& f, std::ostream* os) {
+  *os << f.name;
+}
 
 // Every NAME.hex of the corpus with its NAME.json, sorted by name.
 const std::vector<CorpusFrame>& corpus();
