@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 packages=(
   g++ cmake ninja-build            # toolchain
   libboost1.81-all-dev             # Asio, Beast, JSON, Geometry, ProgramOptions (1.74 is too old)
+  librocksdb-dev                   # the embedded archive
+  libssl-dev openssl               # TLS (and SM2/SM3), the development certificates
+  libspdlog-dev                    # structured logs
   libgtest-dev libgmock-dev        # tests
   libbenchmark-dev                 # benchmarks
   clang-14 libclang-rt-14-dev      # libFuzzer and the sanitizer runtimes for the fuzz build

@@ -1,0 +1,86 @@
+// make_frame_write: what the archive keeps for one decoded frame.
+
+#include <boost/json.hpp>
+
+#include "protocol/json.hpp"
+#include "storage/store.hpp"
+
+namespace lantian::storage {
+namespace {
+namespace json = boost::json;
+using namespace protocol;
+
+std::optional<std::int64_t> body_time(const Body& body) {
+  return std::visit(
+      [](const auto& b) -> std::optional<std::int64_t> {
+        if constexpr (requires { b.time; }) return b.time.to_unix_seconds();
+        else return std::nullopt;
+      },
+      body);
+}
+
+// The newest position the frame carries, if any.
+std::optional<std::pair<const Position*, BeijingTime>> last_position(const Body& body) {
+  if (const auto* r = std::get_if<ReportBody>(&body)) {
+    for (auto it = r->blocks.rbegin(); it != r->blocks.rend(); ++it) {
+      const BeijingTime when = r->layout == Profile::hj1239 ? it->time : r->time;
+      if (const auto* s = std::get_if<StreamBlock>(&it->payload)) return std::pair{&s->position, when};
+      if (const auto* c = std::get_if<CatalystBlock>(&it->payload)) return std::pair{&c->position, when};
+    }
+    if (r->layout == Profile::nonroad) return std::pair{&r->position, r->time};
+  }
+  if (const auto* a = std::get_if<RemovalAlarmBody>(&body)) return std::pair{&a->position, a->time};
+  return std::nullopt;
+}
+
+std::string iso_ms(std::int64_t unix_ms) {
+  return BeijingTime::from_unix_seconds(unix_ms / 1000).iso8601().value_or("");
+}
+}  // namespace
+
+FrameWrite make_frame_write(const DecodedFrame& frame, ByteView raw, ReceiveInfo received) {
+  FrameWrite w;
+  const Header& h = frame.message.header;
+  w.vin = h.vin;
+  const std::int64_t receive_s = received.receive_unix_ms / 1000;
+
+  if (const auto* r = std::get_if<ReportBody>(&frame.message.body)) {
+    w.collection_unix_s = r->time.to_unix_seconds().value_or(receive_s);
+    for (const auto& b : r->blocks) {
+      const BeijingTime& t = r->layout == Profile::hj1239 ? b.time : r->time;
+      if (const auto s = t.to_unix_seconds()) w.block_keys.push_back(block_key(h.vin, b.type, *s));
+    }
+  } else {
+    w.collection_unix_s = body_time(frame.message.body).value_or(receive_s);
+  }
+
+  json::object latest{
+      {"vin", std::string(as_text(h.vin))},
+      {"receive_time", iso_ms(received.receive_unix_ms)},
+      {"receive_unix_ms", received.receive_unix_ms},
+      {"command", h.command},
+      {"command_name", to_string(frame.command_kind())},
+      {"collection_time", BeijingTime::from_unix_seconds(w.collection_unix_s).iso8601().value_or("")},
+      {"profile", frame.profile ? json::value(to_string(*frame.profile)) : json::value(nullptr)},
+      {"listener", received.listener},
+      {"peer", received.peer},
+      {"connection_id", received.connection_id},
+  };
+  w.latest_json = json::serialize(latest);
+
+  if (const auto fix = last_position(frame.message.body)) {
+    const Position& p = *fix->first;
+    if (const auto lon = p.lon_deg(), lat = p.lat_deg(); lon && lat) {
+      json::object o{{"time", fix->second.iso8601() ? json::value(*fix->second.iso8601()) : json::value(nullptr)},
+                     {"valid", p.fix_valid()},
+                     {"lon", *lon},
+                     {"lat", *lat},
+                     {"receive_unix_ms", received.receive_unix_ms}};
+      w.last_fix_json = json::serialize(o);
+    }
+  }
+  w.record = FrameRecord{std::move(received), Bytes(raw.begin(), raw.end())};
+  return w;
+}
+
+}  // namespace lantian::storage

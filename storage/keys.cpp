@@ -1,0 +1,49 @@
+#include "storage/keys.hpp"
+
+#include <algorithm>
+
+namespace lantian::storage {
+namespace {
+// Times are stored offset by 2^63 so that the (rare) negative ones still sort before positive ones.
+constexpr std::uint64_t time_bias = std::uint64_t{1} << 63;
+}  // namespace
+
+void append_u64(std::string& out, std::uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+}
+
+std::uint64_t read_u64(std::string_view bytes) noexcept {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < 8; ++i) v = v << 8 | static_cast<std::uint8_t>(bytes[i]);
+  return v;
+}
+
+std::string vin_prefix(const protocol::Vin& vin) {
+  return std::string(reinterpret_cast<const char*>(vin.data()), vin.size());
+}
+
+std::string frame_key(const protocol::Vin& vin, std::int64_t collection_unix_s, std::uint64_t sequence) {
+  std::string key = vin_prefix(vin);
+  key.reserve(frame_key_size);
+  append_u64(key, static_cast<std::uint64_t>(collection_unix_s) + time_bias);
+  append_u64(key, sequence);
+  return key;
+}
+
+std::optional<FrameKey> parse_frame_key(std::string_view key) noexcept {
+  if (key.size() != frame_key_size) return std::nullopt;
+  FrameKey k;
+  std::copy_n(key.begin(), vin_size, k.vin.begin());
+  k.collection_unix_s = static_cast<std::int64_t>(read_u64(key.substr(vin_size)) - time_bias);
+  k.sequence = read_u64(key.substr(vin_size + 8));
+  return k;
+}
+
+std::string block_key(const protocol::Vin& vin, std::uint8_t type, std::int64_t collection_unix_s) {
+  std::string key = vin_prefix(vin);
+  key.push_back(static_cast<char>(type));
+  append_u64(key, static_cast<std::uint64_t>(collection_unix_s) + time_bias);
+  return key;
+}
+
+}  // namespace lantian::storage

@@ -1,0 +1,382 @@
+#include "storage/store.hpp"
+
+#include <rocksdb/compaction_filter.h>
+#include <rocksdb/convenience.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <boost/json.hpp>
+#include <unordered_set>
+
+#include "protocol/json.hpp"
+
+namespace lantian::storage {
+namespace {
+
+constexpr const char* cf_frames = "raw_frames";
+constexpr const char* cf_blocks = "block_index";
+constexpr const char* cf_latest = "latest_state";
+constexpr const char* cf_meta = "meta";
+// Reserved for the rules and API layers, created now so that the layout is stable.
+constexpr const char* reserved_cfs[] = {"violations", "registry", "zones", "audit", "tokens"};
+constexpr const char* next_sequence_key = "next_sequence";
+constexpr const char* fix_suffix = "\x01" "fix";
+
+std::int64_t now_unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Drops raw frames and idempotency keys whose receive time is older than the retention.
+class RetentionFilter final : public rocksdb::CompactionFilter {
+ public:
+  RetentionFilter(std::chrono::hours retention, bool frames) : retention_(retention), frames_(frames) {}
+  bool Filter(int, const rocksdb::Slice&, const rocksdb::Slice& value, std::string*, bool*) const override {
+    std::int64_t received_ms = 0;
+    if (frames_) {
+      auto record = decode_record(ByteView(reinterpret_cast<const std::uint8_t*>(value.data()), value.size()));
+      if (!record) return false;  // never drop what cannot be read
+      received_ms = record->received.receive_unix_ms;
+    } else {
+      if (value.size() != 8) return false;
+      received_ms = static_cast<std::int64_t>(read_u64(std::string_view(value.data(), 8)));
+    }
+    const auto cutoff = now_unix_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(retention_).count();
+    return received_ms < cutoff;
+  }
+  const char* Name() const override { return "lantian.retention"; }
+
+ private:
+  std::chrono::hours retention_;
+  bool frames_;
+};
+
+rocksdb::ColumnFamilyOptions family_options(const rocksdb::CompactionFilter* filter, bool bloom) {
+  rocksdb::ColumnFamilyOptions cf;
+  const auto supported = rocksdb::GetSupportedCompressions();
+  auto has = [&](rocksdb::CompressionType t) {
+    return std::find(supported.begin(), supported.end(), t) != supported.end();
+  };
+  cf.compression = has(rocksdb::kLZ4Compression) ? rocksdb::kLZ4Compression : rocksdb::kSnappyCompression;
+  if (has(rocksdb::kZSTD)) cf.bottommost_compression = rocksdb::kZSTD;
+  cf.compaction_filter = filter;
+  if (bloom) {
+    // The idempotency lookups are mostly for keys that do not exist yet: a bloom filter answers
+    // them without reading data blocks.
+    rocksdb::BlockBasedTableOptions table;
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  }
+  return cf;
+}
+
+std::string u64_value(std::uint64_t v) {
+  std::string s;
+  append_u64(s, v);
+  return s;
+}
+
+rocksdb::Slice slice(const Bytes& b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
+
+}  // namespace
+
+std::optional<SyncPolicy> parse_sync_policy(std::string_view text) noexcept {
+  if (text == "always") return SyncPolicy::always;
+  if (text == "interval") return SyncPolicy::interval;
+  if (text == "off") return SyncPolicy::off;
+  return std::nullopt;
+}
+
+std::string_view to_string(SyncPolicy policy) noexcept {
+  switch (policy) {
+    case SyncPolicy::always: return "always";
+    case SyncPolicy::interval: return "interval";
+    case SyncPolicy::off: return "off";
+  }
+  return "always";
+}
+
+std::unique_ptr<Store> Store::open(const StoreOptions& options, std::string& error) {
+  std::unique_ptr<Store> store(new Store());
+  store->options_ = options;
+  std::error_code ec;
+  std::filesystem::create_directories(options.dir, ec);
+
+  if (options.retention) {
+    // Compaction filters must outlive the database: the store owns both.
+    store->frames_filter_ = std::make_unique<RetentionFilter>(*options.retention, true);
+    store->blocks_filter_ = std::make_unique<RetentionFilter>(*options.retention, false);
+  }
+
+  rocksdb::DBOptions db;
+  db.create_if_missing = true;
+  db.create_missing_column_families = true;
+  db.max_background_jobs = 2;
+  db.bytes_per_sync = 1 << 20;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> families{
+      {rocksdb::kDefaultColumnFamilyName, family_options(nullptr, false)},
+      {cf_frames, family_options(store->frames_filter_.get(), false)},
+      {cf_blocks, family_options(store->blocks_filter_.get(), true)},
+      {cf_latest, family_options(nullptr, false)},
+      {cf_meta, family_options(nullptr, false)},
+  };
+  for (const char* name : reserved_cfs) families.push_back({name, family_options(nullptr, false)});
+  // Families created by later versions are opened too (RocksDB requires all of them).
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(db, options.dir.string(), &existing).ok())
+    for (const auto& name : existing)
+      if (std::none_of(families.begin(), families.end(), [&](auto& f) { return f.name == name; }))
+        families.push_back({name, family_options(nullptr, false)});
+
+  rocksdb::DB* raw = nullptr;
+  const auto status = rocksdb::DB::Open(db, options.dir.string(), families, &store->handles_, &raw);
+  if (!status.ok()) {
+    error = "cannot open the database in " + options.dir.string() + ": " + status.ToString();
+    return nullptr;
+  }
+  store->db_.reset(raw);
+  store->frames_ = store->handles_[1];
+  store->blocks_ = store->handles_[2];
+  store->latest_ = store->handles_[3];
+  store->meta_ = store->handles_[4];
+
+  std::string seq;
+  if (store->db_->Get(rocksdb::ReadOptions(), store->meta_, next_sequence_key, &seq).ok() && seq.size() == 8)
+    store->next_sequence_ = read_u64(seq);
+  store->writer_ = std::thread([s = store.get()] { s->run_writer(); });
+  return store;
+}
+
+std::unique_ptr<Store> Store::open_read_only(const std::filesystem::path& dir, std::string& error) {
+  std::unique_ptr<Store> store(new Store());
+  store->read_only_ = true;
+  rocksdb::DBOptions db;
+  std::vector<std::string> names;
+  auto status = rocksdb::DB::ListColumnFamilies(db, dir.string(), &names);
+  if (!status.ok()) {
+    error = "no database in " + dir.string() + ": " + status.ToString();
+    return nullptr;
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const auto& n : names) families.push_back({n, rocksdb::ColumnFamilyOptions()});
+  rocksdb::DB* raw = nullptr;
+  status = rocksdb::DB::OpenForReadOnly(db, dir.string(), families, &store->handles_, &raw);
+  if (!status.ok()) {
+    error = "cannot open the database in " + dir.string() + ": " + status.ToString();
+    return nullptr;
+  }
+  store->db_.reset(raw);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == cf_frames) store->frames_ = store->handles_[i];
+    if (names[i] == cf_blocks) store->blocks_ = store->handles_[i];
+    if (names[i] == cf_latest) store->latest_ = store->handles_[i];
+    if (names[i] == cf_meta) store->meta_ = store->handles_[i];
+  }
+  if (!store->frames_ || !store->latest_) {
+    error = dir.string() + " is not a Lantian database";
+    return nullptr;
+  }
+  return store;
+}
+
+Store::~Store() { close(); }
+
+bool Store::try_submit(FrameWrite&& write, WriteCompletion done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (closing_ || read_only_ || queue_.size() >= options_.queue_capacity) return false;
+    queue_.push_back({std::move(write), std::move(done)});
+  }
+  wake_.notify_one();
+  return true;
+}
+
+void Store::close() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!db_) return;
+    closing_ = true;
+  }
+  wake_.notify_one();
+  if (writer_.joinable()) writer_.join();
+  if (!read_only_) {
+    db_->SyncWAL();
+    rocksdb::FlushOptions flush;
+    db_->Flush(flush, handles_);
+  }
+  for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+  handles_.clear();
+  db_->Close();
+  std::lock_guard lock(mutex_);
+  db_.reset();
+}
+
+void Store::run_writer() {
+  // Completions of batches written without sync, waiting for the next WAL sync (interval policy).
+  std::vector<Pending> unsynced;
+  auto last_sync = std::chrono::steady_clock::now();
+  auto sync_unsynced = [&] {
+    const auto start = std::chrono::steady_clock::now();
+    const bool ok = db_->SyncWAL().ok();
+    last_sync = std::chrono::steady_clock::now();
+    {
+      std::lock_guard lock(mutex_);
+      sync_latencies_.push_back(std::chrono::duration_cast<std::chrono::microseconds>(last_sync - start));
+    }
+    for (auto& p : unsynced) {
+      if (!ok) ++write_failures_;
+      p.done(ok ? WriteOutcome::stored : WriteOutcome::failed);
+    }
+    unsynced.clear();
+  };
+
+  for (;;) {
+    std::vector<Pending> batch;
+    {
+      std::unique_lock lock(mutex_);
+      if (unsynced.empty()) {
+        wake_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+      } else {
+        wake_.wait_until(lock, last_sync + options_.sync_interval, [&] { return closing_ || !queue_.empty(); });
+      }
+      const std::size_t n = std::min(queue_.size(), options_.max_batch);
+      batch.reserve(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      if (batch.empty() && closing_) break;
+    }
+    if (!batch.empty()) write_batch(batch);
+    for (auto& p : batch) unsynced.push_back(std::move(p));
+    if (!unsynced.empty() &&
+        (options_.sync != SyncPolicy::interval ||
+         std::chrono::steady_clock::now() - last_sync >= options_.sync_interval)) {
+      if (options_.sync == SyncPolicy::interval) {
+        sync_unsynced();
+      } else {
+        for (auto& p : unsynced) p.done(WriteOutcome::stored);
+        unsynced.clear();
+      }
+    }
+  }
+  if (!unsynced.empty()) sync_unsynced();
+}
+
+// Writes one batch. On return every entry of `batch` whose outcome is already known (duplicate,
+// failed) has been completed and removed; the rest are written (durable if the policy is always).
+void Store::write_batch(std::vector<Pending>& batch) {
+  rocksdb::WriteBatch wb;
+  std::unordered_set<std::string> keys_in_batch;
+  std::vector<Pending> written;
+  written.reserve(batch.size());
+  rocksdb::ReadOptions read;
+  for (auto& p : batch) {
+    FrameWrite& w = p.write;
+    std::vector<const std::string*> fresh;
+    for (const auto& key : w.block_keys) {
+      if (keys_in_batch.count(key)) continue;
+      std::string ignored;
+      if (db_->Get(read, blocks_, key, &ignored).ok()) continue;
+      fresh.push_back(&key);
+    }
+    if (!w.block_keys.empty() && fresh.empty()) {
+      ++duplicates_;
+      p.done(WriteOutcome::duplicate);
+      continue;
+    }
+    const Bytes value = encode_record(w.record);
+    wb.Put(frames_, frame_key(w.vin, w.collection_unix_s, next_sequence_++), slice(value));
+    const std::string received = u64_value(static_cast<std::uint64_t>(w.record.received.receive_unix_ms));
+    for (const std::string* key : fresh) {
+      wb.Put(blocks_, *key, received);
+      keys_in_batch.insert(*key);
+    }
+    const std::string vin = vin_prefix(w.vin);
+    wb.Put(latest_, vin, w.latest_json);
+    if (w.last_fix_json) wb.Put(latest_, vin + fix_suffix, *w.last_fix_json);
+    written.push_back(std::move(p));
+  }
+  batch.clear();
+  if (written.empty()) return;
+  wb.Put(meta_, next_sequence_key, u64_value(next_sequence_));
+
+  rocksdb::WriteOptions options;
+  options.sync = options_.sync == SyncPolicy::always;
+  const auto start = std::chrono::steady_clock::now();
+  const auto status = db_->Write(options, &wb);
+  if (options.sync) {
+    std::lock_guard lock(mutex_);
+    sync_latencies_.push_back(std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - start));
+  }
+  ++batches_;
+  if (!status.ok()) {
+    write_failures_ += written.size();
+    for (auto& p : written) p.done(WriteOutcome::failed);
+    return;
+  }
+  frames_stored_ += written.size();
+  batch = std::move(written);
+}
+
+void Store::for_each_frame(const std::optional<protocol::Vin>& vin, std::int64_t from_unix_s,
+                           std::int64_t to_unix_s,
+                           const std::function<bool(const FrameKey&, const FrameRecord&)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), frames_));
+  const std::string prefix = vin ? vin_prefix(*vin) : std::string();
+  if (vin) it->Seek(frame_key(*vin, from_unix_s, 0));
+  else it->SeekToFirst();
+  for (; it->Valid(); it->Next()) {
+    const auto key = it->key();
+    if (vin && !key.starts_with(prefix)) break;
+    const auto parsed = parse_frame_key(std::string_view(key.data(), key.size()));
+    if (!parsed) continue;
+    if (parsed->collection_unix_s < from_unix_s) continue;
+    if (parsed->collection_unix_s > to_unix_s) {
+      if (vin) break;
+      continue;
+    }
+    const auto value = it->value();
+    auto record = decode_record(ByteView(reinterpret_cast<const std::uint8_t*>(value.data()), value.size()));
+    if (!record) continue;
+    if (!fn(*parsed, *record)) break;
+  }
+}
+
+std::optional<std::string> Store::latest_state(const protocol::Vin& vin) const {
+  std::string value;
+  if (db_->Get(rocksdb::ReadOptions(), latest_, vin_prefix(vin), &value).ok()) return value;
+  return std::nullopt;
+}
+
+std::optional<std::string> Store::last_fix(const protocol::Vin& vin) const {
+  std::string value;
+  if (db_->Get(rocksdb::ReadOptions(), latest_, vin_prefix(vin) + fix_suffix, &value).ok()) return value;
+  return std::nullopt;
+}
+
+void Store::compact() {
+  rocksdb::CompactRangeOptions options;
+  options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  db_->CompactRange(options, frames_, nullptr, nullptr);
+  db_->CompactRange(options, blocks_, nullptr, nullptr);
+}
+
+StoreStats Store::stats() const {
+  StoreStats s{frames_stored_.load(), duplicates_.load(), batches_.load(), write_failures_.load(), 0};
+  std::lock_guard lock(mutex_);
+  s.queue_depth = queue_.size();
+  return s;
+}
+
+std::vector<std::chrono::microseconds> Store::take_sync_latencies() {
+  std::lock_guard lock(mutex_);
+  return std::exchange(sync_latencies_, {});
+}
+
+}  // namespace lantian::storage

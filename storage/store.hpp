@@ -1,0 +1,153 @@
+#pragma once
+// The embedded archive (RocksDB). Column families (docs/storage.md):
+//   raw_frames    frame_key → FrameRecord      the lossless archive and the evidence
+//   block_index   block_key → receive time     idempotency keys: one per stored block
+//   latest_state  VIN → JSON                   each vehicle's last frame and last fix
+//   meta          name → value                 the arrival sequence
+//   violations, registry, zones, audit, tokens reserved for the rules and API layers
+//
+// Writes: any thread calls try_submit(); one writer thread batches all pending writes into one
+// RocksDB WriteBatch and makes it durable according to the sync policy (group commit), then calls
+// each write's completion — only then may the caller acknowledge the frame. The queue is bounded:
+// try_submit() returns false when it is full, and the caller waits (back-pressure).
+//
+// Thread-safety: try_submit(), reads and stats may be called from any thread; close() once.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "protocol/errors.hpp"
+#include "protocol/message.hpp"
+#include "storage/frame_record.hpp"
+#include "storage/keys.hpp"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+class CompactionFilter;
+}  // namespace rocksdb
+
+namespace lantian::storage {
+
+enum class SyncPolicy {
+  always,    // fsync the WAL for every batch before completing it (the default)
+  interval,  // fsync the WAL at most every sync_interval; completions wait for that fsync
+  off,       // no fsync (tests, benchmarks' references): survives a process crash, not a power cut
+};
+[[nodiscard]] std::optional<SyncPolicy> parse_sync_policy(std::string_view text) noexcept;
+[[nodiscard]] std::string_view to_string(SyncPolicy policy) noexcept;
+
+struct StoreOptions {
+  std::filesystem::path dir = "data";
+  SyncPolicy sync = SyncPolicy::always;
+  std::chrono::milliseconds sync_interval{10};
+  // Raw frames (and their idempotency keys) older than this, by receive time, are dropped during
+  // compaction. nullopt keeps everything.
+  std::optional<std::chrono::hours> retention;
+  std::size_t max_batch = 2000;        // frames per WriteBatch
+  std::size_t queue_capacity = 20000;  // frames waiting for the writer
+};
+
+// One received frame, ready for the archive (see make_frame_write).
+struct FrameWrite {
+  protocol::Vin vin{};
+  std::int64_t collection_unix_s = 0;
+  // Idempotency keys of the blocks it carries (reports only). A report whose keys are all stored
+  // already is a duplicate: acknowledged, counted, not stored again.
+  std::vector<std::string> block_keys;
+  FrameRecord record;
+  std::string latest_json;                  // latest_state value for the VIN
+  std::optional<std::string> last_fix_json;  // when the frame carries a position
+};
+
+// Builds the FrameWrite of a decoded frame. The collection time is the report's (or body's) time,
+// or the receive time when the frame has none.
+[[nodiscard]] FrameWrite make_frame_write(const protocol::DecodedFrame& frame, ByteView raw,
+                                          ReceiveInfo received);
+
+enum class WriteOutcome { stored, duplicate, failed };
+using WriteCompletion = std::function<void(WriteOutcome)>;
+
+struct StoreStats {
+  std::uint64_t frames_stored = 0;
+  std::uint64_t duplicates = 0;
+  std::uint64_t batches = 0;
+  std::uint64_t write_failures = 0;
+  std::size_t queue_depth = 0;
+};
+
+class Store {
+ public:
+  // Opens (creating if missing) the database in options.dir and starts the writer thread. On
+  // failure returns nullptr and says why in `error`.
+  static std::unique_ptr<Store> open(const StoreOptions& options, std::string& error);
+  // Opens an existing database for reading only (no writer; safe while a server runs on it).
+  static std::unique_ptr<Store> open_read_only(const std::filesystem::path& dir, std::string& error);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Queues a write; `done` runs on the writer thread once the write is durable (or failed, or found
+  // to be a duplicate). Returns false, without taking ownership, when the queue is full or closed.
+  bool try_submit(FrameWrite&& write, WriteCompletion done);
+
+  // Writes everything queued, makes it durable, stops the writer and closes the database.
+  void close();
+
+  // Calls `fn` for every stored frame of `vin` (all vehicles when nullopt) whose collection time is
+  // in [from, to], in key order, until it returns false.
+  void for_each_frame(const std::optional<protocol::Vin>& vin, std::int64_t from_unix_s,
+                      std::int64_t to_unix_s,
+                      const std::function<bool(const FrameKey&, const FrameRecord&)>& fn) const;
+  [[nodiscard]] std::optional<std::string> latest_state(const protocol::Vin& vin) const;
+  [[nodiscard]] std::optional<std::string> last_fix(const protocol::Vin& vin) const;
+
+  // Runs a full compaction of the frame archive now (retention is applied during compactions).
+  void compact();
+
+  [[nodiscard]] StoreStats stats() const;
+  // Durations of the last WAL syncs (for the fsync-latency histogram), drained by the caller.
+  std::vector<std::chrono::microseconds> take_sync_latencies();
+
+ private:
+  struct Pending {
+    FrameWrite write;
+    WriteCompletion done;
+  };
+  Store() = default;
+  void run_writer();
+  void write_batch(std::vector<Pending>& batch);
+
+  StoreOptions options_;
+  std::unique_ptr<rocksdb::CompactionFilter> frames_filter_, blocks_filter_;  // outlive db_
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* frames_ = nullptr;
+  rocksdb::ColumnFamilyHandle* blocks_ = nullptr;
+  rocksdb::ColumnFamilyHandle* latest_ = nullptr;
+  rocksdb::ColumnFamilyHandle* meta_ = nullptr;
+  bool read_only_ = false;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Pending> queue_;
+  bool closing_ = false;
+  std::thread writer_;
+  std::uint64_t next_sequence_ = 1;  // writer thread only
+  std::vector<std::chrono::microseconds> sync_latencies_;  // guarded by mutex_
+
+  std::atomic<std::uint64_t> frames_stored_{0}, duplicates_{0}, batches_{0}, write_failures_{0};
+};
+
+}  // namespace lantian::storage

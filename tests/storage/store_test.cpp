@@ -1,0 +1,235 @@
+// The archive: group-committed writes, idempotency, read-back of the exact bytes, latest state,
+// persistence across reopen, read-only access, retention.
+
+#include "storage/store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <filesystem>
+#include <future>
+
+#include "protocol/decode.hpp"
+#include "test_support.hpp"
+
+namespace lantian::storage {
+namespace {
+namespace fs = std::filesystem;
+using protocol::testing::corpus_frame;
+
+class TempDir {
+ public:
+  TempDir() : path_(fs::temp_directory_path() / ("lantian-store-" + std::to_string(::getpid()) + "-" +
+                                                 std::to_string(counter_++))) {
+    fs::remove_all(path_);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  const fs::path& path() const { return path_; }
+
+ private:
+  static inline int counter_ = 0;
+  fs::path path_;
+};
+
+std::unique_ptr<Store> open_store(const fs::path& dir, SyncPolicy sync = SyncPolicy::always) {
+  std::string error;
+  auto store = Store::open({.dir = dir, .sync = sync}, error);
+  EXPECT_TRUE(store) << error;
+  return store;
+}
+
+FrameWrite write_of(const std::string& name, std::int64_t receive_ms = 1767225600000) {
+  const auto& f = corpus_frame(name);
+  auto decoded = protocol::decode_frame(f.bytes, f.options);
+  EXPECT_TRUE(decoded.has_value());
+  return make_frame_write(*decoded, f.bytes,
+                          {receive_ms, 42, "tcp://127.0.0.1:0?profile=auto", "127.0.0.1:50000", decoded->profile});
+}
+
+WriteOutcome submit_and_wait(Store& store, FrameWrite w) {
+  std::promise<WriteOutcome> done;
+  auto result = done.get_future();
+  EXPECT_TRUE(store.try_submit(std::move(w), [&](WriteOutcome o) { done.set_value(o); }));
+  return result.get();
+}
+
+std::vector<FrameRecord> all_frames(const Store& store, std::optional<protocol::Vin> vin = std::nullopt) {
+  std::vector<FrameRecord> out;
+  store.for_each_frame(vin, INT64_MIN / 2, INT64_MAX / 2, [&](const FrameKey&, const FrameRecord& r) {
+    out.push_back(r);
+    return true;
+  });
+  return out;
+}
+
+TEST(FrameRecord, RoundTripsAndRejectsTruncatedValues) {
+  FrameRecord r{{1767225600123, 7, "tls://0.0.0.0:7700?profile=hj1239", "10.0.0.1:1234", protocol::Profile::hj1239},
+                corpus_frame("e1-login").bytes};
+  const Bytes value = encode_record(r);
+  auto back = decode_record(value);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(*back, r);
+  for (std::size_t n = 0; n < value.size(); ++n)
+    EXPECT_FALSE(decode_record(ByteView(value).first(n)).has_value()) << n;
+}
+
+TEST(Keys, SortByVinThenCollectionTimeThenArrival) {
+  const auto a = protocol::make_vin("LGAX2BG40N1000001"), b = protocol::make_vin("LGAX2BG40N1000002");
+  EXPECT_LT(frame_key(a, 100, 9), frame_key(a, 101, 1));
+  EXPECT_LT(frame_key(a, 100, 1), frame_key(a, 100, 2));
+  EXPECT_LT(frame_key(a, 4'000'000'000, 1), frame_key(b, 0, 1));
+  EXPECT_LT(frame_key(a, -5, 1), frame_key(a, 5, 1));
+  const auto parsed = parse_frame_key(frame_key(a, 1767225600, 77));
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->vin, a);
+  EXPECT_EQ(parsed->collection_unix_s, 1767225600);
+  EXPECT_EQ(parsed->sequence, 77u);
+  EXPECT_FALSE(parse_frame_key("short").has_value());
+}
+
+TEST(Store, StoresTheExactBytesWithTheirArrival) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  EXPECT_EQ(submit_and_wait(*store, write_of("e1-login")), WriteOutcome::stored);
+  EXPECT_EQ(submit_and_wait(*store, write_of("e3-hj1239-realtime-signed")), WriteOutcome::stored);
+  const auto frames = all_frames(*store);
+  ASSERT_EQ(frames.size(), 2u);
+  // Same VIN: the login (08:30:00) sorts before the real-time frame (08:30:10).
+  EXPECT_EQ(frames[0].raw, corpus_frame("e1-login").bytes);
+  EXPECT_EQ(frames[1].raw, corpus_frame("e3-hj1239-realtime-signed").bytes);
+  EXPECT_EQ(frames[1].received.connection_id, 42u);
+  EXPECT_EQ(frames[1].received.peer, "127.0.0.1:50000");
+  EXPECT_EQ(frames[1].received.profile, protocol::Profile::hj1239);
+  const auto stats = store->stats();
+  EXPECT_EQ(stats.frames_stored, 2u);
+  EXPECT_EQ(stats.duplicates, 0u);
+}
+
+TEST(Store, ResentBlocksAreAcknowledgedButStoredOnce) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  EXPECT_EQ(submit_and_wait(*store, write_of("c02-hj1239-10-samples-signed-tildes")), WriteOutcome::stored);
+  EXPECT_EQ(submit_and_wait(*store, write_of("c02-hj1239-10-samples-signed-tildes", 1767225700000)),
+            WriteOutcome::duplicate);
+  EXPECT_EQ(all_frames(*store).size(), 1u);
+  EXPECT_EQ(store->stats().duplicates, 1u);
+
+  // Two copies in the same batch: one stored, one duplicate.
+  std::promise<WriteOutcome> a, b;
+  ASSERT_TRUE(store->try_submit(write_of("c03-hj1239-10-samples-unsigned"), [&](WriteOutcome o) { a.set_value(o); }));
+  ASSERT_TRUE(store->try_submit(write_of("c03-hj1239-10-samples-unsigned"), [&](WriteOutcome o) { b.set_value(o); }));
+  const auto first = a.get_future().get(), second = b.get_future().get();
+  EXPECT_EQ(std::min(first, second), WriteOutcome::stored);
+  EXPECT_EQ(std::max(first, second), WriteOutcome::duplicate);
+  EXPECT_EQ(all_frames(*store).size(), 2u);
+}
+
+TEST(Store, LatestStateAndLastFix) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  submit_and_wait(*store, write_of("e2-gb17691-realtime"));
+  submit_and_wait(*store, write_of("e4-logout", 1767225601000));
+  const auto vin = protocol::make_vin("LGAX2BG40N1000001");
+  const auto latest = boost::json::parse(store->latest_state(vin).value());
+  EXPECT_EQ(latest.at("command_name").as_string(), "logout");
+  EXPECT_EQ(latest.at("collection_time").as_string(), "2024-05-20T18:00:00+08:00");
+  EXPECT_EQ(latest.at("receive_unix_ms").as_int64(), 1767225601000);
+  const auto fix = boost::json::parse(store->last_fix(vin).value());  // from the real-time frame
+  EXPECT_EQ(fix.at("lon").as_double(), 116.397128);
+  EXPECT_EQ(fix.at("lat").as_double(), 39.916527);
+  EXPECT_EQ(fix.at("time").as_string(), "2024-05-20T08:30:10+08:00");
+  EXPECT_FALSE(store->latest_state(protocol::make_vin("NOSUCHVIN00000000")).has_value());
+}
+
+TEST(Store, PersistsAcrossReopenAndKeepsTheSequence) {
+  TempDir dir;
+  {
+    auto store = open_store(dir.path());
+    submit_and_wait(*store, write_of("e1-login"));
+    submit_and_wait(*store, write_of("e1-login"));  // not a report: stored again, its own key
+  }
+  auto store = open_store(dir.path());
+  submit_and_wait(*store, write_of("e1-login"));
+  std::vector<std::uint64_t> sequences;
+  store->for_each_frame(std::nullopt, 0, INT64_MAX / 2, [&](const FrameKey& k, const FrameRecord&) {
+    sequences.push_back(k.sequence);
+    return true;
+  });
+  EXPECT_EQ(sequences, (std::vector<std::uint64_t>{1, 2, 3}));
+  // The resend index survived too.
+  submit_and_wait(*store, write_of("c02-hj1239-10-samples-signed-tildes"));
+  store->close();
+  store = open_store(dir.path());
+  EXPECT_EQ(submit_and_wait(*store, write_of("c02-hj1239-10-samples-signed-tildes")), WriteOutcome::duplicate);
+}
+
+TEST(Store, ReadOnlyOpenSeesCommittedFramesWhileOpenForWriting) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  submit_and_wait(*store, write_of("e2-gb17691-realtime"));
+  std::string error;
+  auto reader = Store::open_read_only(dir.path(), error);
+  ASSERT_TRUE(reader) << error;
+  EXPECT_EQ(all_frames(*reader, protocol::make_vin("LGAX2BG40N1000001")).size(), 1u);
+  EXPECT_TRUE(all_frames(*reader, protocol::make_vin("ABCDE12345FGH6789")).empty());
+  EXPECT_FALSE(reader->try_submit(write_of("e1-login"), [](WriteOutcome) {}));
+  EXPECT_FALSE(Store::open_read_only(dir.path() / "missing", error));
+  EXPECT_NE(error.find("no database"), std::string::npos);
+}
+
+TEST(Store, TimeRangeSelectsByCollectionTime) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  submit_and_wait(*store, write_of("e1-login"));   // 2024-05-20 08:30:00 +08
+  submit_and_wait(*store, write_of("e4-logout"));  // 2024-05-20 18:00:00 +08
+  const auto vin = protocol::make_vin("LGAX2BG40N1000001");
+  std::size_t n = 0;
+  store->for_each_frame(vin, 1716165000, 1716165000, [&](const FrameKey& k, const FrameRecord&) {
+    EXPECT_EQ(k.collection_unix_s, 1716165000);
+    ++n;
+    return true;
+  });
+  EXPECT_EQ(n, 1u);
+}
+
+TEST(Store, EveryPolicyCompletesAndStores) {
+  for (auto policy : {SyncPolicy::always, SyncPolicy::interval, SyncPolicy::off}) {
+    TempDir dir;
+    auto store = open_store(dir.path(), policy);
+    std::vector<std::future<WriteOutcome>> results;
+    std::vector<std::promise<WriteOutcome>> promises(50);
+    for (auto& p : promises) {
+      results.push_back(p.get_future());
+      ASSERT_TRUE(store->try_submit(write_of("e1-login"), [&p](WriteOutcome o) { p.set_value(o); }));
+    }
+    for (auto& r : results) EXPECT_EQ(r.get(), WriteOutcome::stored) << to_string(policy);
+    EXPECT_EQ(all_frames(*store).size(), 50u);
+  }
+  EXPECT_EQ(parse_sync_policy("interval"), SyncPolicy::interval);
+  EXPECT_FALSE(parse_sync_policy("sometimes").has_value());
+}
+
+TEST(Store, RetentionDropsOldFramesAtCompaction) {
+  TempDir dir;
+  std::string error;
+  auto store = Store::open({.dir = dir.path(), .retention = std::chrono::hours(24)}, error);
+  ASSERT_TRUE(store) << error;
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  submit_and_wait(*store, write_of("e1-login", now_ms - 48 * 3600 * 1000));
+  submit_and_wait(*store, write_of("e4-logout", now_ms));
+  store->compact();
+  const auto frames = all_frames(*store);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].raw, corpus_frame("e4-logout").bytes);
+}
+
+TEST(Store, RefusesWritesAfterClose) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  store->close();
+  EXPECT_FALSE(store->try_submit(write_of("e1-login"), [](WriteOutcome) {}));
+}
+
+}  // namespace
+}  // namespace lantian::storage
