@@ -1,0 +1,273 @@
+#include "server/config.hpp"
+
+#include <boost/program_options.hpp>
+#include <boost/url/parse.hpp>
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+#include "protocol/beijing_time.hpp"
+
+namespace lantian::server {
+namespace po = boost::program_options;
+
+namespace {
+
+const char* const default_listeners[] = {"tcp://0.0.0.0:7700?profile=auto", "tls://0.0.0.0:7701?profile=auto"};
+
+template <class T>
+bool parse_number(const std::string& text, T& out) {
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+po::options_description serve_options() {
+  po::options_description o("Options (also accepted, without the leading --, in the --config file)");
+  // clang-format off
+  o.add_options()
+    ("help,h", "show this help")
+    ("config", po::value<std::string>(), "INI-style configuration file (key = value; the option names below)")
+    ("data-dir", po::value<std::string>()->default_value("data"), "RocksDB archive and development certificates")
+    ("listen", po::value<std::vector<std::string>>()->composing(),
+       "terminal listener, repeatable: tcp://HOST:PORT?profile=P or tls://HOST:PORT?profile=P "
+       "(P: auto, gb17691, hj1239, nonroad; port 0: any free port). "
+       "Default: tcp://0.0.0.0:7700?profile=auto and tls://0.0.0.0:7701?profile=auto")
+    ("admin", po::value<std::string>()->default_value("127.0.0.1:9100"), "HOST:PORT of /metrics and /healthz")
+    ("threads", po::value<int>()->default_value(2), "I/O threads")
+    ("tls-cert", po::value<std::string>(), "server certificate (PEM chain; default DATA_DIR/certs/server.crt)")
+    ("tls-key", po::value<std::string>(), "server private key (default DATA_DIR/certs/server.key)")
+    ("tls-ca", po::value<std::string>(), "CA for terminal certificates (default DATA_DIR/certs/ca.crt)")
+    ("tls-client-auth", po::value<std::string>()->default_value("none"),
+       "none, optional or required: verify terminal certificates; a verified certificate's CN must be the login VIN")
+    ("certs-script", po::value<std::string>()->default_value(LANTIAN_CERTS_SCRIPT),
+       "script that creates development certificates when DATA_DIR/certs has none")
+    ("handshake-timeout-s", po::value<int>()->default_value(10), "TLS handshake deadline")
+    ("first-frame-timeout-s", po::value<int>()->default_value(30), "deadline for a new connection's first frame")
+    ("idle-timeout-s", po::value<int>()->default_value(300), "close a connection silent for this long")
+    ("write-timeout-s", po::value<int>()->default_value(10), "close a terminal that does not read its replies")
+    ("max-data-length", po::value<std::size_t>()->default_value(protocol::max_data_length),
+       "largest data unit accepted (bytes, at most 65531); larger frames close the connection")
+    ("max-connections", po::value<std::size_t>()->default_value(100000), "open terminal connections in all")
+    ("max-connections-per-address", po::value<std::size_t>()->default_value(1000), "open connections per source address")
+    ("max-accepts-per-second", po::value<std::size_t>()->default_value(5000), "new connections per second")
+    ("login-policy", po::value<std::string>()->default_value("strict"),
+       "strict: the first frame must be a login (else close); lenient: accept and count")
+    ("reply-gb17691", po::value<bool>()->default_value(false), "also answer gb17691 and non-road frames (hj1239 always)")
+    ("close-on-garbage", po::value<bool>()->default_value(false), "close a connection that sends bytes that are not frames")
+    ("sync", po::value<std::string>()->default_value("always"), "WAL sync: always (per batch), interval, off")
+    ("sync-interval-ms", po::value<int>()->default_value(10), "WAL sync period with --sync interval")
+    ("retention-days", po::value<int>()->default_value(0), "drop raw frames older than this (0: keep all)")
+    ("max-batch", po::value<std::size_t>()->default_value(2000), "frames per storage batch")
+    ("queue-capacity", po::value<std::size_t>()->default_value(20000), "frames waiting for storage before sessions stop reading")
+    ("log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error");
+  // clang-format on
+  return o;
+}
+
+po::options_description export_options() {
+  po::options_description o("lantiand export: print stored frames as JSON Lines (decoded-frame JSON + arrival)");
+  // clang-format off
+  o.add_options()
+    ("help,h", "show this help")
+    ("data-dir", po::value<std::string>()->default_value("data"), "the archive to read")
+    ("vin", po::value<std::string>(), "only this vehicle or machine")
+    ("from", po::value<std::string>(), "collection time from (ISO 8601, YYYY-MM-DD in Beijing time, or Unix seconds)")
+    ("to", po::value<std::string>(), "collection time to, inclusive");
+  // clang-format on
+  return o;
+}
+
+void parse_host_port(const std::string& text, std::string& host, std::uint16_t& port, const std::string& what,
+                     std::vector<std::string>& problems) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || !parse_number(text.substr(colon + 1), port)) {
+    problems.push_back(what + ": expected HOST:PORT, got '" + text + "'");
+    return;
+  }
+  host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+}
+
+void read_serve(const po::variables_map& vm, Config& c, std::vector<std::string>& problems) {
+  c.data_dir = vm["data-dir"].as<std::string>();
+  std::vector<std::string> urls;
+  if (vm.count("listen")) urls = vm["listen"].as<std::vector<std::string>>();
+  else urls.assign(std::begin(default_listeners), std::end(default_listeners));
+  for (const auto& url : urls) {
+    std::string problem;
+    if (auto l = parse_listener(url, problem)) c.listeners.push_back(*l);
+    else problems.push_back("--listen " + url + ": " + problem);
+  }
+  parse_host_port(vm["admin"].as<std::string>(), c.admin_host, c.admin_port, "--admin", problems);
+  c.threads = vm["threads"].as<int>();
+  if (c.threads < 1 || c.threads > 256) problems.push_back("--threads must be 1..256");
+
+  const auto certs = c.data_dir / "certs";
+  c.tls_cert = vm.count("tls-cert") ? vm["tls-cert"].as<std::string>() : (certs / "server.crt").string();
+  c.tls_key = vm.count("tls-key") ? vm["tls-key"].as<std::string>() : (certs / "server.key").string();
+  c.tls_ca = vm.count("tls-ca") ? vm["tls-ca"].as<std::string>() : (certs / "ca.crt").string();
+  const auto auth = vm["tls-client-auth"].as<std::string>();
+  if (auth == "none") c.client_auth = ClientAuth::none;
+  else if (auth == "optional") c.client_auth = ClientAuth::optional;
+  else if (auth == "required") c.client_auth = ClientAuth::required;
+  else problems.push_back("--tls-client-auth must be none, optional or required, not '" + auth + "'");
+  c.certs_script = vm["certs-script"].as<std::string>();
+
+  auto seconds = [&](const char* name, std::chrono::seconds& out) {
+    const int v = vm[name].as<int>();
+    if (v < 1 || v > 7 * 86400) problems.push_back(std::string("--") + name + " must be 1..604800");
+    out = std::chrono::seconds(v);
+  };
+  seconds("handshake-timeout-s", c.handshake_timeout);
+  seconds("first-frame-timeout-s", c.first_frame_timeout);
+  seconds("idle-timeout-s", c.idle_timeout);
+  seconds("write-timeout-s", c.write_timeout);
+  c.max_data_length = vm["max-data-length"].as<std::size_t>();
+  if (c.max_data_length > protocol::max_data_length) problems.push_back("--max-data-length must be at most 65531");
+  c.max_connections = vm["max-connections"].as<std::size_t>();
+  c.max_connections_per_address = vm["max-connections-per-address"].as<std::size_t>();
+  c.max_accepts_per_second = vm["max-accepts-per-second"].as<std::size_t>();
+  if (c.max_connections == 0 || c.max_connections_per_address == 0 || c.max_accepts_per_second == 0)
+    problems.push_back("connection limits must be at least 1");
+  const auto policy = vm["login-policy"].as<std::string>();
+  if (policy == "strict") c.login_policy = LoginPolicy::strict;
+  else if (policy == "lenient") c.login_policy = LoginPolicy::lenient;
+  else problems.push_back("--login-policy must be strict or lenient, not '" + policy + "'");
+  c.reply_gb17691 = vm["reply-gb17691"].as<bool>();
+  c.close_on_garbage = vm["close-on-garbage"].as<bool>();
+
+  c.store.dir = c.data_dir / "db";
+  const auto sync = vm["sync"].as<std::string>();
+  if (auto p = storage::parse_sync_policy(sync)) c.store.sync = *p;
+  else problems.push_back("--sync must be always, interval or off, not '" + sync + "'");
+  const int interval = vm["sync-interval-ms"].as<int>();
+  if (interval < 1 || interval > 10000) problems.push_back("--sync-interval-ms must be 1..10000");
+  c.store.sync_interval = std::chrono::milliseconds(interval);
+  const int days = vm["retention-days"].as<int>();
+  if (days < 0) problems.push_back("--retention-days must be 0 (keep all) or more");
+  if (days > 0) c.store.retention = std::chrono::hours(24 * days);
+  c.store.max_batch = vm["max-batch"].as<std::size_t>();
+  c.store.queue_capacity = vm["queue-capacity"].as<std::size_t>();
+  if (c.store.max_batch == 0 || c.store.queue_capacity == 0)
+    problems.push_back("--max-batch and --queue-capacity must be at least 1");
+  c.log_level = vm["log-level"].as<std::string>();
+  static const char* levels[] = {"trace", "debug", "info", "warn", "error"};
+  if (std::find(std::begin(levels), std::end(levels), c.log_level) == std::end(levels))
+    problems.push_back("--log-level must be trace, debug, info, warn or error");
+}
+
+}  // namespace
+
+std::optional<ListenerConfig> parse_listener(const std::string& url, std::string& problem) {
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed) {
+    problem = "not a URL (" + parsed.error().message() + ")";
+    return std::nullopt;
+  }
+  ListenerConfig l;
+  l.url = url;
+  const auto scheme = parsed->scheme();
+  if (scheme == "tls") l.tls = true;
+  else if (scheme != "tcp") {
+    problem = "scheme must be tcp or tls";
+    return std::nullopt;
+  }
+  l.host = parsed->host_address();
+  if (l.host.empty()) {
+    problem = "missing host";
+    return std::nullopt;
+  }
+  if (!parsed->has_port() || !parse_number(std::string(parsed->port()), l.port)) {
+    problem = "missing or invalid port";
+    return std::nullopt;
+  }
+  for (const auto& param : parsed->params()) {
+    if (param.key != "profile") {
+      problem = "unknown parameter '" + std::string(param.key) + "'";
+      return std::nullopt;
+    }
+    if (param.value == "auto") continue;
+    l.profile = protocol::parse_profile(param.value);
+    if (!l.profile) {
+      problem = "profile must be auto, gb17691, hj1239 or nonroad";
+      return std::nullopt;
+    }
+  }
+  return l;
+}
+
+std::optional<std::int64_t> parse_time(const std::string& text) {
+  std::int64_t unix_s = 0;
+  if (parse_number(text, unix_s)) return unix_s;
+  int y, mo, d, h = 0, mi = 0, s = 0, n = 0;
+  char sep = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3) return std::nullopt;
+  std::string rest = text.substr(static_cast<std::size_t>(n));
+  if (!rest.empty()) {
+    int m = 0;
+    if (std::sscanf(rest.c_str(), "%c%2d:%2d:%2d%n", &sep, &h, &mi, &s, &m) != 4 || (sep != 'T' && sep != ' '))
+      return std::nullopt;
+    rest = rest.substr(static_cast<std::size_t>(m));
+    if (!rest.empty() && rest != "+08:00" && rest != "+0800") return std::nullopt;  // Beijing time only
+  }
+  if (y < 2000 || y > 2255) return std::nullopt;
+  return protocol::BeijingTime::from_fields(y, mo, d, h, mi, s).to_unix_seconds();
+}
+
+ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
+  ParsedCommandLine out;
+  const bool is_export = argc > 1 && std::string(argv[1]) == "export";
+  const auto options = is_export ? export_options() : serve_options();
+  std::ostringstream help;
+  help << (is_export ? "Usage: lantiand export [options]\n" : "Usage: lantiand [options]\n       lantiand export --help\n")
+       << options;
+  out.help_text = help.str();
+
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc - (is_export ? 1 : 0), argv + (is_export ? 1 : 0), options), vm);
+    if (!is_export && vm.count("config")) {
+      const auto path = vm["config"].as<std::string>();
+      std::ifstream file(path);
+      if (!file) {
+        out.problems.push_back("--config " + path + ": cannot read the file");
+      } else {
+        const auto parsed = po::parse_config_file(file, options, /*allow_unregistered=*/true);
+        for (const auto& opt : parsed.options)
+          if (opt.unregistered) out.problems.push_back(path + ": unknown option '" + opt.string_key + "'");
+        po::store(parsed, vm);  // the command line, stored first, wins
+      }
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    out.problems.push_back(e.what());
+    return out;
+  }
+  if (vm.count("help")) {
+    out.command = Command::help;
+    return out;
+  }
+  if (is_export) {
+    out.command = Command::export_frames;
+    out.config.data_dir = vm["data-dir"].as<std::string>();
+    out.config.store.dir = out.config.data_dir / "db";
+    if (vm.count("vin")) {
+      const auto vin = vm["vin"].as<std::string>();
+      if (vin.size() != 17) out.problems.push_back("--vin must be 17 characters");
+      out.export_query.vin = protocol::make_vin(vin);
+    }
+    auto time = [&](const char* name, std::int64_t& target) {
+      if (!vm.count(name)) return;
+      const auto text = vm[name].as<std::string>();
+      if (auto t = parse_time(text)) target = *t;
+      else out.problems.push_back(std::string("--") + name + ": not a time: '" + text + "'");
+    };
+    time("from", out.export_query.from_unix_s);
+    time("to", out.export_query.to_unix_s);
+    return out;
+  }
+  read_serve(vm, out.config, out.problems);
+  return out;
+}
+
+}  // namespace lantian::server

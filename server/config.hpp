@@ -1,0 +1,85 @@
+#pragma once
+// lantiand's configuration: built-in defaults, then an INI-style config file (--config), then the
+// command line. Every option has the same name in the file and on the command line. Invalid
+// configuration is rejected with every problem listed.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "protocol/types.hpp"
+#include "storage/store.hpp"
+
+namespace lantian::server {
+
+struct ListenerConfig {
+  std::string url;  // as given, e.g. "tls://0.0.0.0:7701?profile=hj1239"
+  bool tls = false;
+  std::string host;
+  std::uint16_t port = 0;                  // 0: any free port (the bound port is logged)
+  std::optional<protocol::Profile> profile;  // nullopt: auto
+};
+
+// Parses "tcp://HOST:PORT?profile=P" or "tls://HOST:PORT?profile=P" (profile defaults to auto).
+// On failure returns nullopt and says why in `problem`.
+[[nodiscard]] std::optional<ListenerConfig> parse_listener(const std::string& url, std::string& problem);
+
+enum class LoginPolicy { strict, lenient };
+enum class ClientAuth { none, optional, required };
+
+struct Config {
+  std::filesystem::path data_dir = "data";
+  std::vector<ListenerConfig> listeners;
+  std::string admin_host = "127.0.0.1";
+  std::uint16_t admin_port = 9100;
+  int threads = 2;
+
+  // TLS
+  std::filesystem::path tls_cert, tls_key, tls_ca;  // default: DATA_DIR/certs/server.crt, …
+  ClientAuth client_auth = ClientAuth::none;
+  std::filesystem::path certs_script;  // makes development certificates when none exist
+
+  // Sessions
+  std::chrono::seconds handshake_timeout{10};
+  std::chrono::seconds first_frame_timeout{30};
+  std::chrono::seconds idle_timeout{300};
+  std::chrono::seconds write_timeout{10};
+  std::size_t max_data_length = protocol::max_data_length;
+  std::size_t max_connections = 100000;
+  std::size_t max_connections_per_address = 1000;
+  std::size_t max_accepts_per_second = 5000;
+  LoginPolicy login_policy = LoginPolicy::strict;
+  bool reply_gb17691 = false;   // gb17691 and non-road terminals get replies only when set
+  bool close_on_garbage = false;  // otherwise resynchronise and count
+
+  storage::StoreOptions store;
+  std::string log_level = "info";
+};
+
+enum class Command { serve, export_frames, help };
+
+struct ExportQuery {
+  std::optional<protocol::Vin> vin;
+  std::int64_t from_unix_s = std::numeric_limits<std::int32_t>::min();
+  std::int64_t to_unix_s = std::numeric_limits<std::int64_t>::max() / 2;
+};
+
+struct ParsedCommandLine {
+  Command command = Command::serve;
+  Config config;
+  ExportQuery export_query;
+  std::string help_text;
+  std::vector<std::string> problems;  // empty when valid
+};
+
+// Parses `lantiand [serve options]` or `lantiand export --data-dir DIR [--vin V] [--from T] [--to T]`.
+[[nodiscard]] ParsedCommandLine parse_command_line(int argc, const char* const argv[]);
+
+// "2024-05-20T08:30:00+08:00", "2024-05-20 08:30:00" (Beijing time), "2024-05-20" (Beijing
+// midnight) or Unix seconds.
+[[nodiscard]] std::optional<std::int64_t> parse_time(const std::string& text);
+
+}  // namespace lantian::server

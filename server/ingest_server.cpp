@@ -1,0 +1,484 @@
+#include "server/ingest_server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <variant>
+
+#include "protocol/decode.hpp"
+#include "protocol/encode.hpp"
+#include "protocol/framer.hpp"
+#include "server/tls_context.hpp"
+
+namespace lantian::server {
+namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
+using asio::awaitable;
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+using namespace std::chrono_literals;
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+std::int64_t now_unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+protocol::BeijingTime platform_time() { return protocol::BeijingTime::from_unix_seconds(now_unix_ms() / 1000); }
+std::string vin_text(const protocol::Vin& vin) { return std::string(protocol::as_text(vin)); }
+}  // namespace
+
+// One terminal connection. Lives on its own strand; `run` is its whole life.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(IngestServer& server, tcp::socket socket, const ListenerConfig& listener,
+          std::shared_ptr<ssl::context> tls, std::uint64_t id, std::string peer)
+      : server_(server),
+        config_(server.config()),
+        metrics_(server.metrics()),
+        listener_(listener),
+        id_(id),
+        peer_(std::move(peer)),
+        executor_(socket.get_executor()),
+        timer_(executor_),
+        framer_({.max_data_length = config_.max_data_length, .read_chunk = 4096}),
+        tls_context_(std::move(tls)) {
+    if (tls_context_) stream_.emplace<ssl::stream<tcp::socket>>(std::move(socket), *tls_context_);
+    else stream_.emplace<tcp::socket>(std::move(socket));
+  }
+
+  [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
+  [[nodiscard]] const std::string& peer() const noexcept { return peer_; }
+
+  // Asks the session to end after the frames it has read (from any thread).
+  void stop(std::string reason) {
+    asio::post(executor_, [self = shared_from_this(), reason = std::move(reason)] {
+      if (self->stop_reason_.empty()) self->stop_reason_ = reason;
+      self->timer_.cancel();
+    });
+  }
+
+  awaitable<void> run() {
+    auto self = shared_from_this();
+    std::string reason = "closed_by_peer";
+    if (auto* tls = std::get_if<ssl::stream<tcp::socket>>(&stream_)) {
+      timer_.expires_after(config_.handshake_timeout);
+      auto r = co_await (tls->async_handshake(ssl::stream_base::server, nothrow) || timer_.async_wait(nothrow));
+      if (r.index() == 1 || std::get<0>(std::get<0>(r))) {
+        metrics_.tls_handshake_failures.inc();
+        spdlog::debug("event=tls_handshake_failed conn={} peer={}", id_, peer_);
+        finish(r.index() == 1 ? "handshake_timeout" : "handshake_failed");
+        co_return;
+      }
+      peer_cn_ = verified_peer_common_name(tls->native_handle());
+    }
+    if (auto* tls = std::get_if<ssl::stream<tcp::socket>>(&stream_)) {
+      reason = co_await serve(*tls);
+      co_await close(*tls);
+    } else if (auto* plain = std::get_if<tcp::socket>(&stream_)) {
+      reason = co_await serve(*plain);
+      co_await close(*plain);
+    }
+    finish(reason);
+  }
+
+ private:
+  // What a received frame needs once it is durable.
+  struct Received {
+    protocol::Bytes reply;  // empty: no reply
+    std::chrono::steady_clock::time_point arrived;
+  };
+
+  template <class Stream>
+  awaitable<std::string> serve(Stream& stream) {
+    for (;;) {
+      if (!stop_reason_.empty()) co_return stop_reason_;
+      timer_.expires_after(logged_in_ ? config_.idle_timeout : config_.first_frame_timeout);
+      const auto region = framer_.prepare();
+      auto r = co_await (stream.async_read_some(asio::buffer(region.data(), region.size()), nothrow) ||
+                         timer_.async_wait(nothrow));
+      if (r.index() == 1) co_return stop_reason_.empty() ? (logged_in_ ? "idle_timeout" : "first_frame_timeout") : stop_reason_;
+      auto [ec, n] = std::get<0>(r);
+      if (ec) co_return ec == asio::error::eof || ec == ssl::error::stream_truncated ? "closed_by_peer" : "read_error";
+      framer_.commit(n);
+      metrics_.bytes_received.inc(n);
+
+      std::vector<Received> received;
+      std::vector<storage::FrameWrite> writes;
+      std::string close_reason = take_frames(received, writes);
+      if (!writes.empty()) {
+        metrics_.batch_frames.observe(static_cast<double>(writes.size()));
+        const bool durable = co_await store_all(std::move(writes));
+        if (!durable) co_return "storage_failed";  // nothing of this read is acknowledged
+        if (!co_await send_replies(stream, received)) co_return "write_timeout";
+      }
+      if (!close_reason.empty()) co_return close_reason;
+      if (framer_.buffered() == 0) framer_.release_memory();
+    }
+  }
+
+  // Takes every complete frame from the framer; returns a reason to close after them, if any.
+  std::string take_frames(std::vector<Received>& received, std::vector<storage::FrameWrite>& writes) {
+    for (;;) {
+      const auto e = framer_.next();
+      switch (e.kind) {
+        case protocol::FramerEvent::Kind::need_more: return {};
+        case protocol::FramerEvent::Kind::garbage:
+        case protocol::FramerEvent::Kind::bad_check:
+          metrics_.decode_errors.with(e.kind == protocol::FramerEvent::Kind::garbage ? "garbage" : "bad_check").inc();
+          if (config_.close_on_garbage) return "garbage";
+          continue;
+        case protocol::FramerEvent::Kind::oversized:
+          metrics_.decode_errors.with("oversized").inc();
+          return "oversized_frame";
+        case protocol::FramerEvent::Kind::frame:
+          if (auto reason = take_frame(e.frame, received, writes); !reason.empty()) return reason;
+          continue;
+      }
+    }
+  }
+
+  std::string take_frame(protocol::ByteView raw, std::vector<Received>& received,
+                         std::vector<storage::FrameWrite>& writes) {
+    const auto arrived = std::chrono::steady_clock::now();
+    auto decoded = protocol::decode_frame(raw, {.profile = listener_.profile});
+    if (!decoded) return "undecodable_frame";  // cannot happen for framer output
+    const auto& header = decoded->message.header;
+    const auto kind = decoded->command_kind();
+    metrics_.frames.with(std::string(to_string(kind)) + "/" +
+                         (decoded->profile ? std::string(to_string(*decoded->profile)) : "unknown")).inc();
+    for (auto issue : decoded->issues) metrics_.decode_errors.with(std::string(to_string(issue))).inc();
+
+    if (!logged_in_) {
+      const bool allowed_before_login = kind == protocol::CommandKind::activation ||
+                                        kind == protocol::CommandKind::time_sync;
+      if (kind == protocol::CommandKind::login) {
+        if (auto reason = log_in(header.vin); !reason.empty()) return reason;
+      } else if (!allowed_before_login) {
+        metrics_.connections_rejected.with("no_login").inc();
+        if (config_.login_policy == LoginPolicy::strict) return "no_login";
+        if (auto reason = log_in(header.vin); !reason.empty()) return reason;
+      }
+    } else if (header.vin != vin_) {
+      spdlog::warn("event=vin_mismatch conn={} peer={} vin={} frame_vin={}", id_, peer_, vin_text(vin_),
+                   vin_text(header.vin));
+      metrics_.connections_rejected.with("vin_mismatch").inc();
+      return "vin_mismatch";
+    }
+    if (!listener_.profile && decoded->profile == protocol::Profile::hj1239) known_profile_ = protocol::Profile::hj1239;
+    if (!listener_.profile && decoded->profile == protocol::Profile::gb17691 &&
+        (kind == protocol::CommandKind::realtime || kind == protocol::CommandKind::resend))
+      known_profile_ = protocol::Profile::gb17691;
+
+    received.push_back({reply_for(*decoded), arrived});
+    writes.push_back(storage::make_frame_write(*decoded, raw,
+                                               {now_unix_ms(), id_, listener_.url, peer_, decoded->profile}));
+    return {};
+  }
+
+  std::string log_in(const protocol::Vin& vin) {
+    if (peer_cn_ && *peer_cn_ != vin_text(vin)) {
+      spdlog::warn("event=certificate_vin_mismatch conn={} peer={} vin={} certificate_cn={}", id_, peer_,
+                   vin_text(vin), *peer_cn_);
+      metrics_.connections_rejected.with("certificate_vin_mismatch").inc();
+      return "certificate_vin_mismatch";
+    }
+    logged_in_ = true;
+    vin_ = vin;
+    if (auto old = server_.bind_vin(vin, shared_from_this())) {
+      metrics_.vin_replaced.inc();
+      spdlog::info("event=vin_replaced vin={} old_conn={} new_conn={}", vin_text(vin), old->id(), id_);
+      old->stop("replaced_by_new_login");
+    }
+    spdlog::info("event=login conn={} peer={} vin={}", id_, peer_, vin_text(vin));
+    return {};
+  }
+
+  // The reply a frame gets (§6), or nothing.
+  protocol::Bytes reply_for(const protocol::DecodedFrame& f) const {
+    const auto& h = f.message.header;
+    const auto kind = f.command_kind();
+    if (kind == protocol::CommandKind::time_sync && std::holds_alternative<protocol::TimeSyncRequestBody>(f.message.body))
+      return protocol::make_time_sync_reply(h, platform_time());
+    if (h.variant == protocol::HeaderVariant::platform) {
+      if (h.ack_flag != protocol::ack_flag::command) return {};
+      return protocol::make_platform_ack(h, protocol::ack_flag::success, platform_time());
+    }
+    const bool answerable = kind == protocol::CommandKind::login || kind == protocol::CommandKind::realtime ||
+                            kind == protocol::CommandKind::resend || kind == protocol::CommandKind::logout ||
+                            kind == protocol::CommandKind::removal_alarm;
+    if (!answerable) return {};
+    const auto profile = listener_.profile ? listener_.profile : known_profile_;
+    // Under `auto`, before the session's profile is known, a login is answered: an hj1239 terminal
+    // waits for that answer before it sends data, and a gb17691 terminal ignores it.
+    const bool answer = profile == protocol::Profile::hj1239 || config_.reply_gb17691 ||
+                        (!profile && kind == protocol::CommandKind::login);
+    return answer ? protocol::make_same_command_reply(h, platform_time()) : protocol::Bytes{};
+  }
+
+  // Hands every write to storage (waiting while its queue is full) and waits until all are durable.
+  awaitable<bool> store_all(std::vector<storage::FrameWrite> writes) {
+    auto pending = std::make_shared<std::atomic<std::size_t>>(writes.size());
+    auto failed = std::make_shared<std::atomic<bool>>(false);
+    // Shared: the last completion's wake-up may run after this coroutine has moved on.
+    auto done = std::make_shared<asio::steady_timer>(executor_, asio::steady_timer::time_point::max());
+    auto self = shared_from_this();
+    for (auto& w : writes) {
+      auto completion = [this, self, pending, failed, done](storage::WriteOutcome outcome) {
+        if (outcome == storage::WriteOutcome::failed) failed->store(true);
+        if (outcome == storage::WriteOutcome::stored) metrics_.frames_stored.inc();
+        if (outcome == storage::WriteOutcome::duplicate) metrics_.duplicates.inc();
+        // The last completion wakes the session; posting keeps the wake-up on its strand, so it
+        // runs after the session has started waiting (or finds it already gone past).
+        if (pending->fetch_sub(1) == 1) asio::post(executor_, [done] { done->cancel(); });
+      };
+      while (!server_.store().try_submit(std::move(w), completion)) {
+        // The writer is behind: stop reading (TCP pushes back on the terminal) until there is room.
+        asio::steady_timer wait(executor_, 2ms);
+        co_await wait.async_wait(nothrow);
+      }
+    }
+    while (pending->load() > 0) co_await done->async_wait(nothrow);
+    if (failed->load()) spdlog::error("event=storage_failed conn={} vin={}: frames not acknowledged", id_, vin_text(vin_));
+    co_return !failed->load();
+  }
+
+  template <class Stream>
+  awaitable<bool> send_replies(Stream& stream, const std::vector<Received>& received) {
+    protocol::Bytes out;
+    std::size_t count = 0;
+    for (const auto& r : received) {
+      out.insert(out.end(), r.reply.begin(), r.reply.end());
+      count += r.reply.empty() ? 0 : 1;
+    }
+    if (out.empty()) co_return true;
+    timer_.expires_after(config_.write_timeout);
+    auto r = co_await (asio::async_write(stream, asio::buffer(out), nothrow) || timer_.async_wait(nothrow));
+    if (r.index() == 1 || std::get<0>(std::get<0>(r))) co_return false;
+    metrics_.bytes_sent.inc(out.size());
+    metrics_.replies_sent.inc(count);
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& rec : received)
+      if (!rec.reply.empty())
+        metrics_.reply_seconds.observe(std::chrono::duration<double>(now - rec.arrived).count());
+    co_return true;
+  }
+
+  awaitable<void> close(tcp::socket& socket) {
+    boost::system::error_code ec;
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+    socket.close(ec);
+    co_return;
+  }
+  awaitable<void> close(ssl::stream<tcp::socket>& stream) {
+    timer_.expires_after(1s);
+    co_await (stream.async_shutdown(nothrow) || timer_.async_wait(nothrow));
+    boost::system::error_code ec;
+    stream.lowest_layer().close(ec);
+  }
+
+  void finish(const std::string& reason) {
+    metrics_.connections_closed.with(reason).inc();
+    spdlog::info("event=session_closed conn={} peer={} vin={} reason={}", id_, peer_,
+                 logged_in_ ? vin_text(vin_) : "-", reason);
+    server_.session_ended(*this);
+  }
+
+  IngestServer& server_;
+  const Config& config_;
+  ServerMetrics& metrics_;
+  const ListenerConfig& listener_;
+  const std::uint64_t id_;
+  const std::string peer_;
+  asio::any_io_executor executor_;
+  asio::steady_timer timer_;
+  protocol::Framer framer_;
+  std::shared_ptr<ssl::context> tls_context_;  // outlives the stream that uses it
+  std::variant<std::monostate, tcp::socket, ssl::stream<tcp::socket>> stream_;
+  bool logged_in_ = false;
+  protocol::Vin vin_{};
+  std::optional<protocol::Profile> known_profile_;
+  std::optional<std::string> peer_cn_;
+  std::string stop_reason_;
+};
+
+IngestServer::IngestServer(asio::io_context& io, Config config, storage::Store& store, ServerMetrics& metrics)
+    : io_(io), config_(std::move(config)), store_(store), metrics_(metrics) {}
+
+IngestServer::~IngestServer() = default;
+
+bool IngestServer::start(std::vector<std::string>& problems) {
+  const bool needs_tls = std::any_of(config_.listeners.begin(), config_.listeners.end(),
+                                     [](const ListenerConfig& l) { return l.tls; });
+  if (needs_tls) {
+    std::string error;
+    if (!ensure_development_certificates(config_, error)) problems.push_back(error);
+    else if (!(tls_ = make_tls_context(config_, error))) problems.push_back(error);
+  }
+  for (const auto& l : config_.listeners) {
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(l.host, ec);
+    if (ec) {
+      problems.push_back(l.url + ": not an IP address: " + l.host);
+      continue;
+    }
+    auto acceptor = std::make_unique<tcp::acceptor>(io_);
+    const tcp::endpoint endpoint(address, l.port);
+    acceptor->open(endpoint.protocol(), ec);
+    if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor->bind(endpoint, ec);
+    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      problems.push_back(l.url + ": cannot listen: " + ec.message());
+      continue;
+    }
+    listeners_.push_back({l, std::move(acceptor)});
+  }
+  if (!problems.empty()) return false;
+  for (auto& l : listeners_) {
+    spdlog::info("event=listening url={} port={} tls={} profile={}", l.config.url, l.acceptor->local_endpoint().port(),
+                 l.config.tls, l.config.profile ? to_string(*l.config.profile) : "auto");
+    asio::co_spawn(io_, accept_loop(l), asio::detached);
+  }
+  return true;
+}
+
+std::vector<std::uint16_t> IngestServer::bound_ports() const {
+  std::vector<std::uint16_t> ports;
+  for (const auto& l : listeners_) ports.push_back(l.acceptor->local_endpoint().port());
+  return ports;
+}
+
+bool IngestServer::admit(const tcp::socket& socket, std::string& address, std::string& reason) {
+  boost::system::error_code ec;
+  const auto remote = socket.remote_endpoint(ec);
+  if (ec) {
+    reason = "no_peer_address";
+    return false;
+  }
+  address = remote.address().to_string();
+  std::lock_guard lock(mutex_);
+  const auto now = std::chrono::steady_clock::now();
+  if (now - window_start_ >= 1s) {
+    window_start_ = now;
+    window_accepts_ = 0;
+  }
+  if (window_accepts_ >= config_.max_accepts_per_second) reason = "accept_rate";
+  else if (open_ >= config_.max_connections) reason = "max_connections";
+  else if (per_address_[address] >= config_.max_connections_per_address) reason = "max_connections_per_address";
+  if (!reason.empty()) return false;
+  ++window_accepts_;
+  ++open_;
+  ++per_address_[address];
+  return true;
+}
+
+awaitable<void> IngestServer::accept_loop(Listener& listener) {
+  for (;;) {
+    auto [ec, accepted] = co_await listener.acceptor->async_accept(asio::make_strand(io_), nothrow);
+    if (stopping_) co_return;
+    tcp::socket socket(std::move(accepted));  // keeps its strand as its executor
+    if (ec) {
+      if (ec == asio::error::operation_aborted) co_return;
+      spdlog::warn("event=accept_failed url={} error={}", listener.config.url, ec.message());
+      asio::steady_timer pause(io_, 50ms);  // e.g. out of file descriptors: do not spin
+      co_await pause.async_wait(nothrow);
+      continue;
+    }
+    std::string address, reason;
+    if (!admit(socket, address, reason)) {
+      metrics_.connections_rejected.with(reason).inc();
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    metrics_.connections_accepted.inc();
+    metrics_.connections_open.add(1);
+    const auto id = next_connection_id_++;
+    const std::string peer = address + ":" + std::to_string(socket.remote_endpoint(ec).port());
+    std::shared_ptr<ssl::context> tls;
+    {
+      std::lock_guard lock(mutex_);
+      if (listener.config.tls) tls = tls_;
+    }
+    const auto executor = socket.get_executor();
+    auto session = std::make_shared<Session>(*this, std::move(socket), listener.config, std::move(tls), id, peer);
+    {
+      std::lock_guard lock(mutex_);
+      sessions_[id] = session;
+    }
+    spdlog::debug("event=session_open conn={} peer={} listener={}", id, peer, listener.config.url);
+    asio::co_spawn(executor, [session]() -> awaitable<void> { co_await session->run(); }, asio::detached);
+  }
+}
+
+std::shared_ptr<Session> IngestServer::bind_vin(const protocol::Vin& vin, const std::shared_ptr<Session>& session) {
+  std::lock_guard lock(mutex_);
+  auto& slot = by_vin_[vin_text(vin)];
+  auto old = slot.lock();
+  slot = session;
+  return old && old.get() != session.get() ? old : nullptr;
+}
+
+void IngestServer::session_ended(Session& session) {
+  std::lock_guard lock(mutex_);
+  sessions_.erase(session.id());
+  const auto address = session.peer().substr(0, session.peer().rfind(':'));
+  if (auto it = per_address_.find(address); it != per_address_.end() && --it->second == 0) per_address_.erase(it);
+  for (auto it = by_vin_.begin(); it != by_vin_.end();) {
+    if (auto s = it->second.lock(); !s || s.get() == &session) it = by_vin_.erase(it);
+    else ++it;
+  }
+  --open_;
+  metrics_.connections_open.add(-1);
+}
+
+awaitable<void> IngestServer::shutdown() {
+  stopping_ = true;
+  for (auto& l : listeners_) {
+    boost::system::error_code ec;
+    l.acceptor->close(ec);
+  }
+  std::vector<std::shared_ptr<Session>> live;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, weak] : sessions_)
+      if (auto s = weak.lock()) live.push_back(std::move(s));
+  }
+  spdlog::info("event=stopping sessions={}", live.size());
+  for (auto& s : live) s->stop("server_stopping");
+  live.clear();
+  // The gate: wait until every session has stored and answered what it read, and closed.
+  for (;;) {
+    {
+      std::lock_guard lock(mutex_);
+      if (open_ == 0) break;
+    }
+    asio::steady_timer wait(io_, 10ms);
+    co_await wait.async_wait(nothrow);
+  }
+}
+
+void IngestServer::reload_tls() {
+  std::string error;
+  auto ctx = make_tls_context(config_, error);
+  if (!ctx) {
+    spdlog::error("event=tls_reload_failed error=\"{}\" (keeping the current certificate)", error);
+    return;
+  }
+  std::lock_guard lock(mutex_);
+  tls_ = std::move(ctx);
+  spdlog::info("event=tls_reloaded cert={}", config_.tls_cert.string());
+}
+
+}  // namespace lantian::server

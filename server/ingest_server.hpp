@@ -1,0 +1,82 @@
+#pragma once
+// lantiand's terminal side: listeners (plain TCP or TLS, one profile each), one session per
+// connection, the hand-off to storage, replies after durability, limits, deadlines, and a graceful
+// stop. See docs/server.md.
+//
+// Threading: every session runs as a coroutine on its own strand of the shared io_context; the
+// storage writer completes writes on its own thread and posts back to the session's strand. The
+// registries (sessions by VIN, connections per address) are guarded by one mutex.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "server/config.hpp"
+#include "server/metrics.hpp"
+#include "storage/store.hpp"
+
+namespace lantian::server {
+
+class Session;
+
+class IngestServer {
+ public:
+  IngestServer(boost::asio::io_context& io, Config config, storage::Store& store, ServerMetrics& metrics);
+  ~IngestServer();
+
+  // Creates the TLS context (if any listener needs it) and binds every listener; on failure returns
+  // false with every problem listed.
+  bool start(std::vector<std::string>& problems);
+  // The port each listener is bound to, in configuration order (useful with port 0).
+  [[nodiscard]] std::vector<std::uint16_t> bound_ports() const;
+
+  // Stops accepting, lets every session finish the frames it has read (stored and answered), closes
+  // them, and completes when none is left.
+  boost::asio::awaitable<void> shutdown();
+  // Builds a new TLS context from the certificate files; new connections use it. Logged.
+  void reload_tls();
+
+  // For sessions.
+  const Config& config() const noexcept { return config_; }
+  storage::Store& store() noexcept { return store_; }
+  ServerMetrics& metrics() noexcept { return metrics_; }
+  [[nodiscard]] bool stopping() const noexcept { return stopping_.load(); }
+  // Records `session` as the live connection of `vin`; returns the one it replaces, if any.
+  std::shared_ptr<Session> bind_vin(const protocol::Vin& vin, const std::shared_ptr<Session>& session);
+  void session_ended(Session& session);
+
+ private:
+  struct Listener {
+    ListenerConfig config;
+    std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor;
+  };
+  boost::asio::awaitable<void> accept_loop(Listener& listener);
+  bool admit(const boost::asio::ip::tcp::socket& socket, std::string& address, std::string& reason);
+
+  boost::asio::io_context& io_;
+  Config config_;
+  storage::Store& store_;
+  ServerMetrics& metrics_;
+  std::vector<Listener> listeners_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::uint64_t> next_connection_id_{1};
+
+  std::mutex mutex_;  // guards everything below
+  std::shared_ptr<boost::asio::ssl::context> tls_;
+  std::map<std::string, std::size_t> per_address_;
+  std::map<std::string, std::weak_ptr<Session>> by_vin_;
+  std::map<std::uint64_t, std::weak_ptr<Session>> sessions_;
+  std::size_t open_ = 0;
+  // Accept rate: a one-second window.
+  std::chrono::steady_clock::time_point window_start_{};
+  std::size_t window_accepts_ = 0;
+};
+
+}  // namespace lantian::server

@@ -1,0 +1,113 @@
+// lantiand: wires configuration, storage, the terminal listeners, the admin port and signals
+// together. Everything it does lives in the libraries; this file only connects them.
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include "server/admin_http.hpp"
+#include "server/config.hpp"
+#include "server/export_command.hpp"
+#include "server/ingest_server.hpp"
+#include "server/metrics.hpp"
+
+namespace asio = boost::asio;
+using namespace lantian;
+
+namespace {
+
+int serve(const server::Config& config) {
+  auto logger = spdlog::stdout_logger_mt("lantiand");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %l %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+  spdlog::flush_on(spdlog::level::info);
+
+  std::string error;
+  auto store = storage::Store::open(config.store, error);
+  if (!store) {
+    spdlog::error("event=startup_failed error=\"{}\"", error);
+    return 1;
+  }
+  spdlog::info("event=storage_open dir={} sync={}", config.store.dir.string(), storage::to_string(config.store.sync));
+
+  asio::io_context io;
+  server::ServerMetrics metrics;
+  server::IngestServer ingest(io, config, *store, metrics);
+  std::vector<std::string> problems;
+  if (!ingest.start(problems)) {
+    for (const auto& p : problems) spdlog::error("event=startup_failed error=\"{}\"", p);
+    store->close();
+    return 1;
+  }
+  server::AdminHttp admin(
+      io,
+      [&] {
+        metrics.ingest_queue_depth.set(static_cast<std::int64_t>(store->stats().queue_depth));
+        for (auto us : store->take_sync_latencies()) metrics.fsync_seconds.observe(static_cast<double>(us.count()) / 1e6);
+        return metrics.render();
+      },
+      [&] { return !ingest.stopping(); });
+  std::string problem;
+  if (!admin.start(config.admin_host, config.admin_port, problem)) {
+    spdlog::error("event=startup_failed error=\"{}\"", problem);
+    store->close();
+    return 1;
+  }
+
+  asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+  std::function<void()> wait_for_signal = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+      if (ec) return;
+      if (signal == SIGHUP) {
+        ingest.reload_tls();
+        wait_for_signal();
+        return;
+      }
+      spdlog::info("event=signal signal={} action=graceful_stop", signal);
+      asio::co_spawn(
+          io,
+          [&]() -> asio::awaitable<void> {
+            co_await ingest.shutdown();
+            admin.stop();
+            store->close();  // everything read is stored and answered; flush and close
+            spdlog::info("event=stopped");
+            io.stop();
+          },
+          asio::detached);
+    });
+  };
+  wait_for_signal();
+
+  std::vector<std::thread> threads;
+  for (int i = 1; i < config.threads; ++i) threads.emplace_back([&] { io.run(); });
+  io.run();
+  for (auto& t : threads) t.join();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const auto parsed = server::parse_command_line(argc, argv);
+  if (!parsed.problems.empty()) {
+    for (const auto& p : parsed.problems) std::cerr << "lantiand: " << p << '\n';
+    std::cerr << "lantiand: " << parsed.problems.size() << " problem(s); `lantiand --help` lists every option\n";
+    return 2;
+  }
+  switch (parsed.command) {
+    case server::Command::help: std::cout << parsed.help_text; return 0;
+    case server::Command::export_frames: return server::run_export(parsed.config, parsed.export_query, std::cout, std::cerr);
+    case server::Command::serve: break;
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+  return serve(parsed.config);
+}

@@ -1,0 +1,88 @@
+#pragma once
+// Prometheus metrics: counters, gauges and histograms with fixed labels, rendered in the text
+// exposition format for /metrics. Updates are lock-free atomics; families are registered at
+// start-up (and labelled series on first use, under a mutex).
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace lantian::server {
+
+class Counter {
+ public:
+  void inc(std::uint64_t n = 1) noexcept { value_.fetch_add(n, std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t value() const noexcept { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> value_{0};
+};
+
+class Gauge {
+ public:
+  void set(std::int64_t v) noexcept { value_.store(v, std::memory_order_relaxed); }
+  void add(std::int64_t n) noexcept { value_.fetch_add(n, std::memory_order_relaxed); }
+  [[nodiscard]] std::int64_t value() const noexcept { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::int64_t> value_{0};
+};
+
+// Cumulative buckets in seconds (or any unit), as Prometheus expects.
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> bounds);
+  void observe(double v) noexcept;
+  [[nodiscard]] std::string render(const std::string& name, const std::string& labels) const;
+
+ private:
+  std::vector<double> bounds_;
+  std::unique_ptr<std::atomic<std::uint64_t>[]> buckets_;  // bounds_.size() + 1 (+Inf)
+  std::atomic<std::uint64_t> count_{0};
+  std::atomic<std::uint64_t> sum_micros_{0};  // sum × 1e6, so that it stays an integer atomic
+};
+
+// A family of counters distinguished by one label (reason, command, kind, …).
+class CounterFamily {
+ public:
+  CounterFamily(std::string name, std::string help, std::string label)
+      : name_(std::move(name)), help_(std::move(help)), label_(std::move(label)) {}
+  Counter& with(const std::string& value);
+  [[nodiscard]] std::string render() const;
+  [[nodiscard]] std::uint64_t value(const std::string& label_value) const;
+
+ private:
+  std::string name_, help_, label_;
+  mutable std::mutex mutex_;
+  std::map<std::string, std::unique_ptr<Counter>> series_;
+};
+
+// Everything lantiand reports.
+struct ServerMetrics {
+  Gauge connections_open;
+  Counter connections_accepted;
+  CounterFamily connections_rejected{"lantian_connections_rejected_total", "Connections refused or closed early, by reason", "reason"};
+  CounterFamily connections_closed{"lantian_connections_closed_total", "Connections closed, by reason", "reason"};
+  Counter tls_handshake_failures;
+  CounterFamily frames{"lantian_frames_total", "Frames received, by command name and profile", "kind"};
+  CounterFamily decode_errors{"lantian_decode_errors_total", "Frame and decode problems, by kind", "kind"};
+  Counter frames_stored;
+  Counter duplicates;
+  Counter bytes_received;
+  Counter bytes_sent;
+  Counter replies_sent;
+  Counter vin_replaced;
+  Gauge ingest_queue_depth;
+  Histogram batch_frames{{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000}};
+  Histogram fsync_seconds{{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}};
+  Histogram reply_seconds{{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 3}};
+
+  [[nodiscard]] std::string render() const;
+};
+
+}  // namespace lantian::server
