@@ -18,7 +18,8 @@ using asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
-AdminHttp::AdminHttp(asio::io_context& io, std::function<std::string()> metrics_text, std::function<bool()> healthy)
+AdminHttp::AdminHttp(asio::io_context& io, std::function<std::string()> metrics_text,
+                     std::function<bool()> healthy)
     : io_(io), metrics_text_(std::move(metrics_text)), healthy_(std::move(healthy)) {}
 
 bool AdminHttp::start(const std::string& host, std::uint16_t port, std::string& problem) {
@@ -38,12 +39,15 @@ bool AdminHttp::start(const std::string& host, std::uint16_t port, std::string& 
     problem = "--admin " + host + ":" + std::to_string(port) + ": cannot listen: " + ec.message();
     return false;
   }
-  spdlog::info("event=admin_listening port={} paths=/metrics,/healthz", acceptor_->local_endpoint().port());
+  spdlog::info("event=admin_listening port={} paths=/metrics,/healthz",
+               acceptor_->local_endpoint().port());
   asio::co_spawn(io_, accept_loop(), asio::detached);
   return true;
 }
 
-std::uint16_t AdminHttp::port() const { return acceptor_->local_endpoint().port(); }
+std::uint16_t AdminHttp::port() const {
+  return acceptor_->local_endpoint().port();
+}
 
 void AdminHttp::stop() {
   boost::system::error_code ec;
@@ -63,7 +67,8 @@ asio::awaitable<void> AdminHttp::serve(tcp::socket socket) {
   http::request_parser<http::empty_body> parser;
   parser.header_limit(8192);
   asio::steady_timer deadline(co_await asio::this_coro::executor, std::chrono::seconds(5));
-  auto r = co_await (http::async_read(socket, buffer, parser, nothrow) || deadline.async_wait(nothrow));
+  auto r =
+      co_await (http::async_read(socket, buffer, parser, nothrow) || deadline.async_wait(nothrow));
   if (r.index() == 1 || std::get<0>(std::get<0>(r))) co_return;
   const auto& req = parser.get();
   http::response<http::string_body> res;

@@ -13,7 +13,8 @@ namespace po = boost::program_options;
 
 namespace {
 
-const char* const default_listeners[] = {"tcp://0.0.0.0:7700?profile=auto", "tls://0.0.0.0:7701?profile=auto"};
+const char* const default_listeners[] = {"tcp://0.0.0.0:7700?profile=auto",
+                                         "tls://0.0.0.0:7701?profile=auto"};
 
 template <class T>
 bool parse_number(const std::string& text, T& out) {
@@ -22,7 +23,8 @@ bool parse_number(const std::string& text, T& out) {
 }
 
 po::options_description serve_options() {
-  po::options_description o("Options (also accepted, without the leading --, in the --config file)");
+  po::options_description o(
+      "Options (also accepted, without the leading --, in the --config file)");
   // clang-format off
   o.add_options()
     ("help,h", "show this help")
@@ -65,7 +67,8 @@ po::options_description serve_options() {
 }
 
 po::options_description export_options() {
-  po::options_description o("lantiand export: print stored frames as JSON Lines (decoded-frame JSON + arrival)");
+  po::options_description o(
+      "lantiand export: print stored frames as JSON Lines (decoded-frame JSON + arrival)");
   // clang-format off
   o.add_options()
     ("help,h", "show this help")
@@ -77,40 +80,51 @@ po::options_description export_options() {
   return o;
 }
 
-void parse_host_port(const std::string& text, std::string& host, std::uint16_t& port, const std::string& what,
-                     std::vector<std::string>& problems) {
+void parse_host_port(const std::string& text, std::string& host, std::uint16_t& port,
+                     const std::string& what, std::vector<std::string>& problems) {
   const auto colon = text.rfind(':');
   if (colon == std::string::npos || colon == 0 || !parse_number(text.substr(colon + 1), port)) {
     problems.push_back(what + ": expected HOST:PORT, got '" + text + "'");
     return;
   }
   host = text.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
 }
 
 void read_serve(const po::variables_map& vm, Config& c, std::vector<std::string>& problems) {
   c.data_dir = vm["data-dir"].as<std::string>();
   std::vector<std::string> urls;
-  if (vm.count("listen")) urls = vm["listen"].as<std::vector<std::string>>();
-  else urls.assign(std::begin(default_listeners), std::end(default_listeners));
+  if (vm.count("listen"))
+    urls = vm["listen"].as<std::vector<std::string>>();
+  else
+    urls.assign(std::begin(default_listeners), std::end(default_listeners));
   for (const auto& url : urls) {
     std::string problem;
-    if (auto l = parse_listener(url, problem)) c.listeners.push_back(*l);
-    else problems.push_back("--listen " + url + ": " + problem);
+    if (auto l = parse_listener(url, problem))
+      c.listeners.push_back(*l);
+    else
+      problems.push_back("--listen " + url + ": " + problem);
   }
   parse_host_port(vm["admin"].as<std::string>(), c.admin_host, c.admin_port, "--admin", problems);
   c.threads = vm["threads"].as<int>();
   if (c.threads < 1 || c.threads > 256) problems.push_back("--threads must be 1..256");
 
   const auto certs = c.data_dir / "certs";
-  c.tls_cert = vm.count("tls-cert") ? vm["tls-cert"].as<std::string>() : (certs / "server.crt").string();
-  c.tls_key = vm.count("tls-key") ? vm["tls-key"].as<std::string>() : (certs / "server.key").string();
+  c.tls_cert =
+      vm.count("tls-cert") ? vm["tls-cert"].as<std::string>() : (certs / "server.crt").string();
+  c.tls_key =
+      vm.count("tls-key") ? vm["tls-key"].as<std::string>() : (certs / "server.key").string();
   c.tls_ca = vm.count("tls-ca") ? vm["tls-ca"].as<std::string>() : (certs / "ca.crt").string();
   const auto auth = vm["tls-client-auth"].as<std::string>();
-  if (auth == "none") c.client_auth = ClientAuth::none;
-  else if (auth == "optional") c.client_auth = ClientAuth::optional;
-  else if (auth == "required") c.client_auth = ClientAuth::required;
-  else problems.push_back("--tls-client-auth must be none, optional or required, not '" + auth + "'");
+  if (auth == "none")
+    c.client_auth = ClientAuth::none;
+  else if (auth == "optional")
+    c.client_auth = ClientAuth::optional;
+  else if (auth == "required")
+    c.client_auth = ClientAuth::required;
+  else
+    problems.push_back("--tls-client-auth must be none, optional or required, not '" + auth + "'");
   c.certs_script = vm["certs-script"].as<std::string>();
 
   auto seconds = [&](const char* name, std::chrono::seconds& out) {
@@ -123,23 +137,29 @@ void read_serve(const po::variables_map& vm, Config& c, std::vector<std::string>
   seconds("idle-timeout-s", c.idle_timeout);
   seconds("write-timeout-s", c.write_timeout);
   c.max_data_length = vm["max-data-length"].as<std::size_t>();
-  if (c.max_data_length > protocol::max_data_length) problems.push_back("--max-data-length must be at most 65531");
+  if (c.max_data_length > protocol::max_data_length)
+    problems.push_back("--max-data-length must be at most 65531");
   c.max_connections = vm["max-connections"].as<std::size_t>();
   c.max_connections_per_address = vm["max-connections-per-address"].as<std::size_t>();
   c.max_accepts_per_second = vm["max-accepts-per-second"].as<std::size_t>();
   if (c.max_connections == 0 || c.max_connections_per_address == 0 || c.max_accepts_per_second == 0)
     problems.push_back("connection limits must be at least 1");
   const auto policy = vm["login-policy"].as<std::string>();
-  if (policy == "strict") c.login_policy = LoginPolicy::strict;
-  else if (policy == "lenient") c.login_policy = LoginPolicy::lenient;
-  else problems.push_back("--login-policy must be strict or lenient, not '" + policy + "'");
+  if (policy == "strict")
+    c.login_policy = LoginPolicy::strict;
+  else if (policy == "lenient")
+    c.login_policy = LoginPolicy::lenient;
+  else
+    problems.push_back("--login-policy must be strict or lenient, not '" + policy + "'");
   c.reply_gb17691 = vm["reply-gb17691"].as<bool>();
   c.close_on_garbage = vm["close-on-garbage"].as<bool>();
 
   c.store.dir = c.data_dir / "db";
   const auto sync = vm["sync"].as<std::string>();
-  if (auto p = storage::parse_sync_policy(sync)) c.store.sync = *p;
-  else problems.push_back("--sync must be always, interval or off, not '" + sync + "'");
+  if (auto p = storage::parse_sync_policy(sync))
+    c.store.sync = *p;
+  else
+    problems.push_back("--sync must be always, interval or off, not '" + sync + "'");
   const int interval = vm["sync-interval-ms"].as<int>();
   if (interval < 1 || interval > 10000) problems.push_back("--sync-interval-ms must be 1..10000");
   c.store.sync_interval = std::chrono::milliseconds(interval);
@@ -167,7 +187,8 @@ std::optional<ListenerConfig> parse_listener(const std::string& url, std::string
   ListenerConfig l;
   l.url = url;
   const auto scheme = parsed->scheme();
-  if (scheme == "tls") l.tls = true;
+  if (scheme == "tls")
+    l.tls = true;
   else if (scheme != "tcp") {
     problem = "scheme must be tcp or tls";
     return std::nullopt;
@@ -205,10 +226,12 @@ std::optional<std::int64_t> parse_time(const std::string& text) {
   std::string rest = text.substr(static_cast<std::size_t>(n));
   if (!rest.empty()) {
     int m = 0;
-    if (std::sscanf(rest.c_str(), "%c%2d:%2d:%2d%n", &sep, &h, &mi, &s, &m) != 4 || (sep != 'T' && sep != ' '))
+    if (std::sscanf(rest.c_str(), "%c%2d:%2d:%2d%n", &sep, &h, &mi, &s, &m) != 4 ||
+        (sep != 'T' && sep != ' '))
       return std::nullopt;
     rest = rest.substr(static_cast<std::size_t>(m));
-    if (!rest.empty() && rest != "+08:00" && rest != "+0800") return std::nullopt;  // Beijing time only
+    if (!rest.empty() && rest != "+08:00" && rest != "+0800")
+      return std::nullopt;  // Beijing time only
   }
   if (y < 2000 || y > 2255) return std::nullopt;
   return protocol::BeijingTime::from_fields(y, mo, d, h, mi, s).to_unix_seconds();
@@ -219,13 +242,16 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
   const bool is_export = argc > 1 && std::string(argv[1]) == "export";
   const auto options = is_export ? export_options() : serve_options();
   std::ostringstream help;
-  help << (is_export ? "Usage: lantiand export [options]\n" : "Usage: lantiand [options]\n       lantiand export --help\n")
+  help << (is_export ? "Usage: lantiand export [options]\n"
+                     : "Usage: lantiand [options]\n       lantiand export --help\n")
        << options;
   out.help_text = help.str();
 
   po::variables_map vm;
   try {
-    po::store(po::parse_command_line(argc - (is_export ? 1 : 0), argv + (is_export ? 1 : 0), options), vm);
+    po::store(
+        po::parse_command_line(argc - (is_export ? 1 : 0), argv + (is_export ? 1 : 0), options),
+        vm);
     if (!is_export && vm.count("config")) {
       const auto path = vm["config"].as<std::string>();
       std::ifstream file(path);
@@ -234,7 +260,8 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
       } else {
         const auto parsed = po::parse_config_file(file, options, /*allow_unregistered=*/true);
         for (const auto& opt : parsed.options)
-          if (opt.unregistered) out.problems.push_back(path + ": unknown option '" + opt.string_key + "'");
+          if (opt.unregistered)
+            out.problems.push_back(path + ": unknown option '" + opt.string_key + "'");
         po::store(parsed, vm);  // the command line, stored first, wins
       }
     }
@@ -259,8 +286,10 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
     auto time = [&](const char* name, std::int64_t& target) {
       if (!vm.count(name)) return;
       const auto text = vm[name].as<std::string>();
-      if (auto t = parse_time(text)) target = *t;
-      else out.problems.push_back(std::string("--") + name + ": not a time: '" + text + "'");
+      if (auto t = parse_time(text))
+        target = *t;
+      else
+        out.problems.push_back(std::string("--") + name + ": not a time: '" + text + "'");
     };
     time("from", out.export_query.from_unix_s);
     time("to", out.export_query.to_unix_s);

@@ -19,13 +19,14 @@ struct ListenerConfig {
   std::string url;  // as given, e.g. "tls://0.0.0.0:7701?profile=hj1239"
   bool tls = false;
   std::string host;
-  std::uint16_t port = 0;                  // 0: any free port (the bound port is logged)
+  std::uint16_t port = 0;                    // 0: any free port (the bound port is logged)
   std::optional<protocol::Profile> profile;  // nullopt: auto
 };
 
 // Parses "tcp://HOST:PORT?profile=P" or "tls://HOST:PORT?profile=P" (profile defaults to auto).
 // On failure returns nullopt and says why in `problem`.
-[[nodiscard]] std::optional<ListenerConfig> parse_listener(const std::string& url, std::string& problem);
+[[nodiscard]] std::optional<ListenerConfig> parse_listener(const std::string& url,
+                                                           std::string& problem);
 
 enum class LoginPolicy { strict, lenient };
 enum class ClientAuth { none, optional, required };
@@ -52,7 +53,7 @@ struct Config {
   std::size_t max_connections_per_address = 1000;
   std::size_t max_accepts_per_second = 5000;
   LoginPolicy login_policy = LoginPolicy::strict;
-  bool reply_gb17691 = false;   // gb17691 and non-road terminals get replies only when set
+  bool reply_gb17691 = false;     // gb17691 and non-road terminals get replies only when set
   bool close_on_garbage = false;  // otherwise resynchronise and count
 
   storage::StoreOptions store;
@@ -75,7 +76,8 @@ struct ParsedCommandLine {
   std::vector<std::string> problems;  // empty when valid
 };
 
-// Parses `lantiand [serve options]` or `lantiand export --data-dir DIR [--vin V] [--from T] [--to T]`.
+// Parses `lantiand [serve options]` or `lantiand export --data-dir DIR [--vin V] [--from T] [--to
+// T]`.
 [[nodiscard]] ParsedCommandLine parse_command_line(int argc, const char* const argv[]);
 
 // "2024-05-20T08:30:00+08:00", "2024-05-20 08:30:00" (Beijing time), "2024-05-20" (Beijing

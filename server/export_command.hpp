@@ -1,7 +1,7 @@
 #pragma once
-// `lantiand export`: the archive read back without the API, as JSON Lines — each stored frame in the
-// decoded-frame JSON (docs/decode-json.md) plus a "received" object (arrival time, peer, listener,
-// connection) and the raw bytes as hex.
+// `lantiand export`: the archive read back without the API, as JSON Lines — each stored frame in
+// the decoded-frame JSON (docs/decode-json.md) plus a "received" object (arrival time, peer,
+// listener, connection) and the raw bytes as hex.
 
 #include <ostream>
 
@@ -10,6 +10,7 @@
 namespace lantian::server {
 
 // Returns the process exit status (0, or 1 with the reason on `errors`).
-int run_export(const Config& config, const ExportQuery& query, std::ostream& out, std::ostream& errors);
+int run_export(const Config& config, const ExportQuery& query, std::ostream& out,
+               std::ostream& errors);
 
 }  // namespace lantian::server

@@ -30,11 +30,16 @@ constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 std::int64_t now_unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
-protocol::BeijingTime platform_time() { return protocol::BeijingTime::from_unix_seconds(now_unix_ms() / 1000); }
-std::string vin_text(const protocol::Vin& vin) { return std::string(protocol::as_text(vin)); }
+protocol::BeijingTime platform_time() {
+  return protocol::BeijingTime::from_unix_seconds(now_unix_ms() / 1000);
+}
+std::string vin_text(const protocol::Vin& vin) {
+  return std::string(protocol::as_text(vin));
+}
 }  // namespace
 
 // One terminal connection. Lives on its own strand; `run` is its whole life.
@@ -52,8 +57,10 @@ class Session : public std::enable_shared_from_this<Session> {
         timer_(executor_),
         framer_({.max_data_length = config_.max_data_length, .read_chunk = 4096}),
         tls_context_(std::move(tls)) {
-    if (tls_context_) stream_.emplace<ssl::stream<tcp::socket>>(std::move(socket), *tls_context_);
-    else stream_.emplace<tcp::socket>(std::move(socket));
+    if (tls_context_)
+      stream_.emplace<ssl::stream<tcp::socket>>(std::move(socket), *tls_context_);
+    else
+      stream_.emplace<tcp::socket>(std::move(socket));
   }
 
   [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
@@ -69,26 +76,30 @@ class Session : public std::enable_shared_from_this<Session> {
 
   awaitable<void> run() {
     auto self = shared_from_this();
-    std::string reason = "closed_by_peer";
     if (auto* tls = std::get_if<ssl::stream<tcp::socket>>(&stream_)) {
       timer_.expires_after(config_.handshake_timeout);
-      auto r = co_await (tls->async_handshake(ssl::stream_base::server, nothrow) || timer_.async_wait(nothrow));
+      auto r = co_await (tls->async_handshake(ssl::stream_base::server, nothrow) ||
+                         timer_.async_wait(nothrow));
       if (r.index() == 1 || std::get<0>(std::get<0>(r))) {
         metrics_.tls_handshake_failures.inc();
         spdlog::debug("event=tls_handshake_failed conn={} peer={}", id_, peer_);
         finish(r.index() == 1 ? "handshake_timeout" : "handshake_failed");
+        boost::system::error_code ignored;
+        tls->lowest_layer().close(ignored);
+        server_.session_ended(*this);
         co_return;
       }
       peer_cn_ = verified_peer_common_name(tls->native_handle());
     }
+    // The reason is counted before the socket closes, so a peer that sees the close sees the count.
     if (auto* tls = std::get_if<ssl::stream<tcp::socket>>(&stream_)) {
-      reason = co_await serve(*tls);
+      finish(co_await serve(*tls));
       co_await close(*tls);
     } else if (auto* plain = std::get_if<tcp::socket>(&stream_)) {
-      reason = co_await serve(*plain);
+      finish(co_await serve(*plain));
       co_await close(*plain);
     }
-    finish(reason);
+    server_.session_ended(*this);
   }
 
  private:
@@ -104,11 +115,16 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!stop_reason_.empty()) co_return stop_reason_;
       timer_.expires_after(logged_in_ ? config_.idle_timeout : config_.first_frame_timeout);
       const auto region = framer_.prepare();
-      auto r = co_await (stream.async_read_some(asio::buffer(region.data(), region.size()), nothrow) ||
-                         timer_.async_wait(nothrow));
-      if (r.index() == 1) co_return stop_reason_.empty() ? (logged_in_ ? "idle_timeout" : "first_frame_timeout") : stop_reason_;
+      auto r =
+          co_await (stream.async_read_some(asio::buffer(region.data(), region.size()), nothrow) ||
+                    timer_.async_wait(nothrow));
+      if (r.index() == 1)
+        co_return stop_reason_.empty() ? (logged_in_ ? "idle_timeout" : "first_frame_timeout")
+                                       : stop_reason_;
       auto [ec, n] = std::get<0>(r);
-      if (ec) co_return ec == asio::error::eof || ec == ssl::error::stream_truncated ? "closed_by_peer" : "read_error";
+      if (ec)
+        co_return ec == asio::error::eof || ec == ssl::error::stream_truncated ? "closed_by_peer"
+                                                                               : "read_error";
       framer_.commit(n);
       metrics_.bytes_received.inc(n);
 
@@ -127,14 +143,18 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // Takes every complete frame from the framer; returns a reason to close after them, if any.
-  std::string take_frames(std::vector<Received>& received, std::vector<storage::FrameWrite>& writes) {
+  std::string take_frames(std::vector<Received>& received,
+                          std::vector<storage::FrameWrite>& writes) {
     for (;;) {
       const auto e = framer_.next();
       switch (e.kind) {
-        case protocol::FramerEvent::Kind::need_more: return {};
+        case protocol::FramerEvent::Kind::need_more:
+          return {};
         case protocol::FramerEvent::Kind::garbage:
         case protocol::FramerEvent::Kind::bad_check:
-          metrics_.decode_errors.with(e.kind == protocol::FramerEvent::Kind::garbage ? "garbage" : "bad_check").inc();
+          metrics_.decode_errors
+              .with(e.kind == protocol::FramerEvent::Kind::garbage ? "garbage" : "bad_check")
+              .inc();
           if (config_.close_on_garbage) return "garbage";
           continue;
         case protocol::FramerEvent::Kind::oversized:
@@ -154,13 +174,16 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!decoded) return "undecodable_frame";  // cannot happen for framer output
     const auto& header = decoded->message.header;
     const auto kind = decoded->command_kind();
-    metrics_.frames.with(std::string(to_string(kind)) + "/" +
-                         (decoded->profile ? std::string(to_string(*decoded->profile)) : "unknown")).inc();
-    for (auto issue : decoded->issues) metrics_.decode_errors.with(std::string(to_string(issue))).inc();
+    metrics_.frames
+        .with(std::string(to_string(kind)) + "/" +
+              (decoded->profile ? std::string(to_string(*decoded->profile)) : "unknown"))
+        .inc();
+    for (auto issue : decoded->issues)
+      metrics_.decode_errors.with(std::string(to_string(issue))).inc();
 
     if (!logged_in_) {
-      const bool allowed_before_login = kind == protocol::CommandKind::activation ||
-                                        kind == protocol::CommandKind::time_sync;
+      const bool allowed_before_login =
+          kind == protocol::CommandKind::activation || kind == protocol::CommandKind::time_sync;
       if (kind == protocol::CommandKind::login) {
         if (auto reason = log_in(header.vin); !reason.empty()) return reason;
       } else if (!allowed_before_login) {
@@ -169,26 +192,27 @@ class Session : public std::enable_shared_from_this<Session> {
         if (auto reason = log_in(header.vin); !reason.empty()) return reason;
       }
     } else if (header.vin != vin_) {
-      spdlog::warn("event=vin_mismatch conn={} peer={} vin={} frame_vin={}", id_, peer_, vin_text(vin_),
-                   vin_text(header.vin));
+      spdlog::warn("event=vin_mismatch conn={} peer={} vin={} frame_vin={}", id_, peer_,
+                   vin_text(vin_), vin_text(header.vin));
       metrics_.connections_rejected.with("vin_mismatch").inc();
       return "vin_mismatch";
     }
-    if (!listener_.profile && decoded->profile == protocol::Profile::hj1239) known_profile_ = protocol::Profile::hj1239;
+    if (!listener_.profile && decoded->profile == protocol::Profile::hj1239)
+      known_profile_ = protocol::Profile::hj1239;
     if (!listener_.profile && decoded->profile == protocol::Profile::gb17691 &&
         (kind == protocol::CommandKind::realtime || kind == protocol::CommandKind::resend))
       known_profile_ = protocol::Profile::gb17691;
 
     received.push_back({reply_for(*decoded), arrived});
-    writes.push_back(storage::make_frame_write(*decoded, raw,
-                                               {now_unix_ms(), id_, listener_.url, peer_, decoded->profile}));
+    writes.push_back(storage::make_frame_write(
+        *decoded, raw, {now_unix_ms(), id_, listener_.url, peer_, decoded->profile}));
     return {};
   }
 
   std::string log_in(const protocol::Vin& vin) {
     if (peer_cn_ && *peer_cn_ != vin_text(vin)) {
-      spdlog::warn("event=certificate_vin_mismatch conn={} peer={} vin={} certificate_cn={}", id_, peer_,
-                   vin_text(vin), *peer_cn_);
+      spdlog::warn("event=certificate_vin_mismatch conn={} peer={} vin={} certificate_cn={}", id_,
+                   peer_, vin_text(vin), *peer_cn_);
       metrics_.connections_rejected.with("certificate_vin_mismatch").inc();
       return "certificate_vin_mismatch";
     }
@@ -196,7 +220,8 @@ class Session : public std::enable_shared_from_this<Session> {
     vin_ = vin;
     if (auto old = server_.bind_vin(vin, shared_from_this())) {
       metrics_.vin_replaced.inc();
-      spdlog::info("event=vin_replaced vin={} old_conn={} new_conn={}", vin_text(vin), old->id(), id_);
+      spdlog::info("event=vin_replaced vin={} old_conn={} new_conn={}", vin_text(vin), old->id(),
+                   id_);
       old->stop("replaced_by_new_login");
     }
     spdlog::info("event=login conn={} peer={} vin={}", id_, peer_, vin_text(vin));
@@ -207,15 +232,17 @@ class Session : public std::enable_shared_from_this<Session> {
   protocol::Bytes reply_for(const protocol::DecodedFrame& f) const {
     const auto& h = f.message.header;
     const auto kind = f.command_kind();
-    if (kind == protocol::CommandKind::time_sync && std::holds_alternative<protocol::TimeSyncRequestBody>(f.message.body))
+    if (kind == protocol::CommandKind::time_sync &&
+        std::holds_alternative<protocol::TimeSyncRequestBody>(f.message.body))
       return protocol::make_time_sync_reply(h, platform_time());
     if (h.variant == protocol::HeaderVariant::platform) {
       if (h.ack_flag != protocol::ack_flag::command) return {};
       return protocol::make_platform_ack(h, protocol::ack_flag::success, platform_time());
     }
-    const bool answerable = kind == protocol::CommandKind::login || kind == protocol::CommandKind::realtime ||
-                            kind == protocol::CommandKind::resend || kind == protocol::CommandKind::logout ||
-                            kind == protocol::CommandKind::removal_alarm;
+    const bool answerable =
+        kind == protocol::CommandKind::login || kind == protocol::CommandKind::realtime ||
+        kind == protocol::CommandKind::resend || kind == protocol::CommandKind::logout ||
+        kind == protocol::CommandKind::removal_alarm;
     if (!answerable) return {};
     const auto profile = listener_.profile ? listener_.profile : known_profile_;
     // Under `auto`, before the session's profile is known, a login is answered: an hj1239 terminal
@@ -230,7 +257,8 @@ class Session : public std::enable_shared_from_this<Session> {
     auto pending = std::make_shared<std::atomic<std::size_t>>(writes.size());
     auto failed = std::make_shared<std::atomic<bool>>(false);
     // Shared: the last completion's wake-up may run after this coroutine has moved on.
-    auto done = std::make_shared<asio::steady_timer>(executor_, asio::steady_timer::time_point::max());
+    auto done =
+        std::make_shared<asio::steady_timer>(executor_, asio::steady_timer::time_point::max());
     auto self = shared_from_this();
     for (auto& w : writes) {
       auto completion = [this, self, pending, failed, done](storage::WriteOutcome outcome) {
@@ -248,7 +276,9 @@ class Session : public std::enable_shared_from_this<Session> {
       }
     }
     while (pending->load() > 0) co_await done->async_wait(nothrow);
-    if (failed->load()) spdlog::error("event=storage_failed conn={} vin={}: frames not acknowledged", id_, vin_text(vin_));
+    if (failed->load())
+      spdlog::error("event=storage_failed conn={} vin={}: frames not acknowledged", id_,
+                    vin_text(vin_));
     co_return !failed->load();
   }
 
@@ -262,7 +292,8 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (out.empty()) co_return true;
     timer_.expires_after(config_.write_timeout);
-    auto r = co_await (asio::async_write(stream, asio::buffer(out), nothrow) || timer_.async_wait(nothrow));
+    auto r = co_await (asio::async_write(stream, asio::buffer(out), nothrow) ||
+                       timer_.async_wait(nothrow));
     if (r.index() == 1 || std::get<0>(std::get<0>(r))) co_return false;
     metrics_.bytes_sent.inc(out.size());
     metrics_.replies_sent.inc(count);
@@ -290,7 +321,6 @@ class Session : public std::enable_shared_from_this<Session> {
     metrics_.connections_closed.with(reason).inc();
     spdlog::info("event=session_closed conn={} peer={} vin={} reason={}", id_, peer_,
                  logged_in_ ? vin_text(vin_) : "-", reason);
-    server_.session_ended(*this);
   }
 
   IngestServer& server_;
@@ -311,7 +341,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string stop_reason_;
 };
 
-IngestServer::IngestServer(asio::io_context& io, Config config, storage::Store& store, ServerMetrics& metrics)
+IngestServer::IngestServer(asio::io_context& io, Config config, storage::Store& store,
+                           ServerMetrics& metrics)
     : io_(io), config_(std::move(config)), store_(store), metrics_(metrics) {}
 
 IngestServer::~IngestServer() = default;
@@ -321,8 +352,10 @@ bool IngestServer::start(std::vector<std::string>& problems) {
                                      [](const ListenerConfig& l) { return l.tls; });
   if (needs_tls) {
     std::string error;
-    if (!ensure_development_certificates(config_, error)) problems.push_back(error);
-    else if (!(tls_ = make_tls_context(config_, error))) problems.push_back(error);
+    if (!ensure_development_certificates(config_, error))
+      problems.push_back(error);
+    else if (!(tls_ = make_tls_context(config_, error)))
+      problems.push_back(error);
   }
   for (const auto& l : config_.listeners) {
     boost::system::error_code ec;
@@ -345,8 +378,9 @@ bool IngestServer::start(std::vector<std::string>& problems) {
   }
   if (!problems.empty()) return false;
   for (auto& l : listeners_) {
-    spdlog::info("event=listening url={} port={} tls={} profile={}", l.config.url, l.acceptor->local_endpoint().port(),
-                 l.config.tls, l.config.profile ? to_string(*l.config.profile) : "auto");
+    spdlog::info("event=listening url={} port={} tls={} profile={}", l.config.url,
+                 l.acceptor->local_endpoint().port(), l.config.tls,
+                 l.config.profile ? to_string(*l.config.profile) : "auto");
     asio::co_spawn(io_, accept_loop(l), asio::detached);
   }
   return true;
@@ -372,9 +406,12 @@ bool IngestServer::admit(const tcp::socket& socket, std::string& address, std::s
     window_start_ = now;
     window_accepts_ = 0;
   }
-  if (window_accepts_ >= config_.max_accepts_per_second) reason = "accept_rate";
-  else if (open_ >= config_.max_connections) reason = "max_connections";
-  else if (per_address_[address] >= config_.max_connections_per_address) reason = "max_connections_per_address";
+  if (window_accepts_ >= config_.max_accepts_per_second)
+    reason = "accept_rate";
+  else if (open_ >= config_.max_connections)
+    reason = "max_connections";
+  else if (per_address_[address] >= config_.max_connections_per_address)
+    reason = "max_connections_per_address";
   if (!reason.empty()) return false;
   ++window_accepts_;
   ++open_;
@@ -412,17 +449,20 @@ awaitable<void> IngestServer::accept_loop(Listener& listener) {
       if (listener.config.tls) tls = tls_;
     }
     const auto executor = socket.get_executor();
-    auto session = std::make_shared<Session>(*this, std::move(socket), listener.config, std::move(tls), id, peer);
+    auto session = std::make_shared<Session>(*this, std::move(socket), listener.config,
+                                             std::move(tls), id, peer);
     {
       std::lock_guard lock(mutex_);
       sessions_[id] = session;
     }
     spdlog::debug("event=session_open conn={} peer={} listener={}", id, peer, listener.config.url);
-    asio::co_spawn(executor, [session]() -> awaitable<void> { co_await session->run(); }, asio::detached);
+    asio::co_spawn(
+        executor, [session]() -> awaitable<void> { co_await session->run(); }, asio::detached);
   }
 }
 
-std::shared_ptr<Session> IngestServer::bind_vin(const protocol::Vin& vin, const std::shared_ptr<Session>& session) {
+std::shared_ptr<Session> IngestServer::bind_vin(const protocol::Vin& vin,
+                                                const std::shared_ptr<Session>& session) {
   std::lock_guard lock(mutex_);
   auto& slot = by_vin_[vin_text(vin)];
   auto old = slot.lock();
@@ -434,10 +474,13 @@ void IngestServer::session_ended(Session& session) {
   std::lock_guard lock(mutex_);
   sessions_.erase(session.id());
   const auto address = session.peer().substr(0, session.peer().rfind(':'));
-  if (auto it = per_address_.find(address); it != per_address_.end() && --it->second == 0) per_address_.erase(it);
+  if (auto it = per_address_.find(address); it != per_address_.end() && --it->second == 0)
+    per_address_.erase(it);
   for (auto it = by_vin_.begin(); it != by_vin_.end();) {
-    if (auto s = it->second.lock(); !s || s.get() == &session) it = by_vin_.erase(it);
-    else ++it;
+    if (auto s = it->second.lock(); !s || s.get() == &session)
+      it = by_vin_.erase(it);
+    else
+      ++it;
   }
   --open_;
   metrics_.connections_open.add(-1);

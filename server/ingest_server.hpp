@@ -7,11 +7,11 @@
 // storage writer completes writes on its own thread and posts back to the session's strand. The
 // registries (sessions by VIN, connections per address) are guarded by one mutex.
 
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -28,7 +28,8 @@ class Session;
 
 class IngestServer {
  public:
-  IngestServer(boost::asio::io_context& io, Config config, storage::Store& store, ServerMetrics& metrics);
+  IngestServer(boost::asio::io_context& io, Config config, storage::Store& store,
+               ServerMetrics& metrics);
   ~IngestServer();
 
   // Creates the TLS context (if any listener needs it) and binds every listener; on failure returns
@@ -49,7 +50,8 @@ class IngestServer {
   ServerMetrics& metrics() noexcept { return metrics_; }
   [[nodiscard]] bool stopping() const noexcept { return stopping_.load(); }
   // Records `session` as the live connection of `vin`; returns the one it replaces, if any.
-  std::shared_ptr<Session> bind_vin(const protocol::Vin& vin, const std::shared_ptr<Session>& session);
+  std::shared_ptr<Session> bind_vin(const protocol::Vin& vin,
+                                    const std::shared_ptr<Session>& session);
   void session_ended(Session& session);
 
  private:

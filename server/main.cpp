@@ -37,7 +37,8 @@ int serve(const server::Config& config) {
     spdlog::error("event=startup_failed error=\"{}\"", error);
     return 1;
   }
-  spdlog::info("event=storage_open dir={} sync={}", config.store.dir.string(), storage::to_string(config.store.sync));
+  spdlog::info("event=storage_open dir={} sync={}", config.store.dir.string(),
+               storage::to_string(config.store.sync));
 
   asio::io_context io;
   server::ServerMetrics metrics;
@@ -52,7 +53,8 @@ int serve(const server::Config& config) {
       io,
       [&] {
         metrics.ingest_queue_depth.set(static_cast<std::int64_t>(store->stats().queue_depth));
-        for (auto us : store->take_sync_latencies()) metrics.fsync_seconds.observe(static_cast<double>(us.count()) / 1e6);
+        for (auto us : store->take_sync_latencies())
+          metrics.fsync_seconds.observe(static_cast<double>(us.count()) / 1e6);
         return metrics.render();
       },
       [&] { return !ingest.stopping(); });
@@ -100,13 +102,18 @@ int main(int argc, char** argv) {
   const auto parsed = server::parse_command_line(argc, argv);
   if (!parsed.problems.empty()) {
     for (const auto& p : parsed.problems) std::cerr << "lantiand: " << p << '\n';
-    std::cerr << "lantiand: " << parsed.problems.size() << " problem(s); `lantiand --help` lists every option\n";
+    std::cerr << "lantiand: " << parsed.problems.size()
+              << " problem(s); `lantiand --help` lists every option\n";
     return 2;
   }
   switch (parsed.command) {
-    case server::Command::help: std::cout << parsed.help_text; return 0;
-    case server::Command::export_frames: return server::run_export(parsed.config, parsed.export_query, std::cout, std::cerr);
-    case server::Command::serve: break;
+    case server::Command::help:
+      std::cout << parsed.help_text;
+      return 0;
+    case server::Command::export_frames:
+      return server::run_export(parsed.config, parsed.export_query, std::cout, std::cerr);
+    case server::Command::serve:
+      break;
   }
   std::signal(SIGPIPE, SIG_IGN);
   return serve(parsed.config);

@@ -15,7 +15,8 @@ void Histogram::observe(double v) noexcept {
   while (i < bounds_.size() && v > bounds_[i]) ++i;
   buckets_[i].fetch_add(1, std::memory_order_relaxed);
   count_.fetch_add(1, std::memory_order_relaxed);
-  sum_micros_.fetch_add(static_cast<std::uint64_t>(std::llround(std::max(v, 0.0) * 1e6)), std::memory_order_relaxed);
+  sum_micros_.fetch_add(static_cast<std::uint64_t>(std::llround(std::max(v, 0.0) * 1e6)),
+                        std::memory_order_relaxed);
 }
 
 std::string Histogram::render(const std::string& name, const std::string& labels) const {
@@ -58,35 +59,48 @@ std::string CounterFamily::render() const {
 }
 
 namespace {
-void scalar(std::ostringstream& out, const char* name, const char* type, const char* help, std::int64_t v) {
-  out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n" << name << " " << v << "\n";
+void scalar(std::ostringstream& out, const char* name, const char* type, const char* help,
+            std::int64_t v) {
+  out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n"
+      << name << " " << v << "\n";
 }
 void histogram(std::ostringstream& out, const char* name, const char* help, const Histogram& h) {
-  out << "# HELP " << name << " " << help << "\n# TYPE " << name << " histogram\n" << h.render(name, "");
+  out << "# HELP " << name << " " << help << "\n# TYPE " << name << " histogram\n"
+      << h.render(name, "");
 }
 }  // namespace
 
 std::string ServerMetrics::render() const {
   std::ostringstream out;
-  scalar(out, "lantian_connections_open", "gauge", "Open terminal connections", connections_open.value());
+  scalar(out, "lantian_connections_open", "gauge", "Open terminal connections",
+         connections_open.value());
   scalar(out, "lantian_connections_accepted_total", "counter", "Connections accepted",
          static_cast<std::int64_t>(connections_accepted.value()));
   out << connections_rejected.render() << connections_closed.render();
-  scalar(out, "lantian_tls_handshake_failures_total", "counter", "TLS handshakes that failed or timed out",
+  scalar(out, "lantian_tls_handshake_failures_total", "counter",
+         "TLS handshakes that failed or timed out",
          static_cast<std::int64_t>(tls_handshake_failures.value()));
   out << frames.render() << decode_errors.render();
-  scalar(out, "lantian_frames_stored_total", "counter", "Frames made durable", static_cast<std::int64_t>(frames_stored.value()));
-  scalar(out, "lantian_duplicates_total", "counter", "Frames whose blocks were all stored already (acknowledged, not stored)",
+  scalar(out, "lantian_frames_stored_total", "counter", "Frames made durable",
+         static_cast<std::int64_t>(frames_stored.value()));
+  scalar(out, "lantian_duplicates_total", "counter",
+         "Frames whose blocks were all stored already (acknowledged, not stored)",
          static_cast<std::int64_t>(duplicates.value()));
-  scalar(out, "lantian_bytes_received_total", "counter", "Bytes read from terminals", static_cast<std::int64_t>(bytes_received.value()));
-  scalar(out, "lantian_bytes_sent_total", "counter", "Bytes written to terminals", static_cast<std::int64_t>(bytes_sent.value()));
-  scalar(out, "lantian_replies_total", "counter", "Reply frames sent", static_cast<std::int64_t>(replies_sent.value()));
-  scalar(out, "lantian_vin_replaced_total", "counter", "Connections closed because the same VIN logged in again",
+  scalar(out, "lantian_bytes_received_total", "counter", "Bytes read from terminals",
+         static_cast<std::int64_t>(bytes_received.value()));
+  scalar(out, "lantian_bytes_sent_total", "counter", "Bytes written to terminals",
+         static_cast<std::int64_t>(bytes_sent.value()));
+  scalar(out, "lantian_replies_total", "counter", "Reply frames sent",
+         static_cast<std::int64_t>(replies_sent.value()));
+  scalar(out, "lantian_vin_replaced_total", "counter",
+         "Connections closed because the same VIN logged in again",
          static_cast<std::int64_t>(vin_replaced.value()));
-  scalar(out, "lantian_ingest_queue_depth", "gauge", "Frames waiting for the storage writer", ingest_queue_depth.value());
+  scalar(out, "lantian_ingest_queue_depth", "gauge", "Frames waiting for the storage writer",
+         ingest_queue_depth.value());
   histogram(out, "lantian_batch_frames", "Frames per group commit", batch_frames);
   histogram(out, "lantian_fsync_seconds", "WAL sync latency", fsync_seconds);
-  histogram(out, "lantian_reply_seconds", "From a frame's arrival to its reply being written", reply_seconds);
+  histogram(out, "lantian_reply_seconds", "From a frame's arrival to its reply being written",
+            reply_seconds);
   return out.str();
 }
 

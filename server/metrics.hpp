@@ -17,7 +17,9 @@ namespace lantian::server {
 class Counter {
  public:
   void inc(std::uint64_t n = 1) noexcept { value_.fetch_add(n, std::memory_order_relaxed); }
-  [[nodiscard]] std::uint64_t value() const noexcept { return value_.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t value() const noexcept {
+    return value_.load(std::memory_order_relaxed);
+  }
 
  private:
   std::atomic<std::uint64_t> value_{0};
@@ -27,7 +29,9 @@ class Gauge {
  public:
   void set(std::int64_t v) noexcept { value_.store(v, std::memory_order_relaxed); }
   void add(std::int64_t n) noexcept { value_.fetch_add(n, std::memory_order_relaxed); }
-  [[nodiscard]] std::int64_t value() const noexcept { return value_.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::int64_t value() const noexcept {
+    return value_.load(std::memory_order_relaxed);
+  }
 
  private:
   std::atomic<std::int64_t> value_{0};
@@ -66,11 +70,15 @@ class CounterFamily {
 struct ServerMetrics {
   Gauge connections_open;
   Counter connections_accepted;
-  CounterFamily connections_rejected{"lantian_connections_rejected_total", "Connections refused or closed early, by reason", "reason"};
-  CounterFamily connections_closed{"lantian_connections_closed_total", "Connections closed, by reason", "reason"};
+  CounterFamily connections_rejected{"lantian_connections_rejected_total",
+                                     "Connections refused or closed early, by reason", "reason"};
+  CounterFamily connections_closed{"lantian_connections_closed_total",
+                                   "Connections closed, by reason", "reason"};
   Counter tls_handshake_failures;
-  CounterFamily frames{"lantian_frames_total", "Frames received, by command name and profile", "kind"};
-  CounterFamily decode_errors{"lantian_decode_errors_total", "Frame and decode problems, by kind", "kind"};
+  CounterFamily frames{"lantian_frames_total", "Frames received, by command name and profile",
+                       "kind"};
+  CounterFamily decode_errors{"lantian_decode_errors_total", "Frame and decode problems, by kind",
+                              "kind"};
   Counter frames_stored;
   Counter duplicates;
   Counter bytes_received;
@@ -79,7 +87,8 @@ struct ServerMetrics {
   Counter vin_replaced;
   Gauge ingest_queue_depth;
   Histogram batch_frames{{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000}};
-  Histogram fsync_seconds{{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}};
+  Histogram fsync_seconds{
+      {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}};
   Histogram reply_seconds{{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 3}};
 
   [[nodiscard]] std::string render() const;

@@ -12,8 +12,9 @@ namespace ssl = boost::asio::ssl;
 std::shared_ptr<ssl::context> make_tls_context(const Config& config, std::string& error) {
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
   boost::system::error_code ec;
-  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                       ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use,
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                       ssl::context::single_dh_use,
                    ec);
   SSL_CTX* native = ctx->native_handle();
   SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
@@ -55,7 +56,8 @@ std::optional<std::string> verified_peer_common_name(SSL* ssl) {
   std::optional<std::string> cn;
   if (SSL_get_verify_result(ssl) == X509_V_OK) {
     char buf[256];
-    if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, sizeof buf) > 0) cn = buf;
+    if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, sizeof buf) > 0)
+      cn = buf;
   }
   X509_free(cert);
   return cn;
@@ -70,9 +72,12 @@ bool ensure_development_certificates(const Config& config, std::string& error) {
             config.certs_script.string();
     return false;
   }
-  const std::string command = "bash '" + config.certs_script.string() + "' '" + dir.string() + "' >/dev/null";
-  if (std::system(command.c_str()) != 0 || !fs::exists(config.tls_cert) || !fs::exists(config.tls_key)) {
-    error = "could not create development certificates in " + dir.string() + " with " + config.certs_script.string();
+  const std::string command =
+      "bash '" + config.certs_script.string() + "' '" + dir.string() + "' >/dev/null";
+  if (std::system(command.c_str()) != 0 || !fs::exists(config.tls_cert) ||
+      !fs::exists(config.tls_key)) {
+    error = "could not create development certificates in " + dir.string() + " with " +
+            config.certs_script.string();
     return false;
   }
   return true;

@@ -1,8 +1,8 @@
 #pragma once
 // TLS for terminal listeners: TLS 1.2 and 1.3 only, ECDHE with AES-GCM or ChaCha20, session
 // resumption by tickets, SSL_MODE_RELEASE_BUFFERS (idle connections hold no record buffers),
-// optional verification of terminal certificates. Contexts are immutable once built; a reload builds
-// a new one and new connections use it.
+// optional verification of terminal certificates. Contexts are immutable once built; a reload
+// builds a new one and new connections use it.
 
 #include <boost/asio/ssl/context.hpp>
 #include <memory>

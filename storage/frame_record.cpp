@@ -25,7 +25,8 @@ bool get_string(protocol::ByteReader& r, std::string& out) {
 
 Bytes encode_record(const FrameRecord& record) {
   Bytes out;
-  out.reserve(record.raw.size() + record.received.listener.size() + record.received.peer.size() + 32);
+  out.reserve(record.raw.size() + record.received.listener.size() + record.received.peer.size() +
+              32);
   protocol::ByteWriter w(out);
   w.u8(record_version);
   const auto ms = static_cast<std::uint64_t>(record.received.receive_unix_ms);
@@ -44,7 +45,8 @@ Bytes encode_record(const FrameRecord& record) {
 protocol::Result<FrameRecord> decode_record(ByteView value) {
   protocol::ByteReader r(value);
   FrameRecord rec;
-  if (r.remaining() < 1 + 8 + 8 + 1 || r.u8() != record_version) return protocol::FrameError::too_short;
+  if (r.remaining() < 1 + 8 + 8 + 1 || r.u8() != record_version)
+    return protocol::FrameError::too_short;
   std::uint64_t ms = r.u32();
   ms = ms << 32 | r.u32();
   rec.received.receive_unix_ms = static_cast<std::int64_t>(ms);
@@ -53,7 +55,8 @@ protocol::Result<FrameRecord> decode_record(ByteView value) {
   const std::uint8_t profile = r.u8();
   if (profile <= static_cast<std::uint8_t>(protocol::Profile::nonroad))
     rec.received.profile = static_cast<protocol::Profile>(profile);
-  if (!get_string(r, rec.received.listener) || !get_string(r, rec.received.peer) || r.remaining() < 4)
+  if (!get_string(r, rec.received.listener) || !get_string(r, rec.received.peer) ||
+      r.remaining() < 4)
     return protocol::FrameError::too_short;
   const std::size_t n = r.u32();
   if (r.remaining() != n) return protocol::FrameError::too_short;

@@ -12,14 +12,14 @@
 
 namespace lantian::storage {
 
-using protocol::ByteView;
 using protocol::Bytes;
+using protocol::ByteView;
 
 struct ReceiveInfo {
   std::int64_t receive_unix_ms = 0;
   std::uint64_t connection_id = 0;
-  std::string listener;  // e.g. "tls://0.0.0.0:7700?profile=hj1239"
-  std::string peer;      // "203.0.113.7:51234"
+  std::string listener;                      // e.g. "tls://0.0.0.0:7700?profile=hj1239"
+  std::string peer;                          // "203.0.113.7:51234"
   std::optional<protocol::Profile> profile;  // the profile the frame was decoded with
   bool operator==(const ReceiveInfo&) const = default;
 };

@@ -13,8 +13,10 @@ using namespace protocol;
 std::optional<std::int64_t> body_time(const Body& body) {
   return std::visit(
       [](const auto& b) -> std::optional<std::int64_t> {
-        if constexpr (requires { b.time; }) return b.time.to_unix_seconds();
-        else return std::nullopt;
+        if constexpr (requires { b.time; })
+          return b.time.to_unix_seconds();
+        else
+          return std::nullopt;
       },
       body);
 }
@@ -24,8 +26,10 @@ std::optional<std::pair<const Position*, BeijingTime>> last_position(const Body&
   if (const auto* r = std::get_if<ReportBody>(&body)) {
     for (auto it = r->blocks.rbegin(); it != r->blocks.rend(); ++it) {
       const BeijingTime when = r->layout == Profile::hj1239 ? it->time : r->time;
-      if (const auto* s = std::get_if<StreamBlock>(&it->payload)) return std::pair{&s->position, when};
-      if (const auto* c = std::get_if<CatalystBlock>(&it->payload)) return std::pair{&c->position, when};
+      if (const auto* s = std::get_if<StreamBlock>(&it->payload))
+        return std::pair{&s->position, when};
+      if (const auto* c = std::get_if<CatalystBlock>(&it->payload))
+        return std::pair{&c->position, when};
     }
     if (r->layout == Profile::nonroad) return std::pair{&r->position, r->time};
   }
@@ -60,7 +64,8 @@ FrameWrite make_frame_write(const DecodedFrame& frame, ByteView raw, ReceiveInfo
       {"receive_unix_ms", received.receive_unix_ms},
       {"command", h.command},
       {"command_name", to_string(frame.command_kind())},
-      {"collection_time", BeijingTime::from_unix_seconds(w.collection_unix_s).iso8601().value_or("")},
+      {"collection_time",
+       BeijingTime::from_unix_seconds(w.collection_unix_s).iso8601().value_or("")},
       {"profile", frame.profile ? json::value(to_string(*frame.profile)) : json::value(nullptr)},
       {"listener", received.listener},
       {"peer", received.peer},
@@ -71,7 +76,8 @@ FrameWrite make_frame_write(const DecodedFrame& frame, ByteView raw, ReceiveInfo
   if (const auto fix = last_position(frame.message.body)) {
     const Position& p = *fix->first;
     if (const auto lon = p.lon_deg(), lat = p.lat_deg(); lon && lat) {
-      json::object o{{"time", fix->second.iso8601() ? json::value(*fix->second.iso8601()) : json::value(nullptr)},
+      json::object o{{"time", fix->second.iso8601() ? json::value(*fix->second.iso8601())
+                                                    : json::value(nullptr)},
                      {"valid", p.fix_valid()},
                      {"lon", *lon},
                      {"lat", *lat},

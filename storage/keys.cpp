@@ -22,7 +22,8 @@ std::string vin_prefix(const protocol::Vin& vin) {
   return std::string(reinterpret_cast<const char*>(vin.data()), vin.size());
 }
 
-std::string frame_key(const protocol::Vin& vin, std::int64_t collection_unix_s, std::uint64_t sequence) {
+std::string frame_key(const protocol::Vin& vin, std::int64_t collection_unix_s,
+                      std::uint64_t sequence) {
   std::string key = vin_prefix(vin);
   key.reserve(frame_key_size);
   append_u64(key, static_cast<std::uint64_t>(collection_unix_s) + time_bias);

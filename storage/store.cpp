@@ -22,7 +22,9 @@ constexpr const char* cf_meta = "meta";
 // Reserved for the rules and API layers, created now so that the layout is stable.
 constexpr const char* reserved_cfs[] = {"violations", "registry", "zones", "audit", "tokens"};
 constexpr const char* next_sequence_key = "next_sequence";
-constexpr const char* fix_suffix = "\x01" "fix";
+constexpr const char* fix_suffix =
+    "\x01"
+    "fix";
 
 std::int64_t now_unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -33,18 +35,22 @@ std::int64_t now_unix_ms() {
 // Drops raw frames and idempotency keys whose receive time is older than the retention.
 class RetentionFilter final : public rocksdb::CompactionFilter {
  public:
-  RetentionFilter(std::chrono::hours retention, bool frames) : retention_(retention), frames_(frames) {}
-  bool Filter(int, const rocksdb::Slice&, const rocksdb::Slice& value, std::string*, bool*) const override {
+  RetentionFilter(std::chrono::hours retention, bool frames)
+      : retention_(retention), frames_(frames) {}
+  bool Filter(int, const rocksdb::Slice&, const rocksdb::Slice& value, std::string*,
+              bool*) const override {
     std::int64_t received_ms = 0;
     if (frames_) {
-      auto record = decode_record(ByteView(reinterpret_cast<const std::uint8_t*>(value.data()), value.size()));
+      auto record = decode_record(
+          ByteView(reinterpret_cast<const std::uint8_t*>(value.data()), value.size()));
       if (!record) return false;  // never drop what cannot be read
       received_ms = record->received.receive_unix_ms;
     } else {
       if (value.size() != 8) return false;
       received_ms = static_cast<std::int64_t>(read_u64(std::string_view(value.data(), 8)));
     }
-    const auto cutoff = now_unix_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(retention_).count();
+    const auto cutoff =
+        now_unix_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(retention_).count();
     return received_ms < cutoff;
   }
   const char* Name() const override { return "lantian.retention"; }
@@ -60,7 +66,8 @@ rocksdb::ColumnFamilyOptions family_options(const rocksdb::CompactionFilter* fil
   auto has = [&](rocksdb::CompressionType t) {
     return std::find(supported.begin(), supported.end(), t) != supported.end();
   };
-  cf.compression = has(rocksdb::kLZ4Compression) ? rocksdb::kLZ4Compression : rocksdb::kSnappyCompression;
+  cf.compression =
+      has(rocksdb::kLZ4Compression) ? rocksdb::kLZ4Compression : rocksdb::kSnappyCompression;
   if (has(rocksdb::kZSTD)) cf.bottommost_compression = rocksdb::kZSTD;
   cf.compaction_filter = filter;
   if (bloom) {
@@ -79,7 +86,9 @@ std::string u64_value(std::uint64_t v) {
   return s;
 }
 
-rocksdb::Slice slice(const Bytes& b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
+rocksdb::Slice slice(const Bytes& b) {
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
 
 }  // namespace
 
@@ -92,9 +101,12 @@ std::optional<SyncPolicy> parse_sync_policy(std::string_view text) noexcept {
 
 std::string_view to_string(SyncPolicy policy) noexcept {
   switch (policy) {
-    case SyncPolicy::always: return "always";
-    case SyncPolicy::interval: return "interval";
-    case SyncPolicy::off: return "off";
+    case SyncPolicy::always:
+      return "always";
+    case SyncPolicy::interval:
+      return "interval";
+    case SyncPolicy::off:
+      return "off";
   }
   return "always";
 }
@@ -145,7 +157,8 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options, std::string& err
   store->meta_ = store->handles_[4];
 
   std::string seq;
-  if (store->db_->Get(rocksdb::ReadOptions(), store->meta_, next_sequence_key, &seq).ok() && seq.size() == 8)
+  if (store->db_->Get(rocksdb::ReadOptions(), store->meta_, next_sequence_key, &seq).ok() &&
+      seq.size() == 8)
     store->next_sequence_ = read_u64(seq);
   store->writer_ = std::thread([s = store.get()] { s->run_writer(); });
   return store;
@@ -183,7 +196,9 @@ std::unique_ptr<Store> Store::open_read_only(const std::filesystem::path& dir, s
   return store;
 }
 
-Store::~Store() { close(); }
+Store::~Store() {
+  close();
+}
 
 bool Store::try_submit(FrameWrite&& write, WriteCompletion done) {
   {
@@ -225,7 +240,8 @@ void Store::run_writer() {
     last_sync = std::chrono::steady_clock::now();
     {
       std::lock_guard lock(mutex_);
-      sync_latencies_.push_back(std::chrono::duration_cast<std::chrono::microseconds>(last_sync - start));
+      sync_latencies_.push_back(
+          std::chrono::duration_cast<std::chrono::microseconds>(last_sync - start));
     }
     for (auto& p : unsynced) {
       if (!ok) ++write_failures_;
@@ -241,7 +257,8 @@ void Store::run_writer() {
       if (unsynced.empty()) {
         wake_.wait(lock, [&] { return closing_ || !queue_.empty(); });
       } else {
-        wake_.wait_until(lock, last_sync + options_.sync_interval, [&] { return closing_ || !queue_.empty(); });
+        wake_.wait_until(lock, last_sync + options_.sync_interval,
+                         [&] { return closing_ || !queue_.empty(); });
       }
       const std::size_t n = std::min(queue_.size(), options_.max_batch);
       batch.reserve(n);
@@ -291,7 +308,8 @@ void Store::write_batch(std::vector<Pending>& batch) {
     }
     const Bytes value = encode_record(w.record);
     wb.Put(frames_, frame_key(w.vin, w.collection_unix_s, next_sequence_++), slice(value));
-    const std::string received = u64_value(static_cast<std::uint64_t>(w.record.received.receive_unix_ms));
+    const std::string received =
+        u64_value(static_cast<std::uint64_t>(w.record.received.receive_unix_ms));
     for (const std::string* key : fresh) {
       wb.Put(blocks_, *key, received);
       keys_in_batch.insert(*key);
@@ -324,13 +342,15 @@ void Store::write_batch(std::vector<Pending>& batch) {
   batch = std::move(written);
 }
 
-void Store::for_each_frame(const std::optional<protocol::Vin>& vin, std::int64_t from_unix_s,
-                           std::int64_t to_unix_s,
-                           const std::function<bool(const FrameKey&, const FrameRecord&)>& fn) const {
+void Store::for_each_frame(
+    const std::optional<protocol::Vin>& vin, std::int64_t from_unix_s, std::int64_t to_unix_s,
+    const std::function<bool(const FrameKey&, const FrameRecord&)>& fn) const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), frames_));
   const std::string prefix = vin ? vin_prefix(*vin) : std::string();
-  if (vin) it->Seek(frame_key(*vin, from_unix_s, 0));
-  else it->SeekToFirst();
+  if (vin)
+    it->Seek(frame_key(*vin, from_unix_s, 0));
+  else
+    it->SeekToFirst();
   for (; it->Valid(); it->Next()) {
     const auto key = it->key();
     if (vin && !key.starts_with(prefix)) break;
@@ -342,7 +362,8 @@ void Store::for_each_frame(const std::optional<protocol::Vin>& vin, std::int64_t
       continue;
     }
     const auto value = it->value();
-    auto record = decode_record(ByteView(reinterpret_cast<const std::uint8_t*>(value.data()), value.size()));
+    auto record =
+        decode_record(ByteView(reinterpret_cast<const std::uint8_t*>(value.data()), value.size()));
     if (!record) continue;
     if (!fn(*parsed, *record)) break;
   }
@@ -356,7 +377,8 @@ std::optional<std::string> Store::latest_state(const protocol::Vin& vin) const {
 
 std::optional<std::string> Store::last_fix(const protocol::Vin& vin) const {
   std::string value;
-  if (db_->Get(rocksdb::ReadOptions(), latest_, vin_prefix(vin) + fix_suffix, &value).ok()) return value;
+  if (db_->Get(rocksdb::ReadOptions(), latest_, vin_prefix(vin) + fix_suffix, &value).ok())
+    return value;
   return std::nullopt;
 }
 
@@ -368,7 +390,8 @@ void Store::compact() {
 }
 
 StoreStats Store::stats() const {
-  StoreStats s{frames_stored_.load(), duplicates_.load(), batches_.load(), write_failures_.load(), 0};
+  StoreStats s{frames_stored_.load(), duplicates_.load(), batches_.load(), write_failures_.load(),
+               0};
   std::lock_guard lock(mutex_);
   s.queue_depth = queue_.size();
   return s;

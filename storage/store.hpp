@@ -67,7 +67,7 @@ struct FrameWrite {
   // already is a duplicate: acknowledged, counted, not stored again.
   std::vector<std::string> block_keys;
   FrameRecord record;
-  std::string latest_json;                  // latest_state value for the VIN
+  std::string latest_json;                   // latest_state value for the VIN
   std::optional<std::string> last_fix_json;  // when the frame carries a position
 };
 
@@ -93,7 +93,8 @@ class Store {
   // failure returns nullptr and says why in `error`.
   static std::unique_ptr<Store> open(const StoreOptions& options, std::string& error);
   // Opens an existing database for reading only (no writer; safe while a server runs on it).
-  static std::unique_ptr<Store> open_read_only(const std::filesystem::path& dir, std::string& error);
+  static std::unique_ptr<Store> open_read_only(const std::filesystem::path& dir,
+                                               std::string& error);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -144,7 +145,7 @@ class Store {
   std::deque<Pending> queue_;
   bool closing_ = false;
   std::thread writer_;
-  std::uint64_t next_sequence_ = 1;  // writer thread only
+  std::uint64_t next_sequence_ = 1;                        // writer thread only
   std::vector<std::chrono::microseconds> sync_latencies_;  // guarded by mutex_
 
   std::atomic<std::uint64_t> frames_stored_{0}, duplicates_{0}, batches_{0}, write_failures_{0};

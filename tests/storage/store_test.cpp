@@ -19,8 +19,9 @@ using protocol::testing::corpus_frame;
 
 class TempDir {
  public:
-  TempDir() : path_(fs::temp_directory_path() / ("lantian-store-" + std::to_string(::getpid()) + "-" +
-                                                 std::to_string(counter_++))) {
+  TempDir()
+      : path_(fs::temp_directory_path() /
+              ("lantian-store-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++))) {
     fs::remove_all(path_);
   }
   ~TempDir() { fs::remove_all(path_); }
@@ -42,8 +43,9 @@ FrameWrite write_of(const std::string& name, std::int64_t receive_ms = 176722560
   const auto& f = corpus_frame(name);
   auto decoded = protocol::decode_frame(f.bytes, f.options);
   EXPECT_TRUE(decoded.has_value());
-  return make_frame_write(*decoded, f.bytes,
-                          {receive_ms, 42, "tcp://127.0.0.1:0?profile=auto", "127.0.0.1:50000", decoded->profile});
+  return make_frame_write(
+      *decoded, f.bytes,
+      {receive_ms, 42, "tcp://127.0.0.1:0?profile=auto", "127.0.0.1:50000", decoded->profile});
 }
 
 WriteOutcome submit_and_wait(Store& store, FrameWrite w) {
@@ -53,17 +55,20 @@ WriteOutcome submit_and_wait(Store& store, FrameWrite w) {
   return result.get();
 }
 
-std::vector<FrameRecord> all_frames(const Store& store, std::optional<protocol::Vin> vin = std::nullopt) {
+std::vector<FrameRecord> all_frames(const Store& store,
+                                    std::optional<protocol::Vin> vin = std::nullopt) {
   std::vector<FrameRecord> out;
-  store.for_each_frame(vin, INT64_MIN / 2, INT64_MAX / 2, [&](const FrameKey&, const FrameRecord& r) {
-    out.push_back(r);
-    return true;
-  });
+  store.for_each_frame(vin, INT64_MIN / 2, INT64_MAX / 2,
+                       [&](const FrameKey&, const FrameRecord& r) {
+                         out.push_back(r);
+                         return true;
+                       });
   return out;
 }
 
 TEST(FrameRecord, RoundTripsAndRejectsTruncatedValues) {
-  FrameRecord r{{1767225600123, 7, "tls://0.0.0.0:7700?profile=hj1239", "10.0.0.1:1234", protocol::Profile::hj1239},
+  FrameRecord r{{1767225600123, 7, "tls://0.0.0.0:7700?profile=hj1239", "10.0.0.1:1234",
+                 protocol::Profile::hj1239},
                 corpus_frame("e1-login").bytes};
   const Bytes value = encode_record(r);
   auto back = decode_record(value);
@@ -74,7 +79,8 @@ TEST(FrameRecord, RoundTripsAndRejectsTruncatedValues) {
 }
 
 TEST(Keys, SortByVinThenCollectionTimeThenArrival) {
-  const auto a = protocol::make_vin("LGAX2BG40N1000001"), b = protocol::make_vin("LGAX2BG40N1000002");
+  const auto a = protocol::make_vin("LGAX2BG40N1000001"),
+             b = protocol::make_vin("LGAX2BG40N1000002");
   EXPECT_LT(frame_key(a, 100, 9), frame_key(a, 101, 1));
   EXPECT_LT(frame_key(a, 100, 1), frame_key(a, 100, 2));
   EXPECT_LT(frame_key(a, 4'000'000'000, 1), frame_key(b, 0, 1));
@@ -108,7 +114,8 @@ TEST(Store, StoresTheExactBytesWithTheirArrival) {
 TEST(Store, ResentBlocksAreAcknowledgedButStoredOnce) {
   TempDir dir;
   auto store = open_store(dir.path());
-  EXPECT_EQ(submit_and_wait(*store, write_of("c02-hj1239-10-samples-signed-tildes")), WriteOutcome::stored);
+  EXPECT_EQ(submit_and_wait(*store, write_of("c02-hj1239-10-samples-signed-tildes")),
+            WriteOutcome::stored);
   EXPECT_EQ(submit_and_wait(*store, write_of("c02-hj1239-10-samples-signed-tildes", 1767225700000)),
             WriteOutcome::duplicate);
   EXPECT_EQ(all_frames(*store).size(), 1u);
@@ -116,8 +123,10 @@ TEST(Store, ResentBlocksAreAcknowledgedButStoredOnce) {
 
   // Two copies in the same batch: one stored, one duplicate.
   std::promise<WriteOutcome> a, b;
-  ASSERT_TRUE(store->try_submit(write_of("c03-hj1239-10-samples-unsigned"), [&](WriteOutcome o) { a.set_value(o); }));
-  ASSERT_TRUE(store->try_submit(write_of("c03-hj1239-10-samples-unsigned"), [&](WriteOutcome o) { b.set_value(o); }));
+  ASSERT_TRUE(store->try_submit(write_of("c03-hj1239-10-samples-unsigned"),
+                                [&](WriteOutcome o) { a.set_value(o); }));
+  ASSERT_TRUE(store->try_submit(write_of("c03-hj1239-10-samples-unsigned"),
+                                [&](WriteOutcome o) { b.set_value(o); }));
   const auto first = a.get_future().get(), second = b.get_future().get();
   EXPECT_EQ(std::min(first, second), WriteOutcome::stored);
   EXPECT_EQ(std::max(first, second), WriteOutcome::duplicate);
@@ -160,7 +169,8 @@ TEST(Store, PersistsAcrossReopenAndKeepsTheSequence) {
   submit_and_wait(*store, write_of("c02-hj1239-10-samples-signed-tildes"));
   store->close();
   store = open_store(dir.path());
-  EXPECT_EQ(submit_and_wait(*store, write_of("c02-hj1239-10-samples-signed-tildes")), WriteOutcome::duplicate);
+  EXPECT_EQ(submit_and_wait(*store, write_of("c02-hj1239-10-samples-signed-tildes")),
+            WriteOutcome::duplicate);
 }
 
 TEST(Store, ReadOnlyOpenSeesCommittedFramesWhileOpenForWriting) {
@@ -200,7 +210,8 @@ TEST(Store, EveryPolicyCompletesAndStores) {
     std::vector<std::promise<WriteOutcome>> promises(50);
     for (auto& p : promises) {
       results.push_back(p.get_future());
-      ASSERT_TRUE(store->try_submit(write_of("e1-login"), [&p](WriteOutcome o) { p.set_value(o); }));
+      ASSERT_TRUE(
+          store->try_submit(write_of("e1-login"), [&p](WriteOutcome o) { p.set_value(o); }));
     }
     for (auto& r : results) EXPECT_EQ(r.get(), WriteOutcome::stored) << to_string(policy);
     EXPECT_EQ(all_frames(*store).size(), 50u);
@@ -215,7 +226,8 @@ TEST(Store, RetentionDropsOldFramesAtCompaction) {
   auto store = Store::open({.dir = dir.path(), .retention = std::chrono::hours(24)}, error);
   ASSERT_TRUE(store) << error;
   const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch()).count();
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
   submit_and_wait(*store, write_of("e1-login", now_ms - 48 * 3600 * 1000));
   submit_and_wait(*store, write_of("e4-logout", now_ms));
   store->compact();

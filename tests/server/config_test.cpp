@@ -1,0 +1,123 @@
+// lantiand's command line and config file: defaults, overrides, and every problem listed.
+
+#include "server/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace lantian::server {
+namespace {
+
+ParsedCommandLine parse(std::vector<const char*> args) {
+  args.insert(args.begin(), "lantiand");
+  return parse_command_line(static_cast<int>(args.size()), args.data());
+}
+
+TEST(Config, DefaultsStartAWorkingServer) {
+  const auto p = parse({});
+  ASSERT_TRUE(p.problems.empty());
+  EXPECT_EQ(p.command, Command::serve);
+  const Config& c = p.config;
+  EXPECT_EQ(c.data_dir, "data");
+  EXPECT_EQ(c.store.dir, std::filesystem::path("data") / "db");
+  ASSERT_EQ(c.listeners.size(), 2u);
+  EXPECT_FALSE(c.listeners[0].tls);
+  EXPECT_EQ(c.listeners[0].port, 7700);
+  EXPECT_TRUE(c.listeners[1].tls);
+  EXPECT_EQ(c.listeners[1].port, 7701);
+  EXPECT_FALSE(c.listeners[1].profile.has_value());
+  EXPECT_EQ(c.admin_port, 9100);
+  EXPECT_EQ(c.store.sync, storage::SyncPolicy::always);
+  EXPECT_EQ(c.tls_cert, std::filesystem::path("data") / "certs" / "server.crt");
+}
+
+TEST(Config, ListenerUrls) {
+  std::string problem;
+  auto l = parse_listener("tls://0.0.0.0:7701?profile=hj1239", problem);
+  ASSERT_TRUE(l.has_value()) << problem;
+  EXPECT_TRUE(l->tls);
+  EXPECT_EQ(l->host, "0.0.0.0");
+  EXPECT_EQ(l->port, 7701);
+  EXPECT_EQ(l->profile, protocol::Profile::hj1239);
+  l = parse_listener("tcp://[::1]:0", problem);
+  ASSERT_TRUE(l.has_value()) << problem;
+  EXPECT_EQ(l->host, "::1");
+  EXPECT_EQ(l->port, 0);
+  EXPECT_FALSE(l->profile.has_value());
+  EXPECT_FALSE(parse_listener("udp://1.2.3.4:5", problem));
+  EXPECT_EQ(problem, "scheme must be tcp or tls");
+  EXPECT_FALSE(parse_listener("tcp://1.2.3.4:70000", problem));
+  EXPECT_FALSE(parse_listener("tcp://1.2.3.4:5?profile=gb", problem));
+  EXPECT_EQ(problem, "profile must be auto, gb17691, hj1239 or nonroad");
+  EXPECT_FALSE(parse_listener("tcp://1.2.3.4:5?color=red", problem));
+}
+
+TEST(Config, EveryProblemIsListed) {
+  const auto p =
+      parse({"--listen", "udp://x:1", "--sync", "sometimes", "--idle-timeout-s", "0",
+             "--login-policy", "loose", "--max-data-length", "70000", "--admin", "nowhere"});
+  EXPECT_EQ(p.problems.size(), 6u);
+  for (const auto& needle : {"udp://x:1", "--sync", "--idle-timeout-s", "--login-policy",
+                             "--max-data-length", "--admin"})
+    EXPECT_TRUE(std::any_of(p.problems.begin(), p.problems.end(), [&](const std::string& s) {
+      return s.find(needle) != std::string::npos;
+    })) << needle;
+}
+
+TEST(Config, FileSetsValuesAndTheCommandLineWins) {
+  const auto path = std::filesystem::temp_directory_path() / "lantiand-test.conf";
+  {
+    std::ofstream f(path);
+    f << "# a comment\ndata-dir = /var/lib/lantian\nlisten = tcp://127.0.0.1:7800?profile=gb17691\n"
+      << "sync = interval\nsync-interval-ms = 5\nidle-timeout-s = 60\nunknown-thing = 1\n";
+  }
+  auto p = parse({"--config", path.c_str(), "--idle-timeout-s", "90"});
+  ASSERT_EQ(p.problems.size(), 1u);
+  EXPECT_NE(p.problems[0].find("unknown option 'unknown-thing'"), std::string::npos);
+  {
+    std::ofstream f(path);
+    f << "data-dir = /var/lib/lantian\nlisten = tcp://127.0.0.1:7800?profile=gb17691\nsync = "
+         "interval\n"
+      << "sync-interval-ms = 5\nidle-timeout-s = 60\n";
+  }
+  p = parse({"--config", path.c_str(), "--idle-timeout-s", "90"});
+  ASSERT_TRUE(p.problems.empty()) << p.problems[0];
+  EXPECT_EQ(p.config.data_dir, "/var/lib/lantian");
+  ASSERT_EQ(p.config.listeners.size(), 1u);
+  EXPECT_EQ(p.config.listeners[0].port, 7800);
+  EXPECT_EQ(p.config.store.sync, storage::SyncPolicy::interval);
+  EXPECT_EQ(p.config.store.sync_interval, std::chrono::milliseconds(5));
+  EXPECT_EQ(p.config.idle_timeout, std::chrono::seconds(90));
+  std::filesystem::remove(path);
+  EXPECT_FALSE(parse({"--config", "/nonexistent/lantiand.conf"}).problems.empty());
+}
+
+TEST(Config, ExportArguments) {
+  auto p = parse({"export", "--data-dir", "/d", "--vin", "LGAX2BG40N1000001", "--from",
+                  "2024-05-20", "--to", "2024-05-20T18:00:00+08:00"});
+  ASSERT_TRUE(p.problems.empty()) << p.problems[0];
+  EXPECT_EQ(p.command, Command::export_frames);
+  EXPECT_EQ(p.config.store.dir, std::filesystem::path("/d") / "db");
+  EXPECT_EQ(p.export_query.from_unix_s, 1716134400);  // 2024-05-20 00:00 +08
+  EXPECT_EQ(p.export_query.to_unix_s, 1716199200);
+  EXPECT_EQ(parse_time("1716199200"), 1716199200);
+  EXPECT_EQ(parse_time("2024-05-20 18:00:00"), 1716199200);
+  EXPECT_FALSE(parse_time("yesterday").has_value());
+  EXPECT_FALSE(parse_time("2024-05-20T18:00:00Z").has_value());
+  EXPECT_EQ(parse({"export", "--vin", "SHORT"}).problems.size(), 1u);
+  EXPECT_EQ(parse({"export", "--from", "soon"}).problems.size(), 1u);
+}
+
+TEST(Config, HelpListsEveryOption) {
+  const auto p = parse({"--help"});
+  EXPECT_EQ(p.command, Command::help);
+  for (const char* name :
+       {"--config", "--data-dir", "--listen", "--admin", "--sync", "--retention-days",
+        "--tls-client-auth", "--idle-timeout-s", "--max-connections-per-address"})
+    EXPECT_NE(p.help_text.find(name), std::string::npos) << name;
+}
+
+}  // namespace
+}  // namespace lantian::server

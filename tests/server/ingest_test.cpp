@@ -1,0 +1,323 @@
+// lantiand end to end on loopback: real sockets, real TLS, real RocksDB.
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "protocol/decode.hpp"
+#include "protocol/encode.hpp"
+#include "protocol/framer.hpp"
+#include "server/export_command.hpp"
+#include "server_fixture.hpp"
+#include "test_support.hpp"
+
+namespace lantian::server {
+namespace {
+using namespace testing;
+using protocol::Bytes;
+using protocol::testing::corpus_frame;
+using namespace std::chrono_literals;
+
+const Bytes& frame(const std::string& name) {
+  return corpus_frame(name).bytes;
+}
+
+std::uint8_t command_of(const Bytes& f) {
+  return f.at(2);
+}
+
+// A copy of `f` with another VIN (and a correct BCC).
+Bytes with_vin(Bytes f, const std::string& vin) {
+  std::copy(vin.begin(), vin.end(), f.begin() + 3);
+  f.back() = protocol::xor_checksum(protocol::ByteView(f).subspan(2, f.size() - 3));
+  return f;
+}
+
+// A copy of `f` with another command byte (a real-time frame sent again as a resend).
+Bytes with_command(Bytes f, std::uint8_t command) {
+  f[2] = command;
+  f.back() = protocol::xor_checksum(protocol::ByteView(f).subspan(2, f.size() - 3));
+  return f;
+}
+
+Bytes cat(std::initializer_list<Bytes> frames) {
+  Bytes out;
+  for (const auto& f : frames) out.insert(out.end(), f.begin(), f.end());
+  return out;
+}
+
+TEST(Ingest, Hj1239OverTcpIsAnsweredAfterStorage) {
+  TempDir dir;
+  std::vector<Bytes> replies;
+  {
+    RunningServer server(test_config(dir.path(), {"tcp://127.0.0.1:0?profile=hj1239"}));
+    TestTerminal t(server.port());
+    t.send(cat({frame("e1-login"), frame("e3-hj1239-realtime-signed"), frame("e4-logout")}));
+    replies = t.read_frames(3);
+    // When the replies arrive, the frames are already in the archive.
+    EXPECT_EQ(server.metrics().frames_stored.value(), 3u);
+  }
+  ASSERT_EQ(replies.size(), 3u);
+  EXPECT_EQ(command_of(replies[0]), 0x01);
+  EXPECT_EQ(command_of(replies[1]), 0x02);
+  EXPECT_EQ(command_of(replies[2]), 0x04);
+  for (const auto& r : replies) {
+    auto d = protocol::decode_frame(r);
+    ASSERT_TRUE(d.has_value());
+    EXPECT_EQ(d->data_length, 6u);  // the platform time
+    EXPECT_EQ(protocol::as_text(d->message.header.vin), "LGAX2BG40N1000001");
+  }
+  const auto stored = stored_frames(dir.path());
+  ASSERT_EQ(stored.size(), 3u);
+  EXPECT_EQ(stored[0].raw, frame("e1-login"));
+  EXPECT_EQ(stored[1].raw, frame("e3-hj1239-realtime-signed"));
+  EXPECT_EQ(stored[2].raw, frame("e4-logout"));
+  EXPECT_EQ(stored[1].received.profile, protocol::Profile::hj1239);
+  EXPECT_EQ(stored[1].received.listener, "tcp://127.0.0.1:0?profile=hj1239");
+}
+
+TEST(Ingest, Gb17691OverTlsGetsOnlyTheTimeSyncReply) {
+  TempDir dir;
+  RunningServer server(test_config(dir.path(), {"tls://127.0.0.1:0?profile=gb17691"}));
+  TestTerminal t(server.port(), /*tls=*/true);
+  t.send(cat({frame("e1-login"), frame("e2-gb17691-realtime"), frame("e5a-time-sync-request")}));
+  const auto replies = t.read_frames(2, 1500ms);
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(command_of(replies[0]), 0x05);
+  auto d = protocol::decode_frame(replies[0]);
+  ASSERT_TRUE(d.has_value());
+  ASSERT_TRUE(std::holds_alternative<protocol::PlatformTimeBody>(d->message.body));
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  const auto sent =
+      std::get<protocol::PlatformTimeBody>(d->message.body).time.to_unix_seconds().value();
+  EXPECT_NEAR(static_cast<double>(sent),
+              static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(now).count()),
+              5);
+  server.stop();
+  EXPECT_EQ(stored_frames(dir.path()).size(), 3u);
+}
+
+TEST(Ingest, NonroadOverTlsWithTheListenersProfile) {
+  TempDir dir;
+  RunningServer server(test_config(dir.path(), {"tls://127.0.0.1:0?profile=nonroad"}));
+  {
+    TestTerminal t(server.port(), true);
+    t.send(cat({frame("c10-nonroad-login"), frame("c13-nonroad-stream-working"),
+                frame("c14-nonroad-removal-alarm"), frame("c15-nonroad-logout")}));
+    EXPECT_TRUE(t.read_frames(1, 500ms).empty());  // non-road gets no replies by default
+  }
+  server.stop();
+  const auto stored = stored_frames(dir.path());
+  ASSERT_EQ(stored.size(), 4u);
+  std::ostringstream out, err;
+  ExportQuery q;
+  q.vin = protocol::make_vin("NR4EXC2023ZZ00017");
+  ASSERT_EQ(run_export(server.config(), q, out, err), 0) << err.str();
+  const std::string text = out.str();
+  EXPECT_NE(text.find("\"command_name\":\"removal_alarm\",\"ack_flag\":null"), std::string::npos);
+  EXPECT_NE(text.find("\"egr_commanded_pct\":10.25"), std::string::npos) << text;
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 4);
+}
+
+TEST(Ingest, AutoListenerAnswersLoginThenFollowsTheTerminalsProfile) {
+  TempDir dir;
+  RunningServer server(test_config(dir.path(), {"tcp://127.0.0.1:0?profile=auto"}));
+  TestTerminal hj(server.port());
+  hj.send(cat({frame("e1-login"), frame("e3-hj1239-realtime-signed")}));
+  EXPECT_EQ(hj.read_frames(2).size(), 2u);  // login answered; hj1239 layout recognised and answered
+
+  TestTerminal gb(server.port());
+  const Bytes login = with_vin(frame("e1-login"), "LZZ5CLSB5PA123456");
+  gb.send(cat({login, with_vin(frame("e2-gb17691-realtime"), "LZZ5CLSB5PA123456")}));
+  const auto replies = gb.read_frames(2, 1000ms);
+  ASSERT_EQ(replies.size(), 1u);  // only the login
+  EXPECT_EQ(command_of(replies[0]), 0x01);
+}
+
+TEST(Ingest, PlatformVariantFramesAreAcknowledged) {
+  TempDir dir;
+  RunningServer server(test_config(dir.path(), {"tcp://127.0.0.1:0?profile=hj1239"}));
+  TestTerminal t(server.port());
+  const Bytes forwarded = frame("c08-platform-variant-realtime");
+  t.send(cat({with_vin(frame("e1-login"), "LZZ5CLSB5PA123456"), forwarded}));
+  const auto replies = t.read_frames(2);
+  ASSERT_EQ(replies.size(), 2u);
+  auto ack = protocol::decode_frame(replies[1]);
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_EQ(ack->message.header.variant, protocol::HeaderVariant::platform);
+  EXPECT_EQ(ack->message.header.ack_flag, protocol::ack_flag::success);
+}
+
+TEST(Ingest, ADifferentVinOnTheConnectionClosesIt) {
+  TempDir dir;
+  RunningServer server(test_config(dir.path(), {"tcp://127.0.0.1:0?profile=hj1239"}));
+  TestTerminal t(server.port());
+  t.send(
+      cat({frame("e1-login"), with_vin(frame("e3-hj1239-realtime-signed"), "LZZ5CLSB5PA123456")}));
+  EXPECT_EQ(t.read_frames(1).size(), 1u);  // the login's reply
+  EXPECT_TRUE(t.closed_by_server());
+  EXPECT_EQ(server.metrics().connections_rejected.value("vin_mismatch"), 1u);
+  server.stop();
+  EXPECT_EQ(stored_frames(dir.path()).size(), 1u);  // the spoofed frame is not stored
+}
+
+TEST(Ingest, StrictLoginClosesALeniantOneCounts) {
+  TempDir dir;
+  {
+    RunningServer server(test_config(dir.path(), {"tcp://127.0.0.1:0?profile=hj1239"}));
+    TestTerminal t(server.port());
+    t.send(frame("e3-hj1239-realtime-signed"));
+    EXPECT_TRUE(t.closed_by_server());
+    EXPECT_EQ(server.metrics().connections_rejected.value("no_login"), 1u);
+  }
+  EXPECT_TRUE(stored_frames(dir.path()).empty());
+
+  TempDir dir2;
+  auto config = test_config(dir2.path(), {"tcp://127.0.0.1:0?profile=hj1239"});
+  config.login_policy = LoginPolicy::lenient;
+  RunningServer server(config);
+  TestTerminal t(server.port());
+  t.send(frame("e3-hj1239-realtime-signed"));
+  EXPECT_EQ(t.read_frames(1).size(), 1u);
+  EXPECT_EQ(server.metrics().connections_rejected.value("no_login"), 1u);
+}
+
+TEST(Ingest, GarbageIsSkippedAndCountedOversizedFramesClose) {
+  TempDir dir;
+  auto config = test_config(dir.path(), {"tcp://127.0.0.1:0?profile=hj1239"});
+  config.max_data_length = 100;
+  RunningServer server(config);
+  TestTerminal t(server.port());
+  const Bytes garbage{'n', 'o', 'i', 's', 'e', 0x00, 0x01};
+  t.send(cat({garbage, frame("e1-login"), garbage}));
+  EXPECT_EQ(t.read_frames(1).size(), 1u);
+  EXPECT_EQ(server.metrics().decode_errors.value("garbage"), 2u);
+  t.send(frame("e3-hj1239-realtime-signed"));  // 225-byte data unit > 100
+  EXPECT_TRUE(t.closed_by_server());
+  EXPECT_EQ(server.metrics().decode_errors.value("oversized"), 1u);
+}
+
+TEST(Ingest, DeadlinesCloseSilentConnections) {
+  TempDir dir;
+  auto config = test_config(
+      dir.path(), {"tls://127.0.0.1:0?profile=hj1239", "tcp://127.0.0.1:0?profile=hj1239"});
+  config.handshake_timeout = 1s;
+  config.first_frame_timeout = 1s;
+  config.idle_timeout = 1s;
+  RunningServer server(config);
+  TestTerminal no_handshake(server.port(0));  // plain TCP to the TLS port: never handshakes
+  TestTerminal no_login(server.port(1));
+  TestTerminal idle(server.port(1));
+  idle.send(frame("e1-login"));
+  EXPECT_EQ(idle.read_frames(1).size(), 1u);
+  EXPECT_TRUE(no_handshake.closed_by_server(3s));
+  EXPECT_TRUE(no_login.closed_by_server(3s));
+  EXPECT_TRUE(idle.closed_by_server(3s));
+  EXPECT_EQ(server.metrics().connections_closed.value("handshake_timeout"), 1u);
+  EXPECT_EQ(server.metrics().connections_closed.value("first_frame_timeout"), 1u);
+  EXPECT_EQ(server.metrics().connections_closed.value("idle_timeout"), 1u);
+  EXPECT_EQ(server.metrics().tls_handshake_failures.value(), 1u) << server.metrics().render();
+}
+
+TEST(Ingest, DuplicatesAndResendsAreAcknowledgedAndStoredOnce) {
+  TempDir dir;
+  {
+    RunningServer server(test_config(dir.path(), {"tcp://127.0.0.1:0?profile=hj1239"}));
+    TestTerminal t(server.port());
+    const Bytes samples =
+        with_vin(frame("c02-hj1239-10-samples-signed-tildes"), "LZZ5CLSB5PA123456");
+    t.send(cat({with_vin(frame("e1-login"), "LZZ5CLSB5PA123456"), samples, samples,
+                with_command(samples, 0x03)}));
+    const auto replies = t.read_frames(4);
+    ASSERT_EQ(replies.size(), 4u);
+    EXPECT_EQ(command_of(replies[3]), 0x03);
+    EXPECT_EQ(server.metrics().duplicates.value(), 2u);
+  }
+  EXPECT_EQ(stored_frames(dir.path()).size(), 2u);  // login + the samples once
+}
+
+TEST(Ingest, ASecondLoginOfTheSameVinReplacesTheFirstConnection) {
+  TempDir dir;
+  RunningServer server(test_config(dir.path(), {"tcp://127.0.0.1:0?profile=hj1239"}));
+  TestTerminal first(server.port());
+  first.send(frame("e1-login"));
+  EXPECT_EQ(first.read_frames(1).size(), 1u);
+  TestTerminal second(server.port());
+  second.send(frame("e1-login"));
+  EXPECT_EQ(second.read_frames(1).size(), 1u);
+  EXPECT_TRUE(first.closed_by_server());
+  EXPECT_EQ(server.metrics().vin_replaced.value(), 1u);
+  second.send(frame("e3-hj1239-realtime-signed"));
+  EXPECT_EQ(second.read_frames(1).size(), 1u);
+}
+
+TEST(Ingest, ClientCertificateMustNameTheLoginVin) {
+  TempDir dir;
+  auto config = test_config(dir.path(), {"tls://127.0.0.1:0?profile=hj1239"});
+  config.client_auth = ClientAuth::required;
+  RunningServer server(config);
+  TestTerminal good(server.port(), true, "LGAX2BG40N1000001");
+  good.send(frame("e1-login"));
+  EXPECT_EQ(good.read_frames(1).size(), 1u);
+  TestTerminal wrong(server.port(), true, "LZZ5CLSB5PA123456");
+  wrong.send(frame("e1-login"));  // certificate for another VIN
+  EXPECT_TRUE(wrong.closed_by_server());
+  EXPECT_EQ(server.metrics().connections_rejected.value("certificate_vin_mismatch"), 1u);
+  // Without a certificate the handshake fails (under TLS 1.3 the client learns it on its first
+  // read).
+  const auto failures = server.metrics().tls_handshake_failures.value();
+  try {
+    TestTerminal none(server.port(), true);
+    none.send(frame("e1-login"));
+    EXPECT_TRUE(none.closed_by_server());
+  } catch (const std::exception&) {
+  }
+  EXPECT_EQ(server.metrics().tls_handshake_failures.value(), failures + 1);
+}
+
+TEST(Ingest, ConnectionLimitsRefuseTheExcess) {
+  TempDir dir;
+  auto config = test_config(dir.path(), {"tcp://127.0.0.1:0?profile=hj1239"});
+  config.max_connections_per_address = 2;
+  RunningServer server(config);
+  TestTerminal a(server.port()), b(server.port()), c(server.port());
+  EXPECT_TRUE(c.closed_by_server());
+  EXPECT_EQ(server.metrics().connections_rejected.value("max_connections_per_address"), 1u);
+  a.send(frame("e1-login"));
+  EXPECT_EQ(a.read_frames(1).size(), 1u);
+}
+
+TEST(Ingest, GracefulStopStoresAndAnswersEverythingRead) {
+  TempDir dir;
+  std::size_t sent = 0, acked = 0;
+  {
+    RunningServer server(test_config(dir.path(), {"tcp://127.0.0.1:0?profile=hj1239"}));
+    TestTerminal t(server.port());
+    t.send(frame("e1-login"));
+    ASSERT_EQ(t.read_frames(1).size(), 1u);
+    // 200 real-time frames with distinct times, then stop at once.
+    Bytes burst;
+    for (int i = 0; i < 200; ++i) {
+      Bytes f = frame("e3-hj1239-realtime-signed");
+      f[24 + 5] = static_cast<std::uint8_t>(i % 60);         // send time: seconds
+      f[24 + 4] = static_cast<std::uint8_t>(i / 60);         // minutes
+      f[24 + 9 + 5] = f[24 + 5], f[24 + 9 + 4] = f[24 + 4];  // OBD block time
+      f.back() = protocol::xor_checksum(protocol::ByteView(f).subspan(2, f.size() - 3));
+      burst.insert(burst.end(), f.begin(), f.end());
+      ++sent;
+    }
+    t.send(burst);
+    const std::size_t first = t.read_frames(1).size();  // the server is working through the burst
+    ASSERT_GE(first, 1u);
+    server.stop();
+    acked =
+        1 + first + t.read_frames(sent, 3s).size();  // login, first replies, the rest until close
+  }
+  // Everything the server read before stopping was stored and answered: nothing acknowledged is
+  // missing, and nothing stored went unanswered.
+  EXPECT_EQ(stored_frames(dir.path()).size(), acked);
+  EXPECT_GT(acked, 2u);
+}
+
+}  // namespace
+}  // namespace lantian::server
