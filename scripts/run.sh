@@ -1,11 +1,9 @@
 #!/usr/bin/env bash
-# The project's main job, for now: build, then decode the example frames of every profile into
-# the decoded-frame JSON (one object per line). The ingest server replaces this.
+# The project's main job: build (installing what is missing), then start lantiand in the
+# foreground with its defaults — data and development certificates in ./data, terminals on
+# tcp://0.0.0.0:7700 and tls://0.0.0.0:7701 (profile auto), /metrics and /healthz on
+# 127.0.0.1:9100. Extra arguments go to lantiand (`scripts/run.sh --help` lists them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null
-for hex in tests/corpus/frames/e*.hex; do
-  profile=auto
-  [ -f "${hex%.hex}.profile" ] && profile=$(cat "${hex%.hex}.profile")
-  build/bin/lantian-decode --profile "$profile" <"$hex"
-done
+exec build/bin/lantiand "$@"

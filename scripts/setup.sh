@@ -10,6 +10,7 @@ packages=(
   librocksdb-dev                   # the embedded archive
   libssl-dev openssl               # TLS (and SM2/SM3), the development certificates
   libspdlog-dev                    # structured logs
+  xxd                              # hex to bytes in the README's examples
   libgtest-dev libgmock-dev        # tests
   libbenchmark-dev                 # benchmarks
   clang-14 libclang-rt-14-dev      # libFuzzer and the sanitizer runtimes for the fuzz build

@@ -56,6 +56,8 @@ po::options_description serve_options() {
        "strict: the first frame must be a login (else close); lenient: accept and count")
     ("reply-gb17691", po::value<bool>()->default_value(false), "also answer gb17691 and non-road frames (hj1239 always)")
     ("close-on-garbage", po::value<bool>()->default_value(false), "close a connection that sends bytes that are not frames")
+    ("socket-buffer-bytes", po::value<std::size_t>()->default_value(0),
+       "kernel send and receive buffer per terminal socket (0: the kernel's default; small values save memory with many terminals)")
     ("sync", po::value<std::string>()->default_value("always"), "WAL sync: always (per batch), interval, off")
     ("sync-interval-ms", po::value<int>()->default_value(10), "WAL sync period with --sync interval")
     ("retention-days", po::value<int>()->default_value(0), "drop raw frames older than this (0: keep all)")
@@ -153,6 +155,7 @@ void read_serve(const po::variables_map& vm, Config& c, std::vector<std::string>
     problems.push_back("--login-policy must be strict or lenient, not '" + policy + "'");
   c.reply_gb17691 = vm["reply-gb17691"].as<bool>();
   c.close_on_garbage = vm["close-on-garbage"].as<bool>();
+  c.socket_buffer_bytes = vm["socket-buffer-bytes"].as<std::size_t>();
 
   c.store.dir = c.data_dir / "db";
   const auto sync = vm["sync"].as<std::string>();

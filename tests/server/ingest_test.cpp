@@ -321,3 +321,42 @@ TEST(Ingest, GracefulStopStoresAndAnswersEverythingRead) {
 
 }  // namespace
 }  // namespace lantian::server
+
+namespace lantian::server {
+namespace {
+using namespace testing;
+using namespace std::chrono_literals;
+
+TEST(Ingest, ATerminalThatNeverReadsIsClosedAfterTheWriteDeadline) {
+  TempDir dir;
+  auto config = test_config(dir.path(), {"tcp://127.0.0.1:0?profile=hj1239"});
+  config.write_timeout = 1s;
+  config.socket_buffer_bytes = 4096;
+  RunningServer server(config);
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  socket.open(boost::asio::ip::tcp::v4());
+  socket.set_option(boost::asio::socket_base::receive_buffer_size(2048));
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), server.port()});
+  // Time-sync requests, each answered with a 31-byte reply that the terminal never reads.
+  protocol::Bytes requests;
+  const auto& login = protocol::testing::corpus_frame("e1-login").bytes;
+  requests.insert(requests.end(), login.begin(), login.end());
+  const auto& sync = protocol::testing::corpus_frame("e5a-time-sync-request").bytes;
+  for (int i = 0; i < 40000; ++i) requests.insert(requests.end(), sync.begin(), sync.end());
+  std::thread writer([&] {
+    boost::system::error_code ec;
+    boost::asio::write(socket, boost::asio::buffer(requests), ec);  // fails once the server closes
+  });
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (server.metrics().connections_closed.value("write_timeout") == 0 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(server.metrics().connections_closed.value("write_timeout"), 1u);
+  boost::system::error_code ec;
+  socket.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+  writer.join();
+  socket.close(ec);
+}
+
+}  // namespace
+}  // namespace lantian::server
