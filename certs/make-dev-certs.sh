@@ -11,14 +11,18 @@ set -euo pipefail
 days=825
 make_key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; chmod 600 "$1"; }
 
+issue() {  # issue DIR NAME SUBJECT EXTENSIONS: NAME.key and NAME.crt signed by DIR/ca
+  local dir=$1 name=$2 subject=$3 extensions=$4
+  make_key "$dir/$name.key"
+  openssl req -new -key "$dir/$name.key" -subj "$subject" -out "$dir/$name.csr"
+  openssl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial \
+    -days "$days" -sha256 -out "$dir/$name.crt" -extfile <(printf '%b' "$extensions") 2>/dev/null
+  rm -f "$dir/$name.csr"
+}
+
 issue_client() {  # issue_client DIR VIN
-  local dir=$1 vin=$2
-  make_key "$dir/client-$vin.key"
-  openssl req -new -key "$dir/client-$vin.key" -subj "/O=Lantian terminal/CN=$vin" -out "$dir/client-$vin.csr"
-  openssl x509 -req -in "$dir/client-$vin.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial \
-    -days "$days" -sha256 -out "$dir/client-$vin.crt" \
-    -extfile <(printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n') 2>/dev/null
-  rm -f "$dir/client-$vin.csr"
+  issue "$1" "client-$2" "/O=Lantian terminal/CN=$2" \
+    'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n'
 }
 
 if [ "${1:-}" = "--client" ]; then
@@ -39,12 +43,8 @@ openssl req -x509 -new -key "$dir/ca.key" -subj "/O=Lantian development/CN=Lanti
   -days "$days" -sha256 -out "$dir/ca.crt" \
   -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
 
-make_key "$dir/server.key"
-openssl req -new -key "$dir/server.key" -subj "/O=Lantian development/CN=localhost" -out "$dir/server.csr"
-openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial \
-  -days "$days" -sha256 -out "$dir/server.crt" \
-  -extfile <(printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n') 2>/dev/null
-rm -f "$dir/server.csr"
+issue "$dir" server "/O=Lantian development/CN=localhost" \
+  'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n'
 
 for vin in "${vins[@]}"; do issue_client "$dir" "$vin"; done
 echo "development certificates in $dir: ca.crt, server.crt/.key, client-<VIN>.crt/.key for ${vins[*]}"

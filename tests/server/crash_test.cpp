@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -36,14 +35,15 @@ Bytes numbered_frame(int i) {
   return f;
 }
 
+// The port of the first listener, from lantiand's "event=listening … port=N" log line.
 std::uint16_t wait_for_port(const std::filesystem::path& log) {
-  const std::regex listening("event=listening .* port=([0-9]+)");
   for (int i = 0; i < 200; ++i) {
     std::ifstream in(log);
     std::string line;
     while (std::getline(in, line)) {
-      std::smatch m;
-      if (std::regex_search(line, m, listening)) return static_cast<std::uint16_t>(std::stoi(m[1]));
+      if (line.find("event=listening") == std::string::npos) continue;
+      const auto at = line.find(" port=");
+      if (at != std::string::npos) return static_cast<std::uint16_t>(std::stoi(line.substr(at + 6)));
     }
     std::this_thread::sleep_for(50ms);
   }

@@ -83,6 +83,17 @@ class TestTerminal {
   std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
 };
 
+// Polls `condition` until it holds or `timeout` passes (for effects the server reports asynchronously).
+template <class Condition>
+bool eventually(Condition condition, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
 // Every frame stored, in key order (reads the archive of a stopped server).
 std::vector<storage::FrameRecord> stored_frames(const std::filesystem::path& data_dir);
 
