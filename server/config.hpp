@@ -55,7 +55,8 @@ struct Config {
   LoginPolicy login_policy = LoginPolicy::strict;
   bool reply_gb17691 = false;     // gb17691 and non-road terminals get replies only when set
   bool close_on_garbage = false;  // otherwise resynchronise and count
-  std::size_t socket_buffer_bytes = 0;  // SO_SNDBUF/SO_RCVBUF per terminal socket; 0: kernel default
+  std::size_t socket_buffer_bytes =
+      0;  // SO_SNDBUF/SO_RCVBUF per terminal socket; 0: kernel default
 
   storage::StoreOptions store;
   std::string log_level = "info";

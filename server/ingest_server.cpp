@@ -440,7 +440,8 @@ awaitable<void> IngestServer::accept_loop(Listener& listener) {
     }
     socket.set_option(tcp::no_delay(true), ec);
     if (config_.socket_buffer_bytes > 0) {
-      const auto bytes = static_cast<int>(std::min<std::size_t>(config_.socket_buffer_bytes, 1 << 24));
+      const auto bytes =
+          static_cast<int>(std::min<std::size_t>(config_.socket_buffer_bytes, 1 << 24));
       socket.set_option(asio::socket_base::send_buffer_size(bytes), ec);
       socket.set_option(asio::socket_base::receive_buffer_size(bytes), ec);
     }

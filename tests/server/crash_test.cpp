@@ -2,8 +2,8 @@
 // which ones were acknowledged; it is killed with SIGKILL mid-stream; every acknowledged frame must
 // be in the archive when it is opened again.
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,7 +43,8 @@ std::uint16_t wait_for_port(const std::filesystem::path& log) {
     while (std::getline(in, line)) {
       if (line.find("event=listening") == std::string::npos) continue;
       const auto at = line.find(" port=");
-      if (at != std::string::npos) return static_cast<std::uint16_t>(std::stoi(line.substr(at + 6)));
+      if (at != std::string::npos)
+        return static_cast<std::uint16_t>(std::stoi(line.substr(at + 6)));
     }
     std::this_thread::sleep_for(50ms);
   }
@@ -60,8 +61,9 @@ TEST(Crash, EveryAcknowledgedFrameSurvivesKillNine) {
     const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(fd, 1);
     dup2(fd, 2);
-    execl(LANTIAND_PATH, "lantiand", "--data-dir", data.c_str(), "--listen", "tcp://127.0.0.1:0?profile=hj1239",
-          "--admin", "127.0.0.1:0", "--sync", "always", static_cast<char*>(nullptr));
+    execl(LANTIAND_PATH, "lantiand", "--data-dir", data.c_str(), "--listen",
+          "tcp://127.0.0.1:0?profile=hj1239", "--admin", "127.0.0.1:0", "--sync", "always",
+          static_cast<char*>(nullptr));
     _exit(127);
   }
   const auto port = wait_for_port(log);
@@ -95,11 +97,13 @@ TEST(Crash, EveryAcknowledgedFrameSurvivesKillNine) {
   ASSERT_TRUE(store) << error;
   auto key = [](const Bytes& b) { return std::string(b.begin(), b.end()); };
   std::set<std::string> stored;
-  store->for_each_frame(std::nullopt, INT64_MIN / 4, INT64_MAX / 4, [&](const storage::FrameKey&, const storage::FrameRecord& r) {
-    stored.insert(key(r.raw));
-    return true;
-  });
-  for (std::size_t i = 0; i < acked; ++i) EXPECT_TRUE(stored.count(key(sent[i]))) << "acknowledged frame " << i << " lost";
+  store->for_each_frame(std::nullopt, INT64_MIN / 4, INT64_MAX / 4,
+                        [&](const storage::FrameKey&, const storage::FrameRecord& r) {
+                          stored.insert(key(r.raw));
+                          return true;
+                        });
+  for (std::size_t i = 0; i < acked; ++i)
+    EXPECT_TRUE(stored.count(key(sent[i]))) << "acknowledged frame " << i << " lost";
   EXPECT_TRUE(stored.count(key(protocol::testing::corpus_frame("e1-login").bytes)));
   // Nothing was stored that was not sent.
   std::set<std::string> all;

@@ -272,7 +272,8 @@ TEST(Ingest, ClientCertificateMustNameTheLoginVin) {
     EXPECT_TRUE(none.closed_by_server());
   } catch (const std::exception&) {
   }
-  EXPECT_TRUE(eventually([&] { return server.metrics().tls_handshake_failures.value() == failures + 1; }));
+  EXPECT_TRUE(
+      eventually([&] { return server.metrics().tls_handshake_failures.value() == failures + 1; }));
 }
 
 TEST(Ingest, ConnectionLimitsRefuseTheExcess) {
@@ -348,7 +349,8 @@ TEST(Ingest, ATerminalThatNeverReadsIsClosedAfterTheWriteDeadline) {
     boost::system::error_code ec;
     boost::asio::write(socket, boost::asio::buffer(requests), ec);  // fails once the server closes
   });
-  EXPECT_TRUE(eventually([&] { return server.metrics().connections_closed.value("write_timeout") == 1; }, 10s));
+  EXPECT_TRUE(eventually(
+      [&] { return server.metrics().connections_closed.value("write_timeout") == 1; }, 10s));
   boost::system::error_code ec;
   socket.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
   writer.join();
@@ -361,6 +363,37 @@ TEST(Ingest, ATerminalThatNeverReadsIsClosedAfterTheWriteDeadline) {
 namespace lantian::server {
 namespace {
 using namespace testing;
+
+TEST(Ingest, CertificateReloadTakesEffectForNewConnections) {
+  namespace fs = std::filesystem;
+  TempDir dir;
+  const fs::path live = dir.path() / "live";
+  fs::create_directories(live);
+  fs::copy_file(test_certificates() / "server.crt", live / "server.crt");
+  fs::copy_file(test_certificates() / "server.key", live / "server.key");
+  auto config = test_config(dir.path(), {"tls://127.0.0.1:0?profile=hj1239"});
+  config.tls_cert = live / "server.crt";
+  config.tls_key = live / "server.key";
+  RunningServer server(config);
+  TestTerminal before(server.port(), true);
+
+  // A new PKI: the old CA no longer verifies the server after the reload, the new one does.
+  const fs::path fresh = dir.path() / "fresh";
+  ASSERT_EQ(
+      std::system(
+          ("bash '" LANTIAN_CERTS_SCRIPT "' '" + fresh.string() + "' >/dev/null 2>&1").c_str()),
+      0);
+  fs::copy_file(fresh / "server.crt", live / "server.crt", fs::copy_options::overwrite_existing);
+  fs::copy_file(fresh / "server.key", live / "server.key", fs::copy_options::overwrite_existing);
+  server.reload_tls();
+  EXPECT_THROW(TestTerminal(server.port(), true), std::exception);
+  TestTerminal after(server.port(), true, std::nullopt, fresh / "ca.crt");
+  after.send(protocol::testing::corpus_frame("e1-login").bytes);
+  EXPECT_EQ(after.read_frames(1).size(), 1u);
+  // The connection made before the reload keeps working.
+  before.send(protocol::testing::corpus_frame("e1-login").bytes);
+  EXPECT_EQ(before.read_frames(1).size(), 1u);
+}
 
 TEST(Ingest, TlsBelowVersion12IsRefused) {
   TempDir dir;

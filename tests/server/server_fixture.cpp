@@ -95,13 +95,14 @@ RunningServer::~RunningServer() {
   stop();
 }
 
-TestTerminal::TestTerminal(std::uint16_t port, bool tls, std::optional<std::string> client_vin) {
+TestTerminal::TestTerminal(std::uint16_t port, bool tls, std::optional<std::string> client_vin,
+                           std::optional<fs::path> trusted_ca) {
   socket_ = std::make_unique<tcp::socket>(io_);
   socket_->connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
   socket_->set_option(tcp::no_delay(true));
   if (tls) {
     ctx_ = std::make_unique<ssl::context>(ssl::context::tls_client);
-    ctx_->load_verify_file((test_certificates() / "ca.crt").string());
+    ctx_->load_verify_file(trusted_ca.value_or(test_certificates() / "ca.crt").string());
     ctx_->set_verify_mode(ssl::verify_peer);
     if (client_vin) {
       ctx_->use_certificate_chain_file(

@@ -46,6 +46,7 @@ class RunningServer {
   // Graceful stop: waits for sessions and closes the store.
   void stop();
   ServerMetrics& metrics() { return metrics_; }
+  void reload_tls() { server_->reload_tls(); }
   storage::Store& store() { return *store_; }
   const Config& config() const { return config_; }
 
@@ -65,7 +66,8 @@ class RunningServer {
 class TestTerminal {
  public:
   TestTerminal(std::uint16_t port, bool tls = false,
-               std::optional<std::string> client_vin = std::nullopt);
+               std::optional<std::string> client_vin = std::nullopt,
+               std::optional<std::filesystem::path> trusted_ca = std::nullopt);
   void send(protocol::ByteView bytes);
   // Reads until at least `n` complete frames arrived or the deadline passed; returns every frame
   // read (more than `n` when more came in the same read).
@@ -83,7 +85,8 @@ class TestTerminal {
   std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
 };
 
-// Polls `condition` until it holds or `timeout` passes (for effects the server reports asynchronously).
+// Polls `condition` until it holds or `timeout` passes (for effects the server reports
+// asynchronously).
 template <class Condition>
 bool eventually(Condition condition, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
   const auto until = std::chrono::steady_clock::now() + timeout;
