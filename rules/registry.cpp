@@ -1,0 +1,160 @@
+#include "rules/registry.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+
+namespace lantian::rules {
+namespace {
+
+const std::set<std::string, std::less<>> vehicle_categories = {"N1", "N2", "N3", "M1", "M2", "M3"};
+
+std::string trim(std::string s) {
+  const auto not_space = [](unsigned char c) { return !std::isspace(c); };
+  s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
+  s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
+  return s;
+}
+
+}  // namespace
+
+std::vector<std::string> split_csv_line(const std::string& line) {
+  std::vector<std::string> fields(1);
+  bool quoted = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        fields.back() += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        fields.back() += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      fields.emplace_back();
+    } else if (c != '\r') {
+      fields.back() += c;
+    }
+  }
+  return fields;
+}
+
+RegistryImport import_registry_csv(std::istream& in, int latest_model_year) {
+  RegistryImport out;
+  std::string line;
+  std::size_t line_no = 0;
+  std::map<std::string, std::size_t> column;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line_no == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);  // UTF-8 BOM
+    if (trim(line).empty()) continue;
+    auto fields = split_csv_line(line);
+    if (column.empty()) {
+      for (std::size_t i = 0; i < fields.size(); ++i) column[trim(fields[i])] = i;
+      std::vector<std::string> missing;
+      for (const char* name : {"vin", "category", "emission_stage"})
+        if (!column.count(name)) missing.push_back(name);
+      if (!missing.empty()) {
+        std::string reason = "header lacks";
+        for (const auto& m : missing) reason += " " + m;
+        out.rejected.push_back({line_no, reason});
+        return out;
+      }
+      continue;
+    }
+    auto get = [&](const char* name) -> std::string {
+      const auto it = column.find(name);
+      return it != column.end() && it->second < fields.size() ? trim(fields[it->second])
+                                                              : std::string();
+    };
+    std::vector<std::string> reasons;
+    VehicleRecord r;
+    r.vin = get("vin");
+    r.plate = get("plate");
+    r.plate_color = get("plate_color");
+    r.category = get("category");
+    r.fuel = get("fuel");
+    r.owner = get("owner");
+    r.registration_code = get("registration_code");
+    r.chip_id = get("chip_id");
+    r.sm2_public_key_hex = get("sm2_public_key");
+
+    const bool machine = r.is_machine();
+    if (!machine && !vehicle_categories.count(r.category))
+      reasons.push_back("unknown category '" + r.category + "'");
+    if (machine && r.category.size() <= 5)
+      reasons.push_back("machine category without a kind (nrmm:<kind>)");
+    if (machine) {
+      if (r.vin.size() != 17) reasons.push_back("machine code must be 17 characters");
+    } else if (!vin_well_formed(r.vin)) {
+      reasons.push_back("VIN '" + r.vin + "' is not 17 characters of 0-9 A-Z without I, O, Q");
+    } else if (!vin_valid(r.vin)) {
+      reasons.push_back("VIN '" + r.vin + "' fails its check digit (expected '" +
+                        std::string(1, *vin_check_digit(r.vin)) + "' at position 9)");
+    }
+
+    const std::string stage_text = get("emission_stage");
+    const std::string source = get("stage_source");
+    if (!stage_text.empty()) {
+      r.stage = parse_stage(stage_text, machine);
+      if (!r.stage)
+        reasons.push_back("unknown emission stage '" + stage_text + "'");
+      else if (is_machine_stage(*r.stage) != machine)
+        reasons.push_back("stage " + std::string(to_string(*r.stage)) + " does not fit category " +
+                          r.category);
+      if (source == "inferred")
+        r.stage_source = StageSource::inferred;
+      else if (!source.empty() && source != "registry")
+        reasons.push_back("unknown stage_source '" + source + "'");
+    } else if (!machine && vin_valid(r.vin)) {
+      // rules.md: an inferred stage only ever makes a violation `suspect`.
+      r.stage_source = StageSource::inferred;
+      if (infer_stage(r.vin, latest_model_year) == InferredStage::at_most_cn3) r.stage = Stage::CN3;
+    }
+
+    if (const auto power = get("rated_power_kw"); !power.empty()) {
+      double kw = 0;
+      const auto [end, ec] = std::from_chars(power.data(), power.data() + power.size(), kw);
+      if (ec != std::errc() || end != power.data() + power.size() || kw <= 0 || kw > 10000)
+        reasons.push_back("rated_power_kw '" + power + "' is not a power in kW");
+      else
+        r.rated_power_kw = kw;
+    }
+    if (const auto profile = get("profile"); !profile.empty() && profile != "auto") {
+      r.profile = protocol::parse_profile(profile);
+      if (!r.profile) reasons.push_back("unknown profile '" + profile + "'");
+    }
+    if (!reasons.empty()) {
+      std::string joined;
+      for (const auto& reason : reasons) joined += (joined.empty() ? "" : "; ") + reason;
+      out.rejected.push_back({line_no, joined});
+      continue;
+    }
+    out.records.push_back(std::move(r));
+  }
+  return out;
+}
+
+void Registry::upsert(VehicleRecord record) {
+  if (const auto* old = find(record.vin); old && !old->plate.empty())
+    vin_by_plate_.erase(old->plate);
+  if (!record.plate.empty()) vin_by_plate_[record.plate] = record.vin;
+  const std::string key = record.vin;
+  by_vin_[key] = std::move(record);
+}
+
+const VehicleRecord* Registry::find(std::string_view vin) const {
+  const auto it = by_vin_.find(vin);
+  return it == by_vin_.end() ? nullptr : &it->second;
+}
+
+const VehicleRecord* Registry::find_by_plate(std::string_view plate) const {
+  const auto it = vin_by_plate_.find(plate);
+  return it == vin_by_plate_.end() ? nullptr : find(it->second);
+}
+
+}  // namespace lantian::rules

@@ -1,0 +1,134 @@
+// VIN checks, stage labels and inference, and the registry CSV import with its rejection report.
+
+#include "rules/registry.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace lantian::rules {
+namespace {
+
+TEST(Vin, CheckDigit) {
+  EXPECT_TRUE(vin_valid("LZZJ5ACA5AF110265"));
+  EXPECT_TRUE(vin_valid("LFWLBN777SC254138"));
+  EXPECT_EQ(vin_check_digit("LZZJ5ACA0AF110265"), '5');
+  EXPECT_FALSE(vin_valid("LZZJ5ACA0AF110265"));
+  EXPECT_EQ(vin_check_digit("1M8GDM9AXKP042788"), 'X');  // the classic example with an X
+  EXPECT_TRUE(vin_valid("1M8GDM9AXKP042788"));
+  EXPECT_FALSE(vin_well_formed("LZZJ5ACA5AF11026"));   // 16 characters
+  EXPECT_FALSE(vin_well_formed("LZZJ5ACA5AFI10265"));  // I is not allowed
+  EXPECT_FALSE(vin_well_formed("lzzj5aca5af110265"));
+}
+
+TEST(Vin, ModelYearTakesTheLatestYearNotAfterNextYear) {
+  EXPECT_EQ(vin_model_year("LZZJ5ACA5AF110265", 2027), 2010);  // A
+  EXPECT_EQ(vin_model_year("LGABWSXZ79D742275", 2027), 2009);  // 9
+  EXPECT_EQ(vin_model_year("LZZCJC3V3JF800454", 2027), 2018);  // J
+  EXPECT_EQ(vin_model_year("LFWLBN777SC254138", 2027), 2025);  // S
+  EXPECT_EQ(vin_model_year("LFWLBN777TC254138", 2027), 2026);  // T
+  EXPECT_EQ(vin_model_year("LFWLBN777VC254138", 2027), 2027);  // V: next year at most
+  EXPECT_EQ(vin_model_year("LFWLBN777WC254138", 2027), 1998);  // W would be 2028: too late
+  EXPECT_EQ(infer_stage("LZZJ5ACA5AF110265", 2027), InferredStage::at_most_cn3);
+  EXPECT_EQ(infer_stage("LZGSRTFN4CG629137", 2027), InferredStage::at_most_cn3);  // C = 2012
+  EXPECT_EQ(infer_stage("LZGSRTFN4DG629137", 2027), InferredStage::ambiguous);    // D = 2013
+  EXPECT_EQ(infer_stage("LZGSRTFN4EG629137", 2027), InferredStage::ambiguous);    // E = 2014
+  EXPECT_EQ(infer_stage("LZGSRTFN4FG629137", 2027), InferredStage::after_cn3);    // F = 2015
+}
+
+TEST(Stage, LabelsAreNormalised) {
+  EXPECT_EQ(parse_stage("CN3", false), Stage::CN3);
+  EXPECT_EQ(parse_stage("国三", false), Stage::CN3);
+  EXPECT_EQ(parse_stage("国Ⅲ", false), Stage::CN3);
+  EXPECT_EQ(parse_stage("国III", false), Stage::CN3);
+  EXPECT_EQ(parse_stage("国3", false), Stage::CN3);
+  EXPECT_EQ(parse_stage("国六b", false), Stage::CN6b);
+  EXPECT_EQ(parse_stage("国VIa", false), Stage::CN6a);
+  EXPECT_EQ(parse_stage("CN6b", false), Stage::CN6b);
+  EXPECT_EQ(parse_stage("国二", true), Stage::NR2);
+  EXPECT_EQ(parse_stage("非道路国四", false), Stage::NR4);
+  EXPECT_EQ(parse_stage("NR2", true), Stage::NR2);
+  EXPECT_FALSE(parse_stage("国七", false).has_value());
+  EXPECT_FALSE(parse_stage("国五", true).has_value());  // no non-road stage 5
+  EXPECT_FALSE(parse_stage("Euro 5", false).has_value());
+  EXPECT_TRUE(stage_at_most(Stage::CN2, Stage::CN3));
+  EXPECT_TRUE(stage_at_most(Stage::CN3, Stage::CN3));
+  EXPECT_FALSE(stage_at_most(Stage::CN4, Stage::CN3));
+  EXPECT_FALSE(stage_at_most(Stage::NR1, Stage::CN3));  // different families never compare
+}
+
+TEST(Registry, ImportsTheSample) {
+  std::ifstream in(std::string(LANTIAN_SAMPLES_DIR) + "/registry-sample.csv");
+  const auto result = import_registry_csv(in, 2027);
+  EXPECT_TRUE(result.rejected.empty()) << result.rejected.front().reason;
+  ASSERT_EQ(result.records.size(), 16u);
+  const auto& first = result.records[0];
+  EXPECT_EQ(first.vin, "LZZJ5ACA5AF110265");
+  EXPECT_EQ(first.plate, "豫A87590");
+  EXPECT_EQ(first.category, "N3");
+  EXPECT_EQ(first.stage, Stage::CN3);
+  EXPECT_EQ(first.stage_source, StageSource::registry);
+  EXPECT_EQ(first.rated_power_kw, 247.0);
+  EXPECT_EQ(first.profile, protocol::Profile::gb17691);
+  EXPECT_EQ(first.owner, "郑州某物流有限公司");
+  // No stage in the registry: inferred from model year 2012 (C) as suspected ≤ 国三.
+  const auto& unknown = result.records[3];
+  EXPECT_EQ(unknown.vin, "LZGSRTFN4CG629137");
+  EXPECT_EQ(unknown.stage, Stage::CN3);
+  EXPECT_EQ(unknown.stage_source, StageSource::inferred);
+  EXPECT_FALSE(unknown.profile.has_value());  // auto
+  const auto& excavator = result.records[10];
+  EXPECT_TRUE(excavator.is_machine());
+  EXPECT_EQ(excavator.stage, Stage::NR2);
+  EXPECT_EQ(excavator.registration_code, "41029805392158");
+
+  Registry registry;
+  for (auto r : result.records) registry.upsert(std::move(r));
+  EXPECT_EQ(registry.size(), 16u);
+  ASSERT_NE(registry.find_by_plate("豫A95498"), nullptr);
+  EXPECT_EQ(registry.find_by_plate("豫A95498")->vin, "LZZCJC3V3JF800454");
+  EXPECT_EQ(registry.find("NOSUCHVIN00000000"), nullptr);
+}
+
+TEST(Registry, RejectedRowsAreReportedByLineWithEveryReason) {
+  std::istringstream in(
+      "vin,plate,category,emission_stage,rated_power_kw,profile,owner\n"
+      "LZZJ5ACA5AF110265,豫A1,N3,国三,247,gb17691,\"Zhengzhou Logistics, Ltd.\"\n"
+      "LZZJ5ACA0AF110265,豫A2,N3,CN3,247,gb17691,bad check digit\n"
+      "\n"
+      "LZZJ5ACA5AF110265,豫A3,N9,国七,-5,gb1789,everything wrong\n"
+      "NR6J4CF3WFHPRDY25,,nrmm:excavator,CN3,92,nonroad,on-road stage on a machine\n"
+      "NR6J4CF3WFHPRDY25,,nrmm:excavator,国二,92,nonroad,machine label normalised\n");
+  const auto result = import_registry_csv(in, 2027);
+  ASSERT_EQ(result.records.size(), 2u);
+  EXPECT_EQ(result.records[0].owner, "Zhengzhou Logistics, Ltd.");
+  EXPECT_EQ(result.records[1].stage, Stage::NR2);
+  ASSERT_EQ(result.rejected.size(), 3u);
+  EXPECT_EQ(result.rejected[0].line, 3u);
+  EXPECT_EQ(result.rejected[0].reason,
+            "VIN 'LZZJ5ACA0AF110265' fails its check digit (expected '5' at position 9)");
+  EXPECT_EQ(result.rejected[1].line, 5u);
+  EXPECT_EQ(result.rejected[1].reason,
+            "unknown category 'N9'; unknown emission stage '国七'; rated_power_kw '-5' is not a "
+            "power in kW; "
+            "unknown profile 'gb1789'");
+  EXPECT_EQ(result.rejected[2].line, 6u);
+  EXPECT_EQ(result.rejected[2].reason, "stage CN3 does not fit category nrmm:excavator");
+}
+
+TEST(Registry, HeaderMustNameTheKeyColumns) {
+  std::istringstream in("plate,owner\n豫A1,x\n");
+  const auto result = import_registry_csv(in, 2027);
+  ASSERT_EQ(result.rejected.size(), 1u);
+  EXPECT_EQ(result.rejected[0].line, 1u);
+  EXPECT_EQ(result.rejected[0].reason, "header lacks vin category emission_stage");
+}
+
+TEST(Csv, Quoting) {
+  EXPECT_EQ(split_csv_line("a,\"b,c\",\"say \"\"hi\"\"\",,e\r"),
+            (std::vector<std::string>{"a", "b,c", "say \"hi\"", "", "e"}));
+}
+
+}  // namespace
+}  // namespace lantian::rules
