@@ -1,0 +1,115 @@
+#pragma once
+// The rule engine (rules.md): a pure step function over one vehicle's state and one observation
+// (a sample taken from a decoded frame), returning the violations it raises. No I/O: the server
+// feeds it, the archive can be replayed through it, and tests drive it directly.
+//
+// Implemented rules: R01 (国三 truck operating after the phase-out date), R02 (banned stage inside
+// a truck restriction zone), R03 (banned machinery working inside a 禁用区), R04 (black smoke from
+// the on-board smoke meter). Every threshold is configuration; every violation records the
+// thresholds, the zone version and the stage source it used, and has a deterministic id, so the
+// same evidence never produces two violations.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "protocol/message.hpp"
+#include "rules/registry.hpp"
+#include "rules/zones.hpp"
+
+namespace lantian::rules {
+
+struct EngineConfig {
+  std::int64_t phase_out_unix_s = 1767196800;  // 2026-01-01 00:00 Beijing (R01)
+  std::set<std::string> r01_categories = {"N2", "N3"};
+  int consecutive_fixes = 2;  // R02, R03
+  double r03_min_rpm = 500;   // working, not carried on a trailer
+  int r04_consecutive = 3;
+  double r04_min_coolant_c = 70;
+  std::int64_t r04_coolant_max_age_s =
+      600;                       // a coolant reading this recent counts for a smoke sample
+  double vehicle_k_limit = 0.7;  // GB 3847 limit b, m⁻¹
+};
+
+// Where a sample came from, for the evidence.
+struct SampleRef {
+  std::string frame_key;  // hex of the archive key, or any id the caller uses
+  int block = -1;         // block index within the frame, -1 for the report header
+};
+
+// One point in time of one vehicle, normalised from a decoded frame.
+struct Sample {
+  std::int64_t at_unix_s = 0;
+  std::optional<double> lon, lat;  // set only for a valid fix
+  std::optional<double> speed_kmh, engine_rpm, coolant_c;
+  std::optional<double> smoke_k_m1;  // from a 0x81 block
+  SampleRef ref;
+};
+
+// The samples of a decoded real-time or resend frame (one per data-stream, catalyst or smoke block;
+// non-road frames take the position of their header), in collection-time order.
+[[nodiscard]] std::vector<Sample> samples_of(const protocol::DecodedFrame& frame,
+                                             const std::string& frame_key);
+
+enum class Severity { low, medium, high };
+
+struct Violation {
+  std::string id;  // deterministic: rule, VIN and the evidence that opened it
+  std::string rule;
+  std::string vin;
+  Severity severity = Severity::high;
+  bool suspect = false;        // rests on an inferred stage
+  std::int64_t at_unix_s = 0;  // the evidence's time
+  std::string zone_id;
+  int zone_version = 0;
+  std::string stage;  // and its source
+  std::string stage_source;
+  std::map<std::string, double> thresholds;
+  std::vector<SampleRef> evidence;
+  std::vector<std::int64_t> evidence_times;
+};
+
+// Per-vehicle memory between samples.
+struct VehicleState {
+  std::int64_t r01_last_day = -1;  // Beijing day number of the last R01
+  struct ZoneVisit {
+    int consecutive = 0;
+    bool reported = false;
+    std::vector<SampleRef> refs;
+    std::vector<std::int64_t> times;
+  };
+  std::map<std::string, ZoneVisit> visits;  // zone id → current visit
+  int smoke_streak = 0;
+  std::vector<SampleRef> smoke_refs;
+  std::vector<std::int64_t> smoke_times;
+  std::optional<double> last_coolant_c;
+  std::int64_t last_coolant_at = 0;
+};
+
+class Engine {
+ public:
+  explicit Engine(EngineConfig config = {}) : config_(std::move(config)) {}
+  // Evaluates one sample of `vehicle` (nullptr when it is not in the registry: nothing is flagged).
+  [[nodiscard]] std::vector<Violation> step(VehicleState& state, const VehicleRecord* vehicle,
+                                            const Sample& sample, const ZoneIndex& zones) const;
+  // The GB 36886 smoke limit (k, m⁻¹) for a machine of `power_kw` under `smoke_class`.
+  [[nodiscard]] static double machine_k_limit(const std::string& smoke_class,
+                                              std::optional<double> power_kw);
+
+  [[nodiscard]] const EngineConfig& config() const noexcept { return config_; }
+
+ private:
+  void r01(VehicleState&, const VehicleRecord&, const Sample&, std::vector<Violation>&) const;
+  void zone_rules(VehicleState&, const VehicleRecord&, const Sample&, const ZoneIndex&,
+                  std::vector<Violation>&) const;
+  void r04(VehicleState&, const VehicleRecord&, const Sample&, const ZoneIndex&,
+           std::vector<Violation>&) const;
+  EngineConfig config_;
+};
+
+[[nodiscard]] std::string_view to_string(Severity severity) noexcept;
+
+}  // namespace lantian::rules

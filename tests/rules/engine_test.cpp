@@ -1,0 +1,271 @@
+// The rule engine on the sample registry and zones: for each rule a case that triggers it, one just
+// below its threshold, and the boundaries that matter.
+
+#include "rules/engine.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "protocol/beijing_time.hpp"
+#include "protocol/decode.hpp"
+#include "test_support.hpp"
+
+namespace lantian::rules {
+namespace {
+
+std::int64_t beijing(int y, int mo, int d, int h, int mi, int s = 0) {
+  return protocol::BeijingTime::from_fields(y, mo, d, h, mi, s).to_unix_seconds().value();
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  EngineTest() : zones_(load_zones()) {
+    std::ifstream in(std::string(LANTIAN_SAMPLES_DIR) + "/registry-sample.csv");
+    for (auto r : import_registry_csv(in, 2027).records) registry_.upsert(std::move(r));
+  }
+  static ZoneIndex load_zones() {
+    std::ifstream in(std::string(LANTIAN_SAMPLES_DIR) + "/zones-henan-sample.geojson");
+    std::stringstream s;
+    s << in.rdbuf();
+    return ZoneIndex(import_zones_geojson(s.str()).zones, 3);
+  }
+
+  // Feeds samples of one vehicle and returns every violation raised.
+  std::vector<Violation> run(const std::string& vin, const std::vector<Sample>& samples) {
+    std::vector<Violation> all;
+    auto& state = states_[vin];
+    for (const auto& s : samples) {
+      auto v = engine_.step(state, registry_.find(vin), s, zones_);
+      all.insert(all.end(), v.begin(), v.end());
+    }
+    return all;
+  }
+
+  static Sample at(std::int64_t t, double lon, double lat, double speed = 40, double rpm = 1300) {
+    Sample s;
+    s.at_unix_s = t;
+    s.lon = lon;
+    s.lat = lat;
+    s.speed_kmh = speed;
+    s.engine_rpm = rpm;
+    s.ref = {"frame-" + std::to_string(t), 0};
+    return s;
+  }
+  static Sample smoke(std::int64_t t, double lon, double lat, double k) {
+    Sample s;
+    s.at_unix_s = t;
+    s.lon = lon;
+    s.lat = lat;
+    s.smoke_k_m1 = k;
+    s.ref = {"smoke-" + std::to_string(t), 0};
+    return s;
+  }
+  static Sample warm(std::int64_t t, double lon, double lat, double coolant = 85) {
+    Sample s = at(t, lon, lat, 0, 1200);
+    s.coolant_c = coolant;
+    return s;
+  }
+
+  static std::vector<std::string> rules_of(const std::vector<Violation>& v) {
+    std::vector<std::string> out;
+    for (const auto& x : v) out.push_back(x.rule + (x.zone_id.empty() ? "" : ":" + x.zone_id));
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  Registry registry_;
+  ZoneIndex zones_;
+  Engine engine_;
+  std::map<std::string, VehicleState> states_;
+};
+
+constexpr const char* cn3_truck = "LZZJ5ACA5AF110265";
+constexpr const char* inferred_truck = "LZGSRTFN4CG629137";
+constexpr const char* cn4_truck = "LRDS3D9J9GG887446";
+constexpr const char* cn6_truck = "LGAD6SJA1RG736370";
+constexpr const char* nr2_excavator = "NR6J4CF3WFHPRDY25";
+constexpr const char* nr4_excavator = "NRN3477B7N4FYW8B2";
+// Kaifeng (no zone), central Zhengzhou (truck zones + machinery ban), the G30 corridor.
+constexpr double kaifeng[] = {114.30, 34.80};
+constexpr double zhengzhou[] = {113.68, 34.76};
+constexpr double corridor[] = {113.68, 34.84};
+
+TEST_F(EngineTest, R01FromThePhaseOutInstantAtBeijingMidnight) {
+  const auto midnight = beijing(2026, 1, 1, 0, 0);
+  EXPECT_TRUE(run(cn3_truck, {at(midnight - 1, kaifeng[0], kaifeng[1])}).empty());
+  const auto v = run(cn3_truck, {at(midnight, kaifeng[0], kaifeng[1]),
+                                 at(midnight + 3600, kaifeng[0], kaifeng[1])});
+  ASSERT_EQ(v.size(), 1u);  // one per vehicle per day
+  EXPECT_EQ(v[0].id, "R01|LZZJ5ACA5AF110265|2026-01-01");
+  EXPECT_EQ(v[0].stage, "CN3");
+  EXPECT_EQ(v[0].stage_source, "registry");
+  EXPECT_FALSE(v[0].suspect);
+  EXPECT_EQ(v[0].evidence_times, (std::vector<std::int64_t>{midnight}));
+  EXPECT_EQ(rules_of(run(cn3_truck, {at(midnight + 86400, kaifeng[0], kaifeng[1])})),
+            (std::vector<std::string>{"R01"}));
+}
+
+TEST_F(EngineTest, R01NeedsMovementAValidFixAndAStageAtMostCn3) {
+  const auto t = beijing(2026, 3, 1, 10, 0);
+  EXPECT_TRUE(run(cn3_truck, {at(t, kaifeng[0], kaifeng[1], 0, 0)}).empty());  // parked, engine off
+  Sample no_fix = at(t + 1, kaifeng[0], kaifeng[1]);
+  no_fix.lon.reset(), no_fix.lat.reset();
+  EXPECT_TRUE(run(cn3_truck, {no_fix}).empty());
+  EXPECT_TRUE(run(cn4_truck, {at(t, kaifeng[0], kaifeng[1])}).empty());
+  EXPECT_TRUE(run("LNOTINREGISTRY000", {at(t, kaifeng[0], kaifeng[1])}).empty());
+  const auto v = run(inferred_truck, {at(t, kaifeng[0], kaifeng[1])});
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_TRUE(v[0].suspect);  // the stage was inferred from the model year
+  EXPECT_EQ(v[0].stage_source, "inferred");
+}
+
+TEST_F(EngineTest, R02AfterTwoConsecutiveFixesInsideOncePerVisit) {
+  const auto night = beijing(2026, 3, 1, 23, 0);
+  EXPECT_EQ(rules_of(run(cn3_truck, {at(night, zhengzhou[0], zhengzhou[1])})),
+            (std::vector<std::string>{"R01"}));
+  const auto v = run(cn3_truck, {at(night + 10, zhengzhou[0], zhengzhou[1]),
+                                 at(night + 20, zhengzhou[0], zhengzhou[1])});
+  ASSERT_EQ(rules_of(v),
+            (std::vector<std::string>{"R02:zz-4ring-cn3"}));  // night: the daytime ban is off
+  EXPECT_EQ(v[0].id, "R02|LZZJ5ACA5AF110265|zz-4ring-cn3|" + std::to_string(night));
+  EXPECT_EQ(v[0].zone_version, 3);
+  EXPECT_EQ(v[0].evidence.size(), 2u);
+  EXPECT_EQ(v[0].thresholds.at("buffer_m"), 30.0);
+  // Leaving and coming back is a new visit.
+  EXPECT_TRUE(run(cn3_truck, {at(night + 30, kaifeng[0], kaifeng[1])}).empty());
+  EXPECT_EQ(rules_of(run(cn3_truck, {at(night + 40, zhengzhou[0], zhengzhou[1]),
+                                     at(night + 50, zhengzhou[0], zhengzhou[1])})),
+            (std::vector<std::string>{"R02:zz-4ring-cn3"}));
+}
+
+TEST_F(EngineTest, R02ByDayIncludesTheDaytimeTruckBan) {
+  const auto day = beijing(2026, 3, 2, 10, 0);
+  EXPECT_EQ(rules_of(run(cn6_truck, {at(day, zhengzhou[0], zhengzhou[1]),
+                                     at(day + 10, zhengzhou[0], zhengzhou[1])})),
+            (std::vector<std::string>{"R02:zz-4ring-trucks-day"}));
+  // 国六 at night on the same route: nothing.
+  const auto night = beijing(2026, 3, 2, 22, 30);
+  EXPECT_TRUE(run(cn6_truck, {at(night, zhengzhou[0], zhengzhou[1]),
+                              at(night + 10, zhengzhou[0], zhengzhou[1])})
+                  .empty());
+}
+
+TEST_F(EngineTest, R02NotInsideTheExemptCorridorNorWithinTheBuffer) {
+  const auto night = beijing(2026, 3, 3, 23, 0);
+  const auto v = run(
+      cn3_truck, {at(night, corridor[0], corridor[1]), at(night + 10, corridor[0], corridor[1])});
+  EXPECT_EQ(rules_of(v), (std::vector<std::string>{"R01"}));
+  const double metre = 1.0 / (111320.0 * std::cos(34.76 * 3.14159265358979 / 180));
+  EXPECT_TRUE(run(cn4_truck, {at(night, 113.53 + 20 * metre, 34.76),
+                              at(night + 10, 113.53 + 20 * metre, 34.76)})
+                  .empty());
+  EXPECT_TRUE(run(cn3_truck, {at(night + 20, 113.53 + 20 * metre, 34.76),
+                              at(night + 30, 113.53 + 20 * metre, 34.76)})
+                  .empty());
+}
+
+TEST_F(EngineTest, R02InvalidFixesNeitherCountNorEndAVisit) {
+  const auto night = beijing(2026, 3, 4, 23, 0);
+  Sample lost = at(night + 5, zhengzhou[0], zhengzhou[1]);
+  lost.lon.reset(), lost.lat.reset();
+  EXPECT_EQ(rules_of(run(cn3_truck, {at(night, zhengzhou[0], zhengzhou[1]), lost})),
+            (std::vector<std::string>{"R01"}));
+  EXPECT_EQ(rules_of(run(cn3_truck, {at(night + 10, zhengzhou[0], zhengzhou[1])})),
+            (std::vector<std::string>{"R02:zz-4ring-cn3"}));
+}
+
+TEST_F(EngineTest, R03BannedMachineWorkingInsideTheBanZone) {
+  const auto t = beijing(2026, 4, 1, 9, 0);
+  const auto v = run(nr2_excavator, {at(t, zhengzhou[0], zhengzhou[1], 0, 1200),
+                                     at(t + 60, zhengzhou[0], zhengzhou[1], 0, 1250)});
+  ASSERT_EQ(rules_of(v), (std::vector<std::string>{"R03:zz-nrmm-ban"}));
+  EXPECT_EQ(v[0].thresholds.at("min_rpm"), 500.0);
+  EXPECT_EQ(v[0].stage, "NR2");
+}
+
+TEST_F(EngineTest, R03NotOnATrailerNorForANewerMachine) {
+  const auto t = beijing(2026, 4, 2, 9, 0);
+  // Carried on a trailer: moving, engine off.
+  EXPECT_TRUE(run(nr2_excavator, {at(t, zhengzhou[0], zhengzhou[1], 30, 0),
+                                  at(t + 60, zhengzhou[0], zhengzhou[1], 30, 0)})
+                  .empty());
+  // Idling below 500 rpm is not working either.
+  EXPECT_TRUE(run(nr2_excavator, {at(t + 120, zhengzhou[0], zhengzhou[1], 0, 499),
+                                  at(t + 180, zhengzhou[0], zhengzhou[1], 0, 499)})
+                  .empty());
+  EXPECT_TRUE(run(nr4_excavator, {at(t, zhengzhou[0], zhengzhou[1], 0, 1200),
+                                  at(t + 60, zhengzhou[0], zhengzhou[1], 0, 1200)})
+                  .empty());
+}
+
+TEST_F(EngineTest, R04ClassIIILimitInsideTheBanZone) {
+  const auto t = beijing(2026, 5, 1, 9, 0);
+  std::vector<Sample> s{warm(t, zhengzhou[0], zhengzhou[1]),
+                        smoke(t + 1, zhengzhou[0], zhengzhou[1], 0.62),
+                        smoke(t + 2, zhengzhou[0], zhengzhou[1], 0.62)};
+  EXPECT_TRUE(run(nr4_excavator, s).empty());  // two samples: below the streak
+  const auto v = run(nr4_excavator, {smoke(t + 3, zhengzhou[0], zhengzhou[1], 0.63),
+                                     smoke(t + 4, zhengzhou[0], zhengzhou[1], 0.64)});
+  ASSERT_EQ(rules_of(v), (std::vector<std::string>{"R04"}));  // once per streak
+  EXPECT_EQ(v[0].thresholds.at("k_limit_m1"), 0.5);
+  EXPECT_EQ(v[0].evidence.size(), 3u);
+  EXPECT_EQ(v[0].id, "R04|NRN3477B7N4FYW8B2|" + std::to_string(t + 1));
+}
+
+TEST_F(EngineTest, R04AtTheLimitColdOrOutsideTheZoneIsNotBlackSmoke) {
+  const auto t = beijing(2026, 5, 2, 9, 0);
+  EXPECT_TRUE(run(nr4_excavator, {warm(t, zhengzhou[0], zhengzhou[1]),
+                                  smoke(t + 1, zhengzhou[0], zhengzhou[1], 0.50),
+                                  smoke(t + 2, zhengzhou[0], zhengzhou[1], 0.50),
+                                  smoke(t + 3, zhengzhou[0], zhengzhou[1], 0.50)})
+                  .empty());
+  EXPECT_TRUE(run(nr4_excavator, {warm(t + 10, zhengzhou[0], zhengzhou[1], 60),
+                                  smoke(t + 11, zhengzhou[0], zhengzhou[1], 1.0),
+                                  smoke(t + 12, zhengzhou[0], zhengzhou[1], 1.0),
+                                  smoke(t + 13, zhengzhou[0], zhengzhou[1], 1.0)})
+                  .empty());
+  // Outside any ban zone an NR4 machine of 132 kW is held to Class II: 0.80.
+  EXPECT_TRUE(run(nr4_excavator, {warm(t + 20, kaifeng[0], kaifeng[1]),
+                                  smoke(t + 21, kaifeng[0], kaifeng[1], 0.79),
+                                  smoke(t + 22, kaifeng[0], kaifeng[1], 0.79),
+                                  smoke(t + 23, kaifeng[0], kaifeng[1], 0.79)})
+                  .empty());
+  const auto v = run(nr4_excavator, {smoke(t + 24, kaifeng[0], kaifeng[1], 0.81),
+                                     smoke(t + 25, kaifeng[0], kaifeng[1], 0.81),
+                                     smoke(t + 26, kaifeng[0], kaifeng[1], 0.81)});
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].thresholds.at("k_limit_m1"), 0.8);
+}
+
+TEST(SmokeLimits, Gb36886Table) {
+  EXPECT_EQ(Engine::machine_k_limit("I", 18), 3.00);
+  EXPECT_EQ(Engine::machine_k_limit("I", 19), 2.00);
+  EXPECT_EQ(Engine::machine_k_limit("I", 37), 1.61);
+  EXPECT_EQ(Engine::machine_k_limit("II", 30), 1.00);
+  EXPECT_EQ(Engine::machine_k_limit("II", 200), 0.80);
+  EXPECT_EQ(Engine::machine_k_limit("III", 37), 0.50);
+  EXPECT_EQ(Engine::machine_k_limit("III", 20), 1.00);  // Class III is defined for P ≥ 37 kW only
+}
+
+TEST(Samples, FromDecodedFrames) {
+  const auto& c02 = protocol::testing::corpus_frame("c02-hj1239-10-samples-signed-tildes");
+  auto samples = samples_of(*protocol::decode_frame(c02.bytes, c02.options), "k");
+  ASSERT_EQ(samples.size(), 10u);
+  EXPECT_EQ(samples[0].at_unix_s, beijing(2026, 7, 1, 8, 0, 0));
+  EXPECT_EQ(samples[9].at_unix_s, beijing(2026, 7, 1, 8, 0, 9));
+  EXPECT_NEAR(samples[0].lon.value(), 113.6253, 1e-9);
+  EXPECT_EQ(samples[0].engine_rpm, 1400.0);
+  EXPECT_EQ(samples[0].coolant_c, 84.0);
+  EXPECT_EQ(samples[3].ref.block, 3);
+  const auto& smoke_frame = protocol::testing::corpus_frame("c12-nonroad-smoke");
+  samples = samples_of(*protocol::decode_frame(smoke_frame.bytes, smoke_frame.options), "k");
+  ASSERT_EQ(samples.size(), 1u);
+  EXPECT_EQ(samples[0].smoke_k_m1, 1.62);
+  EXPECT_NEAR(samples[0].lat.value(), 34.8012, 1e-9);  // the non-road header's position
+  EXPECT_FALSE(samples[0].engine_rpm.has_value());
+}
+
+}  // namespace
+}  // namespace lantian::rules
