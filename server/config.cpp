@@ -63,21 +63,54 @@ po::options_description serve_options() {
     ("retention-days", po::value<int>()->default_value(0), "drop raw frames older than this (0: keep all)")
     ("max-batch", po::value<std::size_t>()->default_value(2000), "frames per storage batch")
     ("queue-capacity", po::value<std::size_t>()->default_value(20000), "frames waiting for storage before sessions stop reading")
-    ("log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error");
+    ("log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error")
+    ("phase-out", po::value<std::string>()->default_value("2026-01-01"), "R01: 国三 trucks are flagged from this Beijing date on");
   // clang-format on
   return o;
 }
 
-po::options_description export_options() {
-  po::options_description o(
-      "lantiand export: print stored frames as JSON Lines (decoded-frame JSON + arrival)");
+// The options of the commands that read or change the archive offline.
+po::options_description command_options(Command command) {
+  const char* title = "";
+  switch (command) {
+    case Command::export_frames:
+      title = "lantiand export: print stored frames as JSON Lines (decoded-frame JSON + arrival)";
+      break;
+    case Command::import_registry:
+      title =
+          "lantiand import-registry FILE: add or update vehicles and machines from a registry CSV";
+      break;
+    case Command::import_zones:
+      title = "lantiand import-zones FILE: store a GeoJSON zone set as the next zone version";
+      break;
+    case Command::list_violations:
+      title = "lantiand violations: print stored violations as JSON Lines";
+      break;
+    case Command::replay:
+      title =
+          "lantiand replay: re-evaluate the archive from scratch and compare with the stored "
+          "violations";
+      break;
+    default:
+      break;
+  }
+  po::options_description o(title);
   // clang-format off
   o.add_options()
     ("help,h", "show this help")
-    ("data-dir", po::value<std::string>()->default_value("data"), "the archive to read")
-    ("vin", po::value<std::string>(), "only this vehicle or machine")
-    ("from", po::value<std::string>(), "collection time from (ISO 8601, YYYY-MM-DD in Beijing time, or Unix seconds)")
-    ("to", po::value<std::string>(), "collection time to, inclusive");
+    ("data-dir", po::value<std::string>()->default_value("data"), "the archive (the server must not be running for imports)");
+  if (command == Command::export_frames || command == Command::list_violations)
+    o.add_options()("vin", po::value<std::string>(), "only this vehicle or machine");
+  if (command == Command::list_violations)
+    o.add_options()("rule", po::value<std::string>(), "only this rule (R01 … R12)");
+  if (command == Command::export_frames || command == Command::list_violations || command == Command::replay)
+    o.add_options()
+      ("from", po::value<std::string>(), "from (ISO 8601, YYYY-MM-DD in Beijing time, or Unix seconds)")
+      ("to", po::value<std::string>(), "to, inclusive");
+  if (command == Command::replay)
+    o.add_options()("phase-out", po::value<std::string>()->default_value("2026-01-01"), "R01 phase-out date (Beijing)");
+  if (command == Command::import_registry || command == Command::import_zones)
+    o.add_options()("file", po::value<std::string>(), "the file to import");
   // clang-format on
   return o;
 }
@@ -173,6 +206,10 @@ void read_serve(const po::variables_map& vm, Config& c, std::vector<std::string>
   c.store.queue_capacity = vm["queue-capacity"].as<std::size_t>();
   if (c.store.max_batch == 0 || c.store.queue_capacity == 0)
     problems.push_back("--max-batch and --queue-capacity must be at least 1");
+  if (const auto t = parse_time(vm["phase-out"].as<std::string>()))
+    c.rules.phase_out_unix_s = *t;
+  else
+    problems.push_back("--phase-out must be a date (YYYY-MM-DD)");
   c.log_level = vm["log-level"].as<std::string>();
   static const char* levels[] = {"trace", "debug", "info", "warn", "error"};
   if (std::find(std::begin(levels), std::end(levels), c.log_level) == std::end(levels))
@@ -242,20 +279,39 @@ std::optional<std::int64_t> parse_time(const std::string& text) {
 
 ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
   ParsedCommandLine out;
-  const bool is_export = argc > 1 && std::string(argv[1]) == "export";
-  const auto options = is_export ? export_options() : serve_options();
+  static const std::pair<const char*, Command> commands[] = {
+      {"export", Command::export_frames},
+      {"import-registry", Command::import_registry},
+      {"import-zones", Command::import_zones},
+      {"violations", Command::list_violations},
+      {"replay", Command::replay}};
+  Command command = Command::serve;
+  if (argc > 1)
+    for (const auto& [name, c] : commands)
+      if (std::string(argv[1]) == name) command = c;
+  const bool sub = command != Command::serve;
+  const auto options = sub ? command_options(command) : serve_options();
+  po::positional_options_description positional;
+  if (command == Command::import_registry || command == Command::import_zones)
+    positional.add("file", 1);
   std::ostringstream help;
-  help << (is_export ? "Usage: lantiand export [options]\n"
-                     : "Usage: lantiand [options]\n       lantiand export --help\n")
-       << options;
+  if (sub)
+    help << "Usage: lantiand " << argv[1] << " [options]"
+         << (positional.max_total_count() ? " FILE" : "") << "\n";
+  else
+    help << "Usage: lantiand [options]\n       lantiand "
+            "export|import-registry|import-zones|violations|replay --help\n";
+  help << options;
   out.help_text = help.str();
 
   po::variables_map vm;
   try {
-    po::store(
-        po::parse_command_line(argc - (is_export ? 1 : 0), argv + (is_export ? 1 : 0), options),
-        vm);
-    if (!is_export && vm.count("config")) {
+    po::store(po::command_line_parser(argc - (sub ? 1 : 0), argv + (sub ? 1 : 0))
+                  .options(options)
+                  .positional(positional)
+                  .run(),
+              vm);
+    if (!sub && vm.count("config")) {
       const auto path = vm["config"].as<std::string>();
       std::ifstream file(path);
       if (!file) {
@@ -277,28 +333,41 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
     out.command = Command::help;
     return out;
   }
-  if (is_export) {
-    out.command = Command::export_frames;
-    out.config.data_dir = vm["data-dir"].as<std::string>();
-    out.config.store.dir = out.config.data_dir / "db";
-    if (vm.count("vin")) {
-      const auto vin = vm["vin"].as<std::string>();
-      if (vin.size() != 17) out.problems.push_back("--vin must be 17 characters");
-      out.export_query.vin = protocol::make_vin(vin);
-    }
-    auto time = [&](const char* name, std::int64_t& target) {
-      if (!vm.count(name)) return;
-      const auto text = vm[name].as<std::string>();
-      if (auto t = parse_time(text))
-        target = *t;
-      else
-        out.problems.push_back(std::string("--") + name + ": not a time: '" + text + "'");
-    };
-    time("from", out.export_query.from_unix_s);
-    time("to", out.export_query.to_unix_s);
+  if (!sub) {
+    read_serve(vm, out.config, out.problems);
     return out;
   }
-  read_serve(vm, out.config, out.problems);
+  out.command = command;
+  out.config.data_dir = vm["data-dir"].as<std::string>();
+  out.config.store.dir = out.config.data_dir / "db";
+  if (vm.count("vin")) {
+    const auto vin = vm["vin"].as<std::string>();
+    if (vin.size() != 17) out.problems.push_back("--vin must be 17 characters");
+    out.export_query.vin = protocol::make_vin(vin);
+  }
+  if (vm.count("rule")) out.rule = vm["rule"].as<std::string>();
+  auto time = [&](const char* name, std::int64_t& target, bool end_of_day) {
+    if (!vm.count(name)) return;
+    const auto text = vm[name].as<std::string>();
+    if (auto t = parse_time(text))
+      target = *t + (end_of_day && text.size() == 10 ? 86399 : 0);
+    else
+      out.problems.push_back(std::string("--") + name + ": not a time: '" + text + "'");
+  };
+  time("from", out.export_query.from_unix_s, false);
+  time("to", out.export_query.to_unix_s, true);  // a date as --to means through that day
+  if (vm.count("phase-out")) {
+    if (const auto t = parse_time(vm["phase-out"].as<std::string>()))
+      out.config.rules.phase_out_unix_s = *t;
+    else
+      out.problems.push_back("--phase-out must be a date (YYYY-MM-DD)");
+  }
+  if (command == Command::import_registry || command == Command::import_zones) {
+    if (!vm.count("file"))
+      out.problems.push_back("which file? (lantiand " + std::string(argv[1]) + " FILE)");
+    else
+      out.input_file = vm["file"].as<std::string>();
+  }
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "protocol/types.hpp"
+#include "rules/engine.hpp"
 #include "storage/store.hpp"
 
 namespace lantian::server {
@@ -59,10 +60,19 @@ struct Config {
       0;  // SO_SNDBUF/SO_RCVBUF per terminal socket; 0: kernel default
 
   storage::StoreOptions store;
+  rules::EngineConfig rules;
   std::string log_level = "info";
 };
 
-enum class Command { serve, export_frames, help };
+enum class Command {
+  serve,
+  export_frames,
+  import_registry,
+  import_zones,
+  list_violations,
+  replay,
+  help
+};
 
 struct ExportQuery {
   std::optional<protocol::Vin> vin;
@@ -73,7 +83,9 @@ struct ExportQuery {
 struct ParsedCommandLine {
   Command command = Command::serve;
   Config config;
-  ExportQuery export_query;
+  ExportQuery export_query;  // export, violations, replay: time range (and VIN)
+  std::string rule;          // violations: only this rule
+  std::string input_file;    // import-registry, import-zones
   std::string help_text;
   std::vector<std::string> problems;  // empty when valid
 };

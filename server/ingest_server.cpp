@@ -17,6 +17,8 @@
 #include "protocol/decode.hpp"
 #include "protocol/encode.hpp"
 #include "protocol/framer.hpp"
+#include "protocol/json.hpp"
+#include "server/rule_runner.hpp"
 #include "server/tls_context.hpp"
 
 namespace lantian::server {
@@ -107,6 +109,7 @@ class Session : public std::enable_shared_from_this<Session> {
   struct Received {
     protocol::Bytes reply;  // empty: no reply
     std::chrono::steady_clock::time_point arrived;
+    std::vector<rules::Sample> samples;  // for the rule engine, once the frame is stored
   };
 
   template <class Stream>
@@ -133,9 +136,11 @@ class Session : public std::enable_shared_from_this<Session> {
       std::string close_reason = take_frames(received, writes);
       if (!writes.empty()) {
         metrics_.batch_frames.observe(static_cast<double>(writes.size()));
-        const bool durable = co_await store_all(std::move(writes));
-        if (!durable) co_return "storage_failed";  // nothing of this read is acknowledged
-        if (!co_await send_replies(stream, received)) co_return "write_timeout";
+        const auto keys = co_await store_all(std::move(writes));
+        if (!keys) co_return "storage_failed";  // nothing of this read is acknowledged
+        const bool replied = co_await send_replies(stream, received);
+        evaluate(received, *keys);  // after the reply, off this thread
+        if (!replied) co_return "write_timeout";
       }
       if (!close_reason.empty()) co_return close_reason;
       if (framer_.buffered() == 0) framer_.release_memory();
@@ -203,7 +208,7 @@ class Session : public std::enable_shared_from_this<Session> {
         (kind == protocol::CommandKind::realtime || kind == protocol::CommandKind::resend))
       known_profile_ = protocol::Profile::gb17691;
 
-    received.push_back({reply_for(*decoded), arrived});
+    received.push_back({reply_for(*decoded), arrived, rules::samples_of(*decoded, {})});
     writes.push_back(storage::make_frame_write(
         *decoded, raw, {now_unix_ms(), id_, listener_.url, peer_, decoded->profile}));
     return {};
@@ -253,33 +258,54 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // Hands every write to storage (waiting while its queue is full) and waits until all are durable.
-  awaitable<bool> store_all(std::vector<storage::FrameWrite> writes) {
+  // Returns each frame's archive key (empty for a duplicate), or nullopt when a write failed.
+  awaitable<std::optional<std::vector<std::string>>> store_all(
+      std::vector<storage::FrameWrite> writes) {
     auto pending = std::make_shared<std::atomic<std::size_t>>(writes.size());
     auto failed = std::make_shared<std::atomic<bool>>(false);
+    auto keys = std::make_shared<std::vector<std::string>>(writes.size());
     // Shared: the last completion's wake-up may run after this coroutine has moved on.
     auto done =
         std::make_shared<asio::steady_timer>(executor_, asio::steady_timer::time_point::max());
     auto self = shared_from_this();
-    for (auto& w : writes) {
-      auto completion = [this, self, pending, failed, done](storage::WriteOutcome outcome) {
+    for (std::size_t i = 0; i < writes.size(); ++i) {
+      auto completion = [this, self, pending, failed, done, keys, i](storage::WriteOutcome outcome,
+                                                                     const std::string& key) {
         if (outcome == storage::WriteOutcome::failed) failed->store(true);
         if (outcome == storage::WriteOutcome::stored) metrics_.frames_stored.inc();
         if (outcome == storage::WriteOutcome::duplicate) metrics_.duplicates.inc();
+        (*keys)[i] = key;  // each completion writes its own element
         // The last completion wakes the session; posting keeps the wake-up on its strand, so it
         // runs after the session has started waiting (or finds it already gone past).
         if (pending->fetch_sub(1) == 1) asio::post(executor_, [done] { done->cancel(); });
       };
-      while (!server_.store().try_submit(std::move(w), completion)) {
+      while (!server_.store().try_submit(std::move(writes[i]), completion)) {
         // The writer is behind: stop reading (TCP pushes back on the terminal) until there is room.
         asio::steady_timer wait(executor_, 2ms);
         co_await wait.async_wait(nothrow);
       }
     }
     while (pending->load() > 0) co_await done->async_wait(nothrow);
-    if (failed->load())
+    if (failed->load()) {
       spdlog::error("event=storage_failed conn={} vin={}: frames not acknowledged", id_,
                     vin_text(vin_));
-    co_return !failed->load();
+      co_return std::nullopt;
+    }
+    co_return std::move(*keys);
+  }
+
+  // Hands the samples of every newly stored frame to the rule engine.
+  void evaluate(std::vector<Received>& received, const std::vector<std::string>& keys) {
+    RuleRunner* runner = server_.rule_runner();
+    if (!runner) return;
+    for (std::size_t i = 0; i < received.size() && i < keys.size(); ++i) {
+      if (keys[i].empty() || received[i].samples.empty())
+        continue;  // duplicate, or nothing to evaluate
+      const std::string ref = protocol::to_hex(protocol::ByteView(
+          reinterpret_cast<const std::uint8_t*>(keys[i].data()), keys[i].size()));
+      for (auto& sample : received[i].samples) sample.ref.frame_key = ref;
+      runner->submit(vin_text(vin_), std::move(received[i].samples));
+    }
   }
 
   template <class Stream>

@@ -25,6 +25,7 @@
 namespace lantian::server {
 
 class Session;
+class RuleRunner;
 
 class IngestServer {
  public:
@@ -53,6 +54,9 @@ class IngestServer {
   std::shared_ptr<Session> bind_vin(const protocol::Vin& vin,
                                     const std::shared_ptr<Session>& session);
   void session_ended(Session& session);
+  // Frames stored from now on are evaluated by `runner` (which must outlive the server's sessions).
+  void set_rule_runner(RuleRunner* runner) noexcept { rule_runner_ = runner; }
+  [[nodiscard]] RuleRunner* rule_runner() const noexcept { return rule_runner_; }
 
  private:
   struct Listener {
@@ -69,6 +73,7 @@ class IngestServer {
   std::vector<Listener> listeners_;
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> next_connection_id_{1};
+  RuleRunner* rule_runner_ = nullptr;
 
   std::mutex mutex_;  // guards everything below
   std::shared_ptr<boost::asio::ssl::context> tls_;

@@ -18,6 +18,8 @@
 #include "server/export_command.hpp"
 #include "server/ingest_server.hpp"
 #include "server/metrics.hpp"
+#include "server/rule_runner.hpp"
+#include "server/rules_commands.hpp"
 
 namespace asio = boost::asio;
 using namespace lantian;
@@ -42,10 +44,13 @@ int serve(const server::Config& config) {
 
   asio::io_context io;
   server::ServerMetrics metrics;
+  server::RuleRunner rules(*store, config.rules, metrics);
   server::IngestServer ingest(io, config, *store, metrics);
+  ingest.set_rule_runner(&rules);
   std::vector<std::string> problems;
   if (!ingest.start(problems)) {
     for (const auto& p : problems) spdlog::error("event=startup_failed error=\"{}\"", p);
+    rules.stop();
     store->close();
     return 1;
   }
@@ -61,6 +66,7 @@ int serve(const server::Config& config) {
   std::string problem;
   if (!admin.start(config.admin_host, config.admin_port, problem)) {
     spdlog::error("event=startup_failed error=\"{}\"", problem);
+    rules.stop();
     store->close();
     return 1;
   }
@@ -80,6 +86,7 @@ int serve(const server::Config& config) {
           [&]() -> asio::awaitable<void> {
             co_await ingest.shutdown();
             admin.stop();
+            rules.stop();    // evaluates what the sessions handed over
             store->close();  // everything read is stored and answered; flush and close
             spdlog::info("event=stopped");
             io.stop();
@@ -112,6 +119,14 @@ int main(int argc, char** argv) {
       return 0;
     case server::Command::export_frames:
       return server::run_export(parsed.config, parsed.export_query, std::cout, std::cerr);
+    case server::Command::import_registry:
+      return server::run_import_registry(parsed, std::cout, std::cerr);
+    case server::Command::import_zones:
+      return server::run_import_zones(parsed, std::cout, std::cerr);
+    case server::Command::list_violations:
+      return server::run_list_violations(parsed, std::cout, std::cerr);
+    case server::Command::replay:
+      return server::run_replay(parsed, std::cout, std::cerr);
     case server::Command::serve:
       break;
   }

@@ -95,6 +95,7 @@ std::string ServerMetrics::render() const {
   scalar(out, "lantian_vin_replaced_total", "counter",
          "Connections closed because the same VIN logged in again",
          static_cast<std::int64_t>(vin_replaced.value()));
+  out << violations.render();
   scalar(out, "lantian_ingest_queue_depth", "gauge", "Frames waiting for the storage writer",
          ingest_queue_depth.value());
   histogram(out, "lantian_batch_frames", "Frames per group commit", batch_frames);

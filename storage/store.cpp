@@ -155,6 +155,7 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options, std::string& err
   store->blocks_ = store->handles_[2];
   store->latest_ = store->handles_[3];
   store->meta_ = store->handles_[4];
+  store->map_families(families);
 
   std::string seq;
   if (store->db_->Get(rocksdb::ReadOptions(), store->meta_, next_sequence_key, &seq).ok() &&
@@ -183,6 +184,7 @@ std::unique_ptr<Store> Store::open_read_only(const std::filesystem::path& dir, s
     return nullptr;
   }
   store->db_.reset(raw);
+  store->map_families(families);
   for (std::size_t i = 0; i < names.size(); ++i) {
     if (names[i] == cf_frames) store->frames_ = store->handles_[i];
     if (names[i] == cf_blocks) store->blocks_ = store->handles_[i];
@@ -245,7 +247,7 @@ void Store::run_writer() {
     }
     for (auto& p : unsynced) {
       if (!ok) ++write_failures_;
-      p.done(ok ? WriteOutcome::stored : WriteOutcome::failed);
+      p.done(ok ? WriteOutcome::stored : WriteOutcome::failed, ok ? p.key : std::string());
     }
     unsynced.clear();
   };
@@ -276,7 +278,7 @@ void Store::run_writer() {
       if (options_.sync == SyncPolicy::interval) {
         sync_unsynced();
       } else {
-        for (auto& p : unsynced) p.done(WriteOutcome::stored);
+        for (auto& p : unsynced) p.done(WriteOutcome::stored, p.key);
         unsynced.clear();
       }
     }
@@ -303,11 +305,12 @@ void Store::write_batch(std::vector<Pending>& batch) {
     }
     if (!w.block_keys.empty() && fresh.empty()) {
       ++duplicates_;
-      p.done(WriteOutcome::duplicate);
+      p.done(WriteOutcome::duplicate, {});
       continue;
     }
     const Bytes value = encode_record(w.record);
-    wb.Put(frames_, frame_key(w.vin, w.collection_unix_s, next_sequence_++), slice(value));
+    p.key = frame_key(w.vin, w.collection_unix_s, next_sequence_++);
+    wb.Put(frames_, p.key, slice(value));
     const std::string received =
         u64_value(static_cast<std::uint64_t>(w.record.received.receive_unix_ms));
     for (const std::string* key : fresh) {
@@ -335,7 +338,7 @@ void Store::write_batch(std::vector<Pending>& batch) {
   ++batches_;
   if (!status.ok()) {
     write_failures_ += written.size();
-    for (auto& p : written) p.done(WriteOutcome::failed);
+    for (auto& p : written) p.done(WriteOutcome::failed, {});
     return;
   }
   frames_stored_ += written.size();
@@ -380,6 +383,64 @@ std::optional<std::string> Store::last_fix(const protocol::Vin& vin) const {
   if (db_->Get(rocksdb::ReadOptions(), latest_, vin_prefix(vin) + fix_suffix, &value).ok())
     return value;
   return std::nullopt;
+}
+
+void Store::map_families(const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors) {
+  static const std::pair<Family, const char*> names[] = {{Family::violations, "violations"},
+                                                         {Family::registry, "registry"},
+                                                         {Family::zones, "zones"},
+                                                         {Family::audit, "audit"},
+                                                         {Family::tokens, "tokens"}};
+  for (std::size_t i = 0; i < descriptors.size(); ++i)
+    for (const auto& [family, name] : names)
+      if (descriptors[i].name == name) families_[family] = handles_[i];
+}
+
+bool Store::put(Family family, const std::string& key, const std::string& value,
+                std::string& error) {
+  const auto it = families_.find(family);
+  if (it == families_.end() || read_only_) {
+    error = "the database is read-only or lacks this family";
+    return false;
+  }
+  rocksdb::WriteOptions options;
+  options.sync = options_.sync != SyncPolicy::off;
+  const auto status = db_->Put(options, it->second, key, value);
+  if (!status.ok()) error = status.ToString();
+  return status.ok();
+}
+
+bool Store::insert_if_absent(Family family, const std::string& key, const std::string& value,
+                             std::string& error) {
+  std::lock_guard lock(family_write_mutex_);
+  if (get(family, key)) return false;
+  return put(family, key, value, error);
+}
+
+std::optional<std::string> Store::get(Family family, const std::string& key) const {
+  const auto it = families_.find(family);
+  std::string value;
+  if (it != families_.end() && db_->Get(rocksdb::ReadOptions(), it->second, key, &value).ok())
+    return value;
+  return std::nullopt;
+}
+
+void Store::for_each(Family family, const std::string& prefix,
+                     const std::function<bool(const std::string&, const std::string&)>& fn) const {
+  const auto it = families_.find(family);
+  if (it == families_.end()) return;
+  std::unique_ptr<rocksdb::Iterator> iter(db_->NewIterator(rocksdb::ReadOptions(), it->second));
+  for (iter->Seek(prefix); iter->Valid() && iter->key().starts_with(prefix); iter->Next())
+    if (!fn(iter->key().ToString(), iter->value().ToString())) break;
+}
+
+std::optional<FrameRecord> Store::frame(const std::string& frame_key) const {
+  std::string value;
+  if (!db_->Get(rocksdb::ReadOptions(), frames_, frame_key, &value).ok()) return std::nullopt;
+  auto record =
+      decode_record(ByteView(reinterpret_cast<const std::uint8_t*>(value.data()), value.size()));
+  if (!record) return std::nullopt;
+  return *record;
 }
 
 void Store::compact() {

@@ -20,6 +20,7 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -35,6 +36,7 @@
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+struct ColumnFamilyDescriptor;
 class CompactionFilter;
 }  // namespace rocksdb
 
@@ -77,7 +79,13 @@ struct FrameWrite {
                                           ReceiveInfo received);
 
 enum class WriteOutcome { stored, duplicate, failed };
-using WriteCompletion = std::function<void(WriteOutcome)>;
+// Runs once the write's fate is known; `frame_key` is the archive key of a stored frame (empty for
+// duplicates and failures).
+using WriteCompletion = std::function<void(WriteOutcome, const std::string& frame_key)>;
+
+// The families kept for the rule engine and the API: small, low-rate records written directly (and
+// synced) rather than through the frame writer.
+enum class Family { violations, registry, zones, audit, tokens };
 
 struct StoreStats {
   std::uint64_t frames_stored = 0;
@@ -114,6 +122,20 @@ class Store {
   [[nodiscard]] std::optional<std::string> latest_state(const protocol::Vin& vin) const;
   [[nodiscard]] std::optional<std::string> last_fix(const protocol::Vin& vin) const;
 
+  // Records of the other families. put() and insert_if_absent() are durable (synced) on return;
+  // insert_if_absent() returns false when the key exists (the value is left as it was). Errors
+  // return false with `error` set.
+  bool put(Family family, const std::string& key, const std::string& value, std::string& error);
+  bool insert_if_absent(Family family, const std::string& key, const std::string& value,
+                        std::string& error);
+  [[nodiscard]] std::optional<std::string> get(Family family, const std::string& key) const;
+  // Calls `fn(key, value)` for every record whose key starts with `prefix`, in key order, until it
+  // returns false.
+  void for_each(Family family, const std::string& prefix,
+                const std::function<bool(const std::string&, const std::string&)>& fn) const;
+  // A frame by its archive key.
+  [[nodiscard]] std::optional<FrameRecord> frame(const std::string& frame_key) const;
+
   // Runs a full compaction of the frame archive now (retention is applied during compactions).
   void compact();
 
@@ -125,8 +147,10 @@ class Store {
   struct Pending {
     FrameWrite write;
     WriteCompletion done;
+    std::string key;  // set once the writer has given the frame its key
   };
   Store() = default;
+  void map_families(const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors);
   void run_writer();
   void write_batch(std::vector<Pending>& batch);
 
@@ -138,6 +162,8 @@ class Store {
   rocksdb::ColumnFamilyHandle* blocks_ = nullptr;
   rocksdb::ColumnFamilyHandle* latest_ = nullptr;
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
+  std::map<Family, rocksdb::ColumnFamilyHandle*> families_;
+  std::mutex family_write_mutex_;  // serialises insert_if_absent's read-then-write
   bool read_only_ = false;
 
   mutable std::mutex mutex_;

@@ -67,7 +67,9 @@ RunningServer::RunningServer(Config config) : config_(std::move(config)) {
   std::string error;
   store_ = storage::Store::open(config_.store, error);
   if (!store_) throw std::runtime_error(error);
+  rules_ = std::make_unique<RuleRunner>(*store_, config_.rules, metrics_);
   server_ = std::make_unique<IngestServer>(io_, config_, *store_, metrics_);
+  server_->set_rule_runner(rules_.get());
   std::vector<std::string> problems;
   if (!server_->start(problems)) throw std::runtime_error(problems.front());
   ports_ = server_->bound_ports();
@@ -86,6 +88,7 @@ void RunningServer::stop() {
       },
       asio::detached);
   done.get_future().wait();
+  rules_->stop();
   store_->close();
   io_.stop();
   thread_.join();

@@ -18,6 +18,7 @@
 #include "server/config.hpp"
 #include "server/ingest_server.hpp"
 #include "server/metrics.hpp"
+#include "server/rule_runner.hpp"
 #include "storage/store.hpp"
 
 namespace lantian::server::testing {
@@ -47,6 +48,8 @@ class RunningServer {
   void stop();
   ServerMetrics& metrics() { return metrics_; }
   void reload_tls() { server_->reload_tls(); }
+  // Waits until every stored frame handed to the rule engine has been evaluated.
+  void drain_rules() { rules_->drain(); }
   storage::Store& store() { return *store_; }
   const Config& config() const { return config_; }
 
@@ -55,6 +58,7 @@ class RunningServer {
   std::unique_ptr<storage::Store> store_;
   boost::asio::io_context io_;
   ServerMetrics metrics_;
+  std::unique_ptr<RuleRunner> rules_;
   std::unique_ptr<IngestServer> server_;
   std::vector<std::uint16_t> ports_;
   std::thread thread_;

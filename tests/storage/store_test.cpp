@@ -51,7 +51,8 @@ FrameWrite write_of(const std::string& name, std::int64_t receive_ms = 176722560
 WriteOutcome submit_and_wait(Store& store, FrameWrite w) {
   std::promise<WriteOutcome> done;
   auto result = done.get_future();
-  EXPECT_TRUE(store.try_submit(std::move(w), [&](WriteOutcome o) { done.set_value(o); }));
+  EXPECT_TRUE(store.try_submit(std::move(w),
+                               [&](WriteOutcome o, const std::string&) { done.set_value(o); }));
   return result.get();
 }
 
@@ -124,9 +125,9 @@ TEST(Store, ResentBlocksAreAcknowledgedButStoredOnce) {
   // Two copies in the same batch: one stored, one duplicate.
   std::promise<WriteOutcome> a, b;
   ASSERT_TRUE(store->try_submit(write_of("c03-hj1239-10-samples-unsigned"),
-                                [&](WriteOutcome o) { a.set_value(o); }));
+                                [&](WriteOutcome o, const std::string&) { a.set_value(o); }));
   ASSERT_TRUE(store->try_submit(write_of("c03-hj1239-10-samples-unsigned"),
-                                [&](WriteOutcome o) { b.set_value(o); }));
+                                [&](WriteOutcome o, const std::string&) { b.set_value(o); }));
   const auto first = a.get_future().get(), second = b.get_future().get();
   EXPECT_EQ(std::min(first, second), WriteOutcome::stored);
   EXPECT_EQ(std::max(first, second), WriteOutcome::duplicate);
@@ -182,7 +183,7 @@ TEST(Store, ReadOnlyOpenSeesCommittedFramesWhileOpenForWriting) {
   ASSERT_TRUE(reader) << error;
   EXPECT_EQ(all_frames(*reader, protocol::make_vin("LGAX2BG40N1000001")).size(), 1u);
   EXPECT_TRUE(all_frames(*reader, protocol::make_vin("ABCDE12345FGH6789")).empty());
-  EXPECT_FALSE(reader->try_submit(write_of("e1-login"), [](WriteOutcome) {}));
+  EXPECT_FALSE(reader->try_submit(write_of("e1-login"), [](WriteOutcome, const std::string&) {}));
   EXPECT_FALSE(Store::open_read_only(dir.path() / "missing", error));
   EXPECT_NE(error.find("no database"), std::string::npos);
 }
@@ -210,8 +211,8 @@ TEST(Store, EveryPolicyCompletesAndStores) {
     std::vector<std::promise<WriteOutcome>> promises(50);
     for (auto& p : promises) {
       results.push_back(p.get_future());
-      ASSERT_TRUE(
-          store->try_submit(write_of("e1-login"), [&p](WriteOutcome o) { p.set_value(o); }));
+      ASSERT_TRUE(store->try_submit(write_of("e1-login"),
+                                    [&p](WriteOutcome o, const std::string&) { p.set_value(o); }));
     }
     for (auto& r : results) EXPECT_EQ(r.get(), WriteOutcome::stored) << to_string(policy);
     EXPECT_EQ(all_frames(*store).size(), 50u);
@@ -240,7 +241,7 @@ TEST(Store, RefusesWritesAfterClose) {
   TempDir dir;
   auto store = open_store(dir.path());
   store->close();
-  EXPECT_FALSE(store->try_submit(write_of("e1-login"), [](WriteOutcome) {}));
+  EXPECT_FALSE(store->try_submit(write_of("e1-login"), [](WriteOutcome, const std::string&) {}));
 }
 
 }  // namespace

@@ -1,0 +1,88 @@
+#include "rules/records_json.hpp"
+
+#include <boost/json.hpp>
+
+#include "protocol/beijing_time.hpp"
+
+namespace lantian::rules {
+namespace json = boost::json;
+
+json::object to_json(const VehicleRecord& r) {
+  json::object o{
+      {"vin", r.vin},
+      {"plate", r.plate},
+      {"plate_color", r.plate_color},
+      {"category", r.category},
+      {"fuel", r.fuel},
+      {"emission_stage", r.stage ? json::value(to_string(*r.stage)) : json::value(nullptr)},
+      {"stage_source", r.stage_source == StageSource::inferred ? "inferred" : "registry"},
+      {"rated_power_kw", r.rated_power_kw ? json::value(*r.rated_power_kw) : json::value(nullptr)},
+      {"profile", r.profile ? json::value(protocol::to_string(*r.profile)) : json::value("auto")},
+      {"owner", r.owner},
+      {"registration_code", r.registration_code},
+      {"chip_id", r.chip_id},
+      {"sm2_public_key", r.sm2_public_key_hex}};
+  return o;
+}
+
+std::optional<VehicleRecord> vehicle_from_json(std::string_view text) {
+  boost::system::error_code ec;
+  const auto v = json::parse(text, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  const auto& o = v.as_object();
+  auto str = [&](const char* key) {
+    const auto* x = o.if_contains(key);
+    return x && x->is_string() ? std::string(x->as_string()) : std::string();
+  };
+  VehicleRecord r;
+  r.vin = str("vin");
+  r.plate = str("plate");
+  r.plate_color = str("plate_color");
+  r.category = str("category");
+  r.fuel = str("fuel");
+  if (const auto stage = str("emission_stage"); !stage.empty())
+    r.stage = parse_stage(stage, r.is_machine());
+  r.stage_source =
+      str("stage_source") == "inferred" ? StageSource::inferred : StageSource::registry;
+  if (const auto* p = o.if_contains("rated_power_kw"); p && p->is_number())
+    r.rated_power_kw = p->to_number<double>();
+  r.profile = protocol::parse_profile(str("profile"));
+  r.owner = str("owner");
+  r.registration_code = str("registration_code");
+  r.chip_id = str("chip_id");
+  r.sm2_public_key_hex = str("sm2_public_key");
+  if (r.vin.empty()) return std::nullopt;
+  return r;
+}
+
+json::object to_json(const Violation& v, std::int64_t detected_unix_ms) {
+  auto iso = [](std::int64_t s) {
+    return protocol::BeijingTime::from_unix_seconds(s).iso8601().value_or("");
+  };
+  json::array evidence;
+  for (std::size_t i = 0; i < v.evidence.size(); ++i)
+    evidence.push_back(json::object{
+        {"frame_key", v.evidence[i].frame_key},
+        {"block", v.evidence[i].block},
+        {"time", i < v.evidence_times.size() ? json::value(iso(v.evidence_times[i])) : nullptr}});
+  json::object thresholds;
+  for (const auto& [k, x] : v.thresholds) thresholds[k] = x;
+  return json::object{
+      {"id", v.id},
+      {"rule", v.rule},
+      {"vin", v.vin},
+      {"severity", to_string(v.severity)},
+      {"status", "open"},
+      {"suspect", v.suspect},
+      {"time", iso(v.at_unix_s)},
+      {"unix_s", v.at_unix_s},
+      {"detected_unix_ms", detected_unix_ms},
+      {"zone_id", v.zone_id.empty() ? json::value(nullptr) : json::value(v.zone_id)},
+      {"zone_version", v.zone_id.empty() ? json::value(nullptr) : json::value(v.zone_version)},
+      {"stage", v.stage},
+      {"stage_source", v.stage_source},
+      {"thresholds", std::move(thresholds)},
+      {"evidence", std::move(evidence)}};
+}
+
+}  // namespace lantian::rules

@@ -1,0 +1,22 @@
+#pragma once
+// JSON forms of the rules' records, as the archive keeps them and the tools print them.
+
+#include <boost/json/object.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "rules/engine.hpp"
+#include "rules/registry.hpp"
+
+namespace lantian::rules {
+
+[[nodiscard]] boost::json::object to_json(const VehicleRecord& record);
+[[nodiscard]] std::optional<VehicleRecord> vehicle_from_json(std::string_view text);
+
+// A violation as stored: its fields plus `status` ("open" when new), `detected_unix_ms`, and the
+// evidence as frame references with their times.
+[[nodiscard]] boost::json::object to_json(const Violation& violation,
+                                          std::int64_t detected_unix_ms);
+
+}  // namespace lantian::rules

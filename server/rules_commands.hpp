@@ -1,0 +1,19 @@
+#pragma once
+// The offline commands around the rules: import the registry and zone versions into the archive,
+// list violations, and replay the archive to prove the violation set is reproducible. Imports open
+// the archive for writing, so the server must not be running (RocksDB allows one writer).
+// Each returns the process exit status and writes its report to `out` / `errors`.
+
+#include <ostream>
+
+#include "server/config.hpp"
+
+namespace lantian::server {
+
+int run_import_registry(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors);
+int run_import_zones(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors);
+int run_list_violations(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors);
+// Exit 0 when replaying reproduces exactly the stored violations of the range, 1 otherwise.
+int run_replay(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors);
+
+}  // namespace lantian::server
