@@ -1,6 +1,7 @@
 #include "rules/engine.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "protocol/beijing_time.hpp"
 
@@ -17,7 +18,10 @@ std::int64_t beijing_day(std::int64_t unix_s) {
 }
 
 void set_position(Sample& s, const Position& p) {
-  if (!p.fix_valid()) return;
+  if (!p.fix_valid()) {
+    s.position_invalid = true;
+    return;
+  }
   s.lon = p.lon_deg();
   s.lat = p.lat_deg();
   if (!s.lon || !s.lat) s.lon.reset(), s.lat.reset();
@@ -52,6 +56,17 @@ std::string_view to_string(Severity severity) noexcept {
 
 std::vector<Sample> samples_of(const DecodedFrame& frame, const std::string& frame_key) {
   std::vector<Sample> out;
+  if (const auto* alarm = std::get_if<RemovalAlarmBody>(&frame.message.body)) {
+    if (const auto at = alarm->time.to_unix_seconds()) {
+      Sample s;
+      s.at_unix_s = *at;
+      s.removal_alarm = true;
+      set_position(s, alarm->position);
+      s.ref = {frame_key, -1};
+      out.push_back(std::move(s));
+    }
+    return out;
+  }
   const auto* r = std::get_if<ReportBody>(&frame.message.body);
   if (!r) return out;
   for (std::size_t i = 0; i < r->blocks.size(); ++i) {
@@ -66,16 +81,25 @@ std::vector<Sample> samples_of(const DecodedFrame& frame, const std::string& fra
     if (const auto* stream = std::get_if<StreamBlock>(&b.payload)) {
       set_engine(s, *stream);
       s.coolant_c = stream->coolant_temp_c.get();
+      s.reagent_pct = stream->reagent_level_pct.get();
       set_position(s, stream->position);
     } else if (const auto* machine = std::get_if<MachineStreamBlock>(&b.payload)) {
       set_engine(s, *machine);
       s.coolant_c = machine->coolant_temp_c.get();
+      s.reagent_pct = machine->reagent_level_pct.get();
     } else if (const auto* cat = std::get_if<CatalystBlock>(&b.payload)) {
       set_engine(s, *cat);
       s.coolant_c = cat->coolant_temp_c.get();
       set_position(s, cat->position);
     } else if (const auto* smoke = std::get_if<SmokeBlock>(&b.payload)) {
       s.smoke_k_m1 = smoke->k_m1.get();
+    } else if (const auto* obd = std::get_if<ObdBlock>(&b.payload)) {
+      if (obd->mil < 0xFE) s.mil = obd->mil;
+      s.obd_vin = std::string(as_text(obd->vin));
+      s.cvn = std::string(as_text(obd->cvn));
+      s.calid = std::string(as_text(obd->calid));
+    } else if (const auto* ecd = std::get_if<EcdBlock>(&b.payload)) {
+      if (ecd->warning_lamp < 0xFE) s.mil = ecd->warning_lamp == 0 ? 0 : 1;
     } else {
       continue;
     }
@@ -108,7 +132,128 @@ std::vector<Violation> Engine::step(VehicleState& state, const VehicleRecord* ve
   if (!vehicle->is_machine()) r01(state, *vehicle, sample, out);
   zone_rules(state, *vehicle, sample, zones, out);
   if (sample.smoke_k_m1) r04(state, *vehicle, sample, zones, out);
+  r06_r09(state, *vehicle, sample, out);
+  r08_r10(state, *vehicle, sample, out);
+  r12(state, *vehicle, sample, out);
   return out;
+}
+
+Violation Engine::make(const std::string& rule, Severity severity, const VehicleRecord& v,
+                       const Sample& s, const std::string& id_suffix) const {
+  Violation x;
+  x.rule = rule;
+  x.vin = v.vin;
+  x.id = rule + "|" + v.vin + "|" + id_suffix;
+  x.severity = severity;
+  x.at_unix_s = s.at_unix_s;
+  x.stage = stage_text(v);
+  x.stage_source = source_text(v);
+  x.evidence = {s.ref};
+  x.evidence_times = {s.at_unix_s};
+  return x;
+}
+
+// R06 (position invalid while working) and R09 (reagent empty while running): a condition that must
+// last; one violation per episode, stamped with the episode's start.
+void Engine::r06_r09(VehicleState& state, const VehicleRecord& v, const Sample& s,
+                     std::vector<Violation>& out) const {
+  const bool running = s.engine_rpm.value_or(0) > 0;
+  if (s.engine_rpm || s.lon || s.position_invalid) {
+    if (running && s.position_invalid) {
+      if (!state.invalid_since) state.invalid_since = s.at_unix_s, state.r06_reported = false;
+      if (!state.r06_reported && s.at_unix_s - *state.invalid_since >= config_.r06_invalid_for_s) {
+        state.r06_reported = true;
+        auto x = make("R06", Severity::medium, v, s, std::to_string(*state.invalid_since));
+        x.at_unix_s = *state.invalid_since;
+        x.thresholds = {{"invalid_for_s", static_cast<double>(config_.r06_invalid_for_s)}};
+        out.push_back(std::move(x));
+      }
+    } else if (s.lon || !running) {
+      state.invalid_since.reset();
+    }
+  }
+  if (s.reagent_pct && s.engine_rpm) {
+    if (running && *s.reagent_pct <= config_.r09_empty_pct) {
+      if (!state.empty_since) state.empty_since = s.at_unix_s, state.r09_reported = false;
+      if (!state.r09_reported && s.at_unix_s - *state.empty_since >= config_.r09_empty_for_s) {
+        state.r09_reported = true;
+        auto x = make("R09", Severity::low, v, s, std::to_string(*state.empty_since));
+        x.at_unix_s = *state.empty_since;
+        x.thresholds = {{"empty_pct", config_.r09_empty_pct},
+                        {"empty_for_s", static_cast<double>(config_.r09_empty_for_s)}};
+        out.push_back(std::move(x));
+      }
+    } else {
+      state.empty_since.reset();
+    }
+  }
+}
+
+// R08 (MIL on in consecutive OBD blocks) and R10 (tamper signs).
+void Engine::r08_r10(VehicleState& state, const VehicleRecord& v, const Sample& s,
+                     std::vector<Violation>& out) const {
+  if (s.removal_alarm)
+    out.push_back(
+        make("R10", Severity::medium, v, s, "removal_alarm|" + std::to_string(s.at_unix_s)));
+  if (s.mil) {
+    if (*s.mil == 1) {
+      if (state.mil_streak++ == 0) state.mil_first = s.at_unix_s;
+      if (state.mil_streak == config_.r08_consecutive) {
+        auto x = make("R08", Severity::low, v, s, std::to_string(state.mil_first));
+        x.at_unix_s = state.mil_first;
+        x.thresholds = {{"consecutive", config_.r08_consecutive}};
+        out.push_back(std::move(x));
+      }
+    } else {
+      state.mil_streak = 0;
+    }
+  }
+  if (!s.obd_vin.empty() && !v.is_machine()) {
+    // Some ECUs pad or leave the VIN blank; only a different, well-formed VIN is a signal.
+    if (s.obd_vin != v.vin && vin_well_formed(s.obd_vin))
+      out.push_back(make("R10", Severity::medium, v, s,
+                         "obd_vin|" + s.obd_vin + "|" + beijing_date(s.at_unix_s)));
+  }
+  auto changed = [&](const char* what, std::string& last, const std::string& now) {
+    if (now.empty()) return;
+    if (!last.empty() && last != now)
+      out.push_back(
+          make("R10", Severity::medium, v, s,
+               std::string(what) + "|" + last + "|" + now + "|" + std::to_string(s.at_unix_s)));
+    last = now;
+  };
+  changed("cvn_changed", state.last_cvn, s.cvn);
+  changed("calid_changed", state.last_calid, s.calid);
+}
+
+// R12: collection time too far ahead of arrival; consecutive fixes implying an impossible speed.
+void Engine::r12(VehicleState& state, const VehicleRecord& v, const Sample& s,
+                 std::vector<Violation>& out) const {
+  if (s.received_unix_s && s.at_unix_s - *s.received_unix_s > config_.r12_future_s) {
+    auto x = make("R12", Severity::low, v, s, "future_time|" + std::to_string(s.at_unix_s));
+    x.thresholds = {{"future_s", static_cast<double>(config_.r12_future_s)}};
+    out.push_back(std::move(x));
+  }
+  if (!s.lon || !s.lat) return;
+  if (state.last_lon && s.at_unix_s > state.last_fix_at) {
+    constexpr double pi = 3.14159265358979323846;
+    const double mid_lat = (*s.lat + *state.last_lat) / 2 * pi / 180;
+    const double dx = (*s.lon - *state.last_lon) * 111320.0 * std::cos(mid_lat);
+    const double dy = (*s.lat - *state.last_lat) * 110574.0;
+    const double kmh = std::hypot(dx, dy) / 1000.0 /
+                       (static_cast<double>(s.at_unix_s - state.last_fix_at) / 3600.0);
+    if (kmh > config_.r12_max_speed_kmh) {
+      auto x = make("R12", Severity::low, v, s, "implied_speed|" + std::to_string(s.at_unix_s));
+      x.thresholds = {{"max_speed_kmh", config_.r12_max_speed_kmh},
+                      {"implied_speed_kmh", std::round(kmh)}};
+      out.push_back(std::move(x));
+    }
+  }
+  if (s.at_unix_s >= state.last_fix_at) {
+    state.last_lon = s.lon;
+    state.last_lat = s.lat;
+    state.last_fix_at = s.at_unix_s;
+  }
 }
 
 void Engine::r01(VehicleState& state, const VehicleRecord& v, const Sample& s,

@@ -5,9 +5,11 @@
 //
 // Implemented rules: R01 (国三 truck operating after the phase-out date), R02 (banned stage inside
 // a truck restriction zone), R03 (banned machinery working inside a 禁用区), R04 (black smoke from
-// the on-board smoke meter). Every threshold is configuration; every violation records the
-// thresholds, the zone version and the stage source it used, and has a deterministic id, so the
-// same evidence never produces two violations.
+// the on-board smoke meter), R06 (position invalid while working), R08 (MIL on), R09 (reagent
+// empty), R10 (tamper signs: OBD VIN, CVN/CALID changes, removal alarm), R12 (data quality:
+// collection time in the future, an impossible implied speed). Every threshold is configuration;
+// every violation records the thresholds, the zone version and the stage source it used, and has a
+// deterministic id, so the same evidence never produces two violations.
 
 #include <cstdint>
 #include <map>
@@ -30,8 +32,14 @@ struct EngineConfig {
   int r04_consecutive = 3;
   double r04_min_coolant_c = 70;
   std::int64_t r04_coolant_max_age_s =
-      600;                       // a coolant reading this recent counts for a smoke sample
-  double vehicle_k_limit = 0.7;  // GB 3847 limit b, m⁻¹
+      600;                               // a coolant reading this recent counts for a smoke sample
+  double vehicle_k_limit = 0.7;          // GB 3847 limit b, m⁻¹
+  std::int64_t r06_invalid_for_s = 600;  // position invalid while the engine runs
+  int r08_consecutive = 2;               // OBD blocks with the MIL on
+  double r09_empty_pct = 2.4;            // reagent level counted as empty
+  std::int64_t r09_empty_for_s = 600;
+  std::int64_t r12_future_s = 600;  // collection time ahead of receive time
+  double r12_max_speed_kmh = 200;   // implied by consecutive fixes
 };
 
 // Where a sample came from, for the evidence.
@@ -46,6 +54,13 @@ struct Sample {
   std::optional<double> lon, lat;  // set only for a valid fix
   std::optional<double> speed_kmh, engine_rpm, coolant_c;
   std::optional<double> smoke_k_m1;  // from a 0x81 block
+  bool position_invalid = false;     // a position was sent but the fix is invalid
+  std::optional<double> reagent_pct;
+  // From an OBD block: MIL, and the ECU's VIN, CVN and CALID as sent.
+  std::optional<int> mil;
+  std::string obd_vin, cvn, calid;
+  bool removal_alarm = false;
+  std::optional<std::int64_t> received_unix_s;  // when the frame arrived (set by the caller)
   SampleRef ref;
 };
 
@@ -87,6 +102,15 @@ struct VehicleState {
   std::vector<std::int64_t> smoke_times;
   std::optional<double> last_coolant_c;
   std::int64_t last_coolant_at = 0;
+  std::optional<std::int64_t> invalid_since;  // R06
+  bool r06_reported = false;
+  int mil_streak = 0;  // R08
+  std::int64_t mil_first = 0;
+  std::optional<std::int64_t> empty_since;  // R09
+  bool r09_reported = false;
+  std::string last_cvn, last_calid;          // R10
+  std::optional<double> last_lon, last_lat;  // R12
+  std::int64_t last_fix_at = 0;
 };
 
 class Engine {
@@ -107,6 +131,11 @@ class Engine {
                   std::vector<Violation>&) const;
   void r04(VehicleState&, const VehicleRecord&, const Sample&, const ZoneIndex&,
            std::vector<Violation>&) const;
+  void r06_r09(VehicleState&, const VehicleRecord&, const Sample&, std::vector<Violation>&) const;
+  void r08_r10(VehicleState&, const VehicleRecord&, const Sample&, std::vector<Violation>&) const;
+  void r12(VehicleState&, const VehicleRecord&, const Sample&, std::vector<Violation>&) const;
+  [[nodiscard]] Violation make(const std::string& rule, Severity severity, const VehicleRecord& v,
+                               const Sample& s, const std::string& id_suffix) const;
   EngineConfig config_;
 };
 

@@ -208,9 +208,12 @@ class Session : public std::enable_shared_from_this<Session> {
         (kind == protocol::CommandKind::realtime || kind == protocol::CommandKind::resend))
       known_profile_ = protocol::Profile::gb17691;
 
-    received.push_back({reply_for(*decoded), arrived, rules::samples_of(*decoded, {})});
+    const std::int64_t received_ms = now_unix_ms();
+    auto samples = rules::samples_of(*decoded, {});
+    for (auto& sample : samples) sample.received_unix_s = received_ms / 1000;
+    received.push_back({reply_for(*decoded), arrived, std::move(samples)});
     writes.push_back(storage::make_frame_write(
-        *decoded, raw, {now_unix_ms(), id_, listener_.url, peer_, decoded->profile}));
+        *decoded, raw, {received_ms, id_, listener_.url, peer_, decoded->profile}));
     return {};
   }
 

@@ -69,9 +69,12 @@ std::map<std::string, rules::Violation> evaluate_archive(
                          if (!decoded) return true;
                          const std::string raw_key =
                              storage::frame_key(key.vin, key.collection_unix_s, key.sequence);
-                         for (const auto& sample : rules::samples_of(*decoded, frame_ref(raw_key)))
+                         for (auto& sample : rules::samples_of(*decoded, frame_ref(raw_key))) {
+                           sample.received_unix_s =
+                               r.received.receive_unix_ms / 1000;  // as the server saw it
                            for (auto& v : engine.step(state, registry.find(vin), sample, zones))
                              out.emplace(v.id, std::move(v));
+                         }
                          return true;
                        });
   return out;

@@ -75,9 +75,17 @@ class EngineTest : public ::testing::Test {
     return out;
   }
 
+  // The zone tests move a vehicle across the province in seconds; R12's implied-speed check is
+  // tested on its own below.
+  static EngineConfig without_implied_speed() {
+    EngineConfig c;
+    c.r12_max_speed_kmh = 1e9;
+    return c;
+  }
+
   Registry registry_;
   ZoneIndex zones_;
-  Engine engine_;
+  Engine engine_{without_implied_speed()};
   std::map<std::string, VehicleState> states_;
 };
 
@@ -237,6 +245,108 @@ TEST_F(EngineTest, R04AtTheLimitColdOrOutsideTheZoneIsNotBlackSmoke) {
                                      smoke(t + 26, kaifeng[0], kaifeng[1], 0.81)});
   ASSERT_EQ(v.size(), 1u);
   EXPECT_EQ(v[0].thresholds.at("k_limit_m1"), 0.8);
+}
+
+TEST_F(EngineTest, R06PositionInvalidWhileWorkingForTenMinutes) {
+  const auto t = beijing(2026, 6, 1, 10, 0);
+  auto lost = [&](std::int64_t when) {
+    Sample s = at(when, 0, 0, 30, 1400);
+    s.lon.reset(), s.lat.reset();
+    s.position_invalid = true;
+    return s;
+  };
+  EXPECT_TRUE(run(cn4_truck, {lost(t), lost(t + 300), lost(t + 599)}).empty());
+  const auto v = run(cn4_truck, {lost(t + 600), lost(t + 900)});
+  ASSERT_EQ(rules_of(v), (std::vector<std::string>{"R06"}));
+  EXPECT_EQ(v[0].at_unix_s, t);
+  EXPECT_EQ(v[0].severity, Severity::medium);
+  // A valid fix ends the episode; engine off does too.
+  EXPECT_TRUE(run(cn4_truck, {at(t + 1000, kaifeng[0], kaifeng[1]), lost(t + 1010), lost(t + 1500)})
+                  .empty());
+  Sample parked = lost(t + 1700);
+  parked.engine_rpm = 0;
+  EXPECT_TRUE(run(cn4_truck, {parked, lost(t + 1800), lost(t + 2300)}).empty());
+}
+
+TEST_F(EngineTest, R08MilOnInTwoConsecutiveObdBlocks) {
+  const auto t = beijing(2026, 6, 2, 10, 0);
+  auto obd = [&](std::int64_t when, int mil) {
+    Sample s;
+    s.at_unix_s = when;
+    s.mil = mil;
+    s.obd_vin = cn4_truck;
+    return s;
+  };
+  EXPECT_TRUE(run(cn4_truck, {obd(t, 1), obd(t + 60, 0), obd(t + 120, 1)}).empty());
+  const auto v = run(cn4_truck, {obd(t + 180, 1), obd(t + 240, 1)});
+  ASSERT_EQ(rules_of(v), (std::vector<std::string>{"R08"}));
+  EXPECT_EQ(v[0].at_unix_s, t + 120);
+  EXPECT_EQ(v[0].severity, Severity::low);
+}
+
+TEST_F(EngineTest, R09ReagentEmptyWhileRunningForTenMinutes) {
+  const auto t = beijing(2026, 6, 3, 10, 0);
+  auto reagent = [&](std::int64_t when, double pct, double rpm = 1300) {
+    Sample s = at(when, kaifeng[0], kaifeng[1], 40, rpm);
+    s.reagent_pct = pct;
+    return s;
+  };
+  EXPECT_TRUE(
+      run(cn4_truck, {reagent(t, 2.8), reagent(t + 700, 2.8)}).empty());  // 2.8 % is only a warning
+  EXPECT_TRUE(run(cn4_truck, {reagent(t + 800, 2.4), reagent(t + 1399, 2.4)}).empty());
+  EXPECT_EQ(rules_of(run(cn4_truck, {reagent(t + 1400, 2.0)})), (std::vector<std::string>{"R09"}));
+}
+
+TEST_F(EngineTest, R10TamperSigns) {
+  const auto t = beijing(2026, 6, 4, 10, 0);
+  auto obd = [&](std::int64_t when, std::string vin, std::string cvn) {
+    Sample s;
+    s.at_unix_s = when;
+    s.obd_vin = std::move(vin);
+    s.cvn = std::move(cvn);
+    s.calid = "CAL-1";
+    return s;
+  };
+  EXPECT_TRUE(
+      run(cn4_truck, {obd(t, cn4_truck, "AAAA0000"), obd(t + 60, cn4_truck, "AAAA0000")}).empty());
+  EXPECT_EQ(rules_of(run(cn4_truck, {obd(t + 120, cn4_truck, "BBBB0000")})),
+            (std::vector<std::string>{"R10"}));
+  EXPECT_EQ(rules_of(run(cn4_truck, {obd(t + 180, "LZZJ5ACA5AF110265", "BBBB0000")})),
+            (std::vector<std::string>{"R10"}));
+  Sample alarm;
+  alarm.at_unix_s = t + 240;
+  alarm.removal_alarm = true;
+  const auto v = run(cn4_truck, {alarm});
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].id, "R10|LRDS3D9J9GG887446|removal_alarm|" + std::to_string(t + 240));
+}
+
+TEST(EngineR12, FutureCollectionTimeAndImpossibleSpeed) {
+  Engine engine;
+  const ZoneIndex none({}, 0);
+  VehicleRecord truck;
+  truck.vin = "LRDS3D9J9GG887446";
+  truck.category = "N3";
+  truck.stage = Stage::CN4;
+  VehicleState state;
+  const auto t = beijing(2026, 6, 5, 10, 0);
+  Sample s;
+  s.at_unix_s = t;
+  s.received_unix_s = t - 600;  // exactly 10 minutes ahead: tolerated
+  s.lon = 113.68, s.lat = 34.76;
+  EXPECT_TRUE(engine.step(state, &truck, s, none).empty());
+  s.at_unix_s = t + 60;  // 1 km in a minute: 60 km/h
+  s.lon = 113.68 + 1000 / (111320.0 * std::cos(34.76 * 3.14159265358979 / 180));
+  s.received_unix_s = t + 60;
+  EXPECT_TRUE(engine.step(state, &truck, s, none).empty());
+  s.at_unix_s = t + 70;  // 10 km in 10 s
+  s.lon = *s.lon + 0.11;
+  s.received_unix_s = t - 600;  // and 670 s ahead of its arrival
+  const auto v = engine.step(state, &truck, s, none);
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_EQ(v[0].id, "R12|LRDS3D9J9GG887446|future_time|" + std::to_string(t + 70));
+  EXPECT_EQ(v[1].id, "R12|LRDS3D9J9GG887446|implied_speed|" + std::to_string(t + 70));
+  EXPECT_GT(v[1].thresholds.at("implied_speed_kmh"), 3000);
 }
 
 TEST(SmokeLimits, Gb36886Table) {
