@@ -138,6 +138,17 @@ std::vector<Violation> Engine::step(VehicleState& state, const VehicleRecord* ve
   return out;
 }
 
+std::vector<Violation> Engine::step_sighting(VehicleState& state, const VehicleRecord& vehicle,
+                                             const Sample& sample) const {
+  std::vector<Violation> out;
+  if (vehicle.is_machine()) return out;
+  Sample seen = sample;
+  if (!seen.lon) seen.lon = 0, seen.lat = 0;  // r01 wants a position; a sighting is one by itself
+  seen.speed_kmh = 1;
+  r01(state, vehicle, seen, out);
+  return out;
+}
+
 Violation Engine::make(const std::string& rule, Severity severity, const VehicleRecord& v,
                        const Sample& s, const std::string& id_suffix) const {
   Violation x;

@@ -119,6 +119,10 @@ class Engine {
   // Evaluates one sample of `vehicle` (nullptr when it is not in the registry: nothing is flagged).
   [[nodiscard]] std::vector<Violation> step(VehicleState& state, const VehicleRecord* vehicle,
                                             const Sample& sample, const ZoneIndex& zones) const;
+  // A sighting by a gate, camera or roadside check: evidence for R01 only (position optional).
+  [[nodiscard]] std::vector<Violation> step_sighting(VehicleState& state,
+                                                     const VehicleRecord& vehicle,
+                                                     const Sample& sample) const;
   // The GB 36886 smoke limit (k, m⁻¹) for a machine of `power_kw` under `smoke_class`.
   [[nodiscard]] static double machine_k_limit(const std::string& smoke_class,
                                               std::optional<double> power_kw);

@@ -1,6 +1,7 @@
 #include "rules/records_json.hpp"
 
 #include <boost/json.hpp>
+#include <sstream>
 
 #include "protocol/beijing_time.hpp"
 
@@ -83,6 +84,29 @@ json::object to_json(const Violation& v, std::int64_t detected_unix_ms) {
       {"stage_source", v.stage_source},
       {"thresholds", std::move(thresholds)},
       {"evidence", std::move(evidence)}};
+}
+
+json::object to_json(const Observation& ob) {
+  json::object o{
+      {"id", ob.id},
+      {"kind", ob.kind == Observation::Kind::smoke ? "smoke" : "sighting"},
+      {"time", protocol::BeijingTime::from_unix_seconds(ob.at_unix_s).iso8601().value_or("")}};
+  if (!ob.vin.empty()) o["vin"] = ob.vin;
+  if (!ob.plate.empty()) o["plate"] = ob.plate;
+  if (ob.lon && ob.lat) o["lon"] = *ob.lon, o["lat"] = *ob.lat;
+  if (ob.ringelmann) o["ringelmann"] = *ob.ringelmann;
+  if (ob.k_m1) o["k_m1"] = *ob.k_m1;
+  if (!ob.site.empty()) o["site"] = ob.site;
+  if (!ob.image_ref.empty()) o["image_ref"] = ob.image_ref;
+  if (!ob.source.empty()) o["source"] = ob.source;
+  return o;
+}
+
+std::optional<Observation> observation_from_json(std::string_view text) {
+  std::istringstream in{std::string(text)};
+  auto imported = import_observations_jsonl(in);
+  if (imported.observations.size() != 1) return std::nullopt;
+  return std::move(imported.observations.front());
 }
 
 }  // namespace lantian::rules

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "rules/engine.hpp"
+#include "rules/observations.hpp"
 #include "rules/registry.hpp"
 
 namespace lantian::rules {
@@ -18,5 +19,9 @@ namespace lantian::rules {
 // evidence as frame references with their times.
 [[nodiscard]] boost::json::object to_json(const Violation& violation,
                                           std::int64_t detected_unix_ms);
+
+// An observation in the JSON Lines form import_observations_jsonl reads.
+[[nodiscard]] boost::json::object to_json(const Observation& observation);
+[[nodiscard]] std::optional<Observation> observation_from_json(std::string_view text);
 
 }  // namespace lantian::rules

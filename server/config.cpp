@@ -83,6 +83,11 @@ po::options_description command_options(Command command) {
     case Command::import_zones:
       title = "lantiand import-zones FILE: store a GeoJSON zone set as the next zone version";
       break;
+    case Command::import_observations:
+      title =
+          "lantiand import-observations FILE: add smoke measurements and sightings (JSON Lines) "
+          "and evaluate them";
+      break;
     case Command::list_violations:
       title = "lantiand violations: print stored violations as JSON Lines";
       break;
@@ -107,9 +112,9 @@ po::options_description command_options(Command command) {
     o.add_options()
       ("from", po::value<std::string>(), "from (ISO 8601, YYYY-MM-DD in Beijing time, or Unix seconds)")
       ("to", po::value<std::string>(), "to, inclusive");
-  if (command == Command::replay)
+  if (command == Command::replay || command == Command::import_observations)
     o.add_options()("phase-out", po::value<std::string>()->default_value("2026-01-01"), "R01 phase-out date (Beijing)");
-  if (command == Command::import_registry || command == Command::import_zones)
+  if (command == Command::import_registry || command == Command::import_zones || command == Command::import_observations)
     o.add_options()("file", po::value<std::string>(), "the file to import");
   // clang-format on
   return o;
@@ -283,6 +288,7 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
       {"export", Command::export_frames},
       {"import-registry", Command::import_registry},
       {"import-zones", Command::import_zones},
+      {"import-observations", Command::import_observations},
       {"violations", Command::list_violations},
       {"replay", Command::replay}};
   Command command = Command::serve;
@@ -292,7 +298,8 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
   const bool sub = command != Command::serve;
   const auto options = sub ? command_options(command) : serve_options();
   po::positional_options_description positional;
-  if (command == Command::import_registry || command == Command::import_zones)
+  if (command == Command::import_registry || command == Command::import_zones ||
+      command == Command::import_observations)
     positional.add("file", 1);
   std::ostringstream help;
   if (sub)
@@ -300,7 +307,7 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
          << (positional.max_total_count() ? " FILE" : "") << "\n";
   else
     help << "Usage: lantiand [options]\n       lantiand "
-            "export|import-registry|import-zones|violations|replay --help\n";
+            "export|import-registry|import-zones|import-observations|violations|replay --help\n";
   help << options;
   out.help_text = help.str();
 
@@ -362,7 +369,8 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
     else
       out.problems.push_back("--phase-out must be a date (YYYY-MM-DD)");
   }
-  if (command == Command::import_registry || command == Command::import_zones) {
+  if (command == Command::import_registry || command == Command::import_zones ||
+      command == Command::import_observations) {
     if (!vm.count("file"))
       out.problems.push_back("which file? (lantiand " + std::string(argv[1]) + " FILE)");
     else

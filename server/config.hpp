@@ -69,6 +69,7 @@ enum class Command {
   export_frames,
   import_registry,
   import_zones,
+  import_observations,
   list_violations,
   replay,
   help

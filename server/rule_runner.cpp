@@ -77,6 +77,21 @@ std::map<std::string, rules::Violation> evaluate_archive(
                          }
                          return true;
                        });
+  // External observations, evaluated after the frames (their violations have ids of their own, or
+  // the same per-day id as a frame's R01).
+  std::map<std::string, rules::VehicleState> states;
+  store.for_each(
+      storage::Family::observations, "", [&](const std::string&, const std::string& value) {
+        const auto ob = rules::observation_from_json(value);
+        if (!ob || ob->at_unix_s < from_unix_s || ob->at_unix_s > to_unix_s) return true;
+        const auto* vehicle =
+            ob->vin.empty() ? registry.find_by_plate(ob->plate) : registry.find(ob->vin);
+        if (!vehicle) return true;
+        for (auto& v :
+             rules::evaluate_observation(engine, states[vehicle->vin], *vehicle, *ob, zones))
+          out.emplace(v.id, std::move(v));
+        return true;
+      });
   return out;
 }
 

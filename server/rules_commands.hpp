@@ -12,6 +12,8 @@ namespace lantian::server {
 
 int run_import_registry(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors);
 int run_import_zones(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors);
+// Stores new observations (by id; known ones are skipped) and evaluates them (R01 sightings, R05).
+int run_import_observations(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors);
 int run_list_violations(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors);
 // Exit 0 when replaying reproduces exactly the stored violations of the range, 1 otherwise.
 int run_replay(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors);

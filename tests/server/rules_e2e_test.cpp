@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
+#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -186,6 +187,43 @@ TEST(RulesEndToEnd, SampleFleetThroughATlsServer) {
   EXPECT_EQ(v.at("thresholds").at("k_limit_m1").as_double(), 0.5);
   EXPECT_EQ(v.at("evidence").as_array().size(), 3u);
 
+  // External observations: a gate's sighting of a 国三 truck by its plate (R01), black smoke at a
+  // roadside check (R05), a level-1 Ringelmann outside any Class III zone (nothing), a bad line.
+  const auto observations = (dir.path() / "observations.jsonl").string();
+  {
+    std::ofstream f(observations);
+    f << R"({"id":"gate-1","kind":"sighting","plate":"豫A27583","time":"2026-03-02T07:15:00+08:00","site":"物流园门禁"})"
+      << "\n"
+      << R"({"id":"check-1","kind":"smoke","vin":"NRCNCZVY6RRDY6AGJ","time":"2026-04-02T10:00:00+08:00","lon":114.30,"lat":34.80,"ringelmann":2,"image_ref":"img/check-1.jpg"})"
+      << "\n"
+      << R"({"id":"check-2","kind":"smoke","vin":"NRCNCZVY6RRDY6AGJ","time":"2026-04-02T11:00:00+08:00","lon":114.30,"lat":34.80,"ringelmann":1})"
+      << "\n"
+      << R"({"id":"bad","kind":"smoke","vin":"NRCNCZVY6RRDY6AGJ","time":"yesterday"})"
+      << "\n";
+  }
+  std::ostringstream obs_out, obs_err;
+  EXPECT_EQ(run_import_observations(command({"lantiand", "import-observations", "--data-dir",
+                                             data.c_str(), observations.c_str()}),
+                                    obs_out, obs_err),
+            1);  // one line rejected
+  EXPECT_EQ(obs_out.str(),
+            "imported 3 observations (0 already known, 0 matching no registered vehicle), raised 2 "
+            "violations, rejected 1 lines\n");
+  EXPECT_NE(obs_err.str().find(":4: rejected: time must be ISO 8601"), std::string::npos)
+      << obs_err.str();
+  std::ostringstream again;
+  run_import_observations(command({"lantiand", "import-observations", "--data-dir", data.c_str(),
+                                   observations.c_str()}),
+                          again, obs_err);
+  EXPECT_EQ(again.str(),
+            "imported 0 observations (3 already known, 0 matching no registered vehicle), raised 0 "
+            "violations, rejected 1 lines\n");
+  std::ostringstream all;
+  run_list_violations(command({"lantiand", "violations", "--data-dir", data.c_str()}), all, err);
+  EXPECT_NE(all.str().find("\"id\":\"R01|LFWD2ZPZ9BA158472|2026-03-02\""), std::string::npos);
+  EXPECT_NE(all.str().find("\"id\":\"R05|NRCNCZVY6RRDY6AGJ|check-1\""), std::string::npos);
+  EXPECT_EQ(all.str().find("check-2"), std::string::npos);
+
   // Replaying the archive from scratch reproduces exactly the stored set.
   std::ostringstream replay_out, replay_err;
   EXPECT_EQ(run_replay(command({"lantiand", "replay", "--data-dir", data.c_str()}), replay_out,
@@ -193,7 +231,7 @@ TEST(RulesEndToEnd, SampleFleetThroughATlsServer) {
             0)
       << replay_err.str();
   EXPECT_EQ(replay_out.str(),
-            "replayed: 4 violations; identical 4, not stored 0, not reproduced 0\n");
+            "replayed: 6 violations; identical 6, not stored 0, not reproduced 0\n");
 }
 
 }  // namespace

@@ -1,0 +1,140 @@
+#include "rules/observations.hpp"
+
+#include <boost/json.hpp>
+#include <cmath>
+
+#include "protocol/beijing_time.hpp"
+
+namespace lantian::rules {
+namespace json = boost::json;
+
+namespace {
+
+std::optional<std::int64_t> parse_when(const json::value& v) {
+  if (v.is_int64()) return v.as_int64();
+  if (!v.is_string()) return std::nullopt;
+  int y, mo, d, h, mi, s;
+  char tail[16] = {};
+  const std::string text(v.as_string());
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%15s", &y, &mo, &d, &h, &mi, &s, tail) < 6)
+    return std::nullopt;
+  if (std::string(tail) != "" && std::string(tail) != "+08:00")
+    return std::nullopt;  // Beijing time only
+  if (y < 2000 || y > 2255) return std::nullopt;
+  return protocol::BeijingTime::from_fields(y, mo, d, h, mi, s).to_unix_seconds();
+}
+
+}  // namespace
+
+ObservationImport import_observations_jsonl(std::istream& in) {
+  ObservationImport out;
+  std::string line;
+  for (std::size_t n = 1; std::getline(in, line); ++n) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    boost::system::error_code ec;
+    const auto v = json::parse(line, ec);
+    if (ec || !v.is_object()) {
+      out.rejected.push_back({n, "not a JSON object"});
+      continue;
+    }
+    const auto& o = v.as_object();
+    auto str = [&](const char* key) {
+      const auto* x = o.if_contains(key);
+      return x && x->is_string() ? std::string(x->as_string()) : std::string();
+    };
+    auto num = [&](const char* key) -> std::optional<double> {
+      const auto* x = o.if_contains(key);
+      return x && x->is_number() ? std::optional<double>(x->to_number<double>()) : std::nullopt;
+    };
+    std::vector<std::string> reasons;
+    Observation ob;
+    ob.id = str("id");
+    if (ob.id.empty()) reasons.push_back("no id");
+    const auto kind = str("kind");
+    if (kind == "smoke")
+      ob.kind = Observation::Kind::smoke;
+    else if (kind != "sighting")
+      reasons.push_back("kind must be smoke or sighting");
+    ob.vin = str("vin");
+    ob.plate = str("plate");
+    if (ob.vin.empty() && ob.plate.empty()) reasons.push_back("needs a vin or a plate");
+    const auto* when = o.if_contains("time");
+    const auto at = when ? parse_when(*when) : std::nullopt;
+    if (!at)
+      reasons.push_back("time must be ISO 8601 in Beijing time (+08:00) or Unix seconds");
+    else
+      ob.at_unix_s = *at;
+    ob.lon = num("lon");
+    ob.lat = num("lat");
+    if (ob.lon.has_value() != ob.lat.has_value() ||
+        (ob.lon && (std::fabs(*ob.lon) > 180 || std::fabs(*ob.lat) > 90)))
+      reasons.push_back("lon and lat must come together, in degrees");
+    if (const auto r = num("ringelmann")) {
+      if (*r < 0 || *r > 5 || *r != std::floor(*r))
+        reasons.push_back("ringelmann must be a level 0–5");
+      else
+        ob.ringelmann = static_cast<int>(*r);
+    }
+    ob.k_m1 = num("k_m1");
+    if (ob.k_m1 && (*ob.k_m1 < 0 || *ob.k_m1 > 20)) reasons.push_back("k_m1 must be 0–20");
+    if (ob.kind == Observation::Kind::smoke && !ob.ringelmann && !ob.k_m1)
+      reasons.push_back("a smoke observation needs ringelmann or k_m1");
+    ob.site = str("site");
+    ob.image_ref = str("image_ref");
+    ob.source = str("source");
+    if (!reasons.empty()) {
+      std::string joined;
+      for (const auto& r : reasons) joined += (joined.empty() ? "" : "; ") + r;
+      out.rejected.push_back({n, joined});
+      continue;
+    }
+    out.observations.push_back(std::move(ob));
+  }
+  return out;
+}
+
+std::vector<Violation> evaluate_observation(const Engine& engine, VehicleState& state,
+                                            const VehicleRecord& vehicle, const Observation& ob,
+                                            const ZoneIndex& zones) {
+  std::vector<Violation> out;
+  const SampleRef ref{"observation:" + ob.id, -1};
+  if (ob.kind == Observation::Kind::sighting) {
+    // A sighting is evidence that the vehicle is on the road: R01 counts it as moving.
+    Sample s;
+    s.at_unix_s = ob.at_unix_s;
+    s.lon = ob.lon;
+    s.lat = ob.lat;
+    s.ref = ref;
+    return engine.step_sighting(state, vehicle, s);
+  }
+  // R05: Ringelmann ≥ 2 (≥ 1 inside a Class III zone), or k above the limit.
+  std::string smoke_class;
+  if (ob.lon && ob.lat)
+    for (const Zone* z : zones.containing(*ob.lon, *ob.lat))
+      if (z->active_at(ob.at_unix_s) && z->smoke_class > smoke_class) smoke_class = z->smoke_class;
+  const int ringelmann_limit = smoke_class == "III" ? 1 : 2;
+  double k_limit = engine.config().vehicle_k_limit;
+  if (vehicle.is_machine()) {
+    const std::string cls = !smoke_class.empty() ? smoke_class
+                            : vehicle.stage && stage_at_most(Stage::NR3, *vehicle.stage) ? "II"
+                                                                                         : "I";
+    k_limit = Engine::machine_k_limit(cls, vehicle.rated_power_kw);
+  }
+  const bool black =
+      (ob.ringelmann && *ob.ringelmann >= ringelmann_limit) || (ob.k_m1 && *ob.k_m1 > k_limit);
+  if (!black) return out;
+  Violation x;
+  x.rule = "R05";
+  x.vin = vehicle.vin;
+  x.id = "R05|" + vehicle.vin + "|" + ob.id;
+  x.at_unix_s = ob.at_unix_s;
+  x.stage = vehicle.stage ? std::string(to_string(*vehicle.stage)) : "";
+  x.stage_source = vehicle.stage_source == StageSource::inferred ? "inferred" : "registry";
+  x.thresholds = {{"ringelmann_limit", ringelmann_limit}, {"k_limit_m1", k_limit}};
+  x.evidence = {ref};
+  x.evidence_times = {ob.at_unix_s};
+  out.push_back(std::move(x));
+  return out;
+}
+
+}  // namespace lantian::rules
