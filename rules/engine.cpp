@@ -82,6 +82,10 @@ std::vector<Sample> samples_of(const DecodedFrame& frame, const std::string& fra
       set_engine(s, *stream);
       s.coolant_c = stream->coolant_temp_c.get();
       s.reagent_pct = stream->reagent_level_pct.get();
+      s.nox_up_ppm = stream->nox_upstream_ppm.get();
+      s.nox_down_ppm = stream->nox_downstream_ppm.get();
+      s.scr_inlet_c = stream->scr_inlet_temp_c.get();
+      s.net_torque_pct = stream->net_torque_pct.get();
       set_position(s, stream->position);
     } else if (const auto* machine = std::get_if<MachineStreamBlock>(&b.payload)) {
       set_engine(s, *machine);
@@ -134,8 +138,67 @@ std::vector<Violation> Engine::step(VehicleState& state, const VehicleRecord* ve
   if (sample.smoke_k_m1) r04(state, *vehicle, sample, zones, out);
   r06_r09(state, *vehicle, sample, out);
   r08_r10(state, *vehicle, sample, out);
+  r07(state, *vehicle, sample, out);
   r12(state, *vehicle, sample, out);
   return out;
+}
+
+// R07: inside the valid window (warm engine, SCR hot, under load), a 5-minute mean of downstream
+// NOx above the limit, or an SCR conversion below 50 % for 30 minutes cumulated in a day. One of
+// each per vehicle per Beijing day.
+void Engine::r07(VehicleState& state, const VehicleRecord& v, const Sample& s,
+                 std::vector<Violation>& out) const {
+  if (!s.nox_down_ppm && !s.engine_rpm) return;  // not a data-stream sample
+  const auto day = beijing_day(s.at_unix_s);
+  if (day != state.nox_day) {
+    state.nox_day = day;
+    state.low_conversion_s = 0;
+    state.nox_mean_reported = state.conversion_reported = false;
+  }
+  const bool valid = s.coolant_c.value_or(-1000) >= config_.r07_min_coolant_c &&
+                     s.scr_inlet_c.value_or(-1000) >= config_.r07_min_scr_inlet_c &&
+                     s.engine_rpm.value_or(0) > config_.r07_min_rpm &&
+                     s.net_torque_pct.value_or(-1000) > config_.r07_min_torque_pct &&
+                     s.nox_down_ppm.has_value();
+  if (!valid) {
+    state.nox_window.clear();
+    state.nox_window_sum = 0;
+    return;
+  }
+  // The 5-minute mean.
+  state.nox_window.emplace_back(s.at_unix_s, *s.nox_down_ppm);
+  state.nox_window_sum += *s.nox_down_ppm;
+  while (!state.nox_window.empty() &&
+         state.nox_window.front().first <= s.at_unix_s - config_.r07_mean_window_s) {
+    state.nox_window_sum -= state.nox_window.front().second;
+    state.nox_window.pop_front();
+  }
+  const bool full = s.at_unix_s - state.nox_window.front().first >= config_.r07_mean_window_s - 10;
+  const double mean = state.nox_window_sum / static_cast<double>(state.nox_window.size());
+  if (full && mean > config_.r07_mean_limit_ppm && !state.nox_mean_reported) {
+    state.nox_mean_reported = true;
+    auto x = make("R07", Severity::medium, v, s, "nox_mean|" + beijing_date(s.at_unix_s));
+    x.thresholds = {{"mean_limit_ppm", config_.r07_mean_limit_ppm},
+                    {"window_s", static_cast<double>(config_.r07_mean_window_s)},
+                    {"mean_ppm", std::round(mean * 10) / 10}};
+    out.push_back(std::move(x));
+  }
+  // Conversion efficiency, accumulated over valid samples (gaps longer than 10 s count as 10 s).
+  if (s.nox_up_ppm && *s.nox_up_ppm > 0) {
+    const double conversion = 1 - *s.nox_down_ppm / *s.nox_up_ppm;
+    const std::int64_t dt = state.nox_last_valid_at
+                                ? std::min<std::int64_t>(s.at_unix_s - state.nox_last_valid_at, 10)
+                                : 1;
+    if (conversion < config_.r07_min_conversion && dt > 0) state.low_conversion_s += dt;
+    if (state.low_conversion_s >= config_.r07_low_conversion_s && !state.conversion_reported) {
+      state.conversion_reported = true;
+      auto x = make("R07", Severity::medium, v, s, "conversion|" + beijing_date(s.at_unix_s));
+      x.thresholds = {{"min_conversion", config_.r07_min_conversion},
+                      {"low_conversion_s", static_cast<double>(config_.r07_low_conversion_s)}};
+      out.push_back(std::move(x));
+    }
+  }
+  state.nox_last_valid_at = s.at_unix_s;
 }
 
 std::vector<Violation> Engine::step_sighting(VehicleState& state, const VehicleRecord& vehicle,

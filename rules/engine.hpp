@@ -5,13 +5,14 @@
 //
 // Implemented rules: R01 (国三 truck operating after the phase-out date), R02 (banned stage inside
 // a truck restriction zone), R03 (banned machinery working inside a 禁用区), R04 (black smoke from
-// the on-board smoke meter), R06 (position invalid while working), R08 (MIL on), R09 (reagent
-// empty), R10 (tamper signs: OBD VIN, CVN/CALID changes, removal alarm), R12 (data quality:
-// collection time in the future, an impossible implied speed). Every threshold is configuration;
-// every violation records the thresholds, the zone version and the stage source it used, and has a
-// deterministic id, so the same evidence never produces two violations.
+// the on-board smoke meter), R06 (position invalid while working), R07 (NOx high), R08 (MIL on),
+// R09 (reagent empty), R10 (tamper signs: OBD VIN, CVN/CALID changes, removal alarm), R12 (data
+// quality: collection time in the future, an impossible implied speed). Every threshold is
+// configuration; every violation records the thresholds, the zone version and the stage source it
+// used, and has a deterministic id, so the same evidence never produces two violations.
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -40,6 +41,13 @@ struct EngineConfig {
   std::int64_t r09_empty_for_s = 600;
   std::int64_t r12_future_s = 600;  // collection time ahead of receive time
   double r12_max_speed_kmh = 200;   // implied by consecutive fixes
+  // R07: the valid window and its limits.
+  double r07_min_coolant_c = 70, r07_min_scr_inlet_c = 250, r07_min_rpm = 600,
+         r07_min_torque_pct = 10;
+  double r07_mean_limit_ppm = 500;
+  std::int64_t r07_mean_window_s = 300;
+  double r07_min_conversion = 0.5;
+  std::int64_t r07_low_conversion_s = 1800;  // cumulated in a Beijing day
 };
 
 // Where a sample came from, for the evidence.
@@ -56,6 +64,7 @@ struct Sample {
   std::optional<double> smoke_k_m1;  // from a 0x81 block
   bool position_invalid = false;     // a position was sent but the fix is invalid
   std::optional<double> reagent_pct;
+  std::optional<double> nox_up_ppm, nox_down_ppm, scr_inlet_c, net_torque_pct;
   // From an OBD block: MIL, and the ECU's VIN, CVN and CALID as sent.
   std::optional<int> mil;
   std::string obd_vin, cvn, calid;
@@ -111,6 +120,10 @@ struct VehicleState {
   std::string last_cvn, last_calid;          // R10
   std::optional<double> last_lon, last_lat;  // R12
   std::int64_t last_fix_at = 0;
+  std::deque<std::pair<std::int64_t, double>> nox_window;  // R07: (time, downstream NOx)
+  double nox_window_sum = 0;
+  std::int64_t nox_day = -1, nox_last_valid_at = 0, low_conversion_s = 0;
+  bool nox_mean_reported = false, conversion_reported = false;
 };
 
 class Engine {
@@ -137,6 +150,7 @@ class Engine {
            std::vector<Violation>&) const;
   void r06_r09(VehicleState&, const VehicleRecord&, const Sample&, std::vector<Violation>&) const;
   void r08_r10(VehicleState&, const VehicleRecord&, const Sample&, std::vector<Violation>&) const;
+  void r07(VehicleState&, const VehicleRecord&, const Sample&, std::vector<Violation>&) const;
   void r12(VehicleState&, const VehicleRecord&, const Sample&, std::vector<Violation>&) const;
   [[nodiscard]] Violation make(const std::string& rule, Severity severity, const VehicleRecord& v,
                                const Sample& s, const std::string& id_suffix) const;

@@ -321,6 +321,43 @@ TEST_F(EngineTest, R10TamperSigns) {
   EXPECT_EQ(v[0].id, "R10|LRDS3D9J9GG887446|removal_alarm|" + std::to_string(t + 240));
 }
 
+TEST_F(EngineTest, R07NoxMeanAndConversionInTheValidWindow) {
+  const auto t = beijing(2026, 6, 6, 10, 0);
+  auto hot = [&](std::int64_t when, double up, double down, double coolant = 85) {
+    Sample s = at(when, kaifeng[0], kaifeng[1], 60, 1500);
+    s.coolant_c = coolant;
+    s.scr_inlet_c = 300;
+    s.net_torque_pct = 40;
+    s.nox_up_ppm = up;
+    s.nox_down_ppm = down;
+    return s;
+  };
+  auto minutes = [&](std::int64_t from, int n_minutes, double up, double down,
+                     double coolant = 85) {
+    std::vector<Sample> v;
+    for (std::int64_t k = 0; k <= n_minutes * 6; ++k)
+      v.push_back(hot(from + 10 * k, up, down, coolant));
+    return v;
+  };
+  EXPECT_TRUE(run(cn4_truck, minutes(t, 6, 1200, 480)).empty());  // mean 480: below 500
+  EXPECT_TRUE(run(cn4_truck, minutes(t + 3600, 6, 1200, 520, 60))
+                  .empty());  // cold engine: not a valid window
+  const auto mean = run(cn4_truck, minutes(t + 7200, 6, 1200, 520));
+  ASSERT_EQ(rules_of(mean), (std::vector<std::string>{"R07"}));
+  EXPECT_EQ(mean[0].id, "R07|LRDS3D9J9GG887446|nox_mean|2026-06-06");
+  EXPECT_EQ(mean[0].thresholds.at("mean_ppm"), 520.0);
+  EXPECT_GE(mean[0].at_unix_s, t + 7200 + 290);
+
+  // Conversion 1 − 300/500 = 40 % for 30 minutes in a day (NOx mean low).
+  const auto next = beijing(2026, 6, 7, 10, 0);
+  EXPECT_TRUE(run(cn4_truck, minutes(next, 29, 500, 300)).empty());
+  const auto conv = run(cn4_truck, minutes(next + 3600, 2, 500, 300));
+  ASSERT_EQ(rules_of(conv), (std::vector<std::string>{"R07"}));
+  EXPECT_EQ(conv[0].id, "R07|LRDS3D9J9GG887446|conversion|2026-06-07");
+  EXPECT_TRUE(
+      run(cn4_truck, minutes(beijing(2026, 6, 8, 10, 0), 40, 500, 200)).empty());  // 60 %: fine
+}
+
 TEST(EngineR12, FutureCollectionTimeAndImpossibleSpeed) {
   Engine engine;
   const ZoneIndex none({}, 0);
