@@ -372,6 +372,7 @@ void Engine::zone_rules(VehicleState& state, const VehicleRecord& v, const Sampl
           machine ? z->kind == ZoneKind::nrmm_ban : z->kind == ZoneKind::truck_restriction;
       if (!kind_fits || !z->applies_to_category(v.category) || !z->active_at(s.at_unix_s)) continue;
       if (!z->banned_max_stage || !stage_at_most(*v.stage, *z->banned_max_stage)) continue;
+      if (!machine && v.has_permit(z->id, s.at_unix_s)) continue;  // 通行证: exempt from R02 here
       if (machine && s.engine_rpm.value_or(0) < config_.r03_min_rpm) continue;  // e.g. on a trailer
       inside.insert(z->id);
     }

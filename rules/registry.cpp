@@ -4,6 +4,8 @@
 #include <charconv>
 #include <set>
 
+#include "protocol/beijing_time.hpp"
+
 namespace lantian::rules {
 namespace {
 
@@ -137,6 +139,73 @@ RegistryImport import_registry_csv(std::istream& in, int latest_model_year) {
     out.records.push_back(std::move(r));
   }
   return out;
+}
+
+bool VehicleRecord::has_permit(std::string_view zone_id, std::int64_t unix_s) const noexcept {
+  return std::any_of(permits.begin(), permits.end(), [&](const Permit& p) {
+    return p.zone_id == zone_id && unix_s >= p.valid_from_unix_s && unix_s < p.valid_until_unix_s;
+  });
+}
+
+PermitImport import_permits_csv(std::istream& in) {
+  PermitImport out;
+  std::string line;
+  std::map<std::string, std::size_t> column;
+  for (std::size_t n = 1; std::getline(in, line); ++n) {
+    if (n == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
+    if (trim(line).empty()) continue;
+    const auto fields = split_csv_line(line);
+    if (column.empty()) {
+      for (std::size_t i = 0; i < fields.size(); ++i) column[trim(fields[i])] = i;
+      for (const char* name : {"vin", "zone_id", "valid_from", "valid_to", "permit_no"})
+        if (!column.count(name)) {
+          out.rejected.push_back({n, std::string("header lacks ") + name});
+          return out;
+        }
+      continue;
+    }
+    auto get = [&](const char* name) {
+      const auto i = column.at(name);
+      return i < fields.size() ? trim(fields[i]) : std::string();
+    };
+    std::vector<std::string> reasons;
+    PermitRow row;
+    row.vin = get("vin");
+    row.permit.zone_id = get("zone_id");
+    row.permit.permit_no = get("permit_no");
+    if (row.vin.size() != 17) reasons.push_back("vin must be 17 characters");
+    if (row.permit.zone_id.empty()) reasons.push_back("no zone_id");
+    if (row.permit.permit_no.empty()) reasons.push_back("no permit_no");
+    auto day = [](const std::string& text) -> std::optional<std::int64_t> {
+      int y = 0, m = 0, d = 0;
+      if (text.size() != 10 || std::sscanf(text.c_str(), "%4d-%2d-%2d", &y, &m, &d) != 3 ||
+          y < 2000 || y > 2255)
+        return std::nullopt;
+      return protocol::BeijingTime::from_fields(y, m, d, 0, 0, 0).to_unix_seconds();
+    };
+    const auto from = day(get("valid_from")), to = day(get("valid_to"));
+    if (!from || !to)
+      reasons.push_back("valid_from and valid_to must be YYYY-MM-DD");
+    else if (*to < *from)
+      reasons.push_back("valid_to is before valid_from");
+    else
+      row.permit.valid_from_unix_s = *from, row.permit.valid_until_unix_s = *to + 86400;
+    if (!reasons.empty()) {
+      std::string joined;
+      for (const auto& r : reasons) joined += (joined.empty() ? "" : "; ") + r;
+      out.rejected.push_back({n, joined});
+      continue;
+    }
+    out.permits.push_back(std::move(row));
+  }
+  return out;
+}
+
+bool Registry::add_permit(std::string_view vin, Permit permit) {
+  const auto it = by_vin_.find(vin);
+  if (it == by_vin_.end()) return false;
+  it->second.permits.push_back(std::move(permit));
+  return true;
 }
 
 void Registry::upsert(VehicleRecord record) {

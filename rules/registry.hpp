@@ -4,6 +4,7 @@
 // the optional chip id and SM2 key for signed frames. CSV import reports every rejected row by
 // line.
 
+#include <cstdint>
 #include <istream>
 #include <map>
 #include <optional>
@@ -17,6 +18,15 @@ namespace lantian::rules {
 
 enum class StageSource { registry, inferred };
 
+// A permit (通行证) exempting one vehicle from R02 in one zone during its validity.
+struct Permit {
+  std::string permit_no;
+  std::string zone_id;
+  std::int64_t valid_from_unix_s = 0;   // Beijing midnight of valid_from
+  std::int64_t valid_until_unix_s = 0;  // Beijing midnight after valid_to
+  bool operator==(const Permit&) const = default;
+};
+
 struct VehicleRecord {
   std::string vin;  // 17 characters: a VIN, or a machine's code (机械环保代码) in the same slot
   std::string plate, plate_color;
@@ -27,8 +37,10 @@ struct VehicleRecord {
   std::optional<double> rated_power_kw;
   std::optional<protocol::Profile> profile;  // nullopt: auto
   std::string owner, registration_code, chip_id, sm2_public_key_hex;
+  std::vector<Permit> permits;
 
   [[nodiscard]] bool is_machine() const noexcept { return category.starts_with("nrmm:"); }
+  [[nodiscard]] bool has_permit(std::string_view zone_id, std::int64_t unix_s) const noexcept;
   bool operator==(const VehicleRecord&) const = default;
 };
 
@@ -50,12 +62,26 @@ struct RegistryImport {
 // then CN3).
 [[nodiscard]] RegistryImport import_registry_csv(std::istream& in, int latest_model_year);
 
+struct PermitRow {
+  std::string vin;
+  Permit permit;
+};
+struct PermitImport {
+  std::vector<PermitRow> permits;
+  std::vector<RejectedRow> rejected;
+};
+// Reads a permits CSV: vin, zone_id, valid_from, valid_to (Beijing dates, valid_to inclusive),
+// permit_no; every rejected row reported by line.
+[[nodiscard]] PermitImport import_permits_csv(std::istream& in);
+
 // Splits one CSV line (RFC 4180 quoting: "a,b" and "" inside quotes).
 [[nodiscard]] std::vector<std::string> split_csv_line(const std::string& line);
 
 class Registry {
  public:
   void upsert(VehicleRecord record);
+  // Adds a permit to a registered vehicle; false when the VIN is not registered.
+  bool add_permit(std::string_view vin, Permit permit);
   [[nodiscard]] const VehicleRecord* find(std::string_view vin) const;
   [[nodiscard]] const VehicleRecord* find_by_plate(std::string_view plate) const;
   [[nodiscard]] std::size_t size() const noexcept { return by_vin_.size(); }

@@ -83,6 +83,11 @@ po::options_description command_options(Command command) {
     case Command::import_zones:
       title = "lantiand import-zones FILE: store a GeoJSON zone set as the next zone version";
       break;
+    case Command::import_permits:
+      title =
+          "lantiand import-permits FILE: add permits (vin, zone_id, valid_from, valid_to, "
+          "permit_no) exempting vehicles from R02";
+      break;
     case Command::import_observations:
       title =
           "lantiand import-observations FILE: add smoke measurements and sightings (JSON Lines) "
@@ -114,7 +119,7 @@ po::options_description command_options(Command command) {
       ("to", po::value<std::string>(), "to, inclusive");
   if (command == Command::replay || command == Command::import_observations)
     o.add_options()("phase-out", po::value<std::string>()->default_value("2026-01-01"), "R01 phase-out date (Beijing)");
-  if (command == Command::import_registry || command == Command::import_zones || command == Command::import_observations)
+  if (command == Command::import_registry || command == Command::import_zones || command == Command::import_observations || command == Command::import_permits)
     o.add_options()("file", po::value<std::string>(), "the file to import");
   // clang-format on
   return o;
@@ -289,6 +294,7 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
       {"import-registry", Command::import_registry},
       {"import-zones", Command::import_zones},
       {"import-observations", Command::import_observations},
+      {"import-permits", Command::import_permits},
       {"violations", Command::list_violations},
       {"replay", Command::replay}};
   Command command = Command::serve;
@@ -299,7 +305,7 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
   const auto options = sub ? command_options(command) : serve_options();
   po::positional_options_description positional;
   if (command == Command::import_registry || command == Command::import_zones ||
-      command == Command::import_observations)
+      command == Command::import_observations || command == Command::import_permits)
     positional.add("file", 1);
   std::ostringstream help;
   if (sub)
@@ -307,7 +313,8 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
          << (positional.max_total_count() ? " FILE" : "") << "\n";
   else
     help << "Usage: lantiand [options]\n       lantiand "
-            "export|import-registry|import-zones|import-observations|violations|replay --help\n";
+            "export|import-registry|import-zones|import-observations|import-permits|violations|"
+            "replay --help\n";
   help << options;
   out.help_text = help.str();
 
@@ -370,7 +377,7 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
       out.problems.push_back("--phase-out must be a date (YYYY-MM-DD)");
   }
   if (command == Command::import_registry || command == Command::import_zones ||
-      command == Command::import_observations) {
+      command == Command::import_observations || command == Command::import_permits) {
     if (!vm.count("file"))
       out.problems.push_back("which file? (lantiand " + std::string(argv[1]) + " FILE)");
     else

@@ -70,6 +70,7 @@ enum class Command {
   import_registry,
   import_zones,
   import_observations,
+  import_permits,
   list_violations,
   replay,
   help

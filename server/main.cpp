@@ -123,6 +123,8 @@ int main(int argc, char** argv) {
       return server::run_import_registry(parsed, std::cout, std::cerr);
     case server::Command::import_zones:
       return server::run_import_zones(parsed, std::cout, std::cerr);
+    case server::Command::import_permits:
+      return server::run_import_permits(parsed, std::cout, std::cerr);
     case server::Command::import_observations:
       return server::run_import_observations(parsed, std::cout, std::cerr);
     case server::Command::list_violations:

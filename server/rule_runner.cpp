@@ -23,6 +23,18 @@ rules::Registry load_registry(const storage::Store& store) {
     if (auto r = rules::vehicle_from_json(value)) registry.upsert(std::move(*r));
     return true;
   });
+  // Permits: "VIN|zone|number" → "from_unix_s,until_unix_s".
+  store.for_each(
+      storage::Family::permits, "", [&](const std::string& key, const std::string& value) {
+        const auto a = key.find('|'), b = key.find('|', a + 1);
+        std::int64_t from = 0, until = 0;
+        if (a == std::string::npos || b == std::string::npos ||
+            std::sscanf(value.c_str(), "%ld,%ld", &from, &until) != 2)
+          return true;
+        registry.add_permit(key.substr(0, a),
+                            {key.substr(b + 1), key.substr(a + 1, b - a - 1), from, until});
+        return true;
+      });
   return registry;
 }
 

@@ -81,6 +81,32 @@ int run_import_zones(const ParsedCommandLine& cl, std::ostream& out, std::ostrea
   return 0;
 }
 
+int run_import_permits(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
+  std::ifstream in(cl.input_file);
+  if (!in) {
+    errors << "lantiand import-permits: cannot read " << cl.input_file << '\n';
+    return 1;
+  }
+  const auto imported = rules::import_permits_csv(in);
+  for (const auto& r : imported.rejected)
+    errors << cl.input_file << ":" << r.line << ": rejected: " << r.reason << '\n';
+  auto store = open_for_writing(cl.config, errors);
+  if (!store) return 1;
+  for (const auto& row : imported.permits) {
+    std::string error;
+    const std::string key = row.vin + "|" + row.permit.zone_id + "|" + row.permit.permit_no;
+    const std::string value = std::to_string(row.permit.valid_from_unix_s) + "," +
+                              std::to_string(row.permit.valid_until_unix_s);
+    if (!store->put(storage::Family::permits, key, value, error)) {
+      errors << "lantiand import-permits: " << error << '\n';
+      return 1;
+    }
+  }
+  out << "imported " << imported.permits.size() << " permits, rejected " << imported.rejected.size()
+      << " rows\n";
+  return imported.rejected.empty() ? 0 : 1;
+}
+
 int run_import_observations(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
   std::ifstream in(cl.input_file);
   if (!in) {

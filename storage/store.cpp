@@ -20,8 +20,8 @@ constexpr const char* cf_blocks = "block_index";
 constexpr const char* cf_latest = "latest_state";
 constexpr const char* cf_meta = "meta";
 // Reserved for the rules and API layers, created now so that the layout is stable.
-constexpr const char* reserved_cfs[] = {"violations",   "registry", "zones",
-                                        "observations", "audit",    "tokens"};
+constexpr const char* reserved_cfs[] = {"violations", "registry", "zones", "observations",
+                                        "permits",    "audit",    "tokens"};
 constexpr const char* next_sequence_key = "next_sequence";
 constexpr const char* fix_suffix =
     "\x01"
@@ -390,7 +390,8 @@ void Store::map_families(const std::vector<rocksdb::ColumnFamilyDescriptor>& des
   static const std::pair<Family, const char*> names[] = {
       {Family::violations, "violations"}, {Family::registry, "registry"},
       {Family::zones, "zones"},           {Family::observations, "observations"},
-      {Family::audit, "audit"},           {Family::tokens, "tokens"}};
+      {Family::permits, "permits"},       {Family::audit, "audit"},
+      {Family::tokens, "tokens"}};
   for (std::size_t i = 0; i < descriptors.size(); ++i)
     for (const auto& [family, name] : names)
       if (descriptors[i].name == name) families_[family] = handles_[i];

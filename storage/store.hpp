@@ -4,7 +4,7 @@
 //   block_index   block_key → receive time     idempotency keys: one per stored block
 //   latest_state  VIN → JSON                   each vehicle's last frame and last fix
 //   meta          name → value                 the arrival sequence
-//   violations, registry, zones, observations   the rules' records (docs/rules.md)
+//   violations, registry, zones, observations, permits   the rules' records (docs/rules.md)
 //   audit, tokens                               reserved for the API
 //
 // Writes: any thread calls try_submit(); one writer thread batches all pending writes into one
@@ -86,7 +86,7 @@ using WriteCompletion = std::function<void(WriteOutcome, const std::string& fram
 
 // The families kept for the rule engine and the API: small, low-rate records written directly (and
 // synced) rather than through the frame writer.
-enum class Family { violations, registry, zones, observations, audit, tokens };
+enum class Family { violations, registry, zones, observations, permits, audit, tokens };
 
 struct StoreStats {
   std::uint64_t frames_stored = 0;

@@ -160,6 +160,24 @@ TEST_F(EngineTest, R02ByDayIncludesTheDaytimeTruckBan) {
                   .empty());
 }
 
+TEST_F(EngineTest, R02NotWithAValidPermitForThatZone) {
+  std::istringstream csv(
+      "vin,zone_id,valid_from,valid_to,permit_no\n"
+      "LZZJ5ACA5AF110265,zz-4ring-cn3,2026-03-01,2026-03-01,ZZ-2026-0001\n");
+  const auto permits = import_permits_csv(csv);
+  ASSERT_EQ(permits.permits.size(), 1u);
+  ASSERT_TRUE(registry_.add_permit(permits.permits[0].vin, permits.permits[0].permit));
+  EXPECT_FALSE(registry_.add_permit("NOSUCHVIN00000000", permits.permits[0].permit));
+  const auto night = beijing(2026, 3, 1, 23, 0);  // the permit's last day
+  EXPECT_EQ(rules_of(run(cn3_truck, {at(night, zhengzhou[0], zhengzhou[1]),
+                                     at(night + 10, zhengzhou[0], zhengzhou[1])})),
+            (std::vector<std::string>{"R01"}));
+  const auto next = beijing(2026, 3, 2, 0, 0, 30);  // expired at midnight
+  EXPECT_EQ(rules_of(run(cn3_truck, {at(next, zhengzhou[0], zhengzhou[1]),
+                                     at(next + 10, zhengzhou[0], zhengzhou[1])})),
+            (std::vector<std::string>{"R01", "R02:zz-4ring-cn3"}));
+}
+
 TEST_F(EngineTest, R02NotInsideTheExemptCorridorNorWithinTheBuffer) {
   const auto night = beijing(2026, 3, 3, 23, 0);
   const auto v = run(

@@ -125,6 +125,22 @@ TEST(Registry, HeaderMustNameTheKeyColumns) {
   EXPECT_EQ(result.rejected[0].reason, "header lacks vin category emission_stage");
 }
 
+TEST(Permits, ImportReportsBadRows) {
+  std::istringstream in(
+      "vin,zone_id,valid_from,valid_to,permit_no\n"
+      "LZZJ5ACA5AF110265,zz-4ring-cn3,2026-01-01,2026-12-31,ZZ-1\n"
+      "LZZJ5ACA5AF110265,,2026-01-01,2025-12-31,ZZ-2\n");
+  const auto result = import_permits_csv(in);
+  ASSERT_EQ(result.permits.size(), 1u);
+  EXPECT_EQ(result.permits[0].permit.permit_no, "ZZ-1");
+  EXPECT_EQ(
+      result.permits[0].permit.valid_until_unix_s - result.permits[0].permit.valid_from_unix_s,
+      365 * 86400);
+  ASSERT_EQ(result.rejected.size(), 1u);
+  EXPECT_EQ(result.rejected[0].line, 3u);
+  EXPECT_EQ(result.rejected[0].reason, "no zone_id; valid_to is before valid_from");
+}
+
 TEST(Csv, Quoting) {
   EXPECT_EQ(split_csv_line("a,\"b,c\",\"say \"\"hi\"\"\",,e\r"),
             (std::vector<std::string>{"a", "b,c", "say \"hi\"", "", "e"}));
