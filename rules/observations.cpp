@@ -83,9 +83,7 @@ ObservationImport import_observations_jsonl(std::istream& in) {
     ob.image_ref = str("image_ref");
     ob.source = str("source");
     if (!reasons.empty()) {
-      std::string joined;
-      for (const auto& r : reasons) joined += (joined.empty() ? "" : "; ") + r;
-      out.rejected.push_back({n, joined});
+      out.rejected.push_back(rejected_row(n, reasons));
       continue;
     }
     out.observations.push_back(std::move(ob));

@@ -20,6 +20,12 @@ std::string trim(std::string s) {
 
 }  // namespace
 
+RejectedRow rejected_row(std::size_t line, const std::vector<std::string>& reasons) {
+  std::string joined;
+  for (const auto& reason : reasons) joined += (joined.empty() ? "" : "; ") + reason;
+  return {line, joined};
+}
+
 std::vector<std::string> split_csv_line(const std::string& line) {
   std::vector<std::string> fields(1);
   bool quoted = false;
@@ -131,9 +137,7 @@ RegistryImport import_registry_csv(std::istream& in, int latest_model_year) {
       if (!r.profile) reasons.push_back("unknown profile '" + profile + "'");
     }
     if (!reasons.empty()) {
-      std::string joined;
-      for (const auto& reason : reasons) joined += (joined.empty() ? "" : "; ") + reason;
-      out.rejected.push_back({line_no, joined});
+      out.rejected.push_back(rejected_row(line_no, reasons));
       continue;
     }
     out.records.push_back(std::move(r));
@@ -191,9 +195,7 @@ PermitImport import_permits_csv(std::istream& in) {
     else
       row.permit.valid_from_unix_s = *from, row.permit.valid_until_unix_s = *to + 86400;
     if (!reasons.empty()) {
-      std::string joined;
-      for (const auto& r : reasons) joined += (joined.empty() ? "" : "; ") + r;
-      out.rejected.push_back({n, joined});
+      out.rejected.push_back(rejected_row(n, reasons));
       continue;
     }
     out.permits.push_back(std::move(row));

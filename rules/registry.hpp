@@ -49,6 +49,9 @@ struct RejectedRow {
   std::string reason;
 };
 
+// A rejected row with all its reasons, joined by "; " (the importers' common report).
+[[nodiscard]] RejectedRow rejected_row(std::size_t line, const std::vector<std::string>& reasons);
+
 struct RegistryImport {
   std::vector<VehicleRecord> records;
   std::vector<RejectedRow> rejected;

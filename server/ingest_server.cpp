@@ -304,8 +304,7 @@ class Session : public std::enable_shared_from_this<Session> {
     for (std::size_t i = 0; i < received.size() && i < keys.size(); ++i) {
       if (keys[i].empty() || received[i].samples.empty())
         continue;  // duplicate, or nothing to evaluate
-      const std::string ref = protocol::to_hex(protocol::ByteView(
-          reinterpret_cast<const std::uint8_t*>(keys[i].data()), keys[i].size()));
+      const std::string ref = frame_ref(keys[i]);
       for (auto& sample : received[i].samples) sample.ref.frame_key = ref;
       runner->submit(vin_text(vin_), std::move(received[i].samples));
     }

@@ -55,12 +55,10 @@ std::shared_ptr<const rules::ZoneIndex> load_latest_zones(const storage::Store& 
   return load_zone_version(store, latest);
 }
 
-namespace {
 std::string frame_ref(const std::string& frame_key) {
   return protocol::to_hex(protocol::ByteView(
       reinterpret_cast<const std::uint8_t*>(frame_key.data()), frame_key.size()));
 }
-}  // namespace
 
 std::map<std::string, rules::Violation> evaluate_archive(
     const storage::Store& store, const rules::Engine& engine, const rules::Registry& registry,

@@ -26,6 +26,8 @@ rules::Registry load_registry(const storage::Store& store);
 std::shared_ptr<const rules::ZoneIndex> load_latest_zones(const storage::Store& store);
 // The zone version `version` (1, 2, …); nullptr when there is none.
 std::shared_ptr<const rules::ZoneIndex> load_zone_version(const storage::Store& store, int version);
+// How violations refer to a stored frame: its archive key in hex.
+std::string frame_ref(const std::string& frame_key);
 // Key of zone version `version` in the zones family (big-endian, so versions sort).
 std::string zone_version_key(int version);
 
