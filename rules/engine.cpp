@@ -86,6 +86,7 @@ std::vector<Sample> samples_of(const DecodedFrame& frame, const std::string& fra
       s.nox_down_ppm = stream->nox_downstream_ppm.get();
       s.scr_inlet_c = stream->scr_inlet_temp_c.get();
       s.net_torque_pct = stream->net_torque_pct.get();
+      s.nox_channel = true;
       set_position(s, stream->position);
     } else if (const auto* machine = std::get_if<MachineStreamBlock>(&b.payload)) {
       set_engine(s, *machine);
@@ -140,6 +141,8 @@ std::vector<Violation> Engine::step(VehicleState& state, const VehicleRecord* ve
   r08_r10(state, *vehicle, sample, out);
   r07(state, *vehicle, sample, out);
   r12(state, *vehicle, sample, out);
+  r10_nox_flat(state, *vehicle, sample, out);
+  r11_gaps(state, *vehicle, sample, out);
   return out;
 }
 
@@ -162,19 +165,19 @@ void Engine::r07(VehicleState& state, const VehicleRecord& v, const Sample& s,
                      s.nox_down_ppm.has_value();
   if (!valid) {
     state.nox_window.clear();
-    state.nox_window_sum = 0;
     return;
   }
   // The 5-minute mean.
   state.nox_window.emplace_back(s.at_unix_s, *s.nox_down_ppm);
-  state.nox_window_sum += *s.nox_down_ppm;
   while (!state.nox_window.empty() &&
-         state.nox_window.front().first <= s.at_unix_s - config_.r07_mean_window_s) {
-    state.nox_window_sum -= state.nox_window.front().second;
+         state.nox_window.front().first <= s.at_unix_s - config_.r07_mean_window_s)
     state.nox_window.pop_front();
-  }
+  // Summed afresh (not kept as a running sum): the result then depends only on the window's
+  // readings, which survive a checkpoint exactly, so a restored state decides as the original.
+  double sum = 0;
+  for (const auto& [at, ppm] : state.nox_window) sum += ppm;
   const bool full = s.at_unix_s - state.nox_window.front().first >= config_.r07_mean_window_s - 10;
-  const double mean = state.nox_window_sum / static_cast<double>(state.nox_window.size());
+  const double mean = sum / static_cast<double>(state.nox_window.size());
   if (full && mean > config_.r07_mean_limit_ppm && !state.nox_mean_reported) {
     state.nox_mean_reported = true;
     auto x = make("R07", Severity::medium, v, s, "nox_mean|" + beijing_date(s.at_unix_s));
@@ -220,6 +223,7 @@ Violation Engine::make(const std::string& rule, Severity severity, const Vehicle
   x.id = rule + "|" + v.vin + "|" + id_suffix;
   x.severity = severity;
   x.at_unix_s = s.at_unix_s;
+  x.raised_at_unix_s = s.at_unix_s;
   x.stage = stage_text(v);
   x.stage_source = source_text(v);
   x.evidence = {s.ref};
@@ -338,20 +342,31 @@ void Engine::r01(VehicleState& state, const VehicleRecord& v, const Sample& s,
   if (s.at_unix_s < config_.phase_out_unix_s || !s.lon) return;
   const bool moving = s.speed_kmh.value_or(0) > 0 || s.engine_rpm.value_or(0) > 0;
   if (!moving) return;
+  // One per vehicle per day: the first sample opens it, every later one that day is returned again
+  // as the same violation with the newer last evidence (the caller keeps the newest).
   const auto day = beijing_day(s.at_unix_s);
-  if (state.r01_last_day == day) return;  // one per vehicle per day
-  state.r01_last_day = day;
+  if (state.r01_last_day != day) {
+    state.r01_last_day = day;
+    state.r01_first_ref = s.ref;
+    state.r01_first_at = s.at_unix_s;
+  }
   Violation x;
   x.rule = "R01";
   x.vin = v.vin;
   x.id = "R01|" + v.vin + "|" + beijing_date(s.at_unix_s);
   x.suspect = v.stage_source == StageSource::inferred;
-  x.at_unix_s = s.at_unix_s;
+  x.at_unix_s = state.r01_first_at;
+  x.raised_at_unix_s = state.r01_first_at;
   x.stage = stage_text(v);
   x.stage_source = source_text(v);
   x.thresholds = {{"phase_out_unix_s", static_cast<double>(config_.phase_out_unix_s)}};
-  x.evidence = {s.ref};
-  x.evidence_times = {s.at_unix_s};
+  x.evidence = {state.r01_first_ref};
+  x.evidence_times = {state.r01_first_at};
+  if (s.at_unix_s != state.r01_first_at || s.ref.frame_key != state.r01_first_ref.frame_key ||
+      s.ref.block != state.r01_first_ref.block) {
+    x.evidence.push_back(s.ref);
+    x.evidence_times.push_back(s.at_unix_s);
+  }
   out.push_back(std::move(x));
 }
 
@@ -396,6 +411,7 @@ void Engine::zone_rules(VehicleState& state, const VehicleRecord& v, const Sampl
     x.id = x.rule + "|" + v.vin + "|" + id + "|" + std::to_string(visit.times.front());
     x.suspect = v.stage_source == StageSource::inferred;
     x.at_unix_s = visit.times.front();
+    x.raised_at_unix_s = s.at_unix_s;
     x.zone_id = id;
     x.zone_version = zones.version();
     x.stage = stage_text(v);
@@ -440,6 +456,7 @@ void Engine::r04(VehicleState& state, const VehicleRecord& v, const Sample& s,
   x.vin = v.vin;
   x.id = "R04|" + v.vin + "|" + std::to_string(state.smoke_times.front());
   x.at_unix_s = state.smoke_times.front();
+  x.raised_at_unix_s = s.at_unix_s;
   x.stage = stage_text(v);
   x.stage_source = source_text(v);
   x.thresholds = {{"k_limit_m1", limit},
@@ -450,6 +467,87 @@ void Engine::r04(VehicleState& state, const VehicleRecord& v, const Sample& s,
   x.evidence = state.smoke_refs;
   x.evidence_times = state.smoke_times;
   out.push_back(std::move(x));
+}
+
+// R10: the downstream NOx sensor reads invalid, or exactly the same value, for 30 minutes of
+// running — a disconnected or emulated sensor. One per episode.
+void Engine::r10_nox_flat(VehicleState& state, const VehicleRecord& v, const Sample& s,
+                          std::vector<Violation>& out) const {
+  if (!s.nox_channel) return;
+  if (s.engine_rpm.value_or(0) <= 0) {
+    state.nox_flat_since.reset();
+    return;
+  }
+  if (!state.nox_flat_since || s.nox_down_ppm != state.nox_flat_value) {
+    state.nox_flat_since = s.at_unix_s;
+    state.nox_flat_value = s.nox_down_ppm;
+    state.nox_flat_ref = s.ref;
+    state.nox_flat_reported = false;
+    return;
+  }
+  if (state.nox_flat_reported || s.at_unix_s - *state.nox_flat_since < config_.r10_nox_flat_s)
+    return;
+  state.nox_flat_reported = true;
+  auto x = make("R10", Severity::medium, v, s,
+                (s.nox_down_ppm ? "nox_constant|" : "nox_invalid|") +
+                    std::to_string(*state.nox_flat_since));
+  x.at_unix_s = *state.nox_flat_since;
+  x.evidence.insert(x.evidence.begin(), state.nox_flat_ref);
+  x.evidence_times.insert(x.evidence_times.begin(), *state.nox_flat_since);
+  x.thresholds = {{"flat_for_s", static_cast<double>(config_.r10_nox_flat_s)}};
+  if (s.nox_down_ppm) x.thresholds["nox_ppm"] = *s.nox_down_ppm;
+  out.push_back(std::move(x));
+}
+
+// R11 (gaps): two timely engine samples, the engine running at both, further apart than the gap
+// limit make a gap inside a trip. A sample received more than r11_fill_within_s after it was
+// collected does not count (a resend that late does not fill a gap), so the gaps a vehicle's
+// archive shows are the same whenever it is evaluated. A gap is final once the vehicle's timeline
+// has moved r11_fill_within_s past its end: every resend that could have filled it was received
+// before a sample that late was collected.
+void Engine::r11_gaps(VehicleState& state, const VehicleRecord& v, const Sample& s,
+                      std::vector<Violation>& out) const {
+  while (!state.pending_gaps.empty() &&
+         s.at_unix_s >= state.pending_gaps.front().to + config_.r11_fill_within_s) {
+    const auto gap = state.pending_gaps.front();
+    state.pending_gaps.pop_front();
+    auto x = make("R11", Severity::low, v, s, "gap|" + std::to_string(gap.from));
+    x.at_unix_s = gap.from;
+    x.evidence = {gap.before, gap.after};
+    x.evidence_times = {gap.from, gap.to};
+    x.thresholds = {{"gap_s", static_cast<double>(config_.r11_gap_s)},
+                    {"fill_within_s", static_cast<double>(config_.r11_fill_within_s)},
+                    {"gap_length_s", static_cast<double>(gap.to - gap.from)}};
+    out.push_back(std::move(x));
+  }
+  if (!s.engine_rpm && !s.speed_kmh) return;
+  if (s.received_unix_s && *s.received_unix_s - s.at_unix_s > config_.r11_fill_within_s) return;
+  const bool running = s.engine_rpm.value_or(0) > 0 || s.speed_kmh.value_or(0) > 0;
+  if (running && state.trip_last_running &&
+      s.at_unix_s - state.trip_last_at >= config_.r11_gap_s) {
+    if (state.pending_gaps.size() == VehicleState::max_pending_gaps)
+      state.pending_gaps.pop_front();
+    state.pending_gaps.push_back({state.trip_last_at, s.at_unix_s, state.trip_last_ref, s.ref});
+  }
+  if (s.at_unix_s >= state.trip_last_at) {
+    state.trip_last_at = s.at_unix_s;
+    state.trip_last_running = running;
+    state.trip_last_ref = s.ref;
+  }
+}
+
+std::optional<Violation> Engine::offline_violation(const VehicleRecord& vehicle,
+                                                   std::int64_t last_received_unix_s,
+                                                   const SampleRef& last_frame,
+                                                   std::int64_t until_unix_s) const {
+  if (until_unix_s - last_received_unix_s < config_.r11_offline_s) return std::nullopt;
+  Sample last;
+  last.at_unix_s = last_received_unix_s;
+  last.ref = last_frame;
+  auto x = make("R11", Severity::low, vehicle, last,
+                "offline|" + std::to_string(last_received_unix_s));
+  x.thresholds = {{"offline_s", static_cast<double>(config_.r11_offline_s)}};
+  return x;
 }
 
 }  // namespace lantian::rules

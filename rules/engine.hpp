@@ -6,8 +6,10 @@
 // Implemented rules: R01 (国三 truck operating after the phase-out date), R02 (banned stage inside
 // a truck restriction zone), R03 (banned machinery working inside a 禁用区), R04 (black smoke from
 // the on-board smoke meter), R06 (position invalid while working), R07 (NOx high), R08 (MIL on),
-// R09 (reagent empty), R10 (tamper signs: OBD VIN, CVN/CALID changes, removal alarm), R12 (data
-// quality: collection time in the future, an impossible implied speed). Every threshold is
+// R09 (reagent empty), R10 (tamper signs: OBD VIN, CVN/CALID changes, removal alarm, downstream
+// NOx invalid or constant while running), R11 (a gap inside a trip that no timely resend filled;
+// the offline part is a function of receive times, offline_violation), R12 (data quality:
+// collection time in the future, an impossible implied speed). Every threshold is
 // configuration; every violation records the thresholds, the zone version and the stage source it
 // used, and has a deterministic id, so the same evidence never produces two violations.
 
@@ -48,6 +50,10 @@ struct EngineConfig {
   std::int64_t r07_mean_window_s = 300;
   double r07_min_conversion = 0.5;
   std::int64_t r07_low_conversion_s = 1800;  // cumulated in a Beijing day
+  std::int64_t r10_nox_flat_s = 1800;        // downstream NOx invalid or constant while running
+  std::int64_t r11_offline_s = 72 * 3600;    // no frame received for this long
+  std::int64_t r11_gap_s = 600;              // a gap inside a trip …
+  std::int64_t r11_fill_within_s = 7 * 86400;  // … that no resend received within this fills
 };
 
 // Where a sample came from, for the evidence.
@@ -69,6 +75,7 @@ struct Sample {
   std::optional<int> mil;
   std::string obd_vin, cvn, calid;
   bool removal_alarm = false;
+  bool nox_channel = false;  // a data-stream sample, which carries downstream NOx (valid or not)
   std::optional<std::int64_t> received_unix_s;  // when the frame arrived (set by the caller)
   SampleRef ref;
 };
@@ -87,6 +94,9 @@ struct Violation {
   Severity severity = Severity::high;
   bool suspect = false;        // rests on an inferred stage
   std::int64_t at_unix_s = 0;  // the evidence's time
+  // Collection time of the sample whose evaluation raised it: the archive position from which a
+  // re-evaluation reproduces it (at_unix_s may be earlier, e.g. the start of a zone visit).
+  std::int64_t raised_at_unix_s = 0;
   std::string zone_id;
   int zone_version = 0;
   std::string stage;  // and its source
@@ -97,8 +107,11 @@ struct Violation {
 };
 
 // Per-vehicle memory between samples.
+// Plain data, so that it can be checkpointed (records_json.hpp) and restored.
 struct VehicleState {
   std::int64_t r01_last_day = -1;  // Beijing day number of the last R01
+  SampleRef r01_first_ref;         // the day's first evidence (the last one comes with each sample)
+  std::int64_t r01_first_at = 0;
   struct ZoneVisit {
     int consecutive = 0;
     bool reported = false;
@@ -121,9 +134,23 @@ struct VehicleState {
   std::optional<double> last_lon, last_lat;  // R12
   std::int64_t last_fix_at = 0;
   std::deque<std::pair<std::int64_t, double>> nox_window;  // R07: (time, downstream NOx)
-  double nox_window_sum = 0;
   std::int64_t nox_day = -1, nox_last_valid_at = 0, low_conversion_s = 0;
   bool nox_mean_reported = false, conversion_reported = false;
+  // R10: downstream NOx invalid (no value) or stuck at one value while the engine runs.
+  std::optional<std::int64_t> nox_flat_since;
+  std::optional<double> nox_flat_value;  // nullopt: the reading was invalid
+  bool nox_flat_reported = false;
+  SampleRef nox_flat_ref;
+  // R11: the last timely engine sample, and the gaps inside trips still waiting for a resend.
+  std::int64_t trip_last_at = 0;
+  bool trip_last_running = false;
+  SampleRef trip_last_ref;
+  struct Gap {
+    std::int64_t from = 0, to = 0;
+    SampleRef before, after;
+  };
+  std::deque<Gap> pending_gaps;  // at most max_pending_gaps, oldest first
+  static constexpr std::size_t max_pending_gaps = 64;
 };
 
 class Engine {
@@ -139,6 +166,13 @@ class Engine {
   // The GB 36886 smoke limit (k, m⁻¹) for a machine of `power_kw` under `smoke_class`.
   [[nodiscard]] static double machine_k_limit(const std::string& smoke_class,
                                               std::optional<double> power_kw);
+  // R11 offline: the terminal of `vehicle` sent nothing after `last_received_unix_s` (its frame
+  // `last_frame`) until `until_unix_s` (the next frame's arrival, or now). One violation per silence,
+  // identified by the last frame's arrival, so checking again (or replaying) finds the same one.
+  [[nodiscard]] std::optional<Violation> offline_violation(const VehicleRecord& vehicle,
+                                                           std::int64_t last_received_unix_s,
+                                                           const SampleRef& last_frame,
+                                                           std::int64_t until_unix_s) const;
 
   [[nodiscard]] const EngineConfig& config() const noexcept { return config_; }
 
@@ -152,6 +186,9 @@ class Engine {
   void r08_r10(VehicleState&, const VehicleRecord&, const Sample&, std::vector<Violation>&) const;
   void r07(VehicleState&, const VehicleRecord&, const Sample&, std::vector<Violation>&) const;
   void r12(VehicleState&, const VehicleRecord&, const Sample&, std::vector<Violation>&) const;
+  void r10_nox_flat(VehicleState&, const VehicleRecord&, const Sample&,
+                    std::vector<Violation>&) const;
+  void r11_gaps(VehicleState&, const VehicleRecord&, const Sample&, std::vector<Violation>&) const;
   [[nodiscard]] Violation make(const std::string& rule, Severity severity, const VehicleRecord& v,
                                const Sample& s, const std::string& id_suffix) const;
   EngineConfig config_;

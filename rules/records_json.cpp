@@ -1,5 +1,6 @@
 #include "rules/records_json.hpp"
 
+#include <boost/describe.hpp>
 #include <boost/json.hpp>
 #include <sstream>
 
@@ -77,6 +78,7 @@ json::object to_json(const Violation& v, std::int64_t detected_unix_ms) {
       {"suspect", v.suspect},
       {"time", iso(v.at_unix_s)},
       {"unix_s", v.at_unix_s},
+      {"raised_unix_s", v.raised_at_unix_s},
       {"detected_unix_ms", detected_unix_ms},
       {"zone_id", v.zone_id.empty() ? json::value(nullptr) : json::value(v.zone_id)},
       {"zone_version", v.zone_id.empty() ? json::value(nullptr) : json::value(v.zone_version)},
@@ -84,6 +86,51 @@ json::object to_json(const Violation& v, std::int64_t detected_unix_ms) {
       {"stage_source", v.stage_source},
       {"thresholds", std::move(thresholds)},
       {"evidence", std::move(evidence)}};
+}
+
+// The state's members, described for Boost.JSON's generic conversion. A member added to
+// VehicleState must be added here too (a test round-trips a fully populated state).
+BOOST_DESCRIBE_STRUCT(SampleRef, (), (frame_key, block))
+BOOST_DESCRIBE_STRUCT(VehicleState::ZoneVisit, (), (consecutive, reported, refs, times))
+BOOST_DESCRIBE_STRUCT(VehicleState::Gap, (), (from, to, before, after))
+BOOST_DESCRIBE_STRUCT(VehicleState, (),
+                      (r01_last_day, r01_first_ref, r01_first_at, visits, smoke_streak, smoke_refs,
+                       smoke_times, last_coolant_c, last_coolant_at, invalid_since, r06_reported,
+                       mil_streak, mil_first, empty_since, r09_reported, last_cvn, last_calid,
+                       last_lon, last_lat, last_fix_at, nox_window, nox_day,
+                       nox_last_valid_at, low_conversion_s, nox_mean_reported, conversion_reported,
+                       nox_flat_since, nox_flat_value, nox_flat_reported, nox_flat_ref,
+                       trip_last_at, trip_last_running, trip_last_ref, pending_gaps))
+
+// The zone visits by hand: Boost.JSON 1.81's generic map conversion calls an unqualified end(),
+// ambiguous once Boost.Range (through Boost.Geometry) is visible.
+using Visits = std::map<std::string, VehicleState::ZoneVisit>;
+void tag_invoke(const json::value_from_tag&, json::value& out, const Visits& visits) {
+  auto& o = out.emplace_object();
+  for (const auto& [zone, visit] : visits) o[zone] = json::value_from(visit);
+}
+json::result<Visits> tag_invoke(const json::try_value_to_tag<Visits>&, const json::value& in) {
+  if (!in.is_object()) return make_error_code(json::error::not_object);
+  Visits out;
+  for (const auto& [zone, visit] : in.as_object()) {
+    auto v = json::try_value_to<VehicleState::ZoneVisit>(visit);
+    if (!v) return v.error();
+    out.emplace(std::string(zone), std::move(*v));
+  }
+  return out;
+}
+
+std::string to_json_text(const VehicleState& state) {
+  return json::serialize(json::value_from(state));
+}
+
+std::optional<VehicleState> vehicle_state_from_json(std::string_view text) {
+  boost::system::error_code ec;
+  const auto v = json::parse(text, ec);
+  if (ec) return std::nullopt;
+  auto state = json::try_value_to<VehicleState>(v);
+  if (!state) return std::nullopt;
+  return std::move(*state);
 }
 
 json::object to_json(const Observation& ob) {

@@ -20,6 +20,11 @@ namespace lantian::rules {
 [[nodiscard]] boost::json::object to_json(const Violation& violation,
                                           std::int64_t detected_unix_ms);
 
+// A vehicle's rule state, for checkpoints. from_json returns nullopt for text that is not a state
+// written by to_json_text (a checkpoint of an older layout is simply not used).
+[[nodiscard]] std::string to_json_text(const VehicleState& state);
+[[nodiscard]] std::optional<VehicleState> vehicle_state_from_json(std::string_view text);
+
 // An observation in the JSON Lines form import_observations_jsonl reads.
 [[nodiscard]] boost::json::object to_json(const Observation& observation);
 [[nodiscard]] std::optional<Observation> observation_from_json(std::string_view text);

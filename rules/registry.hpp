@@ -88,6 +88,10 @@ class Registry {
   [[nodiscard]] const VehicleRecord* find(std::string_view vin) const;
   [[nodiscard]] const VehicleRecord* find_by_plate(std::string_view plate) const;
   [[nodiscard]] std::size_t size() const noexcept { return by_vin_.size(); }
+  // Every record, by VIN.
+  [[nodiscard]] const std::map<std::string, VehicleRecord, std::less<>>& records() const noexcept {
+    return by_vin_;
+  }
 
  private:
   std::map<std::string, VehicleRecord, std::less<>> by_vin_;

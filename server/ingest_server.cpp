@@ -109,7 +109,6 @@ class Session : public std::enable_shared_from_this<Session> {
   struct Received {
     protocol::Bytes reply;  // empty: no reply
     std::chrono::steady_clock::time_point arrived;
-    std::vector<rules::Sample> samples;  // for the rule engine, once the frame is stored
   };
 
   template <class Stream>
@@ -139,7 +138,7 @@ class Session : public std::enable_shared_from_this<Session> {
         const auto keys = co_await store_all(std::move(writes));
         if (!keys) co_return "storage_failed";  // nothing of this read is acknowledged
         const bool replied = co_await send_replies(stream, received);
-        evaluate(received, *keys);  // after the reply, off this thread
+        evaluate(*keys);  // after the reply, off this thread
         if (!replied) co_return "write_timeout";
       }
       if (!close_reason.empty()) co_return close_reason;
@@ -209,9 +208,7 @@ class Session : public std::enable_shared_from_this<Session> {
       known_profile_ = protocol::Profile::gb17691;
 
     const std::int64_t received_ms = now_unix_ms();
-    auto samples = rules::samples_of(*decoded, {});
-    for (auto& sample : samples) sample.received_unix_s = received_ms / 1000;
-    received.push_back({reply_for(*decoded), arrived, std::move(samples)});
+    received.push_back({reply_for(*decoded), arrived});
     writes.push_back(storage::make_frame_write(
         *decoded, raw, {received_ms, id_, listener_.url, peer_, decoded->profile}));
     return {};
@@ -297,17 +294,16 @@ class Session : public std::enable_shared_from_this<Session> {
     co_return std::move(*keys);
   }
 
-  // Hands the samples of every newly stored frame to the rule engine.
-  void evaluate(std::vector<Received>& received, const std::vector<std::string>& keys) {
+  // Tells the rule engine which frames are newly stored (duplicates have no key).
+  void evaluate(const std::vector<std::string>& keys) {
     RuleRunner* runner = server_.rule_runner();
     if (!runner) return;
-    for (std::size_t i = 0; i < received.size() && i < keys.size(); ++i) {
-      if (keys[i].empty() || received[i].samples.empty())
-        continue;  // duplicate, or nothing to evaluate
-      const std::string ref = frame_ref(keys[i]);
-      for (auto& sample : received[i].samples) sample.ref.frame_key = ref;
-      runner->submit(vin_text(vin_), std::move(received[i].samples));
-    }
+    const auto first = std::find_if(keys.begin(), keys.end(), [](auto& k) { return !k.empty(); });
+    if (first == keys.end()) return;
+    // The runner reads the vehicle's archive from the earliest new key on.
+    runner->submit(vin_text(vin_), *std::min_element(first, keys.end(), [](auto& a, auto& b) {
+      return !a.empty() && (b.empty() || a < b);
+    }));
   }
 
   template <class Stream>

@@ -96,6 +96,12 @@ std::string ServerMetrics::render() const {
          "Connections closed because the same VIN logged in again",
          static_cast<std::int64_t>(vin_replaced.value()));
   out << violations.render();
+  scalar(out, "lantian_violations_withdrawn_total", "counter",
+         "Violations that re-evaluation with late data no longer raises",
+         static_cast<std::int64_t>(violations_withdrawn.value()));
+  scalar(out, "lantian_rule_reevaluations_total", "counter",
+         "Vehicles evaluated again from a checkpoint (late data, restart)",
+         static_cast<std::int64_t>(rule_reevaluations.value()));
   scalar(out, "lantian_ingest_queue_depth", "gauge", "Frames waiting for the storage writer",
          ingest_queue_depth.value());
   histogram(out, "lantian_batch_frames", "Frames per group commit", batch_frames);

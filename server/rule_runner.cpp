@@ -2,8 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/json/serialize.hpp>
+#include <algorithm>
+#include <boost/json.hpp>
 #include <chrono>
+#include <limits>
 
 #include "protocol/decode.hpp"
 #include "protocol/json.hpp"
@@ -60,31 +62,38 @@ std::string frame_ref(const std::string& frame_key) {
       reinterpret_cast<const std::uint8_t*>(frame_key.data()), frame_key.size()));
 }
 
-std::map<std::string, rules::Violation> evaluate_archive(
-    const storage::Store& store, const rules::Engine& engine, const rules::Registry& registry,
-    const rules::ZoneIndex& zones, std::int64_t from_unix_s, std::int64_t to_unix_s) {
-  std::map<std::string, rules::Violation> out;
+void fold_frame(const rules::Engine& engine, const rules::VehicleRecord* vehicle,
+                const rules::ZoneIndex& zones, const storage::FrameKey& key,
+                const storage::FrameRecord& record, rules::VehicleState& state, ViolationSet& out) {
+  if (!vehicle) return;  // nothing is flagged for an unregistered VIN
+  protocol::DecodeOptions options;
+  options.profile = record.received.profile;
+  const auto decoded = protocol::decode_frame(record.raw, options);
+  if (!decoded) return;
+  const std::string ref =
+      frame_ref(storage::frame_key(key.vin, key.collection_unix_s, key.sequence));
+  for (auto& sample : rules::samples_of(*decoded, ref)) {
+    sample.received_unix_s = record.received.receive_unix_ms / 1000;  // as the server saw it
+    for (auto& v : engine.step(state, vehicle, sample, zones))
+      out.insert_or_assign(v.id, std::move(v));
+  }
+}
+
+ViolationSet evaluate_archive(const storage::Store& store, const rules::Engine& engine,
+                              const rules::Registry& registry, const rules::ZoneIndex& zones,
+                              std::int64_t from_unix_s, std::int64_t to_unix_s) {
+  ViolationSet out;
   std::string current_vin;
+  const rules::VehicleRecord* vehicle = nullptr;
   rules::VehicleState state;
   store.for_each_frame(std::nullopt, from_unix_s, to_unix_s,
                        [&](const storage::FrameKey& key, const storage::FrameRecord& r) {
-                         const std::string vin(protocol::as_text(key.vin));
-                         if (vin != current_vin) {
-                           current_vin = vin;
-                           state = {};
+                         if (protocol::as_text(key.vin) != current_vin) {
+                           current_vin = std::string(protocol::as_text(key.vin));
+                           vehicle = registry.find(current_vin);
+                           state = rules::VehicleState();
                          }
-                         protocol::DecodeOptions options;
-                         options.profile = r.received.profile;
-                         auto decoded = protocol::decode_frame(r.raw, options);
-                         if (!decoded) return true;
-                         const std::string raw_key =
-                             storage::frame_key(key.vin, key.collection_unix_s, key.sequence);
-                         for (auto& sample : rules::samples_of(*decoded, frame_ref(raw_key))) {
-                           sample.received_unix_s =
-                               r.received.receive_unix_ms / 1000;  // as the server saw it
-                           for (auto& v : engine.step(state, registry.find(vin), sample, zones))
-                             out.emplace(v.id, std::move(v));
-                         }
+                         fold_frame(engine, vehicle, zones, key, r, state, out);
                          return true;
                        });
   // External observations, evaluated after the frames (their violations have ids of their own, or
@@ -94,25 +103,133 @@ std::map<std::string, rules::Violation> evaluate_archive(
       storage::Family::observations, "", [&](const std::string&, const std::string& value) {
         const auto ob = rules::observation_from_json(value);
         if (!ob || ob->at_unix_s < from_unix_s || ob->at_unix_s > to_unix_s) return true;
-        const auto* vehicle =
+        const auto* found =
             ob->vin.empty() ? registry.find_by_plate(ob->plate) : registry.find(ob->vin);
-        if (!vehicle) return true;
+        if (!found) return true;
         for (auto& v :
-             rules::evaluate_observation(engine, states[vehicle->vin], *vehicle, *ob, zones))
+             rules::evaluate_observation(engine, states[found->vin], *found, *ob, zones))
           out.emplace(v.id, std::move(v));
         return true;
       });
   return out;
 }
 
-RuleRunner::RuleRunner(storage::Store& store, rules::EngineConfig config, ServerMetrics& metrics)
+std::vector<rules::Violation> offline_episodes(const storage::Store& store,
+                                               const rules::Engine& engine,
+                                               const rules::VehicleRecord& vehicle,
+                                               std::int64_t now_unix_s) {
+  std::vector<std::pair<std::int64_t, std::string>> arrivals;  // (receive time, frame ref)
+  store.for_each_frame(protocol::make_vin(vehicle.vin), std::numeric_limits<std::int64_t>::min(),
+                       std::numeric_limits<std::int64_t>::max(),
+                       [&](const storage::FrameKey& key, const storage::FrameRecord& r) {
+                         arrivals.emplace_back(
+                             r.received.receive_unix_ms / 1000,
+                             frame_ref(storage::frame_key(key.vin, key.collection_unix_s,
+                                                          key.sequence)));
+                         return true;
+                       });
+  std::sort(arrivals.begin(), arrivals.end());
+  std::vector<rules::Violation> out;
+  for (std::size_t i = 0; i < arrivals.size(); ++i) {
+    const auto until = i + 1 < arrivals.size() ? arrivals[i + 1].first : now_unix_s;
+    if (auto v = engine.offline_violation(vehicle, arrivals[i].first, {arrivals[i].second, -1},
+                                          until))
+      out.push_back(std::move(*v));
+  }
+  return out;
+}
+
+namespace rule_state_keys {
+namespace {
+std::string with_time(std::string key, std::int64_t unix_s) {
+  // Offset so that times before 1970 still sort before later ones.
+  storage::append_u64(key, static_cast<std::uint64_t>(unix_s) ^ (std::uint64_t{1} << 63));
+  return key;
+}
+}  // namespace
+std::string checkpoint_prefix(const std::string& vin) {
+  return "c|" + vin + "|";
+}
+std::string checkpoint(const std::string& vin, std::int64_t boundary_unix_s) {
+  return with_time(checkpoint_prefix(vin), boundary_unix_s);
+}
+std::string index_prefix(const std::string& vin) {
+  return "i|" + vin + "|";
+}
+std::string index(const std::string& vin, std::int64_t raised_unix_s, const std::string& id) {
+  return with_time(index_prefix(vin), raised_unix_s) + id;
+}
+std::int64_t time_of(std::string_view key, std::size_t prefix_size) {
+  return static_cast<std::int64_t>(storage::read_u64(key.substr(prefix_size)) ^
+                                   (std::uint64_t{1} << 63));
+}
+}  // namespace rule_state_keys
+
+namespace {
+
+std::int64_t now_unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
+
+std::int64_t collection_time_of(const std::string& frame_key) {
+  const auto parsed = storage::parse_frame_key(frame_key);
+  return parsed ? parsed->collection_unix_s : 0;
+}
+
+bool same_day_boundary(std::int64_t unix_s) {
+  return floor_div(unix_s + protocol::beijing_utc_offset_seconds, 86400) * 86400 ==
+         unix_s + protocol::beijing_utc_offset_seconds;
+}
+
+// The stored form of an existing violation updated with a new evaluation of the same evidence:
+// review fields and the detection time stay; evidence that came from observations stays too.
+// Returns nullopt when nothing changed.
+std::optional<std::string> merged(const std::string& stored, const rules::Violation& v) {
+  boost::system::error_code ec;
+  auto parsed = boost::json::parse(stored, ec);
+  if (ec || !parsed.is_object()) return std::nullopt;
+  auto& old = parsed.as_object();
+  auto fresh = rules::to_json(v, 0);
+  auto& evidence = fresh["evidence"].as_array();
+  if (const auto* before = old.if_contains("evidence"); before && before->is_array())
+    for (const auto& e : before->as_array())
+      if (e.is_object() && e.as_object().contains("frame_key") &&
+          e.as_object().at("frame_key").is_string() &&
+          e.as_object().at("frame_key").as_string().starts_with("observation:") &&
+          std::find(evidence.begin(), evidence.end(), e) == evidence.end())
+        evidence.push_back(e);
+  bool changed = old.erase("withdrawn") > 0;
+  for (const char* field : {"evidence", "time", "unix_s", "raised_unix_s", "thresholds"}) {
+    const auto* was = old.if_contains(field);
+    if (!was || *was != fresh[field]) {
+      old[field] = fresh[field];
+      changed = true;
+    }
+  }
+  if (!changed) return std::nullopt;
+  return boost::json::serialize(old);
+}
+
+}  // namespace
+
+RuleRunner::RuleRunner(storage::Store& store, rules::EngineConfig config, ServerMetrics& metrics,
+                       RuleRunnerOptions options)
     : store_(store),
       engine_(std::move(config)),
       metrics_(metrics),
+      options_(options),
       registry_(load_registry(store)),
       zones_(load_latest_zones(store)) {
   spdlog::info("event=rules_loaded vehicles={} zones={} zone_version={}", registry_.size(),
                zones_->zones().size(), zones_->version());
+  // Silences that passed while the server was down are found before any terminal is heard.
+  check_offline(now_unix_ms() / 1000);
   worker_ = std::thread([this] { run(); });
 }
 
@@ -120,11 +237,12 @@ RuleRunner::~RuleRunner() {
   stop();
 }
 
-void RuleRunner::submit(std::string vin, std::vector<rules::Sample> samples) {
+void RuleRunner::submit(const std::string& vin, const std::string& frame_key) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return;
-    queue_.push_back({std::move(vin), std::move(samples)});
+    auto [it, inserted] = pending_.try_emplace(vin, frame_key);
+    if (!inserted && frame_key < it->second) it->second = frame_key;
   }
   wake_.notify_one();
 }
@@ -140,36 +258,32 @@ void RuleRunner::stop() {
 
 void RuleRunner::drain() {
   std::unique_lock lock(mutex_);
-  idle_.wait(lock, [&] { return queue_.empty() && !busy_; });
+  idle_.wait(lock, [&] { return pending_.empty() && !busy_; });
 }
 
 void RuleRunner::run() {
+  auto next_check = std::chrono::steady_clock::now() + options_.offline_check_interval;
   for (;;) {
-    Job job;
+    std::map<std::string, std::string> work;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) break;  // stopping and drained
-      job = std::move(queue_.front());
-      queue_.pop_front();
+      wake_.wait_until(lock, next_check, [&] { return stopping_ || !pending_.empty(); });
+      if (pending_.empty() && stopping_) break;
+      work.swap(pending_);
       busy_ = true;
     }
-    auto& state = states_[job.vin];
-    const auto* vehicle = registry_.find(job.vin);
-    for (const auto& sample : job.samples) {
-      for (const auto& v : engine_.step(state, vehicle, sample, *zones_)) {
-        const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                std::chrono::system_clock::now().time_since_epoch())
-                                .count();
-        std::string error;
-        if (store_.insert_if_absent(storage::Family::violations, v.id,
-                                    boost::json::serialize(rules::to_json(v, now_ms)), error)) {
-          metrics_.violations.with(v.rule).inc();
-          spdlog::info("event=violation rule={} vin={} id=\"{}\"", v.rule, v.vin, v.id);
-        } else if (!error.empty()) {
-          spdlog::error("event=violation_not_stored id=\"{}\" error=\"{}\"", v.id, error);
-        }
+    for (const auto& [vin, min_key] : work) {
+      try {
+        evaluate(vin, min_key);
+      } catch (const std::exception& e) {
+        // A rule bug must not stop evaluation of every other vehicle; the frames stay archived
+        // and `lantiand replay` shows what was missed.
+        spdlog::error("event=rule_evaluation_failed vin={} error=\"{}\"", vin, e.what());
       }
+    }
+    if (std::chrono::steady_clock::now() >= next_check) {
+      check_offline(now_unix_ms() / 1000);
+      next_check = std::chrono::steady_clock::now() + options_.offline_check_interval;
     }
     {
       std::lock_guard lock(mutex_);
@@ -178,6 +292,174 @@ void RuleRunner::run() {
     idle_.notify_all();
   }
   idle_.notify_all();
+}
+
+void RuleRunner::evaluate(const std::string& vin, const std::string& min_key) {
+  ViolationSet raised;
+  if (auto it = cursors_.find(vin); it != cursors_.end() && min_key > it->second.last_key) {
+    fold(vin, it->second, 0, false, raised);  // in order: continue from the current state
+    record(raised);
+    return;
+  }
+  // Late data, or the first frame since start: evaluate again from the newest checkpoint at or
+  // before the earliest new frame.
+  metrics_.rule_reevaluations.inc();
+  const std::int64_t late = collection_time_of(min_key);
+  Cursor cursor;
+  std::int64_t from = std::numeric_limits<std::int64_t>::min();
+  const auto prefix = rule_state_keys::checkpoint_prefix(vin);
+  store_.for_each(storage::Family::rule_state, prefix,
+                  [&](const std::string& key, const std::string& value) {
+                    const auto boundary = rule_state_keys::time_of(key, prefix.size());
+                    if (boundary > late) return false;
+                    if (auto state = rules::vehicle_state_from_json(value)) {
+                      cursor.state = std::move(*state);
+                      from = boundary;
+                    }
+                    return true;
+                  });
+  fold(vin, cursor, from, true, raised);
+  record(raised);
+  withdraw_unreproduced(vin, from, raised);
+  cursors_.insert_or_assign(vin, std::move(cursor));
+}
+
+void RuleRunner::fold(const std::string& vin, Cursor& cursor, std::int64_t from_unix_s,
+                      bool rebuilding, ViolationSet& raised) {
+  const auto interval = std::max<std::int64_t>(1, options_.checkpoint_interval.count());
+  const auto* vehicle = registry_.find(vin);
+  if (!rebuilding) from_unix_s = collection_time_of(cursor.last_key);
+  // The interval of the last frame folded: crossing into a later one saves a checkpoint first.
+  std::optional<std::int64_t> bucket;
+  if (!cursor.last_key.empty())
+    bucket = floor_div(collection_time_of(cursor.last_key), interval);
+  else if (from_unix_s != std::numeric_limits<std::int64_t>::min())
+    bucket = floor_div(from_unix_s, interval);  // the restored checkpoint's own interval
+  store_.for_each_frame(
+      protocol::make_vin(vin), from_unix_s, std::numeric_limits<std::int64_t>::max(),
+      [&](const storage::FrameKey& key, const storage::FrameRecord& record) {
+        auto raw_key = storage::frame_key(key.vin, key.collection_unix_s, key.sequence);
+        if (raw_key <= cursor.last_key) return true;  // folded already
+        const auto here = floor_div(key.collection_unix_s, interval);
+        if (!bucket || here > *bucket) save_checkpoint(vin, here * interval, cursor.state);
+        bucket = here;
+        fold_frame(engine_, vehicle, *zones_, key, record, cursor.state, raised);
+        cursor.last_key = std::move(raw_key);
+        return true;
+      });
+}
+
+void RuleRunner::save_checkpoint(const std::string& vin, std::int64_t boundary,
+                                 const rules::VehicleState& state) {
+  std::vector<storage::RecordEdit> edits{{storage::Family::rule_state,
+                                          rule_state_keys::checkpoint(vin, boundary),
+                                          rules::to_json_text(state)}};
+  // Thin out the older ones: hourly for the newest day, then the first of each Beijing day.
+  const auto hourly_from = boundary - std::chrono::seconds(options_.hourly_for).count();
+  const auto daily_from = boundary - std::chrono::seconds(options_.daily_for).count();
+  const auto prefix = rule_state_keys::checkpoint_prefix(vin);
+  store_.for_each(storage::Family::rule_state, prefix,
+                  [&](const std::string& key, const std::string&) {
+                    const auto t = rule_state_keys::time_of(key, prefix.size());
+                    if (t >= hourly_from) return false;
+                    if (t < daily_from || !same_day_boundary(t))
+                      edits.push_back({storage::Family::rule_state, key, std::nullopt});
+                    return true;
+                  });
+  std::string error;
+  // Unsynced: a checkpoint lost in a power cut only means evaluating from an older one.
+  if (!store_.apply(edits, storage::Durability::unsynced, error))
+    spdlog::error("event=checkpoint_not_stored vin={} error=\"{}\"", vin, error);
+}
+
+void RuleRunner::record(const ViolationSet& raised) {
+  for (const auto& [id, v] : raised) {
+    bool inserted = false;
+    std::string error;
+    const bool ok = store_.update(
+        storage::Family::violations, id,
+        [&](const std::optional<std::string>& current, std::vector<storage::RecordEdit>& also) {
+          std::optional<std::string> value;
+          if (!current) {
+            value = boost::json::serialize(rules::to_json(v, now_unix_ms()));
+            inserted = true;
+          } else {
+            value = merged(*current, v);
+          }
+          if (value)
+            also.push_back({storage::Family::rule_state,
+                            rule_state_keys::index(v.vin, v.raised_at_unix_s, id), ""});
+          return value;
+        },
+        error);
+    if (!ok) {
+      spdlog::error("event=violation_not_stored id=\"{}\" error=\"{}\"", id, error);
+    } else if (inserted) {
+      metrics_.violations.with(v.rule).inc();
+      spdlog::info("event=violation rule={} vin={} id=\"{}\"", v.rule, v.vin, id);
+    }
+  }
+}
+
+void RuleRunner::withdraw_unreproduced(const std::string& vin, std::int64_t from_unix_s,
+                                       const ViolationSet& raised) {
+  const auto prefix = rule_state_keys::index_prefix(vin);
+  std::set<std::string> stale;
+  store_.for_each(
+      storage::Family::rule_state, prefix,
+      [&](const std::string& key, const std::string&) {
+        auto id = key.substr(prefix.size() + 8);
+        if (!raised.count(id) && !id.starts_with("R11|" + vin + "|offline|"))
+          stale.insert(std::move(id));
+        return true;
+      },
+      from_unix_s == std::numeric_limits<std::int64_t>::min()
+          ? std::string()
+          : rule_state_keys::index(vin, from_unix_s, ""));
+  for (const auto& id : stale) {
+    std::string error;
+    bool withdrawn = false;
+    store_.update(
+        storage::Family::violations, id,
+        [&](const std::optional<std::string>& current,
+            std::vector<storage::RecordEdit>&) -> std::optional<std::string> {
+          if (!current) return std::nullopt;
+          boost::system::error_code ec;
+          auto v = boost::json::parse(*current, ec);
+          if (ec || !v.is_object() || v.as_object().contains("withdrawn")) return std::nullopt;
+          v.as_object()["withdrawn"] = {
+              {"unix_ms", now_unix_ms()},
+              {"reason", "evaluating the vehicle again with late data no longer raises it"}};
+          withdrawn = true;
+          return boost::json::serialize(v);
+        },
+        error);
+    if (withdrawn) {
+      metrics_.violations_withdrawn.inc();
+      spdlog::info("event=violation_withdrawn vin={} id=\"{}\"", vin, id);
+    }
+  }
+}
+
+void RuleRunner::check_offline(std::int64_t now_unix_s) {
+  ViolationSet raised;
+  for (const auto& [vin, vehicle] : registry_.records()) {
+    const auto v = protocol::make_vin(vin);
+    const auto latest = store_.latest_state(v);
+    const auto key = store_.latest_frame_key(v);
+    if (!latest || !key) continue;  // never heard: not a terminal that went silent
+    boost::system::error_code ec;
+    const auto parsed = boost::json::parse(*latest, ec);
+    if (ec || !parsed.is_object() || !parsed.as_object().contains("receive_unix_ms")) continue;
+    const auto received_s = parsed.as_object().at("receive_unix_ms").to_number<std::int64_t>() / 1000;
+    if (auto x = engine_.offline_violation(vehicle, received_s, {frame_ref(*key), -1}, now_unix_s))
+      raised.emplace(x->id, std::move(*x));
+  }
+  record(raised);
+  std::string error;
+  store_.apply({{storage::Family::rule_state, rule_state_keys::last_offline_check,
+                 std::to_string(now_unix_s)}},
+               storage::Durability::synced, error);
 }
 
 }  // namespace lantian::server

@@ -20,12 +20,15 @@ constexpr const char* cf_blocks = "block_index";
 constexpr const char* cf_latest = "latest_state";
 constexpr const char* cf_meta = "meta";
 // Reserved for the rules and API layers, created now so that the layout is stable.
-constexpr const char* reserved_cfs[] = {"violations", "registry", "zones", "observations",
-                                        "permits",    "audit",    "tokens"};
+constexpr const char* reserved_cfs[] = {"violations", "registry", "zones",  "observations",
+                                        "permits",    "audit",    "tokens", "rule_state"};
 constexpr const char* next_sequence_key = "next_sequence";
 constexpr const char* fix_suffix =
     "\x01"
     "fix";
+constexpr const char* key_suffix =
+    "\x01"
+    "key";
 
 std::int64_t now_unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -321,6 +324,7 @@ void Store::write_batch(std::vector<Pending>& batch) {
     const std::string vin = vin_prefix(w.vin);
     wb.Put(latest_, vin, w.latest_json);
     if (w.last_fix_json) wb.Put(latest_, vin + fix_suffix, *w.last_fix_json);
+    wb.Put(latest_, vin + key_suffix, p.key);
     written.push_back(std::move(p));
   }
   batch.clear();
@@ -386,12 +390,19 @@ std::optional<std::string> Store::last_fix(const protocol::Vin& vin) const {
   return std::nullopt;
 }
 
+std::optional<std::string> Store::latest_frame_key(const protocol::Vin& vin) const {
+  std::string value;
+  if (db_->Get(rocksdb::ReadOptions(), latest_, vin_prefix(vin) + key_suffix, &value).ok())
+    return value;
+  return std::nullopt;
+}
+
 void Store::map_families(const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors) {
   static const std::pair<Family, const char*> names[] = {
       {Family::violations, "violations"}, {Family::registry, "registry"},
       {Family::zones, "zones"},           {Family::observations, "observations"},
       {Family::permits, "permits"},       {Family::audit, "audit"},
-      {Family::tokens, "tokens"}};
+      {Family::tokens, "tokens"},         {Family::rule_state, "rule_state"}};
   for (std::size_t i = 0; i < descriptors.size(); ++i)
     for (const auto& [family, name] : names)
       if (descriptors[i].name == name) families_[family] = handles_[i];
@@ -411,6 +422,43 @@ bool Store::put(Family family, const std::string& key, const std::string& value,
   return status.ok();
 }
 
+bool Store::apply(const std::vector<RecordEdit>& edits, Durability durability,
+                  std::string& error) {
+  if (read_only_) {
+    error = "the database is read-only";
+    return false;
+  }
+  rocksdb::WriteBatch batch;
+  for (const auto& edit : edits) {
+    const auto it = families_.find(edit.family);
+    if (it == families_.end()) {
+      error = "the database lacks a family";
+      return false;
+    }
+    const auto status = edit.value ? batch.Put(it->second, edit.key, *edit.value)
+                                   : batch.Delete(it->second, edit.key);
+    if (!status.ok()) {
+      error = status.ToString();
+      return false;
+    }
+  }
+  rocksdb::WriteOptions options;
+  options.sync = durability == Durability::synced && options_.sync != SyncPolicy::off;
+  const auto status = db_->Write(options, &batch);
+  if (!status.ok()) error = status.ToString();
+  return status.ok();
+}
+
+bool Store::update(Family family, const std::string& key, const Change& change,
+                   std::string& error) {
+  std::lock_guard lock(family_write_mutex_);
+  std::vector<RecordEdit> edits;
+  auto value = change(get(family, key), edits);
+  if (!value) return edits.empty() || apply(edits, Durability::synced, error);
+  edits.insert(edits.begin(), RecordEdit{family, key, std::move(*value)});
+  return apply(edits, Durability::synced, error);
+}
+
 bool Store::insert_if_absent(Family family, const std::string& key, const std::string& value,
                              std::string& error) {
   std::lock_guard lock(family_write_mutex_);
@@ -427,11 +475,12 @@ std::optional<std::string> Store::get(Family family, const std::string& key) con
 }
 
 void Store::for_each(Family family, const std::string& prefix,
-                     const std::function<bool(const std::string&, const std::string&)>& fn) const {
+                     const std::function<bool(const std::string&, const std::string&)>& fn,
+                     const std::string& start) const {
   const auto it = families_.find(family);
   if (it == families_.end()) return;
   std::unique_ptr<rocksdb::Iterator> iter(db_->NewIterator(rocksdb::ReadOptions(), it->second));
-  for (iter->Seek(prefix); iter->Valid() && iter->key().starts_with(prefix); iter->Next())
+  for (iter->Seek(std::max(prefix, start)); iter->Valid() && iter->key().starts_with(prefix); iter->Next())
     if (!fn(iter->key().ToString(), iter->value().ToString())) break;
 }
 

@@ -5,6 +5,7 @@
 //   latest_state  VIN → JSON                   each vehicle's last frame and last fix
 //   meta          name → value                 the arrival sequence
 //   violations, registry, zones, observations, permits   the rules' records (docs/rules.md)
+//   rule_state                                  the rule worker's checkpoints and violation index
 //   audit, tokens                               reserved for the API
 //
 // Writes: any thread calls try_submit(); one writer thread batches all pending writes into one
@@ -86,7 +87,18 @@ using WriteCompletion = std::function<void(WriteOutcome, const std::string& fram
 
 // The families kept for the rule engine and the API: small, low-rate records written directly (and
 // synced) rather than through the frame writer.
-enum class Family { violations, registry, zones, observations, permits, audit, tokens };
+enum class Family { violations, registry, zones, observations, permits, audit, tokens, rule_state };
+
+// One change of a record: a put, or a delete when `value` is empty.
+struct RecordEdit {
+  Family family;
+  std::string key;
+  std::optional<std::string> value;
+};
+enum class Durability {
+  synced,    // on disk on return (under SyncPolicy off: in the WAL only)
+  unsynced,  // in the WAL; survives a process crash, may be lost on a power cut
+};
 
 struct StoreStats {
   std::uint64_t frames_stored = 0;
@@ -122,6 +134,8 @@ class Store {
                       const std::function<bool(const FrameKey&, const FrameRecord&)>& fn) const;
   [[nodiscard]] std::optional<std::string> latest_state(const protocol::Vin& vin) const;
   [[nodiscard]] std::optional<std::string> last_fix(const protocol::Vin& vin) const;
+  // Archive key of the vehicle's most recently received frame.
+  [[nodiscard]] std::optional<std::string> latest_frame_key(const protocol::Vin& vin) const;
 
   // Records of the other families. put() and insert_if_absent() are durable (synced) on return;
   // insert_if_absent() returns false when the key exists (the value is left as it was). Errors
@@ -129,11 +143,21 @@ class Store {
   bool put(Family family, const std::string& key, const std::string& value, std::string& error);
   bool insert_if_absent(Family family, const std::string& key, const std::string& value,
                         std::string& error);
+  // Applies `edits` atomically (all or none).
+  bool apply(const std::vector<RecordEdit>& edits, Durability durability, std::string& error);
+  // Read-modify-write of one record, atomic with respect to the other update(),
+  // insert_if_absent() and apply_locked() calls: `change` gets the current value (nullopt when
+  // absent) and returns the new one, or nullopt to leave it; it may add edits of other records to
+  // `also`, written in the same batch. Returns false on a write error (`error` set).
+  using Change = std::function<std::optional<std::string>(const std::optional<std::string>& current,
+                                                          std::vector<RecordEdit>& also)>;
+  bool update(Family family, const std::string& key, const Change& change, std::string& error);
   [[nodiscard]] std::optional<std::string> get(Family family, const std::string& key) const;
   // Calls `fn(key, value)` for every record whose key starts with `prefix`, in key order, until it
-  // returns false.
+  // returns false. With `start`, begins at the first key ≥ start instead.
   void for_each(Family family, const std::string& prefix,
-                const std::function<bool(const std::string&, const std::string&)>& fn) const;
+                const std::function<bool(const std::string&, const std::string&)>& fn,
+                const std::string& start = {}) const;
   // A frame by its archive key.
   [[nodiscard]] std::optional<FrameRecord> frame(const std::string& frame_key) const;
 

@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "protocol/beijing_time.hpp"
@@ -32,13 +34,20 @@ class EngineTest : public ::testing::Test {
     return ZoneIndex(import_zones_geojson(s.str()).zones, 3);
   }
 
-  // Feeds samples of one vehicle and returns every violation raised.
+  // Feeds samples of one vehicle and returns the violations raised for the first time, each in
+  // its newest form (a violation returned again with newer evidence, like R01's last evidence of
+  // the day, replaces the earlier form — as the server stores it).
   std::vector<Violation> run(const std::string& vin, const std::vector<Sample>& samples) {
     std::vector<Violation> all;
     auto& state = states_[vin];
     for (const auto& s : samples) {
-      auto v = engine_.step(state, registry_.find(vin), s, zones_);
-      all.insert(all.end(), v.begin(), v.end());
+      for (auto& v : engine_.step(state, registry_.find(vin), s, zones_)) {
+        const auto same = std::find_if(all.begin(), all.end(), [&](auto& x) { return x.id == v.id; });
+        if (same != all.end())
+          *same = std::move(v);
+        else if (seen_.insert(v.id).second)
+          all.push_back(std::move(v));
+      }
     }
     return all;
   }
@@ -87,6 +96,7 @@ class EngineTest : public ::testing::Test {
   ZoneIndex zones_;
   Engine engine_{without_implied_speed()};
   std::map<std::string, VehicleState> states_;
+  std::set<std::string> seen_;
 };
 
 constexpr const char* cn3_truck = "LZZJ5ACA5AF110265";
@@ -110,7 +120,10 @@ TEST_F(EngineTest, R01FromThePhaseOutInstantAtBeijingMidnight) {
   EXPECT_EQ(v[0].stage, "CN3");
   EXPECT_EQ(v[0].stage_source, "registry");
   EXPECT_FALSE(v[0].suspect);
-  EXPECT_EQ(v[0].evidence_times, (std::vector<std::int64_t>{midnight}));
+  // The first and the last evidence of the day.
+  EXPECT_EQ(v[0].evidence_times, (std::vector<std::int64_t>{midnight, midnight + 3600}));
+  EXPECT_EQ(v[0].evidence[1].frame_key, "frame-" + std::to_string(midnight + 3600));
+  EXPECT_EQ(v[0].at_unix_s, midnight);
   EXPECT_EQ(rules_of(run(cn3_truck, {at(midnight + 86400, kaifeng[0], kaifeng[1])})),
             (std::vector<std::string>{"R01"}));
 }
