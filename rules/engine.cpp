@@ -488,9 +488,9 @@ void Engine::r10_nox_flat(VehicleState& state, const VehicleRecord& v, const Sam
   if (state.nox_flat_reported || s.at_unix_s - *state.nox_flat_since < config_.r10_nox_flat_s)
     return;
   state.nox_flat_reported = true;
-  auto x = make("R10", Severity::medium, v, s,
-                (s.nox_down_ppm ? "nox_constant|" : "nox_invalid|") +
-                    std::to_string(*state.nox_flat_since));
+  auto x = make(
+      "R10", Severity::medium, v, s,
+      (s.nox_down_ppm ? "nox_constant|" : "nox_invalid|") + std::to_string(*state.nox_flat_since));
   x.at_unix_s = *state.nox_flat_since;
   x.evidence.insert(x.evidence.begin(), state.nox_flat_ref);
   x.evidence_times.insert(x.evidence_times.begin(), *state.nox_flat_since);
@@ -523,10 +523,8 @@ void Engine::r11_gaps(VehicleState& state, const VehicleRecord& v, const Sample&
   if (!s.engine_rpm && !s.speed_kmh) return;
   if (s.received_unix_s && *s.received_unix_s - s.at_unix_s > config_.r11_fill_within_s) return;
   const bool running = s.engine_rpm.value_or(0) > 0 || s.speed_kmh.value_or(0) > 0;
-  if (running && state.trip_last_running &&
-      s.at_unix_s - state.trip_last_at >= config_.r11_gap_s) {
-    if (state.pending_gaps.size() == VehicleState::max_pending_gaps)
-      state.pending_gaps.pop_front();
+  if (running && state.trip_last_running && s.at_unix_s - state.trip_last_at >= config_.r11_gap_s) {
+    if (state.pending_gaps.size() == VehicleState::max_pending_gaps) state.pending_gaps.pop_front();
     state.pending_gaps.push_back({state.trip_last_at, s.at_unix_s, state.trip_last_ref, s.ref});
   }
   if (s.at_unix_s >= state.trip_last_at) {
@@ -544,8 +542,8 @@ std::optional<Violation> Engine::offline_violation(const VehicleRecord& vehicle,
   Sample last;
   last.at_unix_s = last_received_unix_s;
   last.ref = last_frame;
-  auto x = make("R11", Severity::low, vehicle, last,
-                "offline|" + std::to_string(last_received_unix_s));
+  auto x =
+      make("R11", Severity::low, vehicle, last, "offline|" + std::to_string(last_received_unix_s));
   x.thresholds = {{"offline_s", static_cast<double>(config_.r11_offline_s)}};
   return x;
 }

@@ -49,10 +49,10 @@ struct EngineConfig {
   double r07_mean_limit_ppm = 500;
   std::int64_t r07_mean_window_s = 300;
   double r07_min_conversion = 0.5;
-  std::int64_t r07_low_conversion_s = 1800;  // cumulated in a Beijing day
-  std::int64_t r10_nox_flat_s = 1800;        // downstream NOx invalid or constant while running
-  std::int64_t r11_offline_s = 72 * 3600;    // no frame received for this long
-  std::int64_t r11_gap_s = 600;              // a gap inside a trip …
+  std::int64_t r07_low_conversion_s = 1800;    // cumulated in a Beijing day
+  std::int64_t r10_nox_flat_s = 1800;          // downstream NOx invalid or constant while running
+  std::int64_t r11_offline_s = 72 * 3600;      // no frame received for this long
+  std::int64_t r11_gap_s = 600;                // a gap inside a trip …
   std::int64_t r11_fill_within_s = 7 * 86400;  // … that no resend received within this fills
 };
 
@@ -167,8 +167,9 @@ class Engine {
   [[nodiscard]] static double machine_k_limit(const std::string& smoke_class,
                                               std::optional<double> power_kw);
   // R11 offline: the terminal of `vehicle` sent nothing after `last_received_unix_s` (its frame
-  // `last_frame`) until `until_unix_s` (the next frame's arrival, or now). One violation per silence,
-  // identified by the last frame's arrival, so checking again (or replaying) finds the same one.
+  // `last_frame`) until `until_unix_s` (the next frame's arrival, or now). One violation per
+  // silence, identified by the last frame's arrival, so checking again (or replaying) finds the
+  // same one.
   [[nodiscard]] std::optional<Violation> offline_violation(const VehicleRecord& vehicle,
                                                            std::int64_t last_received_unix_s,
                                                            const SampleRef& last_frame,

@@ -302,8 +302,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (first == keys.end()) return;
     // The runner reads the vehicle's archive from the earliest new key on.
     runner->submit(vin_text(vin_), *std::min_element(first, keys.end(), [](auto& a, auto& b) {
-      return !a.empty() && (b.empty() || a < b);
-    }));
+                     return !a.empty() && (b.empty() || a < b);
+                   }));
   }
 
   template <class Stream>

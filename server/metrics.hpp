@@ -88,7 +88,8 @@ struct ServerMetrics {
   Gauge ingest_queue_depth;
   CounterFamily violations{"lantian_violations_total", "Violations raised, by rule", "rule"};
   Counter violations_withdrawn;
-  Counter rule_reevaluations;  // late data or a restart: a vehicle evaluated again from a checkpoint
+  Counter
+      rule_reevaluations;  // late data or a restart: a vehicle evaluated again from a checkpoint
   Histogram batch_frames{{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000}};
   Histogram fsync_seconds{
       {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}};

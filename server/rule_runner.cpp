@@ -106,8 +106,7 @@ ViolationSet evaluate_archive(const storage::Store& store, const rules::Engine& 
         const auto* found =
             ob->vin.empty() ? registry.find_by_plate(ob->plate) : registry.find(ob->vin);
         if (!found) return true;
-        for (auto& v :
-             rules::evaluate_observation(engine, states[found->vin], *found, *ob, zones))
+        for (auto& v : rules::evaluate_observation(engine, states[found->vin], *found, *ob, zones))
           out.emplace(v.id, std::move(v));
         return true;
       });
@@ -122,18 +121,17 @@ std::vector<rules::Violation> offline_episodes(const storage::Store& store,
   store.for_each_frame(protocol::make_vin(vehicle.vin), std::numeric_limits<std::int64_t>::min(),
                        std::numeric_limits<std::int64_t>::max(),
                        [&](const storage::FrameKey& key, const storage::FrameRecord& r) {
-                         arrivals.emplace_back(
-                             r.received.receive_unix_ms / 1000,
-                             frame_ref(storage::frame_key(key.vin, key.collection_unix_s,
-                                                          key.sequence)));
+                         arrivals.emplace_back(r.received.receive_unix_ms / 1000,
+                                               frame_ref(storage::frame_key(
+                                                   key.vin, key.collection_unix_s, key.sequence)));
                          return true;
                        });
   std::sort(arrivals.begin(), arrivals.end());
   std::vector<rules::Violation> out;
   for (std::size_t i = 0; i < arrivals.size(); ++i) {
     const auto until = i + 1 < arrivals.size() ? arrivals[i + 1].first : now_unix_s;
-    if (auto v = engine.offline_violation(vehicle, arrivals[i].first, {arrivals[i].second, -1},
-                                          until))
+    if (auto v =
+            engine.offline_violation(vehicle, arrivals[i].first, {arrivals[i].second, -1}, until))
       out.push_back(std::move(*v));
   }
   return out;
@@ -451,7 +449,8 @@ void RuleRunner::check_offline(std::int64_t now_unix_s) {
     boost::system::error_code ec;
     const auto parsed = boost::json::parse(*latest, ec);
     if (ec || !parsed.is_object() || !parsed.as_object().contains("receive_unix_ms")) continue;
-    const auto received_s = parsed.as_object().at("receive_unix_ms").to_number<std::int64_t>() / 1000;
+    const auto received_s =
+        parsed.as_object().at("receive_unix_ms").to_number<std::int64_t>() / 1000;
     if (auto x = engine_.offline_violation(vehicle, received_s, {frame_ref(*key), -1}, now_unix_s))
       raised.emplace(x->id, std::move(*x));
   }

@@ -6,7 +6,8 @@
 // order — collection time, then arrival — exactly as `lantiand replay` does. So samples of one
 // vehicle are always evaluated in collection-time order:
 //   - a frame newer than everything evaluated continues from the vehicle's current state;
-//   - a late frame (a resend of an earlier period), or the first frame after a restart, restores the
+//   - a late frame (a resend of an earlier period), or the first frame after a restart, restores
+//   the
 //     newest checkpoint at or before it and evaluates the archive again from there. Violations that
 //     re-evaluation no longer raises are marked withdrawn (never deleted: a reviewer may have seen
 //     them); the ones it raises again are left as they are.

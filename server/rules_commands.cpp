@@ -200,8 +200,7 @@ int run_replay(const ParsedCommandLine& cl, std::ostream& out, std::ostream& err
   if (const auto t = store->get(storage::Family::rule_state, rule_state_keys::last_offline_check))
     checked = std::stoll(*t);
   for (const auto& [vin, vehicle] : registry.records())
-    for (const auto& v : offline_episodes(*store, engine, vehicle, checked))
-      offline.insert(v.id);
+    for (const auto& v : offline_episodes(*store, engine, vehicle, checked)) offline.insert(v.id);
   auto is_offline = [](const std::string& id) {
     return id.starts_with("R11|") && id.find("|offline|") != std::string::npos;
   };

@@ -422,8 +422,7 @@ bool Store::put(Family family, const std::string& key, const std::string& value,
   return status.ok();
 }
 
-bool Store::apply(const std::vector<RecordEdit>& edits, Durability durability,
-                  std::string& error) {
+bool Store::apply(const std::vector<RecordEdit>& edits, Durability durability, std::string& error) {
   if (read_only_) {
     error = "the database is read-only";
     return false;
@@ -480,7 +479,8 @@ void Store::for_each(Family family, const std::string& prefix,
   const auto it = families_.find(family);
   if (it == families_.end()) return;
   std::unique_ptr<rocksdb::Iterator> iter(db_->NewIterator(rocksdb::ReadOptions(), it->second));
-  for (iter->Seek(std::max(prefix, start)); iter->Valid() && iter->key().starts_with(prefix); iter->Next())
+  for (iter->Seek(std::max(prefix, start)); iter->Valid() && iter->key().starts_with(prefix);
+       iter->Next())
     if (!fn(iter->key().ToString(), iter->value().ToString())) break;
 }
 

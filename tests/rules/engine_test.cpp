@@ -7,11 +7,13 @@
 
 #include <algorithm>
 #include <fstream>
+#include <random>
 #include <set>
 #include <sstream>
 
 #include "protocol/beijing_time.hpp"
 #include "protocol/decode.hpp"
+#include "rules/records_json.hpp"
 #include "test_support.hpp"
 
 namespace lantian::rules {
@@ -42,7 +44,8 @@ class EngineTest : public ::testing::Test {
     auto& state = states_[vin];
     for (const auto& s : samples) {
       for (auto& v : engine_.step(state, registry_.find(vin), s, zones_)) {
-        const auto same = std::find_if(all.begin(), all.end(), [&](auto& x) { return x.id == v.id; });
+        const auto same =
+            std::find_if(all.begin(), all.end(), [&](auto& x) { return x.id == v.id; });
         if (same != all.end())
           *same = std::move(v);
         else if (seen_.insert(v.id).second)
@@ -387,6 +390,129 @@ TEST_F(EngineTest, R07NoxMeanAndConversionInTheValidWindow) {
   EXPECT_EQ(conv[0].id, "R07|LRDS3D9J9GG887446|conversion|2026-06-07");
   EXPECT_TRUE(
       run(cn4_truck, minutes(beijing(2026, 6, 8, 10, 0), 40, 500, 200)).empty());  // 60 %: fine
+}
+
+TEST_F(EngineTest, R10DownstreamNoxConstantOrInvalidForThirtyMinutesRunning) {
+  const auto t = beijing(2026, 6, 9, 10, 0);
+  auto stream = [&](std::int64_t when, std::optional<double> nox, double rpm = 1500) {
+    Sample s = at(when, kaifeng[0], kaifeng[1], 60, rpm);
+    s.nox_channel = true;
+    s.nox_down_ppm = nox;
+    return s;
+  };
+  auto series = [&](std::int64_t from, std::int64_t to, std::optional<double> nox) {
+    std::vector<Sample> v;
+    for (auto when = from; when <= to; when += 10) v.push_back(stream(when, nox));
+    return v;
+  };
+  EXPECT_TRUE(run(cn4_truck, series(t, t + 1790, 150)).empty());  // 29 min 50 s: below
+  EXPECT_TRUE(run(cn4_truck, {stream(t + 1800, 151)}).empty());   // a change starts again
+  const auto constant = run(cn4_truck, series(t + 1810, t + 3600, 151));
+  ASSERT_EQ(rules_of(constant), (std::vector<std::string>{"R10"}));
+  EXPECT_EQ(constant[0].id,
+            std::string("R10|") + cn4_truck + "|nox_constant|" + std::to_string(t + 1800));
+  EXPECT_EQ(constant[0].at_unix_s, t + 1800);
+  EXPECT_EQ(constant[0].evidence_times, (std::vector<std::int64_t>{t + 1800, t + 3600}));
+  EXPECT_EQ(constant[0].thresholds.at("nox_ppm"), 151.0);
+  EXPECT_TRUE(run(cn4_truck, series(t + 3610, t + 5000, 151)).empty());  // once per episode
+  EXPECT_TRUE(run(cn4_truck, {stream(t + 5010, 151, 0)}).empty());       // engine off ends it
+  const auto invalid = run(cn4_truck, series(t + 5020, t + 5020 + 1800, std::nullopt));
+  ASSERT_EQ(rules_of(invalid), (std::vector<std::string>{"R10"}));
+  EXPECT_EQ(invalid[0].id,
+            std::string("R10|") + cn4_truck + "|nox_invalid|" + std::to_string(t + 5020));
+}
+
+TEST_F(EngineTest, R11GapInsideATripThatNoTimelyResendFills) {
+  const auto t = beijing(2026, 6, 10, 10, 0);
+  const std::int64_t week = 7 * 86400;
+  auto sample = [&](std::int64_t when, std::int64_t received) {
+    Sample s = at(when, kaifeng[0], kaifeng[1]);
+    s.received_unix_s = received;
+    return s;
+  };
+  // 599 s apart: not a gap. 1,201 s apart: a gap, final once the timeline is a week past its end.
+  EXPECT_TRUE(run(cn4_truck, {sample(t, t), sample(t + 599, t + 599)}).empty());
+  EXPECT_TRUE(run(cn4_truck, {sample(t + 1800, t + 1800)}).empty());
+  EXPECT_TRUE(run(cn4_truck, {sample(t + 1800 + week - 1, t + 1800 + week - 1)}).empty());
+  const auto gap = run(cn4_truck, {sample(t + 1800 + week, t + 1800 + week)});
+  ASSERT_EQ(rules_of(gap), (std::vector<std::string>{"R11"}));
+  EXPECT_EQ(gap[0].id, std::string("R11|") + cn4_truck + "|gap|" + std::to_string(t + 599));
+  EXPECT_EQ(gap[0].evidence_times, (std::vector<std::int64_t>{t + 599, t + 1800}));
+  EXPECT_EQ(gap[0].thresholds.at("gap_length_s"), 1201.0);
+  EXPECT_EQ(gap[0].severity, Severity::low);
+
+  // Filled by a resend received within the week (in collection-time order, as the server folds
+  // the archive): no gap. Filled only by a resend received later: the gap stands.
+  const auto u = beijing(2026, 7, 1, 10, 0);
+  EXPECT_TRUE(run(cn6_truck, {sample(u, u), sample(u + 500, u + 1300), sample(u + 1000, u + 1000),
+                              sample(u + 1000 + week, u + 1000 + week)})
+                  .empty());
+  const auto v = beijing(2026, 8, 1, 10, 0);
+  states_.erase(cn6_truck);  // a new history, not a month-long gap after the first
+  const auto late =
+      run(cn6_truck, {sample(v, v), sample(v + 500, v + 500 + week + 1), sample(v + 1000, v + 1000),
+                      sample(v + 1000 + week, v + 1000 + week)});
+  ASSERT_EQ(rules_of(late), (std::vector<std::string>{"R11"}));
+  EXPECT_EQ(late[0].id, std::string("R11|") + cn6_truck + "|gap|" + std::to_string(v));
+}
+
+TEST(EngineR11, OfflineAfterSeventyTwoHoursWithoutAFrame) {
+  Engine engine;
+  VehicleRecord truck;
+  truck.vin = "LRDS3D9J9GG887446";
+  truck.category = "N3";
+  EXPECT_FALSE(engine.offline_violation(truck, 1000, {"k", -1}, 1000 + 72 * 3600 - 1));
+  const auto v = engine.offline_violation(truck, 1000, {"k", -1}, 1000 + 72 * 3600);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->id, "R11|LRDS3D9J9GG887446|offline|1000");
+  EXPECT_EQ(v->at_unix_s, 1000);
+  EXPECT_EQ(v->evidence.at(0).frame_key, "k");
+}
+
+// A checkpoint must carry everything the engine decides from: evaluating a varied stream with the
+// state written out and read back before every sample raises exactly what evaluating it straight
+// through raises.
+TEST_F(EngineTest, AStateRestoredFromItsCheckpointDecidesAsTheOriginal) {
+  std::mt19937 random(7);
+  auto pick = [&](int n) { return static_cast<int>(random() % static_cast<unsigned>(n)); };
+  for (const char* vin : {cn3_truck, nr2_excavator, nr4_excavator}) {
+    std::vector<Sample> stream;
+    auto t = beijing(2026, 5, 1, 6, 0);
+    for (int i = 0; i < 3000; ++i) {
+      t += pick(8) == 0 ? 700 : 10;  // now and then a gap
+      const double* where = pick(3) == 0 ? kaifeng : zhengzhou;
+      Sample s = at(t, where[0], where[1], pick(2) * 40.0, pick(4) == 0 ? 0.0 : 1500.0);
+      if (pick(5) == 0) s.lon.reset(), s.lat.reset(), s.position_invalid = true;
+      s.coolant_c = pick(3) == 0 ? 60.0 : 85.0;
+      s.scr_inlet_c = 300;
+      s.net_torque_pct = 40;
+      s.nox_channel = true;
+      s.nox_up_ppm = 900;
+      s.nox_down_ppm = pick(3) == 0 ? std::optional<double>() : 200.0 + 200 * pick(3);
+      s.reagent_pct = pick(2) == 0 ? 1.0 : 50.0;
+      if (pick(4) == 0) s.smoke_k_m1 = 0.3 * pick(8);
+      if (pick(6) == 0) s.mil = pick(2);
+      if (pick(9) == 0) s.cvn = pick(2) == 0 ? "CVN-A" : "CVN-B";
+      s.received_unix_s = t + (pick(10) == 0 ? 9 * 86400 : 1);
+      s.ref = {"f" + std::to_string(i), pick(3)};
+      stream.push_back(std::move(s));
+    }
+    VehicleState straight, restored;
+    std::vector<std::string> expected, actual;
+    const auto* vehicle = registry_.find(vin);
+    for (const auto& s : stream) {
+      for (const auto& v : engine_.step(straight, vehicle, s, zones_)) expected.push_back(v.id);
+      auto copy = vehicle_state_from_json(to_json_text(restored));
+      ASSERT_TRUE(copy);
+      restored = std::move(*copy);
+      for (const auto& v : engine_.step(restored, vehicle, s, zones_)) actual.push_back(v.id);
+    }
+    EXPECT_EQ(actual, expected) << vin;
+    EXPECT_GT(std::set<std::string>(expected.begin(), expected.end()).size(), 10u) << vin;
+    EXPECT_EQ(to_json_text(restored), to_json_text(straight));
+  }
+  EXPECT_FALSE(vehicle_state_from_json("not json"));
+  EXPECT_FALSE(vehicle_state_from_json(R"({"r01_last_day":1})"));  // an incomplete checkpoint
 }
 
 TEST(EngineR12, FutureCollectionTimeAndImpossibleSpeed) {

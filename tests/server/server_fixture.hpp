@@ -50,6 +50,7 @@ class RunningServer {
   void reload_tls() { server_->reload_tls(); }
   // Waits until every stored frame handed to the rule engine has been evaluated.
   void drain_rules() { rules_->drain(); }
+  RuleRunner& rules() { return *rules_; }
   storage::Store& store() { return *store_; }
   const Config& config() const { return config_; }
 
