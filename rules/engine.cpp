@@ -77,7 +77,8 @@ std::vector<Sample> samples_of(const DecodedFrame& frame, const std::string& fra
     Sample s;
     s.at_unix_s = *at;
     s.ref = {frame_key, static_cast<int>(i)};
-    if (r->layout == Profile::nonroad) set_position(s, r->position);
+    s.nonroad = r->layout == Profile::nonroad;
+    if (s.nonroad) set_position(s, r->position);
     if (const auto* stream = std::get_if<StreamBlock>(&b.payload)) {
       set_engine(s, *stream);
       s.coolant_c = stream->coolant_temp_c.get();
@@ -532,6 +533,22 @@ void Engine::r11_gaps(VehicleState& state, const VehicleRecord& v, const Sample&
     state.trip_last_running = running;
     state.trip_last_ref = s.ref;
   }
+}
+
+std::vector<Violation> Engine::step_unregistered(VehicleState& state, std::string_view vin,
+                                                 const Sample& sample) const {
+  std::vector<Violation> out;
+  const bool bad = sample.nonroad ? !vin_well_formed(vin) : !vin_valid(vin);
+  const auto day = beijing_day(sample.at_unix_s);
+  if (!bad || state.r12_vin_day == day) return out;
+  state.r12_vin_day = day;
+  VehicleRecord unknown;
+  unknown.vin = std::string(vin);
+  auto x = make("R12", Severity::low, unknown, sample,
+                "vin_check|" + beijing_date(sample.at_unix_s));
+  x.stage_source.clear();
+  out.push_back(std::move(x));
+  return out;
 }
 
 std::optional<Violation> Engine::offline_violation(const VehicleRecord& vehicle,

@@ -76,6 +76,7 @@ struct Sample {
   std::string obd_vin, cvn, calid;
   bool removal_alarm = false;
   bool nox_channel = false;  // a data-stream sample, which carries downstream NOx (valid or not)
+  bool nonroad = false;      // from a non-road frame: the VIN is a machine code (no check digit)
   std::optional<std::int64_t> received_unix_s;  // when the frame arrived (set by the caller)
   SampleRef ref;
 };
@@ -150,6 +151,7 @@ struct VehicleState {
     SampleRef before, after;
   };
   std::deque<Gap> pending_gaps;  // at most max_pending_gaps, oldest first
+  std::int64_t r12_vin_day = -1;  // R12: the last Beijing day a malformed VIN was flagged
   static constexpr std::size_t max_pending_gaps = 64;
 };
 
@@ -159,6 +161,10 @@ class Engine {
   // Evaluates one sample of `vehicle` (nullptr when it is not in the registry: nothing is flagged).
   [[nodiscard]] std::vector<Violation> step(VehicleState& state, const VehicleRecord* vehicle,
                                             const Sample& sample, const ZoneIndex& zones) const;
+  // A sample of a VIN that is not in the registry: only R12's VIN check (malformed, or a failing
+  // check digit on a road vehicle's frame), once per day.
+  [[nodiscard]] std::vector<Violation> step_unregistered(VehicleState& state, std::string_view vin,
+                                                         const Sample& sample) const;
   // A sighting by a gate, camera or roadside check: evidence for R01 only (position optional).
   [[nodiscard]] std::vector<Violation> step_sighting(VehicleState& state,
                                                      const VehicleRecord& vehicle,

@@ -65,7 +65,6 @@ std::string frame_ref(const std::string& frame_key) {
 void fold_frame(const rules::Engine& engine, const rules::VehicleRecord* vehicle,
                 const rules::ZoneIndex& zones, const storage::FrameKey& key,
                 const storage::FrameRecord& record, rules::VehicleState& state, ViolationSet& out) {
-  if (!vehicle) return;  // nothing is flagged for an unregistered VIN
   protocol::DecodeOptions options;
   options.profile = record.received.profile;
   const auto decoded = protocol::decode_frame(record.raw, options);
@@ -74,8 +73,9 @@ void fold_frame(const rules::Engine& engine, const rules::VehicleRecord* vehicle
       frame_ref(storage::frame_key(key.vin, key.collection_unix_s, key.sequence));
   for (auto& sample : rules::samples_of(*decoded, ref)) {
     sample.received_unix_s = record.received.receive_unix_ms / 1000;  // as the server saw it
-    for (auto& v : engine.step(state, vehicle, sample, zones))
-      out.insert_or_assign(v.id, std::move(v));
+    auto raised = vehicle ? engine.step(state, vehicle, sample, zones)
+                          : engine.step_unregistered(state, protocol::as_text(key.vin), sample);
+    for (auto& v : raised) out.insert_or_assign(v.id, std::move(v));
   }
 }
 

@@ -52,7 +52,8 @@ std::string zone_version_key(int version);
 // Violations by id; a later one with the same id replaces the earlier (R01's newest last evidence).
 using ViolationSet = std::map<std::string, rules::Violation>;
 
-// Evaluates one archived frame (decoded with the profile it was received under) for `vehicle`.
+// Evaluates one archived frame (decoded with the profile it was received under) for `vehicle`
+// (nullptr: a VIN not in the registry, checked only for R12's VIN check).
 void fold_frame(const rules::Engine& engine, const rules::VehicleRecord* vehicle,
                 const rules::ZoneIndex& zones, const storage::FrameKey& key,
                 const storage::FrameRecord& record, rules::VehicleState& state, ViolationSet& out);

@@ -456,6 +456,26 @@ TEST_F(EngineTest, R11GapInsideATripThatNoTimelyResendFills) {
   EXPECT_EQ(late[0].id, std::string("R11|") + cn6_truck + "|gap|" + std::to_string(v));
 }
 
+TEST(EngineR12, AnUnregisteredVinFailingItsCheckDigitOncePerDay) {
+  Engine engine;
+  VehicleState state;
+  Sample s;
+  s.at_unix_s = beijing(2026, 6, 11, 10, 0);
+  s.ref = {"k", 0};
+  EXPECT_TRUE(engine.step_unregistered(state, "LZZJ5ACA5AF110265", s).empty());  // valid
+  const auto v = engine.step_unregistered(state, "LZZJ5ACA6AF110265", s);  // check digit 6 ≠ 5
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].id, "R12|LZZJ5ACA6AF110265|vin_check|2026-06-11");
+  s.at_unix_s += 60;
+  EXPECT_TRUE(engine.step_unregistered(state, "LZZJ5ACA6AF110265", s).empty());  // same day
+  s.at_unix_s += 86400;
+  EXPECT_EQ(engine.step_unregistered(state, "LZZJ5ACA6AF110265", s).size(), 1u);  // next day
+  VehicleState machine_state;
+  s.nonroad = true;  // a machine code has no check digit, but must still be well formed
+  EXPECT_TRUE(engine.step_unregistered(machine_state, "NR6J4CF3WFHPRDY25", s).empty());
+  EXPECT_EQ(engine.step_unregistered(machine_state, "NR6J4CF3WFHPRDYO5", s).size(), 1u);  // 'O'
+}
+
 TEST(EngineR11, OfflineAfterSeventyTwoHoursWithoutAFrame) {
   Engine engine;
   VehicleRecord truck;
