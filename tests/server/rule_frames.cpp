@@ -89,21 +89,22 @@ ParsedCommandLine command(std::vector<const char*> args) {
   return parse_command_line(static_cast<int>(args.size()), args.data());
 }
 
-void import_samples(const std::filesystem::path& data_dir) {
+std::string import_samples(const std::filesystem::path& data_dir) {
   const std::string data = data_dir.string();
   const std::string registry = std::string(LANTIAN_SAMPLES_DIR) + "/registry-sample.csv";
   const std::string zones = std::string(LANTIAN_SAMPLES_DIR) + "/zones-henan-sample.geojson";
   std::ostringstream out, err;
-  ASSERT_EQ(run_import_registry(command({"lantiand", "import-registry", "--data-dir", data.c_str(),
+  EXPECT_EQ(run_import_registry(command({"lantiand", "import-registry", "--data-dir", data.c_str(),
                                          registry.c_str()}),
                                 out, err),
             0)
       << err.str();
-  ASSERT_EQ(run_import_zones(
+  EXPECT_EQ(run_import_zones(
                 command({"lantiand", "import-zones", "--data-dir", data.c_str(), zones.c_str()}),
                 out, err),
             0)
       << err.str();
+  return out.str();
 }
 
 }  // namespace lantian::server::testing::frames

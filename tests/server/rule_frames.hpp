@@ -29,7 +29,8 @@ protocol::Bytes machine_sample(const std::string& vin, protocol::BeijingTime t, 
                                double lat, std::optional<double> smoke_k);
 protocol::Bytes cat(std::initializer_list<protocol::Bytes> frames);
 ParsedCommandLine command(std::vector<const char*> args);
-// Imports the sample registry and zones into `data_dir` with the lantiand commands.
-void import_samples(const std::filesystem::path& data_dir);
+// Imports the sample registry and zones into `data_dir` with the lantiand commands (failing the
+// test if either fails) and returns what they printed.
+std::string import_samples(const std::filesystem::path& data_dir);
 
 }  // namespace lantian::server::testing::frames

@@ -21,21 +21,9 @@ using namespace protocol;
 
 TEST(RulesEndToEnd, SampleFleetThroughATlsServer) {
   TempDir dir;
-  std::ostringstream out, err;
+  std::ostringstream err;
   const std::string data = dir.path().string();
-  const std::string registry = std::string(LANTIAN_SAMPLES_DIR) + "/registry-sample.csv";
-  const std::string zones = std::string(LANTIAN_SAMPLES_DIR) + "/zones-henan-sample.geojson";
-  ASSERT_EQ(run_import_registry(command({"lantiand", "import-registry", "--data-dir", data.c_str(),
-                                         registry.c_str()}),
-                                out, err),
-            0)
-      << err.str();
-  ASSERT_EQ(run_import_zones(
-                command({"lantiand", "import-zones", "--data-dir", data.c_str(), zones.c_str()}),
-                out, err),
-            0)
-      << err.str();
-  EXPECT_EQ(out.str(),
+  ASSERT_EQ(import_samples(dir.path()),
             "imported 16 vehicles and machines, rejected 0 rows\nstored 6 zones as version 1\n");
 
   const double zz[] = {113.68, 34.76};  // central Zhengzhou: truck zones and the machinery ban zone
