@@ -229,6 +229,8 @@ Violation Engine::make(const std::string& rule, Severity severity, const Vehicle
   x.stage_source = source_text(v);
   x.evidence = {s.ref};
   x.evidence_times = {s.at_unix_s};
+  x.lon = s.lon;
+  x.lat = s.lat;
   return x;
 }
 
@@ -361,6 +363,8 @@ void Engine::r01(VehicleState& state, const VehicleRecord& v, const Sample& s,
   x.stage = stage_text(v);
   x.stage_source = source_text(v);
   x.thresholds = {{"phase_out_unix_s", static_cast<double>(config_.phase_out_unix_s)}};
+  x.lon = s.lon;
+  x.lat = s.lat;
   x.evidence = {state.r01_first_ref};
   x.evidence_times = {state.r01_first_at};
   if (s.at_unix_s != state.r01_first_at || s.ref.frame_key != state.r01_first_ref.frame_key ||
@@ -420,6 +424,8 @@ void Engine::zone_rules(VehicleState& state, const VehicleRecord& v, const Sampl
     x.thresholds = {{"consecutive_fixes", config_.consecutive_fixes},
                     {"buffer_m", z ? z->buffer_m : 0}};
     if (machine) x.thresholds["min_rpm"] = config_.r03_min_rpm;
+    x.lon = s.lon;
+    x.lat = s.lat;
     x.evidence = visit.refs;
     x.evidence_times = visit.times;
     out.push_back(std::move(x));
@@ -465,6 +471,8 @@ void Engine::r04(VehicleState& state, const VehicleRecord& v, const Sample& s,
                   {"min_coolant_c", config_.r04_min_coolant_c}};
   if (!smoke_class.empty())
     x.thresholds["smoke_class"] = static_cast<double>(smoke_class.size());  // I=1, II=2, III=3
+  x.lon = s.lon;
+  x.lat = s.lat;
   x.evidence = state.smoke_refs;
   x.evidence_times = state.smoke_times;
   out.push_back(std::move(x));
@@ -544,8 +552,8 @@ std::vector<Violation> Engine::step_unregistered(VehicleState& state, std::strin
   state.r12_vin_day = day;
   VehicleRecord unknown;
   unknown.vin = std::string(vin);
-  auto x = make("R12", Severity::low, unknown, sample,
-                "vin_check|" + beijing_date(sample.at_unix_s));
+  auto x =
+      make("R12", Severity::low, unknown, sample, "vin_check|" + beijing_date(sample.at_unix_s));
   x.stage_source.clear();
   out.push_back(std::move(x));
   return out;

@@ -98,6 +98,7 @@ struct Violation {
   // Collection time of the sample whose evaluation raised it: the archive position from which a
   // re-evaluation reproduces it (at_unix_s may be earlier, e.g. the start of a zone visit).
   std::int64_t raised_at_unix_s = 0;
+  std::optional<double> lon, lat;  // where it was seen (a valid fix of its evidence), if known
   std::string zone_id;
   int zone_version = 0;
   std::string stage;  // and its source
@@ -150,7 +151,7 @@ struct VehicleState {
     std::int64_t from = 0, to = 0;
     SampleRef before, after;
   };
-  std::deque<Gap> pending_gaps;  // at most max_pending_gaps, oldest first
+  std::deque<Gap> pending_gaps;   // at most max_pending_gaps, oldest first
   std::int64_t r12_vin_day = -1;  // R12: the last Beijing day a malformed VIN was flagged
   static constexpr std::size_t max_pending_gaps = 64;
 };

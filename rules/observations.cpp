@@ -129,6 +129,8 @@ std::vector<Violation> evaluate_observation(const Engine& engine, VehicleState& 
   x.stage = vehicle.stage ? std::string(to_string(*vehicle.stage)) : "";
   x.stage_source = vehicle.stage_source == StageSource::inferred ? "inferred" : "registry";
   x.thresholds = {{"ringelmann_limit", ringelmann_limit}, {"k_limit_m1", k_limit}};
+  x.lon = ob.lon;
+  x.lat = ob.lat;
   x.evidence = {ref};
   x.evidence_times = {ob.at_unix_s};
   out.push_back(std::move(x));

@@ -80,6 +80,8 @@ json::object to_json(const Violation& v, std::int64_t detected_unix_ms) {
       {"unix_s", v.at_unix_s},
       {"raised_unix_s", v.raised_at_unix_s},
       {"detected_unix_ms", detected_unix_ms},
+      {"lon", v.lon ? json::value(*v.lon) : json::value(nullptr)},
+      {"lat", v.lat ? json::value(*v.lat) : json::value(nullptr)},
       {"zone_id", v.zone_id.empty() ? json::value(nullptr) : json::value(v.zone_id)},
       {"zone_version", v.zone_id.empty() ? json::value(nullptr) : json::value(v.zone_version)},
       {"stage", v.stage},

@@ -80,6 +80,11 @@ struct PermitImport {
 // Splits one CSV line (RFC 4180 quoting: "a,b" and "" inside quotes).
 [[nodiscard]] std::vector<std::string> split_csv_line(const std::string& line);
 
+// The prefecture a vehicle is registered in: from a Henan plate's letter (豫A → 郑州) for road
+// vehicles, from the administrative-division code (GB/T 2260) that starts a machine's environmental
+// registration code (4101… → 郑州). Empty when neither says.
+[[nodiscard]] std::string registration_city(const VehicleRecord& record);
+
 class Registry {
  public:
   void upsert(VehicleRecord record);

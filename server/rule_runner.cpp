@@ -137,6 +137,37 @@ std::vector<rules::Violation> offline_episodes(const storage::Store& store,
   return out;
 }
 
+ObservationsStored store_observations(storage::Store& store, const rules::Engine& engine,
+                                      const rules::Registry& registry,
+                                      const rules::ZoneIndex& zones,
+                                      const std::vector<rules::Observation>& observations) {
+  ObservationsStored out;
+  ViolationStore violations(store);
+  std::map<std::string, rules::VehicleState> states;
+  for (const auto& ob : observations) {
+    if (!store.insert_if_absent(storage::Family::observations, ob.id,
+                                boost::json::serialize(rules::to_json(ob)), out.error)) {
+      if (!out.error.empty()) return out;
+      ++out.known;
+      continue;
+    }
+    ++out.added;
+    const auto* vehicle = ob.vin.empty() ? registry.find_by_plate(ob.plate) : registry.find(ob.vin);
+    if (!vehicle) {
+      ++out.unmatched;
+      continue;
+    }
+    ViolationSet raised;
+    for (auto& v : rules::evaluate_observation(engine, states[vehicle->vin], *vehicle, ob, zones))
+      raised.insert_or_assign(v.id, std::move(v));
+    for (auto& v : violations.record(raised, {&registry, &zones})) {
+      ++out.raised;
+      out.violations.push_back(std::move(v));
+    }
+  }
+  return out;
+}
+
 namespace rule_state_keys {
 namespace {
 std::string with_time(std::string key, std::int64_t unix_s) {
@@ -150,12 +181,6 @@ std::string checkpoint_prefix(const std::string& vin) {
 }
 std::string checkpoint(const std::string& vin, std::int64_t boundary_unix_s) {
   return with_time(checkpoint_prefix(vin), boundary_unix_s);
-}
-std::string index_prefix(const std::string& vin) {
-  return "i|" + vin + "|";
-}
-std::string index(const std::string& vin, std::int64_t raised_unix_s, const std::string& id) {
-  return with_time(index_prefix(vin), raised_unix_s) + id;
 }
 std::int64_t time_of(std::string_view key, std::size_t prefix_size) {
   return static_cast<std::int64_t>(storage::read_u64(key.substr(prefix_size)) ^
@@ -185,35 +210,6 @@ bool same_day_boundary(std::int64_t unix_s) {
          unix_s + protocol::beijing_utc_offset_seconds;
 }
 
-// The stored form of an existing violation updated with a new evaluation of the same evidence:
-// review fields and the detection time stay; evidence that came from observations stays too.
-// Returns nullopt when nothing changed.
-std::optional<std::string> merged(const std::string& stored, const rules::Violation& v) {
-  boost::system::error_code ec;
-  auto parsed = boost::json::parse(stored, ec);
-  if (ec || !parsed.is_object()) return std::nullopt;
-  auto& old = parsed.as_object();
-  auto fresh = rules::to_json(v, 0);
-  auto& evidence = fresh["evidence"].as_array();
-  if (const auto* before = old.if_contains("evidence"); before && before->is_array())
-    for (const auto& e : before->as_array())
-      if (e.is_object() && e.as_object().contains("frame_key") &&
-          e.as_object().at("frame_key").is_string() &&
-          e.as_object().at("frame_key").as_string().starts_with("observation:") &&
-          std::find(evidence.begin(), evidence.end(), e) == evidence.end())
-        evidence.push_back(e);
-  bool changed = old.erase("withdrawn") > 0;
-  for (const char* field : {"evidence", "time", "unix_s", "raised_unix_s", "thresholds"}) {
-    const auto* was = old.if_contains(field);
-    if (!was || *was != fresh[field]) {
-      old[field] = fresh[field];
-      changed = true;
-    }
-  }
-  if (!changed) return std::nullopt;
-  return boost::json::serialize(old);
-}
-
 }  // namespace
 
 RuleRunner::RuleRunner(storage::Store& store, rules::EngineConfig config, ServerMetrics& metrics,
@@ -222,9 +218,10 @@ RuleRunner::RuleRunner(storage::Store& store, rules::EngineConfig config, Server
       engine_(std::move(config)),
       metrics_(metrics),
       options_(options),
-      registry_(load_registry(store)),
+      violations_(store),
+      registry_(std::make_shared<rules::Registry>(load_registry(store))),
       zones_(load_latest_zones(store)) {
-  spdlog::info("event=rules_loaded vehicles={} zones={} zone_version={}", registry_.size(),
+  spdlog::info("event=rules_loaded vehicles={} zones={} zone_version={}", registry_->size(),
                zones_->zones().size(), zones_->version());
   // Silences that passed while the server was down are found before any terminal is heard.
   check_offline(now_unix_ms() / 1000);
@@ -263,12 +260,23 @@ void RuleRunner::run() {
   auto next_check = std::chrono::steady_clock::now() + options_.offline_check_interval;
   for (;;) {
     std::map<std::string, std::string> work;
+    bool reload = false;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait_until(lock, next_check, [&] { return stopping_ || !pending_.empty(); });
+      wake_.wait_until(lock, next_check, [&] { return stopping_ || reload_ || !pending_.empty(); });
       if (pending_.empty() && stopping_) break;
       work.swap(pending_);
+      std::swap(reload, reload_);
       busy_ = true;
+    }
+    if (reload) {
+      auto registry = std::make_shared<const rules::Registry>(load_registry(store_));
+      auto zones = load_latest_zones(store_);
+      spdlog::info("event=rules_reloaded vehicles={} zones={} zone_version={}", registry->size(),
+                   zones->zones().size(), zones->version());
+      std::lock_guard lock(mutex_);
+      registry_ = std::move(registry);
+      zones_ = std::move(zones);
     }
     for (const auto& [vin, min_key] : work) {
       try {
@@ -318,14 +326,14 @@ void RuleRunner::evaluate(const std::string& vin, const std::string& min_key) {
                   });
   fold(vin, cursor, from, true, raised);
   record(raised);
-  withdraw_unreproduced(vin, from, raised);
+  metrics_.violations_withdrawn.inc(violations_.withdraw_unreproduced(vin, from, raised));
   cursors_.insert_or_assign(vin, std::move(cursor));
 }
 
 void RuleRunner::fold(const std::string& vin, Cursor& cursor, std::int64_t from_unix_s,
                       bool rebuilding, ViolationSet& raised) {
   const auto interval = std::max<std::int64_t>(1, options_.checkpoint_interval.count());
-  const auto* vehicle = registry_.find(vin);
+  const auto* vehicle = registry_->find(vin);
   if (!rebuilding) from_unix_s = collection_time_of(cursor.last_key);
   // The interval of the last frame folded: crossing into a later one saves a checkpoint first.
   std::optional<std::int64_t> bucket;
@@ -371,77 +379,50 @@ void RuleRunner::save_checkpoint(const std::string& vin, std::int64_t boundary,
 }
 
 void RuleRunner::record(const ViolationSet& raised) {
-  for (const auto& [id, v] : raised) {
-    bool inserted = false;
-    std::string error;
-    const bool ok = store_.update(
-        storage::Family::violations, id,
-        [&](const std::optional<std::string>& current, std::vector<storage::RecordEdit>& also) {
-          std::optional<std::string> value;
-          if (!current) {
-            value = boost::json::serialize(rules::to_json(v, now_unix_ms()));
-            inserted = true;
-          } else {
-            value = merged(*current, v);
-          }
-          if (value)
-            also.push_back({storage::Family::rule_state,
-                            rule_state_keys::index(v.vin, v.raised_at_unix_s, id), ""});
-          return value;
-        },
-        error);
-    if (!ok) {
-      spdlog::error("event=violation_not_stored id=\"{}\" error=\"{}\"", id, error);
-    } else if (inserted) {
-      metrics_.violations.with(v.rule).inc();
-      spdlog::info("event=violation rule={} vin={} id=\"{}\"", v.rule, v.vin, id);
-    }
+  if (raised.empty()) return;
+  const auto registry_now = registry();
+  const auto zones_now = zones();
+  const auto listener = [&] {
+    std::lock_guard lock(mutex_);
+    return listener_;
+  }();
+  const ViolationContext context{registry_now.get(), zones_now.get()};
+  for (const auto& v : violations_.record(raised, context)) {
+    const auto rule = std::string(v.at("rule").as_string());
+    metrics_.violations.with(rule).inc();
+    spdlog::info("event=violation rule={} vin={} id=\"{}\"", rule,
+                 std::string(v.at("vin").as_string()), std::string(v.at("id").as_string()));
+    if (listener) listener(v);
   }
 }
 
-void RuleRunner::withdraw_unreproduced(const std::string& vin, std::int64_t from_unix_s,
-                                       const ViolationSet& raised) {
-  const auto prefix = rule_state_keys::index_prefix(vin);
-  std::set<std::string> stale;
-  store_.for_each(
-      storage::Family::rule_state, prefix,
-      [&](const std::string& key, const std::string&) {
-        auto id = key.substr(prefix.size() + 8);
-        if (!raised.count(id) && !id.starts_with("R11|" + vin + "|offline|"))
-          stale.insert(std::move(id));
-        return true;
-      },
-      from_unix_s == std::numeric_limits<std::int64_t>::min()
-          ? std::string()
-          : rule_state_keys::index(vin, from_unix_s, ""));
-  for (const auto& id : stale) {
-    std::string error;
-    bool withdrawn = false;
-    store_.update(
-        storage::Family::violations, id,
-        [&](const std::optional<std::string>& current,
-            std::vector<storage::RecordEdit>&) -> std::optional<std::string> {
-          if (!current) return std::nullopt;
-          boost::system::error_code ec;
-          auto v = boost::json::parse(*current, ec);
-          if (ec || !v.is_object() || v.as_object().contains("withdrawn")) return std::nullopt;
-          v.as_object()["withdrawn"] = {
-              {"unix_ms", now_unix_ms()},
-              {"reason", "evaluating the vehicle again with late data no longer raises it"}};
-          withdrawn = true;
-          return boost::json::serialize(v);
-        },
-        error);
-    if (withdrawn) {
-      metrics_.violations_withdrawn.inc();
-      spdlog::info("event=violation_withdrawn vin={} id=\"{}\"", vin, id);
-    }
+void RuleRunner::on_violation(std::function<void(const boost::json::object&)> listener) {
+  std::lock_guard lock(mutex_);
+  listener_ = std::move(listener);
+}
+
+void RuleRunner::reload() {
+  {
+    std::lock_guard lock(mutex_);
+    reload_ = true;
   }
+  wake_.notify_one();
+}
+
+std::shared_ptr<const rules::Registry> RuleRunner::registry() const {
+  std::lock_guard lock(mutex_);
+  return registry_;
+}
+
+std::shared_ptr<const rules::ZoneIndex> RuleRunner::zones() const {
+  std::lock_guard lock(mutex_);
+  return zones_;
 }
 
 void RuleRunner::check_offline(std::int64_t now_unix_s) {
   ViolationSet raised;
-  for (const auto& [vin, vehicle] : registry_.records()) {
+  const auto registry_now = registry();
+  for (const auto& [vin, vehicle] : registry_now->records()) {
     const auto v = protocol::make_vin(vin);
     const auto latest = store_.latest_state(v);
     const auto key = store_.latest_frame_key(v);

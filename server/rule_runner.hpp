@@ -12,8 +12,8 @@
 //     re-evaluation no longer raises are marked withdrawn (never deleted: a reviewer may have seen
 //     them); the ones it raises again are left as they are.
 // Checkpoints (the vehicle's state before the first frame of each checkpoint interval, one hour by
-// default) live in the rule_state family, with an index of each vehicle's violations by the time of
-// the sample that raised them. Pending work is one entry per vehicle (the smallest new key), so the
+// default) live in the rule_state family; violations are stored through ViolationStore. Pending
+// work is one entry per vehicle (the smallest new key), so the
 // queue is bounded by the number of vehicles, however fast frames arrive.
 //
 // The registry and the zone version are loaded from the archive at start (`lantiand
@@ -34,7 +34,9 @@
 #include <unordered_map>
 
 #include "rules/engine.hpp"
+#include "rules/observations.hpp"
 #include "server/metrics.hpp"
+#include "server/violation_store.hpp"
 #include "storage/store.hpp"
 
 namespace lantian::server {
@@ -48,9 +50,6 @@ std::shared_ptr<const rules::ZoneIndex> load_zone_version(const storage::Store& 
 std::string frame_ref(const std::string& frame_key);
 // Key of zone version `version` in the zones family (big-endian, so versions sort).
 std::string zone_version_key(int version);
-
-// Violations by id; a later one with the same id replaces the earlier (R01's newest last evidence).
-using ViolationSet = std::map<std::string, rules::Violation>;
 
 // Evaluates one archived frame (decoded with the profile it was received under) for `vehicle`
 // (nullptr: a VIN not in the registry, checked only for R12's VIN check).
@@ -73,12 +72,23 @@ std::vector<rules::Violation> offline_episodes(const storage::Store& store,
                                                const rules::VehicleRecord& vehicle,
                                                std::int64_t now_unix_s);
 
+// Stores new external observations (by id; known ones are skipped) and evaluates them: sightings
+// count for R01, smoke checks make R05. Each vehicle's observations are evaluated in the order
+// given, from a fresh state (they are independent of the frames' state).
+struct ObservationsStored {
+  std::size_t added = 0, known = 0, unmatched = 0, raised = 0;
+  std::vector<boost::json::object> violations;  // the new ones, as stored
+  std::string error;                            // a storage error stopped it
+};
+ObservationsStored store_observations(storage::Store& store, const rules::Engine& engine,
+                                      const rules::Registry& registry,
+                                      const rules::ZoneIndex& zones,
+                                      const std::vector<rules::Observation>& observations);
+
 // Keys of the rule_state family.
 namespace rule_state_keys {
 std::string checkpoint_prefix(const std::string& vin);
 std::string checkpoint(const std::string& vin, std::int64_t boundary_unix_s);
-std::string index_prefix(const std::string& vin);
-std::string index(const std::string& vin, std::int64_t raised_unix_s, const std::string& id);
 // The time encoded in a checkpoint or index key after its `prefix_size`-byte prefix.
 std::int64_t time_of(std::string_view key, std::size_t prefix_size);
 inline constexpr const char* last_offline_check = "offline_checked_unix_s";
@@ -106,6 +116,16 @@ class RuleRunner {
   void drain();
   // Runs the R11 offline check as of `now_unix_s` (the timer does this; tests call it directly).
   void check_offline(std::int64_t now_unix_s);
+  // Called with each new violation as stored (the API's live feed), on the thread that stored it
+  // (the worker, or a check_offline caller); must not block.
+  void on_violation(std::function<void(const boost::json::object&)> listener);
+  // Swaps in the registry and the newest zone version from the archive (after an upload); later
+  // evaluations use them. Returns at once; takes effect before the next piece of work.
+  void reload();
+  // The registry and zones in use (for readers such as the API).
+  [[nodiscard]] std::shared_ptr<const rules::Registry> registry() const;
+  [[nodiscard]] std::shared_ptr<const rules::ZoneIndex> zones() const;
+  [[nodiscard]] ViolationStore& violations() { return violations_; }
 
  private:
   struct Cursor {
@@ -119,22 +139,20 @@ class RuleRunner {
             ViolationSet& raised);
   void save_checkpoint(const std::string& vin, std::int64_t boundary,
                        const rules::VehicleState& state);
-  // Stores new violations, updates changed ones (keeping review status and other evidence).
   void record(const ViolationSet& raised);
-  // Marks withdrawn the stored violations of `vin` raised at or after `from_unix_s` that `raised`
-  // no longer contains.
-  void withdraw_unreproduced(const std::string& vin, std::int64_t from_unix_s,
-                             const ViolationSet& raised);
 
   storage::Store& store_;
   rules::Engine engine_;
   ServerMetrics& metrics_;
   RuleRunnerOptions options_;
-  rules::Registry registry_;
-  std::shared_ptr<const rules::ZoneIndex> zones_;
+  ViolationStore violations_;
   std::unordered_map<std::string, Cursor> cursors_;  // worker thread only
 
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
+  std::shared_ptr<const rules::Registry> registry_;  // guarded by mutex_ (swapped by reload)
+  std::shared_ptr<const rules::ZoneIndex> zones_;    // guarded by mutex_
+  bool reload_ = false;
+  std::function<void(const boost::json::object&)> listener_;
   std::condition_variable wake_, idle_;
   std::map<std::string, std::string> pending_;  // VIN → smallest new frame key
   bool busy_ = false;

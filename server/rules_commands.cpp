@@ -122,34 +122,13 @@ int run_import_observations(const ParsedCommandLine& cl, std::ostream& out, std:
   const auto registry = load_registry(*store);
   const auto zones = load_latest_zones(*store);
   const rules::Engine engine(cl.config.rules);
-  std::map<std::string, rules::VehicleState> states;
-  std::size_t added = 0, known = 0, unmatched = 0, raised = 0;
-  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
-  for (const auto& ob : imported.observations) {
-    std::string error;
-    if (!store->insert_if_absent(storage::Family::observations, ob.id,
-                                 boost::json::serialize(rules::to_json(ob)), error)) {
-      if (!error.empty()) {
-        errors << "lantiand import-observations: " << error << '\n';
-        return 1;
-      }
-      ++known;
-      continue;
-    }
-    ++added;
-    const auto* vehicle = ob.vin.empty() ? registry.find_by_plate(ob.plate) : registry.find(ob.vin);
-    if (!vehicle) {
-      ++unmatched;
-      continue;
-    }
-    for (const auto& v :
-         rules::evaluate_observation(engine, states[vehicle->vin], *vehicle, ob, *zones))
-      if (store->insert_if_absent(storage::Family::violations, v.id,
-                                  boost::json::serialize(rules::to_json(v, now_ms)), error))
-        ++raised;
+  const auto stored = store_observations(*store, engine, registry, *zones, imported.observations);
+  if (!stored.error.empty()) {
+    errors << "lantiand import-observations: " << stored.error << '\n';
+    return 1;
   }
+  const auto [added, known, unmatched, raised] =
+      std::tuple(stored.added, stored.known, stored.unmatched, stored.raised);
   out << "imported " << added << " observations (" << known << " already known, " << unmatched
       << " matching no registered vehicle), raised " << raised << " violations, rejected "
       << imported.rejected.size() << " lines\n";

@@ -20,8 +20,9 @@ constexpr const char* cf_blocks = "block_index";
 constexpr const char* cf_latest = "latest_state";
 constexpr const char* cf_meta = "meta";
 // Reserved for the rules and API layers, created now so that the layout is stable.
-constexpr const char* reserved_cfs[] = {"violations", "registry", "zones",  "observations",
-                                        "permits",    "audit",    "tokens", "rule_state"};
+constexpr const char* reserved_cfs[] = {"violations", "violation_index", "registry",
+                                        "zones",      "observations",    "permits",
+                                        "audit",      "tokens",          "rule_state"};
 constexpr const char* next_sequence_key = "next_sequence";
 constexpr const char* fix_suffix =
     "\x01"
@@ -399,10 +400,15 @@ std::optional<std::string> Store::latest_frame_key(const protocol::Vin& vin) con
 
 void Store::map_families(const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors) {
   static const std::pair<Family, const char*> names[] = {
-      {Family::violations, "violations"}, {Family::registry, "registry"},
-      {Family::zones, "zones"},           {Family::observations, "observations"},
-      {Family::permits, "permits"},       {Family::audit, "audit"},
-      {Family::tokens, "tokens"},         {Family::rule_state, "rule_state"}};
+      {Family::violations, "violations"},
+      {Family::registry, "registry"},
+      {Family::zones, "zones"},
+      {Family::observations, "observations"},
+      {Family::permits, "permits"},
+      {Family::audit, "audit"},
+      {Family::tokens, "tokens"},
+      {Family::rule_state, "rule_state"},
+      {Family::violation_index, "violation_index"}};
   for (std::size_t i = 0; i < descriptors.size(); ++i)
     for (const auto& [family, name] : names)
       if (descriptors[i].name == name) families_[family] = handles_[i];

@@ -5,8 +5,9 @@
 //   latest_state  VIN → JSON                   each vehicle's last frame and last fix
 //   meta          name → value                 the arrival sequence
 //   violations, registry, zones, observations, permits   the rules' records (docs/rules.md)
-//   rule_state                                  the rule worker's checkpoints and violation index
-//   audit, tokens                               reserved for the API
+//   violation_index                             listings of violations, newest first
+//   rule_state                                  the rule worker's checkpoints, violations by raise
+//   time audit, tokens                               reserved for the API
 //
 // Writes: any thread calls try_submit(); one writer thread batches all pending writes into one
 // RocksDB WriteBatch and makes it durable according to the sync policy (group commit), then calls
@@ -87,7 +88,17 @@ using WriteCompletion = std::function<void(WriteOutcome, const std::string& fram
 
 // The families kept for the rule engine and the API: small, low-rate records written directly (and
 // synced) rather than through the frame writer.
-enum class Family { violations, registry, zones, observations, permits, audit, tokens, rule_state };
+enum class Family {
+  violations,
+  violation_index,
+  registry,
+  zones,
+  observations,
+  permits,
+  audit,
+  tokens,
+  rule_state
+};
 
 // One change of a record: a put, or a delete when `value` is empty.
 struct RecordEdit {

@@ -1,0 +1,363 @@
+#include "server/violation_store.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <chrono>
+
+#include "protocol/beijing_time.hpp"
+#include "protocol/json.hpp"
+#include "rules/records_json.hpp"
+
+namespace lantian::server {
+namespace json = boost::json;
+namespace {
+
+constexpr std::uint64_t time_bias = std::uint64_t{1} << 63;
+
+std::int64_t now_unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// desc(time) · id: newest first.
+std::string position(std::int64_t unix_s, const std::string& id) {
+  std::string key;
+  storage::append_u64(key, ~(static_cast<std::uint64_t>(unix_s) + time_bias));
+  return key + id;
+}
+std::int64_t time_of_position(std::string_view pos) {
+  return static_cast<std::int64_t>(~storage::read_u64(pos) - time_bias);
+}
+
+// Each vehicle's violations by the collection time of the sample that raised them.
+std::string raised_prefix(const std::string& vin) {
+  return "i|" + vin + "|";
+}
+std::string raised_key(const std::string& vin, std::int64_t raised_unix_s, const std::string& id) {
+  std::string key = raised_prefix(vin);
+  storage::append_u64(key, static_cast<std::uint64_t>(raised_unix_s) + time_bias);
+  return key + id;
+}
+
+std::string text(const json::object& o, const char* field) {
+  const auto* v = o.if_contains(field);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+std::int64_t integer(const json::object& o, const char* field) {
+  const auto* v = o.if_contains(field);
+  return v && v->is_number() ? v->to_number<std::int64_t>() : 0;
+}
+
+// The index entries of a stored violation.
+std::vector<std::pair<std::string, std::string>> index_entries(const json::object& v) {
+  const auto id = text(v, "id");
+  const auto pos = position(integer(v, "unix_s"), id);
+  const auto city = text(v, "city"), zone = text(v, "zone_id");
+  // The a| entry carries what the daily statistics need, so they read no records.
+  std::vector<std::pair<std::string, std::string>> out{
+      {"a|" + pos,
+       text(v, "rule") + '\t' + city + '\t' + zone + (v.contains("withdrawn") ? "\tW" : "")},
+      {"v|" + text(v, "vin") + "|" + pos, ""},
+      {"r|" + text(v, "rule") + "|" + pos, ""}};
+  if (!city.empty()) out.emplace_back("c|" + city + "|" + pos, "");
+  if (!zone.empty()) out.emplace_back("z|" + zone + "|" + pos, "");
+  return out;
+}
+
+void add_index(const json::object& v, std::vector<storage::RecordEdit>& edits) {
+  for (auto& [key, value] : index_entries(v))
+    edits.push_back({storage::Family::violation_index, std::move(key), std::move(value)});
+}
+void remove_index(const json::object& v, std::vector<storage::RecordEdit>& edits) {
+  for (auto& [key, value] : index_entries(v))
+    edits.push_back({storage::Family::violation_index, std::move(key), std::nullopt});
+}
+
+std::optional<json::object> parse_object(const std::string& text_value) {
+  boost::system::error_code ec;
+  auto v = json::parse(text_value, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  return std::move(v.as_object());
+}
+
+// An existing violation updated with a new evaluation of the same evidence: review fields, the
+// detection time and evidence from observations stay. nullopt when nothing changed.
+std::optional<json::object> merged(json::object old, const rules::Violation& v) {
+  auto fresh = rules::to_json(v, 0);
+  auto& evidence = fresh["evidence"].as_array();
+  if (const auto* before = old.if_contains("evidence"); before && before->is_array())
+    for (const auto& e : before->as_array())
+      if (e.is_object() && text(e.as_object(), "frame_key").starts_with("observation:") &&
+          std::find(evidence.begin(), evidence.end(), e) == evidence.end())
+        evidence.push_back(e);
+  bool changed = old.erase("withdrawn") > 0;
+  for (const char* field :
+       {"evidence", "time", "unix_s", "raised_unix_s", "thresholds", "lon", "lat"}) {
+    const auto* was = old.if_contains(field);
+    if (!was || *was != fresh[field]) {
+      old[field] = fresh[field];
+      changed = true;
+    }
+  }
+  if (!changed) return std::nullopt;
+  return old;
+}
+
+bool matches(const json::object& v, const ViolationQuery& q) {
+  auto same = [&](const std::string& wanted, const char* field) {
+    return wanted.empty() || text(v, field) == wanted;
+  };
+  if (!same(q.rule, "rule") || !same(q.status, "status") || !same(q.severity, "severity") ||
+      !same(q.city, "city") || !same(q.zone, "zone_id") || !same(q.vin, "vin"))
+    return false;
+  if (q.suspect) {
+    const auto* s = v.if_contains("suspect");
+    if (!s || !s->is_bool() || s->as_bool() != *q.suspect) return false;
+  }
+  if (!q.include_withdrawn && v.contains("withdrawn")) return false;
+  if (q.bbox) {
+    const auto* lon = v.if_contains("lon");
+    const auto* lat = v.if_contains("lat");
+    if (!lon || !lat || !lon->is_number() || !lat->is_number()) return false;
+    const double x = lon->to_number<double>(), y = lat->to_number<double>();
+    const auto& b = *q.bbox;
+    if (x < b[0] || y < b[1] || x > b[2] || y > b[3]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool Jurisdiction::allows(const json::object& v) const {
+  if (unrestricted()) return true;
+  return (!cities.empty() && cities.count(text(v, "city"))) ||
+         (!zones.empty() && zones.count(text(v, "zone_id")));
+}
+
+ViolationStore::ViolationStore(storage::Store& store) : store_(store) {}
+
+std::vector<json::object> ViolationStore::record(const ViolationSet& raised,
+                                                 const ViolationContext& ctx) {
+  std::vector<json::object> inserted;
+  for (const auto& [id, v] : raised) {
+    std::optional<json::object> added;
+    std::string error;
+    const bool ok = store_.update(
+        storage::Family::violations, id,
+        [&](const std::optional<std::string>& current,
+            std::vector<storage::RecordEdit>& also) -> std::optional<std::string> {
+          std::optional<json::object> now;
+          std::optional<json::object> before = current ? parse_object(*current) : std::nullopt;
+          if (!before) {
+            now = rules::to_json(v, now_unix_ms());
+            // Where it belongs: the zone's city, else where the vehicle is registered.
+            std::string city, plate;
+            if (!v.zone_id.empty() && ctx.zones)
+              if (const auto* z = ctx.zones->find(v.zone_id)) city = z->city;
+            if (ctx.registry)
+              if (const auto* r = ctx.registry->find(v.vin)) {
+                plate = r->plate;
+                if (city.empty()) city = rules::registration_city(*r);
+              }
+            (*now)["city"] = city;
+            (*now)["plate"] = plate;
+            added = *now;
+          } else {
+            now = merged(*before, v);
+            if (!now) return std::nullopt;
+            remove_index(*before, also);  // the evidence time may have moved
+          }
+          add_index(*now, also);
+          also.push_back({storage::Family::rule_state, raised_key(v.vin, v.raised_at_unix_s, id),
+                          std::string()});
+          return json::serialize(*now);
+        },
+        error);
+    if (!ok) {
+      spdlog::error("event=violation_not_stored id=\"{}\" error=\"{}\"", id, error);
+      continue;
+    }
+    if (added) inserted.push_back(std::move(*added));
+  }
+  return inserted;
+}
+
+std::size_t ViolationStore::withdraw_unreproduced(const std::string& vin, std::int64_t from_unix_s,
+                                                  const ViolationSet& raised) {
+  const auto prefix = raised_prefix(vin);
+  std::set<std::string> stale;
+  store_.for_each(
+      storage::Family::rule_state, prefix,
+      [&](const std::string& key, const std::string&) {
+        auto id = key.substr(prefix.size() + 8);
+        if (!raised.count(id) && !id.starts_with("R11|" + vin + "|offline|"))
+          stale.insert(std::move(id));
+        return true;
+      },
+      from_unix_s == std::numeric_limits<std::int64_t>::min() ? std::string()
+                                                              : raised_key(vin, from_unix_s, ""));
+  std::size_t count = 0;
+  for (const auto& id : stale) {
+    std::string error;
+    bool withdrawn = false;
+    store_.update(
+        storage::Family::violations, id,
+        [&](const std::optional<std::string>& current,
+            std::vector<storage::RecordEdit>& also) -> std::optional<std::string> {
+          auto v = current ? parse_object(*current) : std::nullopt;
+          if (!v || v->contains("withdrawn")) return std::nullopt;
+          (*v)["withdrawn"] = {
+              {"unix_ms", now_unix_ms()},
+              {"reason", "evaluating the vehicle again with late data no longer raises it"}};
+          add_index(*v, also);  // marks the statistics entry
+          withdrawn = true;
+          return json::serialize(*v);
+        },
+        error);
+    if (withdrawn) {
+      ++count;
+      spdlog::info("event=violation_withdrawn vin={} id=\"{}\"", vin, id);
+    }
+  }
+  return count;
+}
+
+ViolationStore::ReviewResult ViolationStore::review(const std::string& id,
+                                                    const std::string& decision,
+                                                    const std::string& comment,
+                                                    const std::string& reviewer,
+                                                    json::object* updated) {
+  auto result = ReviewResult::not_found;
+  std::string error;
+  const bool ok = store_.update(
+      storage::Family::violations, id,
+      [&](const std::optional<std::string>& current,
+          std::vector<storage::RecordEdit>&) -> std::optional<std::string> {
+        auto v = current ? parse_object(*current) : std::nullopt;
+        if (!v) return std::nullopt;
+        if (v->contains("withdrawn")) {
+          result = ReviewResult::withdrawn;
+          return std::nullopt;
+        }
+        if (const auto* previous = v->if_contains("review"); previous && previous->is_object()) {
+          auto& history = (*v)["review_history"];
+          if (!history.is_array()) history.emplace_array();
+          history.as_array().push_back(*previous);
+        }
+        (*v)["status"] = decision;
+        (*v)["review"] = {{"decision", decision},
+                          {"comment", comment},
+                          {"by", reviewer},
+                          {"unix_ms", now_unix_ms()}};
+        result = ReviewResult::reviewed;
+        if (updated) *updated = *v;
+        return json::serialize(*v);
+      },
+      error);
+  return ok ? result : ReviewResult::failed;
+}
+
+std::optional<json::object> ViolationStore::get(const std::string& id) const {
+  const auto value = store_.get(storage::Family::violations, id);
+  return value ? parse_object(*value) : std::nullopt;
+}
+
+bool ViolationStore::valid_cursor(const std::string& cursor) {
+  if (cursor.size() < 18 || cursor.size() % 2) return false;
+  return std::all_of(cursor.begin(), cursor.end(),
+                     [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
+}
+
+ViolationPage ViolationStore::list(const ViolationQuery& q,
+                                   const Jurisdiction& jurisdiction) const {
+  // The narrowest index the query (or the jurisdiction) allows.
+  std::string prefix = "a|";
+  if (!q.vin.empty())
+    prefix = "v|" + q.vin + "|";
+  else if (!q.zone.empty())
+    prefix = "z|" + q.zone + "|";
+  else if (!q.city.empty())
+    prefix = "c|" + q.city + "|";
+  else if (jurisdiction.zones.empty() && jurisdiction.cities.size() == 1)
+    prefix = "c|" + *jurisdiction.cities.begin() + "|";
+  else if (jurisdiction.cities.empty() && jurisdiction.zones.size() == 1)
+    prefix = "z|" + *jurisdiction.zones.begin() + "|";
+  else if (!q.rule.empty())
+    prefix = "r|" + q.rule + "|";
+
+  std::string start = prefix;
+  if (q.to_unix_s != std::numeric_limits<std::int64_t>::max())
+    start = prefix + position(q.to_unix_s, "");
+  std::string after;  // the cursor's position: strictly after it
+  if (!q.cursor.empty() && valid_cursor(q.cursor)) {
+    after = prefix;
+    for (std::size_t i = 0; i < q.cursor.size(); i += 2)
+      after.push_back(static_cast<char>(std::stoi(q.cursor.substr(i, 2), nullptr, 16)));
+    start = std::max(start, after);
+  }
+  ViolationPage page;
+  std::size_t scanned = 0;
+  std::string last;
+  store_.for_each(
+      storage::Family::violation_index, prefix,
+      [&](const std::string& key, const std::string&) {
+        if (!after.empty() && key <= after) return true;
+        const std::string_view pos = std::string_view(key).substr(prefix.size());
+        if (pos.size() < 8) return true;
+        if (time_of_position(pos) < q.from_unix_s) return false;  // older than the range
+        last = key;
+        if (++scanned > q.max_scanned) {
+          page.scan_limited = true;
+          return false;
+        }
+        const auto v = get(std::string(pos.substr(8)));
+        if (!v || !matches(*v, q) || !jurisdiction.allows(*v)) return true;
+        page.items.push_back(*v);
+        return page.items.size() < q.limit;
+      },
+      start);
+  if ((page.items.size() == q.limit || page.scan_limited) && !last.empty()) {
+    static constexpr char digits[] = "0123456789abcdef";
+    for (const unsigned char c : last.substr(prefix.size())) {
+      page.next_cursor.push_back(digits[c >> 4]);
+      page.next_cursor.push_back(digits[c & 15]);
+    }
+  }
+  return page;
+}
+
+std::vector<ViolationStore::DailyCount> ViolationStore::daily_counts(
+    std::int64_t from_unix_s, std::int64_t to_unix_s, const Jurisdiction& jurisdiction) const {
+  std::map<std::tuple<std::string, std::string, std::string>, std::uint64_t> counts;
+  store_.for_each(
+      storage::Family::violation_index, "a|",
+      [&](const std::string& key, const std::string& value) {
+        if (key.size() < 10) return true;
+        const auto at = time_of_position(std::string_view(key).substr(2));
+        if (at < from_unix_s) return false;
+        const auto tab1 = value.find('\t'), tab2 = value.find('\t', tab1 + 1);
+        if (tab1 == std::string::npos || tab2 == std::string::npos) return true;
+        const auto tab3 = value.find('\t', tab2 + 1);
+        if (tab3 != std::string::npos) return true;  // withdrawn
+        const auto rule = value.substr(0, tab1), city = value.substr(tab1 + 1, tab2 - tab1 - 1),
+                   zone = value.substr(tab2 + 1);
+        if (!jurisdiction.unrestricted() && !jurisdiction.cities.count(city) &&
+            !jurisdiction.zones.count(zone))
+          return true;
+        const auto day =
+            protocol::BeijingTime::from_unix_seconds(at).iso8601().value_or("").substr(0, 10);
+        ++counts[{day, rule, city}];
+        return true;
+      },
+      to_unix_s == std::numeric_limits<std::int64_t>::max() ? std::string()
+                                                            : "a|" + position(to_unix_s, ""));
+  std::vector<DailyCount> out;
+  for (const auto& [k, n] : counts)
+    out.push_back({std::get<0>(k), std::get<1>(k), std::get<2>(k), n});
+  return out;
+}
+
+}  // namespace lantian::server

@@ -1,0 +1,108 @@
+#pragma once
+// The stored violations and their indexes. Every change — a new violation, newer evidence, a
+// withdrawal, a review — is one atomic batch over the `violations` family (id → JSON), the
+// `violation_index` family (the listings, newest first) and the `rule_state` family (each vehicle's
+// violations by the collection time of the sample that raised them, for withdrawal).
+//
+// violation_index keys, all ending in desc(time) · id so that every listing is newest first and a
+// cursor is a position valid in any of them:
+//   a|            every violation
+//   v|VIN|        one vehicle's         c|CITY|   one city's
+//   z|ZONE|       one zone's            r|RULE|   one rule's
+// desc(time) is the big-endian complement of the evidence time (Unix seconds + 2^63).
+//
+// Thread-safety: all members may be called from any thread; read-modify-writes go through
+// Store::update, so a review and a rule update of the same violation never lose each other.
+
+#include <array>
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "rules/engine.hpp"
+#include "storage/store.hpp"
+
+namespace lantian::server {
+
+// Violations by id; a later one with the same id replaces the earlier (R01's newest last evidence).
+using ViolationSet = std::map<std::string, rules::Violation>;
+
+// What a token may see: violations of these cities or zones (both empty: everything).
+struct Jurisdiction {
+  std::set<std::string> cities, zones;
+  [[nodiscard]] bool unrestricted() const { return cities.empty() && zones.empty(); }
+  // A stored violation (its JSON) is visible.
+  [[nodiscard]] bool allows(const boost::json::object& violation) const;
+};
+
+struct ViolationQuery {
+  std::string rule, status, severity, city, zone, vin;  // empty: any
+  std::optional<bool> suspect;
+  std::int64_t from_unix_s = std::numeric_limits<std::int64_t>::min();
+  std::int64_t to_unix_s = std::numeric_limits<std::int64_t>::max();
+  std::optional<std::array<double, 4>> bbox;  // min lon, min lat, max lon, max lat
+  bool include_withdrawn = false;
+  std::string cursor;                // next_cursor of the previous page; empty: the newest
+  std::size_t limit = 100;           // 1…1000
+  std::size_t max_scanned = 200000;  // index entries read per page at most
+};
+
+struct ViolationPage {
+  std::vector<boost::json::object> items;
+  std::string next_cursor;    // empty: no more
+  bool scan_limited = false;  // stopped at max_scanned: next_cursor continues the scan
+};
+
+// Stamped on each violation when first stored, for listing and jurisdiction.
+struct ViolationContext {
+  const rules::Registry* registry = nullptr;
+  const rules::ZoneIndex* zones = nullptr;
+};
+
+class ViolationStore {
+ public:
+  explicit ViolationStore(storage::Store& store);
+
+  // Stores new violations and updates changed ones (newer evidence; a withdrawn one raised again
+  // loses its mark), keeping status, review and observation evidence. Returns the new ones as
+  // stored.
+  std::vector<boost::json::object> record(const ViolationSet& raised, const ViolationContext& ctx);
+  // Marks withdrawn the stored violations of `vin` raised at or after `from_unix_s` that `raised`
+  // no longer contains (except R11 offline, which no frame evaluation raises). Returns how many.
+  std::size_t withdraw_unreproduced(const std::string& vin, std::int64_t from_unix_s,
+                                    const ViolationSet& raised);
+
+  enum class ReviewResult { reviewed, not_found, withdrawn, failed };
+  // A reviewer's decision ("confirmed" or "dismissed") with a comment. The previous decision, if
+  // any, moves to `review_history`.
+  ReviewResult review(const std::string& id, const std::string& decision,
+                      const std::string& comment, const std::string& reviewer,
+                      boost::json::object* updated = nullptr);
+
+  [[nodiscard]] std::optional<boost::json::object> get(const std::string& id) const;
+  // A page of violations matching `query` and visible under `jurisdiction`, newest first.
+  [[nodiscard]] ViolationPage list(const ViolationQuery& query,
+                                   const Jurisdiction& jurisdiction) const;
+  // Violations per Beijing day, rule and city with evidence time in [from, to].
+  struct DailyCount {
+    std::string day, rule, city;
+    std::uint64_t count = 0;
+  };
+  [[nodiscard]] std::vector<DailyCount> daily_counts(std::int64_t from_unix_s,
+                                                     std::int64_t to_unix_s,
+                                                     const Jurisdiction& jurisdiction) const;
+
+  // Parses a cursor; false when it is not one this store made.
+  [[nodiscard]] static bool valid_cursor(const std::string& cursor);
+
+ private:
+  storage::Store& store_;
+};
+
+}  // namespace lantian::server
