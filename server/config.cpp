@@ -36,6 +36,14 @@ po::options_description serve_options() {
        "Default: tcp://0.0.0.0:7700?profile=auto and tls://0.0.0.0:7701?profile=auto")
     ("admin", po::value<std::string>()->default_value("127.0.0.1:9100"), "HOST:PORT of /metrics and /healthz")
     ("threads", po::value<int>()->default_value(2), "I/O threads")
+    ("api", po::value<std::string>()->default_value("0.0.0.0:7443"),
+       "HOST:PORT of the HTTPS API and web console (port 0: any free port), or off")
+    ("api-threads", po::value<int>()->default_value(2), "API threads")
+    ("api-max-body-bytes", po::value<std::size_t>()->default_value(16 << 20), "largest API request body (413 beyond)")
+    ("api-max-connections", po::value<std::size_t>()->default_value(1000), "open API connections at most")
+    ("api-request-timeout-s", po::value<int>()->default_value(30), "deadline for reading an API request and writing its answer")
+    ("api-rate", po::value<double>()->default_value(20), "API requests per second per token (429 beyond)")
+    ("api-burst", po::value<double>()->default_value(40), "API requests a token may send at once")
     ("tls-cert", po::value<std::string>(), "server certificate (PEM chain; default DATA_DIR/certs/server.crt)")
     ("tls-key", po::value<std::string>(), "server private key (default DATA_DIR/certs/server.key)")
     ("tls-ca", po::value<std::string>(), "CA for terminal certificates (default DATA_DIR/certs/ca.crt)")
@@ -101,6 +109,15 @@ po::options_description command_options(Command command) {
           "lantiand replay: re-evaluate the archive from scratch and compare with the stored "
           "violations";
       break;
+    case Command::token_create:
+      title = "lantiand token create: make an API token (printed once; the server must be stopped)";
+      break;
+    case Command::token_list:
+      title = "lantiand token list: the API tokens (ids, roles, jurisdictions; never secrets)";
+      break;
+    case Command::token_revoke:
+      title = "lantiand token revoke ID: stop a token from working (the server must be stopped)";
+      break;
     default:
       break;
   }
@@ -121,6 +138,15 @@ po::options_description command_options(Command command) {
     o.add_options()("phase-out", po::value<std::string>()->default_value("2026-01-01"), "R01 phase-out date (Beijing)");
   if (command == Command::import_registry || command == Command::import_zones || command == Command::import_observations || command == Command::import_permits)
     o.add_options()("file", po::value<std::string>(), "the file to import");
+  if (command == Command::token_create)
+    o.add_options()
+      ("role", po::value<std::string>(), "police, reviewer, operator or admin")
+      ("city", po::value<std::vector<std::string>>()->composing(), "limit the token to this city (repeatable), e.g. 郑州")
+      ("zone", po::value<std::vector<std::string>>()->composing(), "limit the token to this zone id (repeatable)")
+      ("label", po::value<std::string>(), "who the token is for")
+      ("expires-days", po::value<int>(), "the token stops working after this many days");
+  if (command == Command::token_revoke)
+    o.add_options()("id", po::value<std::string>(), "the token's id (from token list)");
   // clang-format on
   return o;
 }
@@ -154,6 +180,25 @@ void read_serve(const po::variables_map& vm, Config& c, std::vector<std::string>
   parse_host_port(vm["admin"].as<std::string>(), c.admin_host, c.admin_port, "--admin", problems);
   c.threads = vm["threads"].as<int>();
   if (c.threads < 1 || c.threads > 256) problems.push_back("--threads must be 1..256");
+  if (const auto api = vm["api"].as<std::string>(); api == "off")
+    c.api.enabled = false;
+  else
+    parse_host_port(api, c.api.host, c.api.port, "--api", problems);
+  c.api.threads = vm["api-threads"].as<int>();
+  if (c.api.threads < 1 || c.api.threads > 64) problems.push_back("--api-threads must be 1..64");
+  c.api.max_body_bytes = vm["api-max-body-bytes"].as<std::size_t>();
+  c.api.max_connections = vm["api-max-connections"].as<std::size_t>();
+  if (c.api.max_body_bytes < 1024 || c.api.max_connections == 0)
+    problems.push_back(
+        "--api-max-body-bytes must be at least 1024, --api-max-connections at least 1");
+  const int api_timeout = vm["api-request-timeout-s"].as<int>();
+  if (api_timeout < 1 || api_timeout > 3600)
+    problems.push_back("--api-request-timeout-s must be 1..3600");
+  c.api.request_timeout = std::chrono::seconds(api_timeout);
+  c.api.rate_per_second = vm["api-rate"].as<double>();
+  c.api.burst = vm["api-burst"].as<double>();
+  if (!(c.api.rate_per_second > 0) || !(c.api.burst >= 1))
+    problems.push_back("--api-rate must be above 0 and --api-burst at least 1");
 
   const auto certs = c.data_dir / "certs";
   c.tls_cert =
@@ -296,31 +341,49 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
       {"import-observations", Command::import_observations},
       {"import-permits", Command::import_permits},
       {"violations", Command::list_violations},
-      {"replay", Command::replay}};
+      {"replay", Command::replay},
+      {"token create", Command::token_create},
+      {"token list", Command::token_list},
+      {"token revoke", Command::token_revoke}};
   Command command = Command::serve;
+  int words = 1;  // `lantiand token create …` names its command in two words
   if (argc > 1)
-    for (const auto& [name, c] : commands)
-      if (std::string(argv[1]) == name) command = c;
+    for (const auto& [name, c] : commands) {
+      const std::string n = name;
+      if (n == argv[1] || (argc > 2 && n == std::string(argv[1]) + " " + argv[2]))
+        command = c, words = n.find(' ') == std::string::npos ? 1 : 2;
+    }
+  if (argc > 1 && std::string(argv[1]) == "token" && command == Command::serve) {
+    out.problems.push_back("token: expected create, list or revoke");
+    return out;
+  }
   const bool sub = command != Command::serve;
   const auto options = sub ? command_options(command) : serve_options();
   po::positional_options_description positional;
   if (command == Command::import_registry || command == Command::import_zones ||
       command == Command::import_observations || command == Command::import_permits)
     positional.add("file", 1);
+  if (command == Command::token_revoke) positional.add("id", 1);
   std::ostringstream help;
+  const std::string command_name = !sub         ? ""
+                                   : words == 2 ? std::string(argv[1]) + " " + argv[2]
+                                                : std::string(argv[1]);
   if (sub)
-    help << "Usage: lantiand " << argv[1] << " [options]"
-         << (positional.max_total_count() ? " FILE" : "") << "\n";
+    help << "Usage: lantiand " << command_name << " [options]"
+         << (command == Command::token_revoke ? " ID"
+             : positional.max_total_count()   ? " FILE"
+                                              : "")
+         << "\n";
   else
     help << "Usage: lantiand [options]\n       lantiand "
             "export|import-registry|import-zones|import-observations|import-permits|violations|"
-            "replay --help\n";
+            "replay|token create|token list|token revoke --help\n";
   help << options;
   out.help_text = help.str();
 
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(argc - (sub ? 1 : 0), argv + (sub ? 1 : 0))
+    po::store(po::command_line_parser(argc - (sub ? words : 0), argv + (sub ? words : 0))
                   .options(options)
                   .positional(positional)
                   .run(),
@@ -375,6 +438,25 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
       out.config.rules.phase_out_unix_s = *t;
     else
       out.problems.push_back("--phase-out must be a date (YYYY-MM-DD)");
+  }
+  if (command == Command::token_create) {
+    auto& t = out.token;
+    t.role = vm.count("role") ? vm["role"].as<std::string>() : "";
+    if (t.role != "police" && t.role != "reviewer" && t.role != "operator" && t.role != "admin")
+      out.problems.push_back("--role must be police, reviewer, operator or admin");
+    if (vm.count("city")) t.cities = vm["city"].as<std::vector<std::string>>();
+    if (vm.count("zone")) t.zones = vm["zone"].as<std::vector<std::string>>();
+    if (vm.count("label")) t.label = vm["label"].as<std::string>();
+    if (vm.count("expires-days")) {
+      t.expires_days = vm["expires-days"].as<int>();
+      if (*t.expires_days < 1) out.problems.push_back("--expires-days must be at least 1");
+    }
+  }
+  if (command == Command::token_revoke) {
+    if (!vm.count("id"))
+      out.problems.push_back("which token? (lantiand token revoke ID)");
+    else
+      out.token.id = vm["id"].as<std::string>();
   }
   if (command == Command::import_registry || command == Command::import_zones ||
       command == Command::import_observations || command == Command::import_permits) {

@@ -37,6 +37,19 @@ struct Config {
   std::vector<ListenerConfig> listeners;
   std::string admin_host = "127.0.0.1";
   std::uint16_t admin_port = 9100;
+
+  // The HTTPS API and web console (docs/api.md).
+  struct Api {
+    bool enabled = true;
+    std::string host = "0.0.0.0";
+    std::uint16_t port = 7443;  // 0: any free port (logged)
+    int threads = 2;
+    std::size_t max_body_bytes = 16 << 20;
+    std::size_t max_connections = 1000;
+    std::chrono::seconds request_timeout{30};
+    double rate_per_second = 20;  // per token
+    double burst = 40;
+  } api;
   int threads = 2;
 
   // TLS
@@ -73,7 +86,17 @@ enum class Command {
   import_permits,
   list_violations,
   replay,
+  token_create,
+  token_list,
+  token_revoke,
   help
+};
+
+// `lantiand token create`: the new token's role and jurisdiction.
+struct TokenRequest {
+  std::string role, label, id;  // id: for revoke
+  std::vector<std::string> cities, zones;
+  std::optional<int> expires_days;
 };
 
 struct ExportQuery {
@@ -88,6 +111,7 @@ struct ParsedCommandLine {
   ExportQuery export_query;  // export, violations, replay: time range (and VIN)
   std::string rule;          // violations: only this rule
   std::string input_file;    // import-registry, import-zones
+  TokenRequest token;        // token create / revoke
   std::string help_text;
   std::vector<std::string> problems;  // empty when valid
 };

@@ -1,5 +1,6 @@
-// lantiand: wires configuration, storage, the terminal listeners, the admin port and signals
-// together. Everything it does lives in the libraries; this file only connects them.
+// lantiand: wires configuration, storage, the terminal listeners, the rule worker, the HTTPS API,
+// the admin port and signals together. Everything it does lives in the libraries; this file only
+// connects them.
 
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -14,6 +15,8 @@
 #include <thread>
 
 #include "server/admin_http.hpp"
+#include "server/api/api_server.hpp"
+#include "server/api/token_commands.hpp"
 #include "server/config.hpp"
 #include "server/export_command.hpp"
 #include "server/ingest_server.hpp"
@@ -70,6 +73,21 @@ int serve(const server::Config& config) {
     store->close();
     return 1;
   }
+  // The API runs on its own threads: a slow query never delays a terminal's reply.
+  asio::io_context api_io;
+  auto api_work = asio::make_work_guard(api_io);
+  server::api::ApiServer api(api_io, config, *store, rules);
+  if (config.api.enabled) {
+    if (!api.start(problem)) {
+      spdlog::error("event=startup_failed error=\"{}\"", problem);
+      rules.stop();
+      store->close();
+      return 1;
+    }
+    rules.on_violation([&api](const boost::json::object& v) { api.publish(v); });
+  }
+  std::vector<std::thread> api_threads;
+  for (int i = 0; i < config.api.threads; ++i) api_threads.emplace_back([&] { api_io.run(); });
 
   asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   std::function<void()> wait_for_signal = [&] {
@@ -86,6 +104,9 @@ int serve(const server::Config& config) {
           [&]() -> asio::awaitable<void> {
             co_await ingest.shutdown();
             admin.stop();
+            api.stop();
+            api_work.reset();
+            api_io.stop();   // requests in progress are abandoned; nothing they wrote is partial
             rules.stop();    // evaluates what the sessions handed over
             store->close();  // everything read is stored and answered; flush and close
             spdlog::info("event=stopped");
@@ -100,6 +121,7 @@ int serve(const server::Config& config) {
   for (int i = 1; i < config.threads; ++i) threads.emplace_back([&] { io.run(); });
   io.run();
   for (auto& t : threads) t.join();
+  for (auto& t : api_threads) t.join();
   return 0;
 }
 
@@ -131,6 +153,12 @@ int main(int argc, char** argv) {
       return server::run_list_violations(parsed, std::cout, std::cerr);
     case server::Command::replay:
       return server::run_replay(parsed, std::cout, std::cerr);
+    case server::Command::token_create:
+      return server::api::run_token_create(parsed, std::cout, std::cerr);
+    case server::Command::token_list:
+      return server::api::run_token_list(parsed, std::cout, std::cerr);
+    case server::Command::token_revoke:
+      return server::api::run_token_revoke(parsed, std::cout, std::cerr);
     case server::Command::serve:
       break;
   }

@@ -10,6 +10,7 @@
 #include <boost/json.hpp>
 #include <unordered_set>
 
+#include "protocol/beijing_time.hpp"
 #include "protocol/json.hpp"
 
 namespace lantian::storage {
@@ -30,6 +31,17 @@ constexpr const char* fix_suffix =
 constexpr const char* key_suffix =
     "\x01"
     "key";
+
+// latest_state: VIN · 0x02 · Beijing day (8, big-endian) marks a day with a stored frame.
+std::string day_key(const std::string& vin_key, std::int64_t day) {
+  std::string key = vin_key + '\x02';
+  append_u64(key, static_cast<std::uint64_t>(day) + (std::uint64_t{1} << 63));
+  return key;
+}
+std::int64_t beijing_day(std::int64_t unix_s) {
+  const std::int64_t local = unix_s + protocol::beijing_utc_offset_seconds;
+  return local / 86400 - (local % 86400 < 0 ? 1 : 0);
+}
 
 std::int64_t now_unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -326,6 +338,7 @@ void Store::write_batch(std::vector<Pending>& batch) {
     wb.Put(latest_, vin, w.latest_json);
     if (w.last_fix_json) wb.Put(latest_, vin + fix_suffix, *w.last_fix_json);
     wb.Put(latest_, vin + key_suffix, p.key);
+    wb.Put(latest_, day_key(vin, beijing_day(w.collection_unix_s)), std::string_view());
     written.push_back(std::move(p));
   }
   batch.clear();
@@ -389,6 +402,18 @@ std::optional<std::string> Store::last_fix(const protocol::Vin& vin) const {
   if (db_->Get(rocksdb::ReadOptions(), latest_, vin_prefix(vin) + fix_suffix, &value).ok())
     return value;
   return std::nullopt;
+}
+
+std::int64_t Store::online_days(const protocol::Vin& vin, std::int64_t first_day,
+                                std::int64_t last_day) const {
+  const std::string vin_key = vin_prefix(vin);
+  const std::string end = day_key(vin_key, last_day);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), latest_));
+  std::int64_t days = 0;
+  for (it->Seek(day_key(vin_key, first_day)); it->Valid() && it->key().ToString() <= end;
+       it->Next())
+    ++days;
+  return days;
 }
 
 std::optional<std::string> Store::latest_frame_key(const protocol::Vin& vin) const {

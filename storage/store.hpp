@@ -145,6 +145,10 @@ class Store {
                       const std::function<bool(const FrameKey&, const FrameRecord&)>& fn) const;
   [[nodiscard]] std::optional<std::string> latest_state(const protocol::Vin& vin) const;
   [[nodiscard]] std::optional<std::string> last_fix(const protocol::Vin& vin) const;
+  // Beijing days in [first_day, last_day] (days since 1970-01-01 in Beijing time) on which the
+  // vehicle sent at least one stored frame, by collection time — for the daily online rate.
+  [[nodiscard]] std::int64_t online_days(const protocol::Vin& vin, std::int64_t first_day,
+                                         std::int64_t last_day) const;
   // Archive key of the vehicle's most recently received frame.
   [[nodiscard]] std::optional<std::string> latest_frame_key(const protocol::Vin& vin) const;
 

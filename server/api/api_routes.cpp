@@ -1,0 +1,942 @@
+#include "server/api/api_routes.hpp"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <chrono>
+#include <sstream>
+
+#include "protocol/beijing_time.hpp"
+#include "protocol/decode.hpp"
+#include "protocol/json.hpp"
+#include "rules/observations.hpp"
+#include "rules/records_json.hpp"
+#include "server/api/api_server.hpp"
+#include "server/api/web_assets.hpp"
+
+namespace lantian::server::api {
+namespace json = boost::json;
+namespace {
+
+using Roles = std::initializer_list<Role>;
+constexpr Roles readers = {Role::police, Role::reviewer};
+constexpr std::int64_t online_window_ms = 15 * 60 * 1000;  // a frame this recent: online
+
+std::int64_t now_unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void require(const ApiRequest& r, Roles roles) {
+  if (std::find(roles.begin(), roles.end(), r.token.role) == roles.end())
+    throw ApiError(http::status::forbidden, "forbidden",
+                   "the role '" + std::string(to_string(r.token.role)) + "' may not do this");
+}
+
+// Rejects parameters the route does not know: a misspelt filter must not silently widen a query.
+void only_params(const ApiRequest& r, std::initializer_list<std::string_view> known) {
+  for (const auto& [name, value] : r.query)
+    if (std::find(known.begin(), known.end(), name) == known.end())
+      bad_parameter(name, "unknown parameter");
+}
+
+[[noreturn]] void not_found(const std::string& what) {
+  throw ApiError(http::status::not_found, "not_found", what + " not found");
+}
+
+json::value parse_body(const ApiRequest& r) {
+  boost::system::error_code ec;
+  auto v = json::parse(r.body, ec);
+  if (ec)
+    throw ApiError(http::status::bad_request, "bad_json",
+                   "the body is not valid JSON: " + ec.message());
+  return v;
+}
+
+std::string text_of(const json::object& o, const char* field) {
+  const auto* v = o.if_contains(field);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+std::vector<std::uint8_t> unhex(std::string_view hex) {
+  std::vector<std::uint8_t> out;
+  if (hex.size() % 2) return {};
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    unsigned v = 0;
+    if (std::sscanf(std::string(hex.substr(i, 2)).c_str(), "%2x", &v) != 1) return {};
+    out.push_back(static_cast<std::uint8_t>(v));
+  }
+  return out;
+}
+
+bool is_vin_text(std::string_view vin) {
+  return vin.size() == 17 && std::all_of(vin.begin(), vin.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) != 0;
+         });
+}
+
+// A stored frame as evidence: its key, arrival, raw bytes and decoding.
+json::object frame_json(const storage::FrameKey& key, const storage::FrameRecord& record) {
+  protocol::DecodeOptions options;
+  options.profile = record.received.profile;
+  const auto decoded = protocol::decode_frame(record.raw, options);
+  return {
+      {"frame_key", frame_ref(storage::frame_key(key.vin, key.collection_unix_s, key.sequence))},
+      {"receive_unix_ms", record.received.receive_unix_ms},
+      {"listener", record.received.listener},
+      {"peer", record.received.peer},
+      {"hex", protocol::to_hex(record.raw)},
+      {"decoded", decoded ? json::value(protocol::to_json(*decoded)) : json::value(nullptr)}};
+}
+
+// --- vehicles ------------------------------------------------------------------------------------
+
+std::string vehicle_city(const rules::Registry& registry, const std::string& vin) {
+  const auto* r = registry.find(vin);
+  return r ? rules::registration_city(*r) : std::string();
+}
+
+// A restricted token sees a vehicle registered in its cities, or one with a violation it may see.
+bool vehicle_visible(ApiContext& ctx, const TokenRecord& token, const std::string& vin) {
+  const auto& j = token.jurisdiction;
+  if (j.unrestricted()) return true;
+  if (j.cities.count(vehicle_city(*ctx.rules.registry(), vin))) return true;
+  ViolationQuery q;
+  q.vin = vin;
+  q.limit = 1;
+  q.include_withdrawn = true;
+  return !ctx.rules.violations().list(q, j).items.empty();
+}
+
+std::string path_vin(const ApiRequest& r, std::size_t index) {
+  const auto& vin = r.segments.at(index);
+  if (!is_vin_text(vin)) bad_parameter("vin", "must be 17 letters and digits");
+  return vin;
+}
+
+ApiResponse search_vehicles(ApiContext& ctx, const ApiRequest& r) {
+  only_params(r, {"q", "limit"});
+  const auto q = text_param(r, "q", 17);
+  if (!q || q->size() < 2) bad_parameter("q", "give at least 2 characters of a plate or VIN");
+  const auto limit = int_param(r, "limit", 1, 200).value_or(50);
+  std::string upper = *q;
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const auto registry = ctx.rules.registry();
+  json::array items;
+  for (const auto& [vin, v] : registry->records()) {
+    if (!vin.starts_with(upper) && v.plate.find(*q) == std::string::npos) continue;
+    if (!vehicle_visible(ctx, r.token, vin)) continue;
+    auto o = rules::to_json(v);
+    o["city"] = rules::registration_city(v);
+    items.push_back(std::move(o));
+    if (static_cast<std::int64_t>(items.size()) >= limit) break;
+  }
+  const auto n = static_cast<std::int64_t>(items.size());
+  return json_response(json::object{{"items", std::move(items)}}, n);
+}
+
+ApiResponse vehicle_detail(ApiContext& ctx, const ApiRequest& r) {
+  only_params(r, {});
+  const auto vin = path_vin(r, 3);
+  const auto registry = ctx.rules.registry();
+  const auto* record = registry->find(vin);
+  const auto v = protocol::make_vin(vin);
+  const auto latest = ctx.store.latest_state(v);
+  if ((!record && !latest) || !vehicle_visible(ctx, r.token, vin)) not_found("vehicle " + vin);
+  json::object out{{"vin", vin}};
+  if (record) {
+    out["registry"] = rules::to_json(*record);
+    out["city"] = rules::registration_city(*record);
+  } else {
+    out["registry"] = nullptr;
+  }
+  bool online = false;
+  if (latest) {
+    auto l = json::parse(*latest);
+    const auto* ms = l.as_object().if_contains("receive_unix_ms");
+    online =
+        ms && ms->is_number() && now_unix_ms() - ms->to_number<std::int64_t>() <= online_window_ms;
+    out["latest"] = std::move(l);
+  } else {
+    out["latest"] = nullptr;
+  }
+  const auto fix = ctx.store.last_fix(v);
+  out["last_fix"] = fix ? json::parse(*fix) : json::value(nullptr);
+  out["online"] = online;
+  if (r.token.role == Role::police || r.token.role == Role::reviewer) {
+    ViolationQuery q;
+    q.vin = vin;
+    q.status = "open";
+    q.limit = 100;
+    json::array open;
+    for (auto& x : ctx.rules.violations().list(q, r.token.jurisdiction).items)
+      open.push_back(std::move(x));
+    out["open_violations"] = std::move(open);
+  }
+  return json_response(out, 1);
+}
+
+std::pair<std::int64_t, std::int64_t> time_range(const ApiRequest& r, std::int64_t max_span_s) {
+  const auto from = time_param(r, "from");
+  const auto to = time_param(r, "to");
+  if (!from) bad_parameter("from", "required");
+  if (!to) bad_parameter("to", "required");
+  // A bare date as `to` means through the end of that day.
+  const auto end = *to + (r.query.at("to").size() == 10 ? 86399 : 0);
+  if (end < *from) bad_parameter("to", "before from");
+  if (end - *from > max_span_s)
+    bad_parameter("to",
+                  "the range may span at most " + std::to_string(max_span_s / 86400) + " days");
+  return {*from, end};
+}
+
+ApiResponse vehicle_track(ApiContext& ctx, const ApiRequest& r) {
+  only_params(r, {"from", "to"});
+  const auto vin = path_vin(r, 3);
+  if (!vehicle_visible(ctx, r.token, vin)) not_found("vehicle " + vin);
+  const auto [from, to] = time_range(r, 7 * 86400);
+  json::array coordinates, times, speeds;
+  ctx.store.for_each_frame(protocol::make_vin(vin), from, to,
+                           [&](const storage::FrameKey&, const storage::FrameRecord& record) {
+                             protocol::DecodeOptions options;
+                             options.profile = record.received.profile;
+                             const auto decoded = protocol::decode_frame(record.raw, options);
+                             if (!decoded) return true;
+                             for (const auto& s : rules::samples_of(*decoded, {})) {
+                               if (!s.lon || !s.lat || s.at_unix_s < from || s.at_unix_s > to)
+                                 continue;
+                               coordinates.push_back(json::array{*s.lon, *s.lat});
+                               times.push_back(s.at_unix_s);
+                               speeds.push_back(s.speed_kmh ? json::value(*s.speed_kmh) : nullptr);
+                             }
+                             return true;
+                           });
+  const auto n = static_cast<std::int64_t>(coordinates.size());
+  json::object feature{
+      {"type", "Feature"},
+      {"geometry", {{"type", "LineString"}, {"coordinates", std::move(coordinates)}}},
+      {"properties",
+       {{"vin", vin},
+        {"from", from},
+        {"to", to},
+        {"points", n},
+        {"times", std::move(times)},
+        {"speeds_kmh", std::move(speeds)}}}};
+  auto response = json_response(
+      json::object{{"type", "FeatureCollection"}, {"features", json::array{std::move(feature)}}},
+      n);
+  response.content_type = "application/geo+json; charset=utf-8";
+  return response;
+}
+
+ApiResponse vehicle_frames(ApiContext& ctx, const ApiRequest& r) {
+  only_params(r, {"from", "to", "limit", "cursor"});
+  const auto vin = path_vin(r, 3);
+  if (!vehicle_visible(ctx, r.token, vin)) not_found("vehicle " + vin);
+  const auto [from, to] = time_range(r, 31 * 86400);
+  const auto limit = int_param(r, "limit", 1, 500).value_or(100);
+  const auto cursor = text_param(r, "cursor", 80);
+  const auto after = cursor ? unhex(*cursor) : std::vector<std::uint8_t>{};
+  if (cursor && after.size() != storage::frame_key_size)
+    bad_parameter("cursor", "not a cursor of this listing");
+  const std::string after_key(after.begin(), after.end());
+  json::array items;
+  std::string last;
+  ctx.store.for_each_frame(protocol::make_vin(vin), from, to,
+                           [&](const storage::FrameKey& key, const storage::FrameRecord& record) {
+                             auto raw_key =
+                                 storage::frame_key(key.vin, key.collection_unix_s, key.sequence);
+                             if (!after_key.empty() && raw_key <= after_key) return true;
+                             items.push_back(frame_json(key, record));
+                             last = std::move(raw_key);
+                             return static_cast<std::int64_t>(items.size()) < limit;
+                           });
+  const auto n = static_cast<std::int64_t>(items.size());
+  return json_response(
+      json::object{{"items", std::move(items)},
+                   {"next_cursor", n == limit ? json::value(frame_ref(last)) : nullptr}},
+      n);
+}
+
+// Builds a one-row CSV from a JSON record, so that the API's upsert checks exactly what the CSV
+// import checks.
+ApiResponse upsert_vehicle(ApiContext& ctx, const ApiRequest& r) {
+  require(r, {Role::operator_});
+  only_params(r, {});
+  const auto vin = path_vin(r, 3);
+  const auto body = parse_body(r);
+  if (!body.is_object())
+    throw ApiError(http::status::bad_request, "bad_json", "expected an object");
+  static const char* columns[] = {
+      "vin",           "plate",          "plate_color",       "category",
+      "fuel",          "emission_stage", "stage_source",      "rated_power_kw",
+      "profile",       "owner",          "registration_code", "chip_id",
+      "sm2_public_key"};
+  std::string header, row;
+  for (const char* c : columns) {
+    const auto* v = body.as_object().if_contains(c);
+    std::string value = std::string(c) == "vin" ? vin
+                        : !v || v->is_null()    ? ""
+                        : v->is_string()        ? std::string(v->as_string())
+                                                : json::serialize(*v);
+    if (std::string(c) == "vin" && v && v->is_string() && v->as_string() != vin)
+      bad_parameter("vin", "the body's vin differs from the path's");
+    std::string quoted = "\"";
+    for (char ch : value) quoted += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+    header += (header.empty() ? "" : ",") + std::string(c);
+    row += (row.empty() ? "" : ",") + quoted + "\"";
+  }
+  std::istringstream csv(header + "\n" + row + "\n");
+  const auto year = std::chrono::year_month_day(
+                        std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()))
+                        .year();
+  auto imported = rules::import_registry_csv(csv, static_cast<int>(year) + 1);
+  if (!imported.rejected.empty())
+    throw ApiError(http::status::bad_request, "invalid_record", imported.rejected.front().reason);
+  const auto& record = imported.records.at(0);
+  const auto& j = r.token.jurisdiction;
+  if (!j.unrestricted() && !j.cities.count(rules::registration_city(record)))
+    throw ApiError(http::status::forbidden, "outside_jurisdiction",
+                   "the vehicle is not registered in this token's cities");
+  std::string error;
+  if (!ctx.store.put(storage::Family::registry, record.vin, json::serialize(rules::to_json(record)),
+                     error))
+    throw std::runtime_error(error);
+  ctx.rules.reload();
+  auto out = rules::to_json(record);
+  out["city"] = rules::registration_city(record);
+  return json_response(out, 1);
+}
+
+ApiResponse import_registry(ApiContext& ctx, const ApiRequest& r) {
+  require(r, {Role::operator_});
+  only_params(r, {});
+  std::istringstream csv(r.body);
+  const auto year = std::chrono::year_month_day(
+                        std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()))
+                        .year();
+  auto imported = rules::import_registry_csv(csv, static_cast<int>(year) + 1);
+  json::array rejected;
+  for (const auto& x : imported.rejected)
+    rejected.push_back(json::object{{"line", x.line}, {"reason", x.reason}});
+  std::int64_t stored = 0;
+  const auto& j = r.token.jurisdiction;
+  std::vector<storage::RecordEdit> edits;
+  for (const auto& record : imported.records) {
+    if (!j.unrestricted() && !j.cities.count(rules::registration_city(record))) {
+      rejected.push_back(
+          json::object{{"vin", record.vin}, {"reason", "not registered in this token's cities"}});
+      continue;
+    }
+    edits.push_back(
+        {storage::Family::registry, record.vin, json::serialize(rules::to_json(record))});
+    ++stored;
+  }
+  std::string error;
+  if (!edits.empty() && !ctx.store.apply(edits, storage::Durability::synced, error))
+    throw std::runtime_error(error);
+  if (stored) ctx.rules.reload();
+  return json_response(json::object{{"imported", stored}, {"rejected", std::move(rejected)}},
+                       stored);
+}
+
+// --- zones ---------------------------------------------------------------------------------------
+
+int latest_zone_version(ApiContext& ctx) {
+  return load_latest_zones(ctx.store)->version();
+}
+
+json::object zone_collection(ApiContext& ctx, int version) {
+  const auto text = ctx.store.get(storage::Family::zones, zone_version_key(version));
+  if (!text) not_found("zone version " + std::to_string(version));
+  auto v = json::parse(*text);
+  if (!v.is_object()) throw std::runtime_error("stored zone version is not an object");
+  return std::move(v.as_object());
+}
+
+bool zone_visible(const TokenRecord& token, const json::value& feature) {
+  const auto& j = token.jurisdiction;
+  if (j.unrestricted()) return true;
+  const auto* props = feature.as_object().if_contains("properties");
+  if (!props || !props->is_object()) return false;
+  return j.cities.count(text_of(props->as_object(), "city")) ||
+         j.zones.count(text_of(props->as_object(), "id"));
+}
+
+int version_param(ApiContext& ctx, const ApiRequest& r) {
+  const auto latest = latest_zone_version(ctx);
+  if (latest == 0) not_found("zone set (none uploaded yet)");
+  return static_cast<int>(int_param(r, "version", 1, latest).value_or(latest));
+}
+
+ApiResponse list_zones(ApiContext& ctx, const ApiRequest& r) {
+  only_params(r, {"version"});
+  const int version = version_param(ctx, r);
+  auto collection = zone_collection(ctx, version);
+  json::array features;
+  for (auto& f : collection["features"].as_array())
+    if (f.is_object() && zone_visible(r.token, f)) features.push_back(std::move(f));
+  const auto n = static_cast<std::int64_t>(features.size());
+  auto response = json_response(
+      json::object{
+          {"type", "FeatureCollection"}, {"version", version}, {"features", std::move(features)}},
+      n);
+  response.content_type = "application/geo+json; charset=utf-8";
+  return response;
+}
+
+json::object zone_feature(ApiContext& ctx, const TokenRecord& token, const std::string& id,
+                          int version) {
+  auto collection = zone_collection(ctx, version);
+  for (auto& f : collection["features"].as_array()) {
+    if (!f.is_object()) continue;
+    const auto* props = f.as_object().if_contains("properties");
+    if (props && props->is_object() && text_of(props->as_object(), "id") == id &&
+        zone_visible(token, f)) {
+      f.as_object()["version"] = version;
+      return std::move(f.as_object());
+    }
+  }
+  not_found("zone " + id + " in version " + std::to_string(version));
+}
+
+ApiResponse zone_detail(ApiContext& ctx, const ApiRequest& r) {
+  only_params(r, {"version"});
+  auto response =
+      json_response(zone_feature(ctx, r.token, r.segments.at(3), version_param(ctx, r)), 1);
+  response.content_type = "application/geo+json; charset=utf-8";
+  return response;
+}
+
+ApiResponse zone_versions(ApiContext& ctx, const ApiRequest& r) {
+  only_params(r, {});
+  json::array items;
+  ctx.store.for_each(
+      storage::Family::zones, "", [&](const std::string& key, const std::string& value) {
+        if (key.size() != 8) return true;
+        boost::system::error_code ec;
+        const auto v = json::parse(value, ec);
+        const auto count = !ec && v.is_object() && v.as_object().contains("features")
+                               ? v.at("features").as_array().size()
+                               : 0;
+        items.push_back(json::object{{"version", storage::read_u64(key)}, {"zones", count}});
+        return true;
+      });
+  const auto n = static_cast<std::int64_t>(items.size());
+  return json_response(json::object{{"items", std::move(items)}}, n);
+}
+
+ApiResponse upload_zones(ApiContext& ctx, const ApiRequest& r) {
+  require(r, {Role::operator_});
+  only_params(r, {});
+  if (!r.token.jurisdiction.unrestricted())
+    throw ApiError(
+        http::status::forbidden, "outside_jurisdiction",
+        "a zone version replaces the whole province's set: it needs an unrestricted token");
+  const auto imported = rules::import_zones_geojson(r.body);
+  if (!imported.problems.empty()) {
+    json::array problems;
+    for (const auto& p : imported.problems) problems.emplace_back(p);
+    auto response = error_response(http::status::bad_request, "invalid_zones",
+                                   "nothing stored: " + imported.problems.front());
+    auto body = json::parse(response.body).as_object();
+    body["error"].as_object()["problems"] = std::move(problems);
+    response.body = json::serialize(body);
+    return response;
+  }
+  const int version = latest_zone_version(ctx) + 1;
+  std::string error;
+  if (!ctx.store.put(storage::Family::zones, zone_version_key(version), r.body, error))
+    throw std::runtime_error(error);
+  ctx.rules.reload();
+  return json_response(json::object{{"version", version}, {"zones", imported.zones.size()}}, 1,
+                       http::status::created);
+}
+
+// --- violations ----------------------------------------------------------------------------------
+
+ViolationQuery violation_query(ApiContext& ctx, const ApiRequest& r, std::size_t max_limit) {
+  only_params(r, {"rule", "status", "severity", "suspect", "from", "to", "city", "zone", "vin",
+                  "plate", "bbox", "cursor", "limit", "include_withdrawn"});
+  ViolationQuery q;
+  if (auto rule = text_param(r, "rule", 3)) {
+    if (rule->size() != 3 || (*rule)[0] != 'R' || !std::isdigit((*rule)[1]) ||
+        !std::isdigit((*rule)[2]))
+      bad_parameter("rule", "R01 … R12");
+    q.rule = *rule;
+  }
+  if (auto s = text_param(r, "status", 20)) {
+    if (*s != "open" && *s != "confirmed" && *s != "dismissed")
+      bad_parameter("status", "open, confirmed or dismissed");
+    q.status = *s;
+  }
+  if (auto s = text_param(r, "severity", 20)) {
+    if (*s != "low" && *s != "medium" && *s != "high")
+      bad_parameter("severity", "low, medium or high");
+    q.severity = *s;
+  }
+  q.suspect = bool_param(r, "suspect");
+  q.include_withdrawn = bool_param(r, "include_withdrawn").value_or(false);
+  if (auto t = time_param(r, "from")) q.from_unix_s = *t;
+  if (auto t = time_param(r, "to")) q.to_unix_s = *t + (r.query.at("to").size() == 10 ? 86399 : 0);
+  if (q.to_unix_s < q.from_unix_s) bad_parameter("to", "before from");
+  q.city = text_param(r, "city", 40).value_or("");
+  q.zone = text_param(r, "zone", 100).value_or("");
+  if (auto vin = text_param(r, "vin", 17)) {
+    if (!is_vin_text(*vin)) bad_parameter("vin", "must be 17 letters and digits");
+    q.vin = *vin;
+  }
+  if (auto plate = text_param(r, "plate", 20)) {
+    const auto* v = ctx.rules.registry()->find_by_plate(*plate);
+    if (!v) bad_parameter("plate", "no registered vehicle has this plate");
+    if (!q.vin.empty() && q.vin != v->vin)
+      bad_parameter("plate", "belongs to another VIN than vin");
+    q.vin = v->vin;
+  }
+  if (auto bbox = text_param(r, "bbox", 100)) {
+    std::array<double, 4> b{};
+    std::istringstream in(*bbox);
+    char comma = 0;
+    if (!(in >> b[0] >> comma >> b[1] >> comma >> b[2] >> comma >> b[3]) || b[0] > b[2] ||
+        b[1] > b[3] || b[0] < -180 || b[2] > 180 || b[1] < -90 || b[3] > 90)
+      bad_parameter("bbox", "min_lon,min_lat,max_lon,max_lat in degrees");
+    q.bbox = b;
+  }
+  if (auto cursor = text_param(r, "cursor", 400)) {
+    if (!ViolationStore::valid_cursor(*cursor))
+      bad_parameter("cursor", "not a cursor of this listing");
+    q.cursor = *cursor;
+  }
+  q.limit = static_cast<std::size_t>(
+      int_param(r, "limit", 1, static_cast<std::int64_t>(max_limit)).value_or(100));
+  return q;
+}
+
+ApiResponse list_violations(ApiContext& ctx, const ApiRequest& r) {
+  require(r, readers);
+  const auto q = violation_query(ctx, r, 1000);
+  auto page = ctx.rules.violations().list(q, r.token.jurisdiction);
+  json::array items;
+  for (auto& v : page.items) items.push_back(std::move(v));
+  const auto n = static_cast<std::int64_t>(items.size());
+  return json_response(
+      json::object{{"items", std::move(items)},
+                   {"next_cursor", page.next_cursor.empty() ? json::value(nullptr)
+                                                            : json::value(page.next_cursor)},
+                   {"scan_limited", page.scan_limited}},
+      n);
+}
+
+std::string csv_field(std::string_view value) {
+  const bool quote = value.find_first_of(",\"\r\n") != std::string_view::npos;
+  std::string out = quote ? "\"" : "";
+  for (char c : value) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + (quote ? "\"" : "");
+}
+
+ApiResponse export_violations(ApiContext& ctx, const ApiRequest& r) {
+  require(r, readers);
+  auto q = violation_query(ctx, r, 1000);
+  constexpr std::size_t max_rows = 100000;
+  // UTF-8 with a byte-order mark, so that spreadsheet programs read the Chinese correctly.
+  std::string out =
+      "\xEF\xBB\xBF"
+      "id,rule,severity,status,suspect,time,vin,plate,city,zone_id,zone_version,stage,"
+      "stage_source,lon,lat,withdrawn\r\n";
+  std::size_t rows = 0;
+  q.limit = 1000;
+  for (;;) {
+    auto page = ctx.rules.violations().list(q, r.token.jurisdiction);
+    for (const auto& v : page.items) {
+      auto field = [&](const char* name) {
+        const auto* x = v.if_contains(name);
+        if (!x || x->is_null()) return std::string();
+        return x->is_string() ? std::string(x->as_string()) : json::serialize(*x);
+      };
+      out += csv_field(field("id")) + "," + field("rule") + "," + field("severity") + "," +
+             field("status") + "," + field("suspect") + "," + field("time") + "," + field("vin") +
+             "," + csv_field(field("plate")) + "," + csv_field(field("city")) + "," +
+             csv_field(field("zone_id")) + "," + field("zone_version") + "," + field("stage") +
+             "," + field("stage_source") + "," + field("lon") + "," + field("lat") + "," +
+             (v.contains("withdrawn") ? "true" : "false") + "\r\n";
+      ++rows;
+    }
+    if (page.next_cursor.empty() || rows >= max_rows) break;
+    q.cursor = page.next_cursor;
+  }
+  ApiResponse response;
+  response.content_type = "text/csv; charset=utf-8";
+  response.headers.emplace_back(http::field::content_disposition,
+                                "attachment; filename=\"violations.csv\"");
+  response.body = std::move(out);
+  response.records = static_cast<std::int64_t>(rows);
+  return response;
+}
+
+ApiResponse violation_detail(ApiContext& ctx, const ApiRequest& r) {
+  require(r, readers);
+  only_params(r, {});
+  const auto& id = r.segments.at(3);
+  auto v = ctx.rules.violations().get(id);
+  if (!v || !r.token.jurisdiction.allows(*v)) not_found("violation " + id);
+  json::array frames, observations;
+  std::set<std::string> seen;
+  for (const auto& e : v->at("evidence").as_array()) {
+    const auto ref = text_of(e.as_object(), "frame_key");
+    if (!seen.insert(ref).second) continue;
+    if (ref.starts_with("observation:")) {
+      if (auto ob = ctx.store.get(storage::Family::observations, ref.substr(12)))
+        observations.push_back(json::parse(*ob));
+      continue;
+    }
+    const auto bytes = unhex(ref);
+    const std::string key(bytes.begin(), bytes.end());
+    const auto parsed = storage::parse_frame_key(key);
+    const auto record = ctx.store.frame(key);
+    if (parsed && record) frames.push_back(frame_json(*parsed, *record));
+  }
+  json::object out{
+      {"violation", *v}, {"frames", std::move(frames)}, {"observations", std::move(observations)}};
+  const auto zone_id = text_of(*v, "zone_id");
+  if (const auto* version = v->if_contains("zone_version");
+      !zone_id.empty() && version && version->is_number()) {
+    try {
+      out["zone"] = zone_feature(ctx, TokenRecord{}, zone_id, version->to_number<int>());
+    } catch (const ApiError&) {
+      out["zone"] = nullptr;  // the version is gone (should not happen: versions are kept)
+    }
+  }
+  const auto registry = ctx.rules.registry();
+  if (const auto* vehicle = registry->find(text_of(*v, "vin")))
+    out["vehicle"] = rules::to_json(*vehicle);
+  return json_response(out, 1);
+}
+
+ApiResponse review_violation(ApiContext& ctx, const ApiRequest& r) {
+  require(r, {Role::reviewer});
+  only_params(r, {});
+  const auto& id = r.segments.at(3);
+  const auto existing = ctx.rules.violations().get(id);
+  if (!existing || !r.token.jurisdiction.allows(*existing)) not_found("violation " + id);
+  const auto body = parse_body(r);
+  if (!body.is_object())
+    throw ApiError(http::status::bad_request, "bad_json", "expected an object");
+  auto decision = text_of(body.as_object(), "decision");
+  if (decision == "confirm") decision = "confirmed";
+  if (decision == "dismiss") decision = "dismissed";
+  if (decision != "confirmed" && decision != "dismissed")
+    bad_parameter("decision", "confirmed or dismissed");
+  const auto comment = text_of(body.as_object(), "comment");
+  if (comment.empty()) bad_parameter("comment", "a review needs a comment");
+  if (comment.size() > 4000) bad_parameter("comment", "longer than 4000 bytes");
+  json::object updated;
+  switch (ctx.rules.violations().review(id, decision, comment, r.token.id, &updated)) {
+    case ViolationStore::ReviewResult::reviewed:
+      return json_response(updated, 1);
+    case ViolationStore::ReviewResult::withdrawn:
+      throw ApiError(http::status::conflict, "withdrawn",
+                     "the violation was withdrawn by re-evaluation and cannot be reviewed");
+    case ViolationStore::ReviewResult::not_found:
+      not_found("violation " + id);
+    case ViolationStore::ReviewResult::failed:
+      break;
+  }
+  throw std::runtime_error("the review could not be stored");
+}
+
+// --- observations, statistics, tokens, audit -----------------------------------------------------
+
+ApiResponse post_observations(ApiContext& ctx, const ApiRequest& r) {
+  require(r, {Role::operator_});
+  only_params(r, {});
+  const auto body = parse_body(r);
+  std::string lines;
+  if (body.is_array()) {
+    if (body.as_array().size() > 10000)
+      bad_parameter("body", "at most 10000 observations per request");
+    for (const auto& o : body.as_array()) lines += json::serialize(o) + "\n";
+  } else {
+    lines = json::serialize(body) + "\n";
+  }
+  std::istringstream in(lines);
+  auto imported = rules::import_observations_jsonl(in);
+  const auto registry = ctx.rules.registry();
+  const auto& j = r.token.jurisdiction;
+  json::array rejected;
+  for (const auto& x : imported.rejected)
+    rejected.push_back(json::object{{"index", x.line - 1}, {"reason", x.reason}});
+  std::vector<rules::Observation> accepted;
+  for (auto& ob : imported.observations) {
+    const auto* vehicle =
+        ob.vin.empty() ? registry->find_by_plate(ob.plate) : registry->find(ob.vin);
+    if (!j.unrestricted() && (!vehicle || !j.cities.count(rules::registration_city(*vehicle)))) {
+      rejected.push_back(
+          json::object{{"id", ob.id}, {"reason", "not a vehicle of this token's cities"}});
+      continue;
+    }
+    accepted.push_back(std::move(ob));
+  }
+  const rules::Engine engine(ctx.config.rules);
+  const auto stored =
+      store_observations(ctx.store, engine, *registry, *ctx.rules.zones(), accepted);
+  if (!stored.error.empty()) throw std::runtime_error(stored.error);
+  for (const auto& v : stored.violations) ctx.publish(v);
+  const auto status = stored.added ? http::status::created : http::status::ok;
+  return json_response(json::object{{"added", stored.added},
+                                    {"known", stored.known},
+                                    {"unmatched", stored.unmatched},
+                                    {"violations_raised", stored.raised},
+                                    {"rejected", std::move(rejected)}},
+                       static_cast<std::int64_t>(stored.added), status);
+}
+
+std::int64_t beijing_day(std::int64_t unix_s) {
+  return (unix_s + protocol::beijing_utc_offset_seconds) / 86400;
+}
+
+ApiResponse online_rate(ApiContext& ctx, const ApiRequest& r) {
+  require(r, readers);
+  only_params(r, {"from", "to", "city"});
+  const auto [from, to] = time_range(r, 366 * 86400);
+  const auto city = text_param(r, "city", 40);
+  const auto first = beijing_day(from), last = beijing_day(to);
+  const auto days = last - first + 1;
+  const auto registry = ctx.rules.registry();
+  const auto& j = r.token.jurisdiction;
+  json::array vehicles;
+  std::map<std::string, std::pair<std::int64_t, double>> cities;  // city → (vehicles, sum of rates)
+  for (const auto& [vin, record] : registry->records()) {
+    const auto c = rules::registration_city(record);
+    if ((city && c != *city) || (!j.unrestricted() && !j.cities.count(c))) continue;
+    const auto online = ctx.store.online_days(protocol::make_vin(vin), first, last);
+    const double rate = static_cast<double>(online) / static_cast<double>(days);
+    vehicles.push_back(json::object{{"vin", vin},
+                                    {"plate", record.plate},
+                                    {"city", c},
+                                    {"days_online", online},
+                                    {"rate", rate}});
+    auto& agg = cities[c];
+    ++agg.first;
+    agg.second += rate;
+  }
+  json::array per_city;
+  for (const auto& [c, agg] : cities)
+    per_city.push_back(json::object{{"city", c},
+                                    {"vehicles", agg.first},
+                                    {"mean_rate", agg.second / static_cast<double>(agg.first)}});
+  const auto n = static_cast<std::int64_t>(vehicles.size());
+  return json_response(
+      json::object{
+          {"from_day",
+           protocol::BeijingTime::from_unix_seconds(from).iso8601().value_or("").substr(0, 10)},
+          {"to_day",
+           protocol::BeijingTime::from_unix_seconds(to).iso8601().value_or("").substr(0, 10)},
+          {"days", days},
+          {"vehicles", std::move(vehicles)},
+          {"cities", std::move(per_city)}},
+      n);
+}
+
+ApiResponse violation_counts(ApiContext& ctx, const ApiRequest& r) {
+  require(r, readers);
+  only_params(r, {"from", "to"});
+  const auto [from, to] = time_range(r, 366 * 86400);
+  json::array items;
+  for (const auto& c : ctx.rules.violations().daily_counts(from, to, r.token.jurisdiction))
+    items.push_back(
+        json::object{{"day", c.day}, {"rule", c.rule}, {"city", c.city}, {"count", c.count}});
+  const auto n = static_cast<std::int64_t>(items.size());
+  return json_response(json::object{{"items", std::move(items)}}, n);
+}
+
+ApiResponse list_tokens(ApiContext& ctx, const ApiRequest& r) {
+  require(r, {Role::admin});
+  only_params(r, {});
+  json::array items;
+  for (const auto& t : ctx.tokens.list()) items.push_back(to_json(t));
+  const auto n = static_cast<std::int64_t>(items.size());
+  return json_response(json::object{{"items", std::move(items)}}, n);
+}
+
+ApiResponse create_token(ApiContext& ctx, const ApiRequest& r) {
+  require(r, {Role::admin});
+  only_params(r, {});
+  const auto body = parse_body(r);
+  if (!body.is_object())
+    throw ApiError(http::status::bad_request, "bad_json", "expected an object");
+  const auto& o = body.as_object();
+  TokenRecord record;
+  const auto role = parse_role(text_of(o, "role"));
+  if (!role) bad_parameter("role", "police, reviewer, operator or admin");
+  record.role = *role;
+  auto names = [&](const char* field, std::set<std::string>& out) {
+    if (const auto* list = o.if_contains(field)) {
+      if (!list->is_array()) bad_parameter(field, "a list of names");
+      for (const auto& x : list->as_array()) {
+        if (!x.is_string() || x.as_string().empty()) bad_parameter(field, "a list of names");
+        out.emplace(x.as_string());
+      }
+    }
+  };
+  names("cities", record.jurisdiction.cities);
+  names("zones", record.jurisdiction.zones);
+  record.label = text_of(o, "label");
+  record.created_unix_ms = now_unix_ms();
+  if (const auto* days = o.if_contains("expires_days"); days && !days->is_null()) {
+    if (!days->is_int64() || days->as_int64() < 1 || days->as_int64() > 3650)
+      bad_parameter("expires_days", "1..3650");
+    record.expires_unix_ms = record.created_unix_ms + days->as_int64() * 86400000;
+  }
+  std::string error;
+  const auto secret = ctx.tokens.create(record, error);
+  if (!secret) throw std::runtime_error(error);
+  TokenRecord check;
+  if (ctx.tokens.authenticate(*secret, now_unix_ms(), check) != TokenStore::Check::ok)
+    throw std::runtime_error("a token just created does not authenticate");
+  return json_response(json::object{{"token", *secret}, {"record", to_json(check)}}, 1,
+                       http::status::created);
+}
+
+ApiResponse revoke_token(ApiContext& ctx, const ApiRequest& r) {
+  require(r, {Role::admin});
+  only_params(r, {});
+  std::string error;
+  if (!ctx.tokens.revoke(r.segments.at(3), error)) {
+    if (!error.empty()) throw std::runtime_error(error);
+    not_found("token " + r.segments.at(3));
+  }
+  ApiResponse response;
+  response.status = http::status::no_content;
+  response.content_type = "application/json";
+  response.records = 1;
+  return response;
+}
+
+ApiResponse read_audit(ApiContext& ctx, const ApiRequest& r) {
+  require(r, {Role::admin});
+  only_params(r, {"from", "to", "token", "cursor", "limit"});
+  AuditLog::Query q;
+  if (auto t = time_param(r, "from")) q.from_unix_ms = *t * 1000;
+  if (auto t = time_param(r, "to")) q.to_unix_ms = *t * 1000 + 999;
+  q.token_id = text_param(r, "token", 12).value_or("");
+  if (auto c = text_param(r, "cursor", 32)) {
+    if (c->size() != 32) bad_parameter("cursor", "not a cursor of this listing");
+    q.cursor = *c;
+  }
+  q.limit = static_cast<std::size_t>(int_param(r, "limit", 1, 1000).value_or(100));
+  std::string next;
+  json::array items;
+  for (auto& e : ctx.audit.read(q, next)) items.push_back(std::move(e));
+  const auto n = static_cast<std::int64_t>(items.size());
+  return json_response(
+      json::object{{"items", std::move(items)},
+                   {"next_cursor", next.empty() ? json::value(nullptr) : json::value(next)}},
+      n);
+}
+
+ApiResponse me(ApiContext&, const ApiRequest& r) {
+  only_params(r, {});
+  return json_response(to_json(r.token), 1);
+}
+
+// --- the table ----------------------------------------------------------------------------------
+
+struct Route {
+  http::verb method;
+  std::vector<std::string_view> pattern;  // "{}" matches one segment
+  Roles roles;
+  ApiResponse (*handler)(ApiContext&, const ApiRequest&);
+};
+
+constexpr Roles any_role = {Role::police, Role::reviewer, Role::operator_, Role::admin};
+constexpr Roles vehicle_readers = {Role::police, Role::reviewer, Role::operator_};
+
+const std::vector<Route>& routes() {
+  using V = http::verb;
+  static const std::vector<Route> table{
+      {V::get, {"me"}, any_role, me},
+      {V::get, {"violations"}, readers, list_violations},
+      {V::get, {"violations.csv"}, readers, export_violations},
+      {V::get, {"violations", "{}"}, readers, violation_detail},
+      {V::post, {"violations", "{}", "review"}, {Role::reviewer}, review_violation},
+      {V::get, {"vehicles"}, vehicle_readers, search_vehicles},
+      {V::get, {"vehicles", "{}"}, vehicle_readers, vehicle_detail},
+      {V::put, {"vehicles", "{}"}, {Role::operator_}, upsert_vehicle},
+      {V::get, {"vehicles", "{}", "track"}, readers, vehicle_track},
+      {V::get, {"vehicles", "{}", "frames"}, readers, vehicle_frames},
+      {V::post, {"registry"}, {Role::operator_}, import_registry},
+      {V::get, {"zones"}, vehicle_readers, list_zones},
+      {V::get, {"zones", "versions"}, vehicle_readers, zone_versions},
+      {V::get, {"zones", "{}"}, vehicle_readers, zone_detail},
+      {V::post, {"zones"}, {Role::operator_}, upload_zones},
+      {V::post, {"observations"}, {Role::operator_}, post_observations},
+      {V::get, {"stats", "online"}, readers, online_rate},
+      {V::get, {"stats", "violations"}, readers, violation_counts},
+      {V::get, {"tokens"}, {Role::admin}, list_tokens},
+      {V::post, {"tokens"}, {Role::admin}, create_token},
+      {V::delete_, {"tokens", "{}"}, {Role::admin}, revoke_token},
+      {V::get, {"audit"}, {Role::admin}, read_audit},
+  };
+  return table;
+}
+
+ApiResponse static_file(const ApiRequest& r) {
+  if (r.method != http::verb::get && r.method != http::verb::head)
+    throw ApiError(http::status::method_not_allowed, "method_not_allowed", "only GET here");
+  std::string path;
+  for (const auto& s : r.segments) path += "/" + s;
+  if (path.empty() || path == "/") path = "/index.html";
+  // Only the embedded files exist: a path such as /../../etc/passwd simply matches none.
+  const auto* asset = find_web_asset(path);
+  if (!asset) not_found(path);
+  ApiResponse response;
+  response.content_type = std::string(asset->content_type);
+  response.body = std::string(asset->data);
+  response.records = 1;
+  return response;
+}
+
+}  // namespace
+
+ApiResponse route(ApiContext& ctx, ApiRequest& request) {
+  const auto& s = request.segments;
+  if (s.size() < 2 || s[0] != "api" || s[1] != "v1") {
+    if (s.size() == 2 && s[0] == "api" && s[1] == "openapi.json") {
+      const auto* asset = find_web_asset("/openapi.json");
+      if (!asset) not_found("/api/openapi.json");
+      ApiResponse response;
+      response.content_type = "application/json; charset=utf-8";
+      response.body = std::string(asset->data);
+      return response;
+    }
+    return static_file(request);
+  }
+  if (s.size() == 4 && s[2] == "violations" && s[3] == "feed") {
+    require(request, readers);
+    only_params(request, {});
+    if (request.method != http::verb::get)
+      throw ApiError(http::status::method_not_allowed, "method_not_allowed", "use GET");
+    ApiResponse response;
+    response.event_stream = true;
+    return response;
+  }
+  const std::vector<std::string> rest(s.begin() + 2, s.end());
+  bool path_known = false;
+  for (const auto& route : routes()) {
+    if (route.pattern.size() != rest.size()) continue;
+    bool match = true;
+    for (std::size_t i = 0; i < rest.size() && match; ++i)
+      match = route.pattern[i] == "{}" || route.pattern[i] == rest[i];
+    if (!match) continue;
+    path_known = true;
+    if (route.method != request.method) continue;
+    require(request, route.roles);
+    return route.handler(ctx, request);
+  }
+  if (path_known)
+    throw ApiError(http::status::method_not_allowed, "method_not_allowed",
+                   "this path does not take " + std::string(http::to_string(request.method)));
+  throw ApiError(http::status::not_found, "not_found", "no such API path: " + request.target);
+}
+
+}  // namespace lantian::server::api

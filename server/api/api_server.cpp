@@ -1,0 +1,369 @@
+#include "server/api/api_server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+#include <deque>
+
+#include "server/api/api_routes.hpp"
+#include "server/tls_context.hpp"
+
+namespace lantian::server::api {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace json = boost::json;
+using asio::ip::tcp;
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+// One live-feed connection: new violations wait in a bounded queue until the session writes them.
+class FeedSubscriber {
+ public:
+  FeedSubscriber(asio::any_io_executor executor, Jurisdiction jurisdiction)
+      : signal_(executor, asio::steady_timer::time_point::max()),
+        jurisdiction_(std::move(jurisdiction)) {}
+  static constexpr std::size_t max_queued = 1000;
+
+  // From any thread. A subscriber that fell max_queued behind is closed rather than buffering
+  // without bound; the client reconnects and lists what it missed.
+  void push(const json::object& violation) {
+    if (!jurisdiction_.allows(violation)) return;
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_) return;
+      if (queue_.size() >= max_queued)
+        closed_ = true;
+      else
+        queue_.push_back("id: " + std::string(violation.at("id").as_string()) +
+                         "\nevent: violation\ndata: " + json::serialize(violation) + "\n\n");
+    }
+    asio::post(signal_.get_executor(), [this, self = keep_alive_.lock()] {
+      if (self) signal_.cancel();
+    });
+  }
+  void close() {
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+    }
+    asio::post(signal_.get_executor(), [this, self = keep_alive_.lock()] {
+      if (self) signal_.cancel();
+    });
+  }
+  // Waits for events (or `heartbeat`); returns them, or nullopt when closed.
+  asio::awaitable<std::optional<std::string>> next(std::chrono::seconds heartbeat) {
+    for (;;) {
+      {
+        std::lock_guard lock(mutex_);
+        if (closed_) co_return std::nullopt;
+        if (!queue_.empty()) {
+          std::string out;
+          for (auto& e : queue_) out += e;
+          queue_.clear();
+          co_return out;
+        }
+      }
+      signal_.expires_after(heartbeat);
+      auto [ec] = co_await signal_.async_wait(nothrow);
+      if (!ec) co_return std::string(": heartbeat\n\n");  // keeps proxies from closing it
+    }
+  }
+  std::weak_ptr<FeedSubscriber> keep_alive_;
+
+ private:
+  asio::steady_timer signal_;
+  Jurisdiction jurisdiction_;
+  std::mutex mutex_;
+  std::deque<std::string> queue_;
+  bool closed_ = false;
+};
+
+namespace {
+
+std::int64_t now_unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string bearer(const beast::http::request<beast::http::string_body>& req) {
+  const auto header = req[beast::http::field::authorization];
+  constexpr std::string_view scheme = "Bearer ";
+  if (header.size() <= scheme.size() ||
+      !std::equal(scheme.begin(), scheme.end(), header.begin(),
+                  [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+    return {};
+  return std::string(header.substr(scheme.size()));
+}
+
+// Splits the target into decoded path segments and query parameters; false when it is not a
+// well-formed origin-form target.
+bool parse_target(std::string_view target, ApiRequest& r) {
+  auto parsed = boost::urls::parse_origin_form(target);
+  if (!parsed) return false;
+  for (auto segment : parsed->segments()) r.segments.emplace_back(segment);
+  for (auto param : parsed->params()) r.query[std::string(param.key)] = std::string(param.value);
+  return true;
+}
+
+}  // namespace
+
+ApiServer::ApiServer(asio::io_context& io, const Config& config, storage::Store& store,
+                     RuleRunner& rules)
+    : io_(io),
+      config_(config),
+      context_{store,           rules,
+               config,          TokenStore(store),
+               AuditLog(store), [this](const json::object& v) { publish(v); }},
+      limiter_(config.api.rate_per_second, config.api.burst) {}
+
+ApiServer::~ApiServer() {
+  stop();
+}
+
+bool ApiServer::start(std::string& problem) {
+  Config tls_config = config_;
+  tls_config.client_auth = ClientAuth::none;  // people log in with tokens, not certificates
+  if (!ensure_development_certificates(tls_config, problem)) return false;
+  tls_ = make_tls_context(tls_config, problem);
+  if (!tls_) return false;
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(config_.api.host, ec);
+  if (ec) {
+    problem = "--api: not an IP address: " + config_.api.host;
+    return false;
+  }
+  acceptor_ = std::make_unique<tcp::acceptor>(io_);
+  const tcp::endpoint endpoint(address, config_.api.port);
+  acceptor_->open(endpoint.protocol(), ec);
+  if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_->bind(endpoint, ec);
+  if (!ec) acceptor_->listen(256, ec);
+  if (ec) {
+    problem = "--api " + config_.api.host + ":" + std::to_string(config_.api.port) +
+              ": cannot listen: " + ec.message();
+    return false;
+  }
+  spdlog::info("event=api_listening port={} console=https://{}:{}/", port(), config_.api.host,
+               port());
+  asio::co_spawn(io_, accept_loop(), asio::detached);
+  return true;
+}
+
+std::uint16_t ApiServer::port() const {
+  return acceptor_ ? acceptor_->local_endpoint().port() : 0;
+}
+
+void ApiServer::stop() {
+  boost::system::error_code ec;
+  if (acceptor_) acceptor_->close(ec);
+  std::set<std::shared_ptr<FeedSubscriber>> feeds;
+  {
+    std::lock_guard lock(feeds_mutex_);
+    stopping_ = true;
+    feeds.swap(feeds_);
+  }
+  for (const auto& f : feeds) f->close();
+}
+
+void ApiServer::publish(const json::object& violation) {
+  std::lock_guard lock(feeds_mutex_);
+  for (const auto& f : feeds_) f->push(violation);
+}
+
+void ApiServer::unsubscribe(FeedSubscriber* subscriber) {
+  std::lock_guard lock(feeds_mutex_);
+  for (auto it = feeds_.begin(); it != feeds_.end(); ++it)
+    if (it->get() == subscriber) {
+      feeds_.erase(it);
+      return;
+    }
+}
+
+asio::awaitable<void> ApiServer::accept_loop() {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor_->async_accept(nothrow);
+    if (ec == asio::error::operation_aborted || !acceptor_->is_open()) co_return;
+    if (ec) continue;
+    if (connections_.load() >= config_.api.max_connections) {
+      boost::system::error_code ignored;
+      socket.close(ignored);  // at the limit: refuse rather than queue
+      continue;
+    }
+    asio::co_spawn(asio::make_strand(io_), session(std::move(socket)), asio::detached);
+  }
+}
+
+ApiResponse ApiServer::handle(ApiRequest& request) {
+  try {
+    return route(context_, request);
+  } catch (const ApiError& e) {
+    return error_response(e.status(), e.code(), e.what(), e.parameter());
+  } catch (const std::exception& e) {
+    spdlog::error("event=api_handler_failed target=\"{}\" error=\"{}\"", request.target, e.what());
+    return error_response(beast::http::status::internal_server_error, "internal",
+                          "the request could not be completed; it is logged");
+  }
+}
+
+asio::awaitable<void> ApiServer::session(tcp::socket socket) {
+  ++connections_;
+  struct Leave {
+    std::atomic<std::size_t>& n;
+    ~Leave() { --n; }
+  } leave{connections_};
+  boost::system::error_code ec;
+  const auto remote = socket.remote_endpoint(ec);
+  const std::string peer = ec ? "?" : remote.address().to_string();
+  beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *tls_);
+  auto& lowest = beast::get_lowest_layer(stream);
+  const auto timeout = config_.api.request_timeout;
+  lowest.expires_after(timeout);
+  if (auto [hs] = co_await stream.async_handshake(asio::ssl::stream_base::server, nothrow); hs)
+    co_return;
+  beast::flat_buffer buffer;
+  for (;;) {
+    beast::http::request_parser<beast::http::string_body> parser;
+    parser.header_limit(16 * 1024);
+    parser.body_limit(config_.api.max_body_bytes);
+    lowest.expires_after(timeout);
+    auto [read_error, n] = co_await beast::http::async_read(stream, buffer, parser, nothrow);
+    const auto started = std::chrono::steady_clock::now();
+    ApiResponse response;
+    ApiRequest request;
+    request.peer = peer;
+    if (read_error == beast::http::error::end_of_stream || read_error == asio::error::eof ||
+        read_error == beast::error::timeout)
+      break;
+    bool close_after = false;
+    if (read_error == beast::http::error::body_limit) {
+      response = error_response(beast::http::status::payload_too_large, "too_large",
+                                "the request body is larger than " +
+                                    std::to_string(config_.api.max_body_bytes) + " bytes");
+      close_after = true;  // the rest of the body is still on the wire
+    } else if (read_error) {
+      if (!parser.is_header_done()) break;  // not HTTP: nothing to answer
+      response = error_response(beast::http::status::bad_request, "bad_request",
+                                "malformed request: " + read_error.message());
+      close_after = true;
+    }
+    const auto& req = parser.get();
+    request.method = req.method();
+    request.target = std::string(req.target());
+    if (!read_error) {
+      request.body = req.body();
+      request.content_type = std::string(req[beast::http::field::content_type]);
+      request.last_event_id = std::string(req["Last-Event-ID"]);
+      if (!parse_target(req.target(), request)) {
+        response = error_response(beast::http::status::bad_request, "bad_target",
+                                  "the request target is not a valid path and query");
+      } else if (request.segments.size() >= 2 && request.segments[0] == "api" &&
+                 request.segments[1] == "v1") {
+        // Who is asking, and may they ask now?
+        const auto secret = bearer(req);
+        TokenRecord token;
+        const auto check = secret.empty()
+                               ? TokenStore::Check::unknown
+                               : context_.tokens.authenticate(secret, now_unix_ms(), token);
+        std::chrono::milliseconds retry{0};
+        if (check != TokenStore::Check::ok) {
+          const char* why = secret.empty()                        ? "a bearer token is required"
+                            : check == TokenStore::Check::revoked ? "the token was revoked"
+                            : check == TokenStore::Check::expired ? "the token has expired"
+                                                                  : "unknown token";
+          response = error_response(beast::http::status::unauthorized, "unauthorized", why);
+          response.headers.emplace_back(beast::http::field::www_authenticate,
+                                        "Bearer realm=\"lantian\"");
+          limiter_.allow("peer:" + peer, std::chrono::steady_clock::now(), retry);
+        } else if (!limiter_.allow(token.id, std::chrono::steady_clock::now(), retry)) {
+          request.token = token;
+          response = error_response(beast::http::status::too_many_requests, "rate_limited",
+                                    "too many requests for this token; retry later");
+          response.headers.emplace_back(beast::http::field::retry_after,
+                                        std::to_string((retry.count() + 999) / 1000));
+        } else {
+          request.token = token;
+          response = handle(request);
+        }
+      } else {
+        response = handle(request);  // the console, its assets and the OpenAPI document
+      }
+    }
+
+    if (response.event_stream) {
+      // The live feed: headers now, then events until the client leaves or the server stops.
+      auto subscriber = std::make_shared<FeedSubscriber>(co_await asio::this_coro::executor,
+                                                         request.token.jurisdiction);
+      subscriber->keep_alive_ = subscriber;
+      {
+        std::lock_guard lock(feeds_mutex_);
+        if (stopping_) break;
+        feeds_.insert(subscriber);
+      }
+      std::string error;
+      context_.audit.append(
+          {now_unix_ms(), request.token.id, std::string(to_string(request.token.role)), peer,
+           std::string(beast::http::to_string(request.method)), request.target, 200, 0, 0},
+          error);
+      beast::http::response<beast::http::empty_body> head{beast::http::status::ok, req.version()};
+      head.set(beast::http::field::content_type, "text/event-stream; charset=utf-8");
+      head.set(beast::http::field::cache_control, "no-store");
+      head.chunked(true);
+      beast::http::response_serializer<beast::http::empty_body> serializer(head);
+      lowest.expires_after(timeout);
+      auto [head_error, written] =
+          co_await beast::http::async_write_header(stream, serializer, nothrow);
+      while (!head_error) {
+        auto events = co_await subscriber->next(std::chrono::seconds(15));
+        if (!events) break;
+        lowest.expires_after(timeout);
+        auto [write_error, count] = co_await asio::async_write(
+            stream, beast::http::make_chunk(asio::buffer(*events)), nothrow);
+        if (write_error) break;
+      }
+      unsubscribe(subscriber.get());
+      subscriber->keep_alive_.reset();
+      break;
+    }
+
+    beast::http::response<beast::http::string_body> res{response.status, req.version()};
+    res.set(beast::http::field::server, "lantiand");
+    res.set(beast::http::field::content_type, response.content_type);
+    res.set(beast::http::field::cache_control, "no-store");
+    res.set("X-Content-Type-Options", "nosniff");
+    for (const auto& [field, value] : response.headers) res.set(field, value);
+    res.body() = std::move(response.body);
+    res.keep_alive(!close_after && req.keep_alive());
+    res.prepare_payload();
+
+    std::string error;
+    const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
+                             std::chrono::steady_clock::now() - started)
+                             .count();
+    if (!context_.audit.append(
+            {now_unix_ms(), request.token.id,
+             request.token.id.empty() ? std::string() : std::string(to_string(request.token.role)),
+             peer, std::string(beast::http::to_string(request.method)),
+             request.target.substr(0, 2000), static_cast<unsigned>(res.result_int()),
+             response.records, elapsed},
+            error))
+      spdlog::error("event=audit_not_stored error=\"{}\"", error);
+    lowest.expires_after(timeout);
+    auto [write_error, written] = co_await beast::http::async_write(stream, res, nothrow);
+    if (write_error || !res.keep_alive()) break;
+  }
+  lowest.expires_after(std::chrono::seconds(5));
+  co_await stream.async_shutdown(nothrow);
+}
+
+}  // namespace lantian::server::api

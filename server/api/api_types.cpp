@@ -1,0 +1,68 @@
+#include "server/api/api_types.hpp"
+
+#include <boost/json.hpp>
+#include <charconv>
+
+#include "server/config.hpp"
+
+namespace lantian::server::api {
+namespace json = boost::json;
+
+ApiResponse json_response(const json::value& body, std::int64_t records, http::status status) {
+  ApiResponse r;
+  r.status = status;
+  r.body = json::serialize(body);
+  r.records = records;
+  return r;
+}
+
+ApiResponse error_response(http::status status, const std::string& code, const std::string& message,
+                           const std::string& parameter) {
+  json::object error{{"code", code}, {"message", message}};
+  if (!parameter.empty()) error["parameter"] = parameter;
+  return json_response(json::object{{"error", std::move(error)}}, 0, status);
+}
+
+std::optional<std::string> text_param(const ApiRequest& r, const std::string& name,
+                                      std::size_t max_size) {
+  const auto it = r.query.find(name);
+  if (it == r.query.end()) return std::nullopt;
+  if (it->second.empty()) bad_parameter(name, "empty");
+  if (it->second.size() > max_size)
+    bad_parameter(name, "longer than " + std::to_string(max_size) + " characters");
+  return it->second;
+}
+
+std::optional<std::int64_t> int_param(const ApiRequest& r, const std::string& name,
+                                      std::int64_t min, std::int64_t max) {
+  const auto text = text_param(r, name, 20);
+  if (!text) return std::nullopt;
+  std::int64_t v = 0;
+  const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+  if (ec != std::errc() || end != text->data() + text->size())
+    bad_parameter(name, "not an integer: '" + *text + "'");
+  if (v < min || v > max)
+    bad_parameter(name, "must be " + std::to_string(min) + ".." + std::to_string(max));
+  return v;
+}
+
+std::optional<std::int64_t> time_param(const ApiRequest& r, const std::string& name) {
+  const auto text = text_param(r, name, 40);
+  if (!text) return std::nullopt;
+  const auto t = parse_time(*text);
+  if (!t)
+    bad_parameter(name, "not a time: '" + *text +
+                            "' (ISO 8601 with offset, YYYY-MM-DD[ HH:MM:SS] Beijing, or Unix "
+                            "seconds)");
+  return *t;
+}
+
+std::optional<bool> bool_param(const ApiRequest& r, const std::string& name) {
+  const auto text = text_param(r, name, 5);
+  if (!text) return std::nullopt;
+  if (*text == "true" || *text == "1") return true;
+  if (*text == "false" || *text == "0") return false;
+  bad_parameter(name, "must be true or false");
+}
+
+}  // namespace lantian::server::api

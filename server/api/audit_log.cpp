@@ -1,0 +1,86 @@
+#include "server/api/audit_log.hpp"
+
+#include <boost/json.hpp>
+
+#include "protocol/beijing_time.hpp"
+
+namespace lantian::server::api {
+namespace json = boost::json;
+namespace {
+
+std::string key_of(std::int64_t unix_ms, std::uint64_t sequence) {
+  std::string key;
+  storage::append_u64(key, static_cast<std::uint64_t>(unix_ms));
+  storage::append_u64(key, sequence);
+  return key;
+}
+
+}  // namespace
+
+AuditLog::AuditLog(storage::Store& store) : store_(store), sequence_(0) {
+  // Continue after the newest entry's sequence, so keys stay unique across restarts even when
+  // the clock steps back.
+  std::uint64_t last = 0;
+  store_.for_each(storage::Family::audit, "", [&](const std::string& key, const std::string&) {
+    if (key.size() == 16) last = std::max(last, storage::read_u64(std::string_view(key).substr(8)));
+    return true;
+  });
+  sequence_ = last + 1;
+}
+
+bool AuditLog::append(const AuditEntry& e, std::string& error) {
+  const json::object o{
+      {"time", protocol::BeijingTime::from_unix_seconds(e.unix_ms / 1000).iso8601().value_or("")},
+      {"unix_ms", e.unix_ms},
+      {"token_id", e.token_id.empty() ? json::value(nullptr) : json::value(e.token_id)},
+      {"role", e.role.empty() ? json::value(nullptr) : json::value(e.role)},
+      {"peer", e.peer},
+      {"method", e.method},
+      {"target", e.target},
+      {"status", e.status},
+      {"records", e.records},
+      {"duration_us", e.duration_us}};
+  return store_.apply(
+      {{storage::Family::audit, key_of(e.unix_ms, sequence_++), json::serialize(o)}},
+      storage::Durability::synced, error);
+}
+
+std::vector<json::object> AuditLog::read(const Query& q, std::string& next_cursor) const {
+  std::vector<json::object> out;
+  next_cursor.clear();
+  std::string start = key_of(q.from_unix_ms, 0);
+  std::string after;
+  if (q.cursor.size() == 32) {
+    after = key_of(std::stoll(q.cursor.substr(0, 16), nullptr, 16),
+                   std::stoull(q.cursor.substr(16), nullptr, 16));
+    start = std::max(start, after);
+  }
+  std::string last;
+  store_.for_each(
+      storage::Family::audit, "",
+      [&](const std::string& key, const std::string& value) {
+        if (key.size() != 16 || (!after.empty() && key <= after)) return true;
+        if (static_cast<std::int64_t>(storage::read_u64(key)) > q.to_unix_ms) return false;
+        boost::system::error_code ec;
+        auto v = json::parse(value, ec);
+        if (ec || !v.is_object()) return true;
+        const auto* id = v.as_object().if_contains("token_id");
+        if (!q.token_id.empty() && (!id || !id->is_string() || id->as_string() != q.token_id))
+          return true;
+        out.push_back(std::move(v.as_object()));
+        last = key;
+        return out.size() < q.limit;
+      },
+      start);
+  if (out.size() == q.limit) {
+    char buffer[33];
+    std::snprintf(
+        buffer, sizeof buffer, "%016llx%016llx",
+        static_cast<unsigned long long>(storage::read_u64(last)),
+        static_cast<unsigned long long>(storage::read_u64(std::string_view(last).substr(8))));
+    next_cursor = buffer;
+  }
+  return out;
+}
+
+}  // namespace lantian::server::api

@@ -1,0 +1,34 @@
+#include "server/api/rate_limiter.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace lantian::server::api {
+
+bool RateLimiter::allow(const std::string& key, std::chrono::steady_clock::time_point now,
+                        std::chrono::milliseconds& retry_after) {
+  std::lock_guard lock(mutex_);
+  if (buckets_.size() >= max_keys_ && !buckets_.count(key)) {
+    // Drop the buckets that have refilled completely: forgetting them changes nothing.
+    std::erase_if(buckets_, [&](const auto& entry) {
+      const double elapsed = std::chrono::duration<double>(now - entry.second.updated).count();
+      return entry.second.tokens + elapsed * rate_ >= burst_;
+    });
+  }
+  auto [it, fresh] = buckets_.try_emplace(key, Bucket{burst_, now});
+  Bucket& b = it->second;
+  if (!fresh) {
+    const double elapsed = std::chrono::duration<double>(now - b.updated).count();
+    b.tokens = std::min(burst_, b.tokens + elapsed * rate_);
+    b.updated = now;
+  }
+  if (b.tokens >= 1) {
+    b.tokens -= 1;
+    return true;
+  }
+  retry_after = std::chrono::milliseconds(
+      static_cast<std::int64_t>(std::ceil((1 - b.tokens) / rate_ * 1000)));
+  return false;
+}
+
+}  // namespace lantian::server::api
