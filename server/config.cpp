@@ -44,6 +44,7 @@ po::options_description serve_options() {
     ("api-request-timeout-s", po::value<int>()->default_value(30), "deadline for reading an API request and writing its answer")
     ("api-rate", po::value<double>()->default_value(20), "API requests per second per token (429 beyond)")
     ("api-burst", po::value<double>()->default_value(40), "API requests a token may send at once")
+    ("api-web-root", po::value<std::string>(), "serve the web console from this directory instead of the built-in copy (for console development)")
     ("tls-cert", po::value<std::string>(), "server certificate (PEM chain; default DATA_DIR/certs/server.crt)")
     ("tls-key", po::value<std::string>(), "server private key (default DATA_DIR/certs/server.key)")
     ("tls-ca", po::value<std::string>(), "CA for terminal certificates (default DATA_DIR/certs/ca.crt)")
@@ -195,6 +196,11 @@ void read_serve(const po::variables_map& vm, Config& c, std::vector<std::string>
   if (api_timeout < 1 || api_timeout > 3600)
     problems.push_back("--api-request-timeout-s must be 1..3600");
   c.api.request_timeout = std::chrono::seconds(api_timeout);
+  if (vm.count("api-web-root")) {
+    c.api.web_root = vm["api-web-root"].as<std::string>();
+    if (!std::filesystem::is_directory(c.api.web_root))
+      problems.push_back("--api-web-root: not a directory: " + c.api.web_root.string());
+  }
   c.api.rate_per_second = vm["api-rate"].as<double>();
   c.api.burst = vm["api-burst"].as<double>();
   if (!(c.api.rate_per_second > 0) || !(c.api.burst >= 1))

@@ -49,6 +49,8 @@ struct Config {
     std::chrono::seconds request_timeout{30};
     double rate_per_second = 20;  // per token
     double burst = 40;
+    // Serve the console from this directory instead of the copy compiled in (console development).
+    std::filesystem::path web_root;
   } api;
   int threads = 2;
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "protocol/beijing_time.hpp"
@@ -880,12 +882,44 @@ const std::vector<Route>& routes() {
   return table;
 }
 
-ApiResponse static_file(const ApiRequest& r) {
+// A file of --api-web-root: only regular files below the root, after resolving `..` and links.
+std::optional<std::string> file_below(const std::filesystem::path& root, const std::string& path) {
+  std::error_code ec;
+  const auto base = std::filesystem::canonical(root, ec);
+  if (ec) return std::nullopt;
+  const auto file = std::filesystem::weakly_canonical(base / path.substr(1), ec);
+  if (ec || !std::filesystem::is_regular_file(file, ec)) return std::nullopt;
+  const auto [end, rest] = std::mismatch(base.begin(), base.end(), file.begin(), file.end());
+  if (end != base.end()) return std::nullopt;  // outside the root
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+ApiResponse static_file(ApiContext& ctx, const ApiRequest& r) {
   if (r.method != http::verb::get && r.method != http::verb::head)
     throw ApiError(http::status::method_not_allowed, "method_not_allowed", "only GET here");
   std::string path;
-  for (const auto& s : r.segments) path += "/" + s;
+  for (const auto& s : r.segments) {
+    if (s == ".." || s.find('\0') != std::string::npos) not_found("/" + s);
+    path += "/" + s;
+  }
   if (path.empty() || path == "/") path = "/index.html";
+  if (!ctx.config.api.web_root.empty()) {
+    const auto body = file_below(ctx.config.api.web_root, path);
+    if (!body) not_found(path);
+    ApiResponse response;
+    const auto* embedded = find_web_asset(path);
+    response.content_type = embedded                   ? std::string(embedded->content_type)
+                            : path.ends_with(".js")     ? "text/javascript; charset=utf-8"
+                            : path.ends_with(".css")    ? "text/css; charset=utf-8"
+                            : path.ends_with(".html")   ? "text/html; charset=utf-8"
+                                                        : "application/octet-stream";
+    response.body = *body;
+    response.records = 1;
+    return response;
+  }
   // Only the embedded files exist: a path such as /../../etc/passwd simply matches none.
   const auto* asset = find_web_asset(path);
   if (!asset) not_found(path);
@@ -909,7 +943,7 @@ ApiResponse route(ApiContext& ctx, ApiRequest& request) {
       response.body = std::string(asset->data);
       return response;
     }
-    return static_file(request);
+    return static_file(ctx, request);
   }
   if (s.size() == 4 && s[2] == "violations" && s[3] == "feed") {
     require(request, readers);
