@@ -1,6 +1,8 @@
 # Writes a C++ source holding files as string literals, so that lantiand serves its web console
 # and OpenAPI document without any file beside the binary.
-# Usage: cmake -DOUTPUT=f.cpp -DBASE=dir -DFILES="a;b" [-DEXTRA=path=file] -P embed_assets.cmake
+# Usage: cmake -DOUTPUT=f.cpp -DBASE=dir -DLIST_FILE=files.txt [-DEXTRA=url=file] -P embed_assets.cmake
+# (LIST_FILE holds the files as a CMake list.)
+file(READ "${LIST_FILE}" FILES)
 set(body "")
 set(index "")
 set(n 0)

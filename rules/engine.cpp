@@ -479,7 +479,8 @@ void Engine::r04(VehicleState& state, const VehicleRecord& v, const Sample& s,
 }
 
 // R10: the downstream NOx sensor reads invalid, or exactly the same value, for 30 minutes of
-// running — a disconnected or emulated sensor. One per episode.
+// running — a disconnected or emulated sensor. One per episode; a gap in the data (longer than the
+// R11 gap) starts a new one, since nothing is known of the sensor meanwhile.
 void Engine::r10_nox_flat(VehicleState& state, const VehicleRecord& v, const Sample& s,
                           std::vector<Violation>& out) const {
   if (!s.nox_channel) return;
@@ -487,7 +488,9 @@ void Engine::r10_nox_flat(VehicleState& state, const VehicleRecord& v, const Sam
     state.nox_flat_since.reset();
     return;
   }
-  if (!state.nox_flat_since || s.nox_down_ppm != state.nox_flat_value) {
+  const bool gap = s.at_unix_s - state.nox_flat_last_at > config_.r11_gap_s;
+  state.nox_flat_last_at = s.at_unix_s;
+  if (!state.nox_flat_since || gap || s.nox_down_ppm != state.nox_flat_value) {
     state.nox_flat_since = s.at_unix_s;
     state.nox_flat_value = s.nox_down_ppm;
     state.nox_flat_ref = s.ref;

@@ -140,6 +140,7 @@ struct VehicleState {
   bool nox_mean_reported = false, conversion_reported = false;
   // R10: downstream NOx invalid (no value) or stuck at one value while the engine runs.
   std::optional<std::int64_t> nox_flat_since;
+  std::int64_t nox_flat_last_at = 0;  // a gap longer than r11_gap_s starts a new episode
   std::optional<double> nox_flat_value;  // nullopt: the reading was invalid
   bool nox_flat_reported = false;
   SampleRef nox_flat_ref;

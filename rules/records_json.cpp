@@ -101,7 +101,7 @@ BOOST_DESCRIBE_STRUCT(VehicleState, (),
                        mil_streak, mil_first, empty_since, r09_reported, last_cvn, last_calid,
                        last_lon, last_lat, last_fix_at, nox_window, nox_day, nox_last_valid_at,
                        low_conversion_s, nox_mean_reported, conversion_reported, nox_flat_since,
-                       nox_flat_value, nox_flat_reported, nox_flat_ref, trip_last_at,
+                       nox_flat_last_at, nox_flat_value, nox_flat_reported, nox_flat_ref, trip_last_at,
                        trip_last_running, trip_last_ref, pending_gaps, r12_vin_day))
 
 // The zone visits by hand: Boost.JSON 1.81's generic map conversion calls an unqualified end(),

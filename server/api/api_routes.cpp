@@ -19,8 +19,8 @@ namespace lantian::server::api {
 namespace json = boost::json;
 namespace {
 
-using Roles = std::initializer_list<Role>;
-constexpr Roles readers = {Role::police, Role::reviewer};
+using Roles = std::vector<Role>;
+const Roles readers = {Role::police, Role::reviewer};
 constexpr std::int64_t online_window_ms = 15 * 60 * 1000;  // a frame this recent: online
 
 std::int64_t now_unix_ms() {
@@ -29,7 +29,7 @@ std::int64_t now_unix_ms() {
       .count();
 }
 
-void require(const ApiRequest& r, Roles roles) {
+void require(const ApiRequest& r, const Roles& roles) {
   if (std::find(roles.begin(), roles.end(), r.token.role) == roles.end())
     throw ApiError(http::status::forbidden, "forbidden",
                    "the role '" + std::string(to_string(r.token.role)) + "' may not do this");
@@ -850,8 +850,8 @@ struct Route {
   ApiResponse (*handler)(ApiContext&, const ApiRequest&);
 };
 
-constexpr Roles any_role = {Role::police, Role::reviewer, Role::operator_, Role::admin};
-constexpr Roles vehicle_readers = {Role::police, Role::reviewer, Role::operator_};
+const Roles any_role = {Role::police, Role::reviewer, Role::operator_, Role::admin};
+const Roles vehicle_readers = {Role::police, Role::reviewer, Role::operator_};
 
 const std::vector<Route>& routes() {
   using V = http::verb;
@@ -911,11 +911,11 @@ ApiResponse static_file(ApiContext& ctx, const ApiRequest& r) {
     if (!body) not_found(path);
     ApiResponse response;
     const auto* embedded = find_web_asset(path);
-    response.content_type = embedded                   ? std::string(embedded->content_type)
-                            : path.ends_with(".js")     ? "text/javascript; charset=utf-8"
-                            : path.ends_with(".css")    ? "text/css; charset=utf-8"
-                            : path.ends_with(".html")   ? "text/html; charset=utf-8"
-                                                        : "application/octet-stream";
+    response.content_type = embedded                  ? std::string(embedded->content_type)
+                            : path.ends_with(".js")   ? "text/javascript; charset=utf-8"
+                            : path.ends_with(".css")  ? "text/css; charset=utf-8"
+                            : path.ends_with(".html") ? "text/html; charset=utf-8"
+                                                      : "application/octet-stream";
     response.body = *body;
     response.records = 1;
     return response;

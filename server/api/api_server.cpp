@@ -195,7 +195,7 @@ asio::awaitable<void> ApiServer::accept_loop() {
     auto [ec, socket] = co_await acceptor_->async_accept(nothrow);
     if (ec == asio::error::operation_aborted || !acceptor_->is_open()) co_return;
     if (ec) continue;
-    if (connections_.load() >= config_.api.max_connections) {
+    if (connections_->load() >= config_.api.max_connections) {
       boost::system::error_code ignored;
       socket.close(ignored);  // at the limit: refuse rather than queue
       continue;
@@ -217,10 +217,10 @@ ApiResponse ApiServer::handle(ApiRequest& request) {
 }
 
 asio::awaitable<void> ApiServer::session(tcp::socket socket) {
-  ++connections_;
+  ++*connections_;
   struct Leave {
-    std::atomic<std::size_t>& n;
-    ~Leave() { --n; }
+    std::shared_ptr<std::atomic<std::size_t>> n;
+    ~Leave() { --*n; }
   } leave{connections_};
   boost::system::error_code ec;
   const auto remote = socket.remote_endpoint(ec);
@@ -237,7 +237,8 @@ asio::awaitable<void> ApiServer::session(tcp::socket socket) {
     parser.header_limit(16 * 1024);
     parser.body_limit(config_.api.max_body_bytes);
     lowest.expires_after(timeout);
-    auto [read_error, n] = co_await beast::http::async_read(stream, buffer, parser, nothrow);
+    // The head first: a body announced as too large is refused before any of it is read.
+    auto [read_error, n] = co_await beast::http::async_read_header(stream, buffer, parser, nothrow);
     const auto started = std::chrono::steady_clock::now();
     ApiResponse response;
     ApiRequest request;
@@ -245,12 +246,19 @@ asio::awaitable<void> ApiServer::session(tcp::socket socket) {
     if (read_error == beast::http::error::end_of_stream || read_error == asio::error::eof ||
         read_error == beast::error::timeout)
       break;
-    bool close_after = false;
+    if (!read_error) {
+      if (const auto length = parser.content_length();
+          length && *length > config_.api.max_body_bytes)
+        read_error = beast::http::error::body_limit;
+      else
+        std::tie(read_error, n) = co_await beast::http::async_read(stream, buffer, parser, nothrow);
+    }
+    bool close_after = false, drain = false;
     if (read_error == beast::http::error::body_limit) {
       response = error_response(beast::http::status::payload_too_large, "too_large",
                                 "the request body is larger than " +
                                     std::to_string(config_.api.max_body_bytes) + " bytes");
-      close_after = true;  // the rest of the body is still on the wire
+      close_after = drain = true;  // the rest of the body is still on the wire
     } else if (read_error) {
       if (!parser.is_header_done()) break;  // not HTTP: nothing to answer
       response = error_response(beast::http::status::bad_request, "bad_request",
@@ -360,6 +368,18 @@ asio::awaitable<void> ApiServer::session(tcp::socket socket) {
       spdlog::error("event=audit_not_stored error=\"{}\"", error);
     lowest.expires_after(timeout);
     auto [write_error, written] = co_await beast::http::async_write(stream, res, nothrow);
+    if (drain && !write_error) {
+      // Read (and drop) what the client is still sending, briefly and boundedly, so that closing
+      // does not reset the connection before the client has read the refusal.
+      std::array<char, 16384> scratch;
+      std::size_t dropped = 0;
+      lowest.expires_after(std::chrono::seconds(2));
+      while (dropped < (4u << 20)) {
+        auto [e, got] = co_await stream.async_read_some(asio::buffer(scratch), nothrow);
+        if (e) break;
+        dropped += got;
+      }
+    }
     if (write_error || !res.keep_alive()) break;
   }
   lowest.expires_after(std::chrono::seconds(5));

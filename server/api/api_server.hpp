@@ -72,7 +72,10 @@ class ApiServer {
   RateLimiter limiter_;
   std::shared_ptr<boost::asio::ssl::context> tls_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
-  std::atomic<std::size_t> connections_{0};
+  // Shared with the sessions: a session's frame may outlive the server when its io_context is
+  // destroyed after it (handlers are destroyed then, not run).
+  std::shared_ptr<std::atomic<std::size_t>> connections_ =
+      std::make_shared<std::atomic<std::size_t>>(0);
   std::mutex feeds_mutex_;
   std::set<std::shared_ptr<FeedSubscriber>> feeds_;
   bool stopping_ = false;  // guarded by feeds_mutex_

@@ -60,6 +60,9 @@ Config test_config(const fs::path& data_dir, std::vector<std::string> listeners)
   c.first_frame_timeout = std::chrono::seconds(2);
   c.idle_timeout = std::chrono::seconds(3);
   c.write_timeout = std::chrono::seconds(2);
+  c.api.enabled = false;  // API tests turn it on
+  c.api.host = "127.0.0.1";
+  c.api.port = 0;
   return c;
 }
 
@@ -73,6 +76,12 @@ RunningServer::RunningServer(Config config) : config_(std::move(config)) {
   std::vector<std::string> problems;
   if (!server_->start(problems)) throw std::runtime_error(problems.front());
   ports_ = server_->bound_ports();
+  if (config_.api.enabled) {
+    api_ = std::make_unique<api::ApiServer>(io_, config_, *store_, *rules_);
+    std::string problem;
+    if (!api_->start(problem)) throw std::runtime_error(problem);
+    rules_->on_violation([this](const boost::json::object& v) { api_->publish(v); });
+  }
   thread_ = std::thread([this] { io_.run(); });
 }
 
@@ -84,6 +93,7 @@ void RunningServer::stop() {
       io_,
       [&]() -> asio::awaitable<void> {
         co_await server_->shutdown();
+        if (api_) api_->stop();
         done.set_value();
       },
       asio::detached);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "protocol/bytes.hpp"
+#include "server/api/api_server.hpp"
 #include "server/config.hpp"
 #include "server/ingest_server.hpp"
 #include "server/metrics.hpp"
@@ -51,6 +52,8 @@ class RunningServer {
   // Waits until every stored frame handed to the rule engine has been evaluated.
   void drain_rules() { rules_->drain(); }
   RuleRunner& rules() { return *rules_; }
+  // The HTTPS API's port (config.api.enabled).
+  std::uint16_t api_port() const { return api_->port(); }
   storage::Store& store() { return *store_; }
   const Config& config() const { return config_; }
 
@@ -61,6 +64,7 @@ class RunningServer {
   ServerMetrics metrics_;
   std::unique_ptr<RuleRunner> rules_;
   std::unique_ptr<IngestServer> server_;
+  std::unique_ptr<api::ApiServer> api_;
   std::vector<std::uint16_t> ports_;
   std::thread thread_;
   bool stopped_ = false;

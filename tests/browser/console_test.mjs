@@ -1,0 +1,280 @@
+// Browser test of the lantiand web console, in Debian's Chromium through playwright-core.
+//
+// Usage: node console_test.mjs CONSOLE_URL REVIEWER_TOKEN SCREENSHOT.png
+//
+// Expects a server holding exactly samples/registry-sample.csv, samples/zones-henan-sample.geojson
+// and tests/browser/observations.jsonl (run.sh prepares one): 12 violations, 8 of them R05 (one per
+// smoke observation at or above the limit) and 4 R01 (sightings of 国三 trucks on 2026 days).
+// Prints one line per check and a closing "N passed, N failed" line; exits non-zero on the first
+// failure, and after a hard timeout whatever happens.
+import { chromium } from 'playwright-core';
+import { readFile } from 'node:fs/promises';
+
+const HARD_TIMEOUT_MS = 180_000;
+const STEP_TIMEOUT_MS = 20_000;
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+const [url, token, screenshotPath] = process.argv.slice(2);
+if (!url || !token || !screenshotPath) {
+  console.error('usage: node console_test.mjs CONSOLE_URL REVIEWER_TOKEN SCREENSHOT.png');
+  process.exit(2);
+}
+
+// What the test data implies, newest first (by evidence time).
+const R05_IDS = [
+  'R05|LGAD6SJA1RG736370|smoke-zz-04',
+  'R05|NRZJ1JZZ98M3GG0FY|smoke-zz-03',
+  'R05|LZZJ5ACA5AF110265|smoke-zz-02',
+  'R05|NRL0P67VK8FTK8MJK|smoke-xc-01',
+  'R05|NRN3477B7N4FYW8B2|smoke-lh-01',
+  'R05|NR10XB9MLMREGGM7R|smoke-smx-01',
+  'R05|NR6J4CF3WFHPRDY25|smoke-kf-01',
+  'R05|NRCNCZVY6RRDY6AGJ|smoke-zz-01',
+];
+const R01_IDS = [
+  'R01|LZZJ5ACA5AF110265|2026-03-20',
+  'R01|LGABWSXZ79D742275|2026-03-10',
+  'R01|LZZJ5ACA5AF110265|2026-03-05',
+  'R01|LFWD2ZPZ9BA158472|2026-03-02',
+];
+const ALL_IDS = [...R05_IDS, ...R01_IDS];
+const ZONES = 6;  // samples/zones-henan-sample.geojson
+const REVIEWED = 'R05|NRCNCZVY6RRDY6AGJ|smoke-zz-01';
+const REVIEWED_SITE = '郑州东区工地';
+const COMMENT = '现场照片清晰，林格曼黑度 3 级，确认违规（浏览器测试）';
+
+let passed = 0;
+let browser;
+
+function finish(code, message) {
+  if (message) console.error(message);
+  console.log(`${passed} passed, ${code === 0 ? 0 : 1} failed`);
+  process.exit(code);
+}
+
+// The hard timeout: the test can never hang (process.exit also ends the browser it launched).
+const timer = setTimeout(() => finish(1, `FAIL: hard timeout after ${HARD_TIMEOUT_MS / 1000} s`), HARD_TIMEOUT_MS);
+
+function assert(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+function assertEqual(actual, expected, what) {
+  const a = JSON.stringify(actual);
+  const e = JSON.stringify(expected);
+  if (a !== e) throw new Error(`${what}: expected ${e}, got ${a}`);
+}
+
+async function check(name, fn) {
+  try {
+    await fn();
+  } catch (error) {
+    throw new Error(`FAIL: ${name}: ${error.message.split('\n')[0]}`);
+  }
+  passed += 1;
+  console.log(`ok ${passed} - ${name}`);
+}
+
+// --- page helpers --------------------------------------------------------------------------------
+
+const rowIds = (page) =>
+  page.$$eval('#violations-table tbody tr[data-id]', (rows) => rows.map((r) => r.dataset.id));
+
+// Paths Leaflet drew into the overlay pane's SVG, by class.
+const pathCount = (page, cls) => page.locator(`#map .leaflet-overlay-pane svg path.${cls}`).count();
+
+// Runs a step that reloads the list and waits for it to be drawn.
+async function reloadList(page, step) {
+  await page.$eval('#violations-table', (t) => { t.dataset.state = 'stale'; });
+  await step();
+  await page.waitForSelector('#violations-table[data-state="ready"]');
+}
+
+async function bannerText(page) {
+  return (await page.isVisible('#error-banner')) ? page.textContent('#error-text') : '';
+}
+
+// --- the test ------------------------------------------------------------------------------------
+
+async function run() {
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  const context = await browser.newContext({
+    ignoreHTTPSErrors: true,
+    viewport: { width: 1600, height: 1000 },
+    locale: 'zh-CN',
+    acceptDownloads: true,
+  });
+  context.setDefaultTimeout(STEP_TIMEOUT_MS);
+  const page = await context.newPage();
+  const pageErrors = [];
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+
+  await check('the console loads with the login form', async () => {
+    const response = await page.goto(url, { waitUntil: 'load' });
+    assert(response && response.ok(), `GET ${url} answered ${response && response.status()}`);
+    await page.waitForSelector('#token-input');
+    assertEqual(await page.textContent('#login-button'), '登录', 'login button label');
+    assert(await page.evaluate(() => typeof window.L === 'object'), 'Leaflet is not loaded');
+  });
+
+  await check('a wrong token shows the API error message', async () => {
+    await page.fill('#token-input', 'lt_not_a_real_token');
+    await page.click('#login-button');
+    await page.waitForSelector('#login-error:not([hidden])');
+    const text = await page.textContent('#login-error');
+    assert(text.includes('unknown token') && text.includes('401'), `login error text: ${text}`);
+  });
+
+  await check('the reviewer token logs in', async () => {
+    await page.fill('#token-input', token);
+    await page.click('#login-button');
+    await page.waitForSelector('#app-view:not([hidden])');
+    assertEqual(await page.getAttribute('#user-role', 'data-role'), 'reviewer', 'role');
+    assertEqual(await page.textContent('#user-role'), '审核人员', 'role label');
+    assertEqual(await page.evaluate(() => sessionStorage.getItem('lantian.token')), token, 'stored token');
+  });
+
+  await check('the list shows all 12 violations, newest first', async () => {
+    await page.waitForSelector('#violations-table[data-state="ready"]');
+    assertEqual(await rowIds(page), ALL_IDS, 'rows');
+  });
+
+  await check(`the map draws the ${ZONES} zones and a marker per listed violation`, async () => {
+    await page.waitForFunction((n) =>
+      document.querySelectorAll('#map .leaflet-overlay-pane svg path.zone-polygon').length === n, ZONES);
+    assertEqual(await pathCount(page, 'zone-polygon'), ZONES, 'zone polygons');
+    assertEqual(await pathCount(page, 'violation-marker'), ALL_IDS.length, 'violation markers');
+    assertEqual(await page.locator('#map .leaflet-tile-pane img').count(), 0, 'tile images');
+  });
+
+  await check('paging: 10 per page, 下一页 and 首页', async () => {
+    await reloadList(page, () => page.selectOption('#filter-limit', '10'));
+    assertEqual(await rowIds(page), ALL_IDS.slice(0, 10), 'page 1');
+    assert(await page.isEnabled('#next-page'), '下一页 is disabled on page 1');
+    assertEqual(await page.textContent('#next-page'), '下一页', 'next button label');
+    await reloadList(page, () => page.click('#next-page'));
+    assertEqual(await rowIds(page), ALL_IDS.slice(10), 'page 2');
+    await reloadList(page, () => page.click('#first-page'));
+    assertEqual(await rowIds(page), ALL_IDS.slice(0, 10), 'back on page 1');
+  });
+
+  await check('filtering by rule R05 shows exactly the 8 smoke violations', async () => {
+    await page.selectOption('#filter-rule', 'R05');
+    await reloadList(page, () => page.selectOption('#filter-limit', '50'));
+    assertEqual(await rowIds(page), R05_IDS, 'R05 rows');
+    const rules = await page.$$eval('#violations-table tbody tr[data-id] td:nth-child(2)', (c) => c.map((x) => x.textContent));
+    assert(rules.every((r) => r === 'R05'), `rule column: ${rules}`);
+    assertEqual(await pathCount(page, 'violation-marker'), R05_IDS.length, 'violation markers');
+    assertEqual(await pathCount(page, 'zone-polygon'), ZONES, 'zone polygons');
+  });
+
+  await check('more filters: city 许昌 and R05 gives 3 rows; a bad plate shows the API error', async () => {
+    await page.fill('#filter-city', '许昌');
+    await reloadList(page, () => page.click('#search-button'));
+    assertEqual(await rowIds(page), [R05_IDS[1], R05_IDS[3], R05_IDS[7]], '许昌 R05 rows');
+    await page.fill('#filter-city', '');
+    await page.fill('#filter-vehicle', '豫Z00000');
+    await page.click('#search-button');
+    await page.waitForSelector('#error-banner:not([hidden])');
+    const text = await bannerText(page);
+    assert(text.includes('no registered vehicle has this plate'), `banner: ${text}`);
+    await page.fill('#filter-vehicle', '');
+    await reloadList(page, () => page.click('#search-button'));
+    assertEqual(await rowIds(page), R05_IDS, 'R05 rows again');
+    assert(!(await page.isVisible('#error-banner')), 'the error banner stays after a good query');
+  });
+
+  await check('export downloads the CSV of the same filters', async () => {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-button')]);
+    const text = await readFile(await download.path(), 'utf8');
+    assert(text.startsWith('\uFEFFid,rule,'), 'no BOM and header');
+    const lines = text.trim().split(/\r\n/);
+    assertEqual(lines.length, 1 + R05_IDS.length, 'CSV lines');
+    assert(lines.slice(1).every((l) => l.split(',')[1] === 'R05'), 'CSV rows are not all R05');
+  });
+
+  await check('opening a violation shows its detail and evidence', async () => {
+    await page.click(`#violations-table tbody tr[data-id="${REVIEWED}"]`);
+    await page.waitForSelector(`#violation-detail[data-state="ready"][data-id="${REVIEWED}"]`);
+    assert((await page.textContent('#detail-rule')).startsWith('R05'), 'rule');
+    assertEqual(await page.getAttribute('#detail-status', 'data-status'), 'open', 'status before review');
+    const evidence = await page.textContent('#evidence');
+    assert(evidence.includes(REVIEWED_SITE), `evidence lacks the site ${REVIEWED_SITE}`);
+    assert(evidence.includes('3 级') && evidence.includes('img/smoke-zz-01.jpg'), 'ringelmann or image');
+    assertEqual(await page.locator('#evidence [data-testid="evidence-observation"]').count(), 1, 'observations');
+  });
+
+  await check('the map highlights the violation among the zones', async () => {
+    assertEqual(await pathCount(page, 'violation-highlight'), 1, 'highlight');
+    assertEqual(await pathCount(page, 'evidence-point'), 1, 'evidence points');
+    assertEqual(await pathCount(page, 'zone-polygon'), ZONES, 'zone polygons');
+    assertEqual(await pathCount(page, 'violation-marker'), R05_IDS.length, 'violation markers');
+    const selected = await page.$eval('#violations-table tr.selected', (r) => r.dataset.id);
+    assertEqual(selected, REVIEWED, 'selected row');
+  });
+
+  await check('the reviewer confirms it with a comment', async () => {
+    assert(await page.isVisible('#review-confirm'), '确认 is not shown to a reviewer');
+    assertEqual(await page.textContent('#review-confirm'), '确认', 'confirm label');
+    await page.click('#review-confirm');  // without a comment: refused before asking the API
+    assert((await page.textContent('#review-message')).includes('审核意见'), 'empty comment accepted');
+    await page.fill('#review-comment', COMMENT);
+    await page.click('#review-confirm');
+    await page.waitForSelector('#detail-status[data-status="confirmed"]');
+    assert((await page.textContent('#detail-status')).includes('已确认'), 'status label');
+    assert((await page.textContent('#review-message')).includes('已确认'), 'review message');
+    assert((await page.textContent('#review-history')).includes(COMMENT), 'review history');
+    const rowStatus = await page.textContent(`#violations-table tbody tr[data-id="${REVIEWED}"] td:nth-child(4)`);
+    assertEqual(rowStatus, '已确认', 'status in the list');
+    const stored = await page.evaluate(async ([id, t]) => {
+      const r = await fetch(`/api/v1/violations/${encodeURIComponent(id)}`, { headers: { Authorization: `Bearer ${t}` } });
+      return (await r.json()).violation;
+    }, [REVIEWED, token]);
+    assertEqual([stored.status, stored.review && stored.review.comment], ['confirmed', COMMENT], 'stored review');
+  });
+
+  await check('the screenshot is saved', async () => {
+    await page.screenshot({ path: screenshotPath, fullPage: true });
+    const png = await readFile(screenshotPath);
+    assert(png.subarray(1, 4).toString() === 'PNG' && png.length > 10000, 'not a PNG');
+  });
+
+  await check('the status filter finds the confirmed violation', async () => {
+    await page.selectOption('#filter-status', 'confirmed');
+    await reloadList(page, () => page.click('#search-button'));
+    assertEqual(await rowIds(page), [REVIEWED], 'confirmed rows');
+  });
+
+  await check('the vehicle page shows the record and open violations', async () => {
+    await page.click('#violation-detail a.vehicle-link');
+    await page.waitForSelector('#vehicle-detail[data-state="ready"][data-vin="NRCNCZVY6RRDY6AGJ"]');
+    const fields = await page.textContent('#vehicle-fields');
+    assert(fields.includes('装载机') && fields.includes('许昌'), `vehicle fields: ${fields}`);
+    assertEqual(await page.textContent('#vehicle-online'), '离线', 'online state');
+    // Its other smoke observation was below the limit: no open violation is left after the review.
+    assertEqual(await page.locator('#vehicle-violations tbody tr[data-id]').count(), 0, 'open violations');
+    await page.click('#track-button');
+    await page.waitForFunction(() => document.querySelector('#track-info').textContent.includes('没有有效定位'));
+  });
+
+  await check('退出 clears the token', async () => {
+    await page.click('#logout-button');
+    await page.waitForSelector('#login-view:not([hidden])');
+    assertEqual(await page.evaluate(() => sessionStorage.getItem('lantian.token')), null, 'stored token');
+  });
+
+  await check('no script error on the page', async () => {
+    assertEqual(pageErrors, [], 'page errors');
+  });
+}
+
+try {
+  await run();
+  clearTimeout(timer);
+  await browser.close();
+  finish(0);
+} catch (error) {
+  clearTimeout(timer);
+  if (browser) await browser.close().catch(() => {});
+  finish(1, error.message.startsWith('FAIL') ? error.message : `FAIL: ${error.stack || error.message}`);
+}

@@ -1,0 +1,566 @@
+// The HTTPS API against a real server: tokens and roles (the whole authorisation matrix),
+// jurisdictions, every endpoint, cursor pagination under concurrent inserts, the audit log, bad
+// parameters, limits and the live feed.
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "api_client.hpp"
+#include "rule_frames.hpp"
+#include "server/api/tokens.hpp"
+#include "server_fixture.hpp"
+
+namespace lantian::server {
+namespace {
+using namespace testing;
+using namespace testing::frames;
+using protocol::Profile;
+using verb = boost::beast::http::verb;
+namespace json = boost::json;
+
+constexpr const char* cn3_truck = "LZZJ5ACA5AF110265";       // 豫A… 郑州
+constexpr const char* luoyang_loader = "NRCNCZVY6RRDY6AGJ";  // registration code 4110… 许昌
+constexpr double zz_inside[] = {113.82, 34.76};
+
+std::int64_t unix_s(protocol::BeijingTime t) {
+  return t.to_unix_seconds().value();
+}
+
+class ApiTest : public ::testing::Test {
+ protected:
+  ApiTest() {
+    import_samples(dir_.path());
+    auto config = test_config(dir_.path(), {"tcp://127.0.0.1:0?profile=gb17691"});
+    config.api.enabled = true;
+    config.api.max_body_bytes = 64 * 1024;
+    config.api.rate_per_second = 1000;
+    config.api.burst = 1000;
+    server_ = std::make_unique<RunningServer>(config);
+    client_ = std::make_unique<ApiClient>(server_->api_port());
+    police_ = token(api::Role::police);
+    reviewer_ = token(api::Role::reviewer);
+    operator_ = token(api::Role::operator_);
+    admin_ = token(api::Role::admin);
+  }
+
+  std::string token(api::Role role, std::set<std::string> cities = {},
+                    std::set<std::string> zones = {},
+                    std::optional<std::int64_t> expires_unix_ms = std::nullopt) {
+    api::TokenRecord r;
+    r.role = role;
+    r.jurisdiction.cities = std::move(cities);
+    r.jurisdiction.zones = std::move(zones);
+    r.label = "test";
+    r.expires_unix_ms = expires_unix_ms;
+    std::string error;
+    auto secret = api::TokenStore(server_->store()).create(r, error);
+    EXPECT_TRUE(secret) << error;
+    return secret.value_or("");
+  }
+
+  // A 国三 truck in Zhengzhou's 24-hour zone at night: R01 and R02.
+  void drive_cn3_truck() {
+    TestTerminal truck(server_->port());
+    const auto t0 = unix_s(bj(2026, 3, 1, 23, 0, 0));
+    auto at = [&](int s) { return protocol::BeijingTime::from_unix_seconds(t0 + s); };
+    truck.send(
+        cat({login(cn3_truck, at(-60)),
+             truck_sample(cn3_truck, Profile::gb17691, at(0), zz_inside[0], zz_inside[1]),
+             truck_sample(cn3_truck, Profile::gb17691, at(10), zz_inside[0], zz_inside[1]),
+             truck_sample(cn3_truck, Profile::gb17691, at(86400), zz_inside[0], zz_inside[1])}));
+    ASSERT_TRUE(eventually([&] { return server_->metrics().frames_stored.value() == 4; }));
+    server_->drain_rules();
+  }
+
+  // Black smoke at a roadside check (R05) of a machine registered in 许昌.
+  HttpResult post_smoke(const std::string& id,
+                        const std::string& time = "2026-04-02T10:00:00+08:00") {
+    return client_->post("/api/v1/observations", operator_,
+                         R"({"id":")" + id + R"(","kind":"smoke","vin":")" + luoyang_loader +
+                             R"(","time":")" + time +
+                             R"(","lon":114.30,"lat":34.80,"ringelmann":3,"site":"开封东工地"})");
+  }
+
+  TempDir dir_;
+  std::unique_ptr<RunningServer> server_;
+  std::unique_ptr<ApiClient> client_;
+  std::string police_, reviewer_, operator_, admin_;
+};
+
+std::vector<std::string> ids_of(const json::value& page) {
+  std::vector<std::string> out;
+  for (const auto& v : page.at("items").as_array()) out.emplace_back(v.at("id").as_string());
+  return out;
+}
+
+TEST_F(ApiTest, TokensAreRequiredAndCheckedOnEveryRequest) {
+  EXPECT_EQ(client_->get("/api/v1/me").status, 401u);
+  const auto unknown = client_->get("/api/v1/me", "lt_" + std::string(64, '0'));
+  EXPECT_EQ(unknown.status, 401u);
+  EXPECT_EQ(unknown.json().at("error").at("message").as_string(), "unknown token");
+  EXPECT_EQ(unknown.headers.at("www-authenticate"), "Bearer realm=\"lantian\"");
+  const auto expired = token(api::Role::police, {}, {}, 1000);
+  EXPECT_EQ(client_->get("/api/v1/me", expired).json().at("error").at("message").as_string(),
+            "the token has expired");
+  const auto me = client_->get("/api/v1/me", police_);
+  ASSERT_EQ(me.status, 200u);
+  EXPECT_EQ(me.json().at("role").as_string(), "police");
+  EXPECT_EQ(me.json().at("id").as_string(), api::sha256_hex(police_).substr(0, 12));
+  // The archive keeps only the hash.
+  EXPECT_FALSE(server_->store().get(storage::Family::tokens, police_));
+  EXPECT_TRUE(server_->store().get(storage::Family::tokens, api::sha256_hex(police_)));
+}
+
+// Every role against every route: allowed routes never answer 403, the others always do.
+TEST_F(ApiTest, AuthorisationMatrix) {
+  struct Call {
+    verb method;
+    std::string target, body;
+    std::set<std::string> allowed;
+  };
+  const std::string vin = cn3_truck;
+  const std::vector<Call> calls{
+      {verb::get, "/api/v1/me", "", {"police", "reviewer", "operator", "admin"}},
+      {verb::get, "/api/v1/violations", "", {"police", "reviewer"}},
+      {verb::get, "/api/v1/violations.csv", "", {"police", "reviewer"}},
+      {verb::get, "/api/v1/violations/R01%7Cx", "", {"police", "reviewer"}},
+      {verb::post, "/api/v1/violations/R01%7Cx/review", "{}", {"reviewer"}},
+      {verb::get, "/api/v1/vehicles?q=LZ", "", {"police", "reviewer", "operator"}},
+      {verb::get, "/api/v1/vehicles/" + vin, "", {"police", "reviewer", "operator"}},
+      {verb::put, "/api/v1/vehicles/" + vin, "{}", {"operator"}},
+      {verb::get,
+       "/api/v1/vehicles/" + vin + "/track?from=2026-03-01&to=2026-03-02",
+       "",
+       {"police", "reviewer"}},
+      {verb::get,
+       "/api/v1/vehicles/" + vin + "/frames?from=2026-03-01&to=2026-03-02",
+       "",
+       {"police", "reviewer"}},
+      {verb::post, "/api/v1/registry", "", {"operator"}},
+      {verb::get, "/api/v1/zones", "", {"police", "reviewer", "operator"}},
+      {verb::get, "/api/v1/zones/versions", "", {"police", "reviewer", "operator"}},
+      {verb::get, "/api/v1/zones/zz-4ring-cn3", "", {"police", "reviewer", "operator"}},
+      {verb::post, "/api/v1/zones", "{}", {"operator"}},
+      {verb::post, "/api/v1/observations", "[]", {"operator"}},
+      {verb::get, "/api/v1/stats/online?from=2026-03-01&to=2026-03-02", "", {"police", "reviewer"}},
+      {verb::get,
+       "/api/v1/stats/violations?from=2026-03-01&to=2026-03-02",
+       "",
+       {"police", "reviewer"}},
+      {verb::get, "/api/v1/tokens", "", {"admin"}},
+      {verb::post, "/api/v1/tokens", "{}", {"admin"}},
+      {verb::delete_, "/api/v1/tokens/000000000000", "", {"admin"}},
+      {verb::get, "/api/v1/audit", "", {"admin"}},
+  };
+  const std::map<std::string, std::string> tokens{
+      {"police", police_}, {"reviewer", reviewer_}, {"operator", operator_}, {"admin", admin_}};
+  for (const auto& call : calls)
+    for (const auto& [role, secret] : tokens) {
+      const auto r = client_->request(call.method, call.target, secret, call.body);
+      ASSERT_NE(r.status, 0u) << call.target;
+      if (call.allowed.count(role))
+        EXPECT_NE(r.status, 403u) << role << " " << call.target << ": " << r.body;
+      else
+        EXPECT_EQ(r.status, 403u) << role << " " << call.target << ": " << r.body;
+      EXPECT_NE(r.status, 500u) << role << " " << call.target << ": " << r.body;
+    }
+}
+
+TEST_F(ApiTest, ViolationsListDetailAndReview) {
+  drive_cn3_truck();
+  const auto list = client_->get("/api/v1/violations", police_);
+  ASSERT_EQ(list.status, 200u) << list.body;
+  const auto t0 = unix_s(bj(2026, 3, 1, 23, 0, 0));
+  const std::string r02 = std::string("R02|") + cn3_truck + "|zz-4ring-cn3|" + std::to_string(t0);
+  // Newest first: the next day's R01, then the first day's R02 and R01 (same time: by id).
+  EXPECT_EQ(ids_of(list.json()),
+            (std::vector<std::string>{std::string("R01|") + cn3_truck + "|2026-03-02",
+                                      std::string("R01|") + cn3_truck + "|2026-03-01", r02}));
+  const auto filtered =
+      client_->get("/api/v1/violations?rule=R02&city=%E9%83%91%E5%B7%9E", police_);
+  EXPECT_EQ(ids_of(filtered.json()), (std::vector<std::string>{r02}));
+  EXPECT_EQ(ids_of(client_->get("/api/v1/violations?rule=R02&from=2026-03-02", police_).json()),
+            (std::vector<std::string>{}));
+  EXPECT_EQ(
+      ids_of(client_->get("/api/v1/violations?plate=%E8%B1%ABA87590&rule=R02", police_).json()),
+      (std::vector<std::string>{r02}));
+  EXPECT_EQ(
+      ids_of(
+          client_->get("/api/v1/violations?bbox=113.8,34.7,113.9,34.8&rule=R02", police_).json()),
+      (std::vector<std::string>{r02}));
+  EXPECT_TRUE(
+      ids_of(client_->get("/api/v1/violations?bbox=112,34,113,35", police_).json()).empty());
+
+  // The detail carries the evidence: the decoded frames with their bytes, and the zone geometry.
+  const std::string escaped =
+      "R02%7C" + std::string(cn3_truck) + "%7Czz-4ring-cn3%7C" + std::to_string(t0);
+  const auto detail = client_->get("/api/v1/violations/" + escaped, police_);
+  ASSERT_EQ(detail.status, 200u) << detail.body;
+  const auto d = detail.json();
+  EXPECT_EQ(d.at("violation").at("city").as_string(), "郑州");
+  EXPECT_EQ(d.at("violation").at("plate").as_string(), "豫A87590");
+  ASSERT_EQ(d.at("frames").as_array().size(), 2u);
+  const auto& frame = d.at("frames").at(0);
+  EXPECT_EQ(frame.at("decoded").at("command_name").as_string(), "realtime");
+  EXPECT_TRUE(frame.at("hex").as_string().starts_with("2323"));
+  EXPECT_EQ(d.at("zone").at("properties").at("id").as_string(), "zz-4ring-cn3");
+  EXPECT_EQ(d.at("zone").at("version").as_int64(), 1);
+  EXPECT_EQ(d.at("vehicle").at("plate").as_string(), "豫A87590");
+
+  // Review: police may not; a reviewer confirms, then dismisses (the first decision is kept).
+  EXPECT_EQ(client_
+                ->post("/api/v1/violations/" + escaped + "/review", police_,
+                       R"({"decision":"confirmed","comment":"x"})")
+                .status,
+            403u);
+  const auto no_comment = client_->post("/api/v1/violations/" + escaped + "/review", reviewer_,
+                                        R"({"decision":"confirmed"})");
+  EXPECT_EQ(no_comment.status, 400u);
+  EXPECT_EQ(no_comment.json().at("error").at("parameter").as_string(), "comment");
+  auto reviewed =
+      client_->post("/api/v1/violations/" + escaped + "/review", reviewer_,
+                    R"({"decision":"confirmed","comment":"视频核实：车辆在禁区内行驶"})");
+  ASSERT_EQ(reviewed.status, 200u) << reviewed.body;
+  EXPECT_EQ(reviewed.json().at("status").as_string(), "confirmed");
+  reviewed = client_->post("/api/v1/violations/" + escaped + "/review", reviewer_,
+                           R"({"decision":"dismiss","comment":"持有临时通行证"})");
+  EXPECT_EQ(reviewed.json().at("status").as_string(), "dismissed");
+  EXPECT_EQ(reviewed.json().at("review_history").at(0).at("decision").as_string(), "confirmed");
+  EXPECT_EQ(reviewed.json().at("review").at("by").as_string(),
+            api::sha256_hex(reviewer_).substr(0, 12));
+  EXPECT_EQ(ids_of(client_->get("/api/v1/violations?status=dismissed", police_).json()),
+            (std::vector<std::string>{r02}));
+  EXPECT_EQ(client_->get("/api/v1/violations/nonexistent", police_).status, 404u);
+}
+
+TEST_F(ApiTest, JurisdictionFiltersEveryQuery) {
+  drive_cn3_truck();
+  ASSERT_EQ(post_smoke("check-1").status, 201u);
+  const auto zhengzhou = token(api::Role::police, {"郑州"});
+  const auto xuchang = token(api::Role::police, {"许昌"});
+  const auto zone_only = token(api::Role::police, {}, {"zz-4ring-cn3"});
+  EXPECT_EQ(client_->get("/api/v1/violations", police_).json().at("items").as_array().size(), 4u);
+  EXPECT_EQ(ids_of(client_->get("/api/v1/violations", xuchang).json()),
+            (std::vector<std::string>{std::string("R05|") + luoyang_loader + "|check-1"}));
+  EXPECT_EQ(client_->get("/api/v1/violations", zhengzhou).json().at("items").as_array().size(), 3u);
+  const auto zone_ids = ids_of(client_->get("/api/v1/violations", zone_only).json());
+  ASSERT_EQ(zone_ids.size(), 1u);
+  EXPECT_TRUE(zone_ids[0].starts_with("R02|"));
+  // Another city's violation, vehicle and track do not exist for this token.
+  const std::string r05 = std::string("R05%7C") + luoyang_loader + "%7Ccheck-1";
+  EXPECT_EQ(client_->get("/api/v1/violations/" + r05, zhengzhou).status, 404u);
+  EXPECT_EQ(client_->get("/api/v1/violations/" + r05, xuchang).status, 200u);
+  EXPECT_EQ(client_->get(std::string("/api/v1/vehicles/") + cn3_truck, xuchang).status, 404u);
+  EXPECT_EQ(client_
+                ->get(std::string("/api/v1/vehicles/") + cn3_truck +
+                          "/track?from=2026-03-01&to=2026-03-02",
+                      xuchang)
+                .status,
+            404u);
+  EXPECT_EQ(client_->get(std::string("/api/v1/vehicles/") + cn3_truck, zhengzhou).status, 200u);
+  // Zones: only those of the token's cities; statistics likewise.
+  const auto zones = client_->get("/api/v1/zones", xuchang).json();
+  ASSERT_EQ(zones.at("features").as_array().size(), 1u);
+  EXPECT_EQ(zones.at("features").at(0).at("properties").at("city").as_string(), "许昌");
+  const auto counts =
+      client_->get("/api/v1/stats/violations?from=2026-01-01&to=2026-12-31", xuchang);
+  EXPECT_EQ(counts.json().at("items").as_array().size(), 1u);
+  // The feed and the CSV export are filtered the same way.
+  const auto csv = client_->get("/api/v1/violations.csv", xuchang);
+  EXPECT_EQ(std::count(csv.body.begin(), csv.body.end(), '\n'), 2);
+}
+
+// Pages of 7 while violations are inserted before, between and after the pages' positions: every
+// violation that existed when paging began appears exactly once.
+TEST_F(ApiTest, CursorPaginationNeitherSkipsNorRepeatsUnderConcurrentInserts) {
+  ViolationStore store(server_->store());
+  const auto registry = server_->rules().registry();
+  const auto zones = server_->rules().zones();
+  auto make = [&](int i) {
+    rules::Violation v;
+    v.rule = "R09";
+    v.vin = cn3_truck;
+    v.id = "R09|" + std::string(cn3_truck) + "|" + std::to_string(1'770'000'000 + i * 100);
+    v.at_unix_s = v.raised_at_unix_s = 1'770'000'000 + (i / 2) * 100;  // pairs share a time
+    v.severity = rules::Severity::low;
+    return v;
+  };
+  ViolationSet initial;
+  for (int i = 0; i < 60; ++i) {
+    auto v = make(i);
+    initial.emplace(v.id, v);
+  }
+  store.record(initial, {registry.get(), zones.get()});
+  std::multiset<std::string> seen;
+  std::string cursor;
+  int page = 0, extra = 1000;
+  for (;;) {
+    const auto r = client_->get(
+        "/api/v1/violations?rule=R09&limit=7" + (cursor.empty() ? "" : "&cursor=" + cursor),
+        police_);
+    ASSERT_EQ(r.status, 200u) << r.body;
+    for (const auto& id : ids_of(r.json())) seen.insert(id);
+    // Concurrent writers: a newer one, an older one, and one at an existing time.
+    ViolationSet more;
+    for (int k : {extra, -extra, 2 * (page * 3)}) {
+      auto v = make(k);
+      v.id += "|late" + std::to_string(page);
+      more.emplace(v.id, v);
+    }
+    ++extra, ++page;
+    store.record(more, {registry.get(), zones.get()});
+    const auto body = r.json();
+    const auto& next = body.at("next_cursor");
+    if (next.is_null()) break;
+    cursor = std::string(next.as_string());
+    ASSERT_LT(page, 100);
+  }
+  for (const auto& [id, v] : initial) EXPECT_EQ(seen.count(id), 1u) << id;
+  for (const auto& id : seen) EXPECT_EQ(seen.count(id), 1u) << id;  // nothing twice
+}
+
+TEST_F(ApiTest, BadRequestsGetClearErrors) {
+  auto error_of = [&](const std::string& target) {
+    const auto r = client_->get(target, police_);
+    EXPECT_EQ(r.status, 400u) << target << ": " << r.body;
+    return std::string(r.json().at("error").at("parameter").as_string());
+  };
+  EXPECT_EQ(error_of("/api/v1/violations?rulle=R01"), "rulle");
+  EXPECT_EQ(error_of("/api/v1/violations?rule=X1"), "rule");
+  EXPECT_EQ(error_of("/api/v1/violations?from=yesterday"), "from");
+  EXPECT_EQ(error_of("/api/v1/violations?limit=0"), "limit");
+  EXPECT_EQ(error_of("/api/v1/violations?limit=abc"), "limit");
+  EXPECT_EQ(error_of("/api/v1/violations?bbox=1,2,3"), "bbox");
+  EXPECT_EQ(error_of("/api/v1/violations?cursor=zz"), "cursor");
+  EXPECT_EQ(error_of("/api/v1/violations?status=closed"), "status");
+  EXPECT_EQ(error_of("/api/v1/violations?from=2026-03-02&to=2026-03-01"), "to");
+  EXPECT_EQ(error_of("/api/v1/vehicles/SHORT"), "vin");
+  EXPECT_EQ(error_of(std::string("/api/v1/vehicles/") + cn3_truck +
+                     "/track?from=2026-01-01&to=2026-03-01"),
+            "to");  // more than 7 days
+  EXPECT_EQ(client_->get("/api/v1/nothing", police_).status, 404u);
+  EXPECT_EQ(client_->request(verb::delete_, "/api/v1/violations", police_).status, 405u);
+  const auto bad_json = client_->post("/api/v1/observations", operator_, "{not json");
+  EXPECT_EQ(bad_json.status, 400u);
+  EXPECT_EQ(bad_json.json().at("error").at("code").as_string(), "bad_json");
+  const auto huge = client_->post("/api/v1/observations", operator_, std::string(100 * 1024, ' '));
+  EXPECT_EQ(huge.status, 413u);
+  EXPECT_EQ(huge.json().at("error").at("code").as_string(), "too_large");
+  EXPECT_EQ(client_->get("/../../etc/passwd").status, 404u);
+}
+
+TEST_F(ApiTest, VehiclesTracksFramesAndStatistics) {
+  drive_cn3_truck();
+  const auto search = client_->get("/api/v1/vehicles?q=%E8%B1%ABA875", police_).json();
+  ASSERT_EQ(search.at("items").as_array().size(), 1u);
+  EXPECT_EQ(search.at("items").at(0).at("vin").as_string(), cn3_truck);
+  // A VIN prefix in any case.
+  EXPECT_EQ(client_->get("/api/v1/vehicles?q=lzzj5", police_).json().at("items").at(0).at("vin"),
+            cn3_truck);
+  const auto detail = client_->get(std::string("/api/v1/vehicles/") + cn3_truck, police_).json();
+  EXPECT_EQ(detail.at("city").as_string(), "郑州");
+  EXPECT_TRUE(detail.at("online").as_bool());  // a frame just arrived
+  EXPECT_EQ(detail.at("open_violations").as_array().size(), 3u);
+  const auto track = client_->get(
+      std::string("/api/v1/vehicles/") + cn3_truck + "/track?from=2026-03-01&to=2026-03-01",
+      police_);
+  ASSERT_EQ(track.status, 200u) << track.body;
+  EXPECT_EQ(track.headers.at("content-type"), "application/geo+json; charset=utf-8");
+  const auto track_json = track.json();
+  const auto& line = track_json.at("features").at(0);
+  EXPECT_EQ(line.at("geometry").at("coordinates").as_array().size(), 2u);  // the next day's is out
+  EXPECT_EQ(line.at("geometry").at("coordinates").at(0).at(0).as_double(), 113.82);
+  EXPECT_EQ(line.at("properties").at("times").at(1).as_int64(), unix_s(bj(2026, 3, 1, 23, 0, 10)));
+  const auto frames = client_
+                          ->get(std::string("/api/v1/vehicles/") + cn3_truck +
+                                    "/frames?from=2026-03-01&to=2026-03-03&limit=2",
+                                police_)
+                          .json();
+  ASSERT_EQ(frames.at("items").as_array().size(), 2u);
+  EXPECT_EQ(frames.at("items").at(0).at("decoded").at("command_name").as_string(), "login");
+  const auto rest = client_
+                        ->get(std::string("/api/v1/vehicles/") + cn3_truck +
+                                  "/frames?from=2026-03-01&to=2026-03-03&cursor=" +
+                                  std::string(frames.at("next_cursor").as_string()),
+                              police_)
+                        .json();
+  EXPECT_EQ(rest.at("items").as_array().size(), 2u);  // 4 frames in all
+  EXPECT_TRUE(rest.at("next_cursor").is_null());
+
+  // Online on 2 of the 3 days from 2026-03-01 to 2026-03-03.
+  const auto online =
+      client_
+          ->get("/api/v1/stats/online?from=2026-03-01&to=2026-03-03&city=%E9%83%91%E5%B7%9E",
+                police_)
+          .json();
+  EXPECT_EQ(online.at("days").as_int64(), 3);
+  bool found = false;
+  for (const auto& v : online.at("vehicles").as_array())
+    if (v.at("vin").as_string() == cn3_truck) {
+      found = true;
+      EXPECT_EQ(v.at("days_online").as_int64(), 2);
+      EXPECT_NEAR(v.at("rate").as_double(), 2.0 / 3.0, 1e-12);
+    }
+  EXPECT_TRUE(found);
+  const auto counts =
+      client_->get("/api/v1/stats/violations?from=2026-03-01&to=2026-03-02", police_).json();
+  std::set<std::string> rows;
+  for (const auto& c : counts.at("items").as_array())
+    rows.insert(std::string(c.at("day").as_string()) + " " + std::string(c.at("rule").as_string()) +
+                " " + std::string(c.at("city").as_string()) + " " +
+                std::to_string(c.at("count").as_int64()));
+  EXPECT_EQ(rows, (std::set<std::string>{"2026-03-01 R01 郑州 1", "2026-03-01 R02 郑州 1",
+                                         "2026-03-02 R01 郑州 1"}));
+}
+
+TEST_F(ApiTest, OperatorsKeepRegistryZonesAndObservations) {
+  // A new vehicle by PUT, checked like a CSV row.
+  const auto bad = client_->request(
+      verb::put, "/api/v1/vehicles/LZZJ5ACA6AF110265", operator_,
+      R"({"plate":"豫A00001","category":"N3","fuel":"diesel","emission_stage":"国三"})");
+  EXPECT_EQ(bad.status, 400u);  // check digit
+  const auto put = client_->request(
+      verb::put, "/api/v1/vehicles/LGAD6SJA1RG736370", operator_,
+      R"({"plate":"豫B12345","category":"N3","fuel":"diesel","emission_stage":"国六b","profile":"hj1239"})");
+  ASSERT_EQ(put.status, 200u) << put.body;
+  EXPECT_EQ(put.json().at("city").as_string(), "开封");
+  EXPECT_EQ(put.json().at("emission_stage").as_string(), "CN6b");
+  const auto csv = client_->request(verb::post, "/api/v1/registry", operator_,
+                                    "vin,plate,category,fuel,emission_stage\n"
+                                    "LZZJ5ACA5AF110265,豫A87590,N3,diesel,国三\n"
+                                    "BADVIN,豫A1,N3,diesel,国三\n",
+                                    "text/csv");
+  ASSERT_EQ(csv.status, 200u) << csv.body;
+  EXPECT_EQ(csv.json().at("imported").as_int64(), 1);
+  EXPECT_EQ(csv.json().at("rejected").at(0).at("line").as_int64(), 3);
+  // A restricted operator may not write another city's vehicle.
+  const auto kaifeng_operator = token(api::Role::operator_, {"开封"});
+  EXPECT_EQ(
+      client_
+          ->request(
+              verb::put, std::string("/api/v1/vehicles/") + cn3_truck, kaifeng_operator,
+              R"({"plate":"豫A87590","category":"N3","fuel":"diesel","emission_stage":"国三"})")
+          .status,
+      403u);
+  // Zones: a bad upload stores nothing; a good one is the next version, used from then on.
+  const auto broken =
+      client_->post("/api/v1/zones", operator_,
+                    R"({"type":"FeatureCollection","features":[{"type":"Feature"}]})");
+  EXPECT_EQ(broken.status, 400u);
+  EXPECT_EQ(broken.json().at("error").at("code").as_string(), "invalid_zones");
+  std::ifstream in(std::string(LANTIAN_SAMPLES_DIR) + "/zones-henan-sample.geojson");
+  std::stringstream geojson;
+  geojson << in.rdbuf();
+  const auto uploaded = client_->post("/api/v1/zones", operator_, geojson.str());
+  ASSERT_EQ(uploaded.status, 201u) << uploaded.body;
+  EXPECT_EQ(uploaded.json().at("version").as_int64(), 2);
+  const auto versions = client_->get("/api/v1/zones/versions", police_).json();
+  EXPECT_EQ(versions.at("items").as_array().size(), 2u);
+  EXPECT_EQ(
+      client_->get("/api/v1/zones/zz-nrmm-ban?version=1", police_).json().at("version").as_int64(),
+      1);
+  EXPECT_EQ(client_->get("/api/v1/zones/zz-nrmm-ban?version=3", police_).status, 400u);
+  EXPECT_TRUE(eventually([&] { return server_->rules().zones()->version() == 2; }));
+  // Observations: one object or a batch; known ids are not stored twice.
+  auto first = post_smoke("check-7");
+  ASSERT_EQ(first.status, 201u) << first.body;
+  EXPECT_EQ(first.json().at("violations_raised").as_int64(), 1);
+  const auto again = post_smoke("check-7");
+  EXPECT_EQ(again.status, 200u);
+  EXPECT_EQ(again.json().at("known").as_int64(), 1);
+  const auto batch = client_->post(
+      "/api/v1/observations", operator_,
+      R"([{"id":"gate-9","kind":"sighting","plate":"豫A87590","time":"2026-05-02T07:15:00+08:00","site":"物流园门禁"},
+          {"id":"bad","kind":"smoke","time":"nope"}])");
+  ASSERT_EQ(batch.status, 201u) << batch.body;
+  EXPECT_EQ(batch.json().at("added").as_int64(), 1);
+  EXPECT_EQ(batch.json().at("rejected").as_array().size(), 1u);
+  EXPECT_EQ(ids_of(client_->get("/api/v1/violations?rule=R01", police_).json()),
+            (std::vector<std::string>{std::string("R01|") + cn3_truck + "|2026-05-02"}));
+}
+
+TEST_F(ApiTest, TheAuditLogRecordsEveryRequest) {
+  client_->get("/api/v1/violations?rule=R01", police_);
+  client_->get("/api/v1/me");  // refused: still audited
+  const auto audit = client_->get("/api/v1/audit", admin_);
+  ASSERT_EQ(audit.status, 200u) << audit.body;
+  const auto audit_json = audit.json();
+  const auto& items = audit_json.at("items").as_array();
+  ASSERT_GE(items.size(), 2u);
+  const auto& listed = items[items.size() - 2];
+  EXPECT_EQ(listed.at("target").as_string(), "/api/v1/violations?rule=R01");
+  EXPECT_EQ(listed.at("token_id").as_string(), api::sha256_hex(police_).substr(0, 12));
+  EXPECT_EQ(listed.at("role").as_string(), "police");
+  EXPECT_EQ(listed.at("status").as_int64(), 200);
+  EXPECT_EQ(listed.at("records").as_int64(), 0);
+  EXPECT_EQ(listed.at("peer").as_string(), "127.0.0.1");
+  EXPECT_EQ(items.back().at("status").as_int64(), 401);
+  EXPECT_TRUE(items.back().at("token_id").is_null());
+  // Filtered by token, paged by cursor.
+  const auto mine =
+      client_
+          ->get("/api/v1/audit?token=" + api::sha256_hex(police_).substr(0, 12) + "&limit=1",
+                admin_)
+          .json();
+  ASSERT_EQ(mine.at("items").as_array().size(), 1u);
+  EXPECT_FALSE(mine.at("next_cursor").is_null());
+}
+
+TEST_F(ApiTest, AdminsManageTokens) {
+  const auto created =
+      client_->post("/api/v1/tokens", admin_,
+                    R"({"role":"police","cities":["洛阳"],"label":"洛阳交警","expires_days":30})");
+  ASSERT_EQ(created.status, 201u) << created.body;
+  const std::string secret(created.json().at("token").as_string());
+  const std::string id(created.json().at("record").at("id").as_string());
+  const auto me = client_->get("/api/v1/me", secret).json();
+  EXPECT_EQ(me.at("cities").at(0).as_string(), "洛阳");
+  EXPECT_EQ(client_->post("/api/v1/tokens", admin_, R"({"role":"king"})").status, 400u);
+  EXPECT_EQ(client_->request(verb::delete_, "/api/v1/tokens/" + id, admin_).status, 204u);
+  EXPECT_EQ(client_->get("/api/v1/me", secret).json().at("error").at("message").as_string(),
+            "the token was revoked");
+  const auto list = client_->get("/api/v1/tokens", admin_).json();
+  for (const auto& t : list.at("items").as_array()) EXPECT_FALSE(t.as_object().contains("token"));
+}
+
+TEST_F(ApiTest, TheLiveFeedSendsNewViolationsWithinTheJurisdiction) {
+  FeedClient everything(server_->api_port(), police_);
+  FeedClient zhengzhou(server_->api_port(), token(api::Role::police, {"郑州"}));
+  ASSERT_EQ(everything.status(), 200u);
+  ASSERT_EQ(zhengzhou.status(), 200u);
+  ASSERT_EQ(post_smoke("check-9").status, 201u);  // 许昌
+  const auto got = everything.read_until("check-9", std::chrono::seconds(5));
+  EXPECT_NE(got.find("event: violation"), std::string::npos) << got;
+  EXPECT_NE(got.find(std::string("id: R05|") + luoyang_loader + "|check-9"), std::string::npos);
+  drive_cn3_truck();  // 郑州
+  const auto zz = zhengzhou.read_until("R02|", std::chrono::seconds(5));
+  EXPECT_NE(zz.find("R02|"), std::string::npos) << zz;
+  EXPECT_EQ(zz.find("check-9"), std::string::npos);  // not this token's city
+  EXPECT_EQ(FeedClient(server_->api_port(), operator_).status(), 403u);
+}
+
+TEST(ApiLimits, RateLimitAnswers429WithRetryAfter) {
+  TempDir dir;
+  auto config = test_config(dir.path(), {"tcp://127.0.0.1:0"});
+  config.api.enabled = true;
+  config.api.rate_per_second = 0.5;
+  config.api.burst = 3;
+  RunningServer server(config);
+  api::TokenRecord r;
+  std::string error;
+  const auto secret = api::TokenStore(server.store()).create(r, error).value();
+  ApiClient client(server.api_port());
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(client.get("/api/v1/me", secret).status, 200u);
+  const auto limited = client.get("/api/v1/me", secret);
+  EXPECT_EQ(limited.status, 429u);
+  EXPECT_EQ(limited.headers.at("retry-after"), "2");
+  EXPECT_EQ(limited.json().at("error").at("code").as_string(), "rate_limited");
+}
+
+}  // namespace
+}  // namespace lantian::server
