@@ -14,7 +14,10 @@ packages=(
   libgtest-dev libgmock-dev        # tests
   libbenchmark-dev                 # benchmarks
   clang-14 libclang-rt-14-dev      # libFuzzer and the sanitizer runtimes for the fuzz build
+  chromium fonts-wqy-zenhei        # the web console's browser test (Chinese labels need the font)
 )
+# Node.js for the browser test's playwright-core (npm registry): Debian's when none is installed.
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test: the protocol fuzzer for a bounded time, the whole suite
 # under AddressSanitizer + UndefinedBehaviorSanitizer, then the whole suite on the release build
-# (warnings are errors in all of them). CI runs exactly this.
+# (warnings are errors in all of them), then the web console in headless Chromium (its screenshot
+# goes to out/browser/console.png). CI runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -18,3 +19,6 @@ ctest --preset asan -j "$jobs"
 
 echo "== tests on the release build"
 ctest --preset ci -j "$jobs"
+
+echo "== the web console in Chromium"
+tests/browser/run.sh build/bin out/browser
