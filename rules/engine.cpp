@@ -184,7 +184,8 @@ void Engine::r07(VehicleState& state, const VehicleRecord& v, const Sample& s,
     auto x = make("R07", Severity::medium, v, s, "nox_mean|" + beijing_date(s.at_unix_s));
     x.thresholds = {{"mean_limit_ppm", config_.r07_mean_limit_ppm},
                     {"window_s", static_cast<double>(config_.r07_mean_window_s)},
-                    {"mean_ppm", std::round(mean * 10) / 10}};
+                    };
+    x.measured = {{"mean_ppm", std::round(mean * 10) / 10}};
     out.push_back(std::move(x));
   }
   // Conversion efficiency, accumulated over valid samples (gaps longer than 10 s count as 10 s).
@@ -325,8 +326,8 @@ void Engine::r12(VehicleState& state, const VehicleRecord& v, const Sample& s,
                        (static_cast<double>(s.at_unix_s - state.last_fix_at) / 3600.0);
     if (kmh > config_.r12_max_speed_kmh) {
       auto x = make("R12", Severity::low, v, s, "implied_speed|" + std::to_string(s.at_unix_s));
-      x.thresholds = {{"max_speed_kmh", config_.r12_max_speed_kmh},
-                      {"implied_speed_kmh", std::round(kmh)}};
+      x.thresholds = {{"max_speed_kmh", config_.r12_max_speed_kmh}};
+      x.measured = {{"implied_speed_kmh", std::round(kmh)}};
       out.push_back(std::move(x));
     }
   }
@@ -352,6 +353,8 @@ void Engine::r01(VehicleState& state, const VehicleRecord& v, const Sample& s,
     state.r01_last_day = day;
     state.r01_first_ref = s.ref;
     state.r01_first_at = s.at_unix_s;
+    state.r01_first_lon = s.lon;
+    state.r01_first_lat = s.lat;
   }
   Violation x;
   x.rule = "R01";
@@ -363,8 +366,8 @@ void Engine::r01(VehicleState& state, const VehicleRecord& v, const Sample& s,
   x.stage = stage_text(v);
   x.stage_source = source_text(v);
   x.thresholds = {{"phase_out_unix_s", static_cast<double>(config_.phase_out_unix_s)}};
-  x.lon = s.lon;
-  x.lat = s.lat;
+  x.lon = state.r01_first_lon;  // where it was first seen that day, with the time
+  x.lat = state.r01_first_lat;
   x.evidence = {state.r01_first_ref};
   x.evidence_times = {state.r01_first_at};
   if (s.at_unix_s != state.r01_first_at || s.ref.frame_key != state.r01_first_ref.frame_key ||
@@ -469,8 +472,7 @@ void Engine::r04(VehicleState& state, const VehicleRecord& v, const Sample& s,
   x.thresholds = {{"k_limit_m1", limit},
                   {"consecutive", config_.r04_consecutive},
                   {"min_coolant_c", config_.r04_min_coolant_c}};
-  if (!smoke_class.empty())
-    x.thresholds["smoke_class"] = static_cast<double>(smoke_class.size());  // I=1, II=2, III=3
+  x.limit_class = smoke_class;
   x.lon = s.lon;
   x.lat = s.lat;
   x.evidence = state.smoke_refs;
@@ -507,7 +509,7 @@ void Engine::r10_nox_flat(VehicleState& state, const VehicleRecord& v, const Sam
   x.evidence.insert(x.evidence.begin(), state.nox_flat_ref);
   x.evidence_times.insert(x.evidence_times.begin(), *state.nox_flat_since);
   x.thresholds = {{"flat_for_s", static_cast<double>(config_.r10_nox_flat_s)}};
-  if (s.nox_down_ppm) x.thresholds["nox_ppm"] = *s.nox_down_ppm;
+  if (s.nox_down_ppm) x.measured["nox_ppm"] = *s.nox_down_ppm;
   out.push_back(std::move(x));
 }
 
@@ -528,8 +530,8 @@ void Engine::r11_gaps(VehicleState& state, const VehicleRecord& v, const Sample&
     x.evidence = {gap.before, gap.after};
     x.evidence_times = {gap.from, gap.to};
     x.thresholds = {{"gap_s", static_cast<double>(config_.r11_gap_s)},
-                    {"fill_within_s", static_cast<double>(config_.r11_fill_within_s)},
-                    {"gap_length_s", static_cast<double>(gap.to - gap.from)}};
+                    {"fill_within_s", static_cast<double>(config_.r11_fill_within_s)}};
+    x.measured = {{"gap_length_s", static_cast<double>(gap.to - gap.from)}};
     out.push_back(std::move(x));
   }
   if (!s.engine_rpm && !s.speed_kmh) return;

@@ -103,7 +103,9 @@ struct Violation {
   int zone_version = 0;
   std::string stage;  // and its source
   std::string stage_source;
-  std::map<std::string, double> thresholds;
+  std::map<std::string, double> thresholds;  // the limits it was judged by
+  std::map<std::string, double> measured;    // what was measured against them
+  std::string limit_class;                   // GB 36886 smoke class used (R04, R05): I, II, III
   std::vector<SampleRef> evidence;
   std::vector<std::int64_t> evidence_times;
 };
@@ -114,6 +116,7 @@ struct VehicleState {
   std::int64_t r01_last_day = -1;  // Beijing day number of the last R01
   SampleRef r01_first_ref;         // the day's first evidence (the last one comes with each sample)
   std::int64_t r01_first_at = 0;
+  std::optional<double> r01_first_lon, r01_first_lat;
   struct ZoneVisit {
     int consecutive = 0;
     bool reported = false;

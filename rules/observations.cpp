@@ -107,16 +107,18 @@ std::vector<Violation> evaluate_observation(const Engine& engine, VehicleState& 
   }
   // R05: Ringelmann ≥ 2 (≥ 1 inside a Class III zone), or k above the limit.
   std::string smoke_class;
+  const Zone* strictest = nullptr;  // the zone whose class applies, named in the violation
   if (ob.lon && ob.lat)
     for (const Zone* z : zones.containing(*ob.lon, *ob.lat))
-      if (z->active_at(ob.at_unix_s) && z->smoke_class > smoke_class) smoke_class = z->smoke_class;
+      if (z->active_at(ob.at_unix_s) && z->smoke_class > smoke_class)
+        smoke_class = z->smoke_class, strictest = z;
   const int ringelmann_limit = smoke_class == "III" ? 1 : 2;
   double k_limit = engine.config().vehicle_k_limit;
+  std::string limit_class = smoke_class;
   if (vehicle.is_machine()) {
-    const std::string cls = !smoke_class.empty() ? smoke_class
-                            : vehicle.stage && stage_at_most(Stage::NR3, *vehicle.stage) ? "II"
-                                                                                         : "I";
-    k_limit = Engine::machine_k_limit(cls, vehicle.rated_power_kw);
+    if (limit_class.empty())
+      limit_class = vehicle.stage && stage_at_most(Stage::NR3, *vehicle.stage) ? "II" : "I";
+    k_limit = Engine::machine_k_limit(limit_class, vehicle.rated_power_kw);
   }
   const bool black =
       (ob.ringelmann && *ob.ringelmann >= ringelmann_limit) || (ob.k_m1 && *ob.k_m1 > k_limit);
@@ -126,9 +128,17 @@ std::vector<Violation> evaluate_observation(const Engine& engine, VehicleState& 
   x.vin = vehicle.vin;
   x.id = "R05|" + vehicle.vin + "|" + ob.id;
   x.at_unix_s = ob.at_unix_s;
+  x.raised_at_unix_s = ob.at_unix_s;
+  if (strictest) {
+    x.zone_id = strictest->id;
+    x.zone_version = zones.version();
+  }
   x.stage = vehicle.stage ? std::string(to_string(*vehicle.stage)) : "";
   x.stage_source = vehicle.stage_source == StageSource::inferred ? "inferred" : "registry";
   x.thresholds = {{"ringelmann_limit", ringelmann_limit}, {"k_limit_m1", k_limit}};
+  x.limit_class = limit_class;
+  if (ob.ringelmann) x.measured["ringelmann"] = *ob.ringelmann;
+  if (ob.k_m1) x.measured["k_m1"] = *ob.k_m1;
   x.lon = ob.lon;
   x.lat = ob.lat;
   x.evidence = {ref};

@@ -2,6 +2,7 @@
 
 #include <boost/describe.hpp>
 #include <boost/json.hpp>
+#include <cmath>
 #include <sstream>
 
 #include "protocol/beijing_time.hpp"
@@ -67,8 +68,14 @@ json::object to_json(const Violation& v, std::int64_t detected_unix_ms) {
         {"frame_key", v.evidence[i].frame_key},
         {"block", v.evidence[i].block},
         {"time", i < v.evidence_times.size() ? json::value(iso(v.evidence_times[i])) : nullptr}});
-  json::object thresholds;
-  for (const auto& [k, x] : v.thresholds) thresholds[k] = x;
+  // Whole numbers as integers (a time limit reads 1767196800, not 1.7671968E9).
+  auto number = [](double x) {
+    return std::nearbyint(x) == x && std::fabs(x) < 9e15 ? json::value(static_cast<std::int64_t>(x))
+                                                         : json::value(x);
+  };
+  json::object thresholds, measured;
+  for (const auto& [k, x] : v.thresholds) thresholds[k] = number(x);
+  for (const auto& [k, x] : v.measured) measured[k] = number(x);
   return json::object{
       {"id", v.id},
       {"rule", v.rule},
@@ -87,6 +94,8 @@ json::object to_json(const Violation& v, std::int64_t detected_unix_ms) {
       {"stage", v.stage},
       {"stage_source", v.stage_source},
       {"thresholds", std::move(thresholds)},
+      {"measured", std::move(measured)},
+      {"limit_class", v.limit_class.empty() ? json::value(nullptr) : json::value(v.limit_class)},
       {"evidence", std::move(evidence)}};
 }
 
@@ -96,7 +105,7 @@ BOOST_DESCRIBE_STRUCT(SampleRef, (), (frame_key, block))
 BOOST_DESCRIBE_STRUCT(VehicleState::ZoneVisit, (), (consecutive, reported, refs, times))
 BOOST_DESCRIBE_STRUCT(VehicleState::Gap, (), (from, to, before, after))
 BOOST_DESCRIBE_STRUCT(VehicleState, (),
-                      (r01_last_day, r01_first_ref, r01_first_at, visits, smoke_streak, smoke_refs,
+                      (r01_last_day, r01_first_ref, r01_first_at, r01_first_lon, r01_first_lat, visits, smoke_streak, smoke_refs,
                        smoke_times, last_coolant_c, last_coolant_at, invalid_since, r06_reported,
                        mil_streak, mil_first, empty_since, r09_reported, last_cvn, last_calid,
                        last_lon, last_lat, last_fix_at, nox_window, nox_day, nox_last_valid_at,

@@ -304,6 +304,8 @@ class Session : public std::enable_shared_from_this<Session> {
     runner->submit(vin_text(vin_), *std::min_element(first, keys.end(), [](auto& a, auto& b) {
                      return !a.empty() && (b.empty() || a < b);
                    }));
+    metrics_.rule_frames.inc(static_cast<std::uint64_t>(
+        std::count_if(first, keys.end(), [](auto& k) { return !k.empty(); })));
   }
 
   template <class Stream>

@@ -96,6 +96,8 @@ std::string ServerMetrics::render() const {
          "Connections closed because the same VIN logged in again",
          static_cast<std::int64_t>(vin_replaced.value()));
   out << violations.render();
+  scalar(out, "lantian_rule_frames_total", "counter", "Stored frames handed to the rule worker",
+         static_cast<std::int64_t>(rule_frames.value()));
   scalar(out, "lantian_violations_withdrawn_total", "counter",
          "Violations that re-evaluation with late data no longer raises",
          static_cast<std::int64_t>(violations_withdrawn.value()));

@@ -88,6 +88,7 @@ struct ServerMetrics {
   Gauge ingest_queue_depth;
   CounterFamily violations{"lantian_violations_total", "Violations raised, by rule", "rule"};
   Counter violations_withdrawn;
+  Counter rule_frames;  // stored frames handed to the rule worker
   Counter
       rule_reevaluations;  // late data or a restart: a vehicle evaluated again from a checkpoint
   Histogram batch_frames{{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000}};

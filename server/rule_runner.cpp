@@ -160,7 +160,7 @@ ObservationsStored store_observations(storage::Store& store, const rules::Engine
     ViolationSet raised;
     for (auto& v : rules::evaluate_observation(engine, states[vehicle->vin], *vehicle, ob, zones))
       raised.insert_or_assign(v.id, std::move(v));
-    for (auto& v : violations.record(raised, {&registry, &zones})) {
+    for (auto& v : violations.record(raised, {&registry, &zones, /*from_frames=*/false})) {
       ++out.raised;
       out.violations.push_back(std::move(v));
     }

@@ -95,7 +95,8 @@ std::optional<json::object> merged(json::object old, const rules::Violation& v) 
         evidence.push_back(e);
   bool changed = old.erase("withdrawn") > 0;
   for (const char* field :
-       {"evidence", "time", "unix_s", "raised_unix_s", "thresholds", "lon", "lat"}) {
+       {"evidence", "time", "unix_s", "raised_unix_s", "thresholds", "measured", "limit_class", "lon",
+        "lat"}) {
     const auto* was = old.if_contains(field);
     if (!was || *was != fresh[field]) {
       old[field] = fresh[field];
@@ -171,8 +172,9 @@ std::vector<json::object> ViolationStore::record(const ViolationSet& raised,
             remove_index(*before, also);  // the evidence time may have moved
           }
           add_index(*now, also);
-          also.push_back({storage::Family::rule_state, raised_key(v.vin, v.raised_at_unix_s, id),
-                          std::string()});
+          if (ctx.from_frames)
+            also.push_back({storage::Family::rule_state,
+                            raised_key(v.vin, v.raised_at_unix_s, id), std::string()});
           return json::serialize(*now);
         },
         error);
@@ -209,6 +211,11 @@ std::size_t ViolationStore::withdraw_unreproduced(const std::string& vin, std::i
             std::vector<storage::RecordEdit>& also) -> std::optional<std::string> {
           auto v = current ? parse_object(*current) : std::nullopt;
           if (!v || v->contains("withdrawn")) return std::nullopt;
+          // An observation (a sighting's R01 of the same day) still stands on its own.
+          if (const auto* evidence = v->if_contains("evidence"); evidence && evidence->is_array())
+            for (const auto& e : evidence->as_array())
+              if (e.is_object() && text(e.as_object(), "frame_key").starts_with("observation:"))
+                return std::nullopt;
           (*v)["withdrawn"] = {
               {"unix_ms", now_unix_ms()},
               {"reason", "evaluating the vehicle again with late data no longer raises it"}};

@@ -63,6 +63,8 @@ struct ViolationPage {
 struct ViolationContext {
   const rules::Registry* registry = nullptr;
   const rules::ZoneIndex* zones = nullptr;
+  // Raised by evaluating the vehicle's frames (indexed for withdrawal), not by an observation.
+  bool from_frames = true;
 };
 
 class ViolationStore {

@@ -358,54 +358,6 @@
     mapState.detail.bringToFront();
   }
 
-  // GCJ-02 (the offset coordinates of Chinese web maps) to WGS-84, as the server does for zones
-  // (rules/zones.cpp): everything on this map is WGS-84, like the terminals' fixes.
-  const GCJ_A = 6378245.0;
-  const GCJ_EE = 0.00669342162296594323;
-  function gcjOffsetLat(x, y) {
-    let r = -100 + 2 * x + 3 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x));
-    r += ((20 * Math.sin(6 * x * Math.PI) + 20 * Math.sin(2 * x * Math.PI)) * 2) / 3;
-    r += ((20 * Math.sin(y * Math.PI) + 40 * Math.sin((y / 3) * Math.PI)) * 2) / 3;
-    r += ((160 * Math.sin((y / 12) * Math.PI) + 320 * Math.sin((y * Math.PI) / 30)) * 2) / 3;
-    return r;
-  }
-  function gcjOffsetLon(x, y) {
-    let r = 300 + x + 2 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * Math.sqrt(Math.abs(x));
-    r += ((20 * Math.sin(6 * x * Math.PI) + 20 * Math.sin(2 * x * Math.PI)) * 2) / 3;
-    r += ((20 * Math.sin(x * Math.PI) + 40 * Math.sin((x / 3) * Math.PI)) * 2) / 3;
-    r += ((150 * Math.sin((x / 12) * Math.PI) + 300 * Math.sin((x / 30) * Math.PI)) * 2) / 3;
-    return r;
-  }
-  const outsideChina = (lon, lat) => lon < 72.004 || lon > 137.8347 || lat < 0.8293 || lat > 55.8271;
-  function wgsToGcj([lon, lat]) {
-    if (outsideChina(lon, lat)) return [lon, lat];
-    const radLat = (lat / 180) * Math.PI;
-    const magic = 1 - GCJ_EE * Math.sin(radLat) ** 2;
-    const sqrtMagic = Math.sqrt(magic);
-    const dLat = (gcjOffsetLat(lon - 105, lat - 35) * 180) /
-      (((GCJ_A * (1 - GCJ_EE)) / (magic * sqrtMagic)) * Math.PI);
-    const dLon = (gcjOffsetLon(lon - 105, lat - 35) * 180) /
-      ((GCJ_A / sqrtMagic) * Math.cos(radLat) * Math.PI);
-    return [lon + dLon, lat + dLat];
-  }
-  function gcjToWgs([lon, lat]) {
-    if (outsideChina(lon, lat)) return [lon, lat];
-    let wgs = [lon, lat];
-    for (let i = 0; i < 10; i++) {  // fixed point, as on the server
-      const back = wgsToGcj(wgs);
-      wgs = [wgs[0] - (back[0] - lon), wgs[1] - (back[1] - lat)];
-    }
-    return wgs;
-  }
-  function toWgs84(geometry, crs) {
-    if (crs !== 'gcj02' || !geometry) return geometry;
-    const ring = (r) => r.map(gcjToWgs);
-    if (geometry.type === 'Polygon') return { type: 'Polygon', coordinates: geometry.coordinates.map(ring) };
-    if (geometry.type === 'MultiPolygon')
-      return { type: 'MultiPolygon', coordinates: geometry.coordinates.map((p) => p.map(ring)) };
-    return geometry;
-  }
-
   // Tooltip contents are DOM nodes, so that zone names and plates are never parsed as HTML.
   function tooltip(...lines) {
     return el('div', { class: 'map-tip' }, lines.filter(Boolean).map((line) => el('div', { text: line })));
@@ -415,7 +367,8 @@
     const props = feature.properties || {};
     const color = ZONE_COLORS[props.kind] || '#495057';
     const layer = L.geoJSON(
-      { type: 'Feature', geometry: toWgs84(feature.geometry, props.crs), properties: props },
+      // The API returns every outline in WGS-84, like the terminals' fixes (GCJ-02 uploads converted).
+      { type: 'Feature', geometry: feature.geometry, properties: props },
       {
         style: () => ({
           color,

@@ -151,6 +151,7 @@ ApiResponse vehicle_detail(ApiContext& ctx, const ApiRequest& r) {
     out["city"] = rules::registration_city(*record);
   } else {
     out["registry"] = nullptr;
+    out["city"] = nullptr;
   }
   bool online = false;
   if (latest) {
@@ -348,11 +349,35 @@ int latest_zone_version(ApiContext& ctx) {
   return load_latest_zones(ctx.store)->version();
 }
 
+json::array ring_json(const rules::GeoPolygon::ring_type& ring) {
+  json::array out;
+  for (const auto& p : ring) out.push_back(json::array{p.x(), p.y()});
+  return out;
+}
+
+// A zone version as stored, with every outline in WGS-84 (a GCJ-02 upload converted as on import;
+// `source_crs` says what it was uploaded in), so that all geometry the API returns is comparable.
 json::object zone_collection(ApiContext& ctx, int version) {
   const auto text = ctx.store.get(storage::Family::zones, zone_version_key(version));
   if (!text) not_found("zone version " + std::to_string(version));
   auto v = json::parse(*text);
   if (!v.is_object()) throw std::runtime_error("stored zone version is not an object");
+  const auto index = load_zone_version(ctx.store, version);
+  for (auto& f : v.as_object()["features"].as_array()) {
+    if (!f.is_object() || !f.as_object()["properties"].is_object()) continue;
+    auto& props = f.as_object()["properties"].as_object();
+    const auto* zone = index ? index->find(text_of(props, "id")) : nullptr;
+    if (!zone) continue;
+    json::array polygons;
+    for (const auto& polygon : zone->area) {
+      json::array rings{ring_json(polygon.outer())};
+      for (const auto& inner : polygon.inners()) rings.push_back(ring_json(inner));
+      polygons.push_back(std::move(rings));
+    }
+    f.as_object()["geometry"] = {{"type", "MultiPolygon"}, {"coordinates", std::move(polygons)}};
+    props["source_crs"] = text_of(props, "crs").empty() ? "wgs84" : text_of(props, "crs");
+    props["crs"] = "wgs84";
+  }
   return std::move(v.as_object());
 }
 
@@ -538,6 +563,8 @@ std::string csv_field(std::string_view value) {
 
 ApiResponse export_violations(ApiContext& ctx, const ApiRequest& r) {
   require(r, readers);
+  for (const char* paging : {"limit", "cursor"})
+    if (r.query.count(paging)) bad_parameter(paging, "the export has every matching row (up to 100,000)");
   auto q = violation_query(ctx, r, 1000);
   constexpr std::size_t max_rows = 100000;
   // UTF-8 with a byte-order mark, so that spreadsheet programs read the Chinese correctly.
@@ -600,6 +627,8 @@ ApiResponse violation_detail(ApiContext& ctx, const ApiRequest& r) {
   json::object out{
       {"violation", *v}, {"frames", std::move(frames)}, {"observations", std::move(observations)}};
   const auto zone_id = text_of(*v, "zone_id");
+  out["zone"] = nullptr;
+  out["vehicle"] = nullptr;
   if (const auto* version = v->if_contains("zone_version");
       !zone_id.empty() && version && version->is_number()) {
     try {

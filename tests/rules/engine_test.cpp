@@ -379,7 +379,7 @@ TEST_F(EngineTest, R07NoxMeanAndConversionInTheValidWindow) {
   const auto mean = run(cn4_truck, minutes(t + 7200, 6, 1200, 520));
   ASSERT_EQ(rules_of(mean), (std::vector<std::string>{"R07"}));
   EXPECT_EQ(mean[0].id, "R07|LRDS3D9J9GG887446|nox_mean|2026-06-06");
-  EXPECT_EQ(mean[0].thresholds.at("mean_ppm"), 520.0);
+  EXPECT_EQ(mean[0].measured.at("mean_ppm"), 520.0);
   EXPECT_GE(mean[0].at_unix_s, t + 7200 + 290);
 
   // Conversion 1 − 300/500 = 40 % for 30 minutes in a day (NOx mean low).
@@ -413,7 +413,7 @@ TEST_F(EngineTest, R10DownstreamNoxConstantOrInvalidForThirtyMinutesRunning) {
             std::string("R10|") + cn4_truck + "|nox_constant|" + std::to_string(t + 1800));
   EXPECT_EQ(constant[0].at_unix_s, t + 1800);
   EXPECT_EQ(constant[0].evidence_times, (std::vector<std::int64_t>{t + 1800, t + 3600}));
-  EXPECT_EQ(constant[0].thresholds.at("nox_ppm"), 151.0);
+  EXPECT_EQ(constant[0].measured.at("nox_ppm"), 151.0);
   EXPECT_TRUE(run(cn4_truck, series(t + 3610, t + 5000, 151)).empty());  // once per episode
   EXPECT_TRUE(run(cn4_truck, {stream(t + 5010, 151, 0)}).empty());       // engine off ends it
   const auto invalid = run(cn4_truck, series(t + 5020, t + 5020 + 1800, std::nullopt));
@@ -438,7 +438,7 @@ TEST_F(EngineTest, R11GapInsideATripThatNoTimelyResendFills) {
   ASSERT_EQ(rules_of(gap), (std::vector<std::string>{"R11"}));
   EXPECT_EQ(gap[0].id, std::string("R11|") + cn4_truck + "|gap|" + std::to_string(t + 599));
   EXPECT_EQ(gap[0].evidence_times, (std::vector<std::int64_t>{t + 599, t + 1800}));
-  EXPECT_EQ(gap[0].thresholds.at("gap_length_s"), 1201.0);
+  EXPECT_EQ(gap[0].measured.at("gap_length_s"), 1201.0);
   EXPECT_EQ(gap[0].severity, Severity::low);
 
   // Filled by a resend received within the week (in collection-time order, as the server folds
@@ -560,7 +560,7 @@ TEST(EngineR12, FutureCollectionTimeAndImpossibleSpeed) {
   ASSERT_EQ(v.size(), 2u);
   EXPECT_EQ(v[0].id, "R12|LRDS3D9J9GG887446|future_time|" + std::to_string(t + 70));
   EXPECT_EQ(v[1].id, "R12|LRDS3D9J9GG887446|implied_speed|" + std::to_string(t + 70));
-  EXPECT_GT(v[1].thresholds.at("implied_speed_kmh"), 3000);
+  EXPECT_GT(v[1].measured.at("implied_speed_kmh"), 3000);
 }
 
 TEST(SmokeLimits, Gb36886Table) {

@@ -183,7 +183,7 @@ TEST(RuleOrder, OfflineCheckFlagsASilentTerminalOncePerSilence) {
     ASSERT_TRUE(v);
     EXPECT_EQ(v->at("severity").as_string(), "low");
     EXPECT_EQ(v->at("unix_s").as_int64(), received_s);
-    EXPECT_EQ(v->at("thresholds").at("offline_s").as_double(), 72 * 3600.0);
+    EXPECT_EQ(v->at("thresholds").at("offline_s").as_int64(), 72 * 3600);
     // Other registered vehicles never sent anything: no terminal went silent.
     EXPECT_EQ(v->at("evidence").as_array().size(), 1u);
   }

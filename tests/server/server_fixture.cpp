@@ -104,6 +104,12 @@ void RunningServer::stop() {
   thread_.join();
 }
 
+void RunningServer::drain_rules() {
+  // A session hands its frames over after they are stored and answered: wait for that first.
+  eventually([&] { return metrics_.rule_frames.value() >= metrics_.frames_stored.value(); });
+  rules_->drain();
+}
+
 RunningServer::~RunningServer() {
   stop();
 }

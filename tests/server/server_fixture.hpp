@@ -49,8 +49,8 @@ class RunningServer {
   void stop();
   ServerMetrics& metrics() { return metrics_; }
   void reload_tls() { server_->reload_tls(); }
-  // Waits until every stored frame handed to the rule engine has been evaluated.
-  void drain_rules() { rules_->drain(); }
+  // Waits until every stored frame has been handed to the rule engine and evaluated.
+  void drain_rules();
   RuleRunner& rules() { return *rules_; }
   // The HTTPS API's port (config.api.enabled).
   std::uint16_t api_port() const { return api_->port(); }
