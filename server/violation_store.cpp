@@ -51,20 +51,56 @@ std::int64_t integer(const json::object& o, const char* field) {
   return v && v->is_number() ? v->to_number<std::int64_t>() : 0;
 }
 
+// What every index entry carries, so that listings filter (and statistics count) without reading
+// the records: rule, city, zone, status, severity, suspect (0/1), withdrawn (0/1), tab-separated.
+struct Summary {
+  std::string_view rule, city, zone, status, severity;
+  bool suspect = false, withdrawn = false;
+};
+std::string summary_of(const json::object& v) {
+  const auto* suspect = v.if_contains("suspect");
+  return text(v, "rule") + '\t' + text(v, "city") + '\t' + text(v, "zone_id") + '\t' +
+         text(v, "status") + '\t' + text(v, "severity") + '\t' +
+         (suspect && suspect->is_bool() && suspect->as_bool() ? "1" : "0") + '\t' +
+         (v.contains("withdrawn") ? "1" : "0");
+}
+std::optional<Summary> parse_summary(std::string_view value) {
+  std::string_view field[7];
+  for (int i = 0; i < 7; ++i) {
+    const auto tab = value.find('\t');
+    if ((tab == std::string_view::npos) != (i == 6)) return std::nullopt;
+    field[i] = value.substr(0, tab);
+    value = tab == std::string_view::npos ? std::string_view() : value.substr(tab + 1);
+  }
+  return Summary{field[0], field[1],        field[2],       field[3],
+                 field[4], field[5] == "1", field[6] == "1"};
+}
+
 // The index entries of a stored violation.
 std::vector<std::pair<std::string, std::string>> index_entries(const json::object& v) {
   const auto id = text(v, "id");
   const auto pos = position(integer(v, "unix_s"), id);
   const auto city = text(v, "city"), zone = text(v, "zone_id");
-  // The a| entry carries what the daily statistics need, so they read no records.
+  const auto summary = summary_of(v);
   std::vector<std::pair<std::string, std::string>> out{
-      {"a|" + pos,
-       text(v, "rule") + '\t' + city + '\t' + zone + (v.contains("withdrawn") ? "\tW" : "")},
-      {"v|" + text(v, "vin") + "|" + pos, ""},
-      {"r|" + text(v, "rule") + "|" + pos, ""}};
-  if (!city.empty()) out.emplace_back("c|" + city + "|" + pos, "");
-  if (!zone.empty()) out.emplace_back("z|" + zone + "|" + pos, "");
+      {"a|" + pos, summary},
+      {"v|" + text(v, "vin") + "|" + pos, summary},
+      {"r|" + text(v, "rule") + "|" + pos, summary},
+      {"s|" + text(v, "status") + "|" + pos, summary}};
+  if (!city.empty()) out.emplace_back("c|" + city + "|" + pos, summary);
+  if (!zone.empty()) out.emplace_back("z|" + zone + "|" + pos, summary);
   return out;
+}
+
+// The query's filters that the summary answers.
+bool summary_matches(const Summary& s, const ViolationQuery& q, const Jurisdiction& j) {
+  if ((!q.rule.empty() && s.rule != q.rule) || (!q.city.empty() && s.city != q.city) ||
+      (!q.zone.empty() && s.zone != q.zone) || (!q.status.empty() && s.status != q.status) ||
+      (!q.severity.empty() && s.severity != q.severity) || (q.suspect && s.suspect != *q.suspect) ||
+      (!q.include_withdrawn && s.withdrawn))
+    return false;
+  return j.unrestricted() || (!j.cities.empty() && j.cities.count(std::string(s.city))) ||
+         (!j.zones.empty() && j.zones.count(std::string(s.zone)));
 }
 
 void add_index(const json::object& v, std::vector<storage::RecordEdit>& edits) {
@@ -94,9 +130,8 @@ std::optional<json::object> merged(json::object old, const rules::Violation& v) 
           std::find(evidence.begin(), evidence.end(), e) == evidence.end())
         evidence.push_back(e);
   bool changed = old.erase("withdrawn") > 0;
-  for (const char* field :
-       {"evidence", "time", "unix_s", "raised_unix_s", "thresholds", "measured", "limit_class", "lon",
-        "lat"}) {
+  for (const char* field : {"evidence", "time", "unix_s", "raised_unix_s", "thresholds", "measured",
+                            "limit_class", "lon", "lat"}) {
     const auto* was = old.if_contains(field);
     if (!was || *was != fresh[field]) {
       old[field] = fresh[field];
@@ -173,8 +208,8 @@ std::vector<json::object> ViolationStore::record(const ViolationSet& raised,
           }
           add_index(*now, also);
           if (ctx.from_frames)
-            also.push_back({storage::Family::rule_state,
-                            raised_key(v.vin, v.raised_at_unix_s, id), std::string()});
+            also.push_back({storage::Family::rule_state, raised_key(v.vin, v.raised_at_unix_s, id),
+                            std::string()});
           return json::serialize(*now);
         },
         error);
@@ -242,13 +277,14 @@ ViolationStore::ReviewResult ViolationStore::review(const std::string& id,
   const bool ok = store_.update(
       storage::Family::violations, id,
       [&](const std::optional<std::string>& current,
-          std::vector<storage::RecordEdit>&) -> std::optional<std::string> {
+          std::vector<storage::RecordEdit>& also) -> std::optional<std::string> {
         auto v = current ? parse_object(*current) : std::nullopt;
         if (!v) return std::nullopt;
         if (v->contains("withdrawn")) {
           result = ReviewResult::withdrawn;
           return std::nullopt;
         }
+        remove_index(*v, also);  // the status index and every summary change
         if (const auto* previous = v->if_contains("review"); previous && previous->is_object()) {
           auto& history = (*v)["review_history"];
           if (!history.is_array()) history.emplace_array();
@@ -260,6 +296,7 @@ ViolationStore::ReviewResult ViolationStore::review(const std::string& id,
                           {"by", reviewer},
                           {"unix_ms", now_unix_ms()}};
         result = ReviewResult::reviewed;
+        add_index(*v, also);
         if (updated) *updated = *v;
         return json::serialize(*v);
       },
@@ -292,6 +329,8 @@ ViolationPage ViolationStore::list(const ViolationQuery& q,
     prefix = "c|" + *jurisdiction.cities.begin() + "|";
   else if (jurisdiction.cities.empty() && jurisdiction.zones.size() == 1)
     prefix = "z|" + *jurisdiction.zones.begin() + "|";
+  else if (!q.status.empty() && q.status != "open")  // reviewed ones are few
+    prefix = "s|" + q.status + "|";
   else if (!q.rule.empty())
     prefix = "r|" + q.rule + "|";
 
@@ -310,7 +349,7 @@ ViolationPage ViolationStore::list(const ViolationQuery& q,
   std::string last;
   store_.for_each(
       storage::Family::violation_index, prefix,
-      [&](const std::string& key, const std::string&) {
+      [&](const std::string& key, const std::string& value) {
         if (!after.empty() && key <= after) return true;
         const std::string_view pos = std::string_view(key).substr(prefix.size());
         if (pos.size() < 8) return true;
@@ -320,6 +359,9 @@ ViolationPage ViolationStore::list(const ViolationQuery& q,
           page.scan_limited = true;
           return false;
         }
+        if (const auto summary = parse_summary(value);
+            summary && !summary_matches(*summary, q, jurisdiction))
+          return true;  // decided without reading the record
         const auto v = get(std::string(pos.substr(8)));
         if (!v || !matches(*v, q) || !jurisdiction.allows(*v)) return true;
         page.items.push_back(*v);
@@ -345,12 +387,9 @@ std::vector<ViolationStore::DailyCount> ViolationStore::daily_counts(
         if (key.size() < 10) return true;
         const auto at = time_of_position(std::string_view(key).substr(2));
         if (at < from_unix_s) return false;
-        const auto tab1 = value.find('\t'), tab2 = value.find('\t', tab1 + 1);
-        if (tab1 == std::string::npos || tab2 == std::string::npos) return true;
-        const auto tab3 = value.find('\t', tab2 + 1);
-        if (tab3 != std::string::npos) return true;  // withdrawn
-        const auto rule = value.substr(0, tab1), city = value.substr(tab1 + 1, tab2 - tab1 - 1),
-                   zone = value.substr(tab2 + 1);
+        const auto summary = parse_summary(value);
+        if (!summary || summary->withdrawn) return true;
+        const std::string rule(summary->rule), city(summary->city), zone(summary->zone);
         if (!jurisdiction.unrestricted() && !jurisdiction.cities.count(city) &&
             !jurisdiction.zones.count(zone))
           return true;

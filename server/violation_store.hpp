@@ -9,6 +9,9 @@
 //   a|            every violation
 //   v|VIN|        one vehicle's         c|CITY|   one city's
 //   z|ZONE|       one zone's            r|RULE|   one rule's
+//   s|STATUS|     by review status
+// Each entry's value summarises the record (rule, city, zone, status, severity, suspect,
+// withdrawn), so filters are checked on the index and only matching records are read.
 // desc(time) is the big-endian complement of the evidence time (Unix seconds + 2^63).
 //
 // Thread-safety: all members may be called from any thread; read-modify-writes go through

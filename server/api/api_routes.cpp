@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <charconv>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -193,42 +194,70 @@ std::pair<std::int64_t, std::int64_t> time_range(const ApiRequest& r, std::int64
   return {*from, end};
 }
 
+// Appends a number in its shortest exact form.
+void append_number(std::string& out, double x) {
+  char buffer[32];
+  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, x);
+  out.append(buffer, ec == std::errc() ? end : buffer);
+}
+
+// The track is written as text directly: a vehicle-day is 86,400 points, and building a JSON tree
+// of them first would cost more than reading and decoding the frames (P8).
 ApiResponse vehicle_track(ApiContext& ctx, const ApiRequest& r) {
   only_params(r, {"from", "to"});
   const auto vin = path_vin(r, 3);
   if (!vehicle_visible(ctx, r.token, vin)) not_found("vehicle " + vin);
   const auto [from, to] = time_range(r, 7 * 86400);
-  json::array coordinates, times, speeds;
-  ctx.store.for_each_frame(protocol::make_vin(vin), from, to,
-                           [&](const storage::FrameKey&, const storage::FrameRecord& record) {
-                             protocol::DecodeOptions options;
-                             options.profile = record.received.profile;
-                             const auto decoded = protocol::decode_frame(record.raw, options);
-                             if (!decoded) return true;
-                             for (const auto& s : rules::samples_of(*decoded, {})) {
-                               if (!s.lon || !s.lat || s.at_unix_s < from || s.at_unix_s > to)
-                                 continue;
-                               coordinates.push_back(json::array{*s.lon, *s.lat});
-                               times.push_back(s.at_unix_s);
-                               speeds.push_back(s.speed_kmh ? json::value(*s.speed_kmh) : nullptr);
-                             }
-                             return true;
-                           });
-  const auto n = static_cast<std::int64_t>(coordinates.size());
-  json::object feature{
-      {"type", "Feature"},
-      {"geometry", {{"type", "LineString"}, {"coordinates", std::move(coordinates)}}},
-      {"properties",
-       {{"vin", vin},
-        {"from", from},
-        {"to", to},
-        {"points", n},
-        {"times", std::move(times)},
-        {"speeds_kmh", std::move(speeds)}}}};
-  auto response = json_response(
-      json::object{{"type", "FeatureCollection"}, {"features", json::array{std::move(feature)}}},
-      n);
+  std::string coordinates = "[", times = "[", speeds = "[";
+  std::int64_t n = 0;
+  auto add = [&](const protocol::Position& p, const protocol::BeijingTime& t,
+                 std::optional<double> speed) {
+    if (!p.fix_valid()) return;
+    const auto lon = p.lon_deg(), lat = p.lat_deg();
+    const auto at = t.to_unix_seconds();
+    if (!lon || !lat || !at || *at < from || *at > to) return;
+    if (n++) coordinates += ',', times += ',', speeds += ',';
+    coordinates += '[';
+    append_number(coordinates, *lon);
+    coordinates += ',';
+    append_number(coordinates, *lat);
+    coordinates += ']';
+    times += std::to_string(*at);
+    if (speed)
+      append_number(speeds, *speed);
+    else
+      speeds += "null";
+  };
+  ctx.store.for_each_frame(
+      protocol::make_vin(vin), from - 60, to,
+      [&](const storage::FrameKey&, const storage::FrameRecord& record) {
+        protocol::DecodeOptions options;
+        options.profile = record.received.profile;
+        const auto decoded = protocol::decode_frame(record.raw, options);
+        if (!decoded) return true;
+        const auto* report = std::get_if<protocol::ReportBody>(&decoded->message.body);
+        if (!report) return true;
+        const bool per_block_time = report->layout == protocol::Profile::hj1239;
+        for (const auto& b : report->blocks) {
+          const auto& t = per_block_time ? b.time : report->time;
+          if (const auto* s = std::get_if<protocol::StreamBlock>(&b.payload))
+            add(s->position, t, s->speed_kmh.get());
+          else if (const auto* c = std::get_if<protocol::CatalystBlock>(&b.payload))
+            add(c->position, t, c->speed_kmh.get());
+          else if (const auto* m = std::get_if<protocol::MachineStreamBlock>(&b.payload);
+                   m && report->layout == protocol::Profile::nonroad)
+            add(report->position, t, m->speed_kmh.get());
+        }
+        return true;
+      });
+  ApiResponse response;
   response.content_type = "application/geo+json; charset=utf-8";
+  response.body =
+      R"({"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"LineString","coordinates":)" +
+      coordinates + R"(]},"properties":{"vin":")" + vin + R"(","from":)" + std::to_string(from) +
+      R"(,"to":)" + std::to_string(to) + R"(,"points":)" + std::to_string(n) + R"(,"times":)" +
+      times + R"(],"speeds_kmh":)" + speeds + "]}}]}";
+  response.records = n;
   return response;
 }
 
@@ -564,7 +593,8 @@ std::string csv_field(std::string_view value) {
 ApiResponse export_violations(ApiContext& ctx, const ApiRequest& r) {
   require(r, readers);
   for (const char* paging : {"limit", "cursor"})
-    if (r.query.count(paging)) bad_parameter(paging, "the export has every matching row (up to 100,000)");
+    if (r.query.count(paging))
+      bad_parameter(paging, "the export has every matching row (up to 100,000)");
   auto q = violation_query(ctx, r, 1000);
   constexpr std::size_t max_rows = 100000;
   // UTF-8 with a byte-order mark, so that spreadsheet programs read the Chinese correctly.

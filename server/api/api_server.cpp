@@ -223,6 +223,7 @@ asio::awaitable<void> ApiServer::session(tcp::socket socket) {
     ~Leave() { --*n; }
   } leave{connections_};
   boost::system::error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);  // answers go out at once, not after a delayed ACK
   const auto remote = socket.remote_endpoint(ec);
   const std::string peer = ec ? "?" : remote.address().to_string();
   beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *tls_);
