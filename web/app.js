@@ -257,7 +257,66 @@
     }
   }
 
+  // --- live feed --------------------------------------------------------------------------------
+  // New violations arrive as Server-Sent Events from /api/v1/violations/feed. EventSource cannot
+  // send the bearer token, so the stream is read with fetch; it reconnects after a pause when the
+  // connection drops, and stops on logout.
+  const feed = { controller: null, fresh: 0 };
+
+  function showFeed(text) {
+    const button = $('live-feed');
+    button.hidden = false;
+    button.textContent = text;
+  }
+
+  async function runFeed() {
+    const controller = new AbortController();
+    feed.controller = controller;
+    feed.fresh = 0;
+    while (!controller.signal.aborted) {
+      try {
+        const response = await fetch('/api/v1/violations/feed', {
+          headers: { Authorization: `Bearer ${state.token}`, Accept: 'text/event-stream' },
+          signal: controller.signal,
+          cache: 'no-store',
+        });
+        if (!response.ok) {
+          showFeed('实时：不可用');
+          return;
+        }
+        showFeed(feed.fresh ? `实时：新违规 ${feed.fresh} 条，点击刷新` : '实时：已连接');
+        const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buffer = '';
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += value;
+          let end;
+          while ((end = buffer.indexOf('\n\n')) >= 0) {
+            const event = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            if (event.split('\n').some((line) => line === 'event: violation')) {
+              feed.fresh += 1;
+              showFeed(`实时：新违规 ${feed.fresh} 条，点击刷新`);
+            }
+          }
+        }
+      } catch (e) {
+        if (controller.signal.aborted) return;
+      }
+      showFeed('实时：重新连接中');
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+    }
+  }
+
+  function stopFeed() {
+    if (feed.controller) feed.controller.abort();
+    feed.controller = null;
+    $('live-feed').hidden = true;
+  }
+
   function logout(message) {
+    stopFeed();
     sessionStorage.removeItem(TOKEN_KEY);
     state.token = null;
     state.me = null;
@@ -309,7 +368,10 @@
     initMap();
     switchView(canReadViolations() ? 'violations' : 'vehicle');
     const loads = [loadZones()];
-    if (canReadViolations()) loads.push(search());
+    if (canReadViolations()) {
+      loads.push(search());
+      runFeed();  // runs until logout
+    }
     // Each load reports its own error; one failing does not stop the other.
     await Promise.all(loads.map((p) => p.catch(showError)));
   }
@@ -876,6 +938,11 @@
     $('reset-button').addEventListener('click', action(async () => { resetFilters(); await search(); }));
     $('export-button').addEventListener('click', action(exportCsv));
     $('first-page').addEventListener('click', action(() => loadPage(0)));
+    $('live-feed').addEventListener('click', action(async () => {
+      feed.fresh = 0;
+      showFeed('实时：已连接');
+      await loadPage(0);
+    }));
     $('prev-page').addEventListener('click', action(() => loadPage(Math.max(0, state.pageIndex - 1))));
     $('next-page').addEventListener('click', action(() => loadPage(state.pageIndex + 1)));
     $('detail-close').addEventListener('click', closeDetail);
