@@ -279,7 +279,7 @@ int main(int argc, char** argv) {
          return "/api/v1/violations?limit=100&from=" + d + "&to=" + d;
        },
        luoyang_police},
-      {"status=confirmed (reviewed: ~0.001 %, status index)",
+      {"status=confirmed (10 reviewed in all: the status index)",
        [] { return std::string("/api/v1/violations?limit=100&status=confirmed"); }, police},
   };
   std::printf(
