@@ -285,10 +285,11 @@ ViolationStore::ReviewResult ViolationStore::review(const std::string& id,
           return std::nullopt;
         }
         remove_index(*v, also);  // the status index and every summary change
-        if (const auto* previous = v->if_contains("review"); previous && previous->is_object()) {
-          auto& history = (*v)["review_history"];
+        if (const auto* found = v->if_contains("review"); found && found->is_object()) {
+          const json::value previous = *found;  // a copy: inserting below may move the object's
+          auto& history = (*v)["review_history"];  // elements, and `found` with them
           if (!history.is_array()) history.emplace_array();
-          history.as_array().push_back(*previous);
+          history.as_array().push_back(previous);
         }
         (*v)["status"] = decision;
         (*v)["review"] = {{"decision", decision},
