@@ -18,6 +18,7 @@
 #include "protocol/encode.hpp"
 #include "protocol/framer.hpp"
 #include "protocol/json.hpp"
+#include "server/clock.hpp"
 #include "server/rule_runner.hpp"
 #include "server/tls_context.hpp"
 
@@ -31,11 +32,6 @@ using namespace std::chrono_literals;
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
 namespace {
-std::int64_t now_unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 protocol::BeijingTime platform_time() {
   return protocol::BeijingTime::from_unix_seconds(now_unix_ms() / 1000);
 }

@@ -10,6 +10,7 @@
 #include "protocol/decode.hpp"
 #include "protocol/json.hpp"
 #include "rules/records_json.hpp"
+#include "server/clock.hpp"
 
 namespace lantian::server {
 
@@ -189,12 +190,6 @@ std::int64_t time_of(std::string_view key, std::size_t prefix_size) {
 }  // namespace rule_state_keys
 
 namespace {
-
-std::int64_t now_unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::int64_t floor_div(std::int64_t a, std::int64_t b) {
   return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));

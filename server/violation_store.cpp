@@ -9,18 +9,13 @@
 #include "protocol/beijing_time.hpp"
 #include "protocol/json.hpp"
 #include "rules/records_json.hpp"
+#include "server/clock.hpp"
 
 namespace lantian::server {
 namespace json = boost::json;
 namespace {
 
 constexpr std::uint64_t time_bias = std::uint64_t{1} << 63;
-
-std::int64_t now_unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // desc(time) · id: newest first.
 std::string position(std::int64_t unix_s, const std::string& id) {
@@ -286,7 +281,7 @@ ViolationStore::ReviewResult ViolationStore::review(const std::string& id,
         }
         remove_index(*v, also);  // the status index and every summary change
         if (const auto* found = v->if_contains("review"); found && found->is_object()) {
-          const json::value previous = *found;  // a copy: inserting below may move the object's
+          const json::value previous = *found;     // a copy: inserting below may move the object's
           auto& history = (*v)["review_history"];  // elements, and `found` with them
           if (!history.is_array()) history.emplace_array();
           history.as_array().push_back(previous);
@@ -370,11 +365,9 @@ ViolationPage ViolationStore::list(const ViolationQuery& q,
       },
       start);
   if ((page.items.size() == q.limit || page.scan_limited) && !last.empty()) {
-    static constexpr char digits[] = "0123456789abcdef";
-    for (const unsigned char c : last.substr(prefix.size())) {
-      page.next_cursor.push_back(digits[c >> 4]);
-      page.next_cursor.push_back(digits[c & 15]);
-    }
+    const std::string_view position = std::string_view(last).substr(prefix.size());
+    page.next_cursor = protocol::to_hex(protocol::ByteView(
+        reinterpret_cast<const std::uint8_t*>(position.data()), position.size()));
   }
   return page;
 }

@@ -15,6 +15,7 @@
 #include "rules/records_json.hpp"
 #include "server/api/api_server.hpp"
 #include "server/api/web_assets.hpp"
+#include "server/clock.hpp"
 
 namespace lantian::server::api {
 namespace json = boost::json;
@@ -23,12 +24,6 @@ namespace {
 using Roles = std::vector<Role>;
 const Roles readers = {Role::police, Role::reviewer};
 constexpr std::int64_t online_window_ms = 15 * 60 * 1000;  // a frame this recent: online
-
-std::int64_t now_unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 void require(const ApiRequest& r, const Roles& roles) {
   if (std::find(roles.begin(), roles.end(), r.token.role) == roles.end())

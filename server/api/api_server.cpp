@@ -17,6 +17,7 @@
 #include <deque>
 
 #include "server/api/api_routes.hpp"
+#include "server/clock.hpp"
 #include "server/tls_context.hpp"
 
 namespace lantian::server::api {
@@ -89,12 +90,6 @@ class FeedSubscriber {
 };
 
 namespace {
-
-std::int64_t now_unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string bearer(const beast::http::request<beast::http::string_body>& req) {
   const auto header = req[beast::http::field::authorization];
