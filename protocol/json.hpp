@@ -5,6 +5,7 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <optional>
 #include <string>
 
 #include "protocol/bytes.hpp"
@@ -19,5 +20,7 @@ namespace lantian::protocol {
 
 // Upper-case hex of `bytes`, e.g. "00C9A002".
 [[nodiscard]] std::string to_hex(ByteView bytes);
+// The bytes of an even-length string of hex digits (either case), or nullopt for anything else.
+[[nodiscard]] std::optional<Bytes> from_hex(std::string_view hex);
 
 }  // namespace lantian::protocol

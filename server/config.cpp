@@ -68,6 +68,8 @@ po::options_description serve_options() {
     ("socket-buffer-bytes", po::value<std::size_t>()->default_value(0),
        "kernel send and receive buffer per terminal socket (0: the kernel's default; small values save memory with many terminals)")
     ("sync", po::value<std::string>()->default_value("always"), "WAL sync: always (per batch), interval, off")
+    ("frame-sink", po::value<std::string>()->default_value("rocksdb"),
+       "rocksdb, or null: frames are acknowledged without being stored (benchmark reference only)")
     ("sync-interval-ms", po::value<int>()->default_value(10), "WAL sync period with --sync interval")
     ("retention-days", po::value<int>()->default_value(0), "drop raw frames older than this (0: keep all)")
     ("max-batch", po::value<std::size_t>()->default_value(2000), "frames per storage batch")
@@ -257,6 +259,11 @@ void read_serve(const po::variables_map& vm, Config& c, std::vector<std::string>
     c.store.sync = *p;
   else
     problems.push_back("--sync must be always, interval or off, not '" + sync + "'");
+  const auto sink = vm["frame-sink"].as<std::string>();
+  if (sink == "null")
+    c.store.discard_frames = true;
+  else if (sink != "rocksdb")
+    problems.push_back("--frame-sink must be rocksdb or null, not '" + sink + "'");
   const int interval = vm["sync-interval-ms"].as<int>();
   if (interval < 1 || interval > 10000) problems.push_back("--sync-interval-ms must be 1..10000");
   c.store.sync_interval = std::chrono::milliseconds(interval);

@@ -170,7 +170,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string take_frame(protocol::ByteView raw, std::vector<Received>& received,
                          std::vector<storage::FrameWrite>& writes) {
     const auto arrived = std::chrono::steady_clock::now();
-    auto decoded = protocol::decode_frame(raw, {.profile = listener_.profile});
+    auto decoded = protocol::decode_frame(
+        raw, {.profile = listener_.profile ? listener_.profile : registry_profile_});
     if (!decoded) return "undecodable_frame";  // cannot happen for framer output
     const auto& header = decoded->message.header;
     const auto kind = decoded->command_kind();
@@ -219,6 +220,12 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     logged_in_ = true;
     vin_ = vin;
+    // Under `auto`, a profile the registry pins for this vehicle decides its frames (protocol.md
+    // §3.4): a non-road terminal's frames cannot always be told from the others by their bytes.
+    if (!listener_.profile && server_.rule_runner())
+      if (const auto registry = server_.rule_runner()->registry())
+        if (const auto* record = registry->find(vin_text(vin)); record && record->profile)
+          registry_profile_ = record->profile;
     if (auto old = server_.bind_vin(vin, shared_from_this())) {
       metrics_.vin_replaced.inc();
       spdlog::info("event=vin_replaced vin={} old_conn={} new_conn={}", vin_text(vin), old->id(),
@@ -245,7 +252,8 @@ class Session : public std::enable_shared_from_this<Session> {
         kind == protocol::CommandKind::resend || kind == protocol::CommandKind::logout ||
         kind == protocol::CommandKind::removal_alarm;
     if (!answerable) return {};
-    const auto profile = listener_.profile ? listener_.profile : known_profile_;
+    const auto profile =
+        listener_.profile ? listener_.profile : registry_profile_ ? registry_profile_ : known_profile_;
     // Under `auto`, before the session's profile is known, a login is answered: an hj1239 terminal
     // waits for that answer before it sends data, and a gb17691 terminal ignores it.
     const bool answer = profile == protocol::Profile::hj1239 || config_.reply_gb17691 ||
@@ -359,6 +367,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool logged_in_ = false;
   protocol::Vin vin_{};
   std::optional<protocol::Profile> known_profile_;
+  std::optional<protocol::Profile> registry_profile_;  // auto listeners: pinned by the registry
   std::optional<std::string> peer_cn_;
   std::string stop_reason_;
 };

@@ -44,6 +44,8 @@ int serve(const server::Config& config) {
   }
   spdlog::info("event=storage_open dir={} sync={}", config.store.dir.string(),
                storage::to_string(config.store.sync));
+  if (config.store.discard_frames)
+    spdlog::warn("event=frame_sink_null note=\"frames are acknowledged WITHOUT being stored (benchmark reference)\"");
 
   asio::io_context io;
   server::ServerMetrics metrics;

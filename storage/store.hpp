@@ -62,6 +62,9 @@ struct StoreOptions {
   std::optional<std::chrono::hours> retention;
   std::size_t max_batch = 2000;        // frames per WriteBatch
   std::size_t queue_capacity = 20000;  // frames waiting for the writer
+  // Benchmark reference only: frames are numbered and completed as stored without being written
+  // (the "null sink" of performance.md P1). Nothing reaches the archive; never use it in service.
+  bool discard_frames = false;
 };
 
 // One received frame, ready for the archive (see make_frame_write).

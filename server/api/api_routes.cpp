@@ -56,17 +56,6 @@ std::string text_of(const json::object& o, const char* field) {
   return v && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
-std::vector<std::uint8_t> unhex(std::string_view hex) {
-  std::vector<std::uint8_t> out;
-  if (hex.size() % 2) return {};
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    unsigned v = 0;
-    if (std::sscanf(std::string(hex.substr(i, 2)).c_str(), "%2x", &v) != 1) return {};
-    out.push_back(static_cast<std::uint8_t>(v));
-  }
-  return out;
-}
-
 bool is_vin_text(std::string_view vin) {
   return vin.size() == 17 && std::all_of(vin.begin(), vin.end(), [](char c) {
            return std::isalnum(static_cast<unsigned char>(c)) != 0;
@@ -263,7 +252,7 @@ ApiResponse vehicle_frames(ApiContext& ctx, const ApiRequest& r) {
   const auto [from, to] = time_range(r, 31 * 86400);
   const auto limit = int_param(r, "limit", 1, 500).value_or(100);
   const auto cursor = text_param(r, "cursor", 80);
-  const auto after = cursor ? unhex(*cursor) : std::vector<std::uint8_t>{};
+  const auto after = cursor ? protocol::from_hex(*cursor).value_or(protocol::Bytes{}) : protocol::Bytes{};
   if (cursor && after.size() != storage::frame_key_size)
     bad_parameter("cursor", "not a cursor of this listing");
   const std::string after_key(after.begin(), after.end());
@@ -643,7 +632,7 @@ ApiResponse violation_detail(ApiContext& ctx, const ApiRequest& r) {
         observations.push_back(json::parse(*ob));
       continue;
     }
-    const auto bytes = unhex(ref);
+    const auto bytes = protocol::from_hex(ref).value_or(protocol::Bytes{});
     const std::string key(bytes.begin(), bytes.end());
     const auto parsed = storage::parse_frame_key(key);
     const auto record = ctx.store.frame(key);

@@ -1,0 +1,93 @@
+#pragma once
+// The simulated fleet: a scenario (how many vehicles of each role, which protocol, where the zones
+// are) turned into one specification per terminal — identity, registry row, and the plan its
+// motion model follows. Planning is deterministic for a given scenario and seed, so every
+// simulator process (and every run) derives the same fleet.
+//
+// Roles and what the server should make of them (docs/simulator.md):
+//   guo6_truck          国六 N3 truck on trips between Henan cities, away from every zone → nothing
+//   guo3_truck          国三 N3 truck on the same kind of trips → R01 once per Beijing day it moves
+//   banned_zone_truck   国四 N3 truck whose trips pass through a truck restriction zone → R02 per
+//                       visit while the zone is active and bans 国四
+//   machine             非道路国四 excavator working at a site outside every zone → nothing
+//   black_smoke_machine 非道路国三 excavator with a smoke meter reading above every limit → R04
+//   banned_zone_machine 非道路国二 excavator working inside a machinery ban zone → R03
+
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "protocol/types.hpp"
+#include "rules/zones.hpp"
+
+namespace lantian::sim {
+
+enum class Role {
+  guo6_truck,
+  guo3_truck,
+  banned_zone_truck,
+  machine,
+  black_smoke_machine,
+  banned_zone_machine
+};
+[[nodiscard]] std::string_view to_string(Role role) noexcept;
+[[nodiscard]] bool is_machine(Role role) noexcept;
+
+struct Scenario {
+  // Vehicles of each role.
+  std::size_t guo6_trucks = 0, guo3_trucks = 0, banned_zone_trucks = 0;
+  std::size_t machines = 0, black_smoke_machines = 0, banned_zone_machines = 0;
+  // The protocol of the trucks (gb17691 or hj1239); machines always speak the non-road format.
+  protocol::Profile truck_profile = protocol::Profile::hj1239;
+  std::uint64_t seed = 1;
+  // Coverage gaps: the chance, per 10 s of driving, that a truck loses the network for 1–5 minutes
+  // (samples are kept and resent as 0x03 afterwards).
+  double gap_probability = 0;
+  // The chance, per frame written, of one extra corrupted frame (bad check byte) before it.
+  double malformed_probability = 0;
+
+  [[nodiscard]] std::size_t total() const noexcept {
+    return guo6_trucks + guo3_trucks + banned_zone_trucks + machines + black_smoke_machines +
+           banned_zone_machines;
+  }
+};
+
+// Reads a scenario file: `key = value` lines (# comments), keys as the Scenario members
+// (guo3_trucks = 20, truck_profile = hj1239, …). On failure returns nullopt and says why.
+[[nodiscard]] std::optional<Scenario> parse_scenario(std::istream& in, std::string& error);
+// The named presets: "mixed" (a demo mix of every role), "guo6" (only clean trucks: load tests).
+[[nodiscard]] std::optional<Scenario> preset_scenario(std::string_view name, std::size_t vehicles);
+
+struct LonLat {
+  double lon = 0, lat = 0;
+};
+
+struct VehicleSpec {
+  std::size_t index = 0;  // position in the fleet
+  Role role = Role::guo6_truck;
+  std::string vin;  // a VIN with a valid check digit, or a machine's 17-character code
+  std::string plate, stage, category, registration_code;
+  double rated_power_kw = 0;
+  protocol::Profile profile = protocol::Profile::hj1239;
+  std::uint64_t seed = 0;         // the vehicle's own random stream
+  std::vector<LonLat> stops;     // trucks: the places its trips go between, in order (cyclic)
+  LonLat site;                    // machines: where it works
+  std::optional<std::string> target_zone;  // banned-zone roles: the zone the plan goes into
+};
+
+// Plans the fleet. `zones` (may be null) are the deployment's zones: trucks' trips and machines'
+// sites avoid every zone except the one a banned-zone role is sent into. Banned-zone roles need a
+// zone that bans them; without one, planning fails with a reason.
+[[nodiscard]] std::optional<std::vector<VehicleSpec>> plan_fleet(const Scenario& scenario,
+                                                                 const rules::ZoneIndex* zones,
+                                                                 std::string& error);
+
+// The registry CSV (docs/rules.md columns) of the fleet, for `lantiand import-registry`.
+void write_registry_csv(const std::vector<VehicleSpec>& fleet, std::ostream& out);
+
+// Distance in metres between two WGS-84 points (haversine).
+[[nodiscard]] double distance_m(LonLat a, LonLat b) noexcept;
+
+}  // namespace lantian::sim

@@ -1,0 +1,78 @@
+#include "sim/run_checks.hpp"
+
+#include <boost/json.hpp>
+#include <set>
+
+#include "protocol/json.hpp"
+#include "sim/terminal.hpp"
+
+namespace lantian::sim {
+namespace json = boost::json;
+namespace {
+
+// Calls `fn` with each line of `in` that is a JSON object.
+template <class Fn>
+void for_each_object(std::istream& in, Fn fn) {
+  std::string line;
+  while (std::getline(in, line)) {
+    boost::system::error_code ec;
+    const auto v = json::parse(line, ec);
+    if (!ec && v.is_object()) fn(v.as_object());
+  }
+}
+
+std::string text(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+}  // namespace
+
+AckedCheck check_acked(std::istream& acked, std::istream& exported) {
+  std::set<std::string> stored;
+  for_each_object(exported, [&](const json::object& o) {
+    if (const auto bytes = protocol::from_hex(text(o, "raw")))
+      stored.insert(text(o, "vin") + ' ' + report_digest(*bytes));
+  });
+  AckedCheck out;
+  std::string line;
+  while (std::getline(acked, line)) {
+    if (line.empty()) continue;
+    ++out.acknowledged;
+    if (stored.count(line))
+      ++out.stored;
+    else
+      out.missing.push_back(line);
+  }
+  return out;
+}
+
+ViolationsCheck check_violations(std::istream& expected, std::istream& stored,
+                                 const std::vector<std::string>& fleet_vins) {
+  auto id = [](const std::string& rule, const std::string& vin, const std::string& zone) {
+    return rule + ' ' + vin + (zone.empty() ? "" : ' ' + zone);
+  };
+  std::set<std::string> predicted, raised;
+  for_each_object(expected, [&](const json::object& o) {
+    predicted.insert(id(text(o, "rule"), text(o, "vin"), text(o, "zone")));
+  });
+  const std::set<std::string> fleet(fleet_vins.begin(), fleet_vins.end());
+  for_each_object(stored, [&](const json::object& o) {
+    if (const auto* w = o.if_contains("withdrawn"); w && !w->is_null()) return;
+    if (!fleet.empty() && !fleet.count(text(o, "vin"))) return;
+    raised.insert(id(text(o, "rule"), text(o, "vin"), text(o, "zone_id")));
+  });
+  ViolationsCheck out;
+  out.expected = predicted.size();
+  for (const auto& p : predicted) {
+    if (raised.count(p))
+      ++out.found;
+    else
+      out.missing.push_back(p);
+  }
+  for (const auto& r : raised)
+    if (!predicted.count(r)) out.unexpected.push_back(r);
+  return out;
+}
+
+}  // namespace lantian::sim

@@ -1,0 +1,94 @@
+#!/bin/bash
+# lantian-sim against a real lantiand, as an operator runs them (docs/simulator.md):
+#   1. plan the CI scenario, import its registry and the sample zones, start lantiand (TLS);
+#      run 300 terminals in 2 processes over 4 source addresses, with coverage gaps and a
+#      reconnect storm; every report is answered, every answered report is in `lantiand export`,
+#      and the stored violations are exactly the ones the scenario predicted;
+#   2. kill -9 the server under load: every report it answered is in the archive afterwards.
+# usage: sim_e2e_test.sh BIN_DIR SAMPLES_DIR SCENARIO
+set -euo pipefail
+bin=$1 samples=$2 scenario=$3
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+  [ -n "$server_pid" ] && kill -9 "$server_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+# Starts lantiand on DATA_DIR (extra options after it); sets server_pid, port, admin.
+start_server() {
+  local data=$1; shift
+  : > "$work/server.log"
+  "$bin/lantiand" --data-dir "$data" --listen "tls://127.0.0.1:0?profile=auto" \
+    --admin 127.0.0.1:0 --api 127.0.0.1:0 --reply-gb17691 true \
+    --max-connections-per-address 1000 "$@" >> "$work/server.log" 2>&1 &
+  server_pid=$!
+  port= admin=
+  for _ in $(seq 100); do
+    port=$(sed -n 's/.*event=listening .* port=\([0-9]*\).*/\1/p' "$work/server.log" | head -1)
+    admin=$(sed -n 's/.*event=admin_listening port=\([0-9]*\).*/\1/p' "$work/server.log" | head -1)
+    [ -n "$port" ] && [ -n "$admin" ] && return 0
+    sleep 0.1
+  done
+  cat "$work/server.log"
+  fail "lantiand did not start"
+}
+metric() { curl -s "http://127.0.0.1:$admin/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+json_field() { grep -o "\"$1\":[0-9]*" "$2" | head -1 | cut -d: -f2; }
+
+# --- 1. the scenario -------------------------------------------------------------------------
+cd "$work"
+"$bin/lantian-sim" --scenario "$scenario" --zones "$samples/zones-henan-sample.geojson" \
+  --registry-out fleet.csv --plan-only
+"$bin/lantiand" import-registry --data-dir data fleet.csv
+"$bin/lantiand" import-zones --data-dir data "$samples/zones-henan-sample.geojson"
+start_server data
+"$bin/lantian-sim" --connect "tls://127.0.0.1:$port" --scenario "$scenario" \
+  --zones "$samples/zones-henan-sample.geojson" --gb17691-replies --window 2 --duration 6 \
+  --start 2026-11-20T10:00:00+08:00 --processes 2 --source-addresses 4 \
+  --storm-at 3 --storm-steady 30 --reply-timeout 10 --progress 0 \
+  --acked-out acked.txt --expected-out expected.jsonl --json-out report.json
+sent=$(json_field frames_sent report.json)
+acked=$(json_field frames_acked report.json)
+retried=$(json_field frames_retried report.json)
+unanswered=$(json_field frames_unanswered report.json)
+unsent=$(json_field frames_unsent report.json)
+dropped=$(json_field dropped report.json)
+back=$(json_field back report.json)
+resumed=$(json_field tls_resumed report.json)
+[ "$unanswered" = 0 ] && [ "$unsent" = 0 ] || fail "unanswered $unanswered, unsent $unsent"
+[ $((acked + retried)) = "$sent" ] || fail "sent $sent != acked $acked + retried $retried"
+[ "$(wc -l < acked.txt)" = "$acked" ] || fail "ack log has $(wc -l < acked.txt) lines, $acked acked"
+[ "$dropped" = 270 ] && [ "$back" = 270 ] || fail "storm: dropped $dropped, back $back (270 expected)"
+[ "$resumed" -ge 200 ] || fail "only $resumed TLS sessions resumed after the storm"
+[ "$(grep -c . expected.jsonl)" -ge 60 ] || fail "the scenario predicted too little: $(cat expected.jsonl)"
+# The rule worker catches up, then the server stops.
+for _ in $(seq 300); do
+  stored=$(metric lantian_frames_stored_total); evaluated=$(metric lantian_rule_frames_total)
+  [ -n "$stored" ] && [ "$stored" = "$evaluated" ] && break
+  sleep 0.2
+done
+[ "$stored" = "$evaluated" ] || fail "rules evaluated $evaluated of $stored frames"
+kill -TERM "$server_pid"; wait "$server_pid" || true; server_pid=
+"$bin/lantiand" export --data-dir data > export.jsonl
+"$bin/lantian-sim" check-acked acked.txt export.jsonl
+"$bin/lantiand" violations --data-dir data > violations.jsonl
+"$bin/lantian-sim" check-violations expected.jsonl violations.jsonl fleet.csv
+echo "scenario: sent $sent, acked $acked, retried $retried, storm $back/$dropped back, resumed $resumed"
+
+# --- 2. kill -9 under load -------------------------------------------------------------------
+start_server crash --sync always
+"$bin/lantian-sim" --connect "tls://127.0.0.1:$port" --preset guo6 --vehicles 200 --window 4 \
+  --duration 8 --reply-timeout 3 --progress 0 --malformed-probability 0.001 \
+  --acked-out crash-acked.txt --json-out crash.json > crash-sim.log 2>&1 &
+sim_pid=$!
+sleep 3
+kill -9 "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
+wait "$sim_pid" || fail "lantian-sim failed after the crash: $(cat crash-sim.log)"
+acked_before_crash=$(wc -l < crash-acked.txt)
+[ "$acked_before_crash" -gt 1000 ] || fail "only $acked_before_crash reports acknowledged before the crash"
+"$bin/lantiand" export --data-dir crash > crash-export.jsonl
+"$bin/lantian-sim" check-acked crash-acked.txt crash-export.jsonl
+echo "crash: $acked_before_crash acknowledged reports, all stored"

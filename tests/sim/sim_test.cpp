@@ -1,0 +1,369 @@
+// The simulator's parts without sockets: the latency histogram, scenarios, fleet planning and its
+// registry, the motion model's plausibility, the frames it sends (decoded back), the expectations,
+// and the after-run checks.
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "protocol/decode.hpp"
+#include "protocol/json.hpp"
+#include "rules/engine.hpp"
+#include "rules/registry.hpp"
+#include "sim/expectations.hpp"
+#include "sim/fleet.hpp"
+#include "sim/load_stats.hpp"
+#include "sim/run_checks.hpp"
+#include "sim/terminal.hpp"
+#include "sim/terminal_frames.hpp"
+#include "sim/vehicle_model.hpp"
+
+namespace lantian::sim {
+namespace {
+using namespace std::chrono_literals;
+
+std::unique_ptr<rules::ZoneIndex> sample_zones() {
+  std::ifstream in(std::string(LANTIAN_SAMPLES_DIR) + "/zones-henan-sample.geojson");
+  std::stringstream text;
+  text << in.rdbuf();
+  auto imported = rules::import_zones_geojson(text.str());
+  EXPECT_TRUE(imported.problems.empty());
+  return std::make_unique<rules::ZoneIndex>(std::move(imported.zones), 1);
+}
+
+Scenario one_of_each() {
+  Scenario s;
+  s.guo6_trucks = s.guo3_trucks = s.banned_zone_trucks = 2;
+  s.machines = s.black_smoke_machines = s.banned_zone_machines = 2;
+  return s;
+}
+
+// 2026-11-20 10:00 Beijing time (a weekday morning: the daytime truck ban is active).
+constexpr std::int64_t morning = 1795140000;
+constexpr std::int64_t phase_out = 1767196800;  // 2026-01-01 00:00 Beijing
+
+TEST(LatencyHistogram, BucketsAreExactBelow64AndWithinOnePartIn64Above) {
+  for (std::uint64_t v : {0u, 1u, 63u}) EXPECT_EQ(LatencyHistogram::upper_edge(LatencyHistogram::bucket_of(v)), v);
+  EXPECT_EQ(LatencyHistogram::bucket_of(64), 64);
+  EXPECT_EQ(LatencyHistogram::bucket_of(128), 128);
+  EXPECT_EQ(LatencyHistogram::upper_edge(128), 129u);  // 128 and 129 share a bucket
+  for (std::uint64_t v = 64; v < 50'000'000; v = v * 3 + 7) {
+    const auto edge = LatencyHistogram::upper_edge(LatencyHistogram::bucket_of(v));
+    EXPECT_GE(edge, v);
+    EXPECT_LE(static_cast<double>(edge - v), static_cast<double>(v) / 64) << v;
+  }
+}
+
+TEST(LatencyHistogram, Quantiles) {
+  auto h = std::make_unique<LatencyHistogram>();
+  EXPECT_EQ(h->quantile_us(0.99), 0u);
+  for (int i = 1; i <= 1000; ++i) h->record(std::chrono::microseconds(i));
+  EXPECT_EQ(h->count(), 1000u);
+  EXPECT_EQ(h->quantile_us(0.5), 503u);   // 500 lies in the bucket 496..503
+  EXPECT_EQ(h->quantile_us(0.99), 991u);  // 990 in 984..991
+  EXPECT_EQ(h->quantile_us(1.0), 1000u);  // capped by the maximum seen
+  EXPECT_EQ(h->max_us(), 1000u);
+  h->record(std::chrono::microseconds(-5));  // a clock step backwards counts as 0
+  EXPECT_EQ(h->count(), 1001u);
+}
+
+TEST(Scenario, ParsesKeysAndRejectsBadLines) {
+  std::istringstream good("# demo\nguo3_trucks = 20\n machines=5 # site\ntruck_profile = gb17691\n"
+                          "gap_probability = 0.05\nseed = 7\n");
+  std::string error;
+  const auto s = parse_scenario(good, error);
+  ASSERT_TRUE(s) << error;
+  EXPECT_EQ(s->guo3_trucks, 20u);
+  EXPECT_EQ(s->machines, 5u);
+  EXPECT_EQ(s->total(), 25u);
+  EXPECT_EQ(s->truck_profile, protocol::Profile::gb17691);
+  EXPECT_EQ(s->gap_probability, 0.05);
+  EXPECT_EQ(s->seed, 7u);
+  for (auto [text, message] : std::vector<std::pair<std::string, std::string>>{
+           {"guo3_trucks = many\n", "line 1: bad value 'many' for guo3_trucks"},
+           {"guo3_trucks = 1\nlorries = 2\n", "line 2: unknown key 'lorries'"},
+           {"guo3_trucks 3\n", "line 1: expected key = value"},
+           {"machines = 1\ngap_probability = 1.5\n", "line 2: gap_probability must be between 0 and 1"},
+           {"machines = 1\ntruck_profile = nonroad\n", "line 2: truck_profile must be gb17691 or hj1239"},
+           {"# nothing\n", "the scenario has no vehicles"}}) {
+    std::istringstream in(text);
+    EXPECT_FALSE(parse_scenario(in, error)) << text;
+    EXPECT_EQ(error, message);
+  }
+  const auto mixed = preset_scenario("mixed", 100);
+  ASSERT_TRUE(mixed);
+  EXPECT_EQ(mixed->guo6_trucks, 60u);
+  EXPECT_EQ(mixed->guo3_trucks, 15u);
+  EXPECT_EQ(mixed->total(), 100u);
+  EXPECT_FALSE(preset_scenario("trains", 10));
+}
+
+TEST(Fleet, RegistryImportsCleanlyWithEveryRoleStaged) {
+  const auto zones = sample_zones();
+  std::string error;
+  const auto fleet = plan_fleet(one_of_each(), zones.get(), error);
+  ASSERT_TRUE(fleet) << error;
+  ASSERT_EQ(fleet->size(), 12u);
+  std::stringstream csv;
+  write_registry_csv(*fleet, csv);
+  const auto imported = rules::import_registry_csv(csv, 2027);
+  EXPECT_TRUE(imported.rejected.empty()) << imported.rejected.front().reason;
+  ASSERT_EQ(imported.records.size(), 12u);
+  rules::Registry registry;
+  for (const auto& r : imported.records) registry.upsert(r);
+  const std::map<Role, std::pair<rules::Stage, std::string>> staged{
+      {Role::guo6_truck, {rules::Stage::CN6b, "N3"}},
+      {Role::guo3_truck, {rules::Stage::CN3, "N3"}},
+      {Role::banned_zone_truck, {rules::Stage::CN4, "N3"}},
+      {Role::machine, {rules::Stage::NR4, "nrmm:excavator"}},
+      {Role::black_smoke_machine, {rules::Stage::NR3, "nrmm:excavator"}},
+      {Role::banned_zone_machine, {rules::Stage::NR2, "nrmm:excavator"}}};
+  std::set<std::string> vins;
+  for (const auto& v : *fleet) {
+    const auto* r = registry.find(v.vin);
+    ASSERT_NE(r, nullptr) << v.vin;
+    EXPECT_EQ(r->stage, staged.at(v.role).first) << v.vin;
+    EXPECT_EQ(r->category, staged.at(v.role).second);
+    EXPECT_EQ(r->profile, is_machine(v.role) ? protocol::Profile::nonroad : protocol::Profile::hj1239);
+    EXPECT_FALSE(rules::registration_city(*r).empty()) << v.vin;
+    if (!is_machine(v.role)) { EXPECT_TRUE(rules::vin_valid(v.vin)) << v.vin; }
+    EXPECT_TRUE(vins.insert(v.vin).second) << "duplicate " << v.vin;
+  }
+  // The same scenario plans the same fleet (every worker process relies on it).
+  const auto again = plan_fleet(one_of_each(), zones.get(), error);
+  ASSERT_TRUE(again);
+  for (std::size_t i = 0; i < fleet->size(); ++i) {
+    EXPECT_EQ((*again)[i].vin, (*fleet)[i].vin);
+    EXPECT_EQ((*again)[i].stops.size(), (*fleet)[i].stops.size());
+  }
+}
+
+TEST(Fleet, BannedRolesNeedABanningZone) {
+  Scenario s;
+  s.banned_zone_trucks = 1;
+  std::string error;
+  EXPECT_FALSE(plan_fleet(s, nullptr, error));
+  EXPECT_EQ(error, "banned_zone_trucks needs a truck restriction zone banning 国四 N3 trucks (--zones)");
+  s = {};
+  s.banned_zone_machines = 1;
+  EXPECT_FALSE(plan_fleet(s, nullptr, error));
+  EXPECT_EQ(error, "banned_zone_machines needs a machinery ban zone banning 非道路国二 (--zones)");
+}
+
+// A day of every role: positions never jump (R12's 200 km/h), values stay in their ranges, trucks
+// not sent into a zone never enter one, machines stay at their site.
+TEST(VehicleModel, ADayOfEveryRoleIsPlausible) {
+  const auto zones = sample_zones();
+  std::string error;
+  const auto fleet = plan_fleet(one_of_each(), zones.get(), error);
+  ASSERT_TRUE(fleet);
+  for (const auto& spec : *fleet) {
+    VehicleModel model(spec, morning);
+    SimSample last = model.next();
+    EXPECT_EQ(last.unix_s, morning);
+    int parked = 0, smoke = 0, inside_zone = 0;
+    for (int i = 1; i < 86400; ++i) {
+      const SimSample s = model.next();
+      ASSERT_EQ(s.unix_s, morning + i);
+      const double kmh = distance_m(last.position, s.position) * 3.6;
+      ASSERT_LT(kmh, 120) << spec.vin << " at " << i;
+      ASSERT_GE(s.speed_kmh, 0);
+      ASSERT_LE(s.speed_kmh, 90);
+      ASSERT_LE(s.engine_rpm, 2100);
+      ASSERT_GE(s.coolant_c, 20);
+      ASSERT_LE(s.coolant_c, 90);
+      if (s.reagent_pct) { ASSERT_GT(*s.reagent_pct, 10); }
+      if (s.engine_on()) {
+        ASSERT_LT(s.nox_downstream_ppm, s.nox_upstream_ppm * 1.02);
+        ASSERT_GT(s.nox_upstream_ppm, 0);
+      }
+      parked += !s.engine_on();
+      smoke += s.smoke_k_m1.has_value();
+      for (const auto* z : zones->containing(s.position.lon, s.position.lat))
+        inside_zone += z->kind != rules::ZoneKind::exempt_corridor;
+      if (is_machine(spec.role)) { ASSERT_LT(distance_m(s.position, spec.site), 50); }
+      last = s;
+    }
+    if (!is_machine(spec.role)) { EXPECT_GT(parked, 0) << spec.vin << " never stops"; }
+    EXPECT_EQ(smoke > 0, spec.role == Role::black_smoke_machine) << spec.vin;
+    EXPECT_EQ(inside_zone > 0, spec.target_zone.has_value()) << spec.vin;
+  }
+}
+
+// What a terminal sends decodes back to what it measured.
+TEST(TerminalFrames, ReportsDecodeToTheSamples) {
+  const auto zones = sample_zones();
+  std::string error;
+  const auto fleet = plan_fleet(one_of_each(), zones.get(), error);
+  ASSERT_TRUE(fleet);
+  for (auto profile : {protocol::Profile::hj1239, protocol::Profile::gb17691}) {
+    VehicleSpec truck = (*fleet)[0];
+    truck.profile = profile;
+    VehicleModel model(truck, morning);
+    std::vector<SimSample> samples;
+    for (int i = 0; i < 10; ++i) samples.push_back(model.next());
+    TerminalFrames frames(truck);
+    std::vector<protocol::Bytes> out;
+    frames.reports(samples, protocol::command::realtime, true, out);
+    ASSERT_EQ(out.size(), profile == protocol::Profile::hj1239 ? 1u : 10u);
+    std::vector<rules::Sample> decoded;
+    for (const auto& f : out) {
+      const auto d = protocol::decode_frame(f, {.profile = profile});
+      ASSERT_TRUE(d);
+      EXPECT_TRUE(d->issues.empty());
+      for (auto& s : rules::samples_of(*d, "k")) decoded.push_back(std::move(s));
+    }
+    std::erase_if(decoded, [](const rules::Sample& s) { return !s.engine_rpm; });  // the OBD block
+    ASSERT_EQ(decoded.size(), 10u);
+    for (std::size_t i = 0; i < 10; ++i) {
+      EXPECT_EQ(decoded[i].at_unix_s, samples[i].unix_s);
+      EXPECT_NEAR(*decoded[i].lon, samples[i].position.lon, 1e-6);
+      EXPECT_NEAR(*decoded[i].lat, samples[i].position.lat, 1e-6);
+      EXPECT_NEAR(*decoded[i].engine_rpm, samples[i].engine_rpm, 0.125);
+      EXPECT_NEAR(*decoded[i].nox_down_ppm, samples[i].nox_downstream_ppm, 0.05);
+    }
+  }
+  // A black-smoke machine: per second a stream frame and a smoke frame, header position.
+  const VehicleSpec& smoker = (*fleet)[8];
+  ASSERT_EQ(smoker.role, Role::black_smoke_machine);
+  VehicleModel model(smoker, morning);
+  std::vector<SimSample> samples;
+  for (int i = 0; i < 10; ++i) samples.push_back(model.next());
+  TerminalFrames frames(smoker);
+  std::vector<protocol::Bytes> out;
+  frames.reports(samples, protocol::command::realtime, false, out);
+  ASSERT_EQ(out.size(), 20u);
+  const auto smoke = protocol::decode_frame(out[1], {.profile = protocol::Profile::nonroad});
+  ASSERT_TRUE(smoke);
+  const auto s = rules::samples_of(*smoke, "k");
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_NEAR(*s[0].smoke_k_m1, *samples[0].smoke_k_m1, 0.005);
+  EXPECT_GT(*s[0].smoke_k_m1, rules::Engine::machine_k_limit("I", smoker.rated_power_kw));
+  // A resend keeps the data unit (the ack log's identity) and fixes the check byte.
+  const auto corrupted = TerminalFrames::corrupted(out[0]);
+  EXPECT_EQ(data_unit(corrupted).size(), data_unit(out[0]).size());
+  EXPECT_FALSE(protocol::decode_frame(corrupted, {})->bcc_ok);
+}
+
+TEST(TerminalFrames, LoginSerialsRestartEachBeijingDay) {
+  VehicleSpec v;
+  v.vin = "LZZ5CLSB7NA100000";
+  TerminalFrames frames(v);
+  auto serial = [](const protocol::Bytes& f) {
+    const auto d = protocol::decode_frame(f, {});
+    return std::get<protocol::LoginBody>(d->message.body).serial;
+  };
+  EXPECT_EQ(serial(frames.login(morning)), 1);
+  EXPECT_EQ(serial(frames.login(morning + 60)), 2);
+  EXPECT_EQ(serial(frames.login(morning + 14 * 3600)), 1);  // 00:00 Beijing passed
+}
+
+TEST(Expectations, PredictsEachRoleOnce) {
+  const auto zones = sample_zones();
+  VehicleSpec truck;
+  truck.vin = "LZZ5CLSB1EA100039";
+  truck.role = Role::banned_zone_truck;
+  truck.stage = "CN4";
+  truck.category = "N3";
+  Expectations e(truck, zones.get(), phase_out);
+  auto at = [](std::int64_t t, double lon, double lat) {
+    SimSample s;
+    s.unix_s = t;
+    s.position = {lon, lat};
+    s.speed_kmh = 30;
+    s.engine_rpm = 1100;
+    return s;
+  };
+  e.observe(at(morning, 113.65, 34.76));      // inside 郑州四环 (daytime truck ban)
+  EXPECT_TRUE(e.violations().empty());        // one fix is not a visit yet
+  e.observe(at(morning + 1, 113.65, 34.76));  // the second: R02
+  e.observe(at(morning + 2, 113.65, 34.76));  // the same visit
+  e.observe(at(morning + 3, 113.40, 34.76));  // outside: the visit ends
+  e.observe(at(morning + 4, 113.65, 34.76));
+  e.observe(at(morning + 5, 113.65, 34.76));  // a second visit
+  e.observe(at(morning + 13 * 3600, 113.65, 34.76));  // 23:00: the ban is not active
+  e.observe(at(morning + 13 * 3600 + 1, 113.65, 34.76));
+  ASSERT_EQ(e.violations().size(), 2u);
+  EXPECT_EQ(e.violations()[0], (ExpectedViolation{"R02", truck.vin, "zz-4ring-trucks-day", morning}));
+  EXPECT_EQ(e.violations()[1].at_unix_s, morning + 4);
+
+  VehicleSpec old = truck;
+  old.role = Role::guo3_truck;
+  old.stage = "CN3";
+  Expectations r01(old, nullptr, phase_out);
+  r01.observe(at(morning, 114.0, 33.0));
+  r01.observe(at(morning + 60, 114.0, 33.0));
+  r01.observe(at(morning + 86400, 114.0, 33.0));  // the next day: another
+  ASSERT_EQ(r01.violations().size(), 2u);
+  EXPECT_EQ(r01.violations()[1], (ExpectedViolation{"R01", old.vin, "", morning + 86400}));
+
+  VehicleSpec smoker;
+  smoker.vin = "4107EX00000000047";
+  smoker.role = Role::black_smoke_machine;
+  smoker.stage = "NR3";
+  smoker.category = "nrmm:excavator";
+  smoker.rated_power_kw = 100;
+  Expectations r04(smoker, zones.get(), phase_out);
+  auto smoke = [&](std::int64_t t, double k, double coolant) {
+    SimSample s = at(t, 114.0, 33.0);
+    s.smoke_k_m1 = k;
+    s.coolant_c = coolant;
+    return s;
+  };
+  r04.observe(smoke(morning, 3.0, 80));
+  r04.observe(smoke(morning + 1, 3.0, 60));  // cold: the streak restarts
+  r04.observe(smoke(morning + 2, 3.0, 80));
+  r04.observe(smoke(morning + 3, 3.0, 80));
+  r04.observe(smoke(morning + 4, 3.0, 80));  // the third warm sample in a row
+  r04.observe(smoke(morning + 5, 3.0, 80));
+  ASSERT_EQ(r04.violations().size(), 1u);
+  EXPECT_EQ(r04.violations()[0], (ExpectedViolation{"R04", smoker.vin, "", morning + 2}));
+  std::ostringstream text;
+  write_expected(r04.violations(), text);
+  EXPECT_EQ(text.str(), "{\"rule\":\"R04\",\"vin\":\"4107EX00000000047\",\"at\":\"2026-11-20T10:00:02+08:00\"}\n");
+}
+
+TEST(RunChecks, AckedReportsAgainstTheExport) {
+  VehicleSpec v;
+  v.vin = "LZZ5CLSB7NA100000";
+  v.stops = {{113.0, 34.0}, {113.5, 34.0}};
+  VehicleModel model(v, morning);
+  std::vector<SimSample> samples;
+  for (int i = 0; i < 10; ++i) samples.push_back(model.next());
+  TerminalFrames frames(v);
+  std::vector<protocol::Bytes> out;
+  frames.reports(samples, protocol::command::realtime, false, out);
+  frames.reports(samples, protocol::command::resend, false, out);
+  ASSERT_EQ(out.size(), 2u);
+  // The second report (built anew for the same samples: the next serial) was not stored.
+  const std::string stored_line = "{\"vin\":\"" + v.vin + "\",\"raw\":\"" + protocol::to_hex(out[0]) + "\"}\n";
+  std::istringstream exported(stored_line + "not json\n");
+  std::istringstream acked(v.vin + " " + report_digest(out[0]) + "\n" + v.vin + " " +
+                           report_digest(out[1]) + "\n");
+  const auto r = check_acked(acked, exported);
+  EXPECT_EQ(r.acknowledged, 2u);
+  EXPECT_EQ(r.stored, 1u);
+  ASSERT_EQ(r.missing.size(), 1u);
+  EXPECT_EQ(r.missing[0], v.vin + " " + report_digest(out[1]));
+}
+
+TEST(RunChecks, ViolationsMissingAndUnexpected) {
+  std::istringstream expected(
+      "{\"rule\":\"R01\",\"vin\":\"A\",\"at\":\"x\"}\n{\"rule\":\"R02\",\"vin\":\"B\",\"zone\":\"z1\"}\n"
+      "{\"rule\":\"R04\",\"vin\":\"C\"}\n");
+  std::istringstream stored(
+      "{\"rule\":\"R01\",\"vin\":\"A\",\"zone_id\":null}\n"
+      "{\"rule\":\"R02\",\"vin\":\"B\",\"zone_id\":\"z1\"}\n"
+      "{\"rule\":\"R04\",\"vin\":\"C\",\"zone_id\":null,\"withdrawn\":{\"unix_ms\":1}}\n"
+      "{\"rule\":\"R09\",\"vin\":\"A\",\"zone_id\":null}\n"
+      "{\"rule\":\"R09\",\"vin\":\"OTHER\",\"zone_id\":null}\n");
+  const auto r = check_violations(expected, stored, {"A", "B", "C"});
+  EXPECT_EQ(r.expected, 3u);
+  EXPECT_EQ(r.found, 2u);
+  EXPECT_EQ(r.missing, std::vector<std::string>{"R04 C"});         // withdrawn does not count
+  EXPECT_EQ(r.unexpected, std::vector<std::string>{"R09 A"});      // OTHER is not of the fleet
+}
+
+}  // namespace
+}  // namespace lantian::sim
