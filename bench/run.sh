@@ -6,14 +6,18 @@
 # under P1 load). Each is measured with its reference in the same run, on this machine, with the
 # load generator (lantian-sim) sharing its cores.
 #
-#   bench/run.sh [SIZE]        SIZE scales the terminal counts: 1 = the targets' full scale
-#                              (100,000 terminals for P3/P4); default 0.1. One process may open at
-#                              most 20,000 files here, so P3/P4 are capped at 19,000 terminals.
+#   bench/run.sh [SIZE [TARGET...]]
+#       SIZE scales the terminal counts: 1 = the targets' full scale (100,000 terminals for P3/P4);
+#       default 0.1. One process may open at most 20,000 files here, so P3/P4 are capped at 19,000
+#       terminals. TARGETs (P1 P2 P3 P4 P11) pick some; default all (P2 needs P1's rate).
 #
 # Prints one table (target, measured, reference, ratio) and writes out/bench/results.json.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 size=${1:-0.1}
+shift || true
+targets=${*:-P1 P2 P3 P4 P11}
+want() { [[ " $targets " == *" $1 "* ]]; }
 out=$root/out/bench
 mkdir -p "$out"
 work=$(mktemp -d)
@@ -57,7 +61,8 @@ start_server() {
 }
 stop_server() { kill -TERM "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null || true; }
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
-tcp_mem_kib() { awk '/^TCP:/ { for (i = 1; i < NF; i++) if ($i == "mem") print $(i + 1) * 4 }' /proc/net/sockstat; }
+# The kernel's slab memory (sockets, TCP control blocks, …): the per-connection kernel cost.
+slab_kib() { awk '/^Slab:/ { print $2 }' /proc/meminfo; }
 metric() { curl -s "http://127.0.0.1:$admin/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 sim() { "$bin/lantian-sim" --connect "tls://127.0.0.1:$port" --preset guo6 --progress 0 "$@"; }
 
@@ -68,6 +73,7 @@ sources=$(( big / 20000 + 1 ))
 log "size $size: P1/P2/P11 $p1_terminals terminals, P3/P4 $big terminals; $(nproc) cores shared with the load generator"
 
 # --- P1: durable ingest vs the null sink -----------------------------------------------------------
+if want P1; then
 log "P1 reference: --frame-sink null"
 start_server p1null --frame-sink null
 sim --vehicles "$p1_terminals" --window 8 --duration "$p1_seconds" --json-out "$work/p1null.json" > /dev/null
@@ -80,9 +86,11 @@ stop_server
 p1=$(field frames_acked_per_s "$work/p1.json")
 p1_ref=$(field frames_acked_per_s "$work/p1null.json")
 p1_p99=$(sub_field latency p99_ms "$work/p1.json")
+fi
 
 # --- P2: latency at half of P1's rate vs the disk's fsync -------------------------------------------
-half=$(calc "$p1 / 2" 0)
+if want P2; then
+half=$(calc "${p1:-4000} / 2" 0)  # without P1 in this run: 2,000 frames/s
 log "P2: $half frames/s"
 start_server p2 --sync always
 sim --vehicles "$p1_terminals" --rate "$half" --duration "$p1_seconds" --json-out "$work/p2.json" > /dev/null
@@ -93,19 +101,21 @@ p2_p999=$(sub_field latency p999_ms "$work/p2.json")
 p2_rate=$(field frames_acked_per_s "$work/p2.json")
 fsync_p99=$(field p99_ms "$work/fsync.json")
 fsync_p999=$(field p999_ms "$work/fsync.json")
+fi
 
 # --- P3: memory per idle TLS terminal vs a minimal TLS server --------------------------------------
+if want P3; then
 log "P3: $big idle TLS terminals"
 idle_rss() {  # PID COUNT: holds COUNT terminals (one frame per 10 s) and prints the KiB per terminal
   local pid=$1 count=$2 before after tcp_before tcp_after
   sleep 1
-  before=$(rss_kib "$pid"); tcp_before=$(tcp_mem_kib)
-  sim --vehicles "$count" --duration 45 --source-addresses "$sources" --reply-timeout 60 \
+  before=$(rss_kib "$pid"); tcp_before=$(slab_kib)
+  sim --vehicles "$count" --duration 70 --source-addresses "$sources" --reply-timeout 60 \
     --json-out "$work/idle.json" > /dev/null &
   local sim_pid=$!
   pids+=("$sim_pid")
-  sleep 40
-  after=$(rss_kib "$pid"); tcp_after=$(tcp_mem_kib)
+  sleep 65  # two heap trims (every 30 s) after every terminal connected
+  after=$(rss_kib "$pid"); tcp_after=$(slab_kib)
   wait "$sim_pid" || true
   echo "$(calc "($after - $before) / $count" 1) $(calc "($tcp_after - $tcp_before) / $count" 1) $(field connects "$work/idle.json")"
 }
@@ -119,8 +129,10 @@ pids+=("$hold_pid")
 sleep 0.5
 port=$(awk '{ print $2 }' "$work/hold.out")
 read -r p3_ref p3_ref_kernel _ < <(idle_rss "$hold_pid" "$big")
+fi
 
 # --- P4: reconnect storm vs full handshakes per second ----------------------------------------------
+if want P4; then
 log "P4 reference: full TLS 1.3 handshakes (openssl s_time against tls_hold, 10 s)"
 handshakes=$(openssl s_time -connect "127.0.0.1:$port" -new -time 10 2>/dev/null |
   sed -n 's/.*connections in [0-9.]*s; \([0-9.]*\) connections\/user sec.*/\1/p' | head -1)
@@ -136,8 +148,10 @@ p4_dropped=$(grep -o '"dropped":[0-9]*' "$work/p4.json" | cut -d: -f2)
 p4_returned=$(grep -o '"back":[0-9]*' "$work/p4.json" | cut -d: -f2)
 p4_p99=$(sed -n 's/.*"steady_latency":{\([^}]*\)}.*/\1/p' "$work/p4.json" | grep -o '"p99_ms":[-0-9.eE]*' | cut -d: -f2 | awk '{ printf "%.3f", $1 }')
 p4_rate=$(calc "$p4_dropped / ($p4_back > 0 ? $p4_back : 1)" 0)
+fi
 
 # --- P11: kill -9 under P1 load ----------------------------------------------------------------------
+if want P11; then
 log "P11: kill -9 after 8 s of P1 load"
 start_server p11 --sync always
 sim --vehicles "$p1_terminals" --window 8 --duration 14 --reply-timeout 3 \
@@ -151,6 +165,7 @@ wait "$sim_pid" || true
 p11_check=$("$bin/lantian-sim" check-acked "$work/p11-acked.txt" "$work/p11-export.jsonl" | tail -1)
 p11_acked=$(echo "$p11_check" | sed -n 's/acknowledged \([0-9]*\),.*/\1/p')
 p11_lost=$(echo "$p11_check" | sed -n 's/.*missing \([0-9]*\)/\1/p')
+fi
 
 # --- the table and the JSON --------------------------------------------------------------------------
 row() { printf '| %-4s | %-44s | %-22s | %-22s | %-26s | %-7s |\n' "$@"; }
@@ -158,19 +173,20 @@ row() { printf '| %-4s | %-44s | %-22s | %-22s | %-26s | %-7s |\n' "$@"; }
   echo "bench/run.sh $size — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores shared with the load generator"
   row "#" "what" "target" "measured" "reference" "ratio"
   row "---" "---" "---" "---" "---" "---"
-  row P1 "durable TLS ingest, $p1_terminals terminals, window 8" "≥ 50000 frames/s" "$p1 frames/s" "null sink $p1_ref/s" "$(calc "$p1 / $p1_ref" 2) (≥ 0.70)"
-  row P2 "reply latency at $p2_rate frames/s (half P1)" "p99 ≤ 20, p999 ≤ 50 ms" "p99 $p2_p99, p999 $p2_p999 ms" "fsync p99 $fsync_p99, p999 $fsync_p999 ms" "$(calc "$p2_p99 / ($fsync_p99 > 0 ? $fsync_p99 : 1)" 1)× fsync"
-  row P3 "RSS per idle TLS terminal, $p3_connects held" "≤ 40 KiB" "$p3 KiB (+$p3_kernel kernel)" "tls_hold $p3_ref KiB (+$p3_ref_kernel)" "$(calc "$p3 / $p3_ref" 2)"
-  row P4 "storm: $p4_returned of $p4_dropped back, full handshakes" "≤ 60 s, steady p99 ≤ 200 ms" "${p4_back} s, p99 ${p4_p99} ms" "s_time ${handshakes:-?} hs/s" "$p4_rate hs/s in storm"
-  row P11 "kill -9 under P1 load" "0 lost" "$p11_lost lost of $p11_acked acked" "—" "—"
-  echo "P1: rule worker $p1_rule_lag frames behind at the end of the durable run; reply p99 $p1_p99 ms at full load"
+  want P1 && row P1 "durable TLS ingest, $p1_terminals terminals, window 8" "≥ 50000 frames/s" "$p1 frames/s" "null sink $p1_ref/s" "$(calc "$p1 / $p1_ref" 2) (≥ 0.70)"
+  want P2 && row P2 "reply latency at $p2_rate frames/s (half P1)" "p99 ≤ 20, p999 ≤ 50 ms" "p99 $p2_p99, p999 $p2_p999 ms" "fsync p99 $fsync_p99, p999 $fsync_p999 ms" "$(calc "$p2_p99 / ($fsync_p99 > 0 ? $fsync_p99 : 1)" 1)× fsync"
+  want P3 && row P3 "RSS per idle TLS terminal, $p3_connects held" "≤ 40 KiB" "$p3 KiB (+$p3_kernel kernel)" "tls_hold $p3_ref KiB (+$p3_ref_kernel)" "$(calc "$p3 / $p3_ref" 2)"
+  want P4 && row P4 "storm: $p4_returned of $p4_dropped back, full handshakes" "≤ 60 s, steady p99 ≤ 200 ms" "${p4_back} s, p99 ${p4_p99} ms" "s_time ${handshakes:-?} hs/s" "$p4_rate hs/s in storm"
+  want P11 && row P11 "kill -9 under P1 load" "0 lost" "$p11_lost lost of $p11_acked acked" "—" "—"
+  want P1 && echo "P1: rule worker $p1_rule_lag frames behind at the end of the durable run; reply p99 $p1_p99 ms at full load"
 } | tee "$out/results.txt"
-cat > "$out/results.json" <<JSON
-{"size": $size, "cores": $(nproc),
- "P1": {"terminals": $p1_terminals, "frames_per_s": $p1, "null_sink_frames_per_s": $p1_ref, "ratio": $(calc "$p1 / $p1_ref" 3), "p99_ms": $p1_p99, "rule_lag_frames": $p1_rule_lag},
- "P2": {"frames_per_s": $p2_rate, "p99_ms": $p2_p99, "p999_ms": $p2_p999, "fsync_p99_ms": $fsync_p99, "fsync_p999_ms": $fsync_p999},
- "P3": {"terminals": $p3_connects, "rss_kib_per_terminal": $p3, "kernel_kib_per_terminal": $p3_kernel, "reference_rss_kib": $p3_ref, "reference_kernel_kib": $p3_ref_kernel},
- "P4": {"terminals": $big, "dropped": $p4_dropped, "back": $p4_returned, "all_back_s": $p4_back, "steady_p99_ms": $p4_p99, "storm_handshakes_per_s": $p4_rate, "s_time_handshakes_per_s": ${handshakes:-null}},
- "P11": {"acknowledged": $p11_acked, "lost": $p11_lost}}
-JSON
+{
+  echo "{\"size\": $size, \"cores\": $(nproc)"
+  want P1 && echo ", \"P1\": {\"terminals\": $p1_terminals, \"frames_per_s\": $p1, \"null_sink_frames_per_s\": $p1_ref, \"ratio\": $(calc "$p1 / $p1_ref" 3), \"p99_ms\": $p1_p99, \"rule_lag_frames\": $p1_rule_lag}"
+  want P2 && echo ", \"P2\": {\"frames_per_s\": $p2_rate, \"p99_ms\": $p2_p99, \"p999_ms\": $p2_p999, \"fsync_p99_ms\": $fsync_p99, \"fsync_p999_ms\": $fsync_p999}"
+  want P3 && echo ", \"P3\": {\"terminals\": $p3_connects, \"rss_kib_per_terminal\": $p3, \"kernel_kib_per_terminal\": $p3_kernel, \"reference_rss_kib\": $p3_ref, \"reference_kernel_kib\": $p3_ref_kernel}"
+  want P4 && echo ", \"P4\": {\"terminals\": $big, \"dropped\": $p4_dropped, \"back\": $p4_returned, \"all_back_s\": $p4_back, \"steady_p99_ms\": $p4_p99, \"storm_handshakes_per_s\": $p4_rate, \"s_time_handshakes_per_s\": ${handshakes:-null}}"
+  want P11 && echo ", \"P11\": {\"acknowledged\": $p11_acked, \"lost\": $p11_lost}"
+  echo "}"
+} > "$out/results.json"
 log "written $out/results.txt and $out/results.json"

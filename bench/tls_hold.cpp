@@ -1,8 +1,9 @@
 // tls_hold: the least a TLS server can keep per idle terminal — the reference of performance
 // targets P3 (memory per connection) and P4 (full handshakes per second). It accepts TLS
-// connections with lantiand's own TLS settings (server/tls_context: TLS 1.2–1.3, ECDHE, released
-// buffers), completes the handshake, then only waits for the socket to become readable and
-// discards what arrives. No framing, no sessions, no storage.
+// connections with lantiand's own TLS settings and TLS layer (server/tls_context, server/
+// tls_socket: TLS 1.2–1.3, ECDHE, OpenSSL on the socket, released buffers), completes the
+// handshake, then only waits for the socket to become readable and discards what arrives. No
+// framing, no sessions, no storage.
 //
 //   tls_hold PORT CERT KEY          prints "listening PORT" and serves until killed
 
@@ -11,27 +12,31 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <malloc.h>
+
+#include <boost/asio/steady_timer.hpp>
+#include <csignal>
+#include <functional>
 #include <cstdio>
 #include <iostream>
 
 #include "server/tls_context.hpp"
+#include "server/tls_socket.hpp"
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 namespace {
 
-asio::awaitable<void> hold(asio::ssl::stream<tcp::socket> stream) {
-  boost::system::error_code ec;
-  co_await stream.async_handshake(asio::ssl::stream_base::server,
-                                  asio::redirect_error(asio::use_awaitable, ec));
-  char sink[512];
+asio::awaitable<void> hold(tcp::socket socket, asio::ssl::context& tls) {
+  lantian::server::TlsSocket stream(std::move(socket), tls);
+  auto ec = co_await stream.handshake();
   while (!ec) {
-    co_await stream.next_layer().async_wait(tcp::socket::wait_read,
-                                            asio::redirect_error(asio::use_awaitable, ec));
-    if (!ec) co_await stream.async_read_some(asio::buffer(sink), asio::redirect_error(asio::use_awaitable, ec));
+    co_await stream.socket().async_wait(tcp::socket::wait_read,
+                                        asio::redirect_error(asio::use_awaitable, ec));
+    char sink[512];
+    if (!ec) ec = std::get<0>(co_await stream.read_some(asio::buffer(sink)));
   }
 }
 
@@ -40,8 +45,7 @@ asio::awaitable<void> accept(tcp::acceptor& acceptor, asio::ssl::context& tls) {
     boost::system::error_code ec;
     auto socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) continue;
-    asio::co_spawn(acceptor.get_executor(),
-                   hold(asio::ssl::stream<tcp::socket>(std::move(socket), tls)), asio::detached);
+    asio::co_spawn(acceptor.get_executor(), hold(std::move(socket), tls), asio::detached);
   }
 }
 
@@ -61,11 +65,23 @@ int main(int argc, char** argv) {
     std::cerr << "tls_hold: " << error << '\n';
     return 1;
   }
+  ::signal(SIGPIPE, SIG_IGN);  // OpenSSL writes to the sockets itself
   asio::io_context io(1);
   tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"),
                               static_cast<unsigned short>(std::atoi(argv[1]))});
   acceptor.listen(65535);
   std::cout << "listening " << acceptor.local_endpoint().port() << std::endl;
   asio::co_spawn(io, accept(acceptor, *tls), asio::detached);
+  // The same heap trimming as lantiand (--memory-trim-interval-s): freed handshake memory returned.
+  asio::steady_timer trim(io);
+  std::function<void()> arm = [&] {
+    trim.expires_after(std::chrono::seconds(30));
+    trim.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      ::malloc_trim(0);
+      arm();
+    });
+  };
+  arm();
   io.run();
 }

@@ -65,6 +65,8 @@ po::options_description serve_options() {
        "strict: the first frame must be a login (else close); lenient: accept and count")
     ("reply-gb17691", po::value<bool>()->default_value(false), "also answer gb17691 and non-road frames (hj1239 always)")
     ("close-on-garbage", po::value<bool>()->default_value(false), "close a connection that sends bytes that are not frames")
+    ("memory-trim-interval-s", po::value<int>()->default_value(30),
+       "give free heap pages back to the kernel this often (0: never; many idle terminals leave much freed memory behind)")
     ("socket-buffer-bytes", po::value<std::size_t>()->default_value(0),
        "kernel send and receive buffer per terminal socket (0: the kernel's default; small values save memory with many terminals)")
     ("sync", po::value<std::string>()->default_value("always"), "WAL sync: always (per batch), interval, off")
@@ -252,6 +254,10 @@ void read_serve(const po::variables_map& vm, Config& c, std::vector<std::string>
   c.reply_gb17691 = vm["reply-gb17691"].as<bool>();
   c.close_on_garbage = vm["close-on-garbage"].as<bool>();
   c.socket_buffer_bytes = vm["socket-buffer-bytes"].as<std::size_t>();
+  if (const int trim = vm["memory-trim-interval-s"].as<int>(); trim >= 0)
+    c.memory_trim_interval = std::chrono::seconds(trim);
+  else
+    problems.push_back("--memory-trim-interval-s must be 0 (never) or more");
 
   c.store.dir = c.data_dir / "db";
   const auto sync = vm["sync"].as<std::string>();

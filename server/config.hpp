@@ -71,6 +71,8 @@ struct Config {
   LoginPolicy login_policy = LoginPolicy::strict;
   bool reply_gb17691 = false;     // gb17691 and non-road terminals get replies only when set
   bool close_on_garbage = false;  // otherwise resynchronise and count
+  // Free heap pages go back to the kernel this often (0: never); see IngestServer::trim_memory.
+  std::chrono::seconds memory_trim_interval{30};
   std::size_t socket_buffer_bytes =
       0;  // SO_SNDBUF/SO_RCVBUF per terminal socket; 0: kernel default
 

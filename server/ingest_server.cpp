@@ -12,6 +12,9 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <malloc.h>
+
+#include <csignal>
 #include <variant>
 
 #include "protocol/decode.hpp"
@@ -21,6 +24,7 @@
 #include "server/clock.hpp"
 #include "server/rule_runner.hpp"
 #include "server/tls_context.hpp"
+#include "server/tls_socket.hpp"
 
 namespace lantian::server {
 namespace asio = boost::asio;
@@ -56,7 +60,7 @@ class Session : public std::enable_shared_from_this<Session> {
         framer_({.max_data_length = config_.max_data_length, .read_chunk = 4096}),
         tls_context_(std::move(tls)) {
     if (tls_context_)
-      stream_.emplace<ssl::stream<tcp::socket>>(std::move(socket), *tls_context_);
+      stream_.emplace<TlsSocket>(std::move(socket), *tls_context_);
     else
       stream_.emplace<tcp::socket>(std::move(socket));
   }
@@ -74,23 +78,22 @@ class Session : public std::enable_shared_from_this<Session> {
 
   awaitable<void> run() {
     auto self = shared_from_this();
-    if (auto* tls = std::get_if<ssl::stream<tcp::socket>>(&stream_)) {
+    if (auto* tls = std::get_if<TlsSocket>(&stream_)) {
       timer_.expires_after(config_.handshake_timeout);
-      auto r = co_await (tls->async_handshake(ssl::stream_base::server, nothrow) ||
-                         timer_.async_wait(nothrow));
-      if (r.index() == 1 || std::get<0>(std::get<0>(r))) {
+      auto r = co_await (tls->handshake() || timer_.async_wait(nothrow));
+      if (r.index() == 1 || std::get<0>(r)) {
         metrics_.tls_handshake_failures.inc();
         spdlog::debug("event=tls_handshake_failed conn={} peer={}", id_, peer_);
         finish(r.index() == 1 ? "handshake_timeout" : "handshake_failed");
         boost::system::error_code ignored;
-        tls->lowest_layer().close(ignored);
+        tls->socket().close(ignored);
         server_.session_ended(*this);
         co_return;
       }
       peer_cn_ = verified_peer_common_name(tls->native_handle());
     }
     // The reason is counted before the socket closes, so a peer that sees the close sees the count.
-    if (auto* tls = std::get_if<ssl::stream<tcp::socket>>(&stream_)) {
+    if (auto* tls = std::get_if<TlsSocket>(&stream_)) {
       finish(co_await serve(*tls));
       co_await close(*tls);
     } else if (auto* plain = std::get_if<tcp::socket>(&stream_)) {
@@ -112,10 +115,18 @@ class Session : public std::enable_shared_from_this<Session> {
     for (;;) {
       if (!stop_reason_.empty()) co_return stop_reason_;
       timer_.expires_after(logged_in_ ? config_.idle_timeout : config_.first_frame_timeout);
+      // An idle connection holds no read buffer: wait for data first, then take one.
+      framer_.release_memory();
+      if (!has_pending(stream)) {
+        const auto ready = co_await (lowest_layer(stream).async_wait(tcp::socket::wait_read, nothrow) ||
+                                     timer_.async_wait(nothrow));
+        if (ready.index() == 1)
+          co_return stop_reason_.empty() ? (logged_in_ ? "idle_timeout" : "first_frame_timeout")
+                                         : stop_reason_;
+      }
       const auto region = framer_.prepare();
-      auto r =
-          co_await (stream.async_read_some(asio::buffer(region.data(), region.size()), nothrow) ||
-                    timer_.async_wait(nothrow));
+      auto r = co_await (read_some(stream, asio::buffer(region.data(), region.size())) ||
+                         timer_.async_wait(nothrow));
       if (r.index() == 1)
         co_return stop_reason_.empty() ? (logged_in_ ? "idle_timeout" : "first_frame_timeout")
                                        : stop_reason_;
@@ -322,8 +333,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (out.empty()) co_return true;
     timer_.expires_after(config_.write_timeout);
-    auto r = co_await (asio::async_write(stream, asio::buffer(out), nothrow) ||
-                       timer_.async_wait(nothrow));
+    auto r = co_await (write_all(stream, asio::buffer(out)) || timer_.async_wait(nothrow));
     if (r.index() == 1 || std::get<0>(std::get<0>(r))) co_return false;
     metrics_.bytes_sent.inc(out.size());
     metrics_.replies_sent.inc(count);
@@ -340,11 +350,32 @@ class Session : public std::enable_shared_from_this<Session> {
     socket.close(ec);
     co_return;
   }
-  awaitable<void> close(ssl::stream<tcp::socket>& stream) {
-    timer_.expires_after(1s);
-    co_await (stream.async_shutdown(nothrow) || timer_.async_wait(nothrow));
-    boost::system::error_code ec;
-    stream.lowest_layer().close(ec);
+  awaitable<void> close(TlsSocket& stream) {
+    co_await stream.shutdown();
+    co_await close(stream.socket());
+  }
+
+  // The transport operations, the same for both kinds of connection.
+  static tcp::socket& lowest_layer(tcp::socket& socket) { return socket; }
+  static tcp::socket& lowest_layer(TlsSocket& tls) { return tls.socket(); }
+  // Data already read from the socket and decrypted, waiting to be taken.
+  static bool has_pending(tcp::socket&) { return false; }
+  static bool has_pending(TlsSocket& tls) { return SSL_has_pending(tls.native_handle()) == 1; }
+  static awaitable<std::tuple<boost::system::error_code, std::size_t>> read_some(
+      tcp::socket& socket, asio::mutable_buffer buffer) {
+    co_return co_await socket.async_read_some(buffer, nothrow);
+  }
+  static awaitable<std::tuple<boost::system::error_code, std::size_t>> read_some(
+      TlsSocket& tls, asio::mutable_buffer buffer) {
+    co_return co_await tls.read_some(buffer);
+  }
+  static awaitable<std::tuple<boost::system::error_code, std::size_t>> write_all(
+      tcp::socket& socket, asio::const_buffer buffer) {
+    co_return co_await asio::async_write(socket, buffer, nothrow);
+  }
+  static awaitable<std::tuple<boost::system::error_code, std::size_t>> write_all(
+      TlsSocket& tls, asio::const_buffer buffer) {
+    co_return std::tuple{co_await tls.write_all(buffer), buffer.size()};
   }
 
   void finish(const std::string& reason) {
@@ -363,7 +394,7 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::steady_timer timer_;
   protocol::Framer framer_;
   std::shared_ptr<ssl::context> tls_context_;  // outlives the stream that uses it
-  std::variant<std::monostate, tcp::socket, ssl::stream<tcp::socket>> stream_;
+  std::variant<std::monostate, tcp::socket, TlsSocket> stream_;
   bool logged_in_ = false;
   protocol::Vin vin_{};
   std::optional<protocol::Profile> known_profile_;
@@ -382,6 +413,9 @@ bool IngestServer::start(std::vector<std::string>& problems) {
   const bool needs_tls = std::any_of(config_.listeners.begin(), config_.listeners.end(),
                                      [](const ListenerConfig& l) { return l.tls; });
   if (needs_tls) {
+    // OpenSSL writes to terminal sockets itself (server/tls_socket), with write(2): a terminal that
+    // has gone must make that write fail, not raise SIGPIPE and end the process.
+    ::signal(SIGPIPE, SIG_IGN);
     std::string error;
     if (!ensure_development_certificates(config_, error))
       problems.push_back(error);
@@ -408,6 +442,10 @@ bool IngestServer::start(std::vector<std::string>& problems) {
     listeners_.push_back({l, std::move(acceptor)});
   }
   if (!problems.empty()) return false;
+  if (config_.memory_trim_interval.count() > 0) {
+    trim_timer_ = std::make_unique<asio::steady_timer>(io_);
+    asio::co_spawn(io_, trim_memory(), asio::detached);
+  }
   for (auto& l : listeners_) {
     spdlog::info("event=listening url={} port={} tls={} profile={}", l.config.url,
                  l.acceptor->local_endpoint().port(), l.config.tls,
@@ -523,8 +561,21 @@ void IngestServer::session_ended(Session& session) {
   metrics_.connections_open.add(-1);
 }
 
+awaitable<void> IngestServer::trim_memory() {
+  while (!stopping_) {
+    trim_timer_->expires_after(config_.memory_trim_interval);
+    co_await trim_timer_->async_wait(nothrow);
+    if (stopping_) break;
+    // Handshakes and bursts leave freed memory between the long-lived sessions' allocations, which
+    // glibc keeps; with many idle terminals that is a third of the process (docs/performance.md,
+    // P3). malloc_trim gives the free pages back to the kernel.
+    ::malloc_trim(0);
+  }
+}
+
 awaitable<void> IngestServer::shutdown() {
   stopping_ = true;
+  if (trim_timer_) trim_timer_->cancel();
   for (auto& l : listeners_) {
     boost::system::error_code ec;
     l.acceptor->close(ec);

@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -34,7 +35,8 @@ class IngestServer {
   ~IngestServer();
 
   // Creates the TLS context (if any listener needs it) and binds every listener; on failure returns
-  // false with every problem listed.
+  // false with every problem listed. With a TLS listener, SIGPIPE is ignored process-wide (OpenSSL
+  // writes to the sockets itself).
   bool start(std::vector<std::string>& problems);
   // The port each listener is bound to, in configuration order (useful with port 0).
   [[nodiscard]] std::vector<std::uint16_t> bound_ports() const;
@@ -64,6 +66,7 @@ class IngestServer {
     std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor;
   };
   boost::asio::awaitable<void> accept_loop(Listener& listener);
+  boost::asio::awaitable<void> trim_memory();
   bool admit(const boost::asio::ip::tcp::socket& socket, std::string& address, std::string& reason);
 
   boost::asio::io_context& io_;
@@ -74,6 +77,7 @@ class IngestServer {
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> next_connection_id_{1};
   RuleRunner* rule_runner_ = nullptr;
+  std::unique_ptr<boost::asio::steady_timer> trim_timer_;
 
   std::mutex mutex_;  // guards everything below
   std::shared_ptr<boost::asio::ssl::context> tls_;

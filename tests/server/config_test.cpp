@@ -30,6 +30,7 @@ TEST(Config, DefaultsStartAWorkingServer) {
   EXPECT_FALSE(c.listeners[1].profile.has_value());
   EXPECT_EQ(c.admin_port, 9100);
   EXPECT_EQ(c.store.sync, storage::SyncPolicy::always);
+  EXPECT_FALSE(c.store.discard_frames);
   EXPECT_EQ(c.tls_cert, std::filesystem::path("data") / "certs" / "server.crt");
 }
 
@@ -52,6 +53,14 @@ TEST(Config, ListenerUrls) {
   EXPECT_FALSE(parse_listener("tcp://1.2.3.4:5?profile=gb", problem));
   EXPECT_EQ(problem, "profile must be auto, gb17691, hj1239 or nonroad");
   EXPECT_FALSE(parse_listener("tcp://1.2.3.4:5?color=red", problem));
+}
+
+TEST(Config, FrameSink) {
+  EXPECT_TRUE(parse({"--frame-sink", "null"}).config.store.discard_frames);
+  EXPECT_FALSE(parse({"--frame-sink", "rocksdb"}).config.store.discard_frames);
+  const auto p = parse({"--frame-sink", "/dev/null"});
+  ASSERT_EQ(p.problems.size(), 1u);
+  EXPECT_EQ(p.problems[0], "--frame-sink must be rocksdb or null, not '/dev/null'");
 }
 
 TEST(Config, EveryProblemIsListed) {

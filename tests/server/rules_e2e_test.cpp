@@ -144,3 +144,37 @@ TEST(RulesEndToEnd, SampleFleetThroughATlsServer) {
 
 }  // namespace
 }  // namespace lantian::server
+
+namespace lantian::server {
+namespace {
+using namespace testing;
+using namespace testing::frames;
+using namespace protocol;
+
+// On an `auto` listener a non-road machine's frames are read with the profile its registry row
+// pins: a working sample inside the ban zone raises R03 as on a non-road listener, and no frame of
+// it is left with an undetermined layout.
+TEST(RulesEndToEnd, AutoListenerDecodesByTheRegisteredProfile) {
+  TempDir dir;
+  import_samples(dir.path());
+  RunningServer server(test_config(dir.path(), {"tcp://127.0.0.1:0?profile=auto"}));
+  TestTerminal nr2(server.port(0));
+  nr2.send(cat(
+      {login("NR6J4CF3WFHPRDY25", bj(2026, 4, 1, 8, 59, 0)),
+       machine_sample("NR6J4CF3WFHPRDY25", bj(2026, 4, 1, 9, 0, 0), 113.68, 34.76, std::nullopt),
+       machine_sample("NR6J4CF3WFHPRDY25", bj(2026, 4, 1, 9, 1, 0), 113.68, 34.76, std::nullopt)}));
+  ASSERT_TRUE(eventually([&] { return server.metrics().frames_stored.value() == 3; }));
+  server.drain_rules();
+  EXPECT_EQ(server.metrics().decode_errors.value("ambiguous_layout"), 0u);
+  EXPECT_EQ(server.metrics().violations.value("R03"), 1u);
+  // An unregistered machine code on the same listener is read by its bytes alone.
+  TestTerminal unknown(server.port(0));
+  unknown.send(cat(
+      {login("NRZZZZZZZZZZZZZZZ", bj(2026, 4, 1, 8, 59, 0)),
+       machine_sample("NRZZZZZZZZZZZZZZZ", bj(2026, 4, 1, 9, 0, 0), 113.68, 34.76, std::nullopt)}));
+  ASSERT_TRUE(eventually([&] { return server.metrics().frames_stored.value() == 5; }));
+  EXPECT_EQ(server.metrics().decode_errors.value("ambiguous_layout"), 1u);
+}
+
+}  // namespace
+}  // namespace lantian::server

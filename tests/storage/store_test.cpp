@@ -221,6 +221,32 @@ TEST(Store, EveryPolicyCompletesAndStores) {
   EXPECT_FALSE(parse_sync_policy("sometimes").has_value());
 }
 
+// The benchmark reference (performance.md P1): frames are numbered and completed as stored, and
+// nothing reaches the archive — not even their idempotency keys.
+TEST(Store, DiscardingSinkCompletesWithKeysAndStoresNothing) {
+  TempDir dir;
+  std::string error;
+  auto store = Store::open({.dir = dir.path(), .discard_frames = true}, error);
+  ASSERT_TRUE(store) << error;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 3; ++i) {
+    std::promise<std::string> done;
+    auto key = done.get_future();
+    ASSERT_TRUE(store->try_submit(write_of("c02-hj1239-10-samples-signed-tildes"),
+                                  [&](WriteOutcome o, const std::string& k) {
+                                    EXPECT_EQ(o, WriteOutcome::stored);
+                                    done.set_value(k);
+                                  }));
+    keys.push_back(key.get());
+  }
+  EXPECT_EQ(keys.size(), 3u);
+  EXPECT_NE(keys[0], keys[1]);  // each numbered, even the same frame again
+  EXPECT_EQ(parse_frame_key(keys[2])->sequence, parse_frame_key(keys[0])->sequence + 2);
+  EXPECT_TRUE(all_frames(*store).empty());
+  EXPECT_EQ(store->stats().frames_stored, 3u);
+  EXPECT_EQ(store->stats().duplicates, 0u);
+}
+
 TEST(Store, RetentionDropsOldFramesAtCompaction) {
   TempDir dir;
   std::string error;

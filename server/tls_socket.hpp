@@ -1,0 +1,55 @@
+#pragma once
+// A terminal's TLS connection with OpenSSL doing the socket I/O itself (SSL_set_fd on the
+// non-blocking socket): when OpenSSL needs the socket to be readable or writable, the coroutine
+// waits for it on the io_context. asio::ssl::stream instead moves every record through a BIO pair
+// and keeps four 17 KiB buffers per connection for it (≈ 68 KiB); here an idle connection holds
+// only the SSL object, whose record buffers SSL_MODE_RELEASE_BUFFERS gives back between reads —
+// what lets 100,000 idle terminals fit in a few GiB (docs/performance.md, P3).
+//
+// One operation at a time: the session reads, then writes its replies, then reads again. Every
+// operation completes with an error code; cancelling the awaiting coroutine (a deadline) cancels
+// the wait on the socket.
+
+#include <openssl/ssl.h>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <cstddef>
+#include <tuple>
+
+namespace lantian::server {
+
+class TlsSocket {
+ public:
+  // Takes the socket (made non-blocking); the SSL object is made from `context`, which must
+  // outlive this.
+  TlsSocket(boost::asio::ip::tcp::socket socket, boost::asio::ssl::context& context);
+  ~TlsSocket();
+  TlsSocket(const TlsSocket&) = delete;
+  TlsSocket& operator=(const TlsSocket&) = delete;
+
+  boost::asio::awaitable<boost::system::error_code> handshake();
+  // Reads at least one byte of application data; eof when the peer closed (with or without
+  // close_notify).
+  boost::asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> read_some(
+      boost::asio::mutable_buffer buffer);
+  boost::asio::awaitable<boost::system::error_code> write_all(boost::asio::const_buffer buffer);
+  // Sends close_notify (without waiting for the peer's).
+  boost::asio::awaitable<void> shutdown();
+
+  [[nodiscard]] SSL* native_handle() const noexcept { return ssl_; }
+  [[nodiscard]] boost::asio::ip::tcp::socket& socket() noexcept { return socket_; }
+
+ private:
+  // Runs `op` (an SSL call returning > 0 on success) until it succeeds or fails, waiting for the
+  // socket whenever OpenSSL asks to. Returns op's last result and the error (none on success).
+  template <class Op>
+  boost::asio::awaitable<std::tuple<int, boost::system::error_code>> drive(Op op);
+
+  boost::asio::ip::tcp::socket socket_;
+  SSL* ssl_ = nullptr;
+};
+
+}  // namespace lantian::server
