@@ -74,17 +74,27 @@ class Session : public std::enable_shared_from_this<Session> {
       if (self->stop_reason_.empty()) self->stop_reason_ = reason;
       self->timer_.cancel();
     });
+    // A handshake in progress ends now too (its deadline timer lives on the handshake thread).
+    if (tls_context_)
+      asio::post(server_.handshake_executor(), [self = shared_from_this()] {
+        if (self->handshake_timer_) self->handshake_timer_->cancel();
+      });
   }
 
   awaitable<void> run() {
     auto self = shared_from_this();
     if (auto* tls = std::get_if<TlsSocket>(&stream_)) {
-      timer_.expires_after(config_.handshake_timeout);
-      auto r = co_await (tls->handshake() || timer_.async_wait(nothrow));
-      if (r.index() == 1 || std::get<0>(r)) {
+      // The handshake runs on the server's handshake thread, then the session comes back here.
+      const auto handshakes = server_.handshake_executor();
+      std::string failure = "handshake_failed";
+      if (tls->rebind(handshakes)) {
+        failure = co_await asio::co_spawn(handshakes, handshake(*tls), asio::use_awaitable);
+        if (!tls->rebind(executor_) && failure.empty()) failure = "handshake_failed";
+      }
+      if (!failure.empty()) {
         metrics_.tls_handshake_failures.inc();
         spdlog::debug("event=tls_handshake_failed conn={} peer={}", id_, peer_);
-        finish(r.index() == 1 ? "handshake_timeout" : "handshake_failed");
+        finish(failure);
         boost::system::error_code ignored;
         tls->socket().close(ignored);
         server_.session_ended(*this);
@@ -104,6 +114,18 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
+  // On the handshake thread: the TLS handshake within its deadline. Empty on success, else the
+  // reason the connection closes.
+  awaitable<std::string> handshake(TlsSocket& tls) {
+    if (server_.stopping()) co_return "server_stopping";
+    asio::steady_timer deadline(co_await asio::this_coro::executor, config_.handshake_timeout);
+    handshake_timer_ = &deadline;
+    auto r = co_await (tls.handshake() || deadline.async_wait(nothrow));
+    handshake_timer_ = nullptr;
+    if (r.index() == 1) co_return "handshake_timeout";
+    co_return std::get<0>(r) ? "handshake_failed" : "";
+  }
+
   // What a received frame needs once it is durable.
   struct Received {
     protocol::Bytes reply;  // empty: no reply
@@ -401,13 +423,24 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<protocol::Profile> registry_profile_;  // auto listeners: pinned by the registry
   std::optional<std::string> peer_cn_;
   std::string stop_reason_;
+  asio::steady_timer* handshake_timer_ = nullptr;  // only touched on the handshake thread
 };
 
 IngestServer::IngestServer(asio::io_context& io, Config config, storage::Store& store,
                            ServerMetrics& metrics)
     : io_(io), config_(std::move(config)), store_(store), metrics_(metrics) {}
 
-IngestServer::~IngestServer() = default;
+IngestServer::~IngestServer() {
+  {
+    std::lock_guard lock(trim_mutex_);
+    stopping_ = true;
+  }
+  trim_wake_.notify_all();
+  if (trim_thread_.joinable()) trim_thread_.join();
+  handshake_work_.reset();
+  handshake_io_.stop();
+  if (handshake_thread_.joinable()) handshake_thread_.join();
+}
 
 bool IngestServer::start(std::vector<std::string>& problems) {
   const bool needs_tls = std::any_of(config_.listeners.begin(), config_.listeners.end(),
@@ -421,6 +454,10 @@ bool IngestServer::start(std::vector<std::string>& problems) {
       problems.push_back(error);
     else if (!(tls_ = make_tls_context(config_, error)))
       problems.push_back(error);
+    if (!handshake_thread_.joinable()) {
+      handshake_work_.emplace(handshake_io_.get_executor());
+      handshake_thread_ = std::thread([this] { handshake_io_.run(); });
+    }
   }
   for (const auto& l : config_.listeners) {
     boost::system::error_code ec;
@@ -442,10 +479,8 @@ bool IngestServer::start(std::vector<std::string>& problems) {
     listeners_.push_back({l, std::move(acceptor)});
   }
   if (!problems.empty()) return false;
-  if (config_.memory_trim_interval.count() > 0) {
-    trim_timer_ = std::make_unique<asio::steady_timer>(io_);
-    asio::co_spawn(io_, trim_memory(), asio::detached);
-  }
+  if (config_.memory_trim_interval.count() > 0 && !trim_thread_.joinable())
+    trim_thread_ = std::thread([this] { trim_memory(); });
   for (auto& l : listeners_) {
     spdlog::info("event=listening url={} port={} tls={} profile={}", l.config.url,
                  l.acceptor->local_endpoint().port(), l.config.tls,
@@ -561,21 +596,23 @@ void IngestServer::session_ended(Session& session) {
   metrics_.connections_open.add(-1);
 }
 
-awaitable<void> IngestServer::trim_memory() {
-  while (!stopping_) {
-    trim_timer_->expires_after(config_.memory_trim_interval);
-    co_await trim_timer_->async_wait(nothrow);
-    if (stopping_) break;
-    // Handshakes and bursts leave freed memory between the long-lived sessions' allocations, which
-    // glibc keeps; with many idle terminals that is a third of the process (docs/performance.md,
-    // P3). malloc_trim gives the free pages back to the kernel.
+void IngestServer::trim_memory() {
+  std::unique_lock lock(trim_mutex_);
+  while (!trim_wake_.wait_for(lock, config_.memory_trim_interval, [&] { return stopping_.load(); })) {
+    // Handshakes and bursts leave freed memory between the long-lived sessions' allocations,
+    // which glibc keeps; with many idle terminals that is a third of the process
+    // (docs/performance.md, P3). malloc_trim gives the free pages back to the kernel — on this
+    // thread, so that no session waits while it walks the heap.
     ::malloc_trim(0);
   }
 }
 
 awaitable<void> IngestServer::shutdown() {
-  stopping_ = true;
-  if (trim_timer_) trim_timer_->cancel();
+  {
+    std::lock_guard lock(trim_mutex_);
+    stopping_ = true;
+  }
+  trim_wake_.notify_all();
   for (auto& l : listeners_) {
     boost::system::error_code ec;
     l.acceptor->close(ec);

@@ -8,15 +8,19 @@
 // registries (sessions by VIN, connections per address) are guarded by one mutex.
 
 #include <atomic>
+#include <condition_variable>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "server/config.hpp"
@@ -49,6 +53,11 @@ class IngestServer {
 
   // For sessions.
   const Config& config() const noexcept { return config_; }
+  // Where TLS handshakes run: a thread of their own, so that a reconnect storm's handshakes share
+  // the CPU with the established sessions instead of queueing ahead of their every read.
+  [[nodiscard]] boost::asio::any_io_executor handshake_executor() noexcept {
+    return handshake_io_.get_executor();
+  }
   storage::Store& store() noexcept { return store_; }
   ServerMetrics& metrics() noexcept { return metrics_; }
   [[nodiscard]] bool stopping() const noexcept { return stopping_.load(); }
@@ -66,7 +75,7 @@ class IngestServer {
     std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor;
   };
   boost::asio::awaitable<void> accept_loop(Listener& listener);
-  boost::asio::awaitable<void> trim_memory();
+  void trim_memory();  // the trimming thread's loop
   bool admit(const boost::asio::ip::tcp::socket& socket, std::string& address, std::string& reason);
 
   boost::asio::io_context& io_;
@@ -77,7 +86,13 @@ class IngestServer {
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> next_connection_id_{1};
   RuleRunner* rule_runner_ = nullptr;
-  std::unique_ptr<boost::asio::steady_timer> trim_timer_;
+  std::thread trim_thread_;
+  std::mutex trim_mutex_;
+  std::condition_variable trim_wake_;
+  boost::asio::io_context handshake_io_{1};
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>
+      handshake_work_;
+  std::thread handshake_thread_;
 
   std::mutex mutex_;  // guards everything below
   std::shared_ptr<boost::asio::ssl::context> tls_;

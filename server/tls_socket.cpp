@@ -1,6 +1,9 @@
 #include "server/tls_socket.hpp"
 
 #include <openssl/err.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -23,6 +26,23 @@ TlsSocket::TlsSocket(asio::ip::tcp::socket socket, asio::ssl::context& context)
 
 TlsSocket::~TlsSocket() { SSL_free(ssl_); }
 
+bool TlsSocket::rebind(const asio::any_io_executor& executor) {
+  error_code ec;
+  const auto protocol = socket_.local_endpoint(ec).protocol();
+  if (ec) return false;
+  const auto fd = socket_.release(ec);
+  if (ec) return false;
+  asio::ip::tcp::socket moved(executor);
+  moved.assign(protocol, fd, ec);
+  if (ec) {
+    ::close(fd);
+    return false;
+  }
+  moved.non_blocking(true, ec);
+  socket_ = std::move(moved);
+  return true;
+}
+
 template <class Op>
 asio::awaitable<std::tuple<int, error_code>> TlsSocket::drive(Op op) {
   for (;;) {
@@ -42,16 +62,25 @@ asio::awaitable<std::tuple<int, error_code>> TlsSocket::drive(Op op) {
         break;
       case SSL_ERROR_ZERO_RETURN:  // close_notify
         co_return std::tuple{r, error_code(asio::error::eof)};
-      case SSL_ERROR_SYSCALL:
-        // A peer that closed without close_notify (r == 0 and no queued error) reads as eof.
-        co_return std::tuple{r, ERR_peek_error() == 0 && errno == 0
-                                    ? error_code(asio::error::eof)
-                                    : error_code(errno ? errno : EIO, boost::system::system_category())};
+      case SSL_ERROR_SYSCALL: {
+        // The socket failed (OpenSSL 3 reports a peer that left without close_notify as
+        // SSL_ERROR_SSL, below). A reset or a broken pipe is the peer going away.
+        broken_ = true;
+        const int e = errno ? errno : EIO;
+        if (e == ECONNRESET || e == EPIPE) co_return std::tuple{r, error_code(asio::error::eof)};
+        co_return std::tuple{r, error_code(e, boost::system::system_category())};
+      }
       default: {
-        const unsigned long error = ERR_get_error();
+        broken_ = true;
+        const unsigned long error = ERR_peek_last_error();
+        ERR_clear_error();
         if (ERR_GET_REASON(error) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
           co_return std::tuple{r, error_code(asio::ssl::error::stream_truncated)};
-        co_return std::tuple{r, error_code(static_cast<int>(error), asio::error::get_ssl_category())};
+        // A reason OpenSSL did not queue (or a callback state this server never sets up) is still
+        // a failure: never report success for r <= 0.
+        co_return std::tuple{r, error == 0 ? error_code(asio::error::fault)
+                                           : error_code(static_cast<int>(error),
+                                                        asio::error::get_ssl_category())};
       }
     }
     if (ec) co_return std::tuple{r, ec};  // the wait was cancelled (deadline) or failed
@@ -59,7 +88,10 @@ asio::awaitable<std::tuple<int, error_code>> TlsSocket::drive(Op op) {
 }
 
 asio::awaitable<error_code> TlsSocket::handshake() {
-  auto [r, ec] = co_await drive([this] { return SSL_do_handshake(ssl_); });
+  auto [r, ec] = co_await drive([this] {
+    errno = 0;
+    return SSL_do_handshake(ssl_);
+  });
   co_return ec;
 }
 
@@ -92,7 +124,8 @@ asio::awaitable<void> TlsSocket::shutdown() {
   // One attempt with what the socket takes now: a terminal that does not read must not hold the
   // close up (the caller closes the socket right after).
   ERR_clear_error();
-  if (SSL_is_init_finished(ssl_)) SSL_shutdown(ssl_);
+  // Not after a fatal error (OpenSSL forbids it), nor on an unfinished handshake.
+  if (!broken_ && SSL_is_init_finished(ssl_)) SSL_shutdown(ssl_);
   co_return;
 }
 

@@ -31,13 +31,18 @@ class TlsSocket {
   TlsSocket& operator=(const TlsSocket&) = delete;
 
   boost::asio::awaitable<boost::system::error_code> handshake();
-  // Reads at least one byte of application data; eof when the peer closed (with or without
-  // close_notify).
+  // Reads at least one byte of application data; eof when the peer closed with close_notify or
+  // reset the connection, ssl::error::stream_truncated when it closed without close_notify.
   boost::asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> read_some(
       boost::asio::mutable_buffer buffer);
   boost::asio::awaitable<boost::system::error_code> write_all(boost::asio::const_buffer buffer);
   // Sends close_notify (without waiting for the peer's).
   boost::asio::awaitable<void> shutdown();
+
+  // Moves the connection to another executor (another io_context's thread): the descriptor is
+  // released from this socket and adopted by a new one. No operation may be in progress. False
+  // (the socket closed) when the descriptor cannot be moved.
+  bool rebind(const boost::asio::any_io_executor& executor);
 
   [[nodiscard]] SSL* native_handle() const noexcept { return ssl_; }
   [[nodiscard]] boost::asio::ip::tcp::socket& socket() noexcept { return socket_; }
@@ -50,6 +55,7 @@ class TlsSocket {
 
   boost::asio::ip::tcp::socket socket_;
   SSL* ssl_ = nullptr;
+  bool broken_ = false;  // a fatal error happened: no close_notify may be sent
 };
 
 }  // namespace lantian::server

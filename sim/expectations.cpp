@@ -83,6 +83,7 @@ void write_expected(const std::vector<ExpectedViolation>& violations, std::ostre
     boost::json::object line{{"rule", v.rule}, {"vin", v.vin}};
     if (!v.zone.empty()) line["zone"] = v.zone;
     line["at"] = protocol::BeijingTime::from_unix_seconds(v.at_unix_s).iso8601().value_or("");
+    line["at_unix_s"] = v.at_unix_s;
     out << boost::json::serialize(line) << '\n';
   }
 }

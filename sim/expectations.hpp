@@ -51,7 +51,8 @@ class Expectations {
   std::vector<ExpectedViolation> out_;
 };
 
-// One JSON object per line: {"rule","vin","zone"?,"at"} (at: ISO 8601, Beijing time).
+// One JSON object per line: {"rule","vin","zone"?,"at","at_unix_s"} — at: the time of the
+// evidence that opens the violation (ISO 8601, Beijing time), as the stored violation's `time`.
 void write_expected(const std::vector<ExpectedViolation>& violations, std::ostream& out);
 
 }  // namespace lantian::sim

@@ -214,6 +214,8 @@ std::optional<Scenario> parse_scenario(std::istream& in, std::string& error) {
     try {
       std::size_t used = 0;
       if (count) {
+        if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos)
+          throw std::invalid_argument(value);
         *count = std::stoul(value, &used);
       } else if (key == "seed") {
         s.seed = std::stoull(value, &used);
@@ -305,7 +307,7 @@ std::optional<std::vector<VehicleSpec>> plan_fleet(const Scenario& scenario,
 
   std::vector<VehicleSpec> fleet;
   fleet.reserve(scenario.total());
-  auto add = [&](Role role, std::size_t count) {
+  auto add = [&](Role role, std::size_t count) -> bool {
     for (std::size_t i = 0; i < count; ++i) {
       VehicleSpec v;
       v.index = fleet.size();
@@ -329,9 +331,15 @@ std::optional<std::vector<VehicleSpec>> plan_fleet(const Scenario& scenario,
         } else {
           std::uniform_real_distribution<double> metres(5'000, 30'000),
               bearing(0, 2 * std::numbers::pi);
-          for (int tries = 0; tries < 500; ++tries) {
+          bool clear = false;
+          for (int tries = 0; tries < 500 && !clear; ++tries) {
             v.site = offset(home.centre, metres(rng), bearing(rng));
-            if (!in_any(boxes, v.site)) break;
+            clear = !in_any(boxes, v.site);
+          }
+          if (!clear) {
+            error = "no site clear of the zones near " + std::string(home.name) + " for vehicle " +
+                    std::to_string(v.index);
+            return false;
           }
         }
       } else {
@@ -343,7 +351,8 @@ std::optional<std::vector<VehicleSpec>> plan_fleet(const Scenario& scenario,
         v.vin = make_vin("LZZ5CLSB", year, v.index);
         v.plate = make_plate(home, v.index);
         // Trips between three parks of different cities; every leg clear of the zones.
-        for (int tries = 0; tries < 200; ++tries) {
+        bool planned = false;
+        for (int tries = 0; tries < 200 && !planned; ++tries) {
           v.stops.clear();
           for (int k = 0; k < 3; ++k)
             v.stops.push_back(park_near(k == 0 ? home : cities[rng() % cities.size()], rng));
@@ -352,7 +361,12 @@ std::optional<std::vector<VehicleSpec>> plan_fleet(const Scenario& scenario,
             const auto a = v.stops[k], b = v.stops[(k + 1) % v.stops.size()];
             clear = distance_m(a, b) > 20'000 && leg_clear(boxes, a, b);
           }
-          if (clear) break;
+          planned = clear;
+        }
+        if (!planned) {
+          error = "no trips clear of the zones from " + std::string(home.name) + " for vehicle " +
+                  std::to_string(v.index);
+          return false;
         }
         if (role == Role::banned_zone_truck) {
           // The second stop becomes a delivery inside the zone.
@@ -363,13 +377,14 @@ std::optional<std::vector<VehicleSpec>> plan_fleet(const Scenario& scenario,
       }
       fleet.push_back(std::move(v));
     }
+    return true;
   };
-  add(Role::guo6_truck, scenario.guo6_trucks);
-  add(Role::guo3_truck, scenario.guo3_trucks);
-  add(Role::banned_zone_truck, scenario.banned_zone_trucks);
-  add(Role::machine, scenario.machines);
-  add(Role::black_smoke_machine, scenario.black_smoke_machines);
-  add(Role::banned_zone_machine, scenario.banned_zone_machines);
+  if (!add(Role::guo6_truck, scenario.guo6_trucks) || !add(Role::guo3_truck, scenario.guo3_trucks) ||
+      !add(Role::banned_zone_truck, scenario.banned_zone_trucks) ||
+      !add(Role::machine, scenario.machines) ||
+      !add(Role::black_smoke_machine, scenario.black_smoke_machines) ||
+      !add(Role::banned_zone_machine, scenario.banned_zone_machines))
+    return std::nullopt;
   return fleet;
 }
 

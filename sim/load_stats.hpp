@@ -48,7 +48,7 @@ struct LoadCounters {
   std::atomic<std::uint64_t> frames_unsent{0};  // kept (coverage gap, broken link) and never written
   std::atomic<std::uint64_t> samples_sent{0};
   std::atomic<std::uint64_t> bytes_sent{0};
-  std::atomic<std::uint64_t> resends_sent{0};    // 0x03 frames after coverage gaps
+  std::atomic<std::uint64_t> resends_sent{0};    // 0x03 frames: after coverage gaps and broken links
   std::atomic<std::uint64_t> malformed_sent{0};  // corrupted frames sent on purpose
   std::atomic<std::uint64_t> connects{0};        // sessions established (login answered)
   std::atomic<std::uint64_t> connection_errors{0};

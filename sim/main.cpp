@@ -102,7 +102,15 @@ struct Files {
   std::string acked, expected;
 };
 
-// One worker: the terminals whose index ≡ worker (mod workers), on one io_context.
+// The worker that runs terminal `index`: i mod workers — except during a storm with several
+// workers, when the terminals that stay connected get worker 0 to themselves, so their answers are
+// not read late behind the storming terminals' own handshakes (the latency is the server's).
+std::size_t worker_of(std::size_t index, std::size_t workers, const LoadOptions& options) {
+  if (options.storm_at_s < 0 || options.storm_steady == 0 || workers < 2) return index % workers;
+  return index < options.storm_steady ? 0 : 1 + index % (workers - 1);
+}
+
+// One worker: its terminals (worker_of), on one io_context.
 void run_worker(const std::vector<VehicleSpec>& fleet, std::size_t worker, std::size_t workers,
                 const LoadOptions& options, asio::ssl::context* tls,
                 const rules::ZoneIndex* zones, std::int64_t phase_out, LoadCounters& counters,
@@ -112,10 +120,13 @@ void run_worker(const std::vector<VehicleSpec>& fleet, std::size_t worker, std::
       files.acked.empty() ? -1 : ::open(files.acked.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
   AckLog acks(ack_fd);
   std::vector<std::unique_ptr<Expectations>> expectations;
-  for (std::size_t i = worker; i < fleet.size(); i += workers) {
+  std::size_t mine = 0, mine_done = 0;
+  for (std::size_t i = 0; i < fleet.size(); ++i) {
+    if (worker_of(i, workers, options) != worker) continue;
     expectations.push_back(std::make_unique<Expectations>(fleet[i], zones, phase_out));
+    ++mine;
     asio::co_spawn(io, run_terminal(fleet[i], options, tls, counters, acks, *expectations.back()),
-                   asio::detached);
+                   [&mine_done](std::exception_ptr) { ++mine_done; });
   }
   // Acknowledged keys reach the file within 100 ms (a crash test kills the server meanwhile).
   asio::steady_timer flush(io);
@@ -123,7 +134,9 @@ void run_worker(const std::vector<VehicleSpec>& fleet, std::size_t worker, std::
     flush.expires_after(std::chrono::milliseconds(100));
     flush.async_wait([&](boost::system::error_code ec) {
       acks.flush();
-      if (!ec && counters.terminals_done.load() < fleet.size()) arm();
+      // Until this worker's own terminals are done (the shared counter would make io.run() wait
+      // for the other workers too, and forever if one died).
+      if (!ec && mine_done < mine) arm();
     });
   };
   if (acks.enabled()) arm();
@@ -345,15 +358,20 @@ int main(int argc, char** argv) {
   if (!phase_out) problems.push_back("--phase-out must be a date");
   std::size_t workers = vm["processes"].as<std::size_t>();
   if (workers == 0) workers = (fleet->size() + terminals_per_process - 1) / terminals_per_process;
-  workers = std::clamp<std::size_t>(workers, 1, fleet->size());
-  if (fleet->size() / workers > terminals_per_process + 1000)
-    problems.push_back("more than 16,000 terminals per process: raise --processes");
+  workers = std::clamp<std::size_t>(workers, 1, std::max<std::size_t>(1, fleet->size()));
+  std::vector<std::size_t> per_worker(workers, 0);
+  for (std::size_t i = 0; i < fleet->size(); ++i) ++per_worker[worker_of(i, workers, options)];
+  if (*std::max_element(per_worker.begin(), per_worker.end()) > terminals_per_process + 1000)
+    problems.push_back("more than 16,000 terminals in one process: raise --processes");
+  for (double p : {options.gap_probability, options.malformed_probability})
+    if (p < 0 || p > 1) problems.push_back("probabilities must be between 0 and 1");
 
   asio::ssl::context tls(asio::ssl::context::tls_client);
   if (options.tls) {
     tls.set_options(asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
                     asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
-    SSL_CTX_set_session_cache_mode(tls.native_handle(), SSL_SESS_CACHE_CLIENT);
+    // Each terminal keeps its own session (for resumption); no shared cache.
+    SSL_CTX_set_session_cache_mode(tls.native_handle(), SSL_SESS_CACHE_OFF);
     SSL_CTX_set_mode(tls.native_handle(), SSL_MODE_RELEASE_BUFFERS);
     boost::system::error_code ec;
     if (vm.count("tls-ca")) {
@@ -405,6 +423,7 @@ int main(int argc, char** argv) {
       if (pid < 0) {
         std::cerr << "lantian-sim: fork failed\n";
         counters->stop.store(true);
+        if (children.empty()) return 1;
         break;
       }
       if (pid == 0) {

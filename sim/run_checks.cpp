@@ -49,18 +49,21 @@ AckedCheck check_acked(std::istream& acked, std::istream& exported) {
 
 ViolationsCheck check_violations(std::istream& expected, std::istream& stored,
                                  const std::vector<std::string>& fleet_vins) {
-  auto id = [](const std::string& rule, const std::string& vin, const std::string& zone) {
-    return rule + ' ' + vin + (zone.empty() ? "" : ' ' + zone);
+  auto id = [](const std::string& rule, const std::string& vin, const std::string& zone,
+               const json::value* at) {
+    std::string out = rule + ' ' + vin + (zone.empty() ? "" : ' ' + zone);
+    if (at && at->is_int64()) out += " @" + std::to_string(at->as_int64());
+    return out;
   };
   std::set<std::string> predicted, raised;
   for_each_object(expected, [&](const json::object& o) {
-    predicted.insert(id(text(o, "rule"), text(o, "vin"), text(o, "zone")));
+    predicted.insert(id(text(o, "rule"), text(o, "vin"), text(o, "zone"), o.if_contains("at_unix_s")));
   });
   const std::set<std::string> fleet(fleet_vins.begin(), fleet_vins.end());
   for_each_object(stored, [&](const json::object& o) {
     if (const auto* w = o.if_contains("withdrawn"); w && !w->is_null()) return;
     if (!fleet.empty() && !fleet.count(text(o, "vin"))) return;
-    raised.insert(id(text(o, "rule"), text(o, "vin"), text(o, "zone_id")));
+    raised.insert(id(text(o, "rule"), text(o, "vin"), text(o, "zone_id"), o.if_contains("unix_s")));
   });
   ViolationsCheck out;
   out.expected = predicted.size();

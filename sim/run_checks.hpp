@@ -23,11 +23,12 @@ struct AckedCheck {
 
 struct ViolationsCheck {
   std::size_t expected = 0, found = 0;
-  std::vector<std::string> missing;     // "rule vin zone" predicted, not stored
+  std::vector<std::string> missing;     // "rule vin [zone] @unix_s" predicted, not stored
   std::vector<std::string> unexpected;  // stored for a vehicle of the run, not predicted
 };
 // `expected`: --expected-out; `stored`: `lantiand violations` JSON Lines. Violations are compared
-// as (rule, VIN, zone); withdrawn ones do not count. Only vehicles that occur in `fleet_vins`
+// as (rule, VIN, zone, time of the opening evidence: `at_unix_s` against the stored `unix_s`) —
+// so each predicted day, visit and streak must be there; withdrawn ones do not count. Only vehicles that occur in `fleet_vins`
 // (the registry the run wrote) can be unexpected; empty: every stored violation is considered.
 [[nodiscard]] ViolationsCheck check_violations(std::istream& expected, std::istream& stored,
                                                const std::vector<std::string>& fleet_vins);

@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl/stream.hpp>
@@ -28,6 +30,8 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 using protocol::Bytes;
+using namespace asio::experimental::awaitable_operators;
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
 void AckLog::record(const std::string& vin, const std::string& digest) {
   if (fd_ < 0) return;
@@ -70,16 +74,6 @@ struct InFlight {
 
 bool is_report(std::uint8_t command) {
   return command == protocol::command::realtime || command == protocol::command::resend;
-}
-
-// The same report as a resend (0x03), check byte recomputed.
-Bytes as_resend(Bytes frame) {
-  if (frame.size() > 25 && frame[2] == protocol::command::realtime) {
-    frame[2] = protocol::command::resend;
-    frame.back() =
-        protocol::xor_checksum(protocol::ByteView(frame).subspan(2, frame.size() - 3));
-  }
-  return frame;
 }
 
 void fetch_max(std::atomic<std::uint64_t>& a, std::uint64_t v) {
@@ -127,12 +121,13 @@ class Terminal {
     std::int64_t backoff_ms = 500;
     while (!finished()) {
       const bool ok = options_.tls ? co_await connect_tls() : co_await connect_tcp();
-      if (finished() && backlog_.empty()) break;
+      if (finished()) break;
       if (ok) {
         backoff_ms = 500;
-        continue;  // a storm or a broken connection: connect again
+        continue;  // the storm: straight back
       }
       counters_.connection_errors.fetch_add(1, std::memory_order_relaxed);
+      if (was_established_) backoff_ms = 500;  // it worked until now: start the backoff again
       // Back off (randomised, doubling to 30 s) — but not past the end of the run.
       const auto wait = std::uniform_int_distribution<std::int64_t>(backoff_ms / 2, backoff_ms)(rng_);
       backoff_ms = std::min<std::int64_t>(backoff_ms * 2, 30'000);
@@ -172,13 +167,9 @@ class Terminal {
     }
     const tcp::endpoint server(asio::ip::make_address(options_.host, ec), options_.port);
     if (ec) co_return false;
-    asio::steady_timer guard(executor_, options_.connect_timeout);
-    guard.async_wait([&socket](error_code e) {
-      if (!e) socket.close();
-    });
-    co_await socket.async_connect(server, asio::redirect_error(asio::use_awaitable, ec));
-    guard.cancel();
-    if (ec) co_return false;
+    asio::steady_timer deadline(executor_, options_.connect_timeout);
+    const auto r = co_await (socket.async_connect(server, nothrow) || deadline.async_wait(nothrow));
+    if (r.index() == 1 || std::get<0>(std::get<0>(r))) co_return false;
     socket.set_option(tcp::no_delay(true), ec);
     co_return true;
   }
@@ -194,16 +185,10 @@ class Terminal {
     if (!co_await open(stream.next_layer())) co_return false;
     SSL* ssl = stream.native_handle();
     if (session_ && options_.tls_resume) SSL_set_session(ssl, session_);
-    error_code ec;
-    asio::steady_timer guard(executor_, options_.connect_timeout);
-    auto& socket = stream.next_layer();
-    guard.async_wait([&socket](error_code e) {
-      if (!e) socket.close();
-    });
-    co_await stream.async_handshake(asio::ssl::stream_base::client,
-                                    asio::redirect_error(asio::use_awaitable, ec));
-    guard.cancel();
-    if (ec) co_return false;
+    asio::steady_timer deadline(executor_, options_.connect_timeout);
+    const auto r = co_await (stream.async_handshake(asio::ssl::stream_base::client, nothrow) ||
+                             deadline.async_wait(nothrow));
+    if (r.index() == 1 || std::get<0>(std::get<0>(r))) co_return false;
     if (SSL_session_reused(ssl)) counters_.handshakes_resumed.fetch_add(1);
     const bool ok = co_await session(stream, stream.next_layer());
     // Keep the newest session (its ticket arrived after the handshake) for the next connection —
@@ -290,11 +275,13 @@ class Terminal {
       if (replies_ || command == protocol::command::time_sync)
         inflight_.push_back({now, command, is_report(command) ? std::move(f) : Bytes{}});
     }
-    error_code ec;
-    co_await asio::async_write(stream, asio::buffer(out),
-                               asio::redirect_error(asio::use_awaitable, ec));
+    // A server that stops reading must not hold the terminal past the end of the run.
+    asio::steady_timer deadline(executor_, options_.reply_timeout);
+    const auto r = co_await (asio::async_write(stream, asio::buffer(out), nothrow) ||
+                             deadline.async_wait(nothrow));
+    if (r.index() == 1 || std::get<0>(std::get<0>(r))) co_return false;
     counters_.bytes_sent.fetch_add(out.size(), std::memory_order_relaxed);
-    co_return !ec;
+    co_return true;
   }
 
   // Waits until `done()` or the oldest request is older than the reply timeout or the connection
@@ -335,7 +322,7 @@ class Terminal {
     }
     // Back in coverage: what was kept goes first, as resends.
     std::vector<Bytes> out;
-    for (auto& f : backlog_) out.push_back(as_resend(std::move(f)));
+    for (auto& f : backlog_) out.push_back(TerminalFrames::as_resend(std::move(f)));
     backlog_.clear();
     for (auto& f : frames) out.push_back(std::move(f));
     return out;
@@ -381,7 +368,7 @@ class Terminal {
     if (ok && finished()) {
       // The end of the run: what is still kept, then wait for the answers, then log out.
       std::vector<Bytes> rest;
-      for (auto& f : backlog_) rest.push_back(as_resend(std::move(f)));
+      for (auto& f : backlog_) rest.push_back(TerminalFrames::as_resend(std::move(f)));
       backlog_.clear();
       if (!rest.empty()) ok = co_await send(stream, std::move(rest));
       const auto deadline = steady_us() + options_.reply_timeout.count() * 1'000'000;
@@ -398,8 +385,8 @@ class Terminal {
     socket.shutdown(tcp::socket::shutdown_both, ec);
     socket.close(ec);
     while (reading_) co_await sleep_until(steady_us() + 1000);
-    if (!established) co_return false;
-    co_return true;
+    was_established_ = established;
+    co_return established && ok;
   }
 
   template <class Stream>
@@ -456,7 +443,8 @@ class Terminal {
   std::int64_t interval_us_ = 0, next_due_us_ = 0, end_us_ = 0, storm_us_ = -1;
   std::uint64_t batch_ = 0, smoke_samples_ = 0;
   int gap_left_ = 0;
-  bool replies_ = true;  // the server answers this terminal's reports
+  bool replies_ = true;
+  bool was_established_ = false;  // the last connection got as far as its login's answer  // the server answers this terminal's reports
   bool reading_ = false, logged_in_ = false, connected_before_ = false;
   bool stormed_ = false, storm_pending_ = false;
   std::deque<InFlight> inflight_;

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "protocol/encode.hpp"
+#include "protocol/framer.hpp"
 #include "protocol/message.hpp"
 
 namespace lantian::sim {
@@ -203,6 +204,14 @@ Bytes TerminalFrames::corrupted(const Bytes& frame) {
   Bytes bad = frame;
   bad.back() = static_cast<std::uint8_t>(bad.back() ^ 0x5A);
   return bad;
+}
+
+Bytes TerminalFrames::as_resend(Bytes frame) {
+  if (frame.size() > 25 && frame[2] == command::realtime) {
+    frame[2] = command::resend;
+    frame.back() = xor_checksum(ByteView(frame).subspan(2, frame.size() - 3));
+  }
+  return frame;
 }
 
 ByteView data_unit(ByteView frame) noexcept {

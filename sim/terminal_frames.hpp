@@ -31,6 +31,9 @@ class TerminalFrames {
                std::vector<protocol::Bytes>& out);
   // A copy of `frame` with its check byte corrupted (the server must drop it, not answer it).
   [[nodiscard]] static protocol::Bytes corrupted(const protocol::Bytes& frame);
+  // The same report as a resend (command 0x03, check byte recomputed): what a terminal sends for
+  // a report that went unanswered. The data unit — the ack log's identity — is unchanged.
+  [[nodiscard]] static protocol::Bytes as_resend(protocol::Bytes frame);
 
  private:
   const VehicleSpec& spec_;

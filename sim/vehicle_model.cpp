@@ -32,6 +32,13 @@ VehicleModel::VehicleModel(const VehicleSpec& spec, std::int64_t start_unix_s)
     progress_m_ = distance_m(a, b) * u(rng_) * 0.8;
     cruise_ms_ = (68 + 17 * u(rng_)) / 3.6;
     speed_ms_ = cruise_ms_;
+    if (spec.target_zone) {
+      // A banned-zone truck starts at its delivery inside the zone (the second stop), parked.
+      leg_ = 1;
+      progress_m_ = 0;
+      speed_ms_ = 0;
+      parked_s_ = 600 + static_cast<int>(rng_() % 1200);
+    }
   }
   cycle_s_ = static_cast<int>(rng_() % 3600);
 }

@@ -135,7 +135,13 @@ TEST(Fleet, RegistryImportsCleanlyWithEveryRoleStaged) {
   ASSERT_TRUE(again);
   for (std::size_t i = 0; i < fleet->size(); ++i) {
     EXPECT_EQ((*again)[i].vin, (*fleet)[i].vin);
-    EXPECT_EQ((*again)[i].stops.size(), (*fleet)[i].stops.size());
+    ASSERT_EQ((*again)[i].stops.size(), (*fleet)[i].stops.size());
+    for (std::size_t k = 0; k < (*fleet)[i].stops.size(); ++k) {
+      EXPECT_EQ((*again)[i].stops[k].lon, (*fleet)[i].stops[k].lon);
+      EXPECT_EQ((*again)[i].stops[k].lat, (*fleet)[i].stops[k].lat);
+    }
+    EXPECT_EQ((*again)[i].site.lon, (*fleet)[i].site.lon);
+    EXPECT_EQ((*again)[i].target_zone, (*fleet)[i].target_zone);
   }
 }
 
@@ -240,10 +246,16 @@ TEST(TerminalFrames, ReportsDecodeToTheSamples) {
   ASSERT_EQ(s.size(), 1u);
   EXPECT_NEAR(*s[0].smoke_k_m1, *samples[0].smoke_k_m1, 0.005);
   EXPECT_GT(*s[0].smoke_k_m1, rules::Engine::machine_k_limit("I", smoker.rated_power_kw));
-  // A resend keeps the data unit (the ack log's identity) and fixes the check byte.
+  // A corrupted copy fails its check byte; a resend keeps the data unit (the ack log's identity).
   const auto corrupted = TerminalFrames::corrupted(out[0]);
-  EXPECT_EQ(data_unit(corrupted).size(), data_unit(out[0]).size());
-  EXPECT_FALSE(protocol::decode_frame(corrupted, {})->bcc_ok);
+  EXPECT_FALSE(protocol::decode_frame(corrupted, {.profile = protocol::Profile::nonroad})->bcc_ok);
+  const auto resend = TerminalFrames::as_resend(out[0]);
+  const auto decoded = protocol::decode_frame(resend, {.profile = protocol::Profile::nonroad});
+  ASSERT_TRUE(decoded);
+  EXPECT_TRUE(decoded->bcc_ok);
+  EXPECT_EQ(decoded->message.header.command, protocol::command::resend);
+  EXPECT_EQ(report_digest(resend), report_digest(out[0]));
+  EXPECT_NE(report_digest(out[1]), report_digest(out[0]));
 }
 
 TEST(TerminalFrames, LoginSerialsRestartEachBeijingDay) {
@@ -321,7 +333,9 @@ TEST(Expectations, PredictsEachRoleOnce) {
   EXPECT_EQ(r04.violations()[0], (ExpectedViolation{"R04", smoker.vin, "", morning + 2}));
   std::ostringstream text;
   write_expected(r04.violations(), text);
-  EXPECT_EQ(text.str(), "{\"rule\":\"R04\",\"vin\":\"4107EX00000000047\",\"at\":\"2026-11-20T10:00:02+08:00\"}\n");
+  EXPECT_EQ(text.str(),
+            "{\"rule\":\"R04\",\"vin\":\"4107EX00000000047\",\"at\":\"2026-11-20T10:00:02+08:00\","
+            "\"at_unix_s\":1795140002}\n");
 }
 
 TEST(RunChecks, AckedReportsAgainstTheExport) {
@@ -350,19 +364,22 @@ TEST(RunChecks, AckedReportsAgainstTheExport) {
 
 TEST(RunChecks, ViolationsMissingAndUnexpected) {
   std::istringstream expected(
-      "{\"rule\":\"R01\",\"vin\":\"A\",\"at\":\"x\"}\n{\"rule\":\"R02\",\"vin\":\"B\",\"zone\":\"z1\"}\n"
-      "{\"rule\":\"R04\",\"vin\":\"C\"}\n");
+      "{\"rule\":\"R01\",\"vin\":\"A\",\"at_unix_s\":100}\n"
+      "{\"rule\":\"R02\",\"vin\":\"B\",\"zone\":\"z1\",\"at_unix_s\":200}\n"
+      "{\"rule\":\"R02\",\"vin\":\"B\",\"zone\":\"z1\",\"at_unix_s\":300}\n"
+      "{\"rule\":\"R04\",\"vin\":\"C\",\"at_unix_s\":400}\n");
   std::istringstream stored(
-      "{\"rule\":\"R01\",\"vin\":\"A\",\"zone_id\":null}\n"
-      "{\"rule\":\"R02\",\"vin\":\"B\",\"zone_id\":\"z1\"}\n"
-      "{\"rule\":\"R04\",\"vin\":\"C\",\"zone_id\":null,\"withdrawn\":{\"unix_ms\":1}}\n"
-      "{\"rule\":\"R09\",\"vin\":\"A\",\"zone_id\":null}\n"
-      "{\"rule\":\"R09\",\"vin\":\"OTHER\",\"zone_id\":null}\n");
+      "{\"rule\":\"R01\",\"vin\":\"A\",\"zone_id\":null,\"unix_s\":100}\n"
+      "{\"rule\":\"R02\",\"vin\":\"B\",\"zone_id\":\"z1\",\"unix_s\":200}\n"
+      "{\"rule\":\"R04\",\"vin\":\"C\",\"zone_id\":null,\"unix_s\":400,\"withdrawn\":{\"unix_ms\":1}}\n"
+      "{\"rule\":\"R09\",\"vin\":\"A\",\"zone_id\":null,\"unix_s\":100}\n"
+      "{\"rule\":\"R09\",\"vin\":\"OTHER\",\"zone_id\":null,\"unix_s\":100}\n");
   const auto r = check_violations(expected, stored, {"A", "B", "C"});
-  EXPECT_EQ(r.expected, 3u);
+  EXPECT_EQ(r.expected, 4u);
   EXPECT_EQ(r.found, 2u);
-  EXPECT_EQ(r.missing, std::vector<std::string>{"R04 C"});         // withdrawn does not count
-  EXPECT_EQ(r.unexpected, std::vector<std::string>{"R09 A"});      // OTHER is not of the fleet
+  // The second visit was not stored; withdrawn does not count; OTHER is not of the fleet.
+  EXPECT_EQ(r.missing, (std::vector<std::string>{"R02 B z1 @300", "R04 C @400"}));
+  EXPECT_EQ(r.unexpected, std::vector<std::string>{"R09 A @100"});
 }
 
 }  // namespace
