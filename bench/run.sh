@@ -74,7 +74,6 @@ stop_server() { kill -TERM "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 # The kernel's slab memory (sockets, TCP control blocks, …): the per-connection kernel cost.
 slab_kib() { awk '/^Slab:/ { print $2 }' /proc/meminfo; }
-metric() { curl -s "http://127.0.0.1:$admin/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 sim() { "$bin/lantian-sim" --connect "tls://127.0.0.1:$port" --preset guo6 --progress 0 "$@"; }
 
 p1_terminals=$(scaled 5000 200 2000)

@@ -1,5 +1,7 @@
 #include "server/ingest_server.hpp"
 
+#include <pthread.h>
+
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -456,7 +458,10 @@ bool IngestServer::start(std::vector<std::string>& problems) {
       problems.push_back(error);
     if (!handshake_thread_.joinable()) {
       handshake_work_.emplace(handshake_io_.get_executor());
-      handshake_thread_ = std::thread([this] { handshake_io_.run(); });
+      handshake_thread_ = std::thread([this] {
+        pthread_setname_np(pthread_self(), "lt-handshake");
+        handshake_io_.run();
+      });
     }
   }
   for (const auto& l : config_.listeners) {
@@ -480,7 +485,10 @@ bool IngestServer::start(std::vector<std::string>& problems) {
   }
   if (!problems.empty()) return false;
   if (config_.memory_trim_interval.count() > 0 && !trim_thread_.joinable())
-    trim_thread_ = std::thread([this] { trim_memory(); });
+    trim_thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "lt-trim");
+      trim_memory();
+    });
   for (auto& l : listeners_) {
     spdlog::info("event=listening url={} port={} tls={} profile={}", l.config.url,
                  l.acceptor->local_endpoint().port(), l.config.tls,

@@ -2,6 +2,8 @@
 // the admin port and signals together. Everything it does lives in the libraries; this file only
 // connects them.
 
+#include <pthread.h>
+
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -89,7 +91,11 @@ int serve(const server::Config& config) {
     rules.on_violation([&api](const boost::json::object& v) { api.publish(v); });
   }
   std::vector<std::thread> api_threads;
-  for (int i = 0; i < config.api.threads; ++i) api_threads.emplace_back([&] { api_io.run(); });
+  for (int i = 0; i < config.api.threads; ++i)
+    api_threads.emplace_back([&] {
+      pthread_setname_np(pthread_self(), "lt-api");
+      api_io.run();
+    });
 
   asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   std::function<void()> wait_for_signal = [&] {
@@ -120,7 +126,11 @@ int serve(const server::Config& config) {
   wait_for_signal();
 
   std::vector<std::thread> threads;
-  for (int i = 1; i < config.threads; ++i) threads.emplace_back([&] { io.run(); });
+  for (int i = 1; i < config.threads; ++i)
+    threads.emplace_back([&] {
+      pthread_setname_np(pthread_self(), "lt-io");
+      io.run();
+    });
   io.run();
   for (auto& t : threads) t.join();
   for (auto& t : api_threads) t.join();

@@ -1,5 +1,7 @@
 #include "server/rule_runner.hpp"
 
+#include <pthread.h>
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -220,7 +222,10 @@ RuleRunner::RuleRunner(storage::Store& store, rules::EngineConfig config, Server
                zones_->zones().size(), zones_->version());
   // Silences that passed while the server was down are found before any terminal is heard.
   check_offline(now_unix_ms() / 1000);
-  worker_ = std::thread([this] { run(); });
+  worker_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "lt-rules");
+    run();
+  });
 }
 
 RuleRunner::~RuleRunner() {

@@ -26,8 +26,8 @@ void set_or_invalid(Reading& reading, const std::optional<double>& value) {
     reading.mark(ValueStatus::invalid);
 }
 
-StreamBlock stream_of(const SimSample& s) {
-  StreamBlock b;
+// The values every diesel data stream carries (vehicle 0x02 and non-road 0x02 alike).
+void fill_diesel(DieselReadings& b, const SimSample& s) {
   b.speed_kmh.set(s.speed_kmh);
   b.barometric_kpa.set(s.barometric_kpa);
   b.net_torque_pct.set(s.net_torque_pct);
@@ -43,6 +43,11 @@ StreamBlock stream_of(const SimSample& s) {
   set_or_invalid(b.dpf_dp_kpa, s.dpf_dp_kpa);
   b.coolant_temp_c.set(s.coolant_c);
   b.fuel_level_pct.set(s.fuel_level_pct);
+}
+
+StreamBlock stream_of(const SimSample& s) {
+  StreamBlock b;
+  fill_diesel(b, s);
   b.position.longitude.set(s.position.lon);
   b.position.latitude.set(s.position.lat);
   b.odometer_km.set(s.odometer_km);
@@ -51,21 +56,7 @@ StreamBlock stream_of(const SimSample& s) {
 
 MachineStreamBlock machine_stream_of(const SimSample& s) {
   MachineStreamBlock b;
-  b.speed_kmh.set(0);
-  b.barometric_kpa.set(s.barometric_kpa);
-  b.net_torque_pct.set(s.net_torque_pct);
-  b.friction_torque_pct.set(s.friction_torque_pct);
-  b.engine_rpm.set(s.engine_rpm);
-  b.fuel_rate_lph.set(s.fuel_rate_lph);
-  b.nox_upstream_ppm.set(s.nox_upstream_ppm);
-  b.nox_downstream_ppm.set(s.nox_downstream_ppm);
-  set_or_invalid(b.reagent_level_pct, s.reagent_pct);
-  b.intake_air_kgph.set(s.intake_air_kgph);
-  set_or_invalid(b.scr_inlet_temp_c, s.scr_inlet_c);
-  set_or_invalid(b.scr_outlet_temp_c, s.scr_outlet_c);
-  set_or_invalid(b.dpf_dp_kpa, s.dpf_dp_kpa);
-  b.coolant_temp_c.set(s.coolant_c);
-  b.fuel_level_pct.set(s.fuel_level_pct);
+  fill_diesel(b, s);  // a machine's speed is 0 (the model sets none)
   b.egr_actual_pct.mark(ValueStatus::invalid);
   b.egr_commanded_pct.mark(ValueStatus::invalid);
   return b;

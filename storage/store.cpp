@@ -1,5 +1,7 @@
 #include "storage/store.hpp"
 
+#include <pthread.h>
+
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
@@ -178,7 +180,10 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options, std::string& err
   if (store->db_->Get(rocksdb::ReadOptions(), store->meta_, next_sequence_key, &seq).ok() &&
       seq.size() == 8)
     store->next_sequence_ = read_u64(seq);
-  store->writer_ = std::thread([s = store.get()] { s->run_writer(); });
+  store->writer_ = std::thread([s = store.get()] {
+    pthread_setname_np(pthread_self(), "lt-writer");
+    s->run_writer();
+  });
   return store;
 }
 
