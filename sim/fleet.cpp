@@ -9,6 +9,7 @@
 #include <random>
 #include <sstream>
 
+#include "protocol/json.hpp"
 #include "rules/vehicle_identity.hpp"
 
 namespace lantian::sim {
@@ -219,6 +220,13 @@ std::optional<Scenario> parse_scenario(std::istream& in, std::string& error) {
         *count = std::stoul(value, &used);
       } else if (key == "seed") {
         s.seed = std::stoull(value, &used);
+      } else if (key == "sign") {
+        if (value != "true" && value != "false") {
+          error = where + "sign must be true or false";
+          return std::nullopt;
+        }
+        s.sign = value == "true";
+        used = value.size();
       } else if (key == "gap_probability" || key == "malformed_probability") {
         const double p = std::stod(value, &used);
         if (p < 0 || p > 1) {
@@ -388,6 +396,18 @@ std::optional<std::vector<VehicleSpec>> plan_fleet(const Scenario& scenario,
   return fleet;
 }
 
+bool attach_signers(std::vector<VehicleSpec>& fleet, const std::string& user_id) {
+  for (auto& v : fleet) {
+    if (v.profile != protocol::Profile::hj1239) continue;
+    auto signer = Sm2Signer::derive("lantian-sim|" + v.vin, user_id);
+    if (!signer) return false;
+    v.signer = std::move(signer);
+    const std::string digits = std::to_string(10'000'000'000'000ULL + v.index);
+    v.chip_id = "SIM" + digits.substr(digits.size() - 13);
+  }
+  return true;
+}
+
 void write_registry_csv(const std::vector<VehicleSpec>& fleet, std::ostream& out) {
   out << "vin,plate,plate_color,category,fuel,emission_stage,stage_source,rated_power_kw,profile,"
          "owner,registration_code,chip_id,sm2_public_key\n";
@@ -395,7 +415,8 @@ void write_registry_csv(const std::vector<VehicleSpec>& fleet, std::ostream& out
     out << v.vin << ',' << v.plate << ',' << (v.plate.empty() ? "" : "yellow") << ','
         << v.category << ",diesel," << v.stage << ",registry," << v.rated_power_kw << ','
         << protocol::to_string(v.profile) << ",模拟车队 " << to_string(v.role) << ','
-        << v.registration_code << ",,\n";
+        << v.registration_code << ',' << v.chip_id << ','
+        << (v.signer ? protocol::to_hex(protocol::ByteView(v.signer->public_key())) : "") << '\n';
   }
 }
 

@@ -15,11 +15,13 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "protocol/types.hpp"
+#include "sim/sm2_signer.hpp"
 #include "rules/zones.hpp"
 
 namespace lantian::sim {
@@ -47,6 +49,8 @@ struct Scenario {
   double gap_probability = 0;
   // The chance, per frame written, of one extra corrupted frame (bad check byte) before it.
   double malformed_probability = 0;
+  // hj1239 trucks sign their reports (SM2/SM3, a key of their own in the registry CSV).
+  bool sign = false;
 
   [[nodiscard]] std::size_t total() const noexcept {
     return guo6_trucks + guo3_trucks + banned_zone_trucks + machines + black_smoke_machines +
@@ -75,7 +79,13 @@ struct VehicleSpec {
   std::vector<LonLat> stops;     // trucks: the places its trips go between, in order (cyclic)
   LonLat site;                    // machines: where it works
   std::optional<std::string> target_zone;  // banned-zone roles: the zone the plan goes into
+  std::string chip_id;                       // 16 characters (signing terminals)
+  std::shared_ptr<const Sm2Signer> signer;   // hj1239 terminals that sign their reports
 };
+
+// Gives every hj1239 truck of the fleet its SM2 key pair (derived from its VIN: the same in every
+// run) and a chip id (scenario `sign`); false when OpenSSL cannot make keys.
+[[nodiscard]] bool attach_signers(std::vector<VehicleSpec>& fleet, const std::string& user_id);
 
 // Plans the fleet. `zones` (may be null) are the deployment's zones: trucks' trips and machines'
 // sites avoid every zone except the one a banned-zone role is sent into. Banned-zone roles need a

@@ -240,6 +240,8 @@ int main(int argc, char** argv) {
     ("tls-cert", po::value<std::string>(), "client certificate (mutual TLS)")
     ("tls-key", po::value<std::string>(), "client certificate's key")
     ("no-tls-resume", "full handshake on every connection")
+    ("sign", "hj1239 trucks sign their reports with SM2 keys of their own (written to --registry-out)")
+    ("sm2-id", po::value<std::string>()->default_value(std::string(default_sm2_id)), "SM2 user ID of the signatures")
     ("gb17691-replies", "the server answers gb17691 and non-road reports too (lantiand --reply-gb17691 true); otherwise those terminals are paced in real time and only counted as sent")
     ("storm-at", po::value<double>()->default_value(-1), "seconds into the run when every terminal but --storm-steady reconnects at once")
     ("storm-steady", po::value<std::size_t>()->default_value(0), "terminals (the first N) that stay connected through the storm")
@@ -305,6 +307,10 @@ int main(int argc, char** argv) {
   if (!fleet) {
     std::cerr << "lantian-sim: " << error << '\n';
     return 2;
+  }
+  if ((scenario->sign || vm.count("sign")) && !attach_signers(*fleet, vm["sm2-id"].as<std::string>())) {
+    std::cerr << "lantian-sim: OpenSSL cannot make SM2 keys\n";
+    return 1;
   }
   if (vm.count("registry-out")) {
     std::ofstream out(vm["registry-out"].as<std::string>());

@@ -134,6 +134,13 @@ void TerminalFrames::reports(std::span<const SimSample> samples, std::uint8_t co
       b.payload = stream_of(s);
       r.blocks.push_back(std::move(b));
     }
+    Bytes unsigned_frame = encoded(command, vin, r);
+    if (!spec_.signer) {
+      out.push_back(std::move(unsigned_frame));
+      return;
+    }
+    // Signed: the whole data unit before the signature (§5).
+    r.signature = spec_.signer->sign(data_unit(unsigned_frame));
     out.push_back(encoded(command, vin, std::move(r)));
     return;
   }

@@ -3,7 +3,7 @@
 // login, restarting each Beijing day), logout, time sync, and reports of the samples of the last
 // 10 seconds in the vehicle's format —
 //   hj1239   one real-time (or resend) frame of 10 timed data-stream blocks, and an OBD block
-//            when asked;
+//            when asked; signed (SM2/SM3) when the vehicle has a signer;
 //   gb17691  one frame per sample (its blocks carry no time), the OBD block in the first;
 //   nonroad  one frame per sample (one block per frame), a smoke-meter frame after each sample
 //            that has a smoke reading, and an ECD frame when asked.

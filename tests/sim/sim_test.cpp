@@ -3,6 +3,11 @@
 // and the after-run checks.
 
 #include <gtest/gtest.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
 
 #include <fstream>
 #include <sstream>
@@ -86,6 +91,8 @@ TEST(Scenario, ParsesKeysAndRejectsBadLines) {
            {"guo3_trucks 3\n", "line 1: expected key = value"},
            {"machines = 1\ngap_probability = 1.5\n", "line 2: gap_probability must be between 0 and 1"},
            {"machines = 1\ntruck_profile = nonroad\n", "line 2: truck_profile must be gb17691 or hj1239"},
+           {"machines = 1\nsign = yes\n", "line 2: sign must be true or false"},
+           {"machines = -5\n", "line 1: bad value '-5' for machines"},
            {"# nothing\n", "the scenario has no vehicles"}}) {
     std::istringstream in(text);
     EXPECT_FALSE(parse_scenario(in, error)) << text;
@@ -256,6 +263,95 @@ TEST(TerminalFrames, ReportsDecodeToTheSamples) {
   EXPECT_EQ(decoded->message.header.command, protocol::command::resend);
   EXPECT_EQ(report_digest(resend), report_digest(out[0]));
   EXPECT_NE(report_digest(out[1]), report_digest(out[0]));
+}
+
+// An independent check of a signature with OpenSSL: SM2/SM3 over `message` with the user ID, the
+// public key given as X‖Y, the signature as raw R and S.
+bool sm2_verifies(const std::array<std::uint8_t, 64>& xy, protocol::ByteView message,
+                  const protocol::Signature& signature, std::string_view id) {
+  std::array<std::uint8_t, 65> point{0x04};
+  std::copy(xy.begin(), xy.end(), point.begin() + 1);
+  OSSL_PARAM_BLD* build = OSSL_PARAM_BLD_new();
+  OSSL_PARAM_BLD_push_utf8_string(build, OSSL_PKEY_PARAM_GROUP_NAME, "SM2", 0);
+  OSSL_PARAM_BLD_push_octet_string(build, OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size());
+  OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(build);
+  EVP_PKEY_CTX* from = EVP_PKEY_CTX_new_from_name(nullptr, "SM2", nullptr);
+  EVP_PKEY* key = nullptr;
+  EVP_PKEY_fromdata_init(from);
+  EVP_PKEY_fromdata(from, &key, EVP_PKEY_PUBLIC_KEY, params);
+  ECDSA_SIG* sig = ECDSA_SIG_new();
+  ECDSA_SIG_set0(sig, BN_bin2bn(signature.r().data(), static_cast<int>(signature.r().size()), nullptr),
+                 BN_bin2bn(signature.s().data(), static_cast<int>(signature.s().size()), nullptr));
+  unsigned char* der = nullptr;
+  const int der_size = i2d_ECDSA_SIG(sig, &der);
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+  EVP_PKEY_CTX* pctx = EVP_PKEY_CTX_new(key, nullptr);
+  EVP_PKEY_CTX_set1_id(pctx, id.data(), static_cast<int>(id.size()));
+  EVP_MD_CTX_set_pkey_ctx(md, pctx);
+  const bool ok = EVP_DigestVerifyInit(md, nullptr, EVP_sm3(), nullptr, key) == 1 &&
+                  EVP_DigestVerify(md, der, static_cast<std::size_t>(der_size), message.data(),
+                                   message.size()) == 1;
+  EVP_MD_CTX_free(md);
+  EVP_PKEY_CTX_free(pctx);
+  OPENSSL_free(der);
+  ECDSA_SIG_free(sig);
+  EVP_PKEY_free(key);
+  EVP_PKEY_CTX_free(from);
+  OSSL_PARAM_free(params);
+  OSSL_PARAM_BLD_free(build);
+  return ok;
+}
+
+TEST(TerminalFrames, SignedHj1239ReportsVerifyWithTheRegisteredKey) {
+  VehicleSpec truck;
+  truck.vin = "LZZ5CLSB7NA100000";
+  truck.profile = protocol::Profile::hj1239;
+  truck.category = "N3";
+  truck.stage = "CN6b";
+  truck.rated_power_kw = 300;
+  truck.stops = {{113.0, 34.0}, {113.5, 34.0}};
+  std::vector<VehicleSpec> fleet{truck};
+  ASSERT_TRUE(attach_signers(fleet, std::string(default_sm2_id)));
+  ASSERT_TRUE(fleet[0].signer);
+  EXPECT_EQ(fleet[0].chip_id, "SIM0000000000000");
+  // The key comes from the VIN: a second planning run registers the same one.
+  std::vector<VehicleSpec> again{truck};
+  ASSERT_TRUE(attach_signers(again, "other"));
+  EXPECT_EQ(again[0].signer->public_key(), fleet[0].signer->public_key());
+  std::stringstream csv;
+  write_registry_csv(fleet, csv);
+  const auto imported = rules::import_registry_csv(csv, 2027);
+  ASSERT_EQ(imported.records.size(), 1u);
+  EXPECT_EQ(imported.records[0].chip_id, "SIM0000000000000");
+  EXPECT_EQ(imported.records[0].sm2_public_key_hex,
+            protocol::to_hex(protocol::ByteView(fleet[0].signer->public_key())));
+
+  VehicleModel model(fleet[0], morning);
+  std::vector<SimSample> samples;
+  for (int i = 0; i < 10; ++i) samples.push_back(model.next());
+  TerminalFrames frames(fleet[0]);
+  std::vector<protocol::Bytes> out;
+  frames.reports(samples, protocol::command::realtime, true, out);
+  ASSERT_EQ(out.size(), 1u);
+  const auto d = protocol::decode_frame(out[0], {.profile = protocol::Profile::hj1239});
+  ASSERT_TRUE(d);
+  EXPECT_TRUE(d->issues.empty());
+  const auto& report = std::get<protocol::ReportBody>(d->message.body);
+  ASSERT_TRUE(report.signature);
+  EXPECT_EQ(report.blocks.size(), 11u);  // OBD + 10 samples: the signature was not taken for a block
+  const auto unit = data_unit(out[0]);
+  const auto signed_part = unit.subspan(0, unit.size() - 66);  // R-len R S-len S = 1+32+1+32
+  const auto& pub = fleet[0].signer->public_key();
+  EXPECT_TRUE(sm2_verifies(pub, signed_part, *report.signature, default_sm2_id));
+  EXPECT_FALSE(sm2_verifies(pub, signed_part, *report.signature, "8765432187654321"));
+  protocol::Bytes tampered(signed_part.begin(), signed_part.end());
+  tampered[20] ^= 0x01;
+  EXPECT_FALSE(sm2_verifies(pub, tampered, *report.signature, default_sm2_id));
+  // A resend of it still carries a valid signature (the header is not signed).
+  const auto resend = TerminalFrames::as_resend(out[0]);
+  const auto r = protocol::decode_frame(resend, {.profile = protocol::Profile::hj1239});
+  EXPECT_TRUE(sm2_verifies(pub, data_unit(resend).subspan(0, unit.size() - 66),
+                           *std::get<protocol::ReportBody>(r->message.body).signature, default_sm2_id));
 }
 
 TEST(TerminalFrames, LoginSerialsRestartEachBeijingDay) {
