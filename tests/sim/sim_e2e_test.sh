@@ -45,9 +45,9 @@ cd "$work"
 "$bin/lantiand" import-zones --data-dir data "$samples/zones-henan-sample.geojson"
 start_server data
 "$bin/lantian-sim" --connect "tls://127.0.0.1:$port" --scenario "$scenario" \
-  --zones "$samples/zones-henan-sample.geojson" --gb17691-replies --window 2 --duration 6 \
+  --zones "$samples/zones-henan-sample.geojson" --gb17691-replies --window 2 --duration 12 \
   --start 2026-11-20T10:00:00+08:00 --processes 2 --source-addresses 4 \
-  --storm-at 3 --storm-steady 30 --reply-timeout 10 --progress 0 \
+  --storm-at 6 --storm-steady 30 --reply-timeout 20 --progress 0 \
   --acked-out acked.txt --expected-out expected.jsonl --json-out report.json
 sent=$(json_field frames_sent report.json)
 acked=$(json_field frames_acked report.json)
