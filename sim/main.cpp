@@ -31,6 +31,7 @@
 
 #include "protocol/bytes.hpp"
 #include "protocol/json.hpp"
+#include "rules/registry.hpp"
 #include "server/config.hpp"
 #include "sim/expectations.hpp"
 #include "sim/fleet.hpp"
@@ -83,13 +84,9 @@ int run_check(const std::string& what, const std::vector<std::string>& files) {
     return r.missing.empty() ? 0 : 1;
   }
   std::vector<std::string> vins;
-  if (in.size() == 3) {
-    std::string line;
-    std::getline(in[2], line);  // header
-    while (std::getline(in[2], line))
-      if (const auto comma = line.find(','); comma != std::string::npos)
-        vins.push_back(line.substr(0, comma));
-  }
+  if (in.size() == 3)  // the registry CSV the run wrote: its rows, whatever the column order
+    for (const auto& record : rules::import_registry_csv(in[2], 2100).records)
+      vins.push_back(record.vin);
   const auto r = check_violations(in[0], in[1], vins);
   show("missing", r.missing);
   show("unexpected", r.unexpected);
