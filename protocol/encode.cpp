@@ -223,6 +223,16 @@ Bytes make_same_command_reply(const Header& request, BeijingTime now) {
   return frame_with_time(h, now);
 }
 
+Bytes make_activation_reply(const Header& request, ActivationReplyBody answer) {
+  Header h = request;
+  h.command = command::activation_reply;
+  if (h.variant == HeaderVariant::platform) h.ack_flag = ack_flag::success;
+  Bytes out;
+  // Two fixed bytes after a valid header: encoding cannot fail.
+  (void)encode(Message{h, answer}, out);
+  return out;
+}
+
 Bytes make_platform_ack(const Header& request, std::uint8_t ack, BeijingTime now) {
   Header h = request;
   h.variant = HeaderVariant::platform;

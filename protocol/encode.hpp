@@ -27,6 +27,10 @@ namespace lantian::protocol {
 // hj1239 reply (§6): a frame of the request's command whose data unit is the platform time.
 [[nodiscard]] Bytes make_same_command_reply(const Header& request, BeijingTime now);
 
+// Answer to an activation (§2.5): command 0x08 with the status and detail bytes, in the request's
+// start marker, variant and VIN.
+[[nodiscard]] Bytes make_activation_reply(const Header& request, ActivationReplyBody answer);
+
 // Platform-variant acknowledgement (§6): the request's header with `ack` (ack_flag::success,
 // ::error or ::vin_duplicate) and the platform time as data unit.
 [[nodiscard]] Bytes make_platform_ack(const Header& request, std::uint8_t ack, BeijingTime now);

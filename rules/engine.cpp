@@ -480,6 +480,19 @@ void Engine::r04(VehicleState& state, const VehicleRecord& v, const Sample& s,
   out.push_back(std::move(x));
 }
 
+std::optional<Violation> Engine::signature_violation(const VehicleRecord& v,
+                                                     protocol::SignatureCheck check,
+                                                     std::int64_t at_unix_s,
+                                                     const std::string& frame_ref) const {
+  if (!protocol::is_failure(check)) return std::nullopt;
+  Sample s;
+  s.at_unix_s = at_unix_s;
+  s.ref = {frame_ref, -1};
+  // One a day per verdict: a forging terminal sends a report every ten seconds.
+  return make("R10", Severity::medium, v, s,
+              "signature_" + std::string(protocol::to_string(check)) + "|" + beijing_date(at_unix_s));
+}
+
 // R10: the downstream NOx sensor reads invalid, or exactly the same value, for 30 minutes of
 // running — a disconnected or emulated sensor. One per episode; a gap in the data (longer than the
 // R11 gap) starts a new one, since nothing is known of the sensor meanwhile.

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "protocol/signature.hpp"
 #include "protocol/message.hpp"
 #include "rules/registry.hpp"
 #include "rules/zones.hpp"
@@ -170,6 +171,13 @@ class Engine {
   // check digit on a road vehicle's frame), once per day.
   [[nodiscard]] std::vector<Violation> step_unregistered(VehicleState& state, std::string_view vin,
                                                          const Sample& sample) const;
+  // R10 for a report whose signature failed (invalid, or missing for a vehicle with a key) at
+  // `at_unix_s`, frame `frame_ref`: one violation per vehicle, verdict and Beijing day, whose
+  // evidence is the first such frame. nullopt for a verdict that is not a failure.
+  [[nodiscard]] std::optional<Violation> signature_violation(const VehicleRecord& vehicle,
+                                                             protocol::SignatureCheck check,
+                                                             std::int64_t at_unix_s,
+                                                             const std::string& frame_ref) const;
   // A sighting by a gate, camera or roadside check: evidence for R01 only (position optional).
   [[nodiscard]] std::vector<Violation> step_sighting(VehicleState& state,
                                                      const VehicleRecord& vehicle,

@@ -65,6 +65,14 @@ po::options_description serve_options() {
        "strict: the first frame must be a login (else close); lenient: accept and count")
     ("reply-gb17691", po::value<bool>()->default_value(false), "also answer gb17691 and non-road frames (hj1239 always)")
     ("close-on-garbage", po::value<bool>()->default_value(false), "close a connection that sends bytes that are not frames")
+    ("max-garbage-bytes", po::value<std::size_t>()->default_value(64 * 1024),
+       "bytes that are not frames a connection may send between two frames before it is closed")
+    ("frame-timeout-s", po::value<int>()->default_value(60),
+       "a frame that has begun must arrive whole within this (slow senders; 0: no limit)")
+    ("sm2-user-id", po::value<std::string>()->default_value("1234567812345678"),
+       "SM2 user ID of terminal signatures; chip-id: each terminal's chip id")
+    ("signature-policy", po::value<std::string>()->default_value("record"),
+       "a report whose signature fails: record (store, acknowledge, flag R10) or reject (keep as evidence, do not acknowledge)")
     ("memory-trim-interval-s", po::value<int>()->default_value(30),
        "give free heap pages back to the kernel this often (0: never; many idle terminals leave much freed memory behind)")
     ("socket-buffer-bytes", po::value<std::size_t>()->default_value(0),
@@ -254,6 +262,21 @@ void read_serve(const po::variables_map& vm, Config& c, std::vector<std::string>
   c.reply_gb17691 = vm["reply-gb17691"].as<bool>();
   c.close_on_garbage = vm["close-on-garbage"].as<bool>();
   c.socket_buffer_bytes = vm["socket-buffer-bytes"].as<std::size_t>();
+  c.max_garbage_bytes = vm["max-garbage-bytes"].as<std::size_t>();
+  if (const int s = vm["frame-timeout-s"].as<int>(); s >= 0)
+    c.frame_timeout = std::chrono::seconds(s);
+  else
+    problems.push_back("--frame-timeout-s must be 0 (no limit) or more");
+  c.sm2_user_id = vm["sm2-user-id"].as<std::string>();
+  if (c.sm2_user_id.empty() || c.sm2_user_id.size() > 64)
+    problems.push_back("--sm2-user-id must have 1 to 64 characters");
+  const auto signature_policy = vm["signature-policy"].as<std::string>();
+  if (signature_policy == "record")
+    c.signature_policy = SignaturePolicy::record;
+  else if (signature_policy == "reject")
+    c.signature_policy = SignaturePolicy::reject;
+  else
+    problems.push_back("--signature-policy must be record or reject, not '" + signature_policy + "'");
   if (const int trim = vm["memory-trim-interval-s"].as<int>(); trim >= 0)
     c.memory_trim_interval = std::chrono::seconds(trim);
   else

@@ -31,6 +31,10 @@ struct ListenerConfig {
 
 enum class LoginPolicy { strict, lenient };
 enum class ClientAuth { none, optional, required };
+// What happens to a report whose signature fails (invalid, or missing for a vehicle with a key):
+// `record` stores and acknowledges it with its verdict (R10 flags it); `reject` keeps it as
+// evidence only — not acknowledged, its data not evaluated.
+enum class SignaturePolicy { record, reject };
 
 struct Config {
   std::filesystem::path data_dir = "data";
@@ -71,6 +75,14 @@ struct Config {
   LoginPolicy login_policy = LoginPolicy::strict;
   bool reply_gb17691 = false;     // gb17691 and non-road terminals get replies only when set
   bool close_on_garbage = false;  // otherwise resynchronise and count
+  // Bytes of garbage a connection may send between two frames before it is closed.
+  std::size_t max_garbage_bytes = 64 * 1024;
+  // A frame that has begun must be complete within this (slow senders; 0: no limit).
+  std::chrono::seconds frame_timeout{60};
+  // Signatures (docs/security.md): the SM2 user ID ("chip-id": each terminal's chip id) and what
+  // a failing signature does.
+  std::string sm2_user_id = "1234567812345678";
+  SignaturePolicy signature_policy = SignaturePolicy::record;
   // Free heap pages go back to the kernel this often (0: never); see IngestServer::trim_memory.
   std::chrono::seconds memory_trim_interval{30};
   std::size_t socket_buffer_bytes =

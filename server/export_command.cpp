@@ -2,6 +2,7 @@
 
 #include "protocol/decode.hpp"
 #include "protocol/json.hpp"
+#include "protocol/signature.hpp"
 #include "storage/store.hpp"
 
 namespace lantian::server {
@@ -35,7 +36,9 @@ int run_export(const Config& config, const ExportQuery& query, std::ostream& out
             {"peer", r.peer},
             {"listener", r.listener},
             {"connection_id", r.connection_id},
-            {"sequence", key.sequence}};
+            {"sequence", key.sequence},
+            {"signature", protocol::to_string(r.signature)},
+            {"rejected", r.rejected}};
         line["raw"] = protocol::to_hex(record.raw);
         out << protocol::to_json_text(line) << '\n';
         ++frames;

@@ -26,6 +26,7 @@
 #include "server/clock.hpp"
 #include "server/rule_runner.hpp"
 #include "server/tls_context.hpp"
+#include "server/terminal_conversation.hpp"
 #include "server/tls_socket.hpp"
 
 namespace lantian::server {
@@ -38,16 +39,14 @@ using namespace std::chrono_literals;
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
 namespace {
-protocol::BeijingTime platform_time() {
-  return protocol::BeijingTime::from_unix_seconds(now_unix_ms() / 1000);
-}
 std::string vin_text(const protocol::Vin& vin) {
   return std::string(protocol::as_text(vin));
 }
 }  // namespace
 
-// One terminal connection. Lives on its own strand; `run` is its whole life.
-class Session : public std::enable_shared_from_this<Session> {
+// One terminal connection: the transport (TCP or TLS), deadlines, the storage hand-off and the
+// replies around its TerminalConversation. Lives on its own strand; `run` is its whole life.
+class Session : public std::enable_shared_from_this<Session>, private ConversationHost {
  public:
   Session(IngestServer& server, tcp::socket socket, const ListenerConfig& listener,
           std::shared_ptr<ssl::context> tls, std::uint64_t id, std::string peer)
@@ -59,7 +58,6 @@ class Session : public std::enable_shared_from_this<Session> {
         peer_(std::move(peer)),
         executor_(socket.get_executor()),
         timer_(executor_),
-        framer_({.max_data_length = config_.max_data_length, .read_chunk = 4096}),
         tls_context_(std::move(tls)) {
     if (tls_context_)
       stream_.emplace<TlsSocket>(std::move(socket), *tls_context_);
@@ -70,7 +68,8 @@ class Session : public std::enable_shared_from_this<Session> {
   [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
   [[nodiscard]] const std::string& peer() const noexcept { return peer_; }
 
-  // Asks the session to end after the frames it has read (from any thread).
+  // Asks the session to end after the frames it has read (from any thread). Replies to frames
+  // already stored are still sent (within the write deadline).
   void stop(std::string reason) {
     asio::post(executor_, [self = shared_from_this(), reason = std::move(reason)] {
       if (self->stop_reason_.empty()) self->stop_reason_ = reason;
@@ -85,6 +84,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   awaitable<void> run() {
     auto self = shared_from_this();
+    std::optional<std::string> certificate_cn;
     if (auto* tls = std::get_if<TlsSocket>(&stream_)) {
       // The handshake runs on the server's handshake thread, then the session comes back here.
       const auto handshakes = server_.handshake_executor();
@@ -102,8 +102,10 @@ class Session : public std::enable_shared_from_this<Session> {
         server_.session_ended(*this);
         co_return;
       }
-      peer_cn_ = verified_peer_common_name(tls->native_handle());
+      certificate_cn = verified_peer_common_name(tls->native_handle());
     }
+    conversation_.emplace(static_cast<ConversationHost&>(*this), config_, metrics_, listener_,
+                          ConnectionInfo{id_, peer_, std::move(certificate_cn)});
     // The reason is counted before the socket closes, so a peer that sees the close sees the count.
     if (auto* tls = std::get_if<TlsSocket>(&stream_)) {
       finish(co_await serve(*tls));
@@ -116,6 +118,34 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
+  using Received = TerminalConversation::Received;
+
+  // ConversationHost
+  std::optional<protocol::Profile> registered_profile(std::string_view vin) override {
+    if (const auto* runner = server_.rule_runner())
+      if (const auto registry = runner->registry())
+        if (const auto* record = registry->find(std::string(vin))) return record->profile;
+    return std::nullopt;
+  }
+  std::optional<TerminalKey> terminal_key(std::string_view vin) override {
+    return server_.terminal_keys().key_for(vin);
+  }
+  std::string_view sm2_user_id(const TerminalKey& key) override {
+    return server_.terminal_keys().user_id_for(key);
+  }
+  ActivationVerdict activate(const protocol::ActivationBody& body, const protocol::Vin& header_vin,
+                             protocol::ByteView signed_bytes, std::int64_t now_unix_ms) override {
+    return server_.terminal_keys().activate(body, header_vin, signed_bytes, now_unix_ms);
+  }
+  void logged_in(const protocol::Vin& vin) override {
+    if (auto old = server_.bind_vin(vin, shared_from_this())) {
+      metrics_.vin_replaced.inc();
+      spdlog::info("event=vin_replaced vin={} old_conn={} new_conn={}", vin_text(vin), old->id(),
+                   id_);
+      old->stop("replaced_by_new_login");
+    }
+  }
+
   // On the handshake thread: the TLS handshake within its deadline. Empty on success, else the
   // reason the connection closes.
   awaitable<std::string> handshake(TlsSocket& tls) {
@@ -128,42 +158,49 @@ class Session : public std::enable_shared_from_this<Session> {
     co_return std::get<0>(r) ? "handshake_failed" : "";
   }
 
-  // What a received frame needs once it is durable.
-  struct Received {
-    protocol::Bytes reply;  // empty: no reply
-    std::chrono::steady_clock::time_point arrived;
-  };
+  // When the connection is closed for silence: the idle (or first-frame) deadline counts from the
+  // last whole frame, so bytes that never make a frame do not keep a connection open; a frame that
+  // has begun must also be complete within frame_timeout (a terminal dribbling bytes).
+  std::pair<std::chrono::steady_clock::time_point, const char*> deadline() const {
+    auto& c = *conversation_;
+    auto at = c.last_frame_at() + (c.logged_in() ? config_.idle_timeout : config_.first_frame_timeout);
+    const char* reason = c.logged_in() ? "idle_timeout" : "first_frame_timeout";
+    if (partial_since_ && config_.frame_timeout.count() > 0 &&
+        *partial_since_ + config_.frame_timeout < at) {
+      at = *partial_since_ + config_.frame_timeout;
+      reason = "frame_timeout";
+    }
+    return {at, reason};
+  }
 
   template <class Stream>
   awaitable<std::string> serve(Stream& stream) {
+    auto& framer = conversation_->framer();
     for (;;) {
       if (!stop_reason_.empty()) co_return stop_reason_;
-      timer_.expires_after(logged_in_ ? config_.idle_timeout : config_.first_frame_timeout);
+      const auto [at, expiry] = deadline();
+      timer_.expires_at(at);
       // An idle connection holds no read buffer: wait for data first, then take one.
-      framer_.release_memory();
+      framer.release_memory();
       if (!has_pending(stream)) {
         const auto ready = co_await (lowest_layer(stream).async_wait(tcp::socket::wait_read, nothrow) ||
                                      timer_.async_wait(nothrow));
-        if (ready.index() == 1)
-          co_return stop_reason_.empty() ? (logged_in_ ? "idle_timeout" : "first_frame_timeout")
-                                         : stop_reason_;
+        if (ready.index() == 1) co_return stop_reason_.empty() ? expiry : stop_reason_;
       }
-      const auto region = framer_.prepare();
+      const auto region = framer.prepare();
       auto r = co_await (read_some(stream, asio::buffer(region.data(), region.size())) ||
                          timer_.async_wait(nothrow));
-      if (r.index() == 1)
-        co_return stop_reason_.empty() ? (logged_in_ ? "idle_timeout" : "first_frame_timeout")
-                                       : stop_reason_;
+      if (r.index() == 1) co_return stop_reason_.empty() ? expiry : stop_reason_;
       auto [ec, n] = std::get<0>(r);
       if (ec)
         co_return ec == asio::error::eof || ec == ssl::error::stream_truncated ? "closed_by_peer"
                                                                                : "read_error";
-      framer_.commit(n);
+      framer.commit(n);
       metrics_.bytes_received.inc(n);
 
       std::vector<Received> received;
       std::vector<storage::FrameWrite> writes;
-      std::string close_reason = take_frames(received, writes);
+      std::string close_reason = conversation_->take_frames(received, writes);
       if (!writes.empty()) {
         metrics_.batch_frames.observe(static_cast<double>(writes.size()));
         const auto keys = co_await store_all(std::move(writes));
@@ -173,127 +210,13 @@ class Session : public std::enable_shared_from_this<Session> {
         if (!replied) co_return "write_timeout";
       }
       if (!close_reason.empty()) co_return close_reason;
-      if (framer_.buffered() == 0) framer_.release_memory();
-    }
-  }
-
-  // Takes every complete frame from the framer; returns a reason to close after them, if any.
-  std::string take_frames(std::vector<Received>& received,
-                          std::vector<storage::FrameWrite>& writes) {
-    for (;;) {
-      const auto e = framer_.next();
-      switch (e.kind) {
-        case protocol::FramerEvent::Kind::need_more:
-          return {};
-        case protocol::FramerEvent::Kind::garbage:
-        case protocol::FramerEvent::Kind::bad_check:
-          metrics_.decode_errors
-              .with(e.kind == protocol::FramerEvent::Kind::garbage ? "garbage" : "bad_check")
-              .inc();
-          if (config_.close_on_garbage) return "garbage";
-          continue;
-        case protocol::FramerEvent::Kind::oversized:
-          metrics_.decode_errors.with("oversized").inc();
-          return "oversized_frame";
-        case protocol::FramerEvent::Kind::frame:
-          if (auto reason = take_frame(e.frame, received, writes); !reason.empty()) return reason;
-          continue;
+      if (framer.buffered() == 0) {
+        partial_since_.reset();
+        framer.release_memory();
+      } else if (!partial_since_ || !received.empty()) {
+        partial_since_ = std::chrono::steady_clock::now();  // a new frame began in this read
       }
     }
-  }
-
-  std::string take_frame(protocol::ByteView raw, std::vector<Received>& received,
-                         std::vector<storage::FrameWrite>& writes) {
-    const auto arrived = std::chrono::steady_clock::now();
-    auto decoded = protocol::decode_frame(
-        raw, {.profile = listener_.profile ? listener_.profile : registry_profile_});
-    if (!decoded) return "undecodable_frame";  // cannot happen for framer output
-    const auto& header = decoded->message.header;
-    const auto kind = decoded->command_kind();
-    metrics_.frames
-        .with(std::string(to_string(kind)) + "/" +
-              (decoded->profile ? std::string(to_string(*decoded->profile)) : "unknown"))
-        .inc();
-    for (auto issue : decoded->issues)
-      metrics_.decode_errors.with(std::string(to_string(issue))).inc();
-
-    if (!logged_in_) {
-      const bool allowed_before_login =
-          kind == protocol::CommandKind::activation || kind == protocol::CommandKind::time_sync;
-      if (kind == protocol::CommandKind::login) {
-        if (auto reason = log_in(header.vin); !reason.empty()) return reason;
-      } else if (!allowed_before_login) {
-        metrics_.connections_rejected.with("no_login").inc();
-        if (config_.login_policy == LoginPolicy::strict) return "no_login";
-        if (auto reason = log_in(header.vin); !reason.empty()) return reason;
-      }
-    } else if (header.vin != vin_) {
-      spdlog::warn("event=vin_mismatch conn={} peer={} vin={} frame_vin={}", id_, peer_,
-                   vin_text(vin_), vin_text(header.vin));
-      metrics_.connections_rejected.with("vin_mismatch").inc();
-      return "vin_mismatch";
-    }
-    if (!listener_.profile && decoded->profile == protocol::Profile::hj1239)
-      known_profile_ = protocol::Profile::hj1239;
-    if (!listener_.profile && decoded->profile == protocol::Profile::gb17691 &&
-        (kind == protocol::CommandKind::realtime || kind == protocol::CommandKind::resend))
-      known_profile_ = protocol::Profile::gb17691;
-
-    const std::int64_t received_ms = now_unix_ms();
-    received.push_back({reply_for(*decoded), arrived});
-    writes.push_back(storage::make_frame_write(
-        *decoded, raw, {received_ms, id_, listener_.url, peer_, decoded->profile}));
-    return {};
-  }
-
-  std::string log_in(const protocol::Vin& vin) {
-    if (peer_cn_ && *peer_cn_ != vin_text(vin)) {
-      spdlog::warn("event=certificate_vin_mismatch conn={} peer={} vin={} certificate_cn={}", id_,
-                   peer_, vin_text(vin), *peer_cn_);
-      metrics_.connections_rejected.with("certificate_vin_mismatch").inc();
-      return "certificate_vin_mismatch";
-    }
-    logged_in_ = true;
-    vin_ = vin;
-    // Under `auto`, a profile the registry pins for this vehicle decides its frames (protocol.md
-    // §3.4): a non-road terminal's frames cannot always be told from the others by their bytes.
-    if (!listener_.profile && server_.rule_runner())
-      if (const auto registry = server_.rule_runner()->registry())
-        if (const auto* record = registry->find(vin_text(vin)); record && record->profile)
-          registry_profile_ = record->profile;
-    if (auto old = server_.bind_vin(vin, shared_from_this())) {
-      metrics_.vin_replaced.inc();
-      spdlog::info("event=vin_replaced vin={} old_conn={} new_conn={}", vin_text(vin), old->id(),
-                   id_);
-      old->stop("replaced_by_new_login");
-    }
-    spdlog::info("event=login conn={} peer={} vin={}", id_, peer_, vin_text(vin));
-    return {};
-  }
-
-  // The reply a frame gets (§6), or nothing.
-  protocol::Bytes reply_for(const protocol::DecodedFrame& f) const {
-    const auto& h = f.message.header;
-    const auto kind = f.command_kind();
-    if (kind == protocol::CommandKind::time_sync &&
-        std::holds_alternative<protocol::TimeSyncRequestBody>(f.message.body))
-      return protocol::make_time_sync_reply(h, platform_time());
-    if (h.variant == protocol::HeaderVariant::platform) {
-      if (h.ack_flag != protocol::ack_flag::command) return {};
-      return protocol::make_platform_ack(h, protocol::ack_flag::success, platform_time());
-    }
-    const bool answerable =
-        kind == protocol::CommandKind::login || kind == protocol::CommandKind::realtime ||
-        kind == protocol::CommandKind::resend || kind == protocol::CommandKind::logout ||
-        kind == protocol::CommandKind::removal_alarm;
-    if (!answerable) return {};
-    const auto profile =
-        listener_.profile ? listener_.profile : registry_profile_ ? registry_profile_ : known_profile_;
-    // Under `auto`, before the session's profile is known, a login is answered: an hj1239 terminal
-    // waits for that answer before it sends data, and a gb17691 terminal ignores it.
-    const bool answer = profile == protocol::Profile::hj1239 || config_.reply_gb17691 ||
-                        (!profile && kind == protocol::CommandKind::login);
-    return answer ? protocol::make_same_command_reply(h, platform_time()) : protocol::Bytes{};
   }
 
   // Hands every write to storage (waiting while its queue is full) and waits until all are durable.
@@ -327,7 +250,7 @@ class Session : public std::enable_shared_from_this<Session> {
     while (pending->load() > 0) co_await done->async_wait(nothrow);
     if (failed->load()) {
       spdlog::error("event=storage_failed conn={} vin={}: frames not acknowledged", id_,
-                    vin_text(vin_));
+                    conversation_->vin_text());
       co_return std::nullopt;
     }
     co_return std::move(*keys);
@@ -340,7 +263,7 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto first = std::find_if(keys.begin(), keys.end(), [](auto& k) { return !k.empty(); });
     if (first == keys.end()) return;
     // The runner reads the vehicle's archive from the earliest new key on.
-    runner->submit(vin_text(vin_), *std::min_element(first, keys.end(), [](auto& a, auto& b) {
+    runner->submit(conversation_->vin_text(), *std::min_element(first, keys.end(), [](auto& a, auto& b) {
                      return !a.empty() && (b.empty() || a < b);
                    }));
     metrics_.rule_frames.inc(static_cast<std::uint64_t>(
@@ -356,8 +279,9 @@ class Session : public std::enable_shared_from_this<Session> {
       count += r.reply.empty() ? 0 : 1;
     }
     if (out.empty()) co_return true;
-    timer_.expires_after(config_.write_timeout);
-    auto r = co_await (write_all(stream, asio::buffer(out)) || timer_.async_wait(nothrow));
+    // Its own timer: stop() cancels timer_, and the answers to stored frames must still go out.
+    asio::steady_timer write_deadline(executor_, config_.write_timeout);
+    auto r = co_await (write_all(stream, asio::buffer(out)) || write_deadline.async_wait(nothrow));
     if (r.index() == 1 || std::get<0>(std::get<0>(r))) co_return false;
     metrics_.bytes_sent.inc(out.size());
     metrics_.replies_sent.inc(count);
@@ -405,7 +329,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void finish(const std::string& reason) {
     metrics_.connections_closed.with(reason).inc();
     spdlog::info("event=session_closed conn={} peer={} vin={} reason={}", id_, peer_,
-                 logged_in_ ? vin_text(vin_) : "-", reason);
+                 conversation_ ? conversation_->vin_text() : "-", reason);
   }
 
   IngestServer& server_;
@@ -416,21 +340,23 @@ class Session : public std::enable_shared_from_this<Session> {
   const std::string peer_;
   asio::any_io_executor executor_;
   asio::steady_timer timer_;
-  protocol::Framer framer_;
   std::shared_ptr<ssl::context> tls_context_;  // outlives the stream that uses it
   std::variant<std::monostate, tcp::socket, TlsSocket> stream_;
-  bool logged_in_ = false;
-  protocol::Vin vin_{};
-  std::optional<protocol::Profile> known_profile_;
-  std::optional<protocol::Profile> registry_profile_;  // auto listeners: pinned by the registry
-  std::optional<std::string> peer_cn_;
+  std::optional<TerminalConversation> conversation_;  // from the end of the handshake on
+  std::optional<std::chrono::steady_clock::time_point> partial_since_;  // a frame has begun
   std::string stop_reason_;
   asio::steady_timer* handshake_timer_ = nullptr;  // only touched on the handshake thread
 };
 
 IngestServer::IngestServer(asio::io_context& io, Config config, storage::Store& store,
                            ServerMetrics& metrics)
-    : io_(io), config_(std::move(config)), store_(store), metrics_(metrics) {}
+    : io_(io),
+      config_(std::move(config)),
+      store_(store),
+      metrics_(metrics),
+      terminal_keys_(
+          store, [this] { return rule_runner_ ? rule_runner_->registry() : nullptr; },
+          config_.sm2_user_id) {}
 
 IngestServer::~IngestServer() {
   {

@@ -25,6 +25,7 @@
 
 #include "server/config.hpp"
 #include "server/metrics.hpp"
+#include "server/terminal_keys.hpp"
 #include "storage/store.hpp"
 
 namespace lantian::server {
@@ -68,6 +69,8 @@ class IngestServer {
   // Frames stored from now on are evaluated by `runner` (which must outlive the server's sessions).
   void set_rule_runner(RuleRunner* runner) noexcept { rule_runner_ = runner; }
   [[nodiscard]] RuleRunner* rule_runner() const noexcept { return rule_runner_; }
+  // The keys terminal signatures are verified with (the registry's, or learned by activation).
+  TerminalKeys& terminal_keys() noexcept { return terminal_keys_; }
 
  private:
   struct Listener {
@@ -86,6 +89,7 @@ class IngestServer {
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> next_connection_id_{1};
   RuleRunner* rule_runner_ = nullptr;
+  TerminalKeys terminal_keys_;
   std::thread trim_thread_;
   std::mutex trim_mutex_;
   std::condition_variable trim_wake_;

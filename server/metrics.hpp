@@ -85,6 +85,14 @@ struct ServerMetrics {
   Counter bytes_sent;
   Counter replies_sent;
   Counter vin_replaced;
+  CounterFamily signatures{"lantian_signatures_total",
+                           "Report signatures, by verdict (valid, invalid, missing, unverified, "
+                           "not_signed)",
+                           "result"};
+  CounterFamily frames_rejected{"lantian_frames_rejected_total",
+                                "Reports kept as evidence but not acknowledged, by signature verdict",
+                                "reason"};
+  CounterFamily activations{"lantian_activations_total", "Activation frames, by result", "result"};
   Gauge ingest_queue_depth;
   CounterFamily violations{"lantian_violations_total", "Violations raised, by rule", "rule"};
   Counter violations_withdrawn;

@@ -74,6 +74,11 @@ void fold_frame(const rules::Engine& engine, const rules::VehicleRecord* vehicle
   if (!decoded) return;
   const std::string ref =
       frame_ref(storage::frame_key(key.vin, key.collection_unix_s, key.sequence));
+  if (vehicle)
+    if (auto v = engine.signature_violation(*vehicle, record.received.signature,
+                                            key.collection_unix_s, ref))
+      out.emplace(v->id, std::move(*v));  // the first frame of the day stays the evidence
+  if (record.received.rejected) return;  // evidence of a forgery only: its data is not trusted
   for (auto& sample : rules::samples_of(*decoded, ref)) {
     sample.received_unix_s = record.received.receive_unix_ms / 1000;  // as the server saw it
     auto raised = vehicle ? engine.step(state, vehicle, sample, zones)

@@ -4,7 +4,9 @@
 
 namespace lantian::storage {
 namespace {
-constexpr std::uint8_t record_version = 1;
+// 1: arrival and bytes; 2: adds the signature verdict and the rejected flag after the profile.
+constexpr std::uint8_t record_version = 2;
+constexpr std::uint8_t rejected_bit = 0x80;
 constexpr std::uint8_t no_profile = 0xFF;
 
 void put_string(protocol::ByteWriter& w, const std::string& s) {
@@ -35,6 +37,8 @@ Bytes encode_record(const FrameRecord& record) {
   w.u32(static_cast<std::uint32_t>(record.received.connection_id >> 32));
   w.u32(static_cast<std::uint32_t>(record.received.connection_id));
   w.u8(record.received.profile ? static_cast<std::uint8_t>(*record.received.profile) : no_profile);
+  w.u8(static_cast<std::uint8_t>(static_cast<std::uint8_t>(record.received.signature) |
+                                 (record.received.rejected ? rejected_bit : 0)));
   put_string(w, record.received.listener);
   put_string(w, record.received.peer);
   w.u32(static_cast<std::uint32_t>(record.raw.size()));
@@ -45,8 +49,9 @@ Bytes encode_record(const FrameRecord& record) {
 protocol::Result<FrameRecord> decode_record(ByteView value) {
   protocol::ByteReader r(value);
   FrameRecord rec;
-  if (r.remaining() < 1 + 8 + 8 + 1 || r.u8() != record_version)
-    return protocol::FrameError::too_short;
+  if (r.remaining() < 1 + 8 + 8 + 1) return protocol::FrameError::too_short;
+  const std::uint8_t version = r.u8();
+  if (version != 1 && version != record_version) return protocol::FrameError::too_short;
   std::uint64_t ms = r.u32();
   ms = ms << 32 | r.u32();
   rec.received.receive_unix_ms = static_cast<std::int64_t>(ms);
@@ -55,6 +60,15 @@ protocol::Result<FrameRecord> decode_record(ByteView value) {
   const std::uint8_t profile = r.u8();
   if (profile <= static_cast<std::uint8_t>(protocol::Profile::nonroad))
     rec.received.profile = static_cast<protocol::Profile>(profile);
+  rec.received.signature = protocol::SignatureCheck::unverified;
+  if (version >= 2) {
+    if (r.remaining() < 1) return protocol::FrameError::too_short;
+    const std::uint8_t verdict = r.u8();
+    const auto check = static_cast<protocol::SignatureCheck>(verdict & ~rejected_bit);
+    if (check > protocol::SignatureCheck::missing) return protocol::FrameError::too_short;
+    rec.received.signature = check;
+    rec.received.rejected = (verdict & rejected_bit) != 0;
+  }
   if (!get_string(r, rec.received.listener) || !get_string(r, rec.received.peer) ||
       r.remaining() < 4)
     return protocol::FrameError::too_short;

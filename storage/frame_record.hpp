@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "protocol/signature.hpp"
 #include "protocol/bytes.hpp"
 #include "protocol/errors.hpp"
 #include "protocol/types.hpp"
@@ -21,6 +22,12 @@ struct ReceiveInfo {
   std::string listener;                      // e.g. "tls://0.0.0.0:7700?profile=hj1239"
   std::string peer;                          // "203.0.113.7:51234"
   std::optional<protocol::Profile> profile;  // the profile the frame was decoded with
+  // The verdict on its signature when it arrived (records written before verification existed read
+  // as `unverified`).
+  protocol::SignatureCheck signature = protocol::SignatureCheck::not_signed;
+  // Refused under the `reject` signature policy: kept as evidence of the attempt, never
+  // acknowledged, and its data is not evaluated (only its signature failure is, by R10).
+  bool rejected = false;
   bool operator==(const ReceiveInfo&) const = default;
 };
 

@@ -58,6 +58,15 @@ FrameWrite make_frame_write(const DecodedFrame& frame, ByteView raw, ReceiveInfo
     w.collection_unix_s = body_time(frame.message.body).value_or(receive_s);
   }
 
+  if (received.rejected) {
+    // Kept as evidence only: it must neither take the idempotency keys of the blocks it claims
+    // (a forger could otherwise shadow the genuine report sent later) nor become the vehicle's
+    // latest state.
+    w.block_keys.clear();
+    w.record = FrameRecord{std::move(received), Bytes(raw.begin(), raw.end())};
+    return w;
+  }
+
   json::object latest{
       {"vin", std::string(as_text(h.vin))},
       {"receive_time", iso_ms(received.receive_unix_ms)},
@@ -70,6 +79,7 @@ FrameWrite make_frame_write(const DecodedFrame& frame, ByteView raw, ReceiveInfo
       {"listener", received.listener},
       {"peer", received.peer},
       {"connection_id", received.connection_id},
+      {"signature", to_string(received.signature)},
   };
   w.latest_json = json::serialize(latest);
 

@@ -25,7 +25,8 @@ constexpr const char* cf_meta = "meta";
 // Reserved for the rules and API layers, created now so that the layout is stable.
 constexpr const char* reserved_cfs[] = {"violations", "violation_index", "registry",
                                         "zones",      "observations",    "permits",
-                                        "audit",      "tokens",          "rule_state"};
+                                        "audit",      "tokens",          "rule_state",
+                                        "terminal_keys"};
 constexpr const char* next_sequence_key = "next_sequence";
 constexpr const char* fix_suffix =
     "\x01"
@@ -345,11 +346,15 @@ void Store::write_batch(std::vector<Pending>& batch) {
       wb.Put(blocks_, *key, received);
       keys_in_batch.insert(*key);
     }
-    const std::string vin = vin_prefix(w.vin);
-    wb.Put(latest_, vin, w.latest_json);
-    if (w.last_fix_json) wb.Put(latest_, vin + fix_suffix, *w.last_fix_json);
-    wb.Put(latest_, vin + key_suffix, p.key);
-    wb.Put(latest_, day_key(vin, beijing_day(w.collection_unix_s)), std::string_view());
+    // A rejected frame (no latest state) is evidence only: it does not make the vehicle's last
+    // frame, position or online day.
+    if (!w.latest_json.empty()) {
+      const std::string vin = vin_prefix(w.vin);
+      wb.Put(latest_, vin, w.latest_json);
+      if (w.last_fix_json) wb.Put(latest_, vin + fix_suffix, *w.last_fix_json);
+      wb.Put(latest_, vin + key_suffix, p.key);
+      wb.Put(latest_, day_key(vin, beijing_day(w.collection_unix_s)), std::string_view());
+    }
     written.push_back(std::move(p));
   }
   batch.clear();
@@ -444,7 +449,8 @@ void Store::map_families(const std::vector<rocksdb::ColumnFamilyDescriptor>& des
       {Family::audit, "audit"},
       {Family::tokens, "tokens"},
       {Family::rule_state, "rule_state"},
-      {Family::violation_index, "violation_index"}};
+      {Family::violation_index, "violation_index"},
+      {Family::terminal_keys, "terminal_keys"}};
   for (std::size_t i = 0; i < descriptors.size(); ++i)
     for (const auto& [family, name] : names)
       if (descriptors[i].name == name) families_[family] = handles_[i];

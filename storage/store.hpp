@@ -7,6 +7,7 @@
 //   violations, registry, zones, observations, permits   the rules' records (docs/rules.md)
 //   violation_index                             listings of violations, newest first
 //   rule_state                                  the rule worker's checkpoints, violations by raise
+//   terminal_keys VIN → JSON                    SM2 keys terminals registered by activation
 //   time audit, tokens                               reserved for the API
 //
 // Writes: any thread calls try_submit(); one writer thread batches all pending writes into one
@@ -75,7 +76,7 @@ struct FrameWrite {
   // already is a duplicate: acknowledged, counted, not stored again.
   std::vector<std::string> block_keys;
   FrameRecord record;
-  std::string latest_json;                   // latest_state value for the VIN
+  std::string latest_json;                   // latest_state value for the VIN (empty: leave it)
   std::optional<std::string> last_fix_json;  // when the frame carries a position
 };
 
@@ -100,7 +101,8 @@ enum class Family {
   permits,
   audit,
   tokens,
-  rule_state
+  rule_state,
+  terminal_keys
 };
 
 // One change of a record: a put, or a delete when `value` is empty.

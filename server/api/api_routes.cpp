@@ -72,6 +72,8 @@ json::object frame_json(const storage::FrameKey& key, const storage::FrameRecord
       {"receive_unix_ms", record.received.receive_unix_ms},
       {"listener", record.received.listener},
       {"peer", record.received.peer},
+      {"signature", protocol::to_string(record.received.signature)},
+      {"rejected", record.received.rejected},
       {"hex", protocol::to_hex(record.raw)},
       {"decoded", decoded ? json::value(protocol::to_json(*decoded)) : json::value(nullptr)}};
 }

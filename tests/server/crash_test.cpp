@@ -62,7 +62,8 @@ TEST(Crash, EveryAcknowledgedFrameSurvivesKillNine) {
     dup2(fd, 1);
     dup2(fd, 2);
     execl(LANTIAND_PATH, "lantiand", "--data-dir", data.c_str(), "--listen",
-          "tcp://127.0.0.1:0?profile=hj1239", "--admin", "127.0.0.1:0", "--sync", "always",
+          "tcp://127.0.0.1:0?profile=hj1239", "--admin", "127.0.0.1:0", "--api", "127.0.0.1:0",
+          "--sync", "always",
           static_cast<char*>(nullptr));
     _exit(127);
   }

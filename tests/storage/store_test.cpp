@@ -77,6 +77,26 @@ TEST(FrameRecord, RoundTripsAndRejectsTruncatedValues) {
   EXPECT_EQ(*back, r);
   for (std::size_t n = 0; n < value.size(); ++n)
     EXPECT_FALSE(decode_record(ByteView(value).first(n)).has_value()) << n;
+
+  // The signature verdict and the rejected flag travel in one byte after the profile.
+  r.received.signature = protocol::SignatureCheck::invalid;
+  r.received.rejected = true;
+  const Bytes flagged = encode_record(r);
+  EXPECT_EQ(flagged[18], 0x83);
+  EXPECT_EQ(decode_record(flagged).value(), r);
+  Bytes unknown_verdict = flagged;
+  unknown_verdict[18] = 0x05;
+  EXPECT_FALSE(decode_record(unknown_verdict).has_value());
+
+  // Version 1 (no verdict byte), as archives written before verification hold it: unverified.
+  Bytes v1 = value;
+  v1[0] = 1;
+  v1.erase(v1.begin() + 18);
+  const auto old = decode_record(v1);
+  ASSERT_TRUE(old.has_value());
+  EXPECT_EQ(old->received.signature, protocol::SignatureCheck::unverified);
+  EXPECT_FALSE(old->received.rejected);
+  EXPECT_EQ(old->raw, r.raw);
 }
 
 TEST(Keys, SortByVinThenCollectionTimeThenArrival) {

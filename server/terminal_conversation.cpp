@@ -1,0 +1,220 @@
+#include "server/terminal_conversation.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "protocol/decode.hpp"
+#include "protocol/encode.hpp"
+#include "server/clock.hpp"
+
+namespace lantian::server {
+namespace {
+protocol::BeijingTime platform_time() {
+  return protocol::BeijingTime::from_unix_seconds(now_unix_ms() / 1000);
+}
+std::string text_of(const protocol::Vin& vin) {
+  return std::string(protocol::as_text(vin));
+}
+bool is_report(protocol::CommandKind kind) {
+  return kind == protocol::CommandKind::realtime || kind == protocol::CommandKind::resend;
+}
+}  // namespace
+
+TerminalConversation::TerminalConversation(ConversationHost& host, const Config& config,
+                                           ServerMetrics& metrics, const ListenerConfig& listener,
+                                           ConnectionInfo connection)
+    : host_(host),
+      config_(config),
+      metrics_(metrics),
+      listener_(listener),
+      connection_(std::move(connection)),
+      framer_({.max_data_length = config.max_data_length, .read_chunk = 4096}) {}
+
+std::string TerminalConversation::take_frames(std::vector<Received>& received,
+                                              std::vector<storage::FrameWrite>& writes) {
+  for (;;) {
+    const auto e = framer_.next();
+    switch (e.kind) {
+      case protocol::FramerEvent::Kind::need_more:
+        return {};
+      case protocol::FramerEvent::Kind::garbage:
+      case protocol::FramerEvent::Kind::bad_check:
+        metrics_.decode_errors
+            .with(e.kind == protocol::FramerEvent::Kind::garbage ? "garbage" : "bad_check")
+            .inc();
+        if (config_.close_on_garbage) return "garbage";
+        // Resynchronising costs a scan per byte: a connection that sends nothing but garbage
+        // would hold a thread's attention for as long as it likes.
+        garbage_bytes_ += e.skipped;
+        if (garbage_bytes_ > config_.max_garbage_bytes) return "garbage_flood";
+        continue;
+      case protocol::FramerEvent::Kind::oversized:
+        metrics_.decode_errors.with("oversized").inc();
+        return "oversized_frame";
+      case protocol::FramerEvent::Kind::frame:
+        garbage_bytes_ = 0;
+        last_frame_at_ = std::chrono::steady_clock::now();
+        if (auto reason = take_frame(e.frame, received, writes); !reason.empty()) return reason;
+        continue;
+    }
+  }
+}
+
+std::string TerminalConversation::take_frame(protocol::ByteView raw, std::vector<Received>& received,
+                                             std::vector<storage::FrameWrite>& writes) {
+  const auto arrived = std::chrono::steady_clock::now();
+  auto decoded = protocol::decode_frame(
+      raw, {.profile = listener_.profile ? listener_.profile : registry_profile_});
+  if (!decoded) return "undecodable_frame";  // cannot happen for framer output
+  const auto& header = decoded->message.header;
+  const auto kind = decoded->command_kind();
+  metrics_.frames
+      .with(std::string(to_string(kind)) + "/" +
+            (decoded->profile ? std::string(to_string(*decoded->profile)) : "unknown"))
+      .inc();
+  for (auto issue : decoded->issues)
+    metrics_.decode_errors.with(std::string(to_string(issue))).inc();
+
+  if (!logged_in_) {
+    const bool allowed_before_login =
+        kind == protocol::CommandKind::activation || kind == protocol::CommandKind::time_sync;
+    if (kind == protocol::CommandKind::login) {
+      if (auto reason = log_in(header.vin); !reason.empty()) return reason;
+    } else if (!allowed_before_login) {
+      metrics_.connections_rejected.with("no_login").inc();
+      if (config_.login_policy == LoginPolicy::strict) return "no_login";
+      if (auto reason = log_in(header.vin); !reason.empty()) return reason;
+    }
+  } else if (header.vin != vin_) {
+    spdlog::warn("event=vin_mismatch conn={} peer={} vin={} frame_vin={}", connection_.id,
+                 connection_.peer, text_of(vin_), text_of(header.vin));
+    metrics_.connections_rejected.with("vin_mismatch").inc();
+    return "vin_mismatch";
+  }
+  if (!listener_.profile && decoded->profile == protocol::Profile::hj1239)
+    known_profile_ = protocol::Profile::hj1239;
+  if (!listener_.profile && decoded->profile == protocol::Profile::gb17691 && is_report(kind))
+    known_profile_ = protocol::Profile::gb17691;
+
+  const std::int64_t received_ms = now_unix_ms();
+  storage::ReceiveInfo info{received_ms, connection_.id, listener_.url, connection_.peer,
+                            decoded->profile};
+  protocol::Bytes reply;
+  if (kind == protocol::CommandKind::activation) {
+    if (auto reason = handle_activation(*decoded, raw, reply); !reason.empty()) return reason;
+  } else {
+    reply = reply_for(*decoded);
+  }
+  if (is_report(kind)) {
+    info.signature = check_signature(*decoded, raw);
+    if (protocol::is_failure(info.signature) && config_.signature_policy == SignaturePolicy::reject) {
+      // Kept as evidence of the attempt, not acknowledged: a terminal with a valid key resends.
+      info.rejected = true;
+      metrics_.frames_rejected.with(std::string(to_string(info.signature))).inc();
+      reply = header.variant == protocol::HeaderVariant::platform &&
+                      header.ack_flag == protocol::ack_flag::command
+                  ? protocol::make_platform_ack(header, protocol::ack_flag::error, platform_time())
+                  : protocol::Bytes{};
+    }
+  }
+  received.push_back({std::move(reply), arrived});
+  writes.push_back(storage::make_frame_write(*decoded, raw, std::move(info)));
+  return {};
+}
+
+protocol::SignatureCheck TerminalConversation::check_signature(const protocol::DecodedFrame& frame,
+                                                               protocol::ByteView raw) {
+  using protocol::SignatureCheck;
+  if (!key_looked_up_) {
+    key_ = host_.terminal_key(protocol::as_text(vin_));
+    key_looked_up_ = true;
+  }
+  const auto part = protocol::signed_part(frame, raw);
+  SignatureCheck check = SignatureCheck::not_signed;
+  if (!key_) {
+    check = protocol::is_signed_kind(frame) ? SignatureCheck::unverified : SignatureCheck::not_signed;
+  } else if (!part) {
+    // A vehicle with a key signs every report: an unsigned one (whatever its layout) is a
+    // downgrade, not a terminal that does not sign.
+    check = SignatureCheck::missing;
+  } else {
+    check = key_->key.verify(part->message, part->signature, host_.sm2_user_id(*key_))
+                ? SignatureCheck::valid
+                : SignatureCheck::invalid;
+  }
+  metrics_.signatures.with(std::string(to_string(check))).inc();
+  if (protocol::is_failure(check))
+    spdlog::warn("event=signature_{} conn={} peer={} vin={}", to_string(check), connection_.id,
+                 connection_.peer, text_of(vin_));
+  return check;
+}
+
+std::string TerminalConversation::handle_activation(const protocol::DecodedFrame& frame,
+                                                    protocol::ByteView raw,
+                                                    protocol::Bytes& reply) {
+  const auto& header = frame.message.header;
+  const auto* body = std::get_if<protocol::ActivationBody>(&frame.message.body);
+  const auto part = protocol::signed_part(frame, raw);
+  if (activated_) {
+    // A terminal activates once; each attempt costs a verification and a synced write.
+    metrics_.activations.with("repeated").inc();
+    return "activation_repeated";
+  }
+  activated_ = true;
+  ActivationVerdict verdict;
+  if (!body || !part)
+    verdict = {protocol::ActivationReplyBody{0x02, 0x03}, "malformed"};
+  else
+    verdict = host_.activate(*body, header.vin, part->message, now_unix_ms());
+  metrics_.activations.with(verdict.result).inc();
+  spdlog::info("event=activation conn={} peer={} vin={} result={}", connection_.id,
+               connection_.peer, text_of(header.vin), verdict.result);
+  if (verdict.result == "activated" && logged_in_) {
+    key_ = host_.terminal_key(protocol::as_text(vin_));
+    key_looked_up_ = true;
+  }
+  reply = protocol::make_activation_reply(header, verdict.reply);
+  return {};
+}
+
+std::string TerminalConversation::log_in(const protocol::Vin& vin) {
+  if (connection_.certificate_cn && *connection_.certificate_cn != text_of(vin)) {
+    spdlog::warn("event=certificate_vin_mismatch conn={} peer={} vin={} certificate_cn={}",
+                 connection_.id, connection_.peer, text_of(vin), *connection_.certificate_cn);
+    metrics_.connections_rejected.with("certificate_vin_mismatch").inc();
+    return "certificate_vin_mismatch";
+  }
+  logged_in_ = true;
+  vin_ = vin;
+  key_looked_up_ = false;
+  // Under `auto`, a profile the registry pins for this vehicle decides its frames (protocol.md
+  // §3.4): a non-road terminal's frames cannot always be told from the others by their bytes.
+  if (!listener_.profile) registry_profile_ = host_.registered_profile(protocol::as_text(vin));
+  host_.logged_in(vin);
+  spdlog::info("event=login conn={} peer={} vin={}", connection_.id, connection_.peer, text_of(vin));
+  return {};
+}
+
+protocol::Bytes TerminalConversation::reply_for(const protocol::DecodedFrame& f) const {
+  const auto& h = f.message.header;
+  const auto kind = f.command_kind();
+  if (kind == protocol::CommandKind::time_sync &&
+      std::holds_alternative<protocol::TimeSyncRequestBody>(f.message.body))
+    return protocol::make_time_sync_reply(h, platform_time());
+  if (h.variant == protocol::HeaderVariant::platform) {
+    if (h.ack_flag != protocol::ack_flag::command) return {};
+    return protocol::make_platform_ack(h, protocol::ack_flag::success, platform_time());
+  }
+  const bool answerable = kind == protocol::CommandKind::login || is_report(kind) ||
+                          kind == protocol::CommandKind::logout ||
+                          kind == protocol::CommandKind::removal_alarm;
+  if (!answerable) return {};
+  const auto profile =
+      listener_.profile ? listener_.profile : registry_profile_ ? registry_profile_ : known_profile_;
+  // Under `auto`, before the session's profile is known, a login is answered: an hj1239 terminal
+  // waits for that answer before it sends data, and a gb17691 terminal ignores it.
+  const bool answer = profile == protocol::Profile::hj1239 || config_.reply_gb17691 ||
+                      (!profile && kind == protocol::CommandKind::login);
+  return answer ? protocol::make_same_command_reply(h, platform_time()) : protocol::Bytes{};
+}
+
+}  // namespace lantian::server

@@ -1,0 +1,107 @@
+#pragma once
+// What a terminal connection says and how the server answers it, without the socket: framing,
+// login and the VIN every frame must carry, certificate CN checks, signature verification,
+// activation, and the reply each frame gets once it is durable (docs/server.md, docs/security.md).
+// The session (ingest_server.cpp) owns the transport and storage hand-off around it; the session
+// fuzz harness (tests/fuzz/session_fuzz.cpp) drives it with arbitrary bytes.
+//
+// Not thread-safe: one conversation per connection, used from the connection's strand.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/framer.hpp"
+#include "protocol/message.hpp"
+#include "protocol/signature.hpp"
+#include "server/config.hpp"
+#include "server/metrics.hpp"
+#include "server/terminal_keys.hpp"
+#include "storage/store.hpp"
+
+namespace lantian::server {
+
+// What a conversation needs from the server around it.
+class ConversationHost {
+ public:
+  virtual ~ConversationHost() = default;
+  // The profile the registry pins for `vin` (used on auto listeners), if any.
+  [[nodiscard]] virtual std::optional<protocol::Profile> registered_profile(std::string_view vin) = 0;
+  // The key `vin` signs with, if known (TerminalKeys::key_for).
+  [[nodiscard]] virtual std::optional<TerminalKey> terminal_key(std::string_view vin) = 0;
+  // The SM2 user ID for `key`'s signatures (TerminalKeys::user_id_for).
+  [[nodiscard]] virtual std::string_view sm2_user_id(const TerminalKey& key) = 0;
+  // Verifies and records an activation (TerminalKeys::activate).
+  virtual ActivationVerdict activate(const protocol::ActivationBody& body,
+                                     const protocol::Vin& header_vin, protocol::ByteView signed_bytes,
+                                     std::int64_t now_unix_ms) = 0;
+  // The terminal logged in as `vin`: the host makes this connection the VIN's live one.
+  virtual void logged_in(const protocol::Vin& vin) = 0;
+};
+
+struct ConnectionInfo {
+  std::uint64_t id = 0;
+  std::string peer;                        // "203.0.113.7:51234"
+  std::optional<std::string> certificate_cn;  // the verified client certificate's CN, if any
+};
+
+class TerminalConversation {
+ public:
+  // What a received frame needs once it is durable.
+  struct Received {
+    protocol::Bytes reply;  // empty: no reply
+    std::chrono::steady_clock::time_point arrived;
+  };
+
+  TerminalConversation(ConversationHost& host, const Config& config, ServerMetrics& metrics,
+                       const ListenerConfig& listener, ConnectionInfo connection);
+
+  // The conversation's framer: the session reads into framer().prepare() and commits.
+  [[nodiscard]] protocol::Framer& framer() noexcept { return framer_; }
+
+  // Takes every complete frame from the framer: for each, the archive write and the reply it gets
+  // once durable (in the same order). Returns the reason to close the connection after them, or
+  // empty to go on. Frames after a closing reason are left in the framer, unread.
+  std::string take_frames(std::vector<Received>& received, std::vector<storage::FrameWrite>& writes);
+
+  [[nodiscard]] bool logged_in() const noexcept { return logged_in_; }
+  [[nodiscard]] const protocol::Vin& vin() const noexcept { return vin_; }
+  [[nodiscard]] std::string vin_text() const { return logged_in_ ? std::string(protocol::as_text(vin_)) : "-"; }
+  // When a frame (not garbage) was last taken: the idle deadline counts from here.
+  [[nodiscard]] std::chrono::steady_clock::time_point last_frame_at() const noexcept {
+    return last_frame_at_;
+  }
+
+ private:
+  std::string take_frame(protocol::ByteView raw, std::vector<Received>& received,
+                         std::vector<storage::FrameWrite>& writes);
+  std::string log_in(const protocol::Vin& vin);
+  // The verdict on a report's signature, with the vehicle's key.
+  protocol::SignatureCheck check_signature(const protocol::DecodedFrame& frame,
+                                           protocol::ByteView raw);
+  std::string handle_activation(const protocol::DecodedFrame& frame, protocol::ByteView raw,
+                                protocol::Bytes& reply);
+  [[nodiscard]] protocol::Bytes reply_for(const protocol::DecodedFrame& frame) const;
+
+  ConversationHost& host_;
+  const Config& config_;
+  ServerMetrics& metrics_;
+  const ListenerConfig& listener_;
+  const ConnectionInfo connection_;
+  protocol::Framer framer_;
+  bool logged_in_ = false;
+  protocol::Vin vin_{};
+  std::optional<protocol::Profile> known_profile_;
+  std::optional<protocol::Profile> registry_profile_;  // auto listeners: pinned by the registry
+  // The vehicle's key, looked up once per login (and after an activation).
+  std::optional<TerminalKey> key_;
+  bool key_looked_up_ = false;
+  bool activated_ = false;  // one activation per connection
+  std::uint64_t garbage_bytes_ = 0;  // dropped since the last frame
+  std::chrono::steady_clock::time_point last_frame_at_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace lantian::server

@@ -1,0 +1,262 @@
+// Terminal authenticity end to end (docs/security.md): hj1239 reports verified with the vehicle's
+// registry key or a key learned by activation, the verdict stored with each frame, R10 for
+// forged or unsigned reports, the `reject` policy, and activation answered with 0x08.
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "protocol/decode.hpp"
+#include "protocol/encode.hpp"
+#include "protocol/json.hpp"
+#include "rule_frames.hpp"
+#include "server/rules_commands.hpp"
+#include "server_fixture.hpp"
+#include "sim/sm2_signer.hpp"
+
+namespace lantian::server {
+namespace {
+using namespace testing;
+using namespace testing::frames;
+using protocol::Bytes;
+using protocol::Profile;
+using protocol::SignatureCheck;
+
+constexpr const char* keyed_truck = "LFWD2ZPZ9BA158472";     // registry row with a key
+constexpr const char* keyless_truck = "LZZJ5ACA5AF110265";   // registry row without one
+constexpr const char* chip = "CHIP000000000001";
+
+std::unique_ptr<sim::Sm2Signer> signer_for(const std::string& seed,
+                                           std::string user_id = "1234567812345678") {
+  auto s = sim::Sm2Signer::derive(seed, std::move(user_id));
+  EXPECT_TRUE(s);
+  return s;
+}
+
+// `frame` (an hj1239 report) signed by `signer` over its data unit; without a signer, unsigned.
+Bytes signed_report(const Bytes& frame, const sim::Sm2Signer* signer) {
+  auto decoded = protocol::decode_frame(frame, {.profile = Profile::hj1239});
+  EXPECT_TRUE(decoded);
+  auto& report = std::get<protocol::ReportBody>(decoded->message.body);
+  report.signature.reset();
+  const Bytes unsigned_frame = protocol::encode(decoded->message).value();
+  if (!signer) return unsigned_frame;
+  report.signature = signer->sign(protocol::ByteView(unsigned_frame)
+                                      .subspan(protocol::header_size,
+                                               unsigned_frame.size() - protocol::frame_overhead));
+  return protocol::encode(decoded->message).value();
+}
+
+Bytes report_at(const std::string& vin, int second, const sim::Sm2Signer* signer) {
+  const auto t = protocol::BeijingTime::from_unix_seconds(
+      bj(2026, 3, 1, 10, 0, 0).to_unix_seconds().value() + second);
+  return signed_report(truck_sample(vin, Profile::hj1239, t, 113.0, 34.0), signer);
+}
+
+// An activation (0x07) of `vin` carrying `carried`'s key, signed by `signer` (time … VIN).
+Bytes activation(const std::string& vin, const sim::Sm2Signer& carried,
+                 const sim::Sm2Signer& signer, const std::string& body_vin = "") {
+  protocol::ActivationBody a;
+  a.time = bj(2026, 3, 1, 9, 0, 0);
+  std::copy_n(chip, 16, a.chip_id.begin());
+  a.public_key = carried.public_key();
+  a.vin = protocol::make_vin(body_vin.empty() ? vin : body_vin);
+  const protocol::Bytes one{0x01};
+  a.signature = protocol::Signature(one, one);  // placeholder, to find the signed bytes
+  const Bytes draft = frame(protocol::command::activation, vin, a);
+  a.signature =
+      signer.sign(protocol::ByteView(draft).subspan(protocol::header_size, 6 + 16 + 64 + 17));
+  return frame(protocol::command::activation, vin, a);
+}
+
+// The vehicle's archived frames in key order (collection time, then arrival).
+std::vector<storage::FrameRecord> records_of(storage::Store& store, const std::string& vin) {
+  std::vector<storage::FrameRecord> out;
+  store.for_each_frame(protocol::make_vin(vin), std::numeric_limits<std::int64_t>::min(),
+                       std::numeric_limits<std::int64_t>::max(),
+                       [&](const storage::FrameKey&, const storage::FrameRecord& r) {
+                         out.push_back(r);
+                         return true;
+                       });
+  return out;  // in key order: collection time, then arrival
+}
+
+class SignatureTest : public ::testing::Test {
+ protected:
+  SignatureTest() : keyed_(signer_for(keyed_truck)), forger_(signer_for("a forger")) {
+    const auto csv = dir_.path() / "registry.csv";
+    std::ofstream(csv)
+        << "vin,plate,plate_color,category,fuel,emission_stage,stage_source,rated_power_kw,"
+           "profile,owner,registration_code,chip_id,sm2_public_key\n"
+        << keyed_truck << ",豫C10001,yellow,N3,diesel,CN6b,registry,213,hj1239,洛阳某运输公司,,"
+        << chip << "," << protocol::to_hex(keyed_->public_key()) << "\n"
+        << keyless_truck << ",豫A10002,yellow,N3,diesel,CN6b,registry,247,hj1239,郑州某物流有限公司,,,\n";
+    std::ostringstream out, err;
+    EXPECT_EQ(run_import_registry(command({"lantiand", "import-registry", "--data-dir",
+                                           dir_.path().c_str(), csv.c_str()}),
+                                  out, err),
+              0)
+        << err.str();
+  }
+
+  Config config(SignaturePolicy policy = SignaturePolicy::record) {
+    auto c = test_config(dir_.path(), {"tcp://127.0.0.1:0?profile=hj1239"});
+    c.signature_policy = policy;
+    return c;
+  }
+
+  std::vector<SignatureCheck> verdicts(storage::Store& store, const std::string& vin) {
+    std::vector<SignatureCheck> out;
+    for (const auto& r : records_of(store, vin)) out.push_back(r.received.signature);
+    return out;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<sim::Sm2Signer> keyed_, forger_;
+};
+
+TEST_F(SignatureTest, RegistryKeyVerifiesReportsAndForgeriesRaiseR10) {
+  RunningServer server(config());
+  TestTerminal t(server.port());
+  t.send(cat({login(keyed_truck, bj(2026, 3, 1, 9, 59, 0)), report_at(keyed_truck, 0, keyed_.get()),
+              report_at(keyed_truck, 10, forger_.get()), report_at(keyed_truck, 20, nullptr)}));
+  // Under `record`, every report is stored and answered, with its verdict.
+  EXPECT_EQ(t.read_frames(4).size(), 4u);
+  ASSERT_TRUE(eventually([&] { return server.metrics().frames_stored.value() == 4; }));
+  EXPECT_EQ(verdicts(server.store(), keyed_truck),
+            (std::vector{SignatureCheck::not_signed, SignatureCheck::valid,
+                         SignatureCheck::invalid, SignatureCheck::missing}));
+  EXPECT_EQ(server.metrics().signatures.value("valid"), 1u);
+  EXPECT_EQ(server.metrics().signatures.value("invalid"), 1u);
+  EXPECT_EQ(server.metrics().signatures.value("missing"), 1u);
+  server.drain_rules();
+  const auto& violations = server.rules().violations();
+  const std::string prefix = std::string("R10|") + keyed_truck + "|signature_";
+  const auto invalid = violations.get(prefix + "invalid|2026-03-01");
+  const auto missing = violations.get(prefix + "missing|2026-03-01");
+  ASSERT_TRUE(invalid);
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(invalid->at("rule").as_string(), "R10");
+  EXPECT_EQ(invalid->at("severity").as_string(), "medium");
+  EXPECT_FALSE(violations.get(prefix + "valid|2026-03-01"));
+}
+
+TEST_F(SignatureTest, UnregisteredKeysLeaveReportsUnverified) {
+  RunningServer server(config());
+  TestTerminal t(server.port());
+  t.send(cat({login(keyless_truck, bj(2026, 3, 1, 9, 59, 0)),
+              report_at(keyless_truck, 0, forger_.get()), report_at(keyless_truck, 10, nullptr)}));
+  EXPECT_EQ(t.read_frames(3).size(), 3u);
+  ASSERT_TRUE(eventually([&] { return server.metrics().frames_stored.value() == 3; }));
+  EXPECT_EQ(verdicts(server.store(), keyless_truck),
+            (std::vector{SignatureCheck::not_signed, SignatureCheck::unverified,
+                         SignatureCheck::unverified}));
+}
+
+TEST_F(SignatureTest, RejectPolicyKeepsForgeriesAsEvidenceWithoutAnsweringThem) {
+  RunningServer server(config(SignaturePolicy::reject));
+  TestTerminal t(server.port());
+  // The forgery claims the genuine report's collection time: it must not take its place.
+  t.send(cat({login(keyed_truck, bj(2026, 3, 1, 9, 59, 0)),
+              report_at(keyed_truck, 0, forger_.get()), report_at(keyed_truck, 0, keyed_.get())}));
+  const auto replies = t.read_frames(3, std::chrono::milliseconds(1500));
+  ASSERT_EQ(replies.size(), 2u);  // the login and the genuine report
+  EXPECT_EQ(replies[1][2], protocol::command::realtime);
+  EXPECT_EQ(server.metrics().frames_stored.value(), 3u);
+  EXPECT_EQ(server.metrics().duplicates.value(), 0u);
+  EXPECT_EQ(server.metrics().frames_rejected.value("invalid"), 1u);
+  const auto records = records_of(server.store(), keyed_truck);
+  ASSERT_EQ(records.size(), 3u);
+  std::vector<std::pair<SignatureCheck, bool>> seen;
+  for (const auto& r : records) seen.emplace_back(r.received.signature, r.received.rejected);
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<std::pair<SignatureCheck, bool>>{
+                      {SignatureCheck::not_signed, false},
+                      {SignatureCheck::valid, false},
+                      {SignatureCheck::invalid, true}}));
+  // The vehicle's latest state is the genuine report's.
+  const auto latest = server.store().latest_state(protocol::make_vin(keyed_truck));
+  ASSERT_TRUE(latest);
+  EXPECT_NE(latest->find("\"signature\":\"valid\""), std::string::npos) << *latest;
+  server.drain_rules();
+  EXPECT_TRUE(server.rules().violations().get(std::string("R10|") + keyed_truck +
+                                              "|signature_invalid|2026-03-01"));
+}
+
+// The activation reply of `frames` (the first 0x08 frame read), as (status, detail).
+std::pair<int, int> activation_answer(TestTerminal& t) {
+  for (const auto& f : t.read_frames(1)) {
+    const auto d = protocol::decode_frame(f, {.profile = Profile::hj1239});
+    if (!d) continue;
+    if (const auto* a = std::get_if<protocol::ActivationReplyBody>(&d->message.body))
+      return {a->status, a->detail};
+  }
+  return {0, 0};
+}
+
+TEST_F(SignatureTest, ActivationTeachesAKeyOnceAndItSurvivesARestart) {
+  const auto device = signer_for(keyless_truck);
+  {
+    RunningServer server(config());
+    {
+      TestTerminal bad_signature(server.port());
+      bad_signature.send(activation(keyless_truck, *device, *forger_));
+      EXPECT_EQ(activation_answer(bad_signature), std::pair(0x02, 0x03));
+    }
+    {
+      TestTerminal wrong_vin(server.port());
+      wrong_vin.send(activation(keyless_truck, *device, *device, keyed_truck));
+      EXPECT_EQ(activation_answer(wrong_vin), std::pair(0x02, 0x02));
+    }
+    {
+      TestTerminal t(server.port());
+      t.send(activation(keyless_truck, *device, *device));
+      EXPECT_EQ(activation_answer(t), std::pair(0x01, 0x00));
+      t.send(cat({login(keyless_truck, bj(2026, 3, 1, 9, 59, 0)),
+                  report_at(keyless_truck, 0, device.get()),
+                  report_at(keyless_truck, 10, forger_.get())}));
+      EXPECT_EQ(t.read_frames(3).size(), 3u);
+      // One activation per connection: a second one closes it.
+      t.send(activation(keyless_truck, *device, *device));
+      EXPECT_TRUE(t.closed_by_server());
+    }
+    {
+      // Trust on first use: a later activation with another key cannot re-key the VIN.
+      TestTerminal rekey(server.port());
+      rekey.send(activation(keyless_truck, *forger_, *forger_));
+      EXPECT_EQ(activation_answer(rekey), std::pair(0x02, 0x01));
+      // Nor can one for a VIN whose key is in the registry.
+      TestTerminal registered(server.port());
+      registered.send(activation(keyed_truck, *forger_, *forger_));
+      EXPECT_EQ(activation_answer(registered), std::pair(0x02, 0x01));
+    }
+    EXPECT_EQ(server.metrics().activations.value("activated"), 1u);
+    EXPECT_EQ(server.metrics().activations.value("bad_signature"), 1u);
+    EXPECT_EQ(server.metrics().activations.value("vin_mismatch"), 1u);
+    EXPECT_EQ(server.metrics().activations.value("key_conflict"), 2u);
+    EXPECT_EQ(server.metrics().activations.value("repeated"), 1u);
+  }
+  RunningServer restarted(config());
+  TestTerminal t(restarted.port());
+  t.send(cat({login(keyless_truck, bj(2026, 3, 1, 10, 59, 0)),
+              report_at(keyless_truck, 3600, device.get())}));
+  EXPECT_EQ(t.read_frames(2).size(), 2u);
+  EXPECT_EQ(restarted.metrics().signatures.value("valid"), 1u);
+}
+
+TEST_F(SignatureTest, ChipIdAsTheUserId) {
+  auto c = config();
+  c.sm2_user_id = "chip-id";
+  RunningServer server(c);
+  const auto chip_signer = signer_for(keyed_truck, chip);  // the same key, signing with the chip id
+  TestTerminal t(server.port());
+  t.send(cat({login(keyed_truck, bj(2026, 3, 1, 9, 59, 0)),
+              report_at(keyed_truck, 0, chip_signer.get()),
+              report_at(keyed_truck, 10, keyed_.get())}));
+  EXPECT_EQ(t.read_frames(3).size(), 3u);
+  EXPECT_EQ(server.metrics().signatures.value("valid"), 1u);
+  EXPECT_EQ(server.metrics().signatures.value("invalid"), 1u);
+}
+
+}  // namespace
+}  // namespace lantian::server
