@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs every test: the protocol fuzzer for a bounded time, the whole suite
+# Sets up, builds and runs every test: the two fuzz targets for a bounded time, the whole suite
 # under AddressSanitizer + UndefinedBehaviorSanitizer, then the whole suite on the release build
 # (warnings are errors in all of them), then the web console in headless Chromium (its screenshot
 # goes to out/browser/console.png). CI runs exactly this.
@@ -9,8 +9,8 @@ jobs=$(nproc)
 
 scripts/setup.sh
 
-echo "== fuzzing (protocol framer + decode)"
-scripts/fuzz.sh "${LANTIAN_FUZZ_SECONDS:-60}"
+echo "== fuzzing (protocol framer + decode; the session state machine)"
+scripts/fuzz.sh "${LANTIAN_FUZZ_SECONDS:-45}"
 
 echo "== tests under ASan + UBSan"
 cmake --preset asan >/dev/null
