@@ -329,6 +329,10 @@ ApiResponse upsert_vehicle(ApiContext& ctx, const ApiRequest& r) {
 ApiResponse import_registry(ApiContext& ctx, const ApiRequest& r) {
   require(r, {Role::operator_});
   only_params(r, {});
+  // A CSV in another encoding (a GBK export from a spreadsheet) passes the row checks, but its
+  // records are stored as JSON that no reader accepts: the vehicles would vanish from the registry,
+  // a re-imported one replaced by an unreadable record. Refuse it whole.
+  if (!is_utf8(r.body)) bad_parameter("body", "not UTF-8 text: save the CSV as UTF-8");
   std::istringstream csv(r.body);
   const auto year = std::chrono::year_month_day(
                         std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()))
@@ -867,7 +871,12 @@ ApiResponse read_audit(ApiContext& ctx, const ApiRequest& r) {
   if (auto t = time_param(r, "to")) q.to_unix_ms = *t * 1000 + 999;
   q.token_id = text_param(r, "token", 12).value_or("");
   if (auto c = text_param(r, "cursor", 32)) {
-    if (c->size() != 32) bad_parameter("cursor", "not a cursor of this listing");
+    // 32 hex digits, as AuditLog::read writes them: it converts the two halves as numbers, and
+    // anything else made that conversion throw (a 500 for a mistyped cursor).
+    if (c->size() != 32 || !std::all_of(c->begin(), c->end(), [](char ch) {
+          return std::isxdigit(static_cast<unsigned char>(ch)) != 0;
+        }))
+      bad_parameter("cursor", "not a cursor of this listing");
     q.cursor = *c;
   }
   q.limit = static_cast<std::size_t>(int_param(r, "limit", 1, 1000).value_or(100));

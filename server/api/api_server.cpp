@@ -102,12 +102,21 @@ std::string bearer(const beast::http::request<beast::http::string_body>& req) {
 }
 
 // Splits the target into decoded path segments and query parameters; false when it is not a
-// well-formed origin-form target.
+// well-formed origin-form target, or when a decoded segment or parameter is not UTF-8: handlers
+// treat them as text and error messages quote them, so an encoded byte such as %ff would otherwise
+// make the JSON answer unparseable.
 bool parse_target(std::string_view target, ApiRequest& r) {
   auto parsed = boost::urls::parse_origin_form(target);
   if (!parsed) return false;
-  for (auto segment : parsed->segments()) r.segments.emplace_back(segment);
-  for (auto param : parsed->params()) r.query[std::string(param.key)] = std::string(param.value);
+  for (auto segment : parsed->segments()) {
+    r.segments.emplace_back(segment);
+    if (!is_utf8(r.segments.back())) return false;
+  }
+  for (auto param : parsed->params()) {
+    std::string key(param.key), value(param.value);
+    if (!is_utf8(key) || !is_utf8(value)) return false;
+    r.query[std::move(key)] = std::move(value);
+  }
   return true;
 }
 

@@ -65,4 +65,35 @@ std::optional<bool> bool_param(const ApiRequest& r, const std::string& name) {
   bad_parameter(name, "must be true or false");
 }
 
+bool is_utf8(std::string_view text) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const auto* end = p + text.size();
+  while (p < end) {
+    const unsigned char c = *p++;
+    if (c < 0x80) continue;
+    // The lead byte gives the length and the range of the second byte (RFC 3629, table 3-7 of
+    // the Unicode standard); the other continuation bytes are 0x80..0xBF.
+    std::size_t more = 0;
+    unsigned char low = 0x80, high = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+      more = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      more = 2;
+      if (c == 0xE0) low = 0xA0;   // overlong
+      if (c == 0xED) high = 0x9F;  // surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      more = 3;
+      if (c == 0xF0) low = 0x90;   // overlong
+      if (c == 0xF4) high = 0x8F;  // past U+10FFFF
+    } else {
+      return false;
+    }
+    if (static_cast<std::size_t>(end - p) < more || *p < low || *p > high) return false;
+    for (std::size_t i = 1; i < more; ++i)
+      if (p[i] < 0x80 || p[i] > 0xBF) return false;
+    p += more;
+  }
+  return true;
+}
+
 }  // namespace lantian::server::api

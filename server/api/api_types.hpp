@@ -14,6 +14,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "server/api/tokens.hpp"
@@ -79,5 +80,9 @@ std::optional<std::int64_t> int_param(const ApiRequest& r, const std::string& na
 // ISO 8601 (+08:00 or Z), "YYYY-MM-DD[ HH:MM:SS]" in Beijing time, or Unix seconds.
 std::optional<std::int64_t> time_param(const ApiRequest& r, const std::string& name);
 std::optional<bool> bool_param(const ApiRequest& r, const std::string& name);
+
+// True when `text` is well-formed UTF-8 (no overlong forms, surrogates, or code points past
+// U+10FFFF): what a JSON answer or a stored JSON record may carry.
+[[nodiscard]] bool is_utf8(std::string_view text) noexcept;
 
 }  // namespace lantian::server::api

@@ -15,6 +15,26 @@ std::string key_of(std::int64_t unix_ms, std::uint64_t sequence) {
   return key;
 }
 
+// The target with every byte outside printable ASCII percent-encoded. The HTTP parser lets bytes
+// such as 0xFF through in a target; stored raw they made the entry invalid JSON, which read()
+// skips, so a client could hide a request from the log with one such byte.
+std::string printable_target(std::string_view target) {
+  static constexpr char digits[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(target.size());
+  for (const char ch : target) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c > 0x20 && c < 0x7F) {
+      out += ch;
+    } else {
+      out += '%';
+      out += digits[c >> 4];
+      out += digits[c & 15];
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 AuditLog::AuditLog(storage::Store& store) : store_(store), sequence_(0) {
@@ -36,7 +56,7 @@ bool AuditLog::append(const AuditEntry& e, std::string& error) {
       {"role", e.role.empty() ? json::value(nullptr) : json::value(e.role)},
       {"peer", e.peer},
       {"method", e.method},
-      {"target", e.target},
+      {"target", printable_target(e.target)},
       {"status", e.status},
       {"records", e.records},
       {"duration_us", e.duration_us}};
@@ -51,7 +71,8 @@ std::vector<json::object> AuditLog::read(const Query& q, std::string& next_curso
   std::string start = key_of(q.from_unix_ms, 0);
   std::string after;
   if (q.cursor.size() == 32) {
-    after = key_of(std::stoll(q.cursor.substr(0, 16), nullptr, 16),
+    // Unsigned, as key_of writes the time: any 16 hex digits convert without throwing.
+    after = key_of(static_cast<std::int64_t>(std::stoull(q.cursor.substr(0, 16), nullptr, 16)),
                    std::stoull(q.cursor.substr(16), nullptr, 16));
     start = std::max(start, after);
   }
