@@ -69,6 +69,8 @@ po::options_description serve_options() {
        "bytes that are not frames a connection may send between two frames before it is closed")
     ("frame-timeout-s", po::value<int>()->default_value(60),
        "a frame that has begun must arrive whole within this (slow senders; 0: no limit)")
+    ("min-free-disk-mb", po::value<std::uint64_t>()->default_value(256),
+       "stop storing (and acknowledging) frames while the archive's disk has less free space than this; 0: no reserve")
     ("sm2-user-id", po::value<std::string>()->default_value("1234567812345678"),
        "SM2 user ID of terminal signatures; chip-id: each terminal's chip id")
     ("signature-policy", po::value<std::string>()->default_value("record"),
@@ -267,6 +269,7 @@ void read_serve(const po::variables_map& vm, Config& c, std::vector<std::string>
     c.frame_timeout = std::chrono::seconds(s);
   else
     problems.push_back("--frame-timeout-s must be 0 (no limit) or more");
+  c.store.min_free_bytes = vm["min-free-disk-mb"].as<std::uint64_t>() << 20;
   c.sm2_user_id = vm["sm2-user-id"].as<std::string>();
   if (c.sm2_user_id.empty() || c.sm2_user_id.size() > 64)
     problems.push_back("--sm2-user-id must have 1 to 64 characters");

@@ -415,6 +415,7 @@ bool IngestServer::start(std::vector<std::string>& problems) {
       pthread_setname_np(pthread_self(), "lt-trim");
       trim_memory();
     });
+  asio::co_spawn(io_, watch_storage(), asio::detached);
   for (auto& l : listeners_) {
     spdlog::info("event=listening url={} port={} tls={} profile={}", l.config.url,
                  l.acceptor->local_endpoint().port(), l.config.tls,
@@ -430,7 +431,39 @@ std::vector<std::uint16_t> IngestServer::bound_ports() const {
   return ports;
 }
 
+awaitable<void> IngestServer::watch_storage() {
+  bool available = true;
+  while (!stopping_) {
+    asio::steady_timer tick(io_, 100ms);
+    co_await tick.async_wait(nothrow);
+    if (store_.available() == available) continue;
+    available = !available;
+    metrics_.storage_available.set(available ? 1 : 0);
+    if (available) {
+      spdlog::warn("event=storage_recovered: accepting terminals again");
+      continue;
+    }
+    metrics_.storage_faults.inc();
+    spdlog::error(
+        "event=storage_unavailable error=\"{}\": frames cannot be stored; closing terminal "
+        "connections and refusing new ones until the archive takes writes again",
+        store_.fault());
+    std::vector<std::shared_ptr<Session>> live;
+    {
+      std::lock_guard lock(mutex_);
+      for (auto& [id, weak] : sessions_)
+        if (auto s = weak.lock()) live.push_back(std::move(s));
+    }
+    for (auto& s : live) s->stop("storage_unavailable");
+  }
+}
+
 bool IngestServer::admit(const tcp::socket& socket, std::string& address, std::string& reason) {
+  if (!store_.available()) {
+    // Nothing could be stored, so nothing could be acknowledged: the terminal keeps its data.
+    reason = "storage_unavailable";
+    return false;
+  }
   boost::system::error_code ec;
   const auto remote = socket.remote_endpoint(ec);
   if (ec) {

@@ -78,6 +78,9 @@ class IngestServer {
     std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor;
   };
   boost::asio::awaitable<void> accept_loop(Listener& listener);
+  // Follows the archive's availability: when a write fails, every terminal connection is closed
+  // (reason storage_unavailable) and new ones are refused until the store has recovered.
+  boost::asio::awaitable<void> watch_storage();
   void trim_memory();  // the trimming thread's loop
   bool admit(const boost::asio::ip::tcp::socket& socket, std::string& address, std::string& reason);
 

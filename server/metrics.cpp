@@ -107,6 +107,12 @@ std::string ServerMetrics::render() const {
          static_cast<std::int64_t>(rule_reevaluations.value()));
   scalar(out, "lantian_ingest_queue_depth", "gauge", "Frames waiting for the storage writer",
          ingest_queue_depth.value());
+  scalar(out, "lantian_storage_available", "gauge",
+         "1 while the archive takes writes; 0 while terminals are refused after a write failure",
+         storage_available.value());
+  scalar(out, "lantian_storage_faults_total", "counter",
+         "Times the archive stopped taking writes (disk full, I/O error)",
+         static_cast<std::int64_t>(storage_faults.value()));
   histogram(out, "lantian_batch_frames", "Frames per group commit", batch_frames);
   histogram(out, "lantian_fsync_seconds", "WAL sync latency", fsync_seconds);
   histogram(out, "lantian_reply_seconds", "From a frame's arrival to its reply being written",

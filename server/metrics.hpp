@@ -27,6 +27,8 @@ class Counter {
 
 class Gauge {
  public:
+  Gauge() = default;
+  explicit Gauge(std::int64_t initial) : value_(initial) {}
   void set(std::int64_t v) noexcept { value_.store(v, std::memory_order_relaxed); }
   void add(std::int64_t n) noexcept { value_.fetch_add(n, std::memory_order_relaxed); }
   [[nodiscard]] std::int64_t value() const noexcept {
@@ -94,6 +96,8 @@ struct ServerMetrics {
                                 "reason"};
   CounterFamily activations{"lantian_activations_total", "Activation frames, by result", "result"};
   Gauge ingest_queue_depth;
+  Gauge storage_available{1};  // 0 while the archive cannot write (connections refused)
+  Counter storage_faults;
   CounterFamily violations{"lantian_violations_total", "Violations raised, by rule", "rule"};
   Counter violations_withdrawn;
   Counter rule_frames;  // stored frames handed to the rule worker

@@ -1,10 +1,12 @@
 #include "storage/store.hpp"
 
 #include <pthread.h>
+#include <sys/statvfs.h>
 
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
@@ -144,8 +146,13 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options, std::string& err
   }
 
   rocksdb::DBOptions db;
+  if (options.env) db.env = options.env.get();
   db.create_if_missing = true;
   db.create_missing_column_families = true;
+  // After a crash the WAL's last record may be cut short or damaged: recover every whole record
+  // before it and open (the frames in it were never acknowledged, since their sync had not
+  // returned). Stated here because the archive's promise rests on it.
+  db.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   db.max_background_jobs = 2;
   db.bytes_per_sync = 1 << 20;
 
@@ -243,7 +250,9 @@ void Store::close() {
   }
   wake_.notify_one();
   if (writer_.joinable()) writer_.join();
-  if (!read_only_) {
+  // After a failed write RocksDB's WAL writer is unusable (syncing it aborts in builds with
+  // assertions): what was stored is already durable, so close without touching it.
+  if (!read_only_ && available_) {
     db_->SyncWAL();
     rocksdb::FlushOptions flush;
     db_->Flush(flush, handles_);
@@ -268,18 +277,24 @@ void Store::run_writer() {
       sync_latencies_.push_back(
           std::chrono::duration_cast<std::chrono::microseconds>(last_sync - start));
     }
+    if (!ok) mark_fault("WAL sync failed");
     for (auto& p : unsynced) {
       if (!ok) ++write_failures_;
       p.done(ok ? WriteOutcome::stored : WriteOutcome::failed, ok ? p.key : std::string());
     }
     unsynced.clear();
   };
+  auto last_recovery = std::chrono::steady_clock::now();
 
   for (;;) {
     std::vector<Pending> batch;
     {
       std::unique_lock lock(mutex_);
-      if (unsynced.empty()) {
+      if (!available_) {
+        // Wake for recovery attempts as well as for writes.
+        wake_.wait_until(lock, last_recovery + options_.recovery_interval,
+                         [&] { return closing_ || !queue_.empty(); });
+      } else if (unsynced.empty()) {
         wake_.wait(lock, [&] { return closing_ || !queue_.empty(); });
       } else {
         wake_.wait_until(lock, last_sync + options_.sync_interval,
@@ -292,6 +307,18 @@ void Store::run_writer() {
         queue_.pop_front();
       }
       if (batch.empty() && closing_) break;
+    }
+    if (available_ && !batch.empty() && !options_.discard_frames) check_free_space();
+    if (!available_ && std::chrono::steady_clock::now() - last_recovery >= options_.recovery_interval) {
+      last_recovery = std::chrono::steady_clock::now();
+      try_recover();
+    }
+    if (!available_) {
+      // Failing at once: the callers stop acknowledging and close, rather than wait on a disk
+      // that cannot take the data.
+      write_failures_ += batch.size();
+      for (auto& p : batch) p.done(WriteOutcome::failed, {});
+      batch.clear();
     }
     if (!batch.empty()) write_batch(batch);
     for (auto& p : batch) unsynced.push_back(std::move(p));
@@ -372,12 +399,107 @@ void Store::write_batch(std::vector<Pending>& batch) {
   }
   ++batches_;
   if (!status.ok()) {
+    mark_fault(status.ToString());
     write_failures_ += written.size();
     for (auto& p : written) p.done(WriteOutcome::failed, {});
     return;
   }
   frames_stored_ += written.size();
   batch = std::move(written);
+}
+
+void Store::mark_fault(const std::string& status) {
+  std::lock_guard lock(mutex_);
+  if (available_.exchange(false)) ++faults_;
+  fault_ = status;
+}
+
+std::uint64_t Store::free_bytes() const {
+  if (options_.free_bytes) return options_.free_bytes();
+  struct statvfs fs {};
+  if (::statvfs(options_.dir.c_str(), &fs) != 0) return std::numeric_limits<std::uint64_t>::max();
+  return static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+}
+
+void Store::check_free_space() {
+  if (options_.min_free_bytes == 0) return;
+  const auto free = free_bytes();
+  if (free >= options_.min_free_bytes) return;
+  space_fault_ = true;
+  mark_fault("disk full: " + std::to_string(free >> 20) + " MiB free in " + options_.dir.string() +
+             ", below the reserve of " + std::to_string(options_.min_free_bytes >> 20) + " MiB");
+}
+
+bool Store::try_recover() {
+  if (space_fault_) {
+    // Nothing failed inside RocksDB: writing resumes once there is room again.
+    if (free_bytes() < options_.min_free_bytes) return false;
+    space_fault_ = false;
+    std::lock_guard lock(mutex_);
+    fault_.clear();
+    available_ = true;
+    return true;
+  }
+  // A resume attempt while the disk still fails turns RocksDB's error into one it never resumes
+  // from: first show, through the same file system, that a file can be written and synced.
+  if (const auto probed = probe_disk(); !probed.ok()) {
+    std::lock_guard lock(mutex_);
+    fault_ = "disk probe: " + probed.ToString();
+    return false;
+  }
+  // A failed WAL write leaves RocksDB in a background-error state that refuses every write until
+  // DB::Resume() succeeds, and the WAL file it failed on unusable: a flush of every family moves
+  // the data to tables and the writes to a new WAL. A synced probe then shows the disk takes
+  // writes again.
+  if (const auto resumed = db_->Resume(); !resumed.ok()) {
+    std::lock_guard lock(mutex_);
+    fault_ = "resume: " + resumed.ToString();
+    return false;
+  }
+  rocksdb::FlushOptions flush;
+  flush.allow_write_stall = true;
+  if (const auto flushed = db_->Flush(flush, handles_); !flushed.ok()) {
+    std::lock_guard lock(mutex_);
+    fault_ = "flush: " + flushed.ToString();
+    return false;
+  }
+  rocksdb::WriteOptions probe;
+  probe.sync = options_.sync != SyncPolicy::off;
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  if (const auto status = db_->Put(probe, meta_, "probe_unix_ms", u64_value(static_cast<std::uint64_t>(now)));
+      !status.ok()) {
+    std::lock_guard lock(mutex_);
+    fault_ = "probe: " + status.ToString();
+    return false;
+  }
+  std::lock_guard lock(mutex_);
+  fault_.clear();
+  available_ = true;
+  return true;
+}
+
+rocksdb::IOStatus Store::probe_disk() const {
+  auto* env = options_.env ? options_.env.get() : rocksdb::Env::Default();
+  const auto fs = env->GetFileSystem();
+  const std::string path = (options_.dir / "write-probe").string();
+  std::unique_ptr<rocksdb::FSWritableFile> file;
+  rocksdb::IOOptions io;
+  auto status = fs->NewWritableFile(path, rocksdb::FileOptions(), &file, nullptr);
+  if (status.ok()) status = file->Append(rocksdb::Slice(std::string(4096, '\0')), io, nullptr);
+  if (status.ok()) status = file->Sync(io, nullptr);
+  if (file) {
+    const auto closed = file->Close(io, nullptr);
+    if (status.ok()) status = closed;
+  }
+  fs->DeleteFile(path, io, nullptr).PermitUncheckedError();
+  return status;
+}
+
+std::string Store::fault() const {
+  std::lock_guard lock(mutex_);
+  return fault_;
 }
 
 void Store::for_each_frame(
@@ -550,7 +672,7 @@ void Store::compact() {
 
 StoreStats Store::stats() const {
   StoreStats s{frames_stored_.load(), duplicates_.load(), batches_.load(), write_failures_.load(),
-               0};
+               faults_.load(), 0};
   std::lock_guard lock(mutex_);
   s.queue_depth = queue_.size();
   return s;

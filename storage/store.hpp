@@ -39,6 +39,8 @@
 
 namespace rocksdb {
 class DB;
+class IOStatus;
+class Env;
 class ColumnFamilyHandle;
 struct ColumnFamilyDescriptor;
 class CompactionFilter;
@@ -66,6 +68,17 @@ struct StoreOptions {
   // Benchmark reference only: frames are numbered and completed as stored without being written
   // (the "null sink" of performance.md P1). Nothing reaches the archive; never use it in service.
   bool discard_frames = false;
+  // Frames are not written while the disk holding the archive has less free space than this (0:
+  // no reserve): the store becomes unavailable before RocksDB ever meets a full disk — a failed
+  // WAL write is only recoverable by a restart — and available again when there is room.
+  std::uint64_t min_free_bytes = 256ull << 20;
+  // Free bytes on the archive's disk; nullptr is statvfs(dir). Tests simulate a filling disk.
+  std::function<std::uint64_t()> free_bytes;
+  // After a failed write, how often the writer tries to recover (see Store::available()).
+  std::chrono::milliseconds recovery_interval{1000};
+  // The environment RocksDB does its I/O through; nullptr is the default. Tests inject faults
+  // (a full disk, failing writes) through it.
+  std::shared_ptr<rocksdb::Env> env;
 };
 
 // One received frame, ready for the archive (see make_frame_write).
@@ -121,6 +134,7 @@ struct StoreStats {
   std::uint64_t duplicates = 0;
   std::uint64_t batches = 0;
   std::uint64_t write_failures = 0;
+  std::uint64_t faults = 0;  // times the archive became unavailable
   std::size_t queue_depth = 0;
 };
 
@@ -139,6 +153,18 @@ class Store {
   // Queues a write; `done` runs on the writer thread once the write is durable (or failed, or found
   // to be a duplicate). Returns false, without taking ownership, when the queue is full or closed.
   bool try_submit(FrameWrite&& write, WriteCompletion done);
+
+  // False while the archive cannot write: its disk is below the free-space reserve, or a frame
+  // write failed (I/O error, a full disk reached despite the reserve). Meanwhile every submitted
+  // frame fails at once — nothing is reported stored that is not. Every recovery_interval the
+  // writer checks again: free space back above the reserve ends a space fault; after a failed
+  // write it first writes and syncs a probe file through the same file system, and only when that
+  // works resumes RocksDB (DB::Resume, a flush to a new WAL, a synced probe record). RocksDB 7.8
+  // may refuse to resume after a failed WAL write; then the store stays unavailable until the
+  // process restarts (docs/security.md).
+  [[nodiscard]] bool available() const noexcept { return available_.load(); }
+  // Why it is unavailable (RocksDB's status), empty while available.
+  [[nodiscard]] std::string fault() const;
 
   // Writes everything queued, makes it durable, stops the writer and closes the database.
   void close();
@@ -198,6 +224,11 @@ class Store {
   void map_families(const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors);
   void run_writer();
   void write_batch(std::vector<Pending>& batch);
+  void mark_fault(const std::string& status);  // writer thread
+  void check_free_space();                     // writer thread
+  [[nodiscard]] std::uint64_t free_bytes() const;
+  bool try_recover();                          // writer thread
+  [[nodiscard]] rocksdb::IOStatus probe_disk() const;
 
   StoreOptions options_;
   std::unique_ptr<rocksdb::CompactionFilter> frames_filter_, blocks_filter_;  // outlive db_
@@ -219,7 +250,11 @@ class Store {
   std::uint64_t next_sequence_ = 1;                        // writer thread only
   std::vector<std::chrono::microseconds> sync_latencies_;  // guarded by mutex_
 
-  std::atomic<std::uint64_t> frames_stored_{0}, duplicates_{0}, batches_{0}, write_failures_{0};
+  std::atomic<std::uint64_t> frames_stored_{0}, duplicates_{0}, batches_{0}, write_failures_{0},
+      faults_{0};
+  std::atomic<bool> available_{true};
+  bool space_fault_ = false;  // writer thread: the fault is the free-space reserve
+  std::string fault_;  // guarded by mutex_
 };
 
 }  // namespace lantian::storage
