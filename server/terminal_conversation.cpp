@@ -50,11 +50,15 @@ std::string TerminalConversation::take_frames(std::vector<Received>& received,
       case protocol::FramerEvent::Kind::oversized:
         metrics_.decode_errors.with("oversized").inc();
         return "oversized_frame";
-      case protocol::FramerEvent::Kind::frame:
+      case protocol::FramerEvent::Kind::frame: {
         garbage_bytes_ = 0;
-        last_frame_at_ = std::chrono::steady_clock::now();
+        const bool was_logged_in = logged_in_;
         if (auto reason = take_frame(e.frame, received, writes); !reason.empty()) return reason;
+        // Only a logged-in conversation earns more time: frames allowed before login (time
+        // sync, activation) must not keep a connection open that never logs in.
+        if (was_logged_in || logged_in_) last_frame_at_ = std::chrono::steady_clock::now();
         continue;
+      }
     }
   }
 }

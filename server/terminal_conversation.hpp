@@ -70,7 +70,8 @@ class TerminalConversation {
   [[nodiscard]] bool logged_in() const noexcept { return logged_in_; }
   [[nodiscard]] const protocol::Vin& vin() const noexcept { return vin_; }
   [[nodiscard]] std::string vin_text() const { return logged_in_ ? std::string(protocol::as_text(vin_)) : "-"; }
-  // When a frame (not garbage) was last taken: the idle deadline counts from here.
+  // When the connection opened or a frame (not garbage) was last taken since login: the idle and
+  // first-frame deadlines count from here.
   [[nodiscard]] std::chrono::steady_clock::time_point last_frame_at() const noexcept {
     return last_frame_at_;
   }
