@@ -10,7 +10,7 @@ jobs=$(nproc)
 scripts/setup.sh
 
 echo "== fuzzing (protocol framer + decode; the session state machine)"
-scripts/fuzz.sh "${LANTIAN_FUZZ_SECONDS:-45}"
+scripts/fuzz.sh "${LANTIAN_FUZZ_SECONDS:-30}"
 
 echo "== tests under ASan + UBSan"
 cmake --preset asan >/dev/null

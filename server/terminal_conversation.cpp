@@ -120,8 +120,12 @@ std::string TerminalConversation::take_frame(protocol::ByteView raw, std::vector
                   : protocol::Bytes{};
     }
   }
+  const bool failed_signature = protocol::is_failure(info.signature);
   received.push_back({std::move(reply), arrived});
   writes.push_back(storage::make_frame_write(*decoded, raw, std::move(info)));
+  // A report whose signature fails never takes the idempotency keys of the blocks it claims, under
+  // either policy: a forgery sent first would otherwise make the genuine report a duplicate.
+  if (failed_signature) writes.back().block_keys.clear();
   return {};
 }
 
@@ -164,6 +168,13 @@ std::string TerminalConversation::handle_activation(const protocol::DecodedFrame
     return "activation_repeated";
   }
   activated_ = true;
+  if (connection_.certificate_cn && *connection_.certificate_cn != text_of(header.vin)) {
+    // Before login too: a certificate binds the connection to one VIN, keys included.
+    spdlog::warn("event=certificate_vin_mismatch conn={} peer={} vin={} certificate_cn={}",
+                 connection_.id, connection_.peer, text_of(header.vin), *connection_.certificate_cn);
+    metrics_.connections_rejected.with("certificate_vin_mismatch").inc();
+    return "certificate_vin_mismatch";
+  }
   ActivationVerdict verdict;
   if (!body || !part)
     verdict = {protocol::ActivationReplyBody{0x02, 0x03}, "malformed"};

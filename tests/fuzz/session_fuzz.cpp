@@ -7,7 +7,8 @@
 // sanitizer report", it checks what keeps the server honest:
 //   - every frame taken yields exactly one archive write and one (possibly empty) reply;
 //   - the archive write holds the frame's bytes exactly as framed;
-//   - a rejected report takes no idempotency key and does not become the latest state;
+//   - a report whose signature fails takes no idempotency key; a rejected one does not become the
+//     latest state either;
 //   - a reply is always one well-formed frame;
 //   - nothing is taken after the conversation asked to close.
 
@@ -112,6 +113,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (std::size_t i = 0; i < writes.size(); ++i) {
       const auto& w = writes[i];
       require(one_frame(w.record.raw), "the archive keeps the frame exactly as framed");
+      if (protocol::is_failure(w.record.received.signature))
+        require(w.block_keys.empty(), "a failing signature takes no idempotency key");
       if (w.record.received.rejected) {
         require(w.block_keys.empty() && w.latest_json.empty(),
                 "a rejected report takes no key and no latest state");

@@ -6,7 +6,10 @@
 #include <atomic>
 #include <thread>
 
+#include "protocol/decode.hpp"
+#include "protocol/encode.hpp"
 #include "protocol/types.hpp"
+#include "rule_frames.hpp"
 #include "server_fixture.hpp"
 #include "test_support.hpp"
 
@@ -151,6 +154,56 @@ TEST(HostileTerminals, HandshakeAndConnectionFloodsLeaveOthersServed) {
   }, 6s)) << server.metrics().render();
   EXPECT_EQ(server.metrics().connections_rejected.value("max_connections_per_address"), 51u);
   good.finish();
+  EXPECT_EQ(good.unanswered(), 0);
+  EXPECT_LT(good.slowest(), latency_bound);
+}
+
+// A well-formed hj1239 report whose every value is at the edge of, or outside, what a truck can
+// do: the largest encodable speed and rpm, abnormal and invalid markers, the poles of the
+// coordinate ranges, an odometer near 2³², a collection time in 2099 and one with month 13.
+Bytes absurd_report(const std::string& vin) {
+  using protocol::FieldKind;
+  using protocol::Reading;
+  auto decoded = protocol::decode_frame(
+      frames::truck_sample(vin, protocol::Profile::hj1239, frames::bj(2099, 12, 31, 23, 59, 59),
+                           180.0, 90.0),
+      {.profile = protocol::Profile::hj1239});
+  EXPECT_TRUE(decoded);
+  auto& report = std::get<protocol::ReportBody>(decoded->message.body);
+  for (auto& block : report.blocks) {
+    block.time.raw = {26, 13, 40, 25, 61, 61};  // no such time
+    if (auto* s = std::get_if<protocol::StreamBlock>(&block.payload)) {
+      s->speed_kmh = Reading::from_raw(FieldKind::speed_kmh, 64255);
+      s->engine_rpm = Reading::from_raw(FieldKind::rpm_eighth, 64255);
+      s->coolant_temp_c = Reading::from_raw(FieldKind::temperature_byte, 0xFE);       // abnormal
+      s->nox_downstream_ppm = Reading::from_raw(FieldKind::nox_ppm, 0xFFFF);           // invalid
+      s->net_torque_pct = Reading::from_raw(FieldKind::torque_pct, 0);                 // −125 %
+      s->odometer_km = Reading::from_raw(FieldKind::odometer_km, 0xFFFFFFFD);
+    }
+  }
+  return protocol::encode(decoded->message).value();
+}
+
+TEST(HostileTerminals, AbsurdValuesAreStoredAsSentAndAnswered) {
+  TempDir dir;
+  RunningServer server(test_config(dir.path(), {"tcp://127.0.0.1:0?profile=hj1239"}));
+  WellBehavedTerminal good(server.port());
+  const std::string vin = "LZZ5CLSB5PA123456";
+  const Bytes report = absurd_report(vin);
+  TestTerminal t(server.port());
+  t.send(frames::login(vin, frames::bj(2026, 3, 1, 10, 0, 0)));
+  t.send(report);
+  EXPECT_EQ(t.read_frames(2).size(), 2u);
+  good.finish();
+  // Evidence is kept exactly as sent; judging it is the rules' job (R12), not the ingest's.
+  std::vector<Bytes> stored;
+  server.store().for_each_frame(protocol::make_vin(vin), INT64_MIN / 2, INT64_MAX / 2,
+                                [&](const storage::FrameKey&, const storage::FrameRecord& r) {
+                                  stored.push_back(r.raw);
+                                  return true;
+                                });
+  ASSERT_EQ(stored.size(), 2u);
+  EXPECT_EQ(stored[1], report);  // the report's collection time (2099) sorts after the login
   EXPECT_EQ(good.unanswered(), 0);
   EXPECT_LT(good.slowest(), latency_bound);
 }

@@ -81,6 +81,17 @@ std::vector<storage::FrameRecord> records_of(storage::Store& store, const std::s
   return out;  // in key order: collection time, then arrival
 }
 
+// The activation reply read from `t` (the first 0x08 frame), as (status, detail).
+std::pair<int, int> activation_answer(TestTerminal& t) {
+  for (const auto& f : t.read_frames(1)) {
+    const auto d = protocol::decode_frame(f, {.profile = Profile::hj1239});
+    if (!d) continue;
+    if (const auto* a = std::get_if<protocol::ActivationReplyBody>(&d->message.body))
+      return {a->status, a->detail};
+  }
+  return {0, 0};
+}
+
 class SignatureTest : public ::testing::Test {
  protected:
   SignatureTest() : keyed_(signer_for(keyed_truck)), forger_(signer_for("a forger")) {
@@ -141,6 +152,54 @@ TEST_F(SignatureTest, RegistryKeyVerifiesReportsAndForgeriesRaiseR10) {
   EXPECT_FALSE(violations.get(prefix + "valid|2026-03-01"));
 }
 
+TEST_F(SignatureTest, AForgerySentFirstDoesNotShadowTheGenuineReport) {
+  RunningServer server(config());  // record: both are stored and answered
+  TestTerminal t(server.port());
+  t.send(cat({login(keyed_truck, bj(2026, 3, 1, 9, 59, 0)),
+              report_at(keyed_truck, 0, forger_.get()), report_at(keyed_truck, 0, keyed_.get()),
+              report_at(keyed_truck, 0, keyed_.get())}));
+  EXPECT_EQ(t.read_frames(4).size(), 4u);
+  // The genuine report is stored although the forgery claimed its blocks first; its resend is
+  // the duplicate.
+  ASSERT_TRUE(eventually([&] { return server.metrics().duplicates.value() == 1; }));
+  EXPECT_EQ(server.metrics().frames_stored.value(), 3u);
+  EXPECT_EQ(verdicts(server.store(), keyed_truck),
+            (std::vector{SignatureCheck::not_signed, SignatureCheck::invalid,
+                         SignatureCheck::valid}));
+}
+
+TEST_F(SignatureTest, ACertificateBindsActivationAndLoginToItsVin) {
+  // A terminal certificate for the VIN, issued from the deployment's CA by the script.
+  const std::string issue = "bash '" LANTIAN_CERTS_SCRIPT "' --client '" +
+                            test_certificates().string() + "' " + keyless_truck +
+                            " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(issue.c_str()), 0);
+  auto c = test_config(dir_.path(), {"tls://127.0.0.1:0?profile=hj1239"});
+  c.client_auth = ClientAuth::required;
+  RunningServer server(c);
+  const auto device = signer_for(keyless_truck);
+  {
+    // Its certificate does not cover another VIN, not even for an activation before login.
+    TestTerminal t(server.port(), true, keyless_truck);
+    t.send(activation(keyed_truck, *device, *device));
+    EXPECT_TRUE(t.closed_by_server());
+  }
+  {
+    TestTerminal t(server.port(), true, keyless_truck);
+    t.send(login(keyed_truck, bj(2026, 3, 1, 9, 59, 0)));
+    EXPECT_TRUE(t.closed_by_server());
+  }
+  EXPECT_EQ(server.metrics().connections_rejected.value("certificate_vin_mismatch"), 2u);
+  EXPECT_EQ(server.metrics().activations.value("activated"), 0u);
+  TestTerminal t(server.port(), true, keyless_truck);
+  t.send(activation(keyless_truck, *device, *device));
+  EXPECT_EQ(activation_answer(t), std::pair(0x01, 0x00));
+  t.send(cat({login(keyless_truck, bj(2026, 3, 1, 9, 59, 0)),
+              report_at(keyless_truck, 0, device.get())}));
+  EXPECT_EQ(t.read_frames(2).size(), 2u);
+  EXPECT_EQ(server.metrics().signatures.value("valid"), 1u);
+}
+
 TEST_F(SignatureTest, UnregisteredKeysLeaveReportsUnverified) {
   RunningServer server(config());
   TestTerminal t(server.port());
@@ -181,17 +240,6 @@ TEST_F(SignatureTest, RejectPolicyKeepsForgeriesAsEvidenceWithoutAnsweringThem) 
   server.drain_rules();
   EXPECT_TRUE(server.rules().violations().get(std::string("R10|") + keyed_truck +
                                               "|signature_invalid|2026-03-01"));
-}
-
-// The activation reply of `frames` (the first 0x08 frame read), as (status, detail).
-std::pair<int, int> activation_answer(TestTerminal& t) {
-  for (const auto& f : t.read_frames(1)) {
-    const auto d = protocol::decode_frame(f, {.profile = Profile::hj1239});
-    if (!d) continue;
-    if (const auto* a = std::get_if<protocol::ActivationReplyBody>(&d->message.body))
-      return {a->status, a->detail};
-  }
-  return {0, 0};
 }
 
 TEST_F(SignatureTest, ActivationTeachesAKeyOnceAndItSurvivesARestart) {
