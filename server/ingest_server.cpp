@@ -158,6 +158,12 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
     co_return std::get<0>(r) ? "handshake_failed" : "";
   }
 
+  // On a verifier thread (the session waits): the conversation's take_frames.
+  awaitable<std::string> take_frames(std::vector<Received>& received,
+                                     std::vector<storage::FrameWrite>& writes) {
+    co_return conversation_->take_frames(received, writes);
+  }
+
   // When the connection is closed for silence: the idle (or first-frame) deadline counts from the
   // last whole frame, so bytes that never make a frame do not keep a connection open; a frame that
   // has begun must also be complete within frame_timeout (a terminal dribbling bytes).
@@ -200,7 +206,15 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
 
       std::vector<Received> received;
       std::vector<storage::FrameWrite> writes;
-      std::string close_reason = conversation_->take_frames(received, writes);
+      // Verifying a signature costs ≈ 0.6 ms (docs/performance.md): a session that may verify
+      // takes its frames on a verifier thread, so the other sessions on this I/O thread are not
+      // kept waiting behind it.
+      std::string close_reason;
+      if (config_.verify_threads > 0 && conversation_->may_verify())
+        close_reason = co_await asio::co_spawn(server_.verify_executor(),
+                                               take_frames(received, writes), asio::use_awaitable);
+      else
+        close_reason = conversation_->take_frames(received, writes);
       if (!writes.empty()) {
         metrics_.batch_frames.observe(static_cast<double>(writes.size()));
         const auto keys = co_await store_all(std::move(writes));
@@ -356,7 +370,8 @@ IngestServer::IngestServer(asio::io_context& io, Config config, storage::Store& 
       metrics_(metrics),
       terminal_keys_(
           store, [this] { return rule_runner_ ? rule_runner_->registry() : nullptr; },
-          config_.sm2_user_id) {}
+          config_.sm2_user_id),
+      verify_io_(std::max(config_.verify_threads, 1)) {}
 
 IngestServer::~IngestServer() {
   {
@@ -368,6 +383,9 @@ IngestServer::~IngestServer() {
   handshake_work_.reset();
   handshake_io_.stop();
   if (handshake_thread_.joinable()) handshake_thread_.join();
+  verify_work_.reset();
+  verify_io_.stop();
+  for (auto& t : verify_threads_) t.join();
 }
 
 bool IngestServer::start(std::vector<std::string>& problems) {
@@ -389,6 +407,14 @@ bool IngestServer::start(std::vector<std::string>& problems) {
         handshake_io_.run();
       });
     }
+  }
+  if (verify_threads_.empty() && config_.verify_threads > 0) {
+    verify_work_.emplace(verify_io_.get_executor());
+    for (int i = 0; i < config_.verify_threads; ++i)
+      verify_threads_.emplace_back([this] {
+        pthread_setname_np(pthread_self(), "lt-verify");
+        verify_io_.run();
+      });
   }
   for (const auto& l : config_.listeners) {
     boost::system::error_code ec;

@@ -59,6 +59,10 @@ class IngestServer {
   [[nodiscard]] boost::asio::any_io_executor handshake_executor() noexcept {
     return handshake_io_.get_executor();
   }
+  // Where frames that may need signature verification are taken (Config::verify_threads).
+  [[nodiscard]] boost::asio::any_io_executor verify_executor() noexcept {
+    return verify_io_.get_executor();
+  }
   storage::Store& store() noexcept { return store_; }
   ServerMetrics& metrics() noexcept { return metrics_; }
   [[nodiscard]] bool stopping() const noexcept { return stopping_.load(); }
@@ -100,6 +104,10 @@ class IngestServer {
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>
       handshake_work_;
   std::thread handshake_thread_;
+  boost::asio::io_context verify_io_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>
+      verify_work_;
+  std::vector<std::thread> verify_threads_;
 
   std::mutex mutex_;  // guards everything below
   std::shared_ptr<boost::asio::ssl::context> tls_;

@@ -5,7 +5,8 @@
 // The session (ingest_server.cpp) owns the transport and storage hand-off around it; the session
 // fuzz harness (tests/fuzz/session_fuzz.cpp) drives it with arbitrary bytes.
 //
-// Not thread-safe: one conversation per connection, used from the connection's strand.
+// Not thread-safe: one conversation per connection, used by one thread at a time (the connection's
+// strand, or a verifier thread while the session waits for it).
 
 #include <chrono>
 #include <cstdint>
@@ -68,6 +69,11 @@ class TerminalConversation {
   std::string take_frames(std::vector<Received>& received, std::vector<storage::FrameWrite>& writes);
 
   [[nodiscard]] bool logged_in() const noexcept { return logged_in_; }
+  // Whether taking the next frames may verify signatures (a logged-in vehicle with a key, or one
+  // whose key has not been looked up yet): the session then takes them off its I/O thread.
+  [[nodiscard]] bool may_verify() const noexcept {
+    return logged_in_ && (!key_looked_up_ || key_.has_value());
+  }
   [[nodiscard]] const protocol::Vin& vin() const noexcept { return vin_; }
   [[nodiscard]] std::string vin_text() const { return logged_in_ ? std::string(protocol::as_text(vin_)) : "-"; }
   // When the connection opened or a frame (not garbage) was last taken since login: the idle and
