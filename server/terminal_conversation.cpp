@@ -120,12 +120,8 @@ std::string TerminalConversation::take_frame(protocol::ByteView raw, std::vector
                   : protocol::Bytes{};
     }
   }
-  const bool failed_signature = protocol::is_failure(info.signature);
   received.push_back({std::move(reply), arrived});
   writes.push_back(storage::make_frame_write(*decoded, raw, std::move(info)));
-  // A report whose signature fails never takes the idempotency keys of the blocks it claims, under
-  // either policy: a forgery sent first would otherwise make the genuine report a duplicate.
-  if (failed_signature) writes.back().block_keys.clear();
   return {};
 }
 

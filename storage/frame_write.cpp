@@ -50,19 +50,21 @@ FrameWrite make_frame_write(const DecodedFrame& frame, ByteView raw, ReceiveInfo
 
   if (const auto* r = std::get_if<ReportBody>(&frame.message.body)) {
     w.collection_unix_s = r->time.to_unix_seconds().value_or(receive_s);
-    for (const auto& b : r->blocks) {
-      const BeijingTime& t = r->layout == Profile::hj1239 ? b.time : r->time;
-      if (const auto s = t.to_unix_seconds()) w.block_keys.push_back(block_key(h.vin, b.type, *s));
-    }
+    // A report whose signature fails takes no idempotency keys for the blocks it claims, whatever
+    // the policy: a forgery sent first would otherwise make the genuine report a duplicate.
+    if (!protocol::is_failure(received.signature))
+      for (const auto& b : r->blocks) {
+        const BeijingTime& t = r->layout == Profile::hj1239 ? b.time : r->time;
+        if (const auto s = t.to_unix_seconds())
+          w.block_keys.push_back(block_key(h.vin, b.type, *s));
+      }
   } else {
     w.collection_unix_s = body_time(frame.message.body).value_or(receive_s);
   }
 
   if (received.rejected) {
-    // Kept as evidence only: it must neither take the idempotency keys of the blocks it claims
-    // (a forger could otherwise shadow the genuine report sent later) nor become the vehicle's
-    // latest state.
-    w.block_keys.clear();
+    // Kept as evidence only (a rejected report's signature failed, so it took no keys above): it
+    // must not become the vehicle's latest state.
     w.record = FrameRecord{std::move(received), Bytes(raw.begin(), raw.end())};
     return w;
   }

@@ -94,7 +94,8 @@ struct FrameWrite {
 };
 
 // Builds the FrameWrite of a decoded frame. The collection time is the report's (or body's) time,
-// or the receive time when the frame has none.
+// or the receive time when the frame has none. A report whose signature fails claims no block keys;
+// a rejected one does not become the latest state.
 [[nodiscard]] FrameWrite make_frame_write(const protocol::DecodedFrame& frame, ByteView raw,
                                           ReceiveInfo received);
 

@@ -125,4 +125,18 @@ std::string FeedClient::read_until(const std::string& needle, std::chrono::milli
   return received_;
 }
 
+std::string create_token(storage::Store& store, api::Role role, std::set<std::string> cities,
+                         std::set<std::string> zones, std::optional<std::int64_t> expires_unix_ms) {
+  api::TokenRecord r;
+  r.role = role;
+  r.jurisdiction.cities = std::move(cities);
+  r.jurisdiction.zones = std::move(zones);
+  r.label = "test";
+  r.expires_unix_ms = expires_unix_ms;
+  std::string error;
+  auto secret = api::TokenStore(store).create(r, error);
+  EXPECT_TRUE(secret) << error;
+  return secret.value_or("");
+}
+
 }  // namespace lantian::server::testing

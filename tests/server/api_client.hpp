@@ -12,7 +12,12 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
+
+#include "server/api/tokens.hpp"
+#include "storage/store.hpp"
 
 namespace lantian::server::testing {
 
@@ -41,6 +46,12 @@ class ApiClient {
  private:
   std::uint16_t port_;
 };
+
+// A new bearer token of `role`, confined to `cities` and `zones` when given, written straight to
+// the server's token store; returns its secret (empty, with a test failure, if that failed).
+std::string create_token(storage::Store& store, api::Role role, std::set<std::string> cities = {},
+                         std::set<std::string> zones = {},
+                         std::optional<std::int64_t> expires_unix_ms = std::nullopt);
 
 // A subscription to the live feed: connects, sends the request and reads the response head.
 class FeedClient {

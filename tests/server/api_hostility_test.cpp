@@ -165,15 +165,7 @@ class ApiHostilityTest : public ::testing::Test {
 
   std::string token(api::Role role, std::set<std::string> cities = {},
                     std::optional<std::int64_t> expires_unix_ms = std::nullopt) {
-    api::TokenRecord r;
-    r.role = role;
-    r.jurisdiction.cities = std::move(cities);
-    r.label = "test";
-    r.expires_unix_ms = expires_unix_ms;
-    std::string error;
-    auto secret = api::TokenStore(server_->store()).create(r, error);
-    EXPECT_TRUE(secret) << error;
-    return secret.value_or("");
+    return create_token(server_->store(), role, std::move(cities), {}, expires_unix_ms);
   }
 
   // Black smoke at a roadside check (R05) of a machine registered in 许昌.

@@ -51,16 +51,8 @@ class ApiTest : public ::testing::Test {
   std::string token(api::Role role, std::set<std::string> cities = {},
                     std::set<std::string> zones = {},
                     std::optional<std::int64_t> expires_unix_ms = std::nullopt) {
-    api::TokenRecord r;
-    r.role = role;
-    r.jurisdiction.cities = std::move(cities);
-    r.jurisdiction.zones = std::move(zones);
-    r.label = "test";
-    r.expires_unix_ms = expires_unix_ms;
-    std::string error;
-    auto secret = api::TokenStore(server_->store()).create(r, error);
-    EXPECT_TRUE(secret) << error;
-    return secret.value_or("");
+    return create_token(server_->store(), role, std::move(cities), std::move(zones),
+                        expires_unix_ms);
   }
 
   // A 国三 truck in Zhengzhou's 24-hour zone at night: R01 and R02.

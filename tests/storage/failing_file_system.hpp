@@ -24,26 +24,20 @@ class FailingFileSystem : public rocksdb::FileSystemWrapper {
                                     std::unique_ptr<rocksdb::FSWritableFile>* result,
                                     rocksdb::IODebugContext* dbg) override {
     if (full) return no_space();
-    auto status = target()->NewWritableFile(name, options, result, dbg);
-    if (status.ok()) *result = std::make_unique<File>(std::move(*result), full);
-    return status;
+    return failing(target()->NewWritableFile(name, options, result, dbg), result);
   }
   rocksdb::IOStatus ReopenWritableFile(const std::string& name, const rocksdb::FileOptions& options,
                                        std::unique_ptr<rocksdb::FSWritableFile>* result,
                                        rocksdb::IODebugContext* dbg) override {
     if (full) return no_space();
-    auto status = target()->ReopenWritableFile(name, options, result, dbg);
-    if (status.ok()) *result = std::make_unique<File>(std::move(*result), full);
-    return status;
+    return failing(target()->ReopenWritableFile(name, options, result, dbg), result);
   }
   rocksdb::IOStatus ReuseWritableFile(const std::string& name, const std::string& old_name,
                                       const rocksdb::FileOptions& options,
                                       std::unique_ptr<rocksdb::FSWritableFile>* result,
                                       rocksdb::IODebugContext* dbg) override {
     if (full) return no_space();
-    auto status = target()->ReuseWritableFile(name, old_name, options, result, dbg);
-    if (status.ok()) *result = std::make_unique<File>(std::move(*result), full);
-    return status;
+    return failing(target()->ReuseWritableFile(name, old_name, options, result, dbg), result);
   }
 
   // The Env to hand to StoreOptions::env.
@@ -55,6 +49,12 @@ class FailingFileSystem : public rocksdb::FileSystemWrapper {
 
  private:
   static rocksdb::IOStatus no_space() { return rocksdb::IOStatus::NoSpace("injected: disk full"); }
+  // A file the base file system opened, wrapped so that it fails while the disk is full.
+  rocksdb::IOStatus failing(rocksdb::IOStatus opened,
+                            std::unique_ptr<rocksdb::FSWritableFile>* result) {
+    if (opened.ok()) *result = std::make_unique<File>(std::move(*result), full);
+    return opened;
+  }
 
   class File : public rocksdb::FSWritableFileOwnerWrapper {
    public:
