@@ -72,7 +72,12 @@ class FuzzHost final : public ConversationHost {
 
 bool one_frame(const protocol::Bytes& bytes) {
   protocol::Framer framer;
-  (void)framer.feed(bytes);
+  // feed() takes at most one read at a time: a frame can be longer than that.
+  for (std::size_t fed = 0; fed < bytes.size();) {
+    const std::size_t n = framer.feed(protocol::ByteView(bytes).subspan(fed));
+    if (n == 0) return false;
+    fed += n;
+  }
   const auto e = framer.next();
   return e.kind == protocol::FramerEvent::Kind::frame && e.frame.size() == bytes.size();
 }
