@@ -75,6 +75,10 @@ po::options_description serve_options() {
        "SM2 user ID of terminal signatures; chip-id: each terminal's chip id")
     ("verify-threads", po::value<int>()->default_value(2),
        "threads that verify terminal signatures (SM2 costs about 0.6 ms per report), off the I/O threads; 0: on the I/O threads (a benchmark reference)")
+    ("rule-threads", po::value<int>()->default_value(0),
+       "rule evaluation shards, each a thread owning the vehicles whose VIN hashes to it; 0: one per core")
+    ("rule-max-held-frames", po::value<std::size_t>()->default_value(50000),
+       "decoded frames held for the rule workers; past it they read frames back from the archive")
     ("signature-policy", po::value<std::string>()->default_value("record"),
        "a report whose signature fails: record (store, acknowledge, flag R10) or reject (keep as evidence, do not acknowledge)")
     ("memory-trim-interval-s", po::value<int>()->default_value(30),
@@ -275,6 +279,10 @@ void read_serve(const po::variables_map& vm, Config& c, std::vector<std::string>
   c.sm2_user_id = vm["sm2-user-id"].as<std::string>();
   if (c.sm2_user_id.empty() || c.sm2_user_id.size() > 64)
     problems.push_back("--sm2-user-id must have 1 to 64 characters");
+  c.rule_threads = vm["rule-threads"].as<int>();
+  if (c.rule_threads < 0 || c.rule_threads > 256)
+    problems.push_back("--rule-threads must be 0 to 256");
+  c.rule_max_held_frames = vm["rule-max-held-frames"].as<std::size_t>();
   c.verify_threads = vm["verify-threads"].as<int>();
   if (c.verify_threads < 0 || c.verify_threads > 256)
     problems.push_back("--verify-threads must be 0 to 256");

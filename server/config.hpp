@@ -85,6 +85,10 @@ struct Config {
   // Threads that verify signatures (≈ 0.6 ms each), so that I/O threads never wait on them; 0
   // verifies on the I/O threads (the reference of the benchmark in docs/performance.md).
   int verify_threads = 2;
+  // Rule evaluation shards (RuleRunnerOptions::shards; 0: one per core) and the decoded frames
+  // they may hold before reading frames back from the archive instead.
+  int rule_threads = 0;
+  std::size_t rule_max_held_frames = 50000;
   SignaturePolicy signature_policy = SignaturePolicy::record;
   // Free heap pages go back to the kernel this often (0: never); see IngestServer::trim_memory.
   std::chrono::seconds memory_trim_interval{30};

@@ -67,6 +67,8 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
 
   [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
   [[nodiscard]] const std::string& peer() const noexcept { return peer_; }
+  // The VIN this connection logged in as (empty before login); read when the session has ended.
+  [[nodiscard]] const std::string& bound_vin() const noexcept { return bound_vin_; }
 
   // Asks the session to end after the frames it has read (from any thread). Replies to frames
   // already stored are still sent (within the write deadline).
@@ -138,6 +140,7 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
     return server_.terminal_keys().activate(body, header_vin, signed_bytes, now_unix_ms);
   }
   void logged_in(const protocol::Vin& vin) override {
+    bound_vin_ = vin_text(vin);
     if (auto old = server_.bind_vin(vin, shared_from_this())) {
       metrics_.vin_replaced.inc();
       spdlog::info("event=vin_replaced vin={} old_conn={} new_conn={}", vin_text(vin), old->id(),
@@ -220,7 +223,7 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
         const auto keys = co_await store_all(std::move(writes));
         if (!keys) co_return "storage_failed";  // nothing of this read is acknowledged
         const bool replied = co_await send_replies(stream, received);
-        evaluate(*keys);  // after the reply, off this thread
+        evaluate(*keys, received);  // after the reply, off this thread
         if (!replied) co_return "write_timeout";
       }
       if (!close_reason.empty()) co_return close_reason;
@@ -244,6 +247,7 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
     auto done =
         std::make_shared<asio::steady_timer>(executor_, asio::steady_timer::time_point::max());
     auto self = shared_from_this();
+    bool closed = false;
     for (std::size_t i = 0; i < writes.size(); ++i) {
       auto completion = [this, self, pending, failed, done, keys, i](storage::WriteOutcome outcome,
                                                                      const std::string& key) {
@@ -255,10 +259,26 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
         // runs after the session has started waiting (or finds it already gone past).
         if (pending->fetch_sub(1) == 1) asio::post(executor_, [done] { done->cancel(); });
       };
-      while (!server_.store().try_submit(std::move(writes[i]), completion)) {
-        // The writer is behind: stop reading (TCP pushes back on the terminal) until there is room.
-        asio::steady_timer wait(executor_, 2ms);
-        co_await wait.async_wait(nothrow);
+      storage::WriteCompletion done_i = completion;
+      for (;;) {
+        // The writer is behind: stop reading (TCP pushes back on the terminal) until the writer
+        // says there is room. The wake-up is posted to this strand, so it runs after the wait began.
+        auto room =
+            std::make_shared<asio::steady_timer>(executor_, asio::steady_timer::time_point::max());
+        const auto submitted = server_.store().submit_or_notify(
+            std::move(writes[i]), done_i,
+            [room, executor = executor_] { asio::post(executor, [room] { room->cancel(); }); });
+        if (submitted != storage::Store::Submitted::full) {
+          closed = submitted == storage::Store::Submitted::closed;
+          break;
+        }
+        co_await room->async_wait(nothrow);
+      }
+      if (closed) {
+        // This write and the rest are not queued; the ones before it complete as usual.
+        failed->store(true);
+        pending->fetch_sub(writes.size() - i);
+        break;
       }
     }
     while (pending->load() > 0) co_await done->async_wait(nothrow);
@@ -270,18 +290,17 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
     co_return std::move(*keys);
   }
 
-  // Tells the rule engine which frames are newly stored (duplicates have no key).
-  void evaluate(const std::vector<std::string>& keys) {
+  // Hands the newly stored frames (duplicates have no key) with their decoding to evaluation.
+  void evaluate(const std::vector<std::string>& keys, std::vector<Received>& received) {
     RuleRunner* runner = server_.rule_runner();
     if (!runner) return;
-    const auto first = std::find_if(keys.begin(), keys.end(), [](auto& k) { return !k.empty(); });
-    if (first == keys.end()) return;
-    // The runner reads the vehicle's archive from the earliest new key on.
-    runner->submit(conversation_->vin_text(), *std::min_element(first, keys.end(), [](auto& a, auto& b) {
-                     return !a.empty() && (b.empty() || a < b);
-                   }));
-    metrics_.rule_frames.inc(static_cast<std::uint64_t>(
-        std::count_if(first, keys.end(), [](auto& k) { return !k.empty(); })));
+    std::vector<StoredFrame> stored;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (keys[i].empty()) continue;
+      received[i].stored.key = keys[i];
+      stored.push_back(std::move(received[i].stored));
+    }
+    runner->submit(conversation_->vin(), std::move(stored));
   }
 
   template <class Stream>
@@ -358,6 +377,7 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
   std::variant<std::monostate, tcp::socket, TlsSocket> stream_;
   std::optional<TerminalConversation> conversation_;  // from the end of the handshake on
   std::optional<std::chrono::steady_clock::time_point> partial_since_;  // a frame has begun
+  std::string bound_vin_;
   std::string stop_reason_;
   asio::steady_timer* handshake_timer_ = nullptr;  // only touched on the handshake thread
 };
@@ -374,6 +394,7 @@ IngestServer::IngestServer(asio::io_context& io, Config config, storage::Store& 
       verify_io_(std::max(config_.verify_threads, 1)) {}
 
 IngestServer::~IngestServer() {
+  store_.on_availability_change(nullptr);
   {
     std::lock_guard lock(trim_mutex_);
     stopping_ = true;
@@ -441,7 +462,10 @@ bool IngestServer::start(std::vector<std::string>& problems) {
       pthread_setname_np(pthread_self(), "lt-trim");
       trim_memory();
     });
-  asio::co_spawn(io_, watch_storage(), asio::detached);
+  // The writer says when the archive stops or starts taking writes; the reaction runs on io_.
+  store_.on_availability_change([this](bool available) {
+    asio::post(io_, [this, available] { storage_availability_changed(available); });
+  });
   for (auto& l : listeners_) {
     spdlog::info("event=listening url={} port={} tls={} profile={}", l.config.url,
                  l.acceptor->local_endpoint().port(), l.config.tls,
@@ -457,31 +481,24 @@ std::vector<std::uint16_t> IngestServer::bound_ports() const {
   return ports;
 }
 
-awaitable<void> IngestServer::watch_storage() {
-  bool available = true;
-  while (!stopping_) {
-    asio::steady_timer tick(io_, 100ms);
-    co_await tick.async_wait(nothrow);
-    if (store_.available() == available) continue;
-    available = !available;
-    metrics_.storage_available.set(available ? 1 : 0);
-    if (available) {
-      spdlog::warn("event=storage_recovered: accepting terminals again");
-      continue;
-    }
-    metrics_.storage_faults.inc();
-    spdlog::error(
-        "event=storage_unavailable error=\"{}\": frames cannot be stored; closing terminal "
-        "connections and refusing new ones until the archive takes writes again",
-        store_.fault());
-    std::vector<std::shared_ptr<Session>> live;
-    {
-      std::lock_guard lock(mutex_);
-      for (auto& [id, weak] : sessions_)
-        if (auto s = weak.lock()) live.push_back(std::move(s));
-    }
-    for (auto& s : live) s->stop("storage_unavailable");
+void IngestServer::storage_availability_changed(bool available) {
+  metrics_.storage_available.set(available ? 1 : 0);
+  if (available) {
+    spdlog::warn("event=storage_recovered: accepting terminals again");
+    return;
   }
+  metrics_.storage_faults.inc();
+  spdlog::error(
+      "event=storage_unavailable error=\"{}\": frames cannot be stored; closing terminal "
+      "connections and refusing new ones until the archive takes writes again",
+      store_.fault());
+  std::vector<std::shared_ptr<Session>> live;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, weak] : sessions_)
+      if (auto s = weak.lock()) live.push_back(std::move(s));
+  }
+  for (auto& s : live) s->stop("storage_unavailable");
 }
 
 bool IngestServer::admit(const tcp::socket& socket, std::string& address, std::string& reason) {
@@ -579,13 +596,13 @@ void IngestServer::session_ended(Session& session) {
   const auto address = session.peer().substr(0, session.peer().rfind(':'));
   if (auto it = per_address_.find(address); it != per_address_.end() && --it->second == 0)
     per_address_.erase(it);
-  for (auto it = by_vin_.begin(); it != by_vin_.end();) {
-    if (auto s = it->second.lock(); !s || s.get() == &session)
-      it = by_vin_.erase(it);
-    else
-      ++it;
-  }
-  --open_;
+  // Only its own VIN's slot, and only while it still holds it (a new login may have taken it).
+  if (!session.bound_vin().empty())
+    if (auto it = by_vin_.find(session.bound_vin()); it != by_vin_.end()) {
+      const auto holder = it->second.lock();
+      if (!holder || holder.get() == &session) by_vin_.erase(it);
+    }
+  if (--open_ == 0 && all_closed_) all_closed_->try_send(boost::system::error_code{});
   metrics_.connections_open.add(-1);
 }
 
@@ -619,15 +636,19 @@ awaitable<void> IngestServer::shutdown() {
   spdlog::info("event=stopping sessions={}", live.size());
   for (auto& s : live) s->stop("server_stopping");
   live.clear();
-  // The gate: wait until every session has stored and answered what it read, and closed.
+  // The gate: wait until every session has stored and answered what it read, and closed (the
+  // last one to end sends on the channel; its one-message buffer keeps a send that comes first).
+  auto gate = std::make_shared<AllClosed>(io_, 1);
   for (;;) {
     {
       std::lock_guard lock(mutex_);
       if (open_ == 0) break;
+      all_closed_ = gate;
     }
-    asio::steady_timer wait(io_, 10ms);
-    co_await wait.async_wait(nothrow);
+    co_await gate->async_receive(nothrow);
   }
+  std::lock_guard lock(mutex_);
+  all_closed_.reset();
 }
 
 void IngestServer::reload_tls() {

@@ -14,6 +14,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <map>
 #include <memory>
@@ -82,9 +83,10 @@ class IngestServer {
     std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor;
   };
   boost::asio::awaitable<void> accept_loop(Listener& listener);
-  // Follows the archive's availability: when a write fails, every terminal connection is closed
-  // (reason storage_unavailable) and new ones are refused until the store has recovered.
-  boost::asio::awaitable<void> watch_storage();
+  // Follows the archive's availability (told by the store's writer): when a write fails, every
+  // terminal connection is closed (reason storage_unavailable) and new ones are refused until the
+  // store has recovered.
+  void storage_availability_changed(bool available);
   void trim_memory();  // the trimming thread's loop
   bool admit(const boost::asio::ip::tcp::socket& socket, std::string& address, std::string& reason);
 
@@ -115,6 +117,10 @@ class IngestServer {
   std::map<std::string, std::weak_ptr<Session>> by_vin_;
   std::map<std::uint64_t, std::weak_ptr<Session>> sessions_;
   std::size_t open_ = 0;
+  // Shutdown's gate: told when open_ reaches 0 (thread-safe, so session_ended may send from any
+  // thread).
+  using AllClosed = boost::asio::experimental::concurrent_channel<void(boost::system::error_code)>;
+  std::shared_ptr<AllClosed> all_closed_;
   // Accept rate: a one-second window.
   std::chrono::steady_clock::time_point window_start_{};
   std::size_t window_accepts_ = 0;

@@ -51,7 +51,9 @@ int serve(const server::Config& config) {
 
   asio::io_context io;
   server::ServerMetrics metrics;
-  server::RuleRunner rules(*store, config.rules, metrics);
+  server::RuleRunner rules(*store, config.rules, metrics,
+                           {.shards = static_cast<std::size_t>(config.rule_threads),
+                            .max_held_frames = config.rule_max_held_frames});
   server::IngestServer ingest(io, config, *store, metrics);
   ingest.set_rule_runner(&rules);
   std::vector<std::string> problems;

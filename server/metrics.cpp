@@ -105,6 +105,12 @@ std::string ServerMetrics::render() const {
   scalar(out, "lantian_rule_reevaluations_total", "counter",
          "Vehicles evaluated again from a checkpoint (late data, restart)",
          static_cast<std::int64_t>(rule_reevaluations.value()));
+  scalar(out, "lantian_rules_backlog_reports", "gauge",
+         "Stored frames handed to the rule workers and not yet evaluated",
+         rules_backlog_reports.value());
+  scalar(out, "lantian_rule_frames_from_archive_total", "counter",
+         "Frames the rule workers read back from the archive (late data, restart, memory bound)",
+         static_cast<std::int64_t>(rule_frames_from_archive.value()));
   scalar(out, "lantian_ingest_queue_depth", "gauge", "Frames waiting for the storage writer",
          ingest_queue_depth.value());
   scalar(out, "lantian_storage_available", "gauge",

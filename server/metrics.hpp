@@ -103,6 +103,8 @@ struct ServerMetrics {
   Counter rule_frames;  // stored frames handed to the rule worker
   Counter
       rule_reevaluations;  // late data or a restart: a vehicle evaluated again from a checkpoint
+  Gauge rules_backlog_reports;  // stored reports handed over and not yet evaluated
+  Counter rule_frames_from_archive;  // of rule_frames: read back from the archive, not from memory
   Histogram batch_frames{{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000}};
   Histogram fsync_seconds{
       {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}};

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
+#include <iterator>
+#include <thread>
 #include <limits>
 
 #include "protocol/decode.hpp"
@@ -65,6 +67,25 @@ std::string frame_ref(const std::string& frame_key) {
       reinterpret_cast<const std::uint8_t*>(frame_key.data()), frame_key.size()));
 }
 
+void fold_decoded(const rules::Engine& engine, const rules::VehicleRecord* vehicle,
+                  const rules::ZoneIndex& zones, const storage::FrameKey& key,
+                  const protocol::DecodedFrame& decoded, protocol::SignatureCheck signature,
+                  bool rejected, std::int64_t receive_unix_ms, rules::VehicleState& state,
+                  ViolationSet& out) {
+  const std::string ref =
+      frame_ref(storage::frame_key(key.vin, key.collection_unix_s, key.sequence));
+  if (vehicle)
+    if (auto v = engine.signature_violation(*vehicle, signature, key.collection_unix_s, ref))
+      out.emplace(v->id, std::move(*v));  // the first frame of the day stays the evidence
+  if (rejected) return;  // evidence of a forgery only: its data is not trusted
+  for (auto& sample : rules::samples_of(decoded, ref)) {
+    sample.received_unix_s = receive_unix_ms / 1000;  // as the server saw it
+    auto raised = vehicle ? engine.step(state, vehicle, sample, zones)
+                          : engine.step_unregistered(state, protocol::as_text(key.vin), sample);
+    for (auto& v : raised) out.insert_or_assign(v.id, std::move(v));
+  }
+}
+
 void fold_frame(const rules::Engine& engine, const rules::VehicleRecord* vehicle,
                 const rules::ZoneIndex& zones, const storage::FrameKey& key,
                 const storage::FrameRecord& record, rules::VehicleState& state, ViolationSet& out) {
@@ -72,19 +93,8 @@ void fold_frame(const rules::Engine& engine, const rules::VehicleRecord* vehicle
   options.profile = record.received.profile;
   const auto decoded = protocol::decode_frame(record.raw, options);
   if (!decoded) return;
-  const std::string ref =
-      frame_ref(storage::frame_key(key.vin, key.collection_unix_s, key.sequence));
-  if (vehicle)
-    if (auto v = engine.signature_violation(*vehicle, record.received.signature,
-                                            key.collection_unix_s, ref))
-      out.emplace(v->id, std::move(*v));  // the first frame of the day stays the evidence
-  if (record.received.rejected) return;  // evidence of a forgery only: its data is not trusted
-  for (auto& sample : rules::samples_of(*decoded, ref)) {
-    sample.received_unix_s = record.received.receive_unix_ms / 1000;  // as the server saw it
-    auto raised = vehicle ? engine.step(state, vehicle, sample, zones)
-                          : engine.step_unregistered(state, protocol::as_text(key.vin), sample);
-    for (auto& v : raised) out.insert_or_assign(v.id, std::move(v));
-  }
+  fold_decoded(engine, vehicle, zones, key, *decoded, record.received.signature,
+               record.received.rejected, record.received.receive_unix_ms, state, out);
 }
 
 ViolationSet evaluate_archive(const storage::Store& store, const rules::Engine& engine,
@@ -227,95 +237,161 @@ RuleRunner::RuleRunner(storage::Store& store, rules::EngineConfig config, Server
                zones_->zones().size(), zones_->version());
   // Silences that passed while the server was down are found before any terminal is heard.
   check_offline(now_unix_ms() / 1000);
-  worker_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "lt-rules");
-    run();
-  });
+  const std::size_t count =
+      options_.shards ? options_.shards : std::max(1u, std::thread::hardware_concurrency());
+  for (std::size_t i = 0; i < count; ++i) shards_.push_back(std::make_unique<Shard>());
+  for (std::size_t i = 0; i < count; ++i)
+    shards_[i]->worker = std::thread([this, i] {
+      const auto name = "lt-rules-" + std::to_string(i);
+      pthread_setname_np(pthread_self(), name.c_str());
+      run(i);
+    });
 }
 
 RuleRunner::~RuleRunner() {
   stop();
 }
 
-void RuleRunner::submit(const std::string& vin, const std::string& frame_key) {
+RuleRunner::Shard& RuleRunner::shard_of(std::string_view vin) {
+  return *shards_[std::hash<std::string_view>{}(vin) % shards_.size()];
+}
+
+void RuleRunner::submit(const protocol::Vin& vin, std::vector<StoredFrame> frames) {
+  if (frames.empty()) return;
+  const std::string text(protocol::as_text(vin));
+  auto& shard = shard_of(text);
+  const auto n = frames.size();
   {
-    std::lock_guard lock(mutex_);
-    if (stopping_) return;
-    auto [it, inserted] = pending_.try_emplace(vin, frame_key);
-    if (!inserted && frame_key < it->second) it->second = frame_key;
+    std::lock_guard lock(shard.mutex);
+    if (shard.stopping) return;
+    auto& work = shard.pending[text];
+    for (const auto& f : frames)
+      if (work.min_key.empty() || f.key < work.min_key) work.min_key = f.key;
+    work.count += n;
+    if (!work.read_back && held_frames_.load() + n > options_.max_held_frames) {
+      // Over the memory bound: this vehicle's pending frames are read back from the archive.
+      held_frames_ -= work.frames.size();
+      work.frames = {};
+      work.read_back = true;
+    }
+    if (!work.read_back) {
+      held_frames_ += n;
+      std::move(frames.begin(), frames.end(), std::back_inserter(work.frames));
+    }
   }
-  wake_.notify_one();
+  metrics_.rule_frames.inc(n);
+  metrics_.rules_backlog_reports.add(static_cast<std::int64_t>(n));
+  shard.wake.notify_one();
+}
+
+void RuleRunner::submit(const std::string& vin, const std::string& frame_key) {
+  auto& shard = shard_of(vin);
+  {
+    std::lock_guard lock(shard.mutex);
+    if (shard.stopping) return;
+    auto& work = shard.pending[vin];
+    if (work.min_key.empty() || frame_key < work.min_key) work.min_key = frame_key;
+    ++work.count;
+    held_frames_ -= work.frames.size();
+    work.frames = {};
+    work.read_back = true;
+  }
+  metrics_.rule_frames.inc();
+  metrics_.rules_backlog_reports.add(1);
+  shard.wake.notify_one();
 }
 
 void RuleRunner::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
+  for (auto& shard : shards_) {
+    {
+      std::lock_guard lock(shard->mutex);
+      shard->stopping = true;
+    }
+    shard->wake.notify_one();
   }
-  wake_.notify_one();
-  if (worker_.joinable()) worker_.join();
+  for (auto& shard : shards_)
+    if (shard->worker.joinable()) shard->worker.join();
 }
 
 void RuleRunner::drain() {
-  std::unique_lock lock(mutex_);
-  idle_.wait(lock, [&] { return pending_.empty() && !busy_; });
+  for (auto& shard : shards_) {
+    std::unique_lock lock(shard->mutex);
+    shard->idle.wait(lock, [&] { return shard->pending.empty() && !shard->busy; });
+  }
 }
 
-void RuleRunner::run() {
+void RuleRunner::refresh_catalogue() {
+  std::lock_guard loading(reload_mutex_);
+  if (!reload_.exchange(false)) return;  // another shard loaded it meanwhile
+  auto registry = std::make_shared<const rules::Registry>(load_registry(store_));
+  auto zones = load_latest_zones(store_);
+  spdlog::info("event=rules_reloaded vehicles={} zones={} zone_version={}", registry->size(),
+               zones->zones().size(), zones->version());
+  std::lock_guard lock(mutex_);
+  registry_ = std::move(registry);
+  zones_ = std::move(zones);
+}
+
+void RuleRunner::run(std::size_t index) {
+  Shard& shard = *shards_[index];
+  // The first shard also runs the periodic offline check.
+  const bool checks_offline = index == 0;
   auto next_check = std::chrono::steady_clock::now() + options_.offline_check_interval;
   for (;;) {
-    std::map<std::string, std::string> work;
-    bool reload = false;
+    std::unordered_map<std::string, Work> work;
     {
-      std::unique_lock lock(mutex_);
-      wake_.wait_until(lock, next_check, [&] { return stopping_ || reload_ || !pending_.empty(); });
-      if (pending_.empty() && stopping_) break;
-      work.swap(pending_);
-      std::swap(reload, reload_);
-      busy_ = true;
+      std::unique_lock lock(shard.mutex);
+      const auto ready = [&] { return shard.stopping || !shard.pending.empty() || reload_.load(); };
+      if (checks_offline)
+        shard.wake.wait_until(lock, next_check, ready);
+      else
+        shard.wake.wait(lock, ready);
+      if (shard.pending.empty() && shard.stopping) break;
+      work.swap(shard.pending);
+      shard.busy = true;
     }
-    if (reload) {
-      auto registry = std::make_shared<const rules::Registry>(load_registry(store_));
-      auto zones = load_latest_zones(store_);
-      spdlog::info("event=rules_reloaded vehicles={} zones={} zone_version={}", registry->size(),
-                   zones->zones().size(), zones->version());
-      std::lock_guard lock(mutex_);
-      registry_ = std::move(registry);
-      zones_ = std::move(zones);
-    }
-    for (const auto& [vin, min_key] : work) {
+    if (reload_.load()) refresh_catalogue();
+    for (auto& [vin, w] : work) {
       try {
-        evaluate(vin, min_key);
+        evaluate(shard, vin, w);
       } catch (const std::exception& e) {
         // A rule bug must not stop evaluation of every other vehicle; the frames stay archived
         // and `lantiand replay` shows what was missed.
         spdlog::error("event=rule_evaluation_failed vin={} error=\"{}\"", vin, e.what());
       }
+      held_frames_ -= w.frames.size();
+      metrics_.rules_backlog_reports.add(-static_cast<std::int64_t>(w.count));
     }
-    if (std::chrono::steady_clock::now() >= next_check) {
+    if (checks_offline && std::chrono::steady_clock::now() >= next_check) {
       check_offline(now_unix_ms() / 1000);
       next_check = std::chrono::steady_clock::now() + options_.offline_check_interval;
     }
     {
-      std::lock_guard lock(mutex_);
-      busy_ = false;
+      std::lock_guard lock(shard.mutex);
+      shard.busy = false;
     }
-    idle_.notify_all();
+    shard.idle.notify_all();
   }
-  idle_.notify_all();
+  shard.idle.notify_all();
 }
 
-void RuleRunner::evaluate(const std::string& vin, const std::string& min_key) {
+void RuleRunner::evaluate(Shard& shard, const std::string& vin, Work& work) {
   ViolationSet raised;
-  if (auto it = cursors_.find(vin); it != cursors_.end() && min_key > it->second.last_key) {
-    fold(vin, it->second, 0, false, raised);  // in order: continue from the current state
+  if (auto it = shard.cursors.find(vin);
+      it != shard.cursors.end() && work.min_key > it->second.last_key) {
+    // In order: continue from the current state, from memory when the frames are held.
+    if (work.read_back) {
+      fold_archive(vin, it->second, 0, false, raised);
+    } else {
+      fold_memory(vin, it->second, work.frames, raised);
+    }
     record(raised);
     return;
   }
   // Late data, or the first frame since start: evaluate again from the newest checkpoint at or
   // before the earliest new frame.
   metrics_.rule_reevaluations.inc();
-  const std::int64_t late = collection_time_of(min_key);
+  const std::int64_t late = collection_time_of(work.min_key);
   Cursor cursor;
   std::int64_t from = std::numeric_limits<std::int64_t>::min();
   const auto prefix = rule_state_keys::checkpoint_prefix(vin);
@@ -329,16 +405,27 @@ void RuleRunner::evaluate(const std::string& vin, const std::string& min_key) {
                     }
                     return true;
                   });
-  fold(vin, cursor, from, true, raised);
+  fold_archive(vin, cursor, from, true, raised);
   record(raised);
   metrics_.violations_withdrawn.inc(violations_.withdraw_unreproduced(vin, from, raised));
-  cursors_.insert_or_assign(vin, std::move(cursor));
+  shard.cursors.insert_or_assign(vin, std::move(cursor));
 }
 
-void RuleRunner::fold(const std::string& vin, Cursor& cursor, std::int64_t from_unix_s,
-                      bool rebuilding, ViolationSet& raised) {
+void RuleRunner::checkpoint_before(const std::string& vin, const Cursor& cursor,
+                                   std::optional<std::int64_t>& bucket,
+                                   std::int64_t collection_unix_s) {
   const auto interval = std::max<std::int64_t>(1, options_.checkpoint_interval.count());
-  const auto* vehicle = registry_->find(vin);
+  const auto here = floor_div(collection_unix_s, interval);
+  if (!bucket || here > *bucket) save_checkpoint(vin, here * interval, cursor.state);
+  bucket = here;
+}
+
+void RuleRunner::fold_archive(const std::string& vin, Cursor& cursor, std::int64_t from_unix_s,
+                              bool rebuilding, ViolationSet& raised) {
+  const auto interval = std::max<std::int64_t>(1, options_.checkpoint_interval.count());
+  const auto registry_now = registry();
+  const auto zones_now = zones();
+  const auto* vehicle = registry_now->find(vin);
   if (!rebuilding) from_unix_s = collection_time_of(cursor.last_key);
   // The interval of the last frame folded: crossing into a later one saves a checkpoint first.
   std::optional<std::int64_t> bucket;
@@ -351,15 +438,33 @@ void RuleRunner::fold(const std::string& vin, Cursor& cursor, std::int64_t from_
       [&](const storage::FrameKey& key, const storage::FrameRecord& record) {
         auto raw_key = storage::frame_key(key.vin, key.collection_unix_s, key.sequence);
         if (raw_key <= cursor.last_key) return true;  // folded already
-        const auto here = floor_div(key.collection_unix_s, interval);
-        if (!bucket || here > *bucket) save_checkpoint(vin, here * interval, cursor.state);
-        bucket = here;
-        fold_frame(engine_, vehicle, *zones_, key, record, cursor.state, raised);
+        checkpoint_before(vin, cursor, bucket, key.collection_unix_s);
+        fold_frame(engine_, vehicle, *zones_now, key, record, cursor.state, raised);
+        metrics_.rule_frames_from_archive.inc();
         cursor.last_key = std::move(raw_key);
         return true;
       });
 }
 
+void RuleRunner::fold_memory(const std::string& vin, Cursor& cursor,
+                             std::vector<StoredFrame>& frames, ViolationSet& raised) {
+  const auto interval = std::max<std::int64_t>(1, options_.checkpoint_interval.count());
+  const auto registry_now = registry();
+  const auto zones_now = zones();
+  const auto* vehicle = registry_now->find(vin);
+  std::sort(frames.begin(), frames.end(),
+            [](const StoredFrame& a, const StoredFrame& b) { return a.key < b.key; });
+  std::optional<std::int64_t> bucket;
+  if (!cursor.last_key.empty()) bucket = floor_div(collection_time_of(cursor.last_key), interval);
+  for (auto& frame : frames) {
+    const auto key = storage::parse_frame_key(frame.key);
+    if (!key) continue;
+    checkpoint_before(vin, cursor, bucket, key->collection_unix_s);
+    fold_decoded(engine_, vehicle, *zones_now, *key, frame.decoded, frame.signature,
+                 frame.rejected, frame.receive_unix_ms, cursor.state, raised);
+    cursor.last_key = std::move(frame.key);
+  }
+}
 void RuleRunner::save_checkpoint(const std::string& vin, std::int64_t boundary,
                                  const rules::VehicleState& state) {
   std::vector<storage::RecordEdit> edits{{storage::Family::rule_state,
@@ -407,11 +512,12 @@ void RuleRunner::on_violation(std::function<void(const boost::json::object&)> li
 }
 
 void RuleRunner::reload() {
-  {
-    std::lock_guard lock(mutex_);
-    reload_ = true;
+  reload_ = true;
+  for (auto& shard : shards_) {
+    // Under the shard's mutex, so that a worker about to wait sees the flag or the notification.
+    { std::lock_guard lock(shard->mutex); }
+    shard->wake.notify_one();
   }
-  wake_.notify_one();
 }
 
 std::shared_ptr<const rules::Registry> RuleRunner::registry() const {

@@ -1,27 +1,30 @@
 #pragma once
-// Evaluates durable frames against the rules, off the I/O threads.
+// Evaluates durable frames against the rules, off the I/O threads, on N shard workers.
 //
-// The archive is the input: a session tells the runner "VIN has a new stored frame, key K" after
-// replying, and one worker thread folds that vehicle's archived frames through the engine in key
-// order — collection time, then arrival — exactly as `lantiand replay` does. So samples of one
-// vehicle are always evaluated in collection-time order:
-//   - a frame newer than everything evaluated continues from the vehicle's current state;
-//   - a late frame (a resend of an earlier period), or the first frame after a restart, restores
-//   the
-//     newest checkpoint at or before it and evaluates the archive again from there. Violations that
-//     re-evaluation no longer raises are marked withdrawn (never deleted: a reviewer may have seen
-//     them); the ones it raises again are left as they are.
+// The input is the session's own decoding: after a batch is durable and answered, the session hands
+// its stored frames (archive key + decoded frame) to the shard that owns the vehicle (by VIN hash, so
+// one vehicle's frames always meet one thread, in order). Samples of one vehicle are evaluated in
+// collection-time order, exactly as `lantiand replay` evaluates the archive:
+//   - frames newer than everything evaluated continue from the vehicle's state in memory, from the
+//     decoding handed over (nothing is read back);
+//   - a late frame (a resend of an earlier period), or the first frame of a vehicle after a
+//     restart, restores the newest checkpoint at or before it and evaluates the archive again from
+//     there. Violations that re-evaluation no longer raises are marked withdrawn (never deleted: a
+//     reviewer may have seen them); the ones it raises again are left as they are.
+// Memory is bounded: at most max_held_frames decoded frames wait across the shards; past that a
+// vehicle's new frames are remembered by key only and read back from the archive when evaluated,
+// so a slow rule worker never grows memory nor slows the terminals (the backlog is the gauge
+// lantian_rules_backlog_reports). Pending work is one entry per vehicle.
 // Checkpoints (the vehicle's state before the first frame of each checkpoint interval, one hour by
-// default) live in the rule_state family; violations are stored through ViolationStore. Pending
-// work is one entry per vehicle (the smallest new key), so the
-// queue is bounded by the number of vehicles, however fast frames arrive.
+// default) live in the rule_state family; violations are stored through ViolationStore.
 //
 // The registry and the zone version are loaded from the archive at start (`lantiand
-// import-registry`, `lantiand import-zones` put them there).
+// import-registry`, `lantiand import-zones` put them there) and swapped whole by reload().
 //
-// R11 offline is checked on a timer (and once at start): a registered vehicle whose newest frame
-// was received more than r11_offline_s ago.
+// R11 offline is checked on a timer by the first shard (and once at start): a registered vehicle
+// whose newest frame was received more than r11_offline_s ago.
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -33,6 +36,9 @@
 #include <thread>
 #include <unordered_map>
 
+#include "protocol/message.hpp"
+#include "protocol/signature.hpp"
+#include "server/stored_frame_sink.hpp"
 #include "rules/engine.hpp"
 #include "rules/observations.hpp"
 #include "server/metrics.hpp"
@@ -94,6 +100,14 @@ std::int64_t time_of(std::string_view key, std::size_t prefix_size);
 inline constexpr const char* last_offline_check = "offline_checked_unix_s";
 }  // namespace rule_state_keys
 
+// Evaluates one frame — decoded with the profile it was received under — for `vehicle` (nullptr: a
+// VIN not in the registry, checked only for R12's VIN check). `key` is its archive key.
+void fold_decoded(const rules::Engine& engine, const rules::VehicleRecord* vehicle,
+                  const rules::ZoneIndex& zones, const storage::FrameKey& key,
+                  const protocol::DecodedFrame& decoded, protocol::SignatureCheck signature,
+                  bool rejected, std::int64_t receive_unix_ms, rules::VehicleState& state,
+                  ViolationSet& out);
+
 struct RuleRunnerOptions {
   std::chrono::seconds checkpoint_interval{3600};
   std::chrono::seconds offline_check_interval{600};
@@ -101,42 +115,74 @@ struct RuleRunnerOptions {
   // newest `daily_for`. Late data older than the oldest checkpoint is evaluated from the start.
   std::chrono::hours hourly_for{24};
   std::chrono::hours daily_for{24 * 30};
+  // Shard workers (threads); 0: one per core.
+  std::size_t shards = 0;
+  // Decoded frames held for evaluation across all shards; past it frames are read back instead.
+  std::size_t max_held_frames = 50000;
 };
 
-class RuleRunner {
+class RuleRunner final : public StoredFrameSink {
  public:
   RuleRunner(storage::Store& store, rules::EngineConfig config, ServerMetrics& metrics,
              RuleRunnerOptions options = {});
-  ~RuleRunner();
-  // A frame of `vin` is stored under `frame_key` (from any thread; never blocks for long).
+  ~RuleRunner() override;
+  // Frames of `vin` are stored (from any thread; never blocks for long). They are evaluated from
+  // the decoding given, or read back from the archive where order or memory require it.
+  void submit(const protocol::Vin& vin, std::vector<StoredFrame> frames) override;
+  // A frame of `vin` is stored under `frame_key`, to be read back from the archive.
   void submit(const std::string& vin, const std::string& frame_key);
-  // Evaluates everything submitted, then stops the worker.
+  // Evaluates everything submitted, then stops the workers.
   void stop();
   // Waits until everything submitted so far has been evaluated (tests, shutdown).
   void drain();
   // Runs the R11 offline check as of `now_unix_s` (the timer does this; tests call it directly).
   void check_offline(std::int64_t now_unix_s);
   // Called with each new violation as stored (the API's live feed), on the thread that stored it
-  // (the worker, or a check_offline caller); must not block.
+  // (a shard worker, or a check_offline caller); must be thread-safe and must not block.
   void on_violation(std::function<void(const boost::json::object&)> listener);
   // Swaps in the registry and the newest zone version from the archive (after an upload); later
-  // evaluations use them. Returns at once; takes effect before the next piece of work.
+  // evaluations use them. Returns at once; takes effect before each shard's next piece of work.
   void reload();
   // The registry and zones in use (for readers such as the API).
   [[nodiscard]] std::shared_ptr<const rules::Registry> registry() const;
   [[nodiscard]] std::shared_ptr<const rules::ZoneIndex> zones() const;
   [[nodiscard]] ViolationStore& violations() { return violations_; }
+  [[nodiscard]] std::size_t shard_count() const noexcept { return shards_.size(); }
 
  private:
   struct Cursor {
     rules::VehicleState state;
     std::string last_key;  // the newest frame folded into `state`
   };
-  void run();
-  void evaluate(const std::string& vin, const std::string& min_key);
-  // Folds the frames of `vin` after `cursor.last_key` (from `from_unix_s` when rebuilding).
-  void fold(const std::string& vin, Cursor& cursor, std::int64_t from_unix_s, bool rebuilding,
-            ViolationSet& raised);
+  // One vehicle's frames waiting for its shard.
+  struct Work {
+    std::string min_key;              // the earliest new archive key
+    std::vector<StoredFrame> frames;  // their decodings, unless read_back
+    std::size_t count = 0;            // frames submitted (the backlog they make)
+    bool read_back = false;           // evaluate from the archive
+  };
+  struct Shard {
+    std::mutex mutex;  // guards pending, busy, stopping
+    std::condition_variable wake, idle;
+    std::unordered_map<std::string, Work> pending;  // VIN → its work
+    bool busy = false;
+    bool stopping = false;
+    std::unordered_map<std::string, Cursor> cursors;  // the worker's only
+    std::thread worker;
+  };
+  Shard& shard_of(std::string_view vin);
+  void run(std::size_t index);
+  void refresh_catalogue();
+  void evaluate(Shard& shard, const std::string& vin, Work& work);
+  // Folds the archived frames of `vin` after `cursor.last_key` (from `from_unix_s` when rebuilding).
+  void fold_archive(const std::string& vin, Cursor& cursor, std::int64_t from_unix_s,
+                    bool rebuilding, ViolationSet& raised);
+  // Folds the frames handed over, all newer than `cursor.last_key`, in key order.
+  void fold_memory(const std::string& vin, Cursor& cursor, std::vector<StoredFrame>& frames,
+                   ViolationSet& raised);
+  // Before a frame at `collection_unix_s`: saves a checkpoint when it opens a later interval.
+  void checkpoint_before(const std::string& vin, const Cursor& cursor,
+                         std::optional<std::int64_t>& bucket, std::int64_t collection_unix_s);
   void save_checkpoint(const std::string& vin, std::int64_t boundary,
                        const rules::VehicleState& state);
   void record(const ViolationSet& raised);
@@ -146,18 +192,15 @@ class RuleRunner {
   ServerMetrics& metrics_;
   RuleRunnerOptions options_;
   ViolationStore violations_;
-  std::unordered_map<std::string, Cursor> cursors_;  // worker thread only
 
-  mutable std::mutex mutex_;
-  std::shared_ptr<const rules::Registry> registry_;  // guarded by mutex_ (swapped by reload)
-  std::shared_ptr<const rules::ZoneIndex> zones_;    // guarded by mutex_
-  bool reload_ = false;
+  mutable std::mutex mutex_;  // guards the catalogue and the listener
+  std::shared_ptr<const rules::Registry> registry_;
+  std::shared_ptr<const rules::ZoneIndex> zones_;
   std::function<void(const boost::json::object&)> listener_;
-  std::condition_variable wake_, idle_;
-  std::map<std::string, std::string> pending_;  // VIN → smallest new frame key
-  bool busy_ = false;
-  bool stopping_ = false;
-  std::thread worker_;
+  std::atomic<bool> reload_{false};
+  std::mutex reload_mutex_;  // one load at a time
+  std::atomic<std::size_t> held_frames_{0};
+  std::vector<std::unique_ptr<Shard>> shards_;
 };
 
 }  // namespace lantian::server

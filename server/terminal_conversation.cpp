@@ -120,8 +120,11 @@ std::string TerminalConversation::take_frame(protocol::ByteView raw, std::vector
                   : protocol::Bytes{};
     }
   }
-  received.push_back({std::move(reply), arrived});
+  const auto signature = info.signature;
+  const bool rejected = info.rejected;
   writes.push_back(storage::make_frame_write(*decoded, raw, std::move(info)));
+  received.push_back({std::move(reply), arrived,
+                      StoredFrame{{}, std::move(*decoded), signature, rejected, received_ms}});
   return {};
 }
 

@@ -20,6 +20,7 @@
 #include "protocol/signature.hpp"
 #include "server/config.hpp"
 #include "server/metrics.hpp"
+#include "server/stored_frame_sink.hpp"
 #include "server/terminal_keys.hpp"
 #include "storage/store.hpp"
 
@@ -55,6 +56,8 @@ class TerminalConversation {
   struct Received {
     protocol::Bytes reply;  // empty: no reply
     std::chrono::steady_clock::time_point arrived;
+    // What evaluation gets once the frame is stored (the session fills in its archive key).
+    StoredFrame stored;
   };
 
   TerminalConversation(ConversationHost& host, const Config& config, ServerMetrics& metrics,

@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
+
 #include "protocol/json.hpp"
 #include "storage/store.hpp"
 
@@ -50,20 +52,35 @@ FrameWrite make_frame_write(const DecodedFrame& frame, ByteView raw, ReceiveInfo
 
   if (const auto* r = std::get_if<ReportBody>(&frame.message.body)) {
     w.collection_unix_s = r->time.to_unix_seconds().value_or(receive_s);
-    // A report whose signature fails takes no idempotency keys for the blocks it claims, whatever
-    // the policy: a forgery sent first would otherwise make the genuine report a duplicate.
-    if (!protocol::is_failure(received.signature))
+    // A report whose signature fails claims no idempotency identity, whatever the policy: a
+    // forgery sent first would otherwise make the genuine report a duplicate.
+    if (!protocol::is_failure(received.signature)) {
+      FrameWrite::ReportIdentity identity;
+      identity.blocks.reserve(r->blocks.size());
       for (const auto& b : r->blocks) {
         const BeijingTime& t = r->layout == Profile::hj1239 ? b.time : r->time;
-        if (const auto s = t.to_unix_seconds())
-          w.block_keys.push_back(block_key(h.vin, b.type, *s));
+        if (const auto s = t.to_unix_seconds()) identity.blocks.push_back({b.type, *s});
       }
+      if (!identity.blocks.empty()) {
+        std::sort(identity.blocks.begin(), identity.blocks.end());
+        identity.blocks.erase(std::unique(identity.blocks.begin(), identity.blocks.end()),
+                              identity.blocks.end());
+        // A report without a valid time of its own is filed under its earliest block's.
+        identity.report_unix_s = r->time.to_unix_seconds().value_or(
+            std::min_element(identity.blocks.begin(), identity.blocks.end(),
+                             [](const BlockId& a, const BlockId& b) {
+                               return a.collection_unix_s < b.collection_unix_s;
+                             })
+                ->collection_unix_s);
+        w.identity = std::move(identity);
+      }
+    }
   } else {
     w.collection_unix_s = body_time(frame.message.body).value_or(receive_s);
   }
 
   if (received.rejected) {
-    // Kept as evidence only (a rejected report's signature failed, so it took no keys above): it
+    // Kept as evidence only (a rejected report's signature failed, so it took no identity): it
     // must not become the vehicle's latest state.
     w.record = FrameRecord{std::move(received), Bytes(raw.begin(), raw.end())};
     return w;

@@ -47,4 +47,34 @@ std::string block_key(const protocol::Vin& vin, std::uint8_t type, std::int64_t 
   return key;
 }
 
+std::string report_key(const protocol::Vin& vin, std::int64_t report_unix_s) {
+  std::string key = vin_prefix(vin);
+  append_u64(key, static_cast<std::uint64_t>(report_unix_s) + time_bias);
+  return key;
+}
+
+std::string encode_report_entry(std::int64_t receive_unix_ms,
+                                const std::vector<BlockId>& sorted_blocks) {
+  std::string value;
+  value.reserve(8 + 9 * sorted_blocks.size());
+  append_u64(value, static_cast<std::uint64_t>(receive_unix_ms));
+  for (const auto& b : sorted_blocks) {
+    value.push_back(static_cast<char>(b.type));
+    append_u64(value, static_cast<std::uint64_t>(b.collection_unix_s) + time_bias);
+  }
+  return value;
+}
+
+bool decode_report_entry(std::string_view value, std::int64_t& receive_unix_ms,
+                         std::vector<BlockId>& blocks) {
+  if (value.size() < 8 || (value.size() - 8) % 9 != 0) return false;
+  receive_unix_ms = static_cast<std::int64_t>(read_u64(value));
+  blocks.clear();
+  blocks.reserve((value.size() - 8) / 9);
+  for (std::size_t at = 8; at < value.size(); at += 9)
+    blocks.push_back({static_cast<std::uint8_t>(value[at]),
+                      static_cast<std::int64_t>(read_u64(value.substr(at + 1)) - time_bias)});
+  return true;
+}
+
 }  // namespace lantian::storage

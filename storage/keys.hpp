@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "protocol/types.hpp"
 
@@ -24,9 +25,27 @@ struct FrameKey {
 };
 [[nodiscard]] std::optional<FrameKey> parse_frame_key(std::string_view key) noexcept;
 
-// block_index: VIN · info type · collection time — the idempotency key of one block (§6).
+// block_index (archives written before report_index; read, never written): VIN · info type ·
+// collection time — the idempotency key of one block.
 [[nodiscard]] std::string block_key(const protocol::Vin& vin, std::uint8_t type,
                                     std::int64_t collection_unix_s);
+
+// report_index: VIN · report time — the idempotency entry of the reports with that time. Its value
+// is the receive time of the first (ms, 8) and the identities of every block stored under it.
+[[nodiscard]] std::string report_key(const protocol::Vin& vin, std::int64_t report_unix_s);
+
+// One block's identity (§6: info type and collection time); what a report_index entry lists.
+struct BlockId {
+  std::uint8_t type = 0;
+  std::int64_t collection_unix_s = 0;
+  friend auto operator<=>(const BlockId&, const BlockId&) = default;
+};
+// The value of a report_index entry: receive time, then the block identities sorted and unique
+// (9 bytes each). decode returns false for a value that is not one.
+[[nodiscard]] std::string encode_report_entry(std::int64_t receive_unix_ms,
+                                              const std::vector<BlockId>& sorted_blocks);
+[[nodiscard]] bool decode_report_entry(std::string_view value, std::int64_t& receive_unix_ms,
+                                       std::vector<BlockId>& blocks);
 
 [[nodiscard]] std::string vin_prefix(const protocol::Vin& vin);
 

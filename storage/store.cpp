@@ -12,6 +12,9 @@
 #include <rocksdb/write_batch.h>
 
 #include <boost/json.hpp>
+#include <algorithm>
+#include <iterator>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "protocol/beijing_time.hpp"
@@ -21,7 +24,8 @@ namespace lantian::storage {
 namespace {
 
 constexpr const char* cf_frames = "raw_frames";
-constexpr const char* cf_blocks = "block_index";
+constexpr const char* cf_blocks = "block_index";  // legacy idempotency keys: read, never written
+constexpr const char* cf_reports = "report_index";
 constexpr const char* cf_latest = "latest_state";
 constexpr const char* cf_meta = "meta";
 // Reserved for the rules and API layers, created now so that the layout is stable.
@@ -68,7 +72,8 @@ class RetentionFilter final : public rocksdb::CompactionFilter {
       if (!record) return false;  // never drop what cannot be read
       received_ms = record->received.receive_unix_ms;
     } else {
-      if (value.size() != 8) return false;
+      // block_index values are the receive time; report_index values begin with it.
+      if (value.size() < 8) return false;
       received_ms = static_cast<std::int64_t>(read_u64(std::string_view(value.data(), 8)));
     }
     const auto cutoff =
@@ -98,6 +103,9 @@ rocksdb::ColumnFamilyOptions family_options(const rocksdb::CompactionFilter* fil
     rocksdb::BlockBasedTableOptions table;
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    // ... and the memtable, where the recent entries a resend would find live.
+    cf.memtable_whole_key_filtering = true;
+    cf.memtable_prefix_bloom_size_ratio = 0.05;
   }
   return cf;
 }
@@ -162,6 +170,7 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options, std::string& err
       {cf_blocks, family_options(store->blocks_filter_.get(), true)},
       {cf_latest, family_options(nullptr, false)},
       {cf_meta, family_options(nullptr, false)},
+      {cf_reports, family_options(store->blocks_filter_.get(), true)},
   };
   for (const char* name : reserved_cfs) families.push_back({name, family_options(nullptr, false)});
   // Families created by later versions are opened too (RocksDB requires all of them).
@@ -182,7 +191,15 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options, std::string& err
   store->blocks_ = store->handles_[2];
   store->latest_ = store->handles_[3];
   store->meta_ = store->handles_[4];
+  store->reports_ = store->handles_[5];
   store->map_families(families);
+  {
+    // An archive written before report_index keeps its block keys: while any are left, a report
+    // not found in report_index is looked up block by block there too.
+    std::unique_ptr<rocksdb::Iterator> it(store->db_->NewIterator(rocksdb::ReadOptions(), store->blocks_));
+    it->SeekToFirst();
+    store->legacy_block_index_ = it->Valid();
+  }
 
   std::string seq;
   if (store->db_->Get(rocksdb::ReadOptions(), store->meta_, next_sequence_key, &seq).ok() &&
@@ -218,6 +235,7 @@ std::unique_ptr<Store> Store::open_read_only(const std::filesystem::path& dir, s
   for (std::size_t i = 0; i < names.size(); ++i) {
     if (names[i] == cf_frames) store->frames_ = store->handles_[i];
     if (names[i] == cf_blocks) store->blocks_ = store->handles_[i];
+    if (names[i] == cf_reports) store->reports_ = store->handles_[i];
     if (names[i] == cf_latest) store->latest_ = store->handles_[i];
     if (names[i] == cf_meta) store->meta_ = store->handles_[i];
   }
@@ -233,13 +251,33 @@ Store::~Store() {
 }
 
 bool Store::try_submit(FrameWrite&& write, WriteCompletion done) {
+  return submit_or_notify(std::move(write), done, nullptr) == Submitted::queued;
+}
+
+Store::Submitted Store::submit_or_notify(FrameWrite&& write, WriteCompletion& done,
+                                         std::function<void()> on_room) {
   {
     std::lock_guard lock(mutex_);
-    if (closing_ || read_only_ || queue_.size() >= options_.queue_capacity) return false;
+    if (closing_ || read_only_) return Submitted::closed;
+    if (queue_.size() >= options_.queue_capacity) {
+      if (on_room) room_waiters_.push_back(std::move(on_room));
+      return Submitted::full;
+    }
     queue_.push_back({std::move(write), std::move(done)});
   }
   wake_.notify_one();
-  return true;
+  return Submitted::queued;
+}
+
+void Store::on_availability_change(std::function<void(bool)> listener) {
+  std::lock_guard lock(availability_mutex_);
+  availability_listener_ = std::move(listener);
+}
+
+void Store::tell_availability(bool available) {
+  // Held during the call, so that a replaced listener is never called afterwards.
+  std::lock_guard lock(availability_mutex_);
+  if (availability_listener_) availability_listener_(available);
 }
 
 void Store::close() {
@@ -280,11 +318,13 @@ void Store::run_writer() {
     if (!ok) mark_fault("WAL sync failed");
     for (auto& p : unsynced) {
       if (!ok) ++write_failures_;
-      p.done(ok ? WriteOutcome::stored : WriteOutcome::failed, ok ? p.key : std::string());
+      p.done(!ok ? WriteOutcome::failed : p.duplicate ? WriteOutcome::duplicate : WriteOutcome::stored,
+             ok ? p.key : std::string());
     }
     unsynced.clear();
   };
   auto last_recovery = std::chrono::steady_clock::now();
+  std::vector<std::function<void()>> waiters;
 
   for (;;) {
     std::vector<Pending> batch;
@@ -307,11 +347,14 @@ void Store::run_writer() {
         queue_.pop_front();
       }
       if (batch.empty() && closing_) break;
+      if (queue_.size() < options_.queue_capacity || closing_) waiters.swap(room_waiters_);
     }
+    for (auto& waiter : waiters) waiter();
+    waiters.clear();
     if (available_ && !batch.empty() && !options_.discard_frames) check_free_space();
     if (!available_ && std::chrono::steady_clock::now() - last_recovery >= options_.recovery_interval) {
       last_recovery = std::chrono::steady_clock::now();
-      try_recover();
+      if (try_recover()) tell_availability(true);
     }
     if (!available_) {
       // Failing at once: the callers stop acknowledging and close, rather than wait on a disk
@@ -328,12 +371,18 @@ void Store::run_writer() {
       if (options_.sync == SyncPolicy::interval) {
         sync_unsynced();
       } else {
-        for (auto& p : unsynced) p.done(WriteOutcome::stored, p.key);
+        for (auto& p : unsynced)
+          p.done(p.duplicate ? WriteOutcome::duplicate : WriteOutcome::stored, p.key);
         unsynced.clear();
       }
     }
   }
   if (!unsynced.empty()) sync_unsynced();
+  {
+    std::lock_guard lock(mutex_);
+    waiters.swap(room_waiters_);
+  }
+  for (auto& waiter : waiters) waiter();  // they find the store closed
 }
 
 // Writes one batch. On return every entry of `batch` whose outcome is already known (duplicate,
@@ -346,44 +395,86 @@ void Store::write_batch(std::vector<Pending>& batch) {
     return;
   }
   rocksdb::WriteBatch wb;
-  std::unordered_set<std::string> keys_in_batch;
-  std::vector<Pending> written;
+  // Idempotency entries touched by this batch (key → receive time, blocks), written once at the end.
+  struct Entry {
+    std::int64_t receive_unix_ms = 0;
+    std::vector<BlockId> blocks;
+    bool changed = false;
+  };
+  std::unordered_map<std::string, Entry> entries;
+  // The vehicles' newest state, written once per vehicle per batch (arrival order decides).
+  struct Latest {
+    std::size_t frame = 0;              // index in `written` of the newest with a latest state
+    std::optional<std::size_t> fix;     // ... and of the newest with a position
+  };
+  std::unordered_map<std::string, Latest> latest;
+  std::unordered_set<std::string> days;
+  std::vector<Pending> written, in_batch_duplicates;
   written.reserve(batch.size());
   rocksdb::ReadOptions read;
+  std::string value;
   for (auto& p : batch) {
     FrameWrite& w = p.write;
-    std::vector<const std::string*> fresh;
-    for (const auto& key : w.block_keys) {
-      if (keys_in_batch.count(key)) continue;
-      std::string ignored;
-      if (db_->Get(read, blocks_, key, &ignored).ok()) continue;
-      fresh.push_back(&key);
+    if (w.identity) {
+      const auto key = report_key(w.vin, w.identity->report_unix_s);
+      auto [it, fresh_in_batch] = entries.try_emplace(key);
+      Entry& entry = it->second;
+      if (fresh_in_batch &&
+          (!db_->Get(read, reports_, key, &value).ok() ||
+           !decode_report_entry(value, entry.receive_unix_ms, entry.blocks)))
+        entry = Entry{w.record.received.receive_unix_ms, {}, false};
+      std::vector<BlockId> merged;
+      merged.reserve(entry.blocks.size() + w.identity->blocks.size());
+      std::set_union(entry.blocks.begin(), entry.blocks.end(), w.identity->blocks.begin(),
+                     w.identity->blocks.end(), std::back_inserter(merged));
+      bool duplicate = merged.size() == entry.blocks.size();
+      if (!duplicate && legacy_block_index_) {
+        // Every block this entry lacks may still be in the older per-block index.
+        duplicate = std::all_of(w.identity->blocks.begin(), w.identity->blocks.end(),
+                                [&](const BlockId& b) {
+                                  return std::binary_search(entry.blocks.begin(),
+                                                            entry.blocks.end(), b) ||
+                                         db_->Get(read, blocks_,
+                                                  block_key(w.vin, b.type, b.collection_unix_s),
+                                                  &value)
+                                             .ok();
+                                });
+      }
+      if (duplicate) {
+        ++duplicates_;
+        // A copy of a report earlier in this batch is answered only once that one is durable.
+        if (entry.changed)
+          in_batch_duplicates.push_back(std::move(p));
+        else
+          p.done(WriteOutcome::duplicate, {});
+        continue;
+      }
+      entry.blocks = std::move(merged);
+      entry.changed = true;
     }
-    if (!w.block_keys.empty() && fresh.empty()) {
-      ++duplicates_;
-      p.done(WriteOutcome::duplicate, {});
-      continue;
-    }
-    const Bytes value = encode_record(w.record);
+    const Bytes record = encode_record(w.record);
     p.key = frame_key(w.vin, w.collection_unix_s, next_sequence_++);
-    wb.Put(frames_, p.key, slice(value));
-    const std::string received =
-        u64_value(static_cast<std::uint64_t>(w.record.received.receive_unix_ms));
-    for (const std::string* key : fresh) {
-      wb.Put(blocks_, *key, received);
-      keys_in_batch.insert(*key);
-    }
+    wb.Put(frames_, p.key, slice(record));
     // A rejected frame (no latest state) is evidence only: it does not make the vehicle's last
     // frame, position or online day.
     if (!w.latest_json.empty()) {
       const std::string vin = vin_prefix(w.vin);
-      wb.Put(latest_, vin, w.latest_json);
-      if (w.last_fix_json) wb.Put(latest_, vin + fix_suffix, *w.last_fix_json);
-      wb.Put(latest_, vin + key_suffix, p.key);
-      wb.Put(latest_, day_key(vin, beijing_day(w.collection_unix_s)), std::string_view());
+      auto& l = latest[vin];
+      l.frame = written.size();
+      if (w.last_fix_json) l.fix = written.size();
+      days.insert(day_key(vin, beijing_day(w.collection_unix_s)));
     }
     written.push_back(std::move(p));
   }
+  for (const auto& [key, entry] : entries)
+    if (entry.changed) wb.Put(reports_, key, encode_report_entry(entry.receive_unix_ms, entry.blocks));
+  for (const auto& [vin, l] : latest) {
+    const auto& newest = written[l.frame];
+    wb.Put(latest_, vin, newest.write.latest_json);
+    wb.Put(latest_, vin + key_suffix, newest.key);
+    if (l.fix) wb.Put(latest_, vin + fix_suffix, *written[*l.fix].write.last_fix_json);
+  }
+  for (const auto& day : days) wb.Put(latest_, day, std::string_view());
   batch.clear();
   if (written.empty()) return;
   wb.Put(meta_, next_sequence_key, u64_value(next_sequence_));
@@ -400,18 +491,32 @@ void Store::write_batch(std::vector<Pending>& batch) {
   ++batches_;
   if (!status.ok()) {
     mark_fault(status.ToString());
-    write_failures_ += written.size();
+    write_failures_ += written.size() + in_batch_duplicates.size();
     for (auto& p : written) p.done(WriteOutcome::failed, {});
+    for (auto& p : in_batch_duplicates) p.done(WriteOutcome::failed, {});
     return;
   }
   frames_stored_ += written.size();
+  if (options.sync || options_.sync == SyncPolicy::off)
+    for (auto& p : in_batch_duplicates) p.done(WriteOutcome::duplicate, {});
+  else
+    // Under the interval policy the copy waits for the sync with the report it repeats.
+    for (auto& p : in_batch_duplicates) {
+      p.duplicate = true;
+      written.push_back(std::move(p));
+    }
   batch = std::move(written);
 }
 
 void Store::mark_fault(const std::string& status) {
-  std::lock_guard lock(mutex_);
-  if (available_.exchange(false)) ++faults_;
-  fault_ = status;
+  bool changed = false;
+  {
+    std::lock_guard lock(mutex_);
+    changed = available_.exchange(false);
+    if (changed) ++faults_;
+    fault_ = status;
+  }
+  if (changed) tell_availability(false);
 }
 
 std::uint64_t Store::free_bytes() const {
@@ -668,6 +773,7 @@ void Store::compact() {
   options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
   db_->CompactRange(options, frames_, nullptr, nullptr);
   db_->CompactRange(options, blocks_, nullptr, nullptr);
+  db_->CompactRange(options, reports_, nullptr, nullptr);
 }
 
 StoreStats Store::stats() const {

@@ -1,7 +1,8 @@
 #pragma once
 // The embedded archive (RocksDB). Column families (docs/storage.md):
 //   raw_frames    frame_key → FrameRecord      the lossless archive and the evidence
-//   block_index   block_key → receive time     idempotency keys: one per stored block
+//   report_index  VIN · report time → blocks   idempotency: one entry per report time
+//   block_index   block_key → receive time     the per-block keys of older archives (read only)
 //   latest_state  VIN → JSON                   each vehicle's last frame and last fix
 //   meta          name → value                 the arrival sequence
 //   violations, registry, zones, observations, permits   the rules' records (docs/rules.md)
@@ -85,17 +86,22 @@ struct StoreOptions {
 struct FrameWrite {
   protocol::Vin vin{};
   std::int64_t collection_unix_s = 0;
-  // Idempotency keys of the blocks it carries (reports only). A report whose keys are all stored
-  // already is a duplicate: acknowledged, counted, not stored again.
-  std::vector<std::string> block_keys;
+  // Idempotency (reports only; docs/storage.md): the report's time and the identities of the
+  // blocks it carries. A report whose every block was stored already under the same VIN and report
+  // time is a duplicate: acknowledged, counted, not stored again. nullopt: always stored.
+  struct ReportIdentity {
+    std::int64_t report_unix_s = 0;
+    std::vector<BlockId> blocks;  // sorted, unique, never empty
+  };
+  std::optional<ReportIdentity> identity;
   FrameRecord record;
   std::string latest_json;                   // latest_state value for the VIN (empty: leave it)
   std::optional<std::string> last_fix_json;  // when the frame carries a position
 };
 
 // Builds the FrameWrite of a decoded frame. The collection time is the report's (or body's) time,
-// or the receive time when the frame has none. A report whose signature fails claims no block keys;
-// a rejected one does not become the latest state.
+// or the receive time when the frame has none. A report whose signature fails claims no
+// idempotency identity; a rejected one does not become the latest state.
 [[nodiscard]] FrameWrite make_frame_write(const protocol::DecodedFrame& frame, ByteView raw,
                                           ReceiveInfo received);
 
@@ -154,6 +160,15 @@ class Store {
   // Queues a write; `done` runs on the writer thread once the write is durable (or failed, or found
   // to be a duplicate). Returns false, without taking ownership, when the queue is full or closed.
   bool try_submit(FrameWrite&& write, WriteCompletion done);
+  enum class Submitted { queued, full, closed };
+  // Like try_submit, but when the queue is full `on_room` is kept and called once, on the writer
+  // thread, as soon as the writer has taken writes off the queue (or the store closes): the caller
+  // waits for that instead of polling. Nothing is taken from `write` unless queued.
+  Submitted submit_or_notify(FrameWrite&& write, WriteCompletion& done,
+                             std::function<void()> on_room);
+  // Called on the writer thread whenever available() changes, with its new value; nullptr stops
+  // the calls (a listener is never called after it has been replaced). It must not block.
+  void on_availability_change(std::function<void(bool available)> listener);
 
   // False while the archive cannot write: its disk is below the free-space reserve, or a frame
   // write failed (I/O error, a full disk reached despite the reserve). Meanwhile every submitted
@@ -219,13 +234,15 @@ class Store {
   struct Pending {
     FrameWrite write;
     WriteCompletion done;
-    std::string key;  // set once the writer has given the frame its key
+    std::string key;  // set once the writer has given the frame its key (empty: a duplicate)
+    bool duplicate = false;  // a copy of a report in the same batch, completed with it
   };
   Store() = default;
   void map_families(const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors);
   void run_writer();
   void write_batch(std::vector<Pending>& batch);
   void mark_fault(const std::string& status);  // writer thread
+  void tell_availability(bool available);      // writer thread, no lock held
   void check_free_space();                     // writer thread
   [[nodiscard]] std::uint64_t free_bytes() const;
   bool try_recover();                          // writer thread
@@ -239,6 +256,8 @@ class Store {
   rocksdb::ColumnFamilyHandle* blocks_ = nullptr;
   rocksdb::ColumnFamilyHandle* latest_ = nullptr;
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
+  rocksdb::ColumnFamilyHandle* reports_ = nullptr;
+  bool legacy_block_index_ = false;  // block_index holds keys of an older archive
   std::map<Family, rocksdb::ColumnFamilyHandle*> families_;
   std::mutex family_write_mutex_;  // serialises insert_if_absent's read-then-write
   bool read_only_ = false;
@@ -250,6 +269,9 @@ class Store {
   std::thread writer_;
   std::uint64_t next_sequence_ = 1;                        // writer thread only
   std::vector<std::chrono::microseconds> sync_latencies_;  // guarded by mutex_
+  std::vector<std::function<void()>> room_waiters_;       // guarded by mutex_
+  std::mutex availability_mutex_;  // guards availability_listener_, held while calling it
+  std::function<void(bool)> availability_listener_;
 
   std::atomic<std::uint64_t> frames_stored_{0}, duplicates_{0}, batches_{0}, write_failures_{0},
       faults_{0};

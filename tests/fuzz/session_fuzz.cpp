@@ -119,9 +119,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const auto& w = writes[i];
       require(one_frame(w.record.raw), "the archive keeps the frame exactly as framed");
       if (protocol::is_failure(w.record.received.signature))
-        require(w.block_keys.empty(), "a failing signature takes no idempotency key");
+        require(!w.identity, "a failing signature takes no idempotency key");
       if (w.record.received.rejected) {
-        require(w.block_keys.empty() && w.latest_json.empty(),
+        require(!w.identity && w.latest_json.empty(),
                 "a rejected report takes no key and no latest state");
         require(protocol::is_failure(w.record.received.signature),
                 "only a failing signature is rejected");

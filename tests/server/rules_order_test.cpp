@@ -126,6 +126,53 @@ TEST(RuleOrder, LateResendsAreEvaluatedInCollectionTimeOrder) {
                 "offline (R11) confirmed by the archive 0, not confirmed 0\n");
 }
 
+// Frames that arrive in order are evaluated from the session's own decoding: only a vehicle's
+// first evaluation since start reads its archive. With no room to hold decoded frames, every frame
+// is read back instead — on several shards — and the result is the same.
+TEST(RuleOrder, InOrderFramesAreEvaluatedFromTheSessionsDecoding) {
+  struct Case {
+    int shards;
+    std::size_t held;
+    std::uint64_t read_back_after_samples, read_back_at_end;
+  };
+  for (const auto& c : {Case{1, 50000, 1, 1}, Case{3, 0, 3, 4}}) {
+    SCOPED_TRACE(c.shards);
+    TempDir dir;
+    import_samples(dir.path());
+    const auto t0 = unix_s(bj(2026, 3, 1, 23, 0, 0));
+    auto at = [&](int seconds) { return protocol::BeijingTime::from_unix_seconds(t0 + seconds); };
+    {
+      auto config = test_config(dir.path(), {"tcp://127.0.0.1:0?profile=gb17691"});
+      config.rule_threads = c.shards;
+      config.rule_max_held_frames = c.held;
+      RunningServer server(std::move(config));
+      EXPECT_EQ(server.rules().shard_count(), static_cast<std::size_t>(c.shards));
+      TestTerminal truck(server.port());
+      deliver(server, truck, login(cn3_truck, at(-60)), 1);
+      // The vehicle's first evaluation since start reads its archive: the login.
+      EXPECT_EQ(server.metrics().rule_frames_from_archive.value(), 1u);
+      deliver(server, truck,
+              cat({truck_sample(cn3_truck, Profile::gb17691, at(60), inside[0], inside[1]),
+                   truck_sample(cn3_truck, Profile::gb17691, at(120), inside[0], inside[1])}),
+              2);
+      EXPECT_EQ(server.metrics().rule_frames_from_archive.value(), c.read_back_after_samples);
+      deliver(server, truck,
+              truck_sample(cn3_truck, Profile::gb17691, at(180), outside[0], outside[1]), 1);
+      EXPECT_EQ(server.metrics().rule_frames_from_archive.value(), c.read_back_at_end);
+      EXPECT_EQ(server.metrics().rule_frames.value(), 4u);
+      EXPECT_EQ(server.metrics().rules_backlog_reports.value(), 0);
+      EXPECT_EQ(server.metrics().rule_reevaluations.value(), 1u);  // the first, from the archive
+      EXPECT_EQ(server.metrics().violations.value("R01"), 1u);
+      EXPECT_EQ(server.metrics().violations.value("R02"), 1u);
+      EXPECT_TRUE(stored_violation(server.store(), std::string("R02|") + cn3_truck + "|" + zone +
+                                                       "|" + std::to_string(t0 + 60)));
+    }
+    expect_replay(dir.path(),
+                  "replayed: 2 violations; identical 2, not stored 0, not reproduced 0; "
+                  "withdrawn 0; offline (R11) confirmed by the archive 0, not confirmed 0\n");
+  }
+}
+
 TEST(RuleOrder, AVisitContinuesAcrossARestart) {
   TempDir dir;
   import_samples(dir.path());

@@ -70,7 +70,10 @@ RunningServer::RunningServer(Config config) : config_(std::move(config)) {
   std::string error;
   store_ = storage::Store::open(config_.store, error);
   if (!store_) throw std::runtime_error(error);
-  rules_ = std::make_unique<RuleRunner>(*store_, config_.rules, metrics_);
+  rules_ = std::make_unique<RuleRunner>(
+      *store_, config_.rules, metrics_,
+      RuleRunnerOptions{.shards = static_cast<std::size_t>(config_.rule_threads),
+                        .max_held_frames = config_.rule_max_held_frames});
   server_ = std::make_unique<IngestServer>(io_, config_, *store_, metrics_);
   server_->set_rule_runner(rules_.get());
   std::vector<std::string> problems;

@@ -7,7 +7,11 @@
 
 #include <boost/json/parse.hpp>
 #include <filesystem>
+#include <condition_variable>
 #include <future>
+#include <mutex>
+
+#include <rocksdb/db.h>
 
 #include "protocol/decode.hpp"
 #include "test_support.hpp"
@@ -152,6 +156,142 @@ TEST(Store, ResentBlocksAreAcknowledgedButStoredOnce) {
   EXPECT_EQ(std::min(first, second), WriteOutcome::stored);
   EXPECT_EQ(std::max(first, second), WriteOutcome::duplicate);
   EXPECT_EQ(all_frames(*store).size(), 2u);
+}
+
+// One idempotency entry per VIN and report time lists every block stored under it (§6 of
+// docs/protocol.md): a report whose blocks are all listed is a duplicate, one that adds a block is
+// stored and widens the entry.
+TEST(Store, AReportThatAddsBlocksIsStoredAndItsCopiesAreNot) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  auto with_blocks = [](std::vector<BlockId> blocks) {
+    auto w = write_of("c03-hj1239-10-samples-unsigned");
+    w.identity->blocks = std::move(blocks);
+    return w;
+  };
+  const auto report = write_of("c03-hj1239-10-samples-unsigned");
+  ASSERT_TRUE(report.identity.has_value());
+  EXPECT_EQ(report.identity->blocks.size(), 10u);
+  const auto t = report.identity->report_unix_s;
+  const BlockId a{0x02, t}, b{0x02, t + 1}, c{0x02, t + 2};
+  EXPECT_EQ(submit_and_wait(*store, with_blocks({a, b})), WriteOutcome::stored);
+  EXPECT_EQ(submit_and_wait(*store, with_blocks({a, b, c})), WriteOutcome::stored);
+  EXPECT_EQ(submit_and_wait(*store, with_blocks({b})), WriteOutcome::duplicate);
+  EXPECT_EQ(submit_and_wait(*store, with_blocks({c})), WriteOutcome::duplicate);
+  EXPECT_EQ(submit_and_wait(*store, with_blocks({a, c})), WriteOutcome::duplicate);
+  EXPECT_EQ(submit_and_wait(*store, with_blocks({BlockId{0x80, t}})), WriteOutcome::stored);
+  EXPECT_EQ(all_frames(*store).size(), 3u);
+  EXPECT_EQ(store->stats().duplicates, 3u);
+  // The entry's value: receive time, then the blocks sorted (9 bytes each).
+  std::int64_t receive_ms = 0;
+  std::vector<BlockId> blocks;
+  ASSERT_TRUE(decode_report_entry(encode_report_entry(1767225600000, {a, b, c}), receive_ms, blocks));
+  EXPECT_EQ(receive_ms, 1767225600000);
+  EXPECT_EQ(blocks, (std::vector<BlockId>{a, b, c}));
+  EXPECT_FALSE(decode_report_entry(std::string(12, '\0'), receive_ms, blocks));
+}
+
+// Archives written with one idempotency key per block keep deduplicating what they hold.
+TEST(Store, PerBlockKeysOfAnOlderArchiveStillRecogniseResends) {
+  TempDir dir;
+  open_store(dir.path())->close();
+  const auto report = write_of("c02-hj1239-10-samples-signed-tildes");
+  {
+    // Write the older layout's keys straight into block_index.
+    rocksdb::DBOptions options;
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(options, dir.path().string(), &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const auto& n : names) families.push_back({n, rocksdb::ColumnFamilyOptions()});
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, dir.path().string(), families, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    const auto at = std::find(names.begin(), names.end(), "block_index") - names.begin();
+    for (const auto& block : report.identity->blocks)
+      ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[static_cast<std::size_t>(at)],
+                          block_key(report.vin, block.type, block.collection_unix_s),
+                          std::string(8, '\0'))
+                      .ok());
+    for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+  }
+  auto store = open_store(dir.path());
+  EXPECT_EQ(submit_and_wait(*store, write_of("c02-hj1239-10-samples-signed-tildes")),
+            WriteOutcome::duplicate);
+  // A report with one block the old index lacks is stored.
+  auto wider = write_of("c02-hj1239-10-samples-signed-tildes");
+  wider.identity->blocks.push_back({0x80, wider.identity->report_unix_s});
+  std::sort(wider.identity->blocks.begin(), wider.identity->blocks.end());
+  EXPECT_EQ(submit_and_wait(*store, std::move(wider)), WriteOutcome::stored);
+  EXPECT_EQ(all_frames(*store).size(), 1u);
+}
+
+// A writer that is behind tells a waiting submitter when there is room again; nothing polls.
+TEST(Store, AFullQueueNotifiesWhenThereIsRoom) {
+  TempDir dir;
+  std::string error;
+  auto store = Store::open({.dir = dir.path(), .sync = SyncPolicy::always, .queue_capacity = 1},
+                           error);
+  ASSERT_TRUE(store) << error;
+  constexpr int total = 200;
+  std::mutex mutex;
+  std::condition_variable cv;
+  int completed = 0, notified = 0;
+  for (int i = 0; i < total; ++i) {
+    auto w = write_of("e1-login");
+    WriteCompletion done = [&](WriteOutcome o, const std::string&) {
+      EXPECT_EQ(o, WriteOutcome::stored);
+      std::lock_guard lock(mutex);
+      ++completed;
+      cv.notify_all();
+    };
+    for (;;) {
+      bool room = false;
+      const auto r = store->submit_or_notify(std::move(w), done, [&] {
+        std::lock_guard lock(mutex);
+        room = true;
+        ++notified;
+        cv.notify_all();
+      });
+      if (r == Store::Submitted::queued) break;
+      ASSERT_EQ(r, Store::Submitted::full);
+      std::unique_lock lock(mutex);
+      ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return room; }));
+    }
+  }
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return completed == total; }));
+  }
+  EXPECT_EQ(store->stats().frames_stored, static_cast<std::uint64_t>(total));
+  store->close();
+  WriteCompletion ignored = [](WriteOutcome, const std::string&) {};
+  EXPECT_EQ(store->submit_or_notify(write_of("e1-login"), ignored, [] {}),
+            Store::Submitted::closed);
+}
+
+TEST(Store, LatestStateWithinOneBatchIsTheLastArrival) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  // Queued back to back (usually one batch): the logout arrives last, the real-time frame has the
+  // only position.
+  std::promise<void> a, b;
+  ASSERT_TRUE(store->try_submit(write_of("e2-gb17691-realtime"),
+                                [&](WriteOutcome, const std::string&) { a.set_value(); }));
+  ASSERT_TRUE(store->try_submit(write_of("e4-logout", 1767225601000),
+                                [&](WriteOutcome, const std::string&) { b.set_value(); }));
+  a.get_future().get();
+  b.get_future().get();
+  const auto vin = protocol::make_vin("LGAX2BG40N1000001");
+  const auto latest = boost::json::parse(store->latest_state(vin).value());
+  EXPECT_EQ(latest.at("command_name").as_string(), "logout");
+  const auto fix = boost::json::parse(store->last_fix(vin).value());
+  EXPECT_EQ(fix.at("time").as_string(), "2024-05-20T08:30:10+08:00");
+  // Both frames' Beijing day (2024-05-20) counts once.
+  EXPECT_EQ(store->online_days(vin, 19863, 19863), 1);
+  const auto key = store->latest_frame_key(vin);
+  ASSERT_TRUE(key);
+  EXPECT_EQ(parse_frame_key(*key)->collection_unix_s, 1716199200);  // the logout's 18:00:00
 }
 
 TEST(Store, LatestStateAndLastFix) {
