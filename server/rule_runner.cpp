@@ -86,13 +86,18 @@ void fold_decoded(const rules::Engine& engine, const rules::VehicleRecord* vehic
   }
 }
 
+bool carries_evidence(const protocol::DecodedFrame& frame) {
+  return std::holds_alternative<protocol::ReportBody>(frame.message.body) ||
+         std::holds_alternative<protocol::RemovalAlarmBody>(frame.message.body);
+}
+
 void fold_frame(const rules::Engine& engine, const rules::VehicleRecord* vehicle,
                 const rules::ZoneIndex& zones, const storage::FrameKey& key,
                 const storage::FrameRecord& record, rules::VehicleState& state, ViolationSet& out) {
   protocol::DecodeOptions options;
   options.profile = record.received.profile;
   const auto decoded = protocol::decode_frame(record.raw, options);
-  if (!decoded) return;
+  if (!decoded || !carries_evidence(*decoded)) return;
   fold_decoded(engine, vehicle, zones, key, *decoded, record.received.signature,
                record.received.rejected, record.received.receive_unix_ms, state, out);
 }
@@ -257,6 +262,9 @@ RuleRunner::Shard& RuleRunner::shard_of(std::string_view vin) {
 }
 
 void RuleRunner::submit(const protocol::Vin& vin, std::vector<StoredFrame> frames) {
+  metrics_.rule_frames.inc(frames.size());
+  // Logins, time syncs, logouts… carry nothing the rules read: they neither wait nor order.
+  std::erase_if(frames, [](const StoredFrame& f) { return !carries_evidence(f.decoded); });
   if (frames.empty()) return;
   const std::string text(protocol::as_text(vin));
   auto& shard = shard_of(text);
@@ -265,8 +273,10 @@ void RuleRunner::submit(const protocol::Vin& vin, std::vector<StoredFrame> frame
     std::lock_guard lock(shard.mutex);
     if (shard.stopping) return;
     auto& work = shard.pending[text];
-    for (const auto& f : frames)
+    for (const auto& f : frames) {
       if (work.min_key.empty() || f.key < work.min_key) work.min_key = f.key;
+      if (f.key > work.max_key) work.max_key = f.key;
+    }
     work.count += n;
     if (!work.read_back && held_frames_.load() + n > options_.max_held_frames) {
       // Over the memory bound: this vehicle's pending frames are read back from the archive.
@@ -279,7 +289,6 @@ void RuleRunner::submit(const protocol::Vin& vin, std::vector<StoredFrame> frame
       std::move(frames.begin(), frames.end(), std::back_inserter(work.frames));
     }
   }
-  metrics_.rule_frames.inc(n);
   metrics_.rules_backlog_reports.add(static_cast<std::int64_t>(n));
   shard.wake.notify_one();
 }
@@ -291,6 +300,7 @@ void RuleRunner::submit(const std::string& vin, const std::string& frame_key) {
     if (shard.stopping) return;
     auto& work = shard.pending[vin];
     if (work.min_key.empty() || frame_key < work.min_key) work.min_key = frame_key;
+    if (frame_key > work.max_key) work.max_key = frame_key;
     ++work.count;
     held_frames_ -= work.frames.size();
     work.frames = {};
@@ -377,11 +387,11 @@ void RuleRunner::run(std::size_t index) {
 
 void RuleRunner::evaluate(Shard& shard, const std::string& vin, Work& work) {
   ViolationSet raised;
-  if (auto it = shard.cursors.find(vin);
-      it != shard.cursors.end() && work.min_key > it->second.last_key) {
+  const auto it = shard.cursors.find(vin);
+  if (it != shard.cursors.end() && work.min_key > it->second.last_key) {
     // In order: continue from the current state, from memory when the frames are held.
     if (work.read_back) {
-      fold_archive(vin, it->second, 0, false, raised);
+      fold_archive(vin, it->second, 0, false, work.max_key, raised);
     } else {
       fold_memory(vin, it->second, work.frames, raised);
     }
@@ -389,7 +399,10 @@ void RuleRunner::evaluate(Shard& shard, const std::string& vin, Work& work) {
     return;
   }
   // Late data, or the first frame since start: evaluate again from the newest checkpoint at or
-  // before the earliest new frame.
+  // before the earliest new frame, through everything folded before and handed over now — or, the
+  // first time since start, through the whole archive (what an earlier run evaluated included).
+  std::optional<std::string> through;
+  if (it != shard.cursors.end()) through = std::max(work.max_key, it->second.last_key);
   metrics_.rule_reevaluations.inc();
   const std::int64_t late = collection_time_of(work.min_key);
   Cursor cursor;
@@ -405,7 +418,7 @@ void RuleRunner::evaluate(Shard& shard, const std::string& vin, Work& work) {
                     }
                     return true;
                   });
-  fold_archive(vin, cursor, from, true, raised);
+  fold_archive(vin, cursor, from, true, through, raised);
   record(raised);
   metrics_.violations_withdrawn.inc(violations_.withdraw_unreproduced(vin, from, raised));
   shard.cursors.insert_or_assign(vin, std::move(cursor));
@@ -421,7 +434,8 @@ void RuleRunner::checkpoint_before(const std::string& vin, const Cursor& cursor,
 }
 
 void RuleRunner::fold_archive(const std::string& vin, Cursor& cursor, std::int64_t from_unix_s,
-                              bool rebuilding, ViolationSet& raised) {
+                              bool rebuilding, const std::optional<std::string>& through_key,
+                              ViolationSet& raised) {
   const auto interval = std::max<std::int64_t>(1, options_.checkpoint_interval.count());
   const auto registry_now = registry();
   const auto zones_now = zones();
@@ -434,13 +448,23 @@ void RuleRunner::fold_archive(const std::string& vin, Cursor& cursor, std::int64
   else if (from_unix_s != std::numeric_limits<std::int64_t>::min())
     bucket = floor_div(from_unix_s, interval);  // the restored checkpoint's own interval
   store_.for_each_frame(
-      protocol::make_vin(vin), from_unix_s, std::numeric_limits<std::int64_t>::max(),
+      protocol::make_vin(vin), from_unix_s,
+      through_key ? collection_time_of(*through_key) : std::numeric_limits<std::int64_t>::max(),
       [&](const storage::FrameKey& key, const storage::FrameRecord& record) {
         auto raw_key = storage::frame_key(key.vin, key.collection_unix_s, key.sequence);
+        if (through_key && raw_key > *through_key) return false;  // not handed over yet
         if (raw_key <= cursor.last_key) return true;  // folded already
-        checkpoint_before(vin, cursor, bucket, key.collection_unix_s);
-        fold_frame(engine_, vehicle, *zones_now, key, record, cursor.state, raised);
+        protocol::DecodeOptions options;
+        options.profile = record.received.profile;
+        const auto decoded = protocol::decode_frame(record.raw, options);
         metrics_.rule_frames_from_archive.inc();
+        // Only frames with evidence move the vehicle on (a time sync is filed under its receive
+        // time, which may lie far ahead of the reports it comes with).
+        if (!decoded || !carries_evidence(*decoded)) return true;
+        checkpoint_before(vin, cursor, bucket, key.collection_unix_s);
+        fold_decoded(engine_, vehicle, *zones_now, key, *decoded, record.received.signature,
+                     record.received.rejected, record.received.receive_unix_ms, cursor.state,
+                     raised);
         cursor.last_key = std::move(raw_key);
         return true;
       });

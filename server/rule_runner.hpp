@@ -100,6 +100,10 @@ std::int64_t time_of(std::string_view key, std::size_t prefix_size);
 inline constexpr const char* last_offline_check = "offline_checked_unix_s";
 }  // namespace rule_state_keys
 
+// Whether the rules read anything in `frame` (reports and removal alarms); other frames are
+// skipped by evaluation and never make a vehicle's later frames look late.
+[[nodiscard]] bool carries_evidence(const protocol::DecodedFrame& frame);
+
 // Evaluates one frame — decoded with the profile it was received under — for `vehicle` (nullptr: a
 // VIN not in the registry, checked only for R12's VIN check). `key` is its archive key.
 void fold_decoded(const rules::Engine& engine, const rules::VehicleRecord* vehicle,
@@ -156,7 +160,7 @@ class RuleRunner final : public StoredFrameSink {
   };
   // One vehicle's frames waiting for its shard.
   struct Work {
-    std::string min_key;              // the earliest new archive key
+    std::string min_key, max_key;     // the earliest and the latest new archive key
     std::vector<StoredFrame> frames;  // their decodings, unless read_back
     std::size_t count = 0;            // frames submitted (the backlog they make)
     bool read_back = false;           // evaluate from the archive
@@ -174,9 +178,13 @@ class RuleRunner final : public StoredFrameSink {
   void run(std::size_t index);
   void refresh_catalogue();
   void evaluate(Shard& shard, const std::string& vin, Work& work);
-  // Folds the archived frames of `vin` after `cursor.last_key` (from `from_unix_s` when rebuilding).
+  // Folds the archived frames of `vin` after `cursor.last_key` (from `from_unix_s` when rebuilding)
+  // up to `through_key` (nullopt: to the end): the newest key handed over or folded before. Frames
+  // stored after it are folded when their session hands them over — read here, they would make
+  // that hand-over look late and be evaluated again.
   void fold_archive(const std::string& vin, Cursor& cursor, std::int64_t from_unix_s,
-                    bool rebuilding, ViolationSet& raised);
+                    bool rebuilding, const std::optional<std::string>& through_key,
+                    ViolationSet& raised);
   // Folds the frames handed over, all newer than `cursor.last_key`, in key order.
   void fold_memory(const std::string& vin, Cursor& cursor, std::vector<StoredFrame>& frames,
                    ViolationSet& raised);
