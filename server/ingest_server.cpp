@@ -75,7 +75,7 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
   void stop(std::string reason) {
     asio::post(executor_, [self = shared_from_this(), reason = std::move(reason)] {
       if (self->stop_reason_.empty()) self->stop_reason_ = reason;
-      self->timer_.cancel();
+      self->interrupt_read();
     });
     // A handshake in progress ends now too (its deadline timer lives on the handshake thread).
     if (tls_context_)
@@ -113,9 +113,14 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
       finish(co_await serve(*tls));
       co_await close(*tls);
     } else if (auto* plain = std::get_if<tcp::socket>(&stream_)) {
+      boost::system::error_code ignored;
+      plain->non_blocking(true, ignored);  // reads and writes are attempted before waiting
       finish(co_await serve(*plain));
       co_await close(*plain);
     }
+    // The watchdog's wait holds the session: end it now rather than at the next deadline.
+    finished_ = true;
+    timer_.cancel();
     server_.session_ended(*this);
   }
 
@@ -182,28 +187,79 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
     return {at, reason};
   }
 
+  // The deadlines without a timer per read: one watchdog wait per session, armed at the earliest
+  // deadline. Moving a deadline later costs nothing (the watchdog wakes, sees the later one and
+  // waits again); moving it earlier re-arms it. When it passes while the session waits to read, the
+  // wait is cancelled and the session closes with the deadline's reason.
+  void watch(std::chrono::steady_clock::time_point at) {
+    if (watch_armed_ && at >= watch_at_) return;
+    watch_armed_ = true;
+    watch_at_ = at;
+    timer_.expires_at(at);  // a wait already pending ends as cancelled: its generation is stale
+    timer_.async_wait([self = shared_from_this(), generation = ++watch_generation_](
+                          const boost::system::error_code&) { self->on_watch(generation); });
+  }
+  void on_watch(std::uint64_t generation) {
+    if (generation != watch_generation_) return;
+    watch_armed_ = false;
+    if (finished_) return;
+    if (std::chrono::steady_clock::now() < deadline_at_) {
+      watch(deadline_at_);
+      return;
+    }
+    if (expired_.empty()) expired_ = deadline_reason_;
+    interrupt_read();
+  }
+  // Cancels the wait for data, if the session is in one (on the strand).
+  void interrupt_read() {
+    if (!waiting_to_read_) return;
+    boost::system::error_code ignored;
+    if (auto* tls = std::get_if<TlsSocket>(&stream_)) tls->socket().cancel(ignored);
+    if (auto* plain = std::get_if<tcp::socket>(&stream_)) plain->cancel(ignored);
+  }
+  // Why the session ends now, if it does: a stop, or a passed deadline.
+  [[nodiscard]] std::string ending() const { return stop_reason_.empty() ? expired_ : stop_reason_; }
+
+  // Waits (cancellably, see interrupt_read) until the socket is readable or writable.
+  awaitable<boost::system::error_code> wait_for(tcp::socket& socket, tcp::socket::wait_type what) {
+    waiting_to_read_ = true;
+    auto [ec] = co_await socket.async_wait(what, nothrow);
+    waiting_to_read_ = false;
+    co_return ec;
+  }
+
   template <class Stream>
   awaitable<std::string> serve(Stream& stream) {
     auto& framer = conversation_->framer();
     for (;;) {
-      if (!stop_reason_.empty()) co_return stop_reason_;
-      const auto [at, expiry] = deadline();
-      timer_.expires_at(at);
-      // An idle connection holds no read buffer: wait for data first, then take one.
-      framer.release_memory();
+      if (auto reason = ending(); !reason.empty()) co_return reason;
+      std::tie(deadline_at_, deadline_reason_) = deadline();
+      watch(deadline_at_);
+      if (framer.buffered() == 0) framer.release_memory();  // idle: no read buffer held
       if (!has_pending(stream)) {
-        const auto ready = co_await (lowest_layer(stream).async_wait(tcp::socket::wait_read, nothrow) ||
-                                     timer_.async_wait(nothrow));
-        if (ready.index() == 1) co_return stop_reason_.empty() ? expiry : stop_reason_;
+        // Wait for data first, then take a buffer.
+        if (co_await wait_for(lowest_layer(stream), tcp::socket::wait_read)) {
+          if (auto reason = ending(); !reason.empty()) co_return reason;
+          co_return "read_error";
+        }
       }
       const auto region = framer.prepare();
-      auto r = co_await (read_some(stream, asio::buffer(region.data(), region.size())) ||
-                         timer_.async_wait(nothrow));
-      if (r.index() == 1) co_return stop_reason_.empty() ? expiry : stop_reason_;
-      auto [ec, n] = std::get<0>(r);
-      if (ec)
-        co_return ec == asio::error::eof || ec == ssl::error::stream_truncated ? "closed_by_peer"
-                                                                               : "read_error";
+      const auto attempt = try_read(stream, asio::buffer(region.data(), region.size()));
+      if (attempt.want == TlsSocket::Want::write) {
+        // TLS needs to send before it can read on (a key update): wait until it can.
+        if (co_await wait_for(lowest_layer(stream), tcp::socket::wait_write)) {
+          if (auto reason = ending(); !reason.empty()) co_return reason;
+          co_return "read_error";
+        }
+        continue;
+      }
+      if (attempt.want == TlsSocket::Want::read) continue;  // readiness without data
+      if (attempt.error)
+        co_return attempt.error == asio::error::eof ||
+                        attempt.error == ssl::error::stream_truncated
+                    ? "closed_by_peer"
+                    : "read_error";
+      const std::size_t n = attempt.bytes;
       framer.commit(n);
       metrics_.bytes_received.inc(n);
 
@@ -229,7 +285,6 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
       if (!close_reason.empty()) co_return close_reason;
       if (framer.buffered() == 0) {
         partial_since_.reset();
-        framer.release_memory();
       } else if (!partial_since_ || !received.empty()) {
         partial_since_ = std::chrono::steady_clock::now();  // a new frame began in this read
       }
@@ -312,10 +367,17 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
       count += r.reply.empty() ? 0 : 1;
     }
     if (out.empty()) co_return true;
-    // Its own timer: stop() cancels timer_, and the answers to stored frames must still go out.
-    asio::steady_timer write_deadline(executor_, config_.write_timeout);
-    auto r = co_await (write_all(stream, asio::buffer(out)) || write_deadline.async_wait(nothrow));
-    if (r.index() == 1 || std::get<0>(std::get<0>(r))) co_return false;
+    // Replies are small: the socket almost always takes them at once. Otherwise the rest goes out
+    // within the write deadline, on a timer of its own (a stop must not cut the answers to stored
+    // frames short).
+    const auto attempt = try_write(stream, asio::buffer(out));
+    if (attempt.error) co_return false;
+    if (attempt.bytes < out.size()) {
+      asio::steady_timer write_deadline(executor_, config_.write_timeout);
+      auto r = co_await (write_all(stream, asio::buffer(out) + attempt.bytes) ||
+                         write_deadline.async_wait(nothrow));
+      if (r.index() == 1 || std::get<0>(std::get<0>(r))) co_return false;
+    }
     metrics_.bytes_sent.inc(out.size());
     metrics_.replies_sent.inc(count);
     const auto now = std::chrono::steady_clock::now();
@@ -342,13 +404,32 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
   // Data already read from the socket and decrypted, waiting to be taken.
   static bool has_pending(tcp::socket&) { return false; }
   static bool has_pending(TlsSocket& tls) { return SSL_has_pending(tls.native_handle()) == 1; }
-  static awaitable<std::tuple<boost::system::error_code, std::size_t>> read_some(
-      tcp::socket& socket, asio::mutable_buffer buffer) {
-    co_return co_await socket.async_read_some(buffer, nothrow);
+  // One read or write without waiting (the plain socket is non-blocking): Want::read / write when
+  // the socket cannot take it now. A plain write may be partial (`bytes`); a TLS one is all or
+  // nothing.
+  static TlsSocket::Attempt try_read(tcp::socket& socket, asio::mutable_buffer buffer) {
+    boost::system::error_code ec;
+    const auto n = socket.read_some(buffer, ec);
+    if (ec == asio::error::would_block) return {{}, 0, TlsSocket::Want::read};
+    return {ec, n};
   }
-  static awaitable<std::tuple<boost::system::error_code, std::size_t>> read_some(
-      TlsSocket& tls, asio::mutable_buffer buffer) {
-    co_return co_await tls.read_some(buffer);
+  static TlsSocket::Attempt try_read(TlsSocket& tls, asio::mutable_buffer buffer) {
+    return tls.try_read(buffer);
+  }
+  static TlsSocket::Attempt try_write(tcp::socket& socket, asio::const_buffer buffer) {
+    boost::system::error_code ec;
+    std::size_t written = 0;
+    while (written < buffer.size()) {
+      written += socket.write_some(buffer + written, ec);
+      if (ec == asio::error::would_block) return {{}, written, TlsSocket::Want::write};
+      if (ec) return {ec, written};
+    }
+    return {{}, written};
+  }
+  static TlsSocket::Attempt try_write(TlsSocket& tls, asio::const_buffer buffer) {
+    auto attempt = tls.try_write(buffer);
+    if (attempt.want != TlsSocket::Want::nothing) attempt.bytes = 0;  // write_all sends it all again
+    return attempt;
   }
   static awaitable<std::tuple<boost::system::error_code, std::size_t>> write_all(
       tcp::socket& socket, asio::const_buffer buffer) {
@@ -378,6 +459,15 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
   std::optional<TerminalConversation> conversation_;  // from the end of the handshake on
   std::optional<std::chrono::steady_clock::time_point> partial_since_;  // a frame has begun
   std::string bound_vin_;
+  // The watchdog (see watch()): the current deadline and its reason, the armed wait, and what
+  // ended the session when a deadline passed.
+  std::chrono::steady_clock::time_point deadline_at_{}, watch_at_{};
+  const char* deadline_reason_ = "idle_timeout";
+  bool watch_armed_ = false;
+  std::uint64_t watch_generation_ = 0;
+  bool waiting_to_read_ = false;
+  bool finished_ = false;
+  std::string expired_;
   std::string stop_reason_;
   asio::steady_timer* handshake_timer_ = nullptr;  // only touched on the handshake thread
 };

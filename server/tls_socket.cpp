@@ -43,46 +43,64 @@ bool TlsSocket::rebind(const asio::any_io_executor& executor) {
   return true;
 }
 
+TlsSocket::Attempt TlsSocket::classify(int r) {
+  switch (SSL_get_error(ssl_, r)) {
+    case SSL_ERROR_WANT_READ:
+      return {{}, 0, Want::read};
+    case SSL_ERROR_WANT_WRITE:
+      return {{}, 0, Want::write};
+    case SSL_ERROR_ZERO_RETURN:  // close_notify
+      return {error_code(asio::error::eof)};
+    case SSL_ERROR_SYSCALL: {
+      // The socket failed (OpenSSL 3 reports a peer that left without close_notify as
+      // SSL_ERROR_SSL, below). A reset or a broken pipe is the peer going away.
+      broken_ = true;
+      const int e = errno ? errno : EIO;
+      if (e == ECONNRESET || e == EPIPE) return {error_code(asio::error::eof)};
+      return {error_code(e, boost::system::system_category())};
+    }
+    default: {
+      broken_ = true;
+      const unsigned long error = ERR_peek_last_error();
+      ERR_clear_error();
+      if (ERR_GET_REASON(error) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+        return {error_code(asio::ssl::error::stream_truncated)};
+      // A reason OpenSSL did not queue (or a callback state this server never sets up) is still
+      // a failure: never report success for r <= 0.
+      return {error == 0 ? error_code(asio::error::fault)
+                         : error_code(static_cast<int>(error), asio::error::get_ssl_category())};
+    }
+  }
+}
+
+TlsSocket::Attempt TlsSocket::try_read(asio::mutable_buffer buffer) {
+  ERR_clear_error();
+  errno = 0;
+  std::size_t n = 0;
+  if (SSL_read_ex(ssl_, buffer.data(), buffer.size(), &n) == 1) return {{}, n};
+  return classify(0);
+}
+
+TlsSocket::Attempt TlsSocket::try_write(asio::const_buffer buffer) {
+  ERR_clear_error();
+  errno = 0;
+  std::size_t n = 0;
+  if (SSL_write_ex(ssl_, buffer.data(), buffer.size(), &n) == 1) return {{}, n};
+  return classify(0);
+}
+
 template <class Op>
 asio::awaitable<std::tuple<int, error_code>> TlsSocket::drive(Op op) {
   for (;;) {
     ERR_clear_error();
     const int r = op();
     if (r > 0) co_return std::tuple{r, error_code{}};
-    const int reason = SSL_get_error(ssl_, r);
+    const auto attempt = classify(r);
+    if (attempt.want == Want::nothing) co_return std::tuple{r, attempt.error};
     error_code ec;
-    switch (reason) {
-      case SSL_ERROR_WANT_READ:
-        co_await socket_.async_wait(asio::ip::tcp::socket::wait_read,
-                                    asio::redirect_error(asio::use_awaitable, ec));
-        break;
-      case SSL_ERROR_WANT_WRITE:
-        co_await socket_.async_wait(asio::ip::tcp::socket::wait_write,
-                                    asio::redirect_error(asio::use_awaitable, ec));
-        break;
-      case SSL_ERROR_ZERO_RETURN:  // close_notify
-        co_return std::tuple{r, error_code(asio::error::eof)};
-      case SSL_ERROR_SYSCALL: {
-        // The socket failed (OpenSSL 3 reports a peer that left without close_notify as
-        // SSL_ERROR_SSL, below). A reset or a broken pipe is the peer going away.
-        broken_ = true;
-        const int e = errno ? errno : EIO;
-        if (e == ECONNRESET || e == EPIPE) co_return std::tuple{r, error_code(asio::error::eof)};
-        co_return std::tuple{r, error_code(e, boost::system::system_category())};
-      }
-      default: {
-        broken_ = true;
-        const unsigned long error = ERR_peek_last_error();
-        ERR_clear_error();
-        if (ERR_GET_REASON(error) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
-          co_return std::tuple{r, error_code(asio::ssl::error::stream_truncated)};
-        // A reason OpenSSL did not queue (or a callback state this server never sets up) is still
-        // a failure: never report success for r <= 0.
-        co_return std::tuple{r, error == 0 ? error_code(asio::error::fault)
-                                           : error_code(static_cast<int>(error),
-                                                        asio::error::get_ssl_category())};
-      }
-    }
+    co_await socket_.async_wait(attempt.want == Want::read ? asio::ip::tcp::socket::wait_read
+                                                           : asio::ip::tcp::socket::wait_write,
+                                asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return std::tuple{r, ec};  // the wait was cancelled (deadline) or failed
   }
 }

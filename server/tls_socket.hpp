@@ -39,6 +39,19 @@ class TlsSocket {
   // Sends close_notify (without waiting for the peer's).
   boost::asio::awaitable<void> shutdown();
 
+  // One attempt without waiting: what the session's loop uses, so that a read or a small write
+  // that the socket can take now costs no coroutine and no wait.
+  enum class Want { nothing, read, write };  // what the socket must become before trying again
+  struct Attempt {
+    boost::system::error_code error;  // as read_some / write_all report it
+    std::size_t bytes = 0;
+    Want want = Want::nothing;
+  };
+  Attempt try_read(boost::asio::mutable_buffer buffer);
+  // Writes all of `buffer` or nothing; after Want::write, the same buffer must be written again
+  // (write_all does that).
+  Attempt try_write(boost::asio::const_buffer buffer);
+
   // Moves the connection to another executor (another io_context's thread): the descriptor is
   // released from this socket and adopted by a new one. No operation may be in progress. False
   // (the socket closed) when the descriptor cannot be moved.
@@ -52,6 +65,8 @@ class TlsSocket {
   // socket whenever OpenSSL asks to. Returns op's last result and the error (none on success).
   template <class Op>
   boost::asio::awaitable<std::tuple<int, boost::system::error_code>> drive(Op op);
+  // What OpenSSL's result `r` of an I/O call means (SSL_get_error and the error queue).
+  Attempt classify(int r);
 
   boost::asio::ip::tcp::socket socket_;
   SSL* ssl_ = nullptr;
