@@ -91,6 +91,8 @@ po::options_description serve_options() {
     ("sync-interval-ms", po::value<int>()->default_value(10), "WAL sync period with --sync interval")
     ("retention-days", po::value<int>()->default_value(0), "drop raw frames older than this (0: keep all)")
     ("max-batch", po::value<std::size_t>()->default_value(2000), "frames per storage batch")
+    ("storage-writers", po::value<std::size_t>()->default_value(2),
+       "storage writer threads, each taking the vehicles whose VIN hashes to it; their synced writes share WAL syncs")
     ("queue-capacity", po::value<std::size_t>()->default_value(20000), "frames waiting for storage before sessions stop reading")
     ("log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error")
     ("phase-out", po::value<std::string>()->default_value("2026-01-01"), "R01: 国三 trucks are flagged from this Beijing date on");
@@ -317,6 +319,9 @@ void read_serve(const po::variables_map& vm, Config& c, std::vector<std::string>
   if (days > 0) c.store.retention = std::chrono::hours(24 * days);
   c.store.max_batch = vm["max-batch"].as<std::size_t>();
   c.store.queue_capacity = vm["queue-capacity"].as<std::size_t>();
+  c.store.writers = vm["storage-writers"].as<std::size_t>();
+  if (c.store.writers == 0 || c.store.writers > 64)
+    problems.push_back("--storage-writers must be 1 to 64");
   if (c.store.max_batch == 0 || c.store.queue_capacity == 0)
     problems.push_back("--max-batch and --queue-capacity must be at least 1");
   if (const auto t = parse_time(vm["phase-out"].as<std::string>()))

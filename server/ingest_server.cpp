@@ -295,54 +295,57 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
   // Returns each frame's archive key (empty for a duplicate), or nullopt when a write failed.
   awaitable<std::optional<std::vector<std::string>>> store_all(
       std::vector<storage::FrameWrite> writes) {
-    auto pending = std::make_shared<std::atomic<std::size_t>>(writes.size());
-    auto failed = std::make_shared<std::atomic<bool>>(false);
-    auto keys = std::make_shared<std::vector<std::string>>(writes.size());
-    // Shared: the last completion's wake-up may run after this coroutine has moved on.
-    auto done =
-        std::make_shared<asio::steady_timer>(executor_, asio::steady_timer::time_point::max());
-    auto self = shared_from_this();
-    bool closed = false;
-    for (std::size_t i = 0; i < writes.size(); ++i) {
-      auto completion = [this, self, pending, failed, done, keys, i](storage::WriteOutcome outcome,
-                                                                     const std::string& key) {
-        if (outcome == storage::WriteOutcome::failed) failed->store(true);
-        if (outcome == storage::WriteOutcome::stored) metrics_.frames_stored.inc();
-        if (outcome == storage::WriteOutcome::duplicate) metrics_.duplicates.inc();
-        (*keys)[i] = key;  // each completion writes its own element
-        // The last completion wakes the session; posting keeps the wake-up on its strand, so it
-        // runs after the session has started waiting (or finds it already gone past).
-        if (pending->fetch_sub(1) == 1) asio::post(executor_, [done] { done->cancel(); });
-      };
-      storage::WriteCompletion done_i = completion;
-      for (;;) {
-        // The writer is behind: stop reading (TCP pushes back on the terminal) until the writer
-        // says there is room. The wake-up is posted to this strand, so it runs after the wait began.
-        auto room =
-            std::make_shared<asio::steady_timer>(executor_, asio::steady_timer::time_point::max());
-        const auto submitted = server_.store().submit_or_notify(
-            std::move(writes[i]), done_i,
-            [room, executor = executor_] { asio::post(executor, [room] { room->cancel(); }); });
-        if (submitted != storage::Store::Submitted::full) {
-          closed = submitted == storage::Store::Submitted::closed;
-          break;
+    // Shared with the completion, which runs on a writer thread and may outlive this coroutine's
+    // interest; the wake-up is posted to this strand, so it runs after the wait has begun.
+    struct Stored {
+      explicit Stored(const asio::any_io_executor& e)
+          : done(e, asio::steady_timer::time_point::max()) {}
+      asio::steady_timer done;
+      std::vector<storage::WriteResult> results;
+      std::atomic<bool> complete{false};
+    };
+    auto state = std::make_shared<Stored>(executor_);
+    storage::BatchCompletion completion = [state, executor = executor_](
+                                              std::vector<storage::WriteResult>& results) {
+      state->results = std::move(results);
+      state->complete.store(true, std::memory_order_release);
+      asio::post(executor, [state] { state->done.cancel(); });
+    };
+    for (;;) {
+      auto room = server_.store().submit_or_notify(writes, completion, nullptr);
+      if (room == storage::Store::Submitted::full) {
+        // The writers are behind: stop reading (TCP pushes back on the terminal) until they say
+        // there is room.
+        auto wake = std::make_shared<asio::steady_timer>(executor_,
+                                                         asio::steady_timer::time_point::max());
+        room = server_.store().submit_or_notify(
+            writes, completion,
+            [wake, executor = executor_] { asio::post(executor, [wake] { wake->cancel(); }); });
+        if (room == storage::Store::Submitted::full) {
+          co_await wake->async_wait(nothrow);
+          continue;
         }
-        co_await room->async_wait(nothrow);
       }
-      if (closed) {
-        // This write and the rest are not queued; the ones before it complete as usual.
-        failed->store(true);
-        pending->fetch_sub(writes.size() - i);
-        break;
-      }
+      if (room == storage::Store::Submitted::closed) co_return std::nullopt;
+      break;
     }
-    while (pending->load() > 0) co_await done->async_wait(nothrow);
-    if (failed->load()) {
+    while (!state->complete.load(std::memory_order_acquire))
+      co_await state->done.async_wait(nothrow);
+    std::vector<std::string> keys;
+    keys.reserve(state->results.size());
+    bool failed = false;
+    for (auto& r : state->results) {
+      if (r.outcome == storage::WriteOutcome::failed) failed = true;
+      if (r.outcome == storage::WriteOutcome::stored) metrics_.frames_stored.inc();
+      if (r.outcome == storage::WriteOutcome::duplicate) metrics_.duplicates.inc();
+      keys.push_back(std::move(r.frame_key));
+    }
+    if (failed) {
       spdlog::error("event=storage_failed conn={} vin={}: frames not acknowledged", id_,
                     conversation_->vin_text());
       co_return std::nullopt;
     }
-    co_return std::move(*keys);
+    co_return keys;
   }
 
   // Hands the newly stored frames (duplicates have no key) with their decoding to evaluation.

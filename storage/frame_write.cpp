@@ -86,36 +86,48 @@ FrameWrite make_frame_write(const DecodedFrame& frame, ByteView raw, ReceiveInfo
     return w;
   }
 
-  json::object latest{
-      {"vin", std::string(as_text(h.vin))},
+  // The JSON of the latest state is made by the writer, once per vehicle and batch
+  // (latest_state_json): most frames are superseded in the same batch.
+  w.latest = FrameWrite::Latest{h.command, frame.command_kind()};
+  if (const auto fix = last_position(frame.message.body)) {
+    const Position& p = *fix->first;
+    if (const auto lon = p.lon_deg(), lat = p.lat_deg(); lon && lat)
+      w.fix = FrameWrite::Fix{fix->second, p.fix_valid(), *lon, *lat};
+  }
+  w.record = FrameRecord{std::move(received), Bytes(raw.begin(), raw.end())};
+  return w;
+}
+
+std::string latest_state_json(const FrameWrite& w) {
+  if (!w.latest) return {};
+  const ReceiveInfo& received = w.record.received;
+  const json::object latest{
+      {"vin", std::string(as_text(w.vin))},
       {"receive_time", iso_ms(received.receive_unix_ms)},
       {"receive_unix_ms", received.receive_unix_ms},
-      {"command", h.command},
-      {"command_name", to_string(frame.command_kind())},
+      {"command", w.latest->command},
+      {"command_name", to_string(w.latest->kind)},
       {"collection_time",
        BeijingTime::from_unix_seconds(w.collection_unix_s).iso8601().value_or("")},
-      {"profile", frame.profile ? json::value(to_string(*frame.profile)) : json::value(nullptr)},
+      {"profile",
+       received.profile ? json::value(to_string(*received.profile)) : json::value(nullptr)},
       {"listener", received.listener},
       {"peer", received.peer},
       {"connection_id", received.connection_id},
       {"signature", to_string(received.signature)},
   };
-  w.latest_json = json::serialize(latest);
+  return json::serialize(latest);
+}
 
-  if (const auto fix = last_position(frame.message.body)) {
-    const Position& p = *fix->first;
-    if (const auto lon = p.lon_deg(), lat = p.lat_deg(); lon && lat) {
-      json::object o{{"time", fix->second.iso8601() ? json::value(*fix->second.iso8601())
-                                                    : json::value(nullptr)},
-                     {"valid", p.fix_valid()},
-                     {"lon", *lon},
-                     {"lat", *lat},
-                     {"receive_unix_ms", received.receive_unix_ms}};
-      w.last_fix_json = json::serialize(o);
-    }
-  }
-  w.record = FrameRecord{std::move(received), Bytes(raw.begin(), raw.end())};
-  return w;
+std::string last_fix_json(const FrameWrite& w) {
+  if (!w.fix) return {};
+  const auto time = w.fix->time.iso8601();
+  const json::object o{{"time", time ? json::value(*time) : json::value(nullptr)},
+                       {"valid", w.fix->valid},
+                       {"lon", w.fix->lon_deg},
+                       {"lat", w.fix->lat_deg},
+                       {"receive_unix_ms", w.record.received.receive_unix_ms}};
+  return json::serialize(o);
 }
 
 }  // namespace lantian::storage

@@ -213,15 +213,31 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options, std::string& err
     store->legacy_block_index_ = it->Valid();
   }
 
-  std::string seq;
-  if (store->db_->Get(rocksdb::ReadOptions(), store->meta_, next_sequence_key, &seq).ok() &&
-      seq.size() == 8)
-    store->next_sequence_ = read_u64(seq);
-  store->writer_ = std::thread([s = store.get()] {
-    pthread_setname_np(pthread_self(), "lt-writer");
-    s->run_writer();
+  // Each writer keeps the next sequence it may hand out (`next_sequence`, `next_sequence.N`) in its
+  // batches; the largest of them is above every sequence ever stored.
+  store->for_each_meta(next_sequence_key, [&](const std::string& value) {
+    if (value.size() == 8) store->next_sequence_ = std::max(store->next_sequence_.load(), read_u64(value));
   });
+  store->start_writers();
   return store;
+}
+
+void Store::for_each_meta(const std::string& prefix,
+                          const std::function<void(const std::string&)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
+    fn(it->value().ToString());
+}
+
+void Store::start_writers() {
+  const std::size_t count = std::max<std::size_t>(1, options_.writers);
+  for (std::size_t i = 0; i < count; ++i) lanes_.push_back(std::make_unique<Lane>());
+  for (std::size_t i = 0; i < count; ++i)
+    lanes_[i]->thread = std::thread([this, i] {
+      const auto name = "lt-writer-" + std::to_string(i);
+      pthread_setname_np(pthread_self(), name.c_str());
+      run_lane(i);
+    });
 }
 
 std::unique_ptr<Store> Store::open_read_only(const std::filesystem::path& dir, std::string& error) {
@@ -262,23 +278,77 @@ Store::~Store() {
   close();
 }
 
+// The results of one submission, completed when its last frame's fate is known.
+struct Store::Submission {
+  std::vector<WriteResult> results;
+  std::atomic<std::size_t> left{0};
+  BatchCompletion done;
+};
+
 bool Store::try_submit(FrameWrite&& write, WriteCompletion done) {
-  return submit_or_notify(std::move(write), done, nullptr) == Submitted::queued;
+  std::vector<FrameWrite> writes;
+  writes.push_back(std::move(write));
+  BatchCompletion batch = [done = std::move(done)](std::vector<WriteResult>& results) {
+    done(results[0].outcome, results[0].frame_key);
+  };
+  if (submit_or_notify(writes, batch, nullptr) == Submitted::queued) return true;
+  write = std::move(writes[0]);  // not taken
+  return false;
 }
 
-Store::Submitted Store::submit_or_notify(FrameWrite&& write, WriteCompletion& done,
+Store::Submitted Store::submit_or_notify(std::vector<FrameWrite>& writes, BatchCompletion& done,
                                          std::function<void()> on_room) {
+  if (writes.empty()) return Submitted::queued;
+  std::shared_lock gate(submit_gate_);
+  if (closing_ || read_only_) return Submitted::closed;
   {
-    std::lock_guard lock(mutex_);
-    if (closing_ || read_only_) return Submitted::closed;
-    if (queue_.size() >= options_.queue_capacity) {
+    std::lock_guard lock(room_mutex_);
+    if (queued_ > 0 && queued_ + writes.size() > options_.queue_capacity) {
       if (on_room) room_waiters_.push_back(std::move(on_room));
       return Submitted::full;
     }
-    queue_.push_back({std::move(write), std::move(done)});
+    queued_ += writes.size();
   }
-  wake_.notify_one();
+  auto submission = std::make_shared<Submission>();
+  submission->results.resize(writes.size());
+  submission->left = writes.size();
+  submission->done = std::move(done);
+  // One vehicle's frames always go to the same writer, in order.
+  const auto lane_of = [&](const FrameWrite& w) {
+    return std::hash<std::string_view>{}(protocol::as_text(w.vin)) % lanes_.size();
+  };
+  std::size_t first = 0;
+  while (first < writes.size()) {
+    const auto lane = lane_of(writes[first]);
+    std::size_t end = first + 1;
+    while (end < writes.size() && lane_of(writes[end]) == lane) ++end;
+    {
+      std::lock_guard lock(lanes_[lane]->mutex);
+      for (std::size_t i = first; i < end; ++i)
+        lanes_[lane]->queue.push_back({std::move(writes[i]), submission, i, {}, false});
+    }
+    lanes_[lane]->wake.notify_one();
+    first = end;
+  }
+  writes.clear();
   return Submitted::queued;
+}
+
+void Store::complete(Pending& p, WriteOutcome outcome, const std::string& key) {
+  auto& s = *p.submission;
+  s.results[p.index] = {outcome, key};
+  if (s.left.fetch_sub(1) == 1) s.done(s.results);
+  p.submission.reset();
+}
+
+void Store::taken(std::size_t frames) {
+  std::vector<std::function<void()>> waiters;
+  {
+    std::lock_guard lock(room_mutex_);
+    queued_ -= frames;
+    if (queued_ < options_.queue_capacity || closing_) waiters.swap(room_waiters_);
+  }
+  for (auto& waiter : waiters) waiter();
 }
 
 void Store::on_availability_change(std::function<void(bool)> listener) {
@@ -293,13 +363,18 @@ void Store::tell_availability(bool available) {
 }
 
 void Store::close() {
+  if (closed_.exchange(true) || !db_) return;
   {
-    std::lock_guard lock(mutex_);
-    if (!db_) return;
+    std::unique_lock gate(submit_gate_);
     closing_ = true;
   }
-  wake_.notify_one();
-  if (writer_.joinable()) writer_.join();
+  for (auto& lane : lanes_) {
+    { std::lock_guard lock(lane->mutex); }  // a writer about to wait sees closing_ or the wake-up
+    lane->wake.notify_one();
+  }
+  for (auto& lane : lanes_)
+    if (lane->thread.joinable()) lane->thread.join();
+  taken(0);  // submitters still waiting for room find the store closed
   // After a failed write RocksDB's WAL writer is unusable (syncing it aborts in builds with
   // assertions): what was stored is already durable, so close without touching it.
   if (!read_only_ && available_) {
@@ -314,13 +389,20 @@ void Store::close() {
   db_.reset();
 }
 
-void Store::run_writer() {
+void Store::run_lane(std::size_t index) {
+  Lane& lane = *lanes_[index];
+  // The first writer also tries to recover the archive after a fault.
+  const bool recovers = index == 0;
   // Completions of batches written without sync, waiting for the next WAL sync (interval policy).
   std::vector<Pending> unsynced;
   auto last_sync = std::chrono::steady_clock::now();
   auto sync_unsynced = [&] {
     const auto start = std::chrono::steady_clock::now();
-    const bool ok = db_->SyncWAL().ok();
+    bool ok = false;
+    {
+      std::lock_guard lock(sync_mutex_);
+      ok = db_->SyncWAL().ok();
+    }
     last_sync = std::chrono::steady_clock::now();
     {
       std::lock_guard lock(mutex_);
@@ -330,41 +412,40 @@ void Store::run_writer() {
     if (!ok) mark_fault("WAL sync failed");
     for (auto& p : unsynced) {
       if (!ok) ++write_failures_;
-      p.done(!ok ? WriteOutcome::failed : p.duplicate ? WriteOutcome::duplicate : WriteOutcome::stored,
-             ok ? p.key : std::string());
+      const std::string key = p.key;
+      complete(p, !ok ? WriteOutcome::failed
+                      : p.duplicate ? WriteOutcome::duplicate : WriteOutcome::stored,
+               ok && !p.duplicate ? key : std::string());
     }
     unsynced.clear();
   };
   auto last_recovery = std::chrono::steady_clock::now();
-  std::vector<std::function<void()>> waiters;
 
   for (;;) {
     std::vector<Pending> batch;
     {
-      std::unique_lock lock(mutex_);
-      if (!available_) {
-        // Wake for recovery attempts as well as for writes.
-        wake_.wait_until(lock, last_recovery + options_.recovery_interval,
-                         [&] { return closing_ || !queue_.empty(); });
-      } else if (unsynced.empty()) {
-        wake_.wait(lock, [&] { return closing_ || !queue_.empty(); });
-      } else {
-        wake_.wait_until(lock, last_sync + options_.sync_interval,
-                         [&] { return closing_ || !queue_.empty(); });
-      }
-      const std::size_t n = std::min(queue_.size(), options_.max_batch);
+      std::unique_lock lock(lane.mutex);
+      const auto ready = [&] { return closing_.load() || !lane.queue.empty(); };
+      // The first writer also wakes when the archive becomes unavailable, to start recovering.
+      const auto ready_or_fault = [&] { return ready() || (recovers && !available_); };
+      if (!available_ && recovers)
+        lane.wake.wait_until(lock, last_recovery + options_.recovery_interval, ready);
+      else if (unsynced.empty())
+        lane.wake.wait(lock, ready_or_fault);
+      else
+        lane.wake.wait_until(lock, last_sync + options_.sync_interval, ready_or_fault);
+      const std::size_t n = std::min(lane.queue.size(), options_.max_batch);
       batch.reserve(n);
       for (std::size_t i = 0; i < n; ++i) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
+        batch.push_back(std::move(lane.queue.front()));
+        lane.queue.pop_front();
       }
       if (batch.empty() && closing_) break;
-      if (queue_.size() < options_.queue_capacity || closing_) waiters.swap(room_waiters_);
     }
-    for (auto& waiter : waiters) waiter();
-    waiters.clear();
+    if (!batch.empty()) taken(batch.size());
     if (available_ && !batch.empty() && !options_.discard_frames) check_free_space();
-    if (!available_ && std::chrono::steady_clock::now() - last_recovery >= options_.recovery_interval) {
+    if (recovers && !available_ &&
+        std::chrono::steady_clock::now() - last_recovery >= options_.recovery_interval) {
       last_recovery = std::chrono::steady_clock::now();
       if (try_recover()) tell_availability(true);
     }
@@ -372,10 +453,10 @@ void Store::run_writer() {
       // Failing at once: the callers stop acknowledging and close, rather than wait on a disk
       // that cannot take the data.
       write_failures_ += batch.size();
-      for (auto& p : batch) p.done(WriteOutcome::failed, {});
+      for (auto& p : batch) complete(p, WriteOutcome::failed, {});
       batch.clear();
     }
-    if (!batch.empty()) write_batch(batch);
+    if (!batch.empty()) write_batch(index, batch);
     for (auto& p : batch) unsynced.push_back(std::move(p));
     if (!unsynced.empty() &&
         (options_.sync != SyncPolicy::interval ||
@@ -383,23 +464,22 @@ void Store::run_writer() {
       if (options_.sync == SyncPolicy::interval) {
         sync_unsynced();
       } else {
-        for (auto& p : unsynced)
-          p.done(p.duplicate ? WriteOutcome::duplicate : WriteOutcome::stored, p.key);
+        for (auto& p : unsynced) {
+          const std::string key = p.key;
+          complete(p, p.duplicate ? WriteOutcome::duplicate : WriteOutcome::stored,
+                   p.duplicate ? std::string() : key);
+        }
         unsynced.clear();
       }
     }
   }
   if (!unsynced.empty()) sync_unsynced();
-  {
-    std::lock_guard lock(mutex_);
-    waiters.swap(room_waiters_);
-  }
-  for (auto& waiter : waiters) waiter();  // they find the store closed
 }
 
-// Writes one batch. On return every entry of `batch` whose outcome is already known (duplicate,
-// failed) has been completed and removed; the rest are written (durable if the policy is always).
-void Store::write_batch(std::vector<Pending>& batch) {
+// Writes one batch of one lane. On return every entry of `batch` whose outcome is already known
+// (duplicate, failed) has been completed and removed; the rest are written (durable if the
+// policy is always).
+void Store::write_batch(std::size_t lane, std::vector<Pending>& batch) {
   if (options_.discard_frames) {
     for (auto& p : batch) p.key = frame_key(p.write.vin, p.write.collection_unix_s, next_sequence_++);
     frames_stored_ += batch.size();
@@ -416,8 +496,8 @@ void Store::write_batch(std::vector<Pending>& batch) {
   std::unordered_map<std::string, Entry> entries;
   // The vehicles' newest state, written once per vehicle per batch (arrival order decides).
   struct Latest {
-    std::size_t frame = 0;              // index in `written` of the newest with a latest state
-    std::optional<std::size_t> fix;     // ... and of the newest with a position
+    std::size_t frame = 0;           // index in `written` of the newest with a latest state
+    std::optional<std::size_t> fix;  // ... and of the newest with a position
   };
   std::unordered_map<std::string, Latest> latest;
   std::unordered_set<std::string> days;
@@ -425,6 +505,7 @@ void Store::write_batch(std::vector<Pending>& batch) {
   written.reserve(batch.size());
   rocksdb::ReadOptions read;
   std::string value;
+  std::uint64_t last_sequence = 0;
   for (auto& p : batch) {
     FrameWrite& w = p.write;
     if (w.identity) {
@@ -458,22 +539,23 @@ void Store::write_batch(std::vector<Pending>& batch) {
         if (entry.changed)
           in_batch_duplicates.push_back(std::move(p));
         else
-          p.done(WriteOutcome::duplicate, {});
+          complete(p, WriteOutcome::duplicate, {});
         continue;
       }
       entry.blocks = std::move(merged);
       entry.changed = true;
     }
     const Bytes record = encode_record(w.record);
-    p.key = frame_key(w.vin, w.collection_unix_s, next_sequence_++);
+    last_sequence = next_sequence_++;
+    p.key = frame_key(w.vin, w.collection_unix_s, last_sequence);
     wb.Put(frames_, p.key, slice(record));
     // A rejected frame (no latest state) is evidence only: it does not make the vehicle's last
     // frame, position or online day.
-    if (!w.latest_json.empty()) {
+    if (w.latest) {
       const std::string vin = vin_prefix(w.vin);
       auto& l = latest[vin];
       l.frame = written.size();
-      if (w.last_fix_json) l.fix = written.size();
+      if (w.fix) l.fix = written.size();
       days.insert(day_key(vin, beijing_day(w.collection_unix_s)));
     }
     written.push_back(std::move(p));
@@ -482,14 +564,17 @@ void Store::write_batch(std::vector<Pending>& batch) {
     if (entry.changed) wb.Put(reports_, key, encode_report_entry(entry.receive_unix_ms, entry.blocks));
   for (const auto& [vin, l] : latest) {
     const auto& newest = written[l.frame];
-    wb.Put(latest_, vin, newest.write.latest_json);
+    wb.Put(latest_, vin, latest_state_json(newest.write));
     wb.Put(latest_, vin + key_suffix, newest.key);
-    if (l.fix) wb.Put(latest_, vin + fix_suffix, *written[*l.fix].write.last_fix_json);
+    if (l.fix) wb.Put(latest_, vin + fix_suffix, last_fix_json(written[*l.fix].write));
   }
   for (const auto& day : days) wb.Put(latest_, day, std::string_view());
   batch.clear();
   if (written.empty()) return;
-  wb.Put(meta_, next_sequence_key, u64_value(next_sequence_));
+  // This writer's own high-water mark: above every sequence it stored (see Store::open).
+  std::string sequence_key = next_sequence_key;
+  if (lane > 0) sequence_key += "." + std::to_string(lane);
+  wb.Put(meta_, sequence_key, u64_value(last_sequence + 1));
 
   rocksdb::WriteOptions options;
   options.sync = options_.sync == SyncPolicy::always;
@@ -504,13 +589,13 @@ void Store::write_batch(std::vector<Pending>& batch) {
   if (!status.ok()) {
     mark_fault(status.ToString());
     write_failures_ += written.size() + in_batch_duplicates.size();
-    for (auto& p : written) p.done(WriteOutcome::failed, {});
-    for (auto& p : in_batch_duplicates) p.done(WriteOutcome::failed, {});
+    for (auto& p : written) complete(p, WriteOutcome::failed, {});
+    for (auto& p : in_batch_duplicates) complete(p, WriteOutcome::failed, {});
     return;
   }
   frames_stored_ += written.size();
   if (options.sync || options_.sync == SyncPolicy::off)
-    for (auto& p : in_batch_duplicates) p.done(WriteOutcome::duplicate, {});
+    for (auto& p : in_batch_duplicates) complete(p, WriteOutcome::duplicate, {});
   else
     // Under the interval policy the copy waits for the sync with the report it repeats.
     for (auto& p : in_batch_duplicates) {
@@ -528,7 +613,13 @@ void Store::mark_fault(const std::string& status) {
     if (changed) ++faults_;
     fault_ = status;
   }
-  if (changed) tell_availability(false);
+  if (!changed) return;
+  tell_availability(false);
+  // The first writer tries to recover: wake it, whatever it was waiting for.
+  if (!lanes_.empty()) {
+    { std::lock_guard lock(lanes_[0]->mutex); }
+    lanes_[0]->wake.notify_one();
+  }
 }
 
 std::uint64_t Store::free_bytes() const {
@@ -791,8 +882,8 @@ void Store::compact() {
 StoreStats Store::stats() const {
   StoreStats s{frames_stored_.load(), duplicates_.load(), batches_.load(), write_failures_.load(),
                faults_.load(), 0};
-  std::lock_guard lock(mutex_);
-  s.queue_depth = queue_.size();
+  std::lock_guard lock(room_mutex_);
+  s.queue_depth = queued_;
   return s;
 }
 

@@ -11,10 +11,12 @@
 //   terminal_keys VIN → JSON                    SM2 keys terminals registered by activation
 //   time audit, tokens                               reserved for the API
 //
-// Writes: any thread calls try_submit(); one writer thread batches all pending writes into one
-// RocksDB WriteBatch and makes it durable according to the sync policy (group commit), then calls
-// each write's completion — only then may the caller acknowledge the frame. The queue is bounded:
-// try_submit() returns false when it is full, and the caller waits (back-pressure).
+// Writes: any thread calls submit_or_notify() (or try_submit()); each writer thread (one per lane,
+// vehicles assigned by VIN hash) batches its pending writes into one RocksDB WriteBatch and makes
+// it durable according to the sync policy — RocksDB merges the writers' concurrent synced writes
+// into one WAL sync (group commit) — then calls the completions: only then may the caller
+// acknowledge the frames. The queue is bounded: a full queue refuses the submission and tells the
+// caller when there is room (back-pressure).
 //
 // Thread-safety: try_submit(), reads and stats may be called from any thread; close() once.
 
@@ -28,6 +30,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -65,7 +68,10 @@ struct StoreOptions {
   // compaction. nullopt keeps everything.
   std::optional<std::chrono::hours> retention;
   std::size_t max_batch = 2000;        // frames per WriteBatch
-  std::size_t queue_capacity = 20000;  // frames waiting for the writer
+  std::size_t queue_capacity = 20000;  // frames waiting for the writers
+  // Writer threads, each taking the vehicles whose VIN hashes to it (one vehicle's frames always
+  // meet one writer, in order). RocksDB merges their concurrent synced writes into one WAL sync.
+  std::size_t writers = 2;
   // Benchmark reference only: frames are numbered and completed as stored without being written
   // (the "null sink" of performance.md P1). Nothing reaches the archive; never use it in service.
   bool discard_frames = false;
@@ -95,8 +101,19 @@ struct FrameWrite {
   };
   std::optional<ReportIdentity> identity;
   FrameRecord record;
-  std::string latest_json;                   // latest_state value for the VIN (empty: leave it)
-  std::optional<std::string> last_fix_json;  // when the frame carries a position
+  // What the frame makes of the vehicle's latest state (nullopt: leave it, a rejected frame). The
+  // writer turns the newest of each vehicle in a batch into its latest_state records.
+  struct Latest {
+    std::uint8_t command = 0;
+    protocol::CommandKind kind = protocol::CommandKind::reserved;
+  };
+  std::optional<Latest> latest;
+  struct Fix {  // the newest position the frame carries
+    protocol::BeijingTime time;
+    bool valid = false;
+    double lon_deg = 0, lat_deg = 0;
+  };
+  std::optional<Fix> fix;
 };
 
 // Builds the FrameWrite of a decoded frame. The collection time is the report's (or body's) time,
@@ -104,11 +121,20 @@ struct FrameWrite {
 // idempotency identity; a rejected one does not become the latest state.
 [[nodiscard]] FrameWrite make_frame_write(const protocol::DecodedFrame& frame, ByteView raw,
                                           ReceiveInfo received);
+// The latest_state values a write makes: the vehicle's last frame, and its last position (both
+// empty when the write has none).
+[[nodiscard]] std::string latest_state_json(const FrameWrite& write);
+[[nodiscard]] std::string last_fix_json(const FrameWrite& write);
 
 enum class WriteOutcome { stored, duplicate, failed };
 // Runs once the write's fate is known; `frame_key` is the archive key of a stored frame (empty for
 // duplicates and failures).
 using WriteCompletion = std::function<void(WriteOutcome, const std::string& frame_key)>;
+struct WriteResult {
+  WriteOutcome outcome = WriteOutcome::failed;
+  std::string frame_key;  // of a stored frame
+};
+using BatchCompletion = std::function<void(std::vector<WriteResult>& results)>;
 
 // The families kept for the rule engine and the API: small, low-rate records written directly (and
 // synced) rather than through the frame writer.
@@ -157,14 +183,17 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  // Queues a write; `done` runs on the writer thread once the write is durable (or failed, or found
+  // Queues a write; `done` runs on a writer thread once the write is durable (or failed, or found
   // to be a duplicate). Returns false, without taking ownership, when the queue is full or closed.
   bool try_submit(FrameWrite&& write, WriteCompletion done);
   enum class Submitted { queued, full, closed };
-  // Like try_submit, but when the queue is full `on_room` is kept and called once, on the writer
-  // thread, as soon as the writer has taken writes off the queue (or the store closes): the caller
-  // waits for that instead of polling. Nothing is taken from `write` unless queued.
-  Submitted submit_or_notify(FrameWrite&& write, WriteCompletion& done,
+  // Queues `writes` (a connection's frames of one read) with one completion, which runs once, on a
+  // writer thread, when the fate of every one of them is known: `results[i]` is writes[i]'s. When
+  // the queue is full, `on_room` is kept instead and called once, on a writer thread, as soon as a
+  // writer has taken frames off the queue (or the store closes): the caller waits for that rather
+  // than polling. Nothing is taken from `writes` or `done` unless queued. A batch larger than the
+  // whole queue is taken when the queue is empty.
+  Submitted submit_or_notify(std::vector<FrameWrite>& writes, BatchCompletion& done,
                              std::function<void()> on_room);
   // Called on the writer thread whenever available() changes, with its new value; nullptr stops
   // the calls (a listener is never called after it has been replaced). It must not block.
@@ -231,21 +260,36 @@ class Store {
   std::vector<std::chrono::microseconds> take_sync_latencies();
 
  private:
+  struct Submission;  // one submit_or_notify call: its results and completion
   struct Pending {
     FrameWrite write;
-    WriteCompletion done;
-    std::string key;  // set once the writer has given the frame its key (empty: a duplicate)
+    std::shared_ptr<Submission> submission;
+    std::size_t index = 0;   // in the submission
+    std::string key;         // set once the writer has given the frame its key
     bool duplicate = false;  // a copy of a report in the same batch, completed with it
+  };
+  // One writer thread and the vehicles that hash to it.
+  struct Lane {
+    std::mutex mutex;  // guards queue
+    std::condition_variable wake;
+    std::deque<Pending> queue;
+    std::thread thread;
   };
   Store() = default;
   void map_families(const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors);
-  void run_writer();
-  void write_batch(std::vector<Pending>& batch);
-  void mark_fault(const std::string& status);  // writer thread
-  void tell_availability(bool available);      // writer thread, no lock held
-  void check_free_space();                     // writer thread
+  void start_writers();
+  // Calls `fn` with the value of every meta record whose key starts with `prefix`.
+  void for_each_meta(const std::string& prefix,
+                     const std::function<void(const std::string&)>& fn) const;
+  void run_lane(std::size_t index);
+  void write_batch(std::size_t lane, std::vector<Pending>& batch);
+  static void complete(Pending& p, WriteOutcome outcome, const std::string& key);
+  void taken(std::size_t frames);  // frames left the queues: room for waiting submitters
+  void mark_fault(const std::string& status);  // writer threads
+  void tell_availability(bool available);      // writer threads, no lock held
+  void check_free_space();                     // writer threads
   [[nodiscard]] std::uint64_t free_bytes() const;
-  bool try_recover();                          // writer thread
+  bool try_recover();                          // the first writer
   [[nodiscard]] rocksdb::IOStatus probe_disk() const;
 
   StoreOptions options_;
@@ -262,22 +306,27 @@ class Store {
   std::mutex family_write_mutex_;  // serialises insert_if_absent's read-then-write
   bool read_only_ = false;
 
-  mutable std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<Pending> queue_;
-  bool closing_ = false;
-  std::thread writer_;
-  std::uint64_t next_sequence_ = 1;                        // writer thread only
-  std::vector<std::chrono::microseconds> sync_latencies_;  // guarded by mutex_
-  std::vector<std::function<void()>> room_waiters_;       // guarded by mutex_
+  std::vector<std::unique_ptr<Lane>> lanes_;
+  // Held shared while a submission is queued, exclusively to close: nothing is queued after the
+  // writers were told to finish.
+  std::shared_mutex submit_gate_;
+  std::atomic<bool> closing_{false};  // set under submit_gate_ held exclusively
+  std::atomic<bool> closed_{false};
+  std::atomic<std::uint64_t> next_sequence_{1};
+  mutable std::mutex room_mutex_;                          // guards queued_ and room_waiters_
+  std::size_t queued_ = 0;                                 // frames in all lanes' queues
+  std::vector<std::function<void()>> room_waiters_;
+  std::mutex sync_mutex_;                                  // one WAL sync call at a time
+  mutable std::mutex mutex_;                               // guards the two below
+  std::vector<std::chrono::microseconds> sync_latencies_;
+  std::string fault_;
   std::mutex availability_mutex_;  // guards availability_listener_, held while calling it
   std::function<void(bool)> availability_listener_;
 
   std::atomic<std::uint64_t> frames_stored_{0}, duplicates_{0}, batches_{0}, write_failures_{0},
       faults_{0};
   std::atomic<bool> available_{true};
-  bool space_fault_ = false;  // writer thread: the fault is the free-space reserve
-  std::string fault_;  // guarded by mutex_
+  std::atomic<bool> space_fault_{false};  // the fault is the free-space reserve
 };
 
 }  // namespace lantian::storage

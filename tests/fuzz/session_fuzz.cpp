@@ -121,7 +121,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (protocol::is_failure(w.record.received.signature))
         require(!w.identity, "a failing signature takes no idempotency key");
       if (w.record.received.rejected) {
-        require(!w.identity && w.latest_json.empty(),
+        require(!w.identity && !w.latest,
                 "a rejected report takes no key and no latest state");
         require(protocol::is_failure(w.record.received.signature),
                 "only a failing signature is rejected");

@@ -238,16 +238,18 @@ TEST(Store, AFullQueueNotifiesWhenThereIsRoom) {
   std::condition_variable cv;
   int completed = 0, notified = 0;
   for (int i = 0; i < total; ++i) {
-    auto w = write_of("e1-login");
-    WriteCompletion done = [&](WriteOutcome o, const std::string&) {
-      EXPECT_EQ(o, WriteOutcome::stored);
+    std::vector<FrameWrite> writes;
+    writes.push_back(write_of("e1-login"));
+    BatchCompletion done = [&](std::vector<WriteResult>& results) {
+      EXPECT_EQ(results.size(), 1u);
+      EXPECT_EQ(results[0].outcome, WriteOutcome::stored);
       std::lock_guard lock(mutex);
       ++completed;
       cv.notify_all();
     };
     for (;;) {
       bool room = false;
-      const auto r = store->submit_or_notify(std::move(w), done, [&] {
+      const auto r = store->submit_or_notify(writes, done, [&] {
         std::lock_guard lock(mutex);
         room = true;
         ++notified;
@@ -255,6 +257,7 @@ TEST(Store, AFullQueueNotifiesWhenThereIsRoom) {
       });
       if (r == Store::Submitted::queued) break;
       ASSERT_EQ(r, Store::Submitted::full);
+      ASSERT_EQ(writes.size(), 1u);  // not taken
       std::unique_lock lock(mutex);
       ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return room; }));
     }
@@ -265,9 +268,72 @@ TEST(Store, AFullQueueNotifiesWhenThereIsRoom) {
   }
   EXPECT_EQ(store->stats().frames_stored, static_cast<std::uint64_t>(total));
   store->close();
-  WriteCompletion ignored = [](WriteOutcome, const std::string&) {};
-  EXPECT_EQ(store->submit_or_notify(write_of("e1-login"), ignored, [] {}),
-            Store::Submitted::closed);
+  std::vector<FrameWrite> late;
+  late.push_back(write_of("e1-login"));
+  BatchCompletion ignored = [](std::vector<WriteResult>&) {};
+  EXPECT_EQ(store->submit_or_notify(late, ignored, [] {}), Store::Submitted::closed);
+  EXPECT_EQ(late.size(), 1u);
+}
+
+// One read's frames are one submission: one completion, each frame's result in its place, even
+// when the frames belong to vehicles of different writers.
+TEST(Store, ASubmissionAcrossWritersCompletesOnceWithEveryResultInPlace) {
+  TempDir dir;
+  std::string error;
+  auto store = Store::open({.dir = dir.path(), .writers = 4}, error);
+  ASSERT_TRUE(store) << error;
+  std::vector<FrameWrite> writes;
+  for (int i = 0; i < 12; ++i) {
+    auto w = write_of("e1-login");
+    w.vin = protocol::make_vin("LGAX2BG40N10000" + std::to_string(10 + i));
+    writes.push_back(std::move(w));
+  }
+  writes.push_back(write_of("c03-hj1239-10-samples-unsigned"));
+  writes.push_back(write_of("c03-hj1239-10-samples-unsigned"));  // its copy
+  std::promise<std::vector<WriteResult>> done;
+  int calls = 0;
+  BatchCompletion completion = [&](std::vector<WriteResult>& results) {
+    ++calls;
+    done.set_value(results);
+  };
+  ASSERT_EQ(store->submit_or_notify(writes, completion, nullptr), Store::Submitted::queued);
+  EXPECT_TRUE(writes.empty());
+  const auto results = done.get_future().get();
+  EXPECT_EQ(calls, 1);
+  ASSERT_EQ(results.size(), 14u);
+  for (int i = 0; i < 12; ++i) {
+    EXPECT_EQ(results[i].outcome, WriteOutcome::stored) << i;
+    const auto key = parse_frame_key(results[i].frame_key);
+    ASSERT_TRUE(key) << i;
+    EXPECT_EQ(protocol::as_text(key->vin), "LGAX2BG40N10000" + std::to_string(10 + i));
+  }
+  EXPECT_EQ(results[12].outcome, WriteOutcome::stored);
+  EXPECT_EQ(results[13].outcome, WriteOutcome::duplicate);
+  EXPECT_TRUE(results[13].frame_key.empty());
+  EXPECT_EQ(all_frames(*store).size(), 13u);
+}
+
+// Every writer keeps its own high-water mark of sequences: whatever number of writers stored the
+// frames, a reopened archive continues above all of them.
+TEST(Store, SequencesContinueAboveEveryWritersFrames) {
+  TempDir dir;
+  std::string error;
+  {
+    auto store = Store::open({.dir = dir.path(), .writers = 3}, error);
+    ASSERT_TRUE(store) << error;
+    for (int i = 0; i < 30; ++i) {
+      auto w = write_of("e1-login");
+      w.vin = protocol::make_vin("LGAX2BG40N10000" + std::to_string(10 + i));
+      EXPECT_EQ(submit_and_wait(*store, std::move(w)), WriteOutcome::stored);
+    }
+  }
+  auto store = Store::open({.dir = dir.path(), .writers = 1}, error);
+  ASSERT_TRUE(store) << error;
+  std::promise<std::string> key;
+  ASSERT_TRUE(store->try_submit(write_of("e4-logout"), [&](WriteOutcome, const std::string& k) {
+    key.set_value(k);
+  }));
+  EXPECT_EQ(parse_frame_key(key.get_future().get())->sequence, 31u);
 }
 
 TEST(Store, LatestStateWithinOneBatchIsTheLastArrival) {
