@@ -6,10 +6,11 @@
 # under P1 load). Each is measured with its reference in the same run, on this machine, with the
 # load generator (lantian-sim) sharing its cores.
 #
-#   bench/run.sh [SIZE [TARGET...]]
+#   [P1_BASELINE=path/to/other/lantiand] bench/run.sh [SIZE [TARGET...]]
 #       SIZE scales the terminal counts: 1 = the targets' full scale (100,000 terminals for P3/P4);
 #       default 0.1. One process may open at most 20,000 files here, so P3/P4 are capped at 19,000
 #       terminals. TARGETs (P1 P2 P3 P4 P11) pick some; default all (P2 needs P1's rate).
+#       P1_BASELINE adds another build of lantiand (an earlier commit's) to P1, measured alike.
 #
 # Prints one table (target, measured, reference, ratio) and writes out/bench/results.json.
 set -euo pipefail
@@ -95,7 +96,10 @@ drain_s() {
   local start now
   start=$(date +%s.%N)
   for _ in $(seq 1200); do
-    [ "$(metric lantian_rules_backlog_reports)" = "0" ] && break
+    local backlog
+    backlog=$(metric lantian_rules_backlog_reports)
+    # A server without the gauge (a baseline build) is taken as drained.
+    [ -z "$backlog" ] || [ "$backlog" = "0" ] && break
     sleep 0.1
   done
   now=$(date +%s.%N)
@@ -148,6 +152,16 @@ log "P1: --sync always"
 start_server p1 --sync always
 read -r p1 p1_p99 p1_us p1_sim_us p1_drain < <(p1_load p1)
 stop_server
+if [ -n "${P1_BASELINE:-}" ]; then
+  # Another lantiand build (e.g. an earlier commit's), measured the same way in the same run.
+  log "P1 baseline: $P1_BASELINE --sync always"
+  current_bin=$bin
+  bin=$(dirname "$P1_BASELINE")
+  start_server p1base --sync always
+  read -r p1_base p1_base_p99 p1_base_us p1_base_sim_us p1_base_drain < <(p1_load p1base)
+  stop_server
+  bin=$current_bin
+fi
 fleet=
 fi
 
@@ -245,6 +259,9 @@ row() { printf '| %-4s | %-44s | %-22s | %-22s | %-26s | %-7s |\n' "$@"; }
     printf '  %-28s %10s %10s %12s %10s %9s\n' "ack_server (reference)" "$p1_ack" "$p1_ack_p99" "$p1_ack_us" "$p1_ack_sim_us" "—"
     printf '  %-28s %10s %10s %12s %10s %9s\n' "lantiand --frame-sink null" "$p1_ref" "$p1_ref_p99" "$p1_ref_us" "$p1_ref_sim_us" "$p1_ref_drain"
     printf '  %-28s %10s %10s %12s %10s %9s\n' "lantiand --sync always" "$p1" "$p1_p99" "$p1_us" "$p1_sim_us" "$p1_drain"
+    if [ -n "${P1_BASELINE:-}" ]; then
+      printf '  %-28s %10s %10s %12s %10s %9s\n' "baseline --sync always" "$p1_base" "$p1_base_p99" "$p1_base_us" "$p1_base_sim_us" "$p1_base_drain"
+    fi
     echo "  targets: ratio to ack_server ≥ 0.70, server ≤ 55 µs, sim ≤ 15 µs, drain ≤ 5 s"
   fi
 } | tee "$out/results.txt"

@@ -72,9 +72,9 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
 
   // Asks the session to end after the frames it has read (from any thread). Replies to frames
   // already stored are still sent (within the write deadline).
-  void stop(std::string reason) {
-    asio::post(executor_, [self = shared_from_this(), reason = std::move(reason)] {
-      if (self->stop_reason_.empty()) self->stop_reason_ = reason;
+  void stop(CloseReason reason) {
+    asio::post(executor_, [self = shared_from_this(), reason] {
+      if (self->stop_reason_ == CloseReason::none) self->stop_reason_ = reason;
       self->interrupt_read();
     });
     // A handshake in progress ends now too (its deadline timer lives on the handshake thread).
@@ -90,12 +90,13 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
     if (auto* tls = std::get_if<TlsSocket>(&stream_)) {
       // The handshake runs on the server's handshake thread, then the session comes back here.
       const auto handshakes = server_.handshake_executor();
-      std::string failure = "handshake_failed";
+      CloseReason failure = CloseReason::handshake_failed;
       if (tls->rebind(handshakes)) {
         failure = co_await asio::co_spawn(handshakes, handshake(*tls), asio::use_awaitable);
-        if (!tls->rebind(executor_) && failure.empty()) failure = "handshake_failed";
+        if (!tls->rebind(executor_) && failure == CloseReason::none)
+          failure = CloseReason::handshake_failed;
       }
-      if (!failure.empty()) {
+      if (failure != CloseReason::none) {
         metrics_.tls_handshake_failures.inc();
         spdlog::debug("event=tls_handshake_failed conn={} peer={}", id_, peer_);
         finish(failure);
@@ -150,24 +151,24 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
       metrics_.vin_replaced.inc();
       spdlog::info("event=vin_replaced vin={} old_conn={} new_conn={}", vin_text(vin), old->id(),
                    id_);
-      old->stop("replaced_by_new_login");
+      old->stop(CloseReason::replaced_by_new_login);
     }
   }
 
-  // On the handshake thread: the TLS handshake within its deadline. Empty on success, else the
-  // reason the connection closes.
-  awaitable<std::string> handshake(TlsSocket& tls) {
-    if (server_.stopping()) co_return "server_stopping";
+  // On the handshake thread: the TLS handshake within its deadline. CloseReason::none on success,
+  // else the reason the connection closes.
+  awaitable<CloseReason> handshake(TlsSocket& tls) {
+    if (server_.stopping()) co_return CloseReason::server_stopping;
     asio::steady_timer deadline(co_await asio::this_coro::executor, config_.handshake_timeout);
     handshake_timer_ = &deadline;
     auto r = co_await (tls.handshake() || deadline.async_wait(nothrow));
     handshake_timer_ = nullptr;
-    if (r.index() == 1) co_return "handshake_timeout";
-    co_return std::get<0>(r) ? "handshake_failed" : "";
+    if (r.index() == 1) co_return CloseReason::handshake_timeout;
+    co_return std::get<0>(r) ? CloseReason::handshake_failed : CloseReason::none;
   }
 
   // On a verifier thread (the session waits): the conversation's take_frames.
-  awaitable<std::string> take_frames(std::vector<Received>& received,
+  awaitable<CloseReason> take_frames(std::vector<Received>& received,
                                      std::vector<storage::FrameWrite>& writes) {
     co_return conversation_->take_frames(received, writes);
   }
@@ -175,14 +176,14 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
   // When the connection is closed for silence: the idle (or first-frame) deadline counts from the
   // last whole frame, so bytes that never make a frame do not keep a connection open; a frame that
   // has begun must also be complete within frame_timeout (a terminal dribbling bytes).
-  std::pair<std::chrono::steady_clock::time_point, const char*> deadline() const {
+  std::pair<std::chrono::steady_clock::time_point, CloseReason> deadline() const {
     auto& c = *conversation_;
     auto at = c.last_frame_at() + (c.logged_in() ? config_.idle_timeout : config_.first_frame_timeout);
-    const char* reason = c.logged_in() ? "idle_timeout" : "first_frame_timeout";
+    auto reason = c.logged_in() ? CloseReason::idle_timeout : CloseReason::first_frame_timeout;
     if (partial_since_ && config_.frame_timeout.count() > 0 &&
         *partial_since_ + config_.frame_timeout < at) {
       at = *partial_since_ + config_.frame_timeout;
-      reason = "frame_timeout";
+      reason = CloseReason::frame_timeout;
     }
     return {at, reason};
   }
@@ -207,7 +208,7 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
       watch(deadline_at_);
       return;
     }
-    if (expired_.empty()) expired_ = deadline_reason_;
+    if (expired_ == CloseReason::none) expired_ = deadline_reason_;
     interrupt_read();
   }
   // Cancels the wait for data, if the session is in one (on the strand).
@@ -217,8 +218,10 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
     if (auto* tls = std::get_if<TlsSocket>(&stream_)) tls->socket().cancel(ignored);
     if (auto* plain = std::get_if<tcp::socket>(&stream_)) plain->cancel(ignored);
   }
-  // Why the session ends now, if it does: a stop, or a passed deadline.
-  [[nodiscard]] std::string ending() const { return stop_reason_.empty() ? expired_ : stop_reason_; }
+  // Why the session ends now, if it does: a stop, or a passed deadline (else CloseReason::none).
+  [[nodiscard]] CloseReason ending() const {
+    return stop_reason_ == CloseReason::none ? expired_ : stop_reason_;
+  }
 
   // Waits (cancellably, see interrupt_read) until the socket is readable or writable.
   awaitable<boost::system::error_code> wait_for(tcp::socket& socket, tcp::socket::wait_type what) {
@@ -229,18 +232,18 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
   }
 
   template <class Stream>
-  awaitable<std::string> serve(Stream& stream) {
+  awaitable<CloseReason> serve(Stream& stream) {
     auto& framer = conversation_->framer();
     for (;;) {
-      if (auto reason = ending(); !reason.empty()) co_return reason;
+      if (const auto reason = ending(); reason != CloseReason::none) co_return reason;
       std::tie(deadline_at_, deadline_reason_) = deadline();
       watch(deadline_at_);
       if (framer.buffered() == 0) framer.release_memory();  // idle: no read buffer held
       if (!has_pending(stream)) {
         // Wait for data first, then take a buffer.
         if (co_await wait_for(lowest_layer(stream), tcp::socket::wait_read)) {
-          if (auto reason = ending(); !reason.empty()) co_return reason;
-          co_return "read_error";
+          if (const auto reason = ending(); reason != CloseReason::none) co_return reason;
+          co_return CloseReason::read_error;
         }
       }
       const auto region = framer.prepare();
@@ -248,8 +251,8 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
       if (attempt.want == TlsSocket::Want::write) {
         // TLS needs to send before it can read on (a key update): wait until it can.
         if (co_await wait_for(lowest_layer(stream), tcp::socket::wait_write)) {
-          if (auto reason = ending(); !reason.empty()) co_return reason;
-          co_return "read_error";
+          if (const auto reason = ending(); reason != CloseReason::none) co_return reason;
+          co_return CloseReason::read_error;
         }
         continue;
       }
@@ -257,8 +260,8 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
       if (attempt.error)
         co_return attempt.error == asio::error::eof ||
                         attempt.error == ssl::error::stream_truncated
-                    ? "closed_by_peer"
-                    : "read_error";
+                    ? CloseReason::closed_by_peer
+                    : CloseReason::read_error;
       const std::size_t n = attempt.bytes;
       framer.commit(n);
       metrics_.bytes_received.inc(n);
@@ -268,7 +271,7 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
       // Verifying a signature costs ≈ 0.6 ms (docs/performance.md): a session that may verify
       // takes its frames on a verifier thread, so the other sessions on this I/O thread are not
       // kept waiting behind it.
-      std::string close_reason;
+      CloseReason close_reason = CloseReason::none;
       if (config_.verify_threads > 0 && conversation_->may_verify())
         close_reason = co_await asio::co_spawn(server_.verify_executor(),
                                                take_frames(received, writes), asio::use_awaitable);
@@ -277,12 +280,12 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
       if (!writes.empty()) {
         metrics_.batch_frames.observe(static_cast<double>(writes.size()));
         const auto keys = co_await store_all(std::move(writes));
-        if (!keys) co_return "storage_failed";  // nothing of this read is acknowledged
+        if (!keys) co_return CloseReason::storage_failed;  // nothing of this read is acknowledged
         const bool replied = co_await send_replies(stream, received);
         evaluate(*keys, received);  // after the reply, off this thread
-        if (!replied) co_return "write_timeout";
+        if (!replied) co_return CloseReason::write_timeout;
       }
-      if (!close_reason.empty()) co_return close_reason;
+      if (close_reason != CloseReason::none) co_return close_reason;
       if (framer.buffered() == 0) {
         partial_since_.reset();
       } else if (!partial_since_ || !received.empty()) {
@@ -443,10 +446,10 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
     co_return std::tuple{co_await tls.write_all(buffer), buffer.size()};
   }
 
-  void finish(const std::string& reason) {
-    metrics_.connections_closed.with(reason).inc();
+  void finish(CloseReason reason) {
+    metrics_.connections_closed.with(std::string(to_string(reason))).inc();
     spdlog::info("event=session_closed conn={} peer={} vin={} reason={}", id_, peer_,
-                 conversation_ ? conversation_->vin_text() : "-", reason);
+                 conversation_ ? conversation_->vin_text() : "-", to_string(reason));
   }
 
   IngestServer& server_;
@@ -465,13 +468,13 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
   // The watchdog (see watch()): the current deadline and its reason, the armed wait, and what
   // ended the session when a deadline passed.
   std::chrono::steady_clock::time_point deadline_at_{}, watch_at_{};
-  const char* deadline_reason_ = "idle_timeout";
+  CloseReason deadline_reason_ = CloseReason::idle_timeout;
   bool watch_armed_ = false;
   std::uint64_t watch_generation_ = 0;
   bool waiting_to_read_ = false;
   bool finished_ = false;
-  std::string expired_;
-  std::string stop_reason_;
+  CloseReason expired_ = CloseReason::none;
+  CloseReason stop_reason_ = CloseReason::none;
   asio::steady_timer* handshake_timer_ = nullptr;  // only touched on the handshake thread
 };
 
@@ -591,7 +594,7 @@ void IngestServer::storage_availability_changed(bool available) {
     for (auto& [id, weak] : sessions_)
       if (auto s = weak.lock()) live.push_back(std::move(s));
   }
-  for (auto& s : live) s->stop("storage_unavailable");
+  for (auto& s : live) s->stop(CloseReason::storage_unavailable);
 }
 
 bool IngestServer::admit(const tcp::socket& socket, std::string& address, std::string& reason) {
@@ -727,7 +730,7 @@ awaitable<void> IngestServer::shutdown() {
       if (auto s = weak.lock()) live.push_back(std::move(s));
   }
   spdlog::info("event=stopping sessions={}", live.size());
-  for (auto& s : live) s->stop("server_stopping");
+  for (auto& s : live) s->stop(CloseReason::server_stopping);
   live.clear();
   // The gate: wait until every session has stored and answered what it read, and closed (the
   // last one to end sends on the channel; its one-message buffer keeps a send that comes first).

@@ -572,9 +572,11 @@ void RuleRunner::check_offline(std::int64_t now_unix_s) {
   }
   record(raised);
   std::string error;
-  store_.apply({{storage::Family::rule_state, rule_state_keys::last_offline_check,
-                 std::to_string(now_unix_s)}},
-               storage::Durability::synced, error);
+  if (!store_.apply({{storage::Family::rule_state, rule_state_keys::last_offline_check,
+                      std::to_string(now_unix_s)}},
+                    storage::Durability::synced, error))
+    // The next check reads the archive again; replay compares with the time recorded last.
+    spdlog::error("event=offline_check_not_recorded error=\"{}\"", error);
 }
 
 }  // namespace lantian::server

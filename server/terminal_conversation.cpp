@@ -29,31 +29,32 @@ TerminalConversation::TerminalConversation(ConversationHost& host, const Config&
       connection_(std::move(connection)),
       framer_({.max_data_length = config.max_data_length, .read_chunk = 4096}) {}
 
-std::string TerminalConversation::take_frames(std::vector<Received>& received,
+CloseReason TerminalConversation::take_frames(std::vector<Received>& received,
                                               std::vector<storage::FrameWrite>& writes) {
   for (;;) {
     const auto e = framer_.next();
     switch (e.kind) {
       case protocol::FramerEvent::Kind::need_more:
-        return {};
+        return CloseReason::none;
       case protocol::FramerEvent::Kind::garbage:
       case protocol::FramerEvent::Kind::bad_check:
         metrics_.decode_errors
             .with(e.kind == protocol::FramerEvent::Kind::garbage ? "garbage" : "bad_check")
             .inc();
-        if (config_.close_on_garbage) return "garbage";
+        if (config_.close_on_garbage) return CloseReason::garbage;
         // Resynchronising costs a scan per byte: a connection that sends nothing but garbage
         // would hold a thread's attention for as long as it likes.
         garbage_bytes_ += e.skipped;
-        if (garbage_bytes_ > config_.max_garbage_bytes) return "garbage_flood";
+        if (garbage_bytes_ > config_.max_garbage_bytes) return CloseReason::garbage_flood;
         continue;
       case protocol::FramerEvent::Kind::oversized:
         metrics_.decode_errors.with("oversized").inc();
-        return "oversized_frame";
+        return CloseReason::oversized_frame;
       case protocol::FramerEvent::Kind::frame: {
         garbage_bytes_ = 0;
         const bool was_logged_in = logged_in_;
-        if (auto reason = take_frame(e.frame, received, writes); !reason.empty()) return reason;
+        if (const auto reason = take_frame(e.frame, received, writes); reason != CloseReason::none)
+          return reason;
         // Only a logged-in conversation earns more time: frames allowed before login (time
         // sync, activation) must not keep a connection open that never logs in.
         if (was_logged_in || logged_in_) last_frame_at_ = std::chrono::steady_clock::now();
@@ -63,12 +64,12 @@ std::string TerminalConversation::take_frames(std::vector<Received>& received,
   }
 }
 
-std::string TerminalConversation::take_frame(protocol::ByteView raw, std::vector<Received>& received,
+CloseReason TerminalConversation::take_frame(protocol::ByteView raw, std::vector<Received>& received,
                                              std::vector<storage::FrameWrite>& writes) {
   const auto arrived = std::chrono::steady_clock::now();
   auto decoded = protocol::decode_frame(
       raw, {.profile = listener_.profile ? listener_.profile : registry_profile_});
-  if (!decoded) return "undecodable_frame";  // cannot happen for framer output
+  if (!decoded) return CloseReason::undecodable_frame;  // cannot happen for framer output
   const auto& header = decoded->message.header;
   const auto kind = decoded->command_kind();
   metrics_.frames
@@ -82,17 +83,17 @@ std::string TerminalConversation::take_frame(protocol::ByteView raw, std::vector
     const bool allowed_before_login =
         kind == protocol::CommandKind::activation || kind == protocol::CommandKind::time_sync;
     if (kind == protocol::CommandKind::login) {
-      if (auto reason = log_in(header.vin); !reason.empty()) return reason;
+      if (const auto reason = log_in(header.vin); reason != CloseReason::none) return reason;
     } else if (!allowed_before_login) {
       metrics_.connections_rejected.with("no_login").inc();
-      if (config_.login_policy == LoginPolicy::strict) return "no_login";
-      if (auto reason = log_in(header.vin); !reason.empty()) return reason;
+      if (config_.login_policy == LoginPolicy::strict) return CloseReason::no_login;
+      if (const auto reason = log_in(header.vin); reason != CloseReason::none) return reason;
     }
   } else if (header.vin != vin_) {
     spdlog::warn("event=vin_mismatch conn={} peer={} vin={} frame_vin={}", connection_.id,
                  connection_.peer, text_of(vin_), text_of(header.vin));
     metrics_.connections_rejected.with("vin_mismatch").inc();
-    return "vin_mismatch";
+    return CloseReason::vin_mismatch;
   }
   if (!listener_.profile && decoded->profile == protocol::Profile::hj1239)
     known_profile_ = protocol::Profile::hj1239;
@@ -104,7 +105,8 @@ std::string TerminalConversation::take_frame(protocol::ByteView raw, std::vector
                             decoded->profile};
   protocol::Bytes reply;
   if (kind == protocol::CommandKind::activation) {
-    if (auto reason = handle_activation(*decoded, raw, reply); !reason.empty()) return reason;
+    if (const auto reason = handle_activation(*decoded, raw, reply); reason != CloseReason::none)
+      return reason;
   } else {
     reply = reply_for(*decoded);
   }
@@ -125,7 +127,7 @@ std::string TerminalConversation::take_frame(protocol::ByteView raw, std::vector
   writes.push_back(storage::make_frame_write(*decoded, raw, std::move(info)));
   received.push_back({std::move(reply), arrived,
                       StoredFrame{{}, std::move(*decoded), signature, rejected, received_ms}});
-  return {};
+  return CloseReason::none;
 }
 
 protocol::SignatureCheck TerminalConversation::check_signature(const protocol::DecodedFrame& frame,
@@ -155,7 +157,7 @@ protocol::SignatureCheck TerminalConversation::check_signature(const protocol::D
   return check;
 }
 
-std::string TerminalConversation::handle_activation(const protocol::DecodedFrame& frame,
+CloseReason TerminalConversation::handle_activation(const protocol::DecodedFrame& frame,
                                                     protocol::ByteView raw,
                                                     protocol::Bytes& reply) {
   const auto& header = frame.message.header;
@@ -164,7 +166,7 @@ std::string TerminalConversation::handle_activation(const protocol::DecodedFrame
   if (activated_) {
     // A terminal activates once; each attempt costs a verification and a synced write.
     metrics_.activations.with("repeated").inc();
-    return "activation_repeated";
+    return CloseReason::activation_repeated;
   }
   activated_ = true;
   if (connection_.certificate_cn && *connection_.certificate_cn != text_of(header.vin)) {
@@ -172,7 +174,7 @@ std::string TerminalConversation::handle_activation(const protocol::DecodedFrame
     spdlog::warn("event=certificate_vin_mismatch conn={} peer={} vin={} certificate_cn={}",
                  connection_.id, connection_.peer, text_of(header.vin), *connection_.certificate_cn);
     metrics_.connections_rejected.with("certificate_vin_mismatch").inc();
-    return "certificate_vin_mismatch";
+    return CloseReason::certificate_vin_mismatch;
   }
   ActivationVerdict verdict;
   if (!body || !part)
@@ -187,15 +189,15 @@ std::string TerminalConversation::handle_activation(const protocol::DecodedFrame
     key_looked_up_ = true;
   }
   reply = protocol::make_activation_reply(header, verdict.reply);
-  return {};
+  return CloseReason::none;
 }
 
-std::string TerminalConversation::log_in(const protocol::Vin& vin) {
+CloseReason TerminalConversation::log_in(const protocol::Vin& vin) {
   if (connection_.certificate_cn && *connection_.certificate_cn != text_of(vin)) {
     spdlog::warn("event=certificate_vin_mismatch conn={} peer={} vin={} certificate_cn={}",
                  connection_.id, connection_.peer, text_of(vin), *connection_.certificate_cn);
     metrics_.connections_rejected.with("certificate_vin_mismatch").inc();
-    return "certificate_vin_mismatch";
+    return CloseReason::certificate_vin_mismatch;
   }
   logged_in_ = true;
   vin_ = vin;
@@ -205,7 +207,7 @@ std::string TerminalConversation::log_in(const protocol::Vin& vin) {
   if (!listener_.profile) registry_profile_ = host_.registered_profile(protocol::as_text(vin));
   host_.logged_in(vin);
   spdlog::info("event=login conn={} peer={} vin={}", connection_.id, connection_.peer, text_of(vin));
-  return {};
+  return CloseReason::none;
 }
 
 protocol::Bytes TerminalConversation::reply_for(const protocol::DecodedFrame& f) const {

@@ -18,6 +18,7 @@
 #include "protocol/framer.hpp"
 #include "protocol/message.hpp"
 #include "protocol/signature.hpp"
+#include "server/close_reason.hpp"
 #include "server/config.hpp"
 #include "server/metrics.hpp"
 #include "server/stored_frame_sink.hpp"
@@ -68,8 +69,9 @@ class TerminalConversation {
 
   // Takes every complete frame from the framer: for each, the archive write and the reply it gets
   // once durable (in the same order). Returns the reason to close the connection after them, or
-  // empty to go on. Frames after a closing reason are left in the framer, unread.
-  std::string take_frames(std::vector<Received>& received, std::vector<storage::FrameWrite>& writes);
+  // CloseReason::none to go on. Frames after a closing reason are left in the framer, unread.
+  [[nodiscard]] CloseReason take_frames(std::vector<Received>& received,
+                                        std::vector<storage::FrameWrite>& writes);
 
   [[nodiscard]] bool logged_in() const noexcept { return logged_in_; }
   // Whether taking the next frames may verify signatures (a logged-in vehicle with a key, or one
@@ -86,13 +88,13 @@ class TerminalConversation {
   }
 
  private:
-  std::string take_frame(protocol::ByteView raw, std::vector<Received>& received,
+  CloseReason take_frame(protocol::ByteView raw, std::vector<Received>& received,
                          std::vector<storage::FrameWrite>& writes);
-  std::string log_in(const protocol::Vin& vin);
+  CloseReason log_in(const protocol::Vin& vin);
   // The verdict on a report's signature, with the vehicle's key.
   protocol::SignatureCheck check_signature(const protocol::DecodedFrame& frame,
                                            protocol::ByteView raw);
-  std::string handle_activation(const protocol::DecodedFrame& frame, protocol::ByteView raw,
+  CloseReason handle_activation(const protocol::DecodedFrame& frame, protocol::ByteView raw,
                                 protocol::Bytes& reply);
   [[nodiscard]] protocol::Bytes reply_for(const protocol::DecodedFrame& frame) const;
 

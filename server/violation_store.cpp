@@ -235,7 +235,7 @@ std::size_t ViolationStore::withdraw_unreproduced(const std::string& vin, std::i
   for (const auto& id : stale) {
     std::string error;
     bool withdrawn = false;
-    store_.update(
+    const bool ok = store_.update(
         storage::Family::violations, id,
         [&](const std::optional<std::string>& current,
             std::vector<storage::RecordEdit>& also) -> std::optional<std::string> {
@@ -254,6 +254,11 @@ std::size_t ViolationStore::withdraw_unreproduced(const std::string& vin, std::i
           return json::serialize(*v);
         },
         error);
+    if (!ok) {
+      // It stays as it was (not withdrawn); the next re-evaluation of the vehicle tries again.
+      spdlog::error("event=violation_not_withdrawn vin={} id=\"{}\" error=\"{}\"", vin, id, error);
+      continue;
+    }
     if (withdrawn) {
       ++count;
       spdlog::info("event=violation_withdrawn vin={} id=\"{}\"", vin, id);

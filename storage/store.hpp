@@ -185,7 +185,7 @@ class Store {
 
   // Queues a write; `done` runs on a writer thread once the write is durable (or failed, or found
   // to be a duplicate). Returns false, without taking ownership, when the queue is full or closed.
-  bool try_submit(FrameWrite&& write, WriteCompletion done);
+  [[nodiscard]] bool try_submit(FrameWrite&& write, WriteCompletion done);
   enum class Submitted { queued, full, closed };
   // Queues `writes` (a connection's frames of one read) with one completion, which runs once, on a
   // writer thread, when the fate of every one of them is known: `results[i]` is writes[i]'s. When
@@ -193,7 +193,7 @@ class Store {
   // writer has taken frames off the queue (or the store closes): the caller waits for that rather
   // than polling. Nothing is taken from `writes` or `done` unless queued. A batch larger than the
   // whole queue is taken when the queue is empty.
-  Submitted submit_or_notify(std::vector<FrameWrite>& writes, BatchCompletion& done,
+  [[nodiscard]] Submitted submit_or_notify(std::vector<FrameWrite>& writes, BatchCompletion& done,
                              std::function<void()> on_room);
   // Called on the writer thread whenever available() changes, with its new value; nullptr stops
   // the calls (a listener is never called after it has been replaced). It must not block.
@@ -231,18 +231,18 @@ class Store {
   // Records of the other families. put() and insert_if_absent() are durable (synced) on return;
   // insert_if_absent() returns false when the key exists (the value is left as it was). Errors
   // return false with `error` set.
-  bool put(Family family, const std::string& key, const std::string& value, std::string& error);
-  bool insert_if_absent(Family family, const std::string& key, const std::string& value,
+  [[nodiscard]] bool put(Family family, const std::string& key, const std::string& value, std::string& error);
+  [[nodiscard]] bool insert_if_absent(Family family, const std::string& key, const std::string& value,
                         std::string& error);
   // Applies `edits` atomically (all or none).
-  bool apply(const std::vector<RecordEdit>& edits, Durability durability, std::string& error);
+  [[nodiscard]] bool apply(const std::vector<RecordEdit>& edits, Durability durability, std::string& error);
   // Read-modify-write of one record, atomic with respect to the other update(),
   // insert_if_absent() and apply_locked() calls: `change` gets the current value (nullopt when
   // absent) and returns the new one, or nullopt to leave it; it may add edits of other records to
   // `also`, written in the same batch. Returns false on a write error (`error` set).
   using Change = std::function<std::optional<std::string>(const std::optional<std::string>& current,
                                                           std::vector<RecordEdit>& also)>;
-  bool update(Family family, const std::string& key, const Change& change, std::string& error);
+  [[nodiscard]] bool update(Family family, const std::string& key, const Change& change, std::string& error);
   [[nodiscard]] std::optional<std::string> get(Family family, const std::string& key) const;
   // Calls `fn(key, value)` for every record whose key starts with `prefix`, in key order, until it
   // returns false. With `start`, begins at the first key ≥ start instead.

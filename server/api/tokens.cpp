@@ -135,7 +135,7 @@ bool TokenStore::revoke(const std::string& id, std::string& error) {
   });
   if (hash.empty()) return false;
   bool found = false;
-  store_.update(
+  const bool stored = store_.update(
       storage::Family::tokens, hash,
       [&](const std::optional<std::string>& current,
           std::vector<storage::RecordEdit>&) -> std::optional<std::string> {
@@ -146,7 +146,7 @@ bool TokenStore::revoke(const std::string& id, std::string& error) {
         return json::serialize(to_json(*r));
       },
       error);
-  return found && error.empty();
+  return stored && found;
 }
 
 }  // namespace lantian::server::api

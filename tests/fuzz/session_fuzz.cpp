@@ -113,7 +113,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     fed += n;
     std::vector<TerminalConversation::Received> received;
     std::vector<storage::FrameWrite> writes;
-    const std::string close = conversation.take_frames(received, writes);
+    const auto close = conversation.take_frames(received, writes);
     require(received.size() == writes.size(), "one reply slot per archived frame");
     for (std::size_t i = 0; i < writes.size(); ++i) {
       const auto& w = writes[i];
@@ -128,7 +128,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
       if (!received[i].reply.empty()) require(one_frame(received[i].reply), "a reply is one frame");
     }
-    if (!close.empty()) break;  // the session closes: nothing more is read
+    if (close != server::CloseReason::none) break;  // the session closes: nothing more is read
   }
   return 0;
 }
