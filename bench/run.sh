@@ -47,10 +47,10 @@ start_server() {
   local name=$1; shift
   local log=$work/$name.log
   if [ -n "${fleet:-}" ]; then
-    "$bin/lantiand" import-registry --data-dir "$work/$name" "$fleet" > /dev/null
-    "$bin/lantiand" import-zones --data-dir "$work/$name" "$zones" > /dev/null
+    "${server_bin:-$bin/lantiand}" import-registry --data-dir "$work/$name" "$fleet" > /dev/null
+    "${server_bin:-$bin/lantiand}" import-zones --data-dir "$work/$name" "$zones" > /dev/null
   fi
-  "$bin/lantiand" --data-dir "$work/$name" --listen "tls://127.0.0.1:0?profile=hj1239" \
+  "${server_bin:-$bin/lantiand}" --data-dir "$work/$name" --listen "tls://127.0.0.1:0?profile=hj1239" \
     --admin 127.0.0.1:0 --api 127.0.0.1:0 --max-connections 200000 \
     --max-connections-per-address 200000 --max-accepts-per-second 100000 \
     --handshake-timeout-s 60 "$@" > "$log" 2>&1 &
@@ -155,12 +155,11 @@ stop_server
 if [ -n "${P1_BASELINE:-}" ]; then
   # Another lantiand build (e.g. an earlier commit's), measured the same way in the same run.
   log "P1 baseline: $P1_BASELINE --sync always"
-  current_bin=$bin
-  bin=$(dirname "$P1_BASELINE")
+  server_bin=$P1_BASELINE
   start_server p1base --sync always
   read -r p1_base p1_base_p99 p1_base_us p1_base_sim_us p1_base_drain < <(p1_load p1base)
   stop_server
-  bin=$current_bin
+  server_bin=
 fi
 fleet=
 fi

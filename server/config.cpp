@@ -75,6 +75,8 @@ po::options_description serve_options() {
        "SM2 user ID of terminal signatures; chip-id: each terminal's chip id")
     ("verify-threads", po::value<int>()->default_value(2),
        "threads that verify terminal signatures (SM2 costs about 0.6 ms per report), off the I/O threads; 0: on the I/O threads (a benchmark reference)")
+    ("handshake-nice", po::value<int>()->default_value(10),
+       "nice value (0-19) of the TLS handshake thread: during a reconnect storm established terminals keep their CPU")
     ("rule-threads", po::value<int>()->default_value(0),
        "rule evaluation shards, each a thread owning the vehicles whose VIN hashes to it; 0: one per core")
     ("rule-max-held-frames", po::value<std::size_t>()->default_value(50000),
@@ -92,7 +94,7 @@ po::options_description serve_options() {
     ("retention-days", po::value<int>()->default_value(0), "drop raw frames older than this (0: keep all)")
     ("max-batch", po::value<std::size_t>()->default_value(2000), "frames per storage batch")
     ("storage-writers", po::value<std::size_t>()->default_value(2),
-       "storage writer threads, each taking the vehicles whose VIN hashes to it; their synced writes share WAL syncs")
+       "storage writer threads, each taking the vehicles whose VIN hashes to it; one WAL sync covers every lane's batches")
     ("queue-capacity", po::value<std::size_t>()->default_value(20000), "frames waiting for storage before sessions stop reading")
     ("log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error")
     ("phase-out", po::value<std::string>()->default_value("2026-01-01"), "R01: 国三 trucks are flagged from this Beijing date on");
@@ -281,6 +283,9 @@ void read_serve(const po::variables_map& vm, Config& c, std::vector<std::string>
   c.sm2_user_id = vm["sm2-user-id"].as<std::string>();
   if (c.sm2_user_id.empty() || c.sm2_user_id.size() > 64)
     problems.push_back("--sm2-user-id must have 1 to 64 characters");
+  c.handshake_nice = vm["handshake-nice"].as<int>();
+  if (c.handshake_nice < 0 || c.handshake_nice > 19)
+    problems.push_back("--handshake-nice must be 0 to 19");
   c.rule_threads = vm["rule-threads"].as<int>();
   if (c.rule_threads < 0 || c.rule_threads > 256)
     problems.push_back("--rule-threads must be 0 to 256");

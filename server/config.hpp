@@ -88,6 +88,9 @@ struct Config {
   // Rule evaluation shards (RuleRunnerOptions::shards; 0: one per core) and the decoded frames
   // they may hold before reading frames back from the archive instead.
   int rule_threads = 0;
+  // Nice value of the TLS handshake thread (0–19): during a reconnect storm the established
+  // sessions keep their CPU and the handshakes take what is left.
+  int handshake_nice = 10;
   std::size_t rule_max_held_frames = 50000;
   SignaturePolicy signature_policy = SignaturePolicy::record;
   // Free heap pages go back to the kernel this often (0: never); see IngestServer::trim_memory.

@@ -15,6 +15,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <malloc.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <variant>
@@ -521,6 +523,11 @@ bool IngestServer::start(std::vector<std::string>& problems) {
       handshake_work_.emplace(handshake_io_.get_executor());
       handshake_thread_ = std::thread([this] {
         pthread_setname_np(pthread_self(), "lt-handshake");
+        // Established terminals come first: during a reconnect storm the handshakes take the CPU
+        // the sessions leave, not a share equal to theirs (Linux nice is per thread).
+        if (config_.handshake_nice != 0 &&
+            ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), config_.handshake_nice) != 0)
+          spdlog::warn("event=handshake_priority_not_set nice={}", config_.handshake_nice);
         handshake_io_.run();
       });
     }

@@ -334,6 +334,32 @@ Store::Submitted Store::submit_or_notify(std::vector<FrameWrite>& writes, BatchC
   return Submitted::queued;
 }
 
+rocksdb::Status Store::commit(rocksdb::WriteBatch& batch) {
+  // The lanes write one at a time (RocksDB sees one frame writer, whose memtable inserts use the
+  // per-VIN hints), without sync; then one WAL sync makes every batch written before it durable.
+  // A lane whose batch a sync that began after it covered does not sync again: under load one
+  // fsync answers the batches of every lane (group commit).
+  std::uint64_t mine = 0;
+  {
+    std::lock_guard lock(commit_mutex_);
+    if (auto status = db_->Write(rocksdb::WriteOptions(), &batch); !status.ok()) return status;
+    mine = ++batches_written_;
+  }
+  if (options_.sync != SyncPolicy::always) return rocksdb::Status::OK();
+  std::lock_guard lock(sync_mutex_);
+  if (batches_synced_ >= mine) return rocksdb::Status::OK();
+  const std::uint64_t target = batches_written_.load();
+  const auto start = std::chrono::steady_clock::now();
+  auto status = db_->SyncWAL();
+  {
+    std::lock_guard latencies(mutex_);
+    sync_latencies_.push_back(std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - start));
+  }
+  if (status.ok()) batches_synced_ = target;
+  return status;
+}
+
 void Store::complete(Pending& p, WriteOutcome outcome, const std::string& key) {
   auto& s = *p.submission;
   s.results[p.index] = {outcome, key};
@@ -576,15 +602,7 @@ void Store::write_batch(std::size_t lane, std::vector<Pending>& batch) {
   if (lane > 0) sequence_key += "." + std::to_string(lane);
   wb.Put(meta_, sequence_key, u64_value(last_sequence + 1));
 
-  rocksdb::WriteOptions options;
-  options.sync = options_.sync == SyncPolicy::always;
-  const auto start = std::chrono::steady_clock::now();
-  const auto status = db_->Write(options, &wb);
-  if (options.sync) {
-    std::lock_guard lock(mutex_);
-    sync_latencies_.push_back(std::chrono::duration_cast<std::chrono::microseconds>(
-        std::chrono::steady_clock::now() - start));
-  }
+  const auto status = commit(wb);
   ++batches_;
   if (!status.ok()) {
     mark_fault(status.ToString());
@@ -594,7 +612,7 @@ void Store::write_batch(std::size_t lane, std::vector<Pending>& batch) {
     return;
   }
   frames_stored_ += written.size();
-  if (options.sync || options_.sync == SyncPolicy::off)
+  if (options_.sync != SyncPolicy::interval)
     for (auto& p : in_batch_duplicates) complete(p, WriteOutcome::duplicate, {});
   else
     // Under the interval policy the copy waits for the sync with the report it repeats.

@@ -13,9 +13,8 @@
 //
 // Writes: any thread calls submit_or_notify() (or try_submit()); each writer thread (one per lane,
 // vehicles assigned by VIN hash) batches its pending writes into one RocksDB WriteBatch and makes
-// it durable according to the sync policy — RocksDB merges the writers' concurrent synced writes
-// into one WAL sync (group commit) — then calls the completions: only then may the caller
-// acknowledge the frames. The queue is bounded: a full queue refuses the submission and tells the
+// it durable according to the sync policy — one WAL sync covers the batches of every lane (group
+// commit) — then calls the completions: only then may the caller acknowledge the frames. The queue is bounded: a full queue refuses the submission and tells the
 // caller when there is room (back-pressure).
 //
 // Thread-safety: try_submit(), reads and stats may be called from any thread; close() once.
@@ -47,6 +46,8 @@ class IOStatus;
 class Env;
 class ColumnFamilyHandle;
 struct ColumnFamilyDescriptor;
+class Status;
+class WriteBatch;
 class CompactionFilter;
 }  // namespace rocksdb
 
@@ -70,7 +71,7 @@ struct StoreOptions {
   std::size_t max_batch = 2000;        // frames per WriteBatch
   std::size_t queue_capacity = 20000;  // frames waiting for the writers
   // Writer threads, each taking the vehicles whose VIN hashes to it (one vehicle's frames always
-  // meet one writer, in order). RocksDB merges their concurrent synced writes into one WAL sync.
+  // meet one writer, in order). One WAL sync covers the batches of every writer (commit()).
   std::size_t writers = 2;
   // Benchmark reference only: frames are numbered and completed as stored without being written
   // (the "null sink" of performance.md P1). Nothing reaches the archive; never use it in service.
@@ -283,6 +284,8 @@ class Store {
                      const std::function<void(const std::string&)>& fn) const;
   void run_lane(std::size_t index);
   void write_batch(std::size_t lane, std::vector<Pending>& batch);
+  // Writes a lane's batch and, under SyncPolicy::always, makes it durable (grouped WAL sync).
+  rocksdb::Status commit(rocksdb::WriteBatch& batch);
   static void complete(Pending& p, WriteOutcome outcome, const std::string& key);
   void taken(std::size_t frames);  // frames left the queues: room for waiting submitters
   void mark_fault(const std::string& status);  // writer threads
@@ -316,7 +319,10 @@ class Store {
   mutable std::mutex room_mutex_;                          // guards queued_ and room_waiters_
   std::size_t queued_ = 0;                                 // frames in all lanes' queues
   std::vector<std::function<void()>> room_waiters_;
-  std::mutex sync_mutex_;                                  // one WAL sync call at a time
+  std::mutex commit_mutex_;  // one frame batch written at a time (see commit())
+  std::atomic<std::uint64_t> batches_written_{0};
+  std::mutex sync_mutex_;  // one WAL sync call at a time; guards batches_synced_
+  std::uint64_t batches_synced_ = 0;
   mutable std::mutex mutex_;                               // guards the two below
   std::vector<std::chrono::microseconds> sync_latencies_;
   std::string fault_;

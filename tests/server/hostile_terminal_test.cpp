@@ -108,11 +108,13 @@ TEST(HostileTerminals, SlowlorisGarbageAndOversizedLengthsAreCutOff) {
   header[23] = 0xFB;  // 65531 bytes announced
   liar.send(header);
 
+  // A socket is used by one thread at a time: the dribbling one ends first (its writes fail once
+  // the server has closed the connection, or it has sent its 15 bytes).
+  dribble.join();
   EXPECT_TRUE(slow.closed_by_server(4s));
   flood.join();
   EXPECT_TRUE(noisy.closed_by_server(4s));
   EXPECT_TRUE(liar.closed_by_server(4s));
-  dribble.join();
   good.finish();
   EXPECT_EQ(server.metrics().connections_closed.value("frame_timeout"), 2u);  // slow, liar
   EXPECT_EQ(server.metrics().connections_closed.value("garbage_flood"), 1u);
