@@ -262,10 +262,13 @@ RuleRunner::Shard& RuleRunner::shard_of(std::string_view vin) {
 }
 
 void RuleRunner::submit(const protocol::Vin& vin, std::vector<StoredFrame> frames) {
-  metrics_.rule_frames.inc(frames.size());
+  const auto handed_over = frames.size();
   // Logins, time syncs, logouts… carry nothing the rules read: they neither wait nor order.
   std::erase_if(frames, [](const StoredFrame& f) { return !carries_evidence(f.decoded); });
-  if (frames.empty()) return;
+  if (frames.empty()) {
+    metrics_.rule_frames.inc(handed_over);
+    return;
+  }
   const std::string text(protocol::as_text(vin));
   auto& shard = shard_of(text);
   const auto n = frames.size();
@@ -289,7 +292,9 @@ void RuleRunner::submit(const protocol::Vin& vin, std::vector<StoredFrame> frame
       std::move(frames.begin(), frames.end(), std::back_inserter(work.frames));
     }
   }
+  // Counted once pending, so that whoever sees the count and then calls drain() waits for them.
   metrics_.rules_backlog_reports.add(static_cast<std::int64_t>(n));
+  metrics_.rule_frames.inc(handed_over);
   shard.wake.notify_one();
 }
 
