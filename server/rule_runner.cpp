@@ -91,13 +91,23 @@ bool carries_evidence(const protocol::DecodedFrame& frame) {
          std::holds_alternative<protocol::RemovalAlarmBody>(frame.message.body);
 }
 
+namespace {
+// An archived frame decoded with the profile it was received under, when the rules read anything
+// in it.
+std::optional<protocol::DecodedFrame> evidence_of(const storage::FrameRecord& record) {
+  protocol::DecodeOptions options;
+  options.profile = record.received.profile;
+  auto decoded = protocol::decode_frame(record.raw, options);
+  if (!decoded || !carries_evidence(*decoded)) return std::nullopt;
+  return std::move(*decoded);
+}
+}  // namespace
+
 void fold_frame(const rules::Engine& engine, const rules::VehicleRecord* vehicle,
                 const rules::ZoneIndex& zones, const storage::FrameKey& key,
                 const storage::FrameRecord& record, rules::VehicleState& state, ViolationSet& out) {
-  protocol::DecodeOptions options;
-  options.profile = record.received.profile;
-  const auto decoded = protocol::decode_frame(record.raw, options);
-  if (!decoded || !carries_evidence(*decoded)) return;
+  const auto decoded = evidence_of(record);
+  if (!decoded) return;
   fold_decoded(engine, vehicle, zones, key, *decoded, record.received.signature,
                record.received.rejected, record.received.receive_unix_ms, state, out);
 }
@@ -298,24 +308,6 @@ void RuleRunner::submit(const protocol::Vin& vin, std::vector<StoredFrame> frame
   shard.wake.notify_one();
 }
 
-void RuleRunner::submit(const std::string& vin, const std::string& frame_key) {
-  auto& shard = shard_of(vin);
-  {
-    std::lock_guard lock(shard.mutex);
-    if (shard.stopping) return;
-    auto& work = shard.pending[vin];
-    if (work.min_key.empty() || frame_key < work.min_key) work.min_key = frame_key;
-    if (frame_key > work.max_key) work.max_key = frame_key;
-    ++work.count;
-    held_frames_ -= work.frames.size();
-    work.frames = {};
-    work.read_back = true;
-  }
-  metrics_.rule_frames.inc();
-  metrics_.rules_backlog_reports.add(1);
-  shard.wake.notify_one();
-}
-
 void RuleRunner::stop() {
   for (auto& shard : shards_) {
     {
@@ -459,13 +451,11 @@ void RuleRunner::fold_archive(const std::string& vin, Cursor& cursor, std::int64
         auto raw_key = storage::frame_key(key.vin, key.collection_unix_s, key.sequence);
         if (through_key && raw_key > *through_key) return false;  // not handed over yet
         if (raw_key <= cursor.last_key) return true;  // folded already
-        protocol::DecodeOptions options;
-        options.profile = record.received.profile;
-        const auto decoded = protocol::decode_frame(record.raw, options);
+        const auto decoded = evidence_of(record);
         metrics_.rule_frames_from_archive.inc();
         // Only frames with evidence move the vehicle on (a time sync is filed under its receive
         // time, which may lie far ahead of the reports it comes with).
-        if (!decoded || !carries_evidence(*decoded)) return true;
+        if (!decoded) return true;
         checkpoint_before(vin, cursor, bucket, key.collection_unix_s);
         fold_decoded(engine_, vehicle, *zones_now, key, *decoded, record.received.signature,
                      record.received.rejected, record.received.receive_unix_ms, cursor.state,

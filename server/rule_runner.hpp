@@ -133,8 +133,6 @@ class RuleRunner final : public StoredFrameSink {
   // Frames of `vin` are stored (from any thread; never blocks for long). They are evaluated from
   // the decoding given, or read back from the archive where order or memory require it.
   void submit(const protocol::Vin& vin, std::vector<StoredFrame> frames) override;
-  // A frame of `vin` is stored under `frame_key`, to be read back from the archive.
-  void submit(const std::string& vin, const std::string& frame_key);
   // Evaluates everything submitted, then stops the workers.
   void stop();
   // Waits until everything submitted so far has been evaluated (tests, shutdown).
