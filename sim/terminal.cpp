@@ -95,6 +95,7 @@ class Terminal {
         expectations_(expectations),
         executor_(executor),
         wake_(executor),
+        watchdog_(executor),
         model_(spec, options.start_unix_s),
         frames_(spec),
         rng_(spec.seed ^ 0xA5A5A5A5ULL) {
@@ -105,6 +106,8 @@ class Terminal {
           1e6 * static_cast<double>(options.terminals_total) * frames_per_batch / options.rate);
     else if (options.window == 0 || !replies_)
       interval_us_ = 10'000'000;  // real time (a terminal nobody answers cannot use a window)
+    else
+      refill_at_ = options.window / 2;
     // Spread the first sends over one interval so terminals do not move in step.
     next_due_us_ = options.run_start_us +
                    (interval_us_ > 0 ? static_cast<std::int64_t>(rng_() % interval_us_) : 0);
@@ -231,7 +234,8 @@ class Terminal {
       while (it != inflight_.end() && it->command != command) ++it;
     if (it == inflight_.end()) return;
     const auto now = steady_us();
-    if (is_report(it->command)) {
+    const bool report = is_report(it->command);
+    if (report) {
       const auto latency = std::chrono::microseconds(now - it->sent_us);
       counters_.latency.record(latency);
       const auto storm = counters_.storm_started_us.load(std::memory_order_relaxed);
@@ -244,13 +248,17 @@ class Terminal {
       logged_in_ = true;
     }
     inflight_.erase(it);
-    wake_.cancel();
+    if (report) --reports_in_flight_;
+    // Wake the sender only when it has something to do: a refill (window mode), the last answer
+    // (the end of the run), or an answer to login, time sync or logout.
+    if (!report || reports_in_flight_ <= refill_at_) wake_.cancel();
   }
 
-  [[nodiscard]] std::size_t reports_in_flight() const {
-    std::size_t n = 0;
-    for (const auto& f : inflight_) n += is_report(f.command);
-    return n;
+  [[nodiscard]] std::size_t reports_in_flight() const { return reports_in_flight_; }
+
+  void forget_in_flight() {
+    inflight_.clear();
+    reports_in_flight_ = 0;
   }
 
   // Writes `frames` in one write; reports (and, with replies, every request) are then waited for.
@@ -272,16 +280,34 @@ class Terminal {
         if (command == protocol::command::resend)
           counters_.resends_sent.fetch_add(1, std::memory_order_relaxed);
       }
-      if (replies_ || command == protocol::command::time_sync)
+      if (replies_ || command == protocol::command::time_sync) {
+        reports_in_flight_ += is_report(command);
         inflight_.push_back({now, command, is_report(command) ? std::move(f) : Bytes{}});
+      }
     }
-    // A server that stops reading must not hold the terminal past the end of the run.
-    asio::steady_timer deadline(executor_, options_.reply_timeout);
-    const auto r = co_await (asio::async_write(stream, asio::buffer(out), nothrow) ||
-                             deadline.async_wait(nothrow));
-    if (r.index() == 1 || std::get<0>(std::get<0>(r))) co_return false;
-    counters_.bytes_sent.fetch_add(out.size(), std::memory_order_relaxed);
+    // The write watchdog closes the connection if this write outlasts the reply timeout.
+    write_started_us_ = now;
+    const auto [ec, written] = co_await asio::async_write(stream, asio::buffer(out), nothrow);
+    write_started_us_ = -1;
+    if (ec) co_return false;
+    counters_.bytes_sent.fetch_add(written, std::memory_order_relaxed);
     co_return true;
+  }
+
+  // Closes `socket` when a write has waited longer than the reply timeout (a server that stops
+  // reading must not hold the terminal past the end of the run). One timer per connection, ticking
+  // once a second, instead of a deadline raced against every write.
+  asio::awaitable<void> watch_writes(tcp::socket& socket) {
+    const auto limit_us = options_.reply_timeout.count() * 1'000'000;
+    while (watching_) {
+      watchdog_.expires_after(std::chrono::seconds(1));
+      error_code ec;
+      co_await watchdog_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (!watching_) break;
+      if (write_started_us_ >= 0 && steady_us() - write_started_us_ > limit_us) socket.close(ec);
+    }
+    watchdog_running_ = false;
+    wake_.cancel();
   }
 
   // Waits until `done()` or the oldest request is older than the reply timeout or the connection
@@ -334,8 +360,10 @@ class Terminal {
   asio::awaitable<bool> session(Stream& stream, tcp::socket& socket) {
     reading_ = true;
     logged_in_ = false;
-    inflight_.clear();
+    forget_in_flight();
     asio::co_spawn(executor_, read_replies(stream), asio::detached);
+    watching_ = watchdog_running_ = true;
+    asio::co_spawn(executor_, watch_writes(socket), asio::detached);
     const bool storm_return = storm_pending_;
     std::vector<Bytes> hello;  // (built apart: GCC 12 miscompiles a braced list in co_await)
     hello.push_back(frames_.login(model_clock()));
@@ -380,11 +408,14 @@ class Terminal {
     }
     for (auto& f : inflight_)
       if (is_report(f.command)) unanswered_.push_back(std::move(f.frame));
-    inflight_.clear();
+    forget_in_flight();
     error_code ec;
     socket.shutdown(tcp::socket::shutdown_both, ec);
     socket.close(ec);
-    while (reading_) co_await sleep_until(steady_us() + 1000);
+    watching_ = false;
+    watchdog_.cancel();
+    // Both helpers refer to the socket: it outlives them.
+    while (reading_ || watchdog_running_) co_await sleep_until(steady_us() + 1000);
     was_established_ = established;
     co_return established && ok;
   }
@@ -412,11 +443,20 @@ class Terminal {
         if (steady_us() < next_due_us_) continue;
         next_due_us_ += interval_us_;
       } else {
-        if (!co_await wait_for([&] { return reports_in_flight() < options_.window; }, until))
+        // Refill once half the window is answered, with one write: a write per answer would cost
+        // the load generator (and the server) a system call per report.
+        if (!co_await wait_for([&] { return reports_in_flight() <= refill_at_; }, until))
           co_return false;
-        if (reports_in_flight() >= options_.window) continue;
+        if (reports_in_flight() > refill_at_) continue;
       }
       auto frames = next_batch();
+      if (interval_us_ == 0)
+        for (std::size_t i = 1; i < options_.window && reports_in_flight() + frames.size() <
+                                                           options_.window; ++i) {
+          auto more = next_batch();
+          frames.insert(frames.end(), std::make_move_iterator(more.begin()),
+                        std::make_move_iterator(more.end()));
+        }
       if (frames.empty()) continue;
       if (!co_await send(stream, std::move(frames))) co_return false;
     }
@@ -435,6 +475,7 @@ class Terminal {
   Expectations& expectations_;
   asio::any_io_executor executor_;
   asio::steady_timer wake_;
+  asio::steady_timer watchdog_;
   VehicleModel model_;
   TerminalFrames frames_;
   std::mt19937_64 rng_;
@@ -443,11 +484,16 @@ class Terminal {
   std::int64_t interval_us_ = 0, next_due_us_ = 0, end_us_ = 0, storm_us_ = -1;
   std::uint64_t batch_ = 0, smoke_samples_ = 0;
   int gap_left_ = 0;
-  bool replies_ = true;
-  bool was_established_ = false;  // the last connection got as far as its login's answer  // the server answers this terminal's reports
+  bool replies_ = true;           // the server answers this terminal's reports
+  bool was_established_ = false;  // the last connection got as far as its login's answer
   bool reading_ = false, logged_in_ = false, connected_before_ = false;
   bool stormed_ = false, storm_pending_ = false;
   std::deque<InFlight> inflight_;
+  std::size_t reports_in_flight_ = 0;  // the reports among inflight_
+  // Window mode: refill when no more than this many reports are unanswered.
+  std::size_t refill_at_ = 0;
+  std::int64_t write_started_us_ = -1;  // steady_us() when the pending write began; -1: none
+  bool watching_ = false, watchdog_running_ = false;
   std::vector<Bytes> backlog_;     // kept during a coverage gap (real-time frames)
   std::vector<Bytes> unanswered_;  // written but not answered when the connection broke
 };

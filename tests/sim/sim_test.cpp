@@ -9,10 +9,16 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <fstream>
 #include <sstream>
 
 #include "protocol/decode.hpp"
+#include "protocol/encode.hpp"
 #include "protocol/json.hpp"
 #include "rules/engine.hpp"
 #include "rules/registry.hpp"
@@ -476,6 +482,57 @@ TEST(RunChecks, ViolationsMissingAndUnexpected) {
   // The second visit was not stored; withdrawn does not count; OTHER is not of the fleet.
   EXPECT_EQ(r.missing, (std::vector<std::string>{"R02 B z1 @300", "R04 C @400"}));
   EXPECT_EQ(r.unexpected, std::vector<std::string>{"R09 A @100"});
+}
+
+// A server that answers the login and then stops reading: once the socket buffers are full the
+// terminal's write never completes, and only the write watchdog ends the connection (at the reply
+// timeout), so the run ends instead of hanging.
+TEST(Terminal, AWriteTheServerNeverTakesEndsAtTheReplyTimeout) {
+  namespace asio = boost::asio;
+  using tcp = asio::ip::tcp;
+  Scenario scenario;
+  scenario.guo6_trucks = 1;
+  const auto zones = sample_zones();
+  std::string error;
+  const auto fleet = plan_fleet(scenario, zones.get(), error);
+  ASSERT_TRUE(fleet) << error;
+  const VehicleSpec& truck = fleet->front();
+
+  asio::io_context io;
+  tcp::acceptor acceptor(io);
+  acceptor.open(tcp::v4());
+  acceptor.set_option(asio::socket_base::receive_buffer_size(4096));  // fills at once
+  acceptor.bind({asio::ip::make_address("127.0.0.1"), 0});
+  acceptor.listen();
+  tcp::socket held(io);
+  protocol::Header login;
+  login.command = protocol::command::login;
+  std::copy(truck.vin.begin(), truck.vin.end(), login.vin.begin());
+  const auto answer =
+      protocol::make_same_command_reply(login, protocol::BeijingTime::from_unix_seconds(morning));
+  acceptor.async_accept(held, [&](boost::system::error_code ec) {
+    if (!ec) asio::write(held, asio::buffer(answer), ec);  // and never reads
+  });
+
+  LoadOptions options;
+  options.port = acceptor.local_endpoint().port();
+  options.rate = 200'000;  // as fast as it can encode
+  options.duration = 1s;
+  options.reply_timeout = 2s;
+  options.start_unix_s = morning;
+  options.run_start_us = steady_us();
+  LoadCounters counters;
+  AckLog acks(-1);
+  Expectations expectations(truck, zones.get(), morning);
+  asio::co_spawn(io, run_terminal(truck, options, nullptr, counters, acks, expectations),
+                 asio::detached);
+  const auto started = std::chrono::steady_clock::now();
+  io.run_for(20s);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 8s);
+  EXPECT_EQ(counters.terminals_done.load(), 1u);
+  EXPECT_EQ(counters.connects.load(), 1u);
+  EXPECT_EQ(counters.frames_acked.load(), 0u);
+  EXPECT_GT(counters.frames_unanswered.load(), 1000u);  // far more than the buffers took
 }
 
 }  // namespace
