@@ -15,8 +15,8 @@
 #include <boost/json.hpp>
 #include <algorithm>
 #include <iterator>
+#include <set>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "protocol/beijing_time.hpp"
 #include "protocol/json.hpp"
@@ -35,12 +35,54 @@ constexpr const char* reserved_cfs[] = {"violations", "violation_index", "regist
                                         "audit",      "tokens",          "rule_state",
                                         "terminal_keys"};
 constexpr const char* next_sequence_key = "next_sequence";
-constexpr const char* fix_suffix =
+// latest_state: VIN → one record per vehicle, rewritten once per batch that has its frames:
+//   0x02 · archive key length (8, big-endian) · archive key of its last frame
+//        · state length (8) · its latest-state JSON · its last fix JSON (empty: never had one)
+// Archives written before kept three records: VIN → the JSON, VIN · 0x01 "key" → the archive key,
+// VIN · 0x01 "fix" → the fix JSON. They are still read (a record that begins with '{' is that
+// layout); the first batch of a vehicle replaces them by the single record.
+constexpr char latest_layout = '\x02';
+constexpr const char* legacy_fix_suffix =
     "\x01"
     "fix";
-constexpr const char* key_suffix =
+constexpr const char* legacy_key_suffix =
     "\x01"
     "key";
+
+struct LatestRecord {
+  std::string_view frame_key, state_json, fix_json;
+};
+
+std::string encode_latest(std::string_view frame_key, std::string_view state_json,
+                          std::string_view fix_json) {
+  std::string value;
+  value.reserve(17 + frame_key.size() + state_json.size() + fix_json.size());
+  value += latest_layout;
+  append_u64(value, frame_key.size());
+  value += frame_key;
+  append_u64(value, state_json.size());
+  value += state_json;
+  value += fix_json;
+  return value;
+}
+
+// nullopt: not the single-record layout (a legacy JSON value, or damaged).
+std::optional<LatestRecord> decode_latest(std::string_view value) {
+  if (value.size() < 17 || value[0] != latest_layout) return std::nullopt;
+  value.remove_prefix(1);
+  const auto key_size = read_u64(value);
+  value.remove_prefix(8);
+  if (key_size > value.size() - 8) return std::nullopt;
+  LatestRecord record;
+  record.frame_key = value.substr(0, key_size);
+  value.remove_prefix(key_size);
+  const auto state_size = read_u64(value);
+  value.remove_prefix(8);
+  if (state_size > value.size()) return std::nullopt;
+  record.state_json = value.substr(0, state_size);
+  record.fix_json = value.substr(state_size);
+  return record;
+}
 
 // latest_state: VIN · 0x02 · Beijing day (8, big-endian) marks a day with a stored frame.
 std::string day_key(const std::string& vin_key, std::int64_t day) {
@@ -526,7 +568,7 @@ void Store::write_batch(std::size_t lane, std::vector<Pending>& batch) {
     std::optional<std::size_t> fix;  // ... and of the newest with a position
   };
   std::unordered_map<std::string, Latest> latest;
-  std::unordered_set<std::string> days;
+  std::set<std::pair<std::string, std::int64_t>> days;  // (VIN key, Beijing day) with a frame
   std::vector<Pending> written, in_batch_duplicates;
   written.reserve(batch.size());
   rocksdb::ReadOptions read;
@@ -582,7 +624,7 @@ void Store::write_batch(std::size_t lane, std::vector<Pending>& batch) {
       auto& l = latest[vin];
       l.frame = written.size();
       if (w.fix) l.fix = written.size();
-      days.insert(day_key(vin, beijing_day(w.collection_unix_s)));
+      days.emplace(vin, beijing_day(w.collection_unix_s));
     }
     written.push_back(std::move(p));
   }
@@ -590,11 +632,19 @@ void Store::write_batch(std::size_t lane, std::vector<Pending>& batch) {
     if (entry.changed) wb.Put(reports_, key, encode_report_entry(entry.receive_unix_ms, entry.blocks));
   for (const auto& [vin, l] : latest) {
     const auto& newest = written[l.frame];
-    wb.Put(latest_, vin, latest_state_json(newest.write));
-    wb.Put(latest_, vin + key_suffix, newest.key);
-    if (l.fix) wb.Put(latest_, vin + fix_suffix, last_fix_json(written[*l.fix].write));
+    // Without a fix in this batch the vehicle keeps the one it had.
+    const std::string fix = l.fix ? last_fix_json(written[*l.fix].write) : stored_fix(vin);
+    wb.Put(latest_, vin, encode_latest(newest.key, latest_state_json(newest.write), fix));
   }
-  for (const auto& day : days) wb.Put(latest_, day, std::string_view());
+  // A day marker is written once per vehicle and day (the lane remembers the last one it wrote;
+  // after a restart it is written again, which changes nothing).
+  auto& marked = lanes_[lane]->marked_day;
+  for (const auto& [vin, day] : days) {
+    auto [it, fresh] = marked.try_emplace(vin, day);
+    if (!fresh && it->second == day) continue;
+    it->second = day;
+    wb.Put(latest_, day_key(vin, day), std::string_view());
+  }
   batch.clear();
   if (written.empty()) return;
   // This writer's own high-water mark: above every sequence it stored (see Store::open).
@@ -757,15 +807,24 @@ void Store::for_each_frame(
 
 std::optional<std::string> Store::latest_state(const protocol::Vin& vin) const {
   std::string value;
-  if (db_->Get(rocksdb::ReadOptions(), latest_, vin_prefix(vin), &value).ok()) return value;
-  return std::nullopt;
+  if (!db_->Get(rocksdb::ReadOptions(), latest_, vin_prefix(vin), &value).ok()) return std::nullopt;
+  if (const auto record = decode_latest(value)) return std::string(record->state_json);
+  return value;  // the legacy layout: the JSON itself
 }
 
 std::optional<std::string> Store::last_fix(const protocol::Vin& vin) const {
+  auto fix = stored_fix(vin_prefix(vin));
+  if (fix.empty()) return std::nullopt;
+  return fix;
+}
+
+std::string Store::stored_fix(const std::string& vin_key) const {
   std::string value;
-  if (db_->Get(rocksdb::ReadOptions(), latest_, vin_prefix(vin) + fix_suffix, &value).ok())
-    return value;
-  return std::nullopt;
+  if (!db_->Get(rocksdb::ReadOptions(), latest_, vin_key, &value).ok()) return {};
+  if (const auto record = decode_latest(value)) return std::string(record->fix_json);
+  if (!db_->Get(rocksdb::ReadOptions(), latest_, vin_key + legacy_fix_suffix, &value).ok())
+    return {};
+  return value;
 }
 
 std::int64_t Store::online_days(const protocol::Vin& vin, std::int64_t first_day,
@@ -781,8 +840,11 @@ std::int64_t Store::online_days(const protocol::Vin& vin, std::int64_t first_day
 }
 
 std::optional<std::string> Store::latest_frame_key(const protocol::Vin& vin) const {
+  const std::string vin_key = vin_prefix(vin);
   std::string value;
-  if (db_->Get(rocksdb::ReadOptions(), latest_, vin_prefix(vin) + key_suffix, &value).ok())
+  if (!db_->Get(rocksdb::ReadOptions(), latest_, vin_key, &value).ok()) return std::nullopt;
+  if (const auto record = decode_latest(value)) return std::string(record->frame_key);
+  if (db_->Get(rocksdb::ReadOptions(), latest_, vin_key + legacy_key_suffix, &value).ok())
     return value;
   return std::nullopt;
 }

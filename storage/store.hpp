@@ -3,7 +3,7 @@
 //   raw_frames    frame_key → FrameRecord      the lossless archive and the evidence
 //   report_index  VIN · report time → blocks   idempotency: one entry per report time
 //   block_index   block_key → receive time     the per-block keys of older archives (read only)
-//   latest_state  VIN → JSON                   each vehicle's last frame and last fix
+//   latest_state  VIN → last frame, last fix    each vehicle's latest state, one record; day markers
 //   meta          name → value                 the arrival sequence
 //   violations, registry, zones, observations, permits   the rules' records (docs/rules.md)
 //   violation_index                             listings of violations, newest first
@@ -33,6 +33,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "protocol/errors.hpp"
@@ -275,6 +276,9 @@ class Store {
     std::condition_variable wake;
     std::deque<Pending> queue;
     std::thread thread;
+    // The writer's own: the last Beijing day marked per vehicle (VIN key), so that a day marker
+    // is written once per day rather than once per batch.
+    std::unordered_map<std::string, std::int64_t> marked_day;
   };
   Store() = default;
   void map_families(const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors);
@@ -284,6 +288,8 @@ class Store {
                      const std::function<void(const std::string&)>& fn) const;
   void run_lane(std::size_t index);
   void write_batch(std::size_t lane, std::vector<Pending>& batch);
+  // The last fix JSON stored for a vehicle (its VIN key); empty when none.
+  [[nodiscard]] std::string stored_fix(const std::string& vin_key) const;
   // Writes a lane's batch and, under SyncPolicy::always, makes it durable (grouped WAL sync).
   rocksdb::Status commit(rocksdb::WriteBatch& batch);
   static void complete(Pending& p, WriteOutcome outcome, const std::string& key);

@@ -8,6 +8,7 @@
 #include <boost/json/parse.hpp>
 #include <filesystem>
 #include <condition_variable>
+#include <functional>
 #include <future>
 #include <mutex>
 
@@ -50,6 +51,27 @@ FrameWrite write_of(const std::string& name, std::int64_t receive_ms = 176722560
   return make_frame_write(
       *decoded, f.bytes,
       {receive_ms, 42, "tcp://127.0.0.1:0?profile=auto", "127.0.0.1:50000", decoded->profile});
+}
+
+// Opens the archive in `dir` with RocksDB itself (the store closed) and calls `fn`, to write what
+// older versions wrote. `family(name)` is a column family's handle.
+using FamilyOf = std::function<rocksdb::ColumnFamilyHandle*(const std::string&)>;
+void with_raw_archive(const std::filesystem::path& dir,
+                      const std::function<void(rocksdb::DB&, const FamilyOf&)>& fn) {
+  rocksdb::DBOptions options;
+  std::vector<std::string> names;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(options, dir.string(), &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const auto& n : names) families.push_back({n, rocksdb::ColumnFamilyOptions()});
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(options, dir.string(), families, &handles, &raw).ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  fn(*db, [&](const std::string& name) {
+    return handles[static_cast<std::size_t>(std::find(names.begin(), names.end(), name) -
+                                            names.begin())];
+  });
+  for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
 }
 
 WriteOutcome submit_and_wait(Store& store, FrameWrite w) {
@@ -196,25 +218,14 @@ TEST(Store, PerBlockKeysOfAnOlderArchiveStillRecogniseResends) {
   TempDir dir;
   open_store(dir.path())->close();
   const auto report = write_of("c02-hj1239-10-samples-signed-tildes");
-  {
-    // Write the older layout's keys straight into block_index.
-    rocksdb::DBOptions options;
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(options, dir.path().string(), &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const auto& n : names) families.push_back({n, rocksdb::ColumnFamilyOptions()});
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(options, dir.path().string(), families, &handles, &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
-    const auto at = std::find(names.begin(), names.end(), "block_index") - names.begin();
+  // Write the older layout's keys straight into block_index.
+  with_raw_archive(dir.path(), [&](rocksdb::DB& db, const FamilyOf& family) {
     for (const auto& block : report.identity->blocks)
-      ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[static_cast<std::size_t>(at)],
-                          block_key(report.vin, block.type, block.collection_unix_s),
-                          std::string(8, '\0'))
+      ASSERT_TRUE(db.Put(rocksdb::WriteOptions(), family("block_index"),
+                         block_key(report.vin, block.type, block.collection_unix_s),
+                         std::string(8, '\0'))
                       .ok());
-    for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
-  }
+  });
   auto store = open_store(dir.path());
   EXPECT_EQ(submit_and_wait(*store, write_of("c02-hj1239-10-samples-signed-tildes")),
             WriteOutcome::duplicate);
@@ -224,6 +235,31 @@ TEST(Store, PerBlockKeysOfAnOlderArchiveStillRecogniseResends) {
   std::sort(wider.identity->blocks.begin(), wider.identity->blocks.end());
   EXPECT_EQ(submit_and_wait(*store, std::move(wider)), WriteOutcome::stored);
   EXPECT_EQ(all_frames(*store).size(), 1u);
+}
+
+// Archives that kept a vehicle's latest state as three records are still read, and the vehicle's
+// next batch — without a position — keeps the fix it had.
+TEST(Store, LatestStateOfAnOlderArchiveIsReadAndItsFixKept) {
+  TempDir dir;
+  open_store(dir.path())->close();
+  const std::string text = "LGAX2BG40N1000001";
+  with_raw_archive(dir.path(), [&](rocksdb::DB& db, const FamilyOf& family) {
+    auto* latest = family("latest_state");
+    ASSERT_TRUE(db.Put({}, latest, text, R"({"command_name":"realtime"})").ok());
+    ASSERT_TRUE(db.Put({}, latest, text + "\x01key", "older-key").ok());
+    ASSERT_TRUE(db.Put({}, latest, text + "\x01" "fix", R"({"lon":113.6})").ok());
+  });
+  auto store = open_store(dir.path());
+  const auto vin = protocol::make_vin(text);
+  EXPECT_EQ(store->latest_state(vin), R"({"command_name":"realtime"})");
+  EXPECT_EQ(store->latest_frame_key(vin), "older-key");
+  EXPECT_EQ(store->last_fix(vin), R"({"lon":113.6})");
+  EXPECT_EQ(submit_and_wait(*store, write_of("e4-logout")), WriteOutcome::stored);
+  EXPECT_EQ(boost::json::parse(store->latest_state(vin).value()).at("command_name").as_string(),
+            "logout");
+  EXPECT_EQ(parse_frame_key(store->latest_frame_key(vin).value())->collection_unix_s, 1716199200);
+  EXPECT_EQ(store->last_fix(vin), R"({"lon":113.6})");
+  EXPECT_FALSE(store->last_fix(protocol::make_vin("NOSUCHVIN00000000")).has_value());
 }
 
 // A writer that is behind tells a waiting submitter when there is room again; nothing polls.
