@@ -13,11 +13,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <malloc.h>
 
-#include <boost/asio/steady_timer.hpp>
 #include <csignal>
-#include <functional>
 #include <cstdio>
 #include <iostream>
 
@@ -72,16 +69,5 @@ int main(int argc, char** argv) {
   acceptor.listen(65535);
   std::cout << "listening " << acceptor.local_endpoint().port() << std::endl;
   asio::co_spawn(io, accept(acceptor, *tls), asio::detached);
-  // The same heap trimming as lantiand (--memory-trim-interval-s): freed handshake memory returned.
-  asio::steady_timer trim(io);
-  std::function<void()> arm = [&] {
-    trim.expires_after(std::chrono::seconds(30));
-    trim.async_wait([&](boost::system::error_code ec) {
-      if (ec) return;
-      ::malloc_trim(0);
-      arm();
-    });
-  };
-  arm();
   io.run();
 }

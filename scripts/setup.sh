@@ -8,6 +8,7 @@ packages=(
   g++ cmake ninja-build            # toolchain
   libboost1.81-all-dev             # Asio, Beast, JSON, Geometry, ProgramOptions (1.74 is too old)
   librocksdb-dev                   # the embedded archive
+  libjemalloc-dev                  # lantiand's allocator (docs/adr/0010)
   libssl-dev openssl               # TLS (and SM2/SM3), the development certificates
   libspdlog-dev                    # structured logs
   xxd                              # hex to bytes in the README's examples

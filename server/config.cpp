@@ -83,8 +83,6 @@ po::options_description serve_options() {
        "decoded frames held for the rule workers; past it they read frames back from the archive")
     ("signature-policy", po::value<std::string>()->default_value("record"),
        "a report whose signature fails: record (store, acknowledge, flag R10) or reject (keep as evidence, do not acknowledge)")
-    ("memory-trim-interval-s", po::value<int>()->default_value(30),
-       "give free heap pages back to the kernel this often (0: never; many idle terminals leave much freed memory behind)")
     ("socket-buffer-bytes", po::value<std::size_t>()->default_value(0),
        "kernel send and receive buffer per terminal socket (0: the kernel's default; small values save memory with many terminals)")
     ("sync", po::value<std::string>()->default_value("always"), "WAL sync: always (per batch), interval, off")
@@ -300,10 +298,6 @@ void read_serve(const po::variables_map& vm, Config& c, std::vector<std::string>
     c.signature_policy = SignaturePolicy::reject;
   else
     problems.push_back("--signature-policy must be record or reject, not '" + signature_policy + "'");
-  if (const int trim = vm["memory-trim-interval-s"].as<int>(); trim >= 0)
-    c.memory_trim_interval = std::chrono::seconds(trim);
-  else
-    problems.push_back("--memory-trim-interval-s must be 0 (never) or more");
 
   c.store.dir = c.data_dir / "db";
   const auto sync = vm["sync"].as<std::string>();

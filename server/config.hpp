@@ -93,8 +93,6 @@ struct Config {
   int handshake_nice = 10;
   std::size_t rule_max_held_frames = 50000;
   SignaturePolicy signature_policy = SignaturePolicy::record;
-  // Free heap pages go back to the kernel this often (0: never); see IngestServer::trim_memory.
-  std::chrono::seconds memory_trim_interval{30};
   std::size_t socket_buffer_bytes =
       0;  // SO_SNDBUF/SO_RCVBUF per terminal socket; 0: kernel default
 

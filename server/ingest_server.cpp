@@ -14,7 +14,6 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -493,12 +492,7 @@ IngestServer::IngestServer(asio::io_context& io, Config config, storage::Store& 
 
 IngestServer::~IngestServer() {
   store_.on_availability_change(nullptr);
-  {
-    std::lock_guard lock(trim_mutex_);
-    stopping_ = true;
-  }
-  trim_wake_.notify_all();
-  if (trim_thread_.joinable()) trim_thread_.join();
+  stopping_ = true;
   handshake_work_.reset();
   handshake_io_.stop();
   if (handshake_thread_.joinable()) handshake_thread_.join();
@@ -560,11 +554,6 @@ bool IngestServer::start(std::vector<std::string>& problems) {
     listeners_.push_back({l, std::move(acceptor)});
   }
   if (!problems.empty()) return false;
-  if (config_.memory_trim_interval.count() > 0 && !trim_thread_.joinable())
-    trim_thread_ = std::thread([this] {
-      pthread_setname_np(pthread_self(), "lt-trim");
-      trim_memory();
-    });
   // The writer says when the archive stops or starts taking writes; the reaction runs on io_.
   store_.on_availability_change([this](bool available) {
     asio::post(io_, [this, available] { storage_availability_changed(available); });
@@ -709,23 +698,8 @@ void IngestServer::session_ended(Session& session) {
   metrics_.connections_open.add(-1);
 }
 
-void IngestServer::trim_memory() {
-  std::unique_lock lock(trim_mutex_);
-  while (!trim_wake_.wait_for(lock, config_.memory_trim_interval, [&] { return stopping_.load(); })) {
-    // Handshakes and bursts leave freed memory between the long-lived sessions' allocations,
-    // which glibc keeps; with many idle terminals that is a third of the process
-    // (docs/performance.md, P3). malloc_trim gives the free pages back to the kernel — on this
-    // thread, so that no session waits while it walks the heap.
-    ::malloc_trim(0);
-  }
-}
-
 awaitable<void> IngestServer::shutdown() {
-  {
-    std::lock_guard lock(trim_mutex_);
-    stopping_ = true;
-  }
-  trim_wake_.notify_all();
+  stopping_ = true;
   for (auto& l : listeners_) {
     boost::system::error_code ec;
     l.acceptor->close(ec);

@@ -87,7 +87,6 @@ class IngestServer {
   // terminal connection is closed (reason storage_unavailable) and new ones are refused until the
   // store has recovered.
   void storage_availability_changed(bool available);
-  void trim_memory();  // the trimming thread's loop
   bool admit(const boost::asio::ip::tcp::socket& socket, std::string& address, std::string& reason);
 
   boost::asio::io_context& io_;
@@ -99,9 +98,6 @@ class IngestServer {
   std::atomic<std::uint64_t> next_connection_id_{1};
   RuleRunner* rule_runner_ = nullptr;
   TerminalKeys terminal_keys_;
-  std::thread trim_thread_;
-  std::mutex trim_mutex_;
-  std::condition_variable trim_wake_;
   boost::asio::io_context handshake_io_{1};
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>
       handshake_work_;
