@@ -10,24 +10,18 @@
 #include <string>
 #include <vector>
 
+#include "common/listen_url.hpp"
+#include "common/time_text.hpp"
 #include "protocol/types.hpp"
 #include "rules/engine.hpp"
 #include "storage/store.hpp"
 
 namespace lantian::server {
 
-struct ListenerConfig {
-  std::string url;  // as given, e.g. "tls://0.0.0.0:7701?profile=hj1239"
-  bool tls = false;
-  std::string host;
-  std::uint16_t port = 0;                    // 0: any free port (the bound port is logged)
-  std::optional<protocol::Profile> profile;  // nullopt: auto
-};
-
-// Parses "tcp://HOST:PORT?profile=P" or "tls://HOST:PORT?profile=P" (profile defaults to auto).
-// On failure returns nullopt and says why in `problem`.
-[[nodiscard]] std::optional<ListenerConfig> parse_listener(const std::string& url,
-                                                           std::string& problem);
+// Listener URLs and times on the command line are parsed as lantian-sim parses them (common/).
+using common::ListenerConfig;
+using common::parse_listener;
+using common::parse_time;
 
 enum class LoginPolicy { strict, lenient };
 enum class ClientAuth { none, optional, required };
@@ -145,9 +139,5 @@ struct ParsedCommandLine {
 // Parses `lantiand [serve options]` or `lantiand export --data-dir DIR [--vin V] [--from T] [--to
 // T]`.
 [[nodiscard]] ParsedCommandLine parse_command_line(int argc, const char* const argv[]);
-
-// "2024-05-20T08:30:00+08:00", "2024-05-20 08:30:00" (Beijing time), "2024-05-20" (Beijing
-// midnight) or Unix seconds.
-[[nodiscard]] std::optional<std::int64_t> parse_time(const std::string& text);
 
 }  // namespace lantian::server
