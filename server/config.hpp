@@ -79,8 +79,8 @@ struct Config {
   // Threads that verify signatures (≈ 0.6 ms each), so that I/O threads never wait on them; 0
   // verifies on the I/O threads (the reference of the benchmark in docs/performance.md).
   int verify_threads = 2;
-  // Rule evaluation shards (RuleRunnerOptions::shards; 0: one per core) and the decoded frames
-  // they may hold before reading frames back from the archive instead.
+  // Rule evaluation shards (ShardedEvaluatorOptions::shards; 0: one per core) and the decoded
+  // frames they may hold before reading frames back from the archive instead.
   int rule_threads = 0;
   // Nice value of the TLS handshake thread (0–19): during a reconnect storm the established
   // sessions keep their CPU and the handshakes take what is left.
