@@ -22,12 +22,13 @@
 #include <random>
 #include <thread>
 
+#include "evaluation/catalogue_store.hpp"
+#include "evaluation/sharded_evaluator.hpp"
+#include "evaluation/violation_store.hpp"
 #include "protocol/decode.hpp"
 #include "protocol/encode.hpp"
 #include "server/api/api_server.hpp"
 #include "server/config.hpp"
-#include "server/rule_runner.hpp"
-#include "server/violation_store.hpp"
 
 using namespace lantian;
 namespace asio = boost::asio;
@@ -139,8 +140,8 @@ int main(int argc, char** argv) {
     r.stage = rules::Stage::CN3;
     registry.upsert(r);
   }
-  const auto zones = server::load_latest_zones(*store);
-  server::ViolationStore violation_store(*store);
+  const auto zones = evaluation::CatalogueStore(*store).load_latest_zones();
+  evaluation::ViolationStore violation_store(*store);
 
   // Generation (skipped when --dir already holds them).
   const auto marker = dir / "violations.generated";
@@ -150,7 +151,7 @@ int main(int argc, char** argv) {
     const char* rules_ids[] = {"R01", "R02", "R03", "R04", "R05", "R06",
                                "R07", "R08", "R09", "R10", "R11", "R12"};
     const auto began = Clock::now();
-    server::ViolationSet batch;
+    evaluation::ViolationSet batch;
     for (std::size_t i = 0; i < violations; ++i) {
       rules::Violation v;
       v.rule = rules_ids[rng() % 12];
@@ -178,7 +179,7 @@ int main(int argc, char** argv) {
       }
     }
     // A sample of reviews (about 1 %), as an uncommon filter.
-    server::ViolationQuery q;
+    evaluation::ViolationQuery q;
     q.limit = 1000;
     auto page = violation_store.list(q, {});
     for (std::size_t k = 0; k < page.items.size(); k += 100)
@@ -231,7 +232,7 @@ int main(int argc, char** argv) {
 
   // The server's API, in process.
   server::ServerMetrics metrics;
-  server::RuleRunner rules(*store, config.rules, metrics);
+  evaluation::ShardedEvaluator rules(*store, config.rules, metrics.evaluation);
   asio::io_context io;
   server::api::ApiServer api(io, config, *store, rules);
   if (!api.start(error)) {

@@ -26,6 +26,7 @@
 #include <sstream>
 #include <thread>
 
+#include "evaluation/sharded_evaluator.hpp"
 #include "protocol/decode.hpp"
 #include "protocol/encode.hpp"
 #include "protocol/framer.hpp"
@@ -33,7 +34,6 @@
 #include "rules/vehicle_identity.hpp"
 #include "server/config.hpp"
 #include "server/ingest_server.hpp"
-#include "server/rule_runner.hpp"
 #include "server/rules_commands.hpp"
 #include "sim/sm2_signer.hpp"
 
@@ -140,10 +140,10 @@ Result run(int signers, int seconds, int io_threads, int verify_threads) {
   auto store = storage::Store::open(config.store, error);
   if (!store) throw std::runtime_error(error);
   server::ServerMetrics metrics;
-  server::RuleRunner rules(*store, config.rules, metrics);
+  evaluation::ShardedEvaluator rules(*store, config.rules, metrics.evaluation);
   asio::io_context io(io_threads);
   server::IngestServer ingest(io, config, *store, metrics);
-  ingest.set_rule_runner(&rules);
+  ingest.set_evaluation(&rules, &rules.catalogue());
   std::vector<std::string> problems;
   if (!ingest.start(problems)) throw std::runtime_error(problems.front());
   const auto port = ingest.bound_ports().front();

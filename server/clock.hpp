@@ -1,15 +1,11 @@
 #pragma once
-// The wall clock, as the server records it (receive times, detection times, audit entries).
+// The wall clock, as the server records it (receive times, detection times, audit entries): the
+// one evaluation stamps violations with.
 
-#include <chrono>
-#include <cstdint>
+#include "evaluation/clock.hpp"
 
 namespace lantian::server {
 
-[[nodiscard]] inline std::int64_t now_unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using evaluation::now_unix_ms;
 
 }  // namespace lantian::server

@@ -1,11 +1,10 @@
 #include "server/config.hpp"
 
 #include <boost/program_options.hpp>
-#include <boost/url/parse.hpp>
-#include <charconv>
 #include <fstream>
 #include <sstream>
 
+#include "common/number_text.hpp"
 #include "protocol/beijing_time.hpp"
 
 namespace lantian::server {
@@ -16,11 +15,7 @@ namespace {
 const char* const default_listeners[] = {"tcp://0.0.0.0:7700?profile=auto",
                                          "tls://0.0.0.0:7701?profile=auto"};
 
-template <class T>
-bool parse_number(const std::string& text, T& out) {
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc() && end == text.data() + text.size();
-}
+using common::parse_number;
 
 po::options_description serve_options() {
   po::options_description o(
@@ -334,65 +329,6 @@ void read_serve(const po::variables_map& vm, Config& c, std::vector<std::string>
 }
 
 }  // namespace
-
-std::optional<ListenerConfig> parse_listener(const std::string& url, std::string& problem) {
-  auto parsed = boost::urls::parse_uri(url);
-  if (!parsed) {
-    problem = "not a URL (" + parsed.error().message() + ")";
-    return std::nullopt;
-  }
-  ListenerConfig l;
-  l.url = url;
-  const auto scheme = parsed->scheme();
-  if (scheme == "tls")
-    l.tls = true;
-  else if (scheme != "tcp") {
-    problem = "scheme must be tcp or tls";
-    return std::nullopt;
-  }
-  l.host = parsed->host_address();
-  if (l.host.empty()) {
-    problem = "missing host";
-    return std::nullopt;
-  }
-  if (!parsed->has_port() || !parse_number(std::string(parsed->port()), l.port)) {
-    problem = "missing or invalid port";
-    return std::nullopt;
-  }
-  for (const auto& param : parsed->params()) {
-    if (param.key != "profile") {
-      problem = "unknown parameter '" + std::string(param.key) + "'";
-      return std::nullopt;
-    }
-    if (param.value == "auto") continue;
-    l.profile = protocol::parse_profile(param.value);
-    if (!l.profile) {
-      problem = "profile must be auto, gb17691, hj1239 or nonroad";
-      return std::nullopt;
-    }
-  }
-  return l;
-}
-
-std::optional<std::int64_t> parse_time(const std::string& text) {
-  std::int64_t unix_s = 0;
-  if (parse_number(text, unix_s)) return unix_s;
-  int y, mo, d, h = 0, mi = 0, s = 0, n = 0;
-  char sep = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3) return std::nullopt;
-  std::string rest = text.substr(static_cast<std::size_t>(n));
-  if (!rest.empty()) {
-    int m = 0;
-    if (std::sscanf(rest.c_str(), "%c%2d:%2d:%2d%n", &sep, &h, &mi, &s, &m) != 4 ||
-        (sep != 'T' && sep != ' '))
-      return std::nullopt;
-    rest = rest.substr(static_cast<std::size_t>(m));
-    if (!rest.empty() && rest != "+08:00" && rest != "+0800")
-      return std::nullopt;  // Beijing time only
-  }
-  if (y < 2000 || y > 2255) return std::nullopt;
-  return protocol::BeijingTime::from_fields(y, mo, d, h, mi, s).to_unix_seconds();
-}
 
 ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
   ParsedCommandLine out;

@@ -10,24 +10,18 @@
 #include <string>
 #include <vector>
 
+#include "common/listen_url.hpp"
+#include "common/time_text.hpp"
 #include "protocol/types.hpp"
 #include "rules/engine.hpp"
 #include "storage/store.hpp"
 
 namespace lantian::server {
 
-struct ListenerConfig {
-  std::string url;  // as given, e.g. "tls://0.0.0.0:7701?profile=hj1239"
-  bool tls = false;
-  std::string host;
-  std::uint16_t port = 0;                    // 0: any free port (the bound port is logged)
-  std::optional<protocol::Profile> profile;  // nullopt: auto
-};
-
-// Parses "tcp://HOST:PORT?profile=P" or "tls://HOST:PORT?profile=P" (profile defaults to auto).
-// On failure returns nullopt and says why in `problem`.
-[[nodiscard]] std::optional<ListenerConfig> parse_listener(const std::string& url,
-                                                           std::string& problem);
+// Listener URLs and times on the command line are parsed as lantian-sim parses them (common/).
+using common::ListenerConfig;
+using common::parse_listener;
+using common::parse_time;
 
 enum class LoginPolicy { strict, lenient };
 enum class ClientAuth { none, optional, required };
@@ -85,8 +79,8 @@ struct Config {
   // Threads that verify signatures (≈ 0.6 ms each), so that I/O threads never wait on them; 0
   // verifies on the I/O threads (the reference of the benchmark in docs/performance.md).
   int verify_threads = 2;
-  // Rule evaluation shards (RuleRunnerOptions::shards; 0: one per core) and the decoded frames
-  // they may hold before reading frames back from the archive instead.
+  // Rule evaluation shards (ShardedEvaluatorOptions::shards; 0: one per core) and the decoded
+  // frames they may hold before reading frames back from the archive instead.
   int rule_threads = 0;
   // Nice value of the TLS handshake thread (0–19): during a reconnect storm the established
   // sessions keep their CPU and the handshakes take what is left.
@@ -143,9 +137,5 @@ struct ParsedCommandLine {
 // Parses `lantiand [serve options]` or `lantiand export --data-dir DIR [--vin V] [--from T] [--to
 // T]`.
 [[nodiscard]] ParsedCommandLine parse_command_line(int argc, const char* const argv[]);
-
-// "2024-05-20T08:30:00+08:00", "2024-05-20 08:30:00" (Beijing time), "2024-05-20" (Beijing
-// midnight) or Unix seconds.
-[[nodiscard]] std::optional<std::int64_t> parse_time(const std::string& text);
 
 }  // namespace lantian::server

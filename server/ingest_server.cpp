@@ -25,7 +25,6 @@
 #include "protocol/framer.hpp"
 #include "protocol/json.hpp"
 #include "server/clock.hpp"
-#include "server/rule_runner.hpp"
 #include "server/tls_context.hpp"
 #include "server/terminal_conversation.hpp"
 #include "server/tls_socket.hpp"
@@ -131,9 +130,8 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
 
   // ConversationHost
   std::optional<protocol::Profile> registered_profile(std::string_view vin) override {
-    if (const auto* runner = server_.rule_runner())
-      if (const auto registry = runner->registry())
-        if (const auto* record = registry->find(std::string(vin))) return record->profile;
+    if (const auto catalogue = server_.catalogue())
+      if (const auto* record = catalogue->registry->find(std::string(vin))) return record->profile;
     return std::nullopt;
   }
   std::optional<TerminalKey> terminal_key(std::string_view vin) override {
@@ -354,15 +352,15 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
 
   // Hands the newly stored frames (duplicates have no key) with their decoding to evaluation.
   void evaluate(const std::vector<std::string>& keys, std::vector<Received>& received) {
-    RuleRunner* runner = server_.rule_runner();
-    if (!runner) return;
-    std::vector<StoredFrame> stored;
+    evaluation::StoredFrameSink* sink = server_.stored_frame_sink();
+    if (!sink) return;
+    std::vector<evaluation::StoredFrame> stored;
     for (std::size_t i = 0; i < keys.size(); ++i) {
       if (keys[i].empty()) continue;
       received[i].stored.key = keys[i];
       stored.push_back(std::move(received[i].stored));
     }
-    runner->submit(conversation_->vin(), std::move(stored));
+    sink->submit(conversation_->vin(), std::move(stored));
   }
 
   template <class Stream>
@@ -486,7 +484,11 @@ IngestServer::IngestServer(asio::io_context& io, Config config, storage::Store& 
       store_(store),
       metrics_(metrics),
       terminal_keys_(
-          store, [this] { return rule_runner_ ? rule_runner_->registry() : nullptr; },
+          store,
+          [this]() -> std::shared_ptr<const rules::Registry> {
+            const auto current = catalogue();
+            return current ? current->registry : nullptr;
+          },
           config_.sm2_user_id),
       verify_io_(std::max(config_.verify_threads, 1)) {}
 

@@ -24,6 +24,8 @@
 #include <thread>
 #include <vector>
 
+#include "evaluation/catalogue.hpp"
+#include "evaluation/stored_frame_sink.hpp"
 #include "server/config.hpp"
 #include "server/metrics.hpp"
 #include "server/terminal_keys.hpp"
@@ -32,7 +34,6 @@
 namespace lantian::server {
 
 class Session;
-class RuleRunner;
 
 class IngestServer {
  public:
@@ -71,9 +72,21 @@ class IngestServer {
   std::shared_ptr<Session> bind_vin(const protocol::Vin& vin,
                                     const std::shared_ptr<Session>& session);
   void session_ended(Session& session);
-  // Frames stored from now on are evaluated by `runner` (which must outlive the server's sessions).
-  void set_rule_runner(RuleRunner* runner) noexcept { rule_runner_ = runner; }
-  [[nodiscard]] RuleRunner* rule_runner() const noexcept { return rule_runner_; }
+  // Frames stored from now on are handed to `sink`, and the registry (profiles and keys of
+  // registered vehicles) is read from `catalogue`; both must outlive the server's sessions. Set
+  // before start(). Without them frames are only stored and no vehicle is registered.
+  void set_evaluation(evaluation::StoredFrameSink* sink,
+                      const evaluation::CurrentCatalogue* catalogue) noexcept {
+    stored_frame_sink_ = sink;
+    catalogue_ = catalogue;
+  }
+  [[nodiscard]] evaluation::StoredFrameSink* stored_frame_sink() const noexcept {
+    return stored_frame_sink_;
+  }
+  // The catalogue in use (nullptr when there is none).
+  [[nodiscard]] evaluation::CatalogueSnapshot catalogue() const {
+    return catalogue_ ? catalogue_->snapshot() : nullptr;
+  }
   // The keys terminal signatures are verified with (the registry's, or learned by activation).
   TerminalKeys& terminal_keys() noexcept { return terminal_keys_; }
 
@@ -96,7 +109,8 @@ class IngestServer {
   std::vector<Listener> listeners_;
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> next_connection_id_{1};
-  RuleRunner* rule_runner_ = nullptr;
+  evaluation::StoredFrameSink* stored_frame_sink_ = nullptr;
+  const evaluation::CurrentCatalogue* catalogue_ = nullptr;
   TerminalKeys terminal_keys_;
   boost::asio::io_context handshake_io_{1};
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>

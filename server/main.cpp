@@ -16,6 +16,7 @@
 #include <iostream>
 #include <thread>
 
+#include "evaluation/sharded_evaluator.hpp"
 #include "server/admin_http.hpp"
 #include "server/api/api_server.hpp"
 #include "server/api/token_commands.hpp"
@@ -23,7 +24,6 @@
 #include "server/export_command.hpp"
 #include "server/ingest_server.hpp"
 #include "server/metrics.hpp"
-#include "server/rule_runner.hpp"
 #include "server/rules_commands.hpp"
 
 namespace asio = boost::asio;
@@ -51,11 +51,11 @@ int serve(const server::Config& config) {
 
   asio::io_context io;
   server::ServerMetrics metrics;
-  server::RuleRunner rules(*store, config.rules, metrics,
-                           {.shards = static_cast<std::size_t>(config.rule_threads),
-                            .max_held_frames = config.rule_max_held_frames});
+  evaluation::ShardedEvaluator rules(*store, config.rules, metrics.evaluation,
+                                     {.shards = static_cast<std::size_t>(config.rule_threads),
+                                      .max_held_frames = config.rule_max_held_frames});
   server::IngestServer ingest(io, config, *store, metrics);
-  ingest.set_rule_runner(&rules);
+  ingest.set_evaluation(&rules, &rules.catalogue());
   std::vector<std::string> problems;
   if (!ingest.start(problems)) {
     for (const auto& p : problems) spdlog::error("event=startup_failed error=\"{}\"", p);

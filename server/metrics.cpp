@@ -49,13 +49,26 @@ std::uint64_t CounterFamily::value(const std::string& label_value) const {
   return it == series_.end() ? 0 : it->second->value();
 }
 
-std::string CounterFamily::render() const {
+namespace {
+// A counter family in the exposition format: HELP, TYPE, one line per label value.
+std::string labelled_counters(const std::string& name, const std::string& help,
+                              const std::string& label,
+                              const std::map<std::string, std::uint64_t>& series) {
   std::ostringstream out;
-  out << "# HELP " << name_ << " " << help_ << "\n# TYPE " << name_ << " counter\n";
-  std::lock_guard lock(mutex_);
-  for (const auto& [value, counter] : series_)
-    out << name_ << "{" << label_ << "=\"" << value << "\"} " << counter->value() << "\n";
+  out << "# HELP " << name << " " << help << "\n# TYPE " << name << " counter\n";
+  for (const auto& [value, count] : series)
+    out << name << "{" << label << "=\"" << value << "\"} " << count << "\n";
   return out.str();
+}
+}  // namespace
+
+std::string CounterFamily::render() const {
+  std::map<std::string, std::uint64_t> values;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [value, counter] : series_) values.emplace(value, counter->value());
+  }
+  return labelled_counters(name_, help_, label_, values);
 }
 
 namespace {
@@ -96,21 +109,22 @@ std::string ServerMetrics::render() const {
   scalar(out, "lantian_vin_replaced_total", "counter",
          "Connections closed because the same VIN logged in again",
          static_cast<std::int64_t>(vin_replaced.value()));
-  out << violations.render();
+  out << labelled_counters("lantian_violations_total", "Violations raised, by rule", "rule",
+                           evaluation.violations_raised.values());
   scalar(out, "lantian_rule_frames_total", "counter", "Stored frames handed to the rule worker",
-         static_cast<std::int64_t>(rule_frames.value()));
+         static_cast<std::int64_t>(evaluation.frames_handed_over.value()));
   scalar(out, "lantian_violations_withdrawn_total", "counter",
          "Violations that re-evaluation with late data no longer raises",
-         static_cast<std::int64_t>(violations_withdrawn.value()));
+         static_cast<std::int64_t>(evaluation.violations_withdrawn.value()));
   scalar(out, "lantian_rule_reevaluations_total", "counter",
          "Vehicles evaluated again from a checkpoint (late data, restart)",
-         static_cast<std::int64_t>(rule_reevaluations.value()));
+         static_cast<std::int64_t>(evaluation.reevaluations.value()));
   scalar(out, "lantian_rules_backlog_reports", "gauge",
          "Stored frames handed to the rule workers and not yet evaluated",
-         rules_backlog_reports.value());
+         evaluation.backlog_frames.value());
   scalar(out, "lantian_rule_frames_from_archive_total", "counter",
          "Frames the rule workers read back from the archive (late data, restart, memory bound)",
-         static_cast<std::int64_t>(rule_frames_from_archive.value()));
+         static_cast<std::int64_t>(evaluation.frames_from_archive.value()));
   scalar(out, "lantian_ingest_queue_depth", "gauge", "Frames waiting for the storage writer",
          ingest_queue_depth.value());
   scalar(out, "lantian_storage_available", "gauge",

@@ -12,32 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "evaluation/metrics.hpp"
+
 namespace lantian::server {
 
-class Counter {
- public:
-  void inc(std::uint64_t n = 1) noexcept { value_.fetch_add(n, std::memory_order_relaxed); }
-  [[nodiscard]] std::uint64_t value() const noexcept {
-    return value_.load(std::memory_order_relaxed);
-  }
-
- private:
-  std::atomic<std::uint64_t> value_{0};
-};
-
-class Gauge {
- public:
-  Gauge() = default;
-  explicit Gauge(std::int64_t initial) : value_(initial) {}
-  void set(std::int64_t v) noexcept { value_.store(v, std::memory_order_relaxed); }
-  void add(std::int64_t n) noexcept { value_.fetch_add(n, std::memory_order_relaxed); }
-  [[nodiscard]] std::int64_t value() const noexcept {
-    return value_.load(std::memory_order_relaxed);
-  }
-
- private:
-  std::atomic<std::int64_t> value_{0};
-};
+// The counters and gauges are evaluation's (whose own counts are rendered here too).
+using evaluation::Counter;
+using evaluation::Gauge;
 
 // Cumulative buckets in seconds (or any unit), as Prometheus expects.
 class Histogram {
@@ -98,13 +79,8 @@ struct ServerMetrics {
   Gauge ingest_queue_depth;
   Gauge storage_available{1};  // 0 while the archive cannot write (connections refused)
   Counter storage_faults;
-  CounterFamily violations{"lantian_violations_total", "Violations raised, by rule", "rule"};
-  Counter violations_withdrawn;
-  Counter rule_frames;  // stored frames handed to the rule worker
-  Counter
-      rule_reevaluations;  // late data or a restart: a vehicle evaluated again from a checkpoint
-  Gauge rules_backlog_reports;  // stored reports handed over and not yet evaluated
-  Counter rule_frames_from_archive;  // of rule_frames: read back from the archive, not from memory
+  // The rule shards' counts (lantian_rule_*, lantian_rules_backlog_reports, lantian_violations_*).
+  evaluation::EvaluationMetrics evaluation;
   Histogram batch_frames{{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000}};
   Histogram fsync_seconds{
       {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}};

@@ -6,9 +6,13 @@
 #include <set>
 #include <sstream>
 
+#include "evaluation/catalogue_store.hpp"
+#include "evaluation/checkpoint_store.hpp"
+#include "evaluation/observation_store.hpp"
+#include "evaluation/replay.hpp"
+#include "evaluation/violation_store.hpp"
 #include "protocol/json.hpp"
 #include "rules/records_json.hpp"
-#include "server/rule_runner.hpp"
 #include "storage/store.hpp"
 
 namespace lantian::server {
@@ -41,18 +45,13 @@ int run_import_registry(const ParsedCommandLine& cl, std::ostream& out, std::ost
     errors << cl.input_file << ":" << r.line << ": rejected: " << r.reason << '\n';
   auto store = open_for_writing(cl.config, errors);
   if (!store) return 1;
-  std::size_t written = 0;
-  for (const auto& record : imported.records) {
-    std::string error;
-    if (!store->put(storage::Family::registry, record.vin,
-                    boost::json::serialize(rules::to_json(record)), error)) {
-      errors << "lantiand import-registry: " << error << '\n';
-      return 1;
-    }
-    ++written;
+  std::string error;
+  if (!evaluation::CatalogueStore(*store).put_vehicles(imported.records, error)) {
+    errors << "lantiand import-registry: " << error << '\n';
+    return 1;
   }
-  out << "imported " << written << " vehicles and machines, rejected " << imported.rejected.size()
-      << " rows\n";
+  out << "imported " << imported.records.size() << " vehicles and machines, rejected "
+      << imported.rejected.size() << " rows\n";
   return imported.rejected.empty() ? 0 : 1;
 }
 
@@ -72,13 +71,13 @@ int run_import_zones(const ParsedCommandLine& cl, std::ostream& out, std::ostrea
   }
   auto store = open_for_writing(cl.config, errors);
   if (!store) return 1;
-  const int version = load_latest_zones(*store)->version() + 1;
   std::string error;
-  if (!store->put(storage::Family::zones, zone_version_key(version), text.str(), error)) {
+  const auto version = evaluation::CatalogueStore(*store).add_zone_version(text.str(), error);
+  if (!version) {
     errors << "lantiand import-zones: " << error << '\n';
     return 1;
   }
-  out << "stored " << imported.zones.size() << " zones as version " << version << '\n';
+  out << "stored " << imported.zones.size() << " zones as version " << *version << '\n';
   return 0;
 }
 
@@ -93,12 +92,10 @@ int run_import_permits(const ParsedCommandLine& cl, std::ostream& out, std::ostr
     errors << cl.input_file << ":" << r.line << ": rejected: " << r.reason << '\n';
   auto store = open_for_writing(cl.config, errors);
   if (!store) return 1;
+  evaluation::CatalogueStore catalogue(*store);
   for (const auto& row : imported.permits) {
     std::string error;
-    const std::string key = row.vin + "|" + row.permit.zone_id + "|" + row.permit.permit_no;
-    const std::string value = std::to_string(row.permit.valid_from_unix_s) + "," +
-                              std::to_string(row.permit.valid_until_unix_s);
-    if (!store->put(storage::Family::permits, key, value, error)) {
+    if (!catalogue.put_permit(row, error)) {
       errors << "lantiand import-permits: " << error << '\n';
       return 1;
     }
@@ -119,10 +116,10 @@ int run_import_observations(const ParsedCommandLine& cl, std::ostream& out, std:
     errors << cl.input_file << ":" << r.line << ": rejected: " << r.reason << '\n';
   auto store = open_for_writing(cl.config, errors);
   if (!store) return 1;
-  const auto registry = load_registry(*store);
-  const auto zones = load_latest_zones(*store);
+  const auto catalogue = evaluation::CatalogueStore(*store).load();
   const rules::Engine engine(cl.config.rules);
-  const auto stored = store_observations(*store, engine, registry, *zones, imported.observations);
+  const auto stored =
+      evaluation::store_observations(*store, engine, catalogue, imported.observations);
   if (!stored.error.empty()) {
     errors << "lantiand import-observations: " << stored.error << '\n';
     return 1;
@@ -144,18 +141,14 @@ int run_list_violations(const ParsedCommandLine& cl, std::ostream& out, std::ost
   }
   const auto& q = cl.export_query;
   const std::string vin = q.vin ? std::string(protocol::as_text(*q.vin)) : std::string();
-  store->for_each(storage::Family::violations, cl.rule.empty() ? "" : cl.rule + "|",
-                  [&](const std::string&, const std::string& value) {
-                    boost::system::error_code ec;
-                    const auto v = boost::json::parse(value, ec);
-                    if (ec || !v.is_object()) return true;
-                    const auto& o = v.as_object();
-                    const auto t = o.at("unix_s").to_number<std::int64_t>();
-                    if (t < q.from_unix_s || t > q.to_unix_s) return true;
-                    if (!vin.empty() && o.at("vin").as_string() != vin) return true;
-                    out << protocol::to_json_text(v) << '\n';
-                    return true;
-                  });
+  evaluation::ViolationStore(*store).for_each(
+      cl.rule, [&](const std::string&, const boost::json::object& o) {
+        const auto t = o.at("unix_s").to_number<std::int64_t>();
+        if (t < q.from_unix_s || t > q.to_unix_s) return true;
+        if (!vin.empty() && o.at("vin").as_string() != vin) return true;
+        out << protocol::to_json_text(o) << '\n';
+        return true;
+      });
   return 0;
 }
 
@@ -168,34 +161,29 @@ int run_replay(const ParsedCommandLine& cl, std::ostream& out, std::ostream& err
   }
   const auto& q = cl.export_query;
   const rules::Engine engine(cl.config.rules);
-  const auto registry = load_registry(*store);
-  const auto zones = load_latest_zones(*store);
+  const auto catalogue = evaluation::CatalogueStore(*store).load();
   const auto replayed =
-      evaluate_archive(*store, engine, registry, *zones, q.from_unix_s, q.to_unix_s);
+      evaluation::evaluate_archive(*store, engine, catalogue, q.from_unix_s, q.to_unix_s);
   // R11 offline depends on when the server checked: it is compared with the episodes the archive
   // shows as of the last check instead.
   std::set<std::string> offline;
-  std::int64_t checked = 0;
-  if (const auto t = store->get(storage::Family::rule_state, rule_state_keys::last_offline_check))
-    checked = std::stoll(*t);
-  for (const auto& [vin, vehicle] : registry.records())
-    for (const auto& v : offline_episodes(*store, engine, vehicle, checked)) offline.insert(v.id);
+  const std::int64_t checked = evaluation::CheckpointStore(*store).last_offline_check().value_or(0);
+  for (const auto& [vin, vehicle] : catalogue.registry->records())
+    for (const auto& v : evaluation::offline_episodes(*store, engine, vehicle, checked))
+      offline.insert(v.id);
   auto is_offline = [](const std::string& id) {
     return id.starts_with("R11|") && id.find("|offline|") != std::string::npos;
   };
   std::map<std::string, std::int64_t> stored;
   std::size_t withdrawn = 0;
-  store->for_each(storage::Family::violations, "",
-                  [&](const std::string& key, const std::string& value) {
-                    boost::system::error_code ec;
-                    const auto v = boost::json::parse(value, ec);
-                    if (ec || !v.is_object()) return true;
-                    if (v.as_object().contains("withdrawn"))
-                      ++withdrawn;  // superseded by late data: not part of the set
-                    else
-                      stored[key] = v.as_object().at("unix_s").to_number<std::int64_t>();
-                    return true;
-                  });
+  evaluation::ViolationStore(*store).for_each(
+      "", [&](const std::string& id, const boost::json::object& v) {
+        if (v.contains("withdrawn"))
+          ++withdrawn;  // superseded by late data: not part of the set
+        else
+          stored[id] = v.at("unix_s").to_number<std::int64_t>();
+        return true;
+      });
   std::size_t missing = 0, extra = 0, same = 0, offline_confirmed = 0, offline_unconfirmed = 0;
   for (const auto& [id, v] : replayed) {
     if (stored.count(id))

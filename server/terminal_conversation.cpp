@@ -125,8 +125,9 @@ CloseReason TerminalConversation::take_frame(protocol::ByteView raw, std::vector
   const auto signature = info.signature;
   const bool rejected = info.rejected;
   writes.push_back(storage::make_frame_write(*decoded, raw, std::move(info)));
-  received.push_back({std::move(reply), arrived,
-                      StoredFrame{{}, std::move(*decoded), signature, rejected, received_ms}});
+  received.push_back(
+      {std::move(reply), arrived,
+       evaluation::StoredFrame{{}, std::move(*decoded), signature, rejected, received_ms}});
   return CloseReason::none;
 }
 

@@ -15,13 +15,13 @@
 #include <string_view>
 #include <vector>
 
+#include "evaluation/stored_frame_sink.hpp"
 #include "protocol/framer.hpp"
 #include "protocol/message.hpp"
 #include "protocol/signature.hpp"
 #include "server/close_reason.hpp"
 #include "server/config.hpp"
 #include "server/metrics.hpp"
-#include "server/stored_frame_sink.hpp"
 #include "server/terminal_keys.hpp"
 #include "storage/store.hpp"
 
@@ -58,7 +58,7 @@ class TerminalConversation {
     protocol::Bytes reply;  // empty: no reply
     std::chrono::steady_clock::time_point arrived;
     // What evaluation gets once the frame is stored (the session fills in its archive key).
-    StoredFrame stored;
+    evaluation::StoredFrame stored;
   };
 
   TerminalConversation(ConversationHost& host, const Config& config, ServerMetrics& metrics,

@@ -29,10 +29,11 @@
 #include <sstream>
 #include <thread>
 
+#include "common/listen_url.hpp"
+#include "common/time_text.hpp"
 #include "protocol/bytes.hpp"
 #include "protocol/json.hpp"
 #include "rules/registry.hpp"
-#include "server/config.hpp"
 #include "sim/expectations.hpp"
 #include "sim/fleet.hpp"
 #include "sim/load_stats.hpp"
@@ -325,7 +326,7 @@ int main(int argc, char** argv) {
   // The run's options.
   LoadOptions options;
   if (!vm.count("connect")) problems.push_back("--connect is required (or --plan-only)");
-  else if (auto l = server::parse_listener(vm["connect"].as<std::string>(), error)) {
+  else if (auto l = common::parse_listener(vm["connect"].as<std::string>(), error)) {
     options.host = l->host;
     options.port = l->port;
     options.tls = l->tls;
@@ -352,12 +353,12 @@ int main(int argc, char** argv) {
   const bool paced = options.rate > 0 || options.window > 0;
   options.start_unix_s = paced ? now_s - 86400 : now_s - 10;
   if (vm.count("start")) {
-    if (auto t = server::parse_time(vm["start"].as<std::string>()))
+    if (auto t = common::parse_time(vm["start"].as<std::string>()))
       options.start_unix_s = *t;
     else
       problems.push_back("--start must be a time (2026-11-20T10:00:00+08:00 or Unix seconds)");
   }
-  const auto phase_out = server::parse_time(vm["phase-out"].as<std::string>());
+  const auto phase_out = common::parse_time(vm["phase-out"].as<std::string>());
   if (!phase_out) problems.push_back("--phase-out must be a date");
   std::size_t workers = vm["processes"].as<std::size_t>();
   if (workers == 0) workers = (fleet->size() + terminals_per_process - 1) / terminals_per_process;

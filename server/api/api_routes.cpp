@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "evaluation/frame_evaluation.hpp"
+#include "evaluation/replay.hpp"
 #include "protocol/beijing_time.hpp"
 #include "protocol/decode.hpp"
 #include "protocol/json.hpp"
@@ -67,15 +69,15 @@ json::object frame_json(const storage::FrameKey& key, const storage::FrameRecord
   protocol::DecodeOptions options;
   options.profile = record.received.profile;
   const auto decoded = protocol::decode_frame(record.raw, options);
-  return {
-      {"frame_key", frame_ref(storage::frame_key(key.vin, key.collection_unix_s, key.sequence))},
-      {"receive_unix_ms", record.received.receive_unix_ms},
-      {"listener", record.received.listener},
-      {"peer", record.received.peer},
-      {"signature", protocol::to_string(record.received.signature)},
-      {"rejected", record.received.rejected},
-      {"hex", protocol::to_hex(record.raw)},
-      {"decoded", decoded ? json::value(protocol::to_json(*decoded)) : json::value(nullptr)}};
+  return {{"frame_key",
+           evaluation::frame_ref(storage::frame_key(key.vin, key.collection_unix_s, key.sequence))},
+          {"receive_unix_ms", record.received.receive_unix_ms},
+          {"listener", record.received.listener},
+          {"peer", record.received.peer},
+          {"signature", protocol::to_string(record.received.signature)},
+          {"rejected", record.received.rejected},
+          {"hex", protocol::to_hex(record.raw)},
+          {"decoded", decoded ? json::value(protocol::to_json(*decoded)) : json::value(nullptr)}};
 }
 
 // --- vehicles ------------------------------------------------------------------------------------
@@ -86,15 +88,16 @@ std::string vehicle_city(const rules::Registry& registry, const std::string& vin
 }
 
 // A restricted token sees a vehicle registered in its cities, or one with a violation it may see.
-bool vehicle_visible(ApiContext& ctx, const TokenRecord& token, const std::string& vin) {
+bool vehicle_visible(ApiContext& ctx, const rules::Registry& registry, const TokenRecord& token,
+                     const std::string& vin) {
   const auto& j = token.jurisdiction;
   if (j.unrestricted()) return true;
-  if (j.cities.count(vehicle_city(*ctx.rules.registry(), vin))) return true;
-  ViolationQuery q;
+  if (j.cities.count(vehicle_city(registry, vin))) return true;
+  evaluation::ViolationQuery q;
   q.vin = vin;
   q.limit = 1;
   q.include_withdrawn = true;
-  return !ctx.rules.violations().list(q, j).items.empty();
+  return !ctx.violations.list(q, j).items.empty();
 }
 
 std::string path_vin(const ApiRequest& r, std::size_t index) {
@@ -110,11 +113,11 @@ ApiResponse search_vehicles(ApiContext& ctx, const ApiRequest& r) {
   const auto limit = int_param(r, "limit", 1, 200).value_or(50);
   std::string upper = *q;
   for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  const auto registry = ctx.rules.registry();
+  const auto catalogue = ctx.catalogue.snapshot();
   json::array items;
-  for (const auto& [vin, v] : registry->records()) {
+  for (const auto& [vin, v] : catalogue->registry->records()) {
     if (!vin.starts_with(upper) && v.plate.find(*q) == std::string::npos) continue;
-    if (!vehicle_visible(ctx, r.token, vin)) continue;
+    if (!vehicle_visible(ctx, *catalogue->registry, r.token, vin)) continue;
     auto o = rules::to_json(v);
     o["city"] = rules::registration_city(v);
     items.push_back(std::move(o));
@@ -127,11 +130,12 @@ ApiResponse search_vehicles(ApiContext& ctx, const ApiRequest& r) {
 ApiResponse vehicle_detail(ApiContext& ctx, const ApiRequest& r) {
   only_params(r, {});
   const auto vin = path_vin(r, 3);
-  const auto registry = ctx.rules.registry();
-  const auto* record = registry->find(vin);
+  const auto catalogue = ctx.catalogue.snapshot();
+  const auto* record = catalogue->registry->find(vin);
   const auto v = protocol::make_vin(vin);
   const auto latest = ctx.store.latest_state(v);
-  if ((!record && !latest) || !vehicle_visible(ctx, r.token, vin)) not_found("vehicle " + vin);
+  if ((!record && !latest) || !vehicle_visible(ctx, *catalogue->registry, r.token, vin))
+    not_found("vehicle " + vin);
   json::object out{{"vin", vin}};
   if (record) {
     out["registry"] = rules::to_json(*record);
@@ -154,13 +158,12 @@ ApiResponse vehicle_detail(ApiContext& ctx, const ApiRequest& r) {
   out["last_fix"] = fix ? json::parse(*fix) : json::value(nullptr);
   out["online"] = online;
   if (r.token.role == Role::police || r.token.role == Role::reviewer) {
-    ViolationQuery q;
+    evaluation::ViolationQuery q;
     q.vin = vin;
     q.status = "open";
     q.limit = 100;
     json::array open;
-    for (auto& x : ctx.rules.violations().list(q, r.token.jurisdiction).items)
-      open.push_back(std::move(x));
+    for (auto& x : ctx.violations.list(q, r.token.jurisdiction).items) open.push_back(std::move(x));
     out["open_violations"] = std::move(open);
   }
   return json_response(out, 1);
@@ -192,7 +195,8 @@ void append_number(std::string& out, double x) {
 ApiResponse vehicle_track(ApiContext& ctx, const ApiRequest& r) {
   only_params(r, {"from", "to"});
   const auto vin = path_vin(r, 3);
-  if (!vehicle_visible(ctx, r.token, vin)) not_found("vehicle " + vin);
+  if (!vehicle_visible(ctx, *ctx.catalogue.snapshot()->registry, r.token, vin))
+    not_found("vehicle " + vin);
   const auto [from, to] = time_range(r, 7 * 86400);
   std::string coordinates = "[", times = "[", speeds = "[";
   std::int64_t n = 0;
@@ -250,7 +254,8 @@ ApiResponse vehicle_track(ApiContext& ctx, const ApiRequest& r) {
 ApiResponse vehicle_frames(ApiContext& ctx, const ApiRequest& r) {
   only_params(r, {"from", "to", "limit", "cursor"});
   const auto vin = path_vin(r, 3);
-  if (!vehicle_visible(ctx, r.token, vin)) not_found("vehicle " + vin);
+  if (!vehicle_visible(ctx, *ctx.catalogue.snapshot()->registry, r.token, vin))
+    not_found("vehicle " + vin);
   const auto [from, to] = time_range(r, 31 * 86400);
   const auto limit = int_param(r, "limit", 1, 500).value_or(100);
   const auto cursor = text_param(r, "cursor", 80);
@@ -271,8 +276,9 @@ ApiResponse vehicle_frames(ApiContext& ctx, const ApiRequest& r) {
                            });
   const auto n = static_cast<std::int64_t>(items.size());
   return json_response(
-      json::object{{"items", std::move(items)},
-                   {"next_cursor", n == limit ? json::value(frame_ref(last)) : nullptr}},
+      json::object{
+          {"items", std::move(items)},
+          {"next_cursor", n == limit ? json::value(evaluation::frame_ref(last)) : nullptr}},
       n);
 }
 
@@ -317,10 +323,8 @@ ApiResponse upsert_vehicle(ApiContext& ctx, const ApiRequest& r) {
     throw ApiError(http::status::forbidden, "outside_jurisdiction",
                    "the vehicle is not registered in this token's cities");
   std::string error;
-  if (!ctx.store.put(storage::Family::registry, record.vin, json::serialize(rules::to_json(record)),
-                     error))
-    throw std::runtime_error(error);
-  ctx.rules.reload();
+  if (!ctx.catalogue_store.put_vehicles({record}, error)) throw std::runtime_error(error);
+  ctx.evaluator.reload();
   auto out = rules::to_json(record);
   out["city"] = rules::registration_city(record);
   return json_response(out, 1);
@@ -343,21 +347,19 @@ ApiResponse import_registry(ApiContext& ctx, const ApiRequest& r) {
     rejected.push_back(json::object{{"line", x.line}, {"reason", x.reason}});
   std::int64_t stored = 0;
   const auto& j = r.token.jurisdiction;
-  std::vector<storage::RecordEdit> edits;
-  for (const auto& record : imported.records) {
+  std::vector<rules::VehicleRecord> accepted;
+  for (auto& record : imported.records) {
     if (!j.unrestricted() && !j.cities.count(rules::registration_city(record))) {
       rejected.push_back(
           json::object{{"vin", record.vin}, {"reason", "not registered in this token's cities"}});
       continue;
     }
-    edits.push_back(
-        {storage::Family::registry, record.vin, json::serialize(rules::to_json(record))});
+    accepted.push_back(std::move(record));
     ++stored;
   }
   std::string error;
-  if (!edits.empty() && !ctx.store.apply(edits, storage::Durability::synced, error))
-    throw std::runtime_error(error);
-  if (stored) ctx.rules.reload();
+  if (!ctx.catalogue_store.put_vehicles(accepted, error)) throw std::runtime_error(error);
+  if (stored) ctx.evaluator.reload();
   return json_response(json::object{{"imported", stored}, {"rejected", std::move(rejected)}},
                        stored);
 }
@@ -365,7 +367,7 @@ ApiResponse import_registry(ApiContext& ctx, const ApiRequest& r) {
 // --- zones ---------------------------------------------------------------------------------------
 
 int latest_zone_version(ApiContext& ctx) {
-  return load_latest_zones(ctx.store)->version();
+  return ctx.catalogue_store.latest_zone_version();
 }
 
 json::array ring_json(const rules::GeoPolygon::ring_type& ring) {
@@ -377,11 +379,11 @@ json::array ring_json(const rules::GeoPolygon::ring_type& ring) {
 // A zone version as stored, with every outline in WGS-84 (a GCJ-02 upload converted as on import;
 // `source_crs` says what it was uploaded in), so that all geometry the API returns is comparable.
 json::object zone_collection(ApiContext& ctx, int version) {
-  const auto text = ctx.store.get(storage::Family::zones, zone_version_key(version));
+  const auto text = ctx.catalogue_store.zone_version_text(version);
   if (!text) not_found("zone version " + std::to_string(version));
   auto v = json::parse(*text);
   if (!v.is_object()) throw std::runtime_error("stored zone version is not an object");
-  const auto index = load_zone_version(ctx.store, version);
+  const auto index = ctx.catalogue_store.load_zones(version);
   for (auto& f : v.as_object()["features"].as_array()) {
     if (!f.is_object() || !f.as_object()["properties"].is_object()) continue;
     auto& props = f.as_object()["properties"].as_object();
@@ -457,17 +459,15 @@ ApiResponse zone_detail(ApiContext& ctx, const ApiRequest& r) {
 ApiResponse zone_versions(ApiContext& ctx, const ApiRequest& r) {
   only_params(r, {});
   json::array items;
-  ctx.store.for_each(
-      storage::Family::zones, "", [&](const std::string& key, const std::string& value) {
-        if (key.size() != 8) return true;
-        boost::system::error_code ec;
-        const auto v = json::parse(value, ec);
-        const auto count = !ec && v.is_object() && v.as_object().contains("features")
-                               ? v.at("features").as_array().size()
-                               : 0;
-        items.push_back(json::object{{"version", storage::read_u64(key)}, {"zones", count}});
-        return true;
-      });
+  ctx.catalogue_store.for_each_zone_version([&](int version, const std::string& value) {
+    boost::system::error_code ec;
+    const auto v = json::parse(value, ec);
+    const auto count = !ec && v.is_object() && v.as_object().contains("features")
+                           ? v.at("features").as_array().size()
+                           : 0;
+    items.push_back(
+        json::object{{"version", static_cast<std::uint64_t>(version)}, {"zones", count}});
+  });
   const auto n = static_cast<std::int64_t>(items.size());
   return json_response(json::object{{"items", std::move(items)}}, n);
 }
@@ -490,21 +490,21 @@ ApiResponse upload_zones(ApiContext& ctx, const ApiRequest& r) {
     response.body = json::serialize(body);
     return response;
   }
-  const int version = latest_zone_version(ctx) + 1;
   std::string error;
-  if (!ctx.store.put(storage::Family::zones, zone_version_key(version), r.body, error))
-    throw std::runtime_error(error);
-  ctx.rules.reload();
-  return json_response(json::object{{"version", version}, {"zones", imported.zones.size()}}, 1,
+  const auto version = ctx.catalogue_store.add_zone_version(r.body, error);
+  if (!version) throw std::runtime_error(error);
+  ctx.evaluator.reload();
+  return json_response(json::object{{"version", *version}, {"zones", imported.zones.size()}}, 1,
                        http::status::created);
 }
 
 // --- violations ----------------------------------------------------------------------------------
 
-ViolationQuery violation_query(ApiContext& ctx, const ApiRequest& r, std::size_t max_limit) {
+evaluation::ViolationQuery violation_query(ApiContext& ctx, const ApiRequest& r,
+                                           std::size_t max_limit) {
   only_params(r, {"rule", "status", "severity", "suspect", "from", "to", "city", "zone", "vin",
                   "plate", "bbox", "cursor", "limit", "include_withdrawn"});
-  ViolationQuery q;
+  evaluation::ViolationQuery q;
   if (auto rule = text_param(r, "rule", 3)) {
     if (rule->size() != 3 || (*rule)[0] != 'R' || !std::isdigit((*rule)[1]) ||
         !std::isdigit((*rule)[2]))
@@ -533,7 +533,8 @@ ViolationQuery violation_query(ApiContext& ctx, const ApiRequest& r, std::size_t
     q.vin = *vin;
   }
   if (auto plate = text_param(r, "plate", 20)) {
-    const auto* v = ctx.rules.registry()->find_by_plate(*plate);
+    const auto catalogue = ctx.catalogue.snapshot();  // held while `v` points into it
+    const auto* v = catalogue->registry->find_by_plate(*plate);
     if (!v) bad_parameter("plate", "no registered vehicle has this plate");
     if (!q.vin.empty() && q.vin != v->vin)
       bad_parameter("plate", "belongs to another VIN than vin");
@@ -549,7 +550,7 @@ ViolationQuery violation_query(ApiContext& ctx, const ApiRequest& r, std::size_t
     q.bbox = b;
   }
   if (auto cursor = text_param(r, "cursor", 400)) {
-    if (!ViolationStore::valid_cursor(*cursor))
+    if (!evaluation::ViolationStore::valid_cursor(*cursor))
       bad_parameter("cursor", "not a cursor of this listing");
     q.cursor = *cursor;
   }
@@ -561,7 +562,7 @@ ViolationQuery violation_query(ApiContext& ctx, const ApiRequest& r, std::size_t
 ApiResponse list_violations(ApiContext& ctx, const ApiRequest& r) {
   require(r, readers);
   const auto q = violation_query(ctx, r, 1000);
-  auto page = ctx.rules.violations().list(q, r.token.jurisdiction);
+  auto page = ctx.violations.list(q, r.token.jurisdiction);
   json::array items;
   for (auto& v : page.items) items.push_back(std::move(v));
   const auto n = static_cast<std::int64_t>(items.size());
@@ -595,7 +596,7 @@ ApiResponse export_violations(ApiContext& ctx, const ApiRequest& r) {
   std::size_t rows = 0;
   q.limit = 1000;
   for (;;) {
-    auto page = ctx.rules.violations().list(q, r.token.jurisdiction);
+    auto page = ctx.violations.list(q, r.token.jurisdiction);
     for (const auto& v : page.items) {
       auto field = [&](const char* name) {
         const auto* x = v.if_contains(name);
@@ -626,7 +627,7 @@ ApiResponse violation_detail(ApiContext& ctx, const ApiRequest& r) {
   require(r, readers);
   only_params(r, {});
   const auto& id = r.segments.at(3);
-  auto v = ctx.rules.violations().get(id);
+  auto v = ctx.violations.get(id);
   if (!v || !r.token.jurisdiction.allows(*v)) not_found("violation " + id);
   json::array frames, observations;
   std::set<std::string> seen;
@@ -634,8 +635,7 @@ ApiResponse violation_detail(ApiContext& ctx, const ApiRequest& r) {
     const auto ref = text_of(e.as_object(), "frame_key");
     if (!seen.insert(ref).second) continue;
     if (ref.starts_with("observation:")) {
-      if (auto ob = ctx.store.get(storage::Family::observations, ref.substr(12)))
-        observations.push_back(json::parse(*ob));
+      if (auto ob = ctx.observations.get(ref.substr(12))) observations.push_back(json::parse(*ob));
       continue;
     }
     const auto bytes = protocol::from_hex(ref).value_or(protocol::Bytes{});
@@ -657,8 +657,8 @@ ApiResponse violation_detail(ApiContext& ctx, const ApiRequest& r) {
       out["zone"] = nullptr;  // the version is gone (should not happen: versions are kept)
     }
   }
-  const auto registry = ctx.rules.registry();
-  if (const auto* vehicle = registry->find(text_of(*v, "vin")))
+  const auto catalogue = ctx.catalogue.snapshot();
+  if (const auto* vehicle = catalogue->registry->find(text_of(*v, "vin")))
     out["vehicle"] = rules::to_json(*vehicle);
   return json_response(out, 1);
 }
@@ -667,7 +667,7 @@ ApiResponse review_violation(ApiContext& ctx, const ApiRequest& r) {
   require(r, {Role::reviewer});
   only_params(r, {});
   const auto& id = r.segments.at(3);
-  const auto existing = ctx.rules.violations().get(id);
+  const auto existing = ctx.violations.get(id);
   if (!existing || !r.token.jurisdiction.allows(*existing)) not_found("violation " + id);
   const auto body = parse_body(r);
   if (!body.is_object())
@@ -681,15 +681,15 @@ ApiResponse review_violation(ApiContext& ctx, const ApiRequest& r) {
   if (comment.empty()) bad_parameter("comment", "a review needs a comment");
   if (comment.size() > 4000) bad_parameter("comment", "longer than 4000 bytes");
   json::object updated;
-  switch (ctx.rules.violations().review(id, decision, comment, r.token.id, &updated)) {
-    case ViolationStore::ReviewResult::reviewed:
+  switch (ctx.violations.review(id, decision, comment, r.token.id, &updated)) {
+    case evaluation::ViolationStore::ReviewResult::reviewed:
       return json_response(updated, 1);
-    case ViolationStore::ReviewResult::withdrawn:
+    case evaluation::ViolationStore::ReviewResult::withdrawn:
       throw ApiError(http::status::conflict, "withdrawn",
                      "the violation was withdrawn by re-evaluation and cannot be reviewed");
-    case ViolationStore::ReviewResult::not_found:
+    case evaluation::ViolationStore::ReviewResult::not_found:
       not_found("violation " + id);
-    case ViolationStore::ReviewResult::failed:
+    case evaluation::ViolationStore::ReviewResult::failed:
       break;
   }
   throw std::runtime_error("the review could not be stored");
@@ -711,7 +711,8 @@ ApiResponse post_observations(ApiContext& ctx, const ApiRequest& r) {
   }
   std::istringstream in(lines);
   auto imported = rules::import_observations_jsonl(in);
-  const auto registry = ctx.rules.registry();
+  const auto catalogue = ctx.catalogue.snapshot();
+  const auto& registry = catalogue->registry;
   const auto& j = r.token.jurisdiction;
   json::array rejected;
   for (const auto& x : imported.rejected)
@@ -728,8 +729,7 @@ ApiResponse post_observations(ApiContext& ctx, const ApiRequest& r) {
     accepted.push_back(std::move(ob));
   }
   const rules::Engine engine(ctx.config.rules);
-  const auto stored =
-      store_observations(ctx.store, engine, *registry, *ctx.rules.zones(), accepted);
+  const auto stored = evaluation::store_observations(ctx.store, engine, *catalogue, accepted);
   if (!stored.error.empty()) throw std::runtime_error(stored.error);
   for (const auto& v : stored.violations) ctx.publish(v);
   const auto status = stored.added ? http::status::created : http::status::ok;
@@ -752,7 +752,8 @@ ApiResponse online_rate(ApiContext& ctx, const ApiRequest& r) {
   const auto city = text_param(r, "city", 40);
   const auto first = beijing_day(from), last = beijing_day(to);
   const auto days = last - first + 1;
-  const auto registry = ctx.rules.registry();
+  const auto catalogue = ctx.catalogue.snapshot();
+  const auto& registry = catalogue->registry;
   const auto& j = r.token.jurisdiction;
   json::array vehicles;
   std::map<std::string, std::pair<std::int64_t, double>> cities;  // city → (vehicles, sum of rates)
@@ -793,7 +794,7 @@ ApiResponse violation_counts(ApiContext& ctx, const ApiRequest& r) {
   only_params(r, {"from", "to"});
   const auto [from, to] = time_range(r, 366 * 86400);
   json::array items;
-  for (const auto& c : ctx.rules.violations().daily_counts(from, to, r.token.jurisdiction))
+  for (const auto& c : ctx.violations.daily_counts(from, to, r.token.jurisdiction))
     items.push_back(
         json::object{{"day", c.day}, {"rule", c.rule}, {"city", c.city}, {"count", c.count}});
   const auto n = static_cast<std::int64_t>(items.size());

@@ -30,7 +30,7 @@ constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 // One live-feed connection: new violations wait in a bounded queue until the session writes them.
 class FeedSubscriber {
  public:
-  FeedSubscriber(asio::any_io_executor executor, Jurisdiction jurisdiction)
+  FeedSubscriber(asio::any_io_executor executor, evaluation::Jurisdiction jurisdiction)
       : signal_(executor, asio::steady_timer::time_point::max()),
         jurisdiction_(std::move(jurisdiction)) {}
   static constexpr std::size_t max_queued = 1000;
@@ -83,7 +83,7 @@ class FeedSubscriber {
 
  private:
   asio::steady_timer signal_;
-  Jurisdiction jurisdiction_;
+  evaluation::Jurisdiction jurisdiction_;
   std::mutex mutex_;
   std::deque<std::string> queue_;
   bool closed_ = false;
@@ -123,12 +123,19 @@ bool parse_target(std::string_view target, ApiRequest& r) {
 }  // namespace
 
 ApiServer::ApiServer(asio::io_context& io, const Config& config, storage::Store& store,
-                     RuleRunner& rules)
+                     evaluation::ShardedEvaluator& evaluator)
     : io_(io),
       config_(config),
-      context_{store,           rules,
-               config,          TokenStore(store),
-               AuditLog(store), [this](const json::object& v) { publish(v); }},
+      context_{store,
+               evaluator,
+               evaluator.catalogue(),
+               evaluation::CatalogueStore(store),
+               evaluation::ObservationStore(store),
+               evaluator.violations(),
+               config,
+               TokenStore(store),
+               AuditLog(store),
+               [this](const json::object& v) { publish(v); }},
       limiter_(config.api.rate_per_second, config.api.burst) {}
 
 ApiServer::~ApiServer() {

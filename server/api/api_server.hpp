@@ -22,13 +22,16 @@
 #include <set>
 #include <string>
 
+#include "evaluation/catalogue_store.hpp"
+#include "evaluation/observation_store.hpp"
+#include "evaluation/sharded_evaluator.hpp"
+#include "evaluation/violation_store.hpp"
 #include "server/api/api_types.hpp"
 #include "server/api/audit_log.hpp"
 #include "server/api/rate_limiter.hpp"
 #include "server/api/tokens.hpp"
 #include "server/config.hpp"
 #include "server/metrics.hpp"
-#include "server/rule_runner.hpp"
 #include "storage/store.hpp"
 
 namespace lantian::server::api {
@@ -38,7 +41,11 @@ class FeedSubscriber;
 // Everything the handlers use.
 struct ApiContext {
   storage::Store& store;
-  RuleRunner& rules;
+  evaluation::ShardedEvaluator& evaluator;        // told to reload after a catalogue upload
+  const evaluation::CurrentCatalogue& catalogue;  // one snapshot per request
+  evaluation::CatalogueStore catalogue_store;
+  evaluation::ObservationStore observations;
+  evaluation::ViolationStore& violations;
   const Config& config;
   TokenStore tokens;
   AuditLog audit;
@@ -48,7 +55,7 @@ struct ApiContext {
 class ApiServer {
  public:
   ApiServer(boost::asio::io_context& io, const Config& config, storage::Store& store,
-            RuleRunner& rules);
+            evaluation::ShardedEvaluator& evaluator);
   ~ApiServer();
   // Binds the configured address; false with `problem` set on failure.
   bool start(std::string& problem);

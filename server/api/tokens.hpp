@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "server/violation_store.hpp"
+#include "evaluation/violation_store.hpp"
 #include "storage/store.hpp"
 
 namespace lantian::server::api {
@@ -24,7 +24,7 @@ enum class Role { police, reviewer, operator_, admin };
 struct TokenRecord {
   std::string id;  // public identifier: the first 12 hex digits of the hash (audit, revocation)
   Role role = Role::police;
-  Jurisdiction jurisdiction;
+  evaluation::Jurisdiction jurisdiction;
   std::string label;  // who it is for
   std::int64_t created_unix_ms = 0;
   std::optional<std::int64_t> expires_unix_ms;

@@ -270,9 +270,8 @@ TEST_F(ApiTest, JurisdictionFiltersEveryQuery) {
 // Pages of 7 while violations are inserted before, between and after the pages' positions: every
 // violation that existed when paging began appears exactly once.
 TEST_F(ApiTest, CursorPaginationNeitherSkipsNorRepeatsUnderConcurrentInserts) {
-  ViolationStore store(server_->store());
-  const auto registry = server_->rules().registry();
-  const auto zones = server_->rules().zones();
+  evaluation::ViolationStore store(server_->store());
+  const auto catalogue = server_->rules().catalogue().snapshot();
   auto make = [&](int i) {
     rules::Violation v;
     v.rule = "R09";
@@ -282,12 +281,12 @@ TEST_F(ApiTest, CursorPaginationNeitherSkipsNorRepeatsUnderConcurrentInserts) {
     v.severity = rules::Severity::low;
     return v;
   };
-  ViolationSet initial;
+  evaluation::ViolationSet initial;
   for (int i = 0; i < 60; ++i) {
     auto v = make(i);
     initial.emplace(v.id, v);
   }
-  store.record(initial, {registry.get(), zones.get()});
+  store.record(initial, {catalogue->registry.get(), catalogue->zones.get()});
   std::multiset<std::string> seen;
   std::string cursor;
   int page = 0, extra = 1000;
@@ -298,14 +297,14 @@ TEST_F(ApiTest, CursorPaginationNeitherSkipsNorRepeatsUnderConcurrentInserts) {
     ASSERT_EQ(r.status, 200u) << r.body;
     for (const auto& id : ids_of(r.json())) seen.insert(id);
     // Concurrent writers: a newer one, an older one, and one at an existing time.
-    ViolationSet more;
+    evaluation::ViolationSet more;
     for (int k : {extra, -extra, 2 * (page * 3)}) {
       auto v = make(k);
       v.id += "|late" + std::to_string(page);
       more.emplace(v.id, v);
     }
     ++extra, ++page;
-    store.record(more, {registry.get(), zones.get()});
+    store.record(more, {catalogue->registry.get(), catalogue->zones.get()});
     const auto body = r.json();
     const auto& next = body.at("next_cursor");
     if (next.is_null()) break;
@@ -457,7 +456,8 @@ TEST_F(ApiTest, OperatorsKeepRegistryZonesAndObservations) {
       client_->get("/api/v1/zones/zz-nrmm-ban?version=1", police_).json().at("version").as_int64(),
       1);
   EXPECT_EQ(client_->get("/api/v1/zones/zz-nrmm-ban?version=3", police_).status, 400u);
-  EXPECT_TRUE(eventually([&] { return server_->rules().zones()->version() == 2; }));
+  EXPECT_TRUE(
+      eventually([&] { return server_->rules().catalogue().snapshot()->zone_version() == 2; }));
   // Observations: one object or a batch; known ids are not stored twice.
   auto first = post_smoke("check-7");
   ASSERT_EQ(first.status, 201u) << first.body;

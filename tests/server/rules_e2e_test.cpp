@@ -62,10 +62,10 @@ TEST(RulesEndToEnd, SampleFleetThroughATlsServer) {
          machine_sample("NRN3477B7N4FYW8B2", bj(2026, 4, 1, 9, 0, 3), zz[0], zz[1], 1.62)}));
     ASSERT_TRUE(eventually([&] { return server.metrics().frames_stored.value() == 14; }));
     server.drain_rules();
-    EXPECT_EQ(server.metrics().violations.value("R01"), 1u);
-    EXPECT_EQ(server.metrics().violations.value("R02"), 1u);
-    EXPECT_EQ(server.metrics().violations.value("R03"), 1u);
-    EXPECT_EQ(server.metrics().violations.value("R04"), 1u);
+    EXPECT_EQ(server.metrics().evaluation.violations_raised.value("R01"), 1u);
+    EXPECT_EQ(server.metrics().evaluation.violations_raised.value("R02"), 1u);
+    EXPECT_EQ(server.metrics().evaluation.violations_raised.value("R03"), 1u);
+    EXPECT_EQ(server.metrics().evaluation.violations_raised.value("R04"), 1u);
   }
 
   std::ostringstream listing;
@@ -166,7 +166,7 @@ TEST(RulesEndToEnd, AutoListenerDecodesByTheRegisteredProfile) {
   ASSERT_TRUE(eventually([&] { return server.metrics().frames_stored.value() == 3; }));
   server.drain_rules();
   EXPECT_EQ(server.metrics().decode_errors.value("ambiguous_layout"), 0u);
-  EXPECT_EQ(server.metrics().violations.value("R03"), 1u);
+  EXPECT_EQ(server.metrics().evaluation.violations_raised.value("R03"), 1u);
   // An unregistered machine code on the same listener is read by its bytes alone.
   TestTerminal unknown(server.port(0));
   unknown.send(cat(

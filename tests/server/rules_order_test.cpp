@@ -70,17 +70,17 @@ TEST(RuleOrder, LateResendsAreEvaluatedInCollectionTimeOrder) {
                  truck_sample(cn3_truck, Profile::gb17691, at(120), outside[0], outside[1])}),
             3);
     // In arrival order one fix inside is not a visit; nothing but R01.
-    EXPECT_EQ(server.metrics().violations.value("R02"), 0u);
-    EXPECT_EQ(server.metrics().violations.value("R01"), 1u);
+    EXPECT_EQ(server.metrics().evaluation.violations_raised.value("R02"), 0u);
+    EXPECT_EQ(server.metrics().evaluation.violations_raised.value("R01"), 1u);
 
     // The resend of 23:00:00 arrives late: in collection-time order it makes two consecutive fixes
     // inside (23:00:00, 23:01:00), so the visit that began at 23:00:00 is a violation.
-    const auto reevaluations = server.metrics().rule_reevaluations.value();
+    const auto reevaluations = server.metrics().evaluation.reevaluations.value();
     deliver(server, truck,
             truck_sample(cn3_truck, Profile::gb17691, at(0), inside[0], inside[1],
                          protocol::command::resend),
             1);
-    EXPECT_EQ(server.metrics().violations.value("R02"), 1u);
+    EXPECT_EQ(server.metrics().evaluation.violations_raised.value("R02"), 1u);
     const std::string visit =
         std::string("R02|") + cn3_truck + "|" + zone + "|" + std::to_string(t0);
     const auto r02 = stored_violation(server.store(), visit);
@@ -88,7 +88,7 @@ TEST(RuleOrder, LateResendsAreEvaluatedInCollectionTimeOrder) {
     EXPECT_EQ(r02->at("evidence").as_array().size(), 2u);
     EXPECT_EQ(r02->at("raised_unix_s").as_int64(), t0 + 60);
     // The late frame made the worker evaluate the vehicle again from its checkpoint, once.
-    EXPECT_EQ(server.metrics().rule_reevaluations.value(), reevaluations + 1);
+    EXPECT_EQ(server.metrics().evaluation.reevaluations.value(), reevaluations + 1);
 
     // A second visit (23:10, 23:12) raises R02; then a late fix outside at 23:11 splits it into two
     // one-fix visits: the violation no longer stands and is withdrawn, not deleted.
@@ -108,7 +108,7 @@ TEST(RuleOrder, LateResendsAreEvaluatedInCollectionTimeOrder) {
     ASSERT_TRUE(withdrawn);
     ASSERT_TRUE(withdrawn->contains("withdrawn"));
     EXPECT_EQ(withdrawn->at("status").as_string(), "open");
-    EXPECT_EQ(server.metrics().violations_withdrawn.value(), 1u);
+    EXPECT_EQ(server.metrics().evaluation.violations_withdrawn.value(), 1u);
     EXPECT_FALSE(stored_violation(server.store(), visit)->contains("withdrawn"));
 
     // R01 keeps the day's first and last evidence: 23:00:00 (the resend) and 23:12:00.
@@ -150,22 +150,23 @@ TEST(RuleOrder, InOrderFramesAreEvaluatedFromTheSessionsDecoding) {
       TestTerminal truck(server.port());
       deliver(server, truck, login(cn3_truck, at(-60)), 1);
       // A login carries nothing the rules read: nothing is evaluated.
-      EXPECT_EQ(server.metrics().rule_frames_from_archive.value(), 0u);
-      EXPECT_EQ(server.metrics().rule_reevaluations.value(), 0u);
+      EXPECT_EQ(server.metrics().evaluation.frames_from_archive.value(), 0u);
+      EXPECT_EQ(server.metrics().evaluation.reevaluations.value(), 0u);
       // The vehicle's first evaluation since start reads its archive: the login and both samples.
       deliver(server, truck,
               cat({truck_sample(cn3_truck, Profile::gb17691, at(60), inside[0], inside[1]),
                    truck_sample(cn3_truck, Profile::gb17691, at(120), inside[0], inside[1])}),
               2);
-      EXPECT_EQ(server.metrics().rule_frames_from_archive.value(), c.read_back_after_samples);
+      EXPECT_EQ(server.metrics().evaluation.frames_from_archive.value(), c.read_back_after_samples);
       deliver(server, truck,
               truck_sample(cn3_truck, Profile::gb17691, at(180), outside[0], outside[1]), 1);
-      EXPECT_EQ(server.metrics().rule_frames_from_archive.value(), c.read_back_at_end);
-      EXPECT_EQ(server.metrics().rule_frames.value(), 4u);
-      EXPECT_EQ(server.metrics().rules_backlog_reports.value(), 0);
-      EXPECT_EQ(server.metrics().rule_reevaluations.value(), 1u);  // the first, from the archive
-      EXPECT_EQ(server.metrics().violations.value("R01"), 1u);
-      EXPECT_EQ(server.metrics().violations.value("R02"), 1u);
+      EXPECT_EQ(server.metrics().evaluation.frames_from_archive.value(), c.read_back_at_end);
+      EXPECT_EQ(server.metrics().evaluation.frames_handed_over.value(), 4u);
+      EXPECT_EQ(server.metrics().evaluation.backlog_frames.value(), 0);
+      EXPECT_EQ(server.metrics().evaluation.reevaluations.value(),
+                1u);  // the first, from the archive
+      EXPECT_EQ(server.metrics().evaluation.violations_raised.value("R01"), 1u);
+      EXPECT_EQ(server.metrics().evaluation.violations_raised.value("R02"), 1u);
       EXPECT_TRUE(stored_violation(server.store(), std::string("R02|") + cn3_truck + "|" + zone +
                                                        "|" + std::to_string(t0 + 60)));
     }
@@ -187,7 +188,8 @@ TEST(RuleOrder, AVisitContinuesAcrossARestart) {
             cat({login(other_cn3_truck, at(-60)),
                  truck_sample(other_cn3_truck, Profile::gb17691, at(0), inside[0], inside[1])}),
             2);
-    EXPECT_EQ(server.metrics().violations.value("R02"), 0u);  // one fix inside so far
+    EXPECT_EQ(server.metrics().evaluation.violations_raised.value("R02"),
+              0u);  // one fix inside so far
   }
   {
     // A new process: the vehicle's state comes back from its checkpoint and the archive.
@@ -197,8 +199,9 @@ TEST(RuleOrder, AVisitContinuesAcrossARestart) {
             cat({login(other_cn3_truck, at(50)),
                  truck_sample(other_cn3_truck, Profile::gb17691, at(60), inside[0], inside[1])}),
             2);
-    EXPECT_EQ(server.metrics().violations.value("R02"), 1u);
-    EXPECT_EQ(server.metrics().violations.value("R01"), 0u);  // raised by the first process
+    EXPECT_EQ(server.metrics().evaluation.violations_raised.value("R02"), 1u);
+    EXPECT_EQ(server.metrics().evaluation.violations_raised.value("R01"),
+              0u);  // raised by the first process
     EXPECT_TRUE(stored_violation(server.store(), std::string("R02|") + other_cn3_truck + "|" +
                                                      zone + "|" + std::to_string(t0)));
   }
@@ -228,7 +231,7 @@ TEST(RuleOrder, OfflineCheckFlagsASilentTerminalOncePerSilence) {
     EXPECT_FALSE(stored_violation(server.store(), id));
     server.rules().check_offline(received_s + 72 * 3600);
     server.rules().check_offline(received_s + 80 * 3600);  // the same silence: the same violation
-    EXPECT_EQ(server.metrics().violations.value("R11"), 1u);
+    EXPECT_EQ(server.metrics().evaluation.violations_raised.value("R11"), 1u);
     const auto v = stored_violation(server.store(), id);
     ASSERT_TRUE(v);
     EXPECT_EQ(v->at("severity").as_string(), "low");

@@ -70,12 +70,12 @@ RunningServer::RunningServer(Config config) : config_(std::move(config)) {
   std::string error;
   store_ = storage::Store::open(config_.store, error);
   if (!store_) throw std::runtime_error(error);
-  rules_ = std::make_unique<RuleRunner>(
-      *store_, config_.rules, metrics_,
-      RuleRunnerOptions{.shards = static_cast<std::size_t>(config_.rule_threads),
-                        .max_held_frames = config_.rule_max_held_frames});
+  rules_ = std::make_unique<evaluation::ShardedEvaluator>(
+      *store_, config_.rules, metrics_.evaluation,
+      evaluation::ShardedEvaluatorOptions{.shards = static_cast<std::size_t>(config_.rule_threads),
+                                          .max_held_frames = config_.rule_max_held_frames});
   server_ = std::make_unique<IngestServer>(io_, config_, *store_, metrics_);
-  server_->set_rule_runner(rules_.get());
+  server_->set_evaluation(rules_.get(), &rules_->catalogue());
   std::vector<std::string> problems;
   if (!server_->start(problems)) throw std::runtime_error(problems.front());
   ports_ = server_->bound_ports();
@@ -109,7 +109,9 @@ void RunningServer::stop() {
 
 void RunningServer::drain_rules() {
   // A session hands its frames over after they are stored and answered: wait for that first.
-  eventually([&] { return metrics_.rule_frames.value() >= metrics_.frames_stored.value(); });
+  eventually([&] {
+    return metrics_.evaluation.frames_handed_over.value() >= metrics_.frames_stored.value();
+  });
   rules_->drain();
 }
 

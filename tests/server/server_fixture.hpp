@@ -14,12 +14,12 @@
 #include <thread>
 #include <vector>
 
+#include "evaluation/sharded_evaluator.hpp"
 #include "protocol/bytes.hpp"
 #include "server/api/api_server.hpp"
 #include "server/config.hpp"
 #include "server/ingest_server.hpp"
 #include "server/metrics.hpp"
-#include "server/rule_runner.hpp"
 #include "storage/store.hpp"
 
 namespace lantian::server::testing {
@@ -51,7 +51,7 @@ class RunningServer {
   void reload_tls() { server_->reload_tls(); }
   // Waits until every stored frame has been handed to the rule engine and evaluated.
   void drain_rules();
-  RuleRunner& rules() { return *rules_; }
+  evaluation::ShardedEvaluator& rules() { return *rules_; }
   // The HTTPS API's port (config.api.enabled).
   std::uint16_t api_port() const { return api_->port(); }
   storage::Store& store() { return *store_; }
@@ -62,7 +62,7 @@ class RunningServer {
   std::unique_ptr<storage::Store> store_;
   boost::asio::io_context io_;
   ServerMetrics metrics_;
-  std::unique_ptr<RuleRunner> rules_;
+  std::unique_ptr<evaluation::ShardedEvaluator> rules_;
   std::unique_ptr<IngestServer> server_;
   std::unique_ptr<api::ApiServer> api_;
   std::vector<std::uint16_t> ports_;

@@ -9,7 +9,7 @@
 #include "protocol/message.hpp"
 #include "protocol/signature.hpp"
 
-namespace lantian::server {
+namespace lantian::evaluation {
 
 // A stored frame, decoded once by the session that received it.
 struct StoredFrame {
@@ -28,4 +28,4 @@ class StoredFrameSink {
   virtual void submit(const protocol::Vin& vin, std::vector<StoredFrame> frames) = 0;
 };
 
-}  // namespace lantian::server
+}  // namespace lantian::evaluation

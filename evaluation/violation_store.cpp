@@ -1,17 +1,15 @@
-#include "server/violation_store.hpp"
-
-#include <spdlog/spdlog.h>
+#include "evaluation/violation_store.hpp"
 
 #include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 
+#include "evaluation/clock.hpp"
 #include "protocol/beijing_time.hpp"
 #include "protocol/json.hpp"
 #include "rules/records_json.hpp"
-#include "server/clock.hpp"
 
-namespace lantian::server {
+namespace lantian::evaluation {
 namespace json = boost::json;
 namespace {
 
@@ -170,101 +168,115 @@ bool Jurisdiction::allows(const json::object& v) const {
 
 ViolationStore::ViolationStore(storage::Store& store) : store_(store) {}
 
-std::vector<json::object> ViolationStore::record(const ViolationSet& raised,
-                                                 const ViolationContext& ctx) {
-  std::vector<json::object> inserted;
-  for (const auto& [id, v] : raised) {
-    std::optional<json::object> added;
-    std::string error;
-    const bool ok = store_.update(
-        storage::Family::violations, id,
-        [&](const std::optional<std::string>& current,
-            std::vector<storage::RecordEdit>& also) -> std::optional<std::string> {
-          std::optional<json::object> now;
-          std::optional<json::object> before = current ? parse_object(*current) : std::nullopt;
-          if (!before) {
-            now = rules::to_json(v, now_unix_ms());
-            // Where it belongs: the zone's city, else where the vehicle is registered.
-            std::string city, plate;
-            if (!v.zone_id.empty() && ctx.zones)
-              if (const auto* z = ctx.zones->find(v.zone_id)) city = z->city;
-            if (ctx.registry)
-              if (const auto* r = ctx.registry->find(v.vin)) {
-                plate = r->plate;
-                if (city.empty()) city = rules::registration_city(*r);
-              }
-            (*now)["city"] = city;
-            (*now)["plate"] = plate;
-            added = *now;
-          } else {
-            now = merged(*before, v);
-            if (!now) return std::nullopt;
-            remove_index(*before, also);  // the evidence time may have moved
-          }
-          add_index(*now, also);
-          if (ctx.from_frames)
-            also.push_back({storage::Family::rule_state, raised_key(v.vin, v.raised_at_unix_s, id),
-                            std::string()});
-          return json::serialize(*now);
-        },
-        error);
-    if (!ok) {
-      spdlog::error("event=violation_not_stored id=\"{}\" error=\"{}\"", id, error);
-      continue;
-    }
-    if (added) inserted.push_back(std::move(*added));
+namespace {
+
+// A new evaluation of `v` against the stored record `current`: the record to store (nullopt: it is
+// unchanged), with its index edits in `edits`. A new one is stamped with where it belongs.
+std::optional<json::object> recorded(const rules::Violation& v,
+                                     const std::optional<std::string>& current,
+                                     const ViolationContext& ctx,
+                                     std::vector<storage::RecordEdit>& edits) {
+  std::optional<json::object> now;
+  std::optional<json::object> before = current ? parse_object(*current) : std::nullopt;
+  if (!before) {
+    now = rules::to_json(v, now_unix_ms());
+    // Where it belongs: the zone's city, else where the vehicle is registered.
+    std::string city, plate;
+    if (!v.zone_id.empty() && ctx.zones)
+      if (const auto* z = ctx.zones->find(v.zone_id)) city = z->city;
+    if (ctx.registry)
+      if (const auto* r = ctx.registry->find(v.vin)) {
+        plate = r->plate;
+        if (city.empty()) city = rules::registration_city(*r);
+      }
+    (*now)["city"] = city;
+    (*now)["plate"] = plate;
+  } else {
+    now = merged(*before, v);
+    if (!now) return std::nullopt;
+    remove_index(*before, edits);  // the evidence time may have moved
   }
-  return inserted;
+  add_index(*now, edits);
+  if (ctx.from_frames)
+    edits.push_back(
+        {storage::Family::rule_state, raised_key(v.vin, v.raised_at_unix_s, v.id), std::string()});
+  return now;
 }
 
-std::size_t ViolationStore::withdraw_unreproduced(const std::string& vin, std::int64_t from_unix_s,
-                                                  const ViolationSet& raised) {
-  const auto prefix = raised_prefix(vin);
-  std::set<std::string> stale;
-  store_.for_each(
-      storage::Family::rule_state, prefix,
-      [&](const std::string& key, const std::string&) {
-        auto id = key.substr(prefix.size() + 8);
-        if (!raised.count(id) && !id.starts_with("R11|" + vin + "|offline|"))
-          stale.insert(std::move(id));
-        return true;
+// The stored record `current` marked withdrawn (nullopt: it stays as it is), index edits in
+// `edits`.
+std::optional<json::object> withdrawn(const std::optional<std::string>& current,
+                                      std::vector<storage::RecordEdit>& edits) {
+  auto v = current ? parse_object(*current) : std::nullopt;
+  if (!v || v->contains("withdrawn")) return std::nullopt;
+  // An observation (a sighting's R01 of the same day) still stands on its own.
+  if (const auto* evidence = v->if_contains("evidence"); evidence && evidence->is_array())
+    for (const auto& e : evidence->as_array())
+      if (e.is_object() && text(e.as_object(), "frame_key").starts_with("observation:"))
+        return std::nullopt;
+  (*v)["withdrawn"] = {
+      {"unix_ms", now_unix_ms()},
+      {"reason", "evaluating the vehicle again with late data no longer raises it"}};
+  add_index(*v, edits);  // marks the statistics entry
+  return v;
+}
+
+}  // namespace
+
+ViolationsWritten ViolationStore::write(const ViolationChanges& changes) {
+  ViolationsWritten out;
+  if (changes.raised.empty() && !changes.reevaluated) return out;
+  std::vector<json::object> added;
+  std::vector<std::string> withdrawn_ids;
+  // Store::update holds the store's record lock while the change runs: every record read here is
+  // still the stored one when the batch is written (a review waits, then sees the result). The
+  // batch is the edits of every violation; update's own key is only read.
+  const bool ok = store_.update(
+      storage::Family::violations, std::string(),
+      [&](const std::optional<std::string>&,
+          std::vector<storage::RecordEdit>& edits) -> std::optional<std::string> {
+        added.clear();
+        withdrawn_ids.clear();
+        edits.clear();
+        for (const auto& [id, v] : changes.raised) {
+          const auto current = store_.get(storage::Family::violations, id);
+          if (auto now = recorded(v, current, changes.context, edits)) {
+            edits.push_back({storage::Family::violations, id, json::serialize(*now)});
+            if (!current) added.push_back(std::move(*now));
+          }
+        }
+        if (changes.reevaluated) {
+          const auto& [vin, from_unix_s] = *changes.reevaluated;
+          const auto prefix = raised_prefix(vin);
+          std::set<std::string> stale;
+          store_.for_each(
+              storage::Family::rule_state, prefix,
+              [&](const std::string& key, const std::string&) {
+                auto id = key.substr(prefix.size() + 8);
+                if (!changes.raised.count(id) && !id.starts_with("R11|" + vin + "|offline|"))
+                  stale.insert(std::move(id));
+                return true;
+              },
+              from_unix_s == std::numeric_limits<std::int64_t>::min()
+                  ? std::string()
+                  : raised_key(vin, from_unix_s, ""));
+          for (const auto& id : stale)
+            if (auto v = withdrawn(store_.get(storage::Family::violations, id), edits)) {
+              edits.push_back({storage::Family::violations, id, json::serialize(*v)});
+              withdrawn_ids.push_back(id);
+            }
+        }
+        return std::nullopt;
       },
-      from_unix_s == std::numeric_limits<std::int64_t>::min() ? std::string()
-                                                              : raised_key(vin, from_unix_s, ""));
-  std::size_t count = 0;
-  for (const auto& id : stale) {
-    std::string error;
-    bool withdrawn = false;
-    const bool ok = store_.update(
-        storage::Family::violations, id,
-        [&](const std::optional<std::string>& current,
-            std::vector<storage::RecordEdit>& also) -> std::optional<std::string> {
-          auto v = current ? parse_object(*current) : std::nullopt;
-          if (!v || v->contains("withdrawn")) return std::nullopt;
-          // An observation (a sighting's R01 of the same day) still stands on its own.
-          if (const auto* evidence = v->if_contains("evidence"); evidence && evidence->is_array())
-            for (const auto& e : evidence->as_array())
-              if (e.is_object() && text(e.as_object(), "frame_key").starts_with("observation:"))
-                return std::nullopt;
-          (*v)["withdrawn"] = {
-              {"unix_ms", now_unix_ms()},
-              {"reason", "evaluating the vehicle again with late data no longer raises it"}};
-          add_index(*v, also);  // marks the statistics entry
-          withdrawn = true;
-          return json::serialize(*v);
-        },
-        error);
-    if (!ok) {
-      // It stays as it was (not withdrawn); the next re-evaluation of the vehicle tries again.
-      spdlog::error("event=violation_not_withdrawn vin={} id=\"{}\" error=\"{}\"", vin, id, error);
-      continue;
-    }
-    if (withdrawn) {
-      ++count;
-      spdlog::info("event=violation_withdrawn vin={} id=\"{}\"", vin, id);
-    }
-  }
-  return count;
+      out.error);
+  if (!ok) return out;
+  out.added = std::move(added);
+  out.withdrawn = std::move(withdrawn_ids);
+  return out;
+}
+
+ViolationsWritten ViolationStore::record(const ViolationSet& raised, const ViolationContext& ctx) {
+  return write({raised, ctx, std::nullopt});
 }
 
 ViolationStore::ReviewResult ViolationStore::review(const std::string& id,
@@ -308,6 +320,17 @@ ViolationStore::ReviewResult ViolationStore::review(const std::string& id,
 std::optional<json::object> ViolationStore::get(const std::string& id) const {
   const auto value = store_.get(storage::Family::violations, id);
   return value ? parse_object(*value) : std::nullopt;
+}
+
+void ViolationStore::for_each(
+    const std::string& rule,
+    const std::function<bool(const std::string& id, const json::object&)>& fn) const {
+  // Ids begin with the rule: "R02|VIN|…".
+  store_.for_each(storage::Family::violations, rule.empty() ? std::string() : rule + "|",
+                  [&](const std::string& id, const std::string& value) {
+                    const auto v = parse_object(value);
+                    return !v || fn(id, *v);
+                  });
 }
 
 bool ViolationStore::valid_cursor(const std::string& cursor) {
@@ -405,4 +428,4 @@ std::vector<ViolationStore::DailyCount> ViolationStore::daily_counts(
   return out;
 }
 
-}  // namespace lantian::server
+}  // namespace lantian::evaluation

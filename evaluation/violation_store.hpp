@@ -1,8 +1,10 @@
 #pragma once
-// The stored violations and their indexes. Every change — a new violation, newer evidence, a
-// withdrawal, a review — is one atomic batch over the `violations` family (id → JSON), the
-// `violation_index` family (the listings, newest first) and the `rule_state` family (each vehicle's
-// violations by the collection time of the sample that raised them, for withdrawal).
+// The stored violations and their indexes — the only code that knows these layouts. The changes of
+// one evaluation (new violations, newer evidence, withdrawals) are one atomic, synced batch, as is
+// each review, over the `violations` family (id → JSON), the `violation_index` family (the
+// listings, newest first) and the `rule_state` family's withdrawal index:
+//   i|VIN|time · id   each vehicle's violations by the collection time of the sample that raised
+//                     them (8 bytes big-endian, Unix seconds + 2^63; empty value)
 //
 // violation_index keys, all ending in desc(time) · id so that every listing is newest first and a
 // cursor is a position valid in any of them:
@@ -14,8 +16,9 @@
 // withdrawn), so filters are checked on the index and only matching records are read.
 // desc(time) is the big-endian complement of the evidence time (Unix seconds + 2^63).
 //
-// Thread-safety: all members may be called from any thread; read-modify-writes go through
-// Store::update, so a review and a rule update of the same violation never lose each other.
+// Thread-safety: all members may be called from any thread. Every read-modify-write reads and
+// writes under the store's record lock (Store::update), so a review and a rule update of the same
+// violation never lose each other.
 
 #include <array>
 #include <boost/json/object.hpp>
@@ -31,7 +34,7 @@
 #include "rules/engine.hpp"
 #include "storage/store.hpp"
 
-namespace lantian::server {
+namespace lantian::evaluation {
 
 // Violations by id; a later one with the same id replaces the earlier (R01's newest last evidence).
 using ViolationSet = std::map<std::string, rules::Violation>;
@@ -70,18 +73,36 @@ struct ViolationContext {
   bool from_frames = true;
 };
 
+// What one evaluation changes: written together, or not at all.
+struct ViolationChanges {
+  // Stored when new, updated when changed (newer evidence; a withdrawn one raised again loses its
+  // mark), keeping status, review and observation evidence.
+  ViolationSet raised;
+  ViolationContext context;
+  // A vehicle evaluated again from `from_unix_s`: its stored violations raised since then that
+  // `raised` no longer contains are marked withdrawn (except R11 offline, which no frame evaluation
+  // raises, and a violation an observation still stands for).
+  struct Reevaluation {
+    std::string vin;
+    std::int64_t from_unix_s = std::numeric_limits<std::int64_t>::min();
+  };
+  std::optional<Reevaluation> reevaluated;
+};
+
+struct ViolationsWritten {
+  std::vector<boost::json::object> added;  // the new violations, as stored
+  std::vector<std::string> withdrawn;      // ids marked withdrawn
+  std::string error;                       // non-empty: nothing was written
+};
+
 class ViolationStore {
  public:
   explicit ViolationStore(storage::Store& store);
 
-  // Stores new violations and updates changed ones (newer evidence; a withdrawn one raised again
-  // loses its mark), keeping status, review and observation evidence. Returns the new ones as
-  // stored.
-  std::vector<boost::json::object> record(const ViolationSet& raised, const ViolationContext& ctx);
-  // Marks withdrawn the stored violations of `vin` raised at or after `from_unix_s` that `raised`
-  // no longer contains (except R11 offline, which no frame evaluation raises). Returns how many.
-  std::size_t withdraw_unreproduced(const std::string& vin, std::int64_t from_unix_s,
-                                    const ViolationSet& raised);
+  // Writes `changes` in one synced batch; on return the violations it reports are durable.
+  ViolationsWritten write(const ViolationChanges& changes);
+  // write() of `raised` alone.
+  ViolationsWritten record(const ViolationSet& raised, const ViolationContext& ctx);
 
   enum class ReviewResult { reviewed, not_found, withdrawn, failed };
   // A reviewer's decision ("confirmed" or "dismissed") with a comment. The previous decision, if
@@ -91,6 +112,11 @@ class ViolationStore {
                       boost::json::object* updated = nullptr);
 
   [[nodiscard]] std::optional<boost::json::object> get(const std::string& id) const;
+  // Every stored violation (of `rule`, "R01" … "R12", when not empty) in id order, until `fn`
+  // returns false.
+  void for_each(
+      const std::string& rule,
+      const std::function<bool(const std::string& id, const boost::json::object&)>& fn) const;
   // A page of violations matching `query` and visible under `jurisdiction`, newest first.
   [[nodiscard]] ViolationPage list(const ViolationQuery& query,
                                    const Jurisdiction& jurisdiction) const;
@@ -110,4 +136,4 @@ class ViolationStore {
   storage::Store& store_;
 };
 
-}  // namespace lantian::server
+}  // namespace lantian::evaluation

@@ -1,0 +1,113 @@
+#include "evaluation/catalogue_store.hpp"
+
+#include <boost/json.hpp>
+#include <cstdio>
+
+#include "rules/records_json.hpp"
+
+namespace lantian::evaluation {
+namespace {
+
+std::string permit_key(const rules::PermitRow& row) {
+  return row.vin + "|" + row.permit.zone_id + "|" + row.permit.permit_no;
+}
+std::string permit_value(const rules::Permit& permit) {
+  return std::to_string(permit.valid_from_unix_s) + "," + std::to_string(permit.valid_until_unix_s);
+}
+// A stored permit; nullopt for a record that is not one.
+std::optional<rules::PermitRow> parse_permit(const std::string& key, const std::string& value) {
+  const auto a = key.find('|');
+  const auto b = a == std::string::npos ? a : key.find('|', a + 1);
+  std::int64_t from = 0, until = 0;
+  if (b == std::string::npos || std::sscanf(value.c_str(), "%ld,%ld", &from, &until) != 2)
+    return std::nullopt;
+  return rules::PermitRow{key.substr(0, a),
+                          {key.substr(b + 1), key.substr(a + 1, b - a - 1), from, until}};
+}
+
+std::string zone_version_key(int version) {
+  std::string key;
+  storage::append_u64(key, static_cast<std::uint64_t>(version));
+  return key;
+}
+constexpr std::size_t zone_version_key_size = 8;
+
+}  // namespace
+
+Catalogue CatalogueStore::load() const {
+  return {std::make_shared<const rules::Registry>(load_registry()), load_latest_zones()};
+}
+
+rules::Registry CatalogueStore::load_registry() const {
+  rules::Registry registry;
+  store_.for_each(storage::Family::registry, "", [&](const std::string&, const std::string& value) {
+    if (auto r = rules::vehicle_from_json(value)) registry.upsert(std::move(*r));
+    return true;
+  });
+  store_.for_each(storage::Family::permits, "",
+                  [&](const std::string& key, const std::string& value) {
+                    if (auto row = parse_permit(key, value))
+                      registry.add_permit(row->vin, std::move(row->permit));
+                    return true;
+                  });
+  return registry;
+}
+
+std::shared_ptr<const rules::ZoneIndex> CatalogueStore::load_zones(int version) const {
+  const auto text = zone_version_text(version);
+  if (!text) return nullptr;
+  return std::make_shared<rules::ZoneIndex>(rules::import_zones_geojson(*text).zones, version);
+}
+
+int CatalogueStore::latest_zone_version() const {
+  int latest = 0;
+  for_each_zone_version([&](int version, const std::string&) { latest = version; });
+  return latest;
+}
+
+std::shared_ptr<const rules::ZoneIndex> CatalogueStore::load_latest_zones() const {
+  const int latest = latest_zone_version();
+  if (latest == 0) return std::make_shared<rules::ZoneIndex>(std::vector<rules::Zone>{}, 0);
+  return load_zones(latest);
+}
+
+std::optional<std::string> CatalogueStore::zone_version_text(int version) const {
+  return store_.get(storage::Family::zones, zone_version_key(version));
+}
+
+void CatalogueStore::for_each_zone_version(
+    const std::function<void(int version, const std::string& geojson)>& fn) const {
+  store_.for_each(storage::Family::zones, "",
+                  [&](const std::string& key, const std::string& value) {
+                    if (key.size() == zone_version_key_size)
+                      fn(static_cast<int>(storage::read_u64(key)), value);
+                    return true;
+                  });
+}
+
+bool CatalogueStore::put_vehicles(const std::vector<rules::VehicleRecord>& records,
+                                  std::string& error) {
+  if (records.empty()) return true;
+  std::vector<storage::RecordEdit> edits;
+  edits.reserve(records.size());
+  for (const auto& record : records)
+    edits.push_back(
+        {storage::Family::registry, record.vin, boost::json::serialize(rules::to_json(record))});
+  return store_.apply(edits, storage::Durability::synced, error);
+}
+
+bool CatalogueStore::put_permit(const rules::PermitRow& row, std::string& error) {
+  return store_.put(storage::Family::permits, permit_key(row), permit_value(row.permit), error);
+}
+
+std::optional<int> CatalogueStore::add_zone_version(const std::string& geojson,
+                                                    std::string& error) {
+  // The next number not taken: two uploads at once get a version each.
+  for (int version = latest_zone_version() + 1;; ++version) {
+    if (store_.insert_if_absent(storage::Family::zones, zone_version_key(version), geojson, error))
+      return version;
+    if (!error.empty()) return std::nullopt;
+  }
+}
+
+}  // namespace lantian::evaluation

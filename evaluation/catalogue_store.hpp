@@ -1,0 +1,51 @@
+#pragma once
+// The catalogue as stored (docs/rules.md) — the only code that knows these families' layouts:
+//   registry  VIN → the vehicle's record (JSON, rules/records_json)
+//   permits   VIN|ZONE|PERMIT_NO → "VALID_FROM_UNIX_S,VALID_UNTIL_UNIX_S"
+//   zones     version (8 bytes big-endian, so versions sort) → the uploaded GeoJSON as given
+// Writes are synced on return. Thread-safe as storage::Store is.
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "evaluation/catalogue.hpp"
+#include "rules/registry.hpp"
+#include "rules/zones.hpp"
+#include "storage/store.hpp"
+
+namespace lantian::evaluation {
+
+class CatalogueStore {
+ public:
+  explicit CatalogueStore(storage::Store& store) : store_(store) {}
+
+  // The registry with its permits, and the newest zone version.
+  [[nodiscard]] Catalogue load() const;
+  [[nodiscard]] rules::Registry load_registry() const;
+  [[nodiscard]] std::shared_ptr<const rules::ZoneIndex> load_latest_zones() const;
+  // Zone version `version` (1, 2, …); nullptr when there is none.
+  [[nodiscard]] std::shared_ptr<const rules::ZoneIndex> load_zones(int version) const;
+  // The newest zone version stored; 0 when none.
+  [[nodiscard]] int latest_zone_version() const;
+  // The GeoJSON of zone version `version` as uploaded.
+  [[nodiscard]] std::optional<std::string> zone_version_text(int version) const;
+  // Every zone version in order, with its GeoJSON as uploaded.
+  void for_each_zone_version(
+      const std::function<void(int version, const std::string& geojson)>& fn) const;
+
+  // Stores (or replaces) vehicle records: all of them or, on error, none.
+  [[nodiscard]] bool put_vehicles(const std::vector<rules::VehicleRecord>& records,
+                                  std::string& error);
+  [[nodiscard]] bool put_permit(const rules::PermitRow& row, std::string& error);
+  // Stores `geojson` (already checked with rules::import_zones_geojson) as the next zone version;
+  // returns its number, or nullopt with `error` set.
+  [[nodiscard]] std::optional<int> add_zone_version(const std::string& geojson, std::string& error);
+
+ private:
+  storage::Store& store_;
+};
+
+}  // namespace lantian::evaluation

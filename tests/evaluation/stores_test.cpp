@@ -1,0 +1,206 @@
+// The typed stores: the byte layout of every key they write (existing archives must stay readable,
+// so these are fixed), and the violations' one-batch writes against concurrent reviews.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "evaluation/catalogue_store.hpp"
+#include "evaluation/checkpoint_store.hpp"
+#include "evaluation/observation_store.hpp"
+#include "evaluation/violation_store.hpp"
+#include "rules/records_json.hpp"
+#include "temp_store.hpp"
+
+namespace lantian::evaluation {
+namespace {
+
+using testing::TempStore;
+const std::string vin = "LFWADRJF011002346";
+constexpr std::int64_t new_year_2026 = 1767196800;  // 2026-01-01T00:00:00+08:00
+
+std::string bytes(std::initializer_list<unsigned> values) {
+  std::string out;
+  for (auto v : values) out.push_back(static_cast<char>(v));
+  return out;
+}
+
+rules::Violation violation(const std::string& rule, std::int64_t at_unix_s) {
+  rules::Violation v;
+  v.rule = rule;
+  v.vin = vin;
+  v.id = rule + "|" + vin + "|" + std::to_string(at_unix_s);
+  v.at_unix_s = v.raised_at_unix_s = at_unix_s;
+  v.severity = rules::Severity::high;
+  v.evidence = {{"00ff", 0}};
+  v.evidence_times = {at_unix_s};
+  return v;
+}
+
+TEST(CatalogueStore, KeepsTheRegistryPermitAndZoneLayouts) {
+  TempStore store;
+  CatalogueStore catalogue(*store);
+  rules::VehicleRecord truck;
+  truck.vin = vin;
+  truck.plate = "豫A12345";
+  truck.category = "N3";
+  truck.fuel = "diesel";
+  std::string error;
+  ASSERT_TRUE(catalogue.put_vehicles({truck}, error)) << error;
+  ASSERT_TRUE(
+      catalogue.put_permit({vin, {"P-7", "zone-1", new_year_2026, new_year_2026 + 86400}}, error))
+      << error;
+  const std::string zones = R"({"type":"FeatureCollection","features":[]})";
+  EXPECT_EQ(catalogue.add_zone_version(zones, error), 1);
+  EXPECT_EQ(catalogue.add_zone_version(zones, error), 2);
+
+  EXPECT_EQ((*store).get(storage::Family::registry, vin),
+            boost::json::serialize(rules::to_json(truck)));
+  EXPECT_EQ((*store).get(storage::Family::permits, vin + "|zone-1|P-7"), "1767196800,1767283200");
+  EXPECT_EQ((*store).get(storage::Family::zones, bytes({0, 0, 0, 0, 0, 0, 0, 2})), zones);
+
+  const auto loaded = catalogue.load();
+  const auto* found = loaded.registry->find(vin);
+  ASSERT_NE(found, nullptr);
+  ASSERT_EQ(found->permits.size(), 1u);
+  EXPECT_EQ(found->permits[0].zone_id, "zone-1");
+  EXPECT_EQ(found->permits[0].permit_no, "P-7");
+  EXPECT_EQ(found->permits[0].valid_until_unix_s, new_year_2026 + 86400);
+  EXPECT_EQ(loaded.zone_version(), 2);
+  EXPECT_EQ(catalogue.latest_zone_version(), 2);
+  EXPECT_EQ(catalogue.zone_version_text(1), zones);
+  EXPECT_EQ(catalogue.load_zones(3), nullptr);
+}
+
+TEST(CheckpointStore, KeepsTheCheckpointLayoutAndThinsOutOlderOnes) {
+  TempStore store;
+  CheckpointStore checkpoints(*store);
+  rules::VehicleState state;
+  state.r01_last_day = 20454;
+  std::string error;
+  const CheckpointRetention retention{std::chrono::hours(2), std::chrono::hours(48)};
+  for (int hour = 0; hour < 6; ++hour)
+    ASSERT_TRUE(checkpoints.save(vin, new_year_2026 + hour * 3600, state, retention, error))
+        << error;
+  // c|VIN| · (boundary ^ 2^63), big-endian.
+  EXPECT_EQ((*store).get(storage::Family::rule_state,
+                         "c|" + vin + "|" + bytes({0x80, 0, 0, 0, 0x69, 0x55, 0x48, 0x80})),
+            rules::to_json_text(state));
+  // Kept: the newest two hours and the day's first (Beijing midnight); the rest are gone.
+  EXPECT_EQ(checkpoints.newest_at_or_before(vin, new_year_2026 + 2 * 3600)->boundary_unix_s,
+            new_year_2026);
+  EXPECT_EQ(checkpoints.newest_at_or_before(vin, new_year_2026 + 4 * 3600)->boundary_unix_s,
+            new_year_2026 + 4 * 3600);
+  EXPECT_FALSE(checkpoints.newest_at_or_before(vin, new_year_2026 - 1));
+
+  EXPECT_FALSE(checkpoints.last_offline_check());
+  ASSERT_TRUE(checkpoints.record_offline_check(new_year_2026, error)) << error;
+  EXPECT_EQ((*store).get(storage::Family::rule_state, "offline_checked_unix_s"), "1767196800");
+  EXPECT_EQ(checkpoints.last_offline_check(), new_year_2026);
+}
+
+TEST(ObservationStore, StoresAnIdOnce) {
+  TempStore store;
+  ObservationStore observations(*store);
+  rules::Observation ob;
+  ob.id = "gate-1:42";
+  ob.vin = vin;
+  ob.at_unix_s = new_year_2026;
+  std::string error;
+  EXPECT_TRUE(observations.add_if_new(ob, error));
+  EXPECT_FALSE(observations.add_if_new(ob, error));
+  EXPECT_TRUE(error.empty());
+  EXPECT_EQ(observations.get(ob.id), boost::json::serialize(rules::to_json(ob)));
+  int seen = 0;
+  observations.for_each([&](const rules::Observation& o) { seen += o.id == ob.id; });
+  EXPECT_EQ(seen, 1);
+}
+
+TEST(ViolationStore, KeepsTheIndexLayouts) {
+  TempStore store;
+  ViolationStore violations(*store);
+  const auto v = violation("R02", new_year_2026);
+  const auto written = violations.record({{v.id, v}}, {});
+  ASSERT_TRUE(written.error.empty()) << written.error;
+  ASSERT_EQ(written.added.size(), 1u);
+  // violation_index: desc(time) = ~(time + 2^63), big-endian, then the id.
+  const auto position = bytes({0x7f, 0xff, 0xff, 0xff, 0x96, 0xaa, 0xb7, 0x7f}) + v.id;
+  for (const auto& key :
+       {"a|" + position, "v|" + vin + "|" + position, "r|R02|" + position, "s|open|" + position})
+    EXPECT_EQ((*store).get(storage::Family::violation_index, key), "R02\t\t\topen\thigh\t0\t0")
+        << key;
+  // rule_state's withdrawal index: i|VIN| · (raised + 2^63) · id, empty.
+  EXPECT_EQ((*store).get(storage::Family::rule_state,
+                         "i|" + vin + "|" + bytes({0x80, 0, 0, 0, 0x69, 0x55, 0x48, 0x80}) + v.id),
+            "");
+  EXPECT_TRUE((*store).get(storage::Family::violations, v.id));
+}
+
+TEST(ViolationStore, WritesAnEvaluationsChangesTogether) {
+  TempStore store;
+  ViolationStore violations(*store);
+  const auto kept = violation("R02", new_year_2026);
+  const auto gone = violation("R03", new_year_2026 + 60);
+  const auto before = violation("R03", new_year_2026 - 3600);  // before the re-evaluation
+  ASSERT_TRUE(
+      violations.record({{kept.id, kept}, {gone.id, gone}, {before.id, before}}, {}).error.empty());
+
+  auto newer = kept;
+  newer.evidence_times = {new_year_2026 + 5};
+  const auto added = violation("R04", new_year_2026 + 120);
+  ViolationChanges changes{.raised = {{newer.id, newer}, {added.id, added}},
+                           .reevaluated = ViolationChanges::Reevaluation{vin, new_year_2026}};
+  const auto written = violations.write(changes);
+  ASSERT_TRUE(written.error.empty()) << written.error;
+  ASSERT_EQ(written.added.size(), 1u);
+  EXPECT_EQ(written.added[0].at("id").as_string(), added.id);
+  EXPECT_EQ(written.withdrawn, std::vector<std::string>{gone.id});
+  EXPECT_TRUE(violations.get(gone.id)->contains("withdrawn"));
+  EXPECT_FALSE(violations.get(before.id)->contains("withdrawn"));
+  EXPECT_FALSE(violations.get(kept.id)->contains("withdrawn"));
+
+  ViolationQuery q;
+  q.vin = vin;
+  std::set<std::string> listed;
+  for (const auto& v : violations.list(q, {}).items)
+    listed.insert(std::string(v.at("id").as_string()));
+  EXPECT_EQ(listed, (std::set<std::string>{kept.id, added.id, before.id}));
+}
+
+// A rule update of a violation never loses a review made meanwhile, nor the reverse.
+TEST(ViolationStore, AReviewAndAnEvaluationOfTheSameViolationNeverLoseEachOther) {
+  TempStore store;
+  ViolationStore violations(*store);
+  const auto v = violation("R02", new_year_2026);
+  ASSERT_TRUE(violations.record({{v.id, v}}, {}).error.empty());
+  constexpr int rounds = 100;
+  std::thread reviewer([&] {
+    for (int i = 0; i < rounds; ++i)
+      EXPECT_EQ(violations.review(v.id, i % 2 ? "confirmed" : "dismissed",
+                                  "review " + std::to_string(i), "reviewer-1"),
+                ViolationStore::ReviewResult::reviewed);
+  });
+  for (int i = 0; i < rounds; ++i) {
+    auto updated = v;
+    updated.lon = 113.0 + i * 0.001;
+    updated.lat = 34.0;
+    EXPECT_TRUE(violations.write({.raised = {{v.id, updated}}}).error.empty());
+  }
+  reviewer.join();
+  const auto stored = violations.get(v.id);
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->at("review").at("comment").as_string(), "review " + std::to_string(rounds - 1));
+  EXPECT_EQ(stored->at("review_history").as_array().size(), static_cast<std::size_t>(rounds - 1));
+  EXPECT_EQ(stored->at("lon").to_number<double>(), 113.0 + (rounds - 1) * 0.001);
+  // One status entry, the latest.
+  ViolationQuery q;
+  q.status = "confirmed";
+  EXPECT_EQ(violations.list(q, {}).items.size(), 1u);
+  q.status = "dismissed";
+  EXPECT_TRUE(violations.list(q, {}).items.empty());
+}
+
+}  // namespace
+}  // namespace lantian::evaluation
