@@ -105,6 +105,18 @@ drain_s() {
   now=$(date +%s.%N)
   calc "$now - $start" 2
 }
+# Starts bench/ack_server (the reference of P1 and P2) with its file in $work/NAME; sets server_pid
+# and port.
+start_ack() {
+  [ -d "$work/certs" ] || "$root/certs/make-dev-certs.sh" "$work/certs" > /dev/null
+  mkdir -p "$work/$1"
+  "$bin/ack_server" 0 "$work/certs/server.crt" "$work/certs/server.key" "$work/$1" "$(nproc)" \
+    > "$work/$1.out" &
+  server_pid=$!
+  pids+=("$server_pid")
+  for _ in $(seq 50); do [ -s "$work/$1.out" ] && break; sleep 0.1; done
+  port=$(awk '{ print $2 }' "$work/$1.out")
+}
 # Runs one P1 load against the server started last: prints "frames/s p99_ms server_us sim_us drain_s".
 # Server CPU counts until its rule backlog has drained; the simulator's is its own process tree's.
 # WINDOW (default 8): unanswered reports per terminal. With 8 a terminal writes 4 reports at a time
@@ -139,13 +151,7 @@ fleet=$work/fleet.csv
 "$bin/lantian-sim" --preset guo6 --vehicles "$p1_terminals" --zones "$zones" \
   --registry-out "$fleet" --plan-only > /dev/null
 log "P1 reference: bench/ack_server (TLS + epoll + fdatasync group commit + replies)"
-[ -d "$work/certs" ] || "$root/certs/make-dev-certs.sh" "$work/certs" > /dev/null
-mkdir -p "$work/ack"
-"$bin/ack_server" 0 "$work/certs/server.crt" "$work/certs/server.key" "$work/ack" "$(nproc)" > "$work/ack.out" &
-server_pid=$!
-pids+=("$server_pid")
-for _ in $(seq 50); do [ -s "$work/ack.out" ] && break; sleep 0.1; done
-port=$(awk '{ print $2 }' "$work/ack.out")
+start_ack ack
 read -r p1_ack p1_ack_p99 p1_ack_us p1_ack_sim_us _ < <(p1_load ack)
 read -r p1s_ack p1s_ack_p99 p1s_ack_us p1s_ack_sim_us _ < <(p1_load ack1 1)
 kill -9 "$server_pid" 2>/dev/null || true
@@ -181,13 +187,7 @@ half=$(calc "${p1s:-4000} / 2" 0)  # without P1 in this run: 2,000 frames/s
 # The same load against ack_server first: the latency the machine, the kernel and the load
 # generator add by themselves (on 2 shared cores, most of the tail). One simulator process per core.
 log "P2 reference: ack_server at $half frames/s"
-[ -d "$work/certs" ] || "$root/certs/make-dev-certs.sh" "$work/certs" > /dev/null
-mkdir -p "$work/ack2"
-"$bin/ack_server" 0 "$work/certs/server.crt" "$work/certs/server.key" "$work/ack2" "$(nproc)" > "$work/ack2.out" &
-server_pid=$!
-pids+=("$server_pid")
-for _ in $(seq 50); do [ -s "$work/ack2.out" ] && break; sleep 0.1; done
-port=$(awk '{ print $2 }' "$work/ack2.out")
+start_ack ack2
 sim --vehicles "$p1_terminals" --rate "$half" --processes "$(nproc)" --duration "$p1_seconds" \
   --json-out "$work/p2ack.json" > /dev/null
 kill -9 "$server_pid" 2>/dev/null || true
