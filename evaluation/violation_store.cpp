@@ -228,13 +228,10 @@ ViolationsWritten ViolationStore::write(const ViolationChanges& changes) {
   if (changes.raised.empty() && !changes.reevaluated) return out;
   std::vector<json::object> added;
   std::vector<std::string> withdrawn_ids;
-  // Store::update holds the store's record lock while the change runs: every record read here is
-  // still the stored one when the batch is written (a review waits, then sees the result). The
-  // batch is the edits of every violation; update's own key is only read.
-  const bool ok = store_.update(
-      storage::Family::violations, std::string(),
-      [&](const std::optional<std::string>&,
-          std::vector<storage::RecordEdit>& edits) -> std::optional<std::string> {
+  // Store::apply_locked holds the store's record lock while the batch is built: every record read
+  // here is still the stored one when the batch is written (a review waits, then sees the result).
+  const bool ok = store_.apply_locked(
+      [&](std::vector<storage::RecordEdit>& edits) {
         added.clear();
         withdrawn_ids.clear();
         edits.clear();
@@ -266,7 +263,6 @@ ViolationsWritten ViolationStore::write(const ViolationChanges& changes) {
               withdrawn_ids.push_back(id);
             }
         }
-        return std::nullopt;
       },
       out.error);
   if (!ok) return out;

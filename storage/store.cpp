@@ -906,14 +906,21 @@ bool Store::apply(const std::vector<RecordEdit>& edits, Durability durability, s
   return status.ok();
 }
 
-bool Store::update(Family family, const std::string& key, const Change& change,
-                   std::string& error) {
+bool Store::apply_locked(const Build& build, std::string& error) {
   std::lock_guard lock(family_write_mutex_);
   std::vector<RecordEdit> edits;
-  auto value = change(get(family, key), edits);
-  if (!value) return edits.empty() || apply(edits, Durability::synced, error);
-  edits.insert(edits.begin(), RecordEdit{family, key, std::move(*value)});
-  return apply(edits, Durability::synced, error);
+  build(edits);
+  return edits.empty() || apply(edits, Durability::synced, error);
+}
+
+bool Store::update(Family family, const std::string& key, const Change& change,
+                   std::string& error) {
+  return apply_locked(
+      [&](std::vector<RecordEdit>& edits) {
+        if (auto value = change(get(family, key), edits))
+          edits.insert(edits.begin(), RecordEdit{family, key, std::move(*value)});
+      },
+      error);
 }
 
 bool Store::insert_if_absent(Family family, const std::string& key, const std::string& value,

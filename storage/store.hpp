@@ -245,6 +245,11 @@ class Store {
   using Change = std::function<std::optional<std::string>(const std::optional<std::string>& current,
                                                           std::vector<RecordEdit>& also)>;
   [[nodiscard]] bool update(Family family, const std::string& key, const Change& change, std::string& error);
+  // The same lock for a batch of several records: `build` reads what it needs (get, for_each) and
+  // adds its edits; they are written in one synced batch (nothing when it adds none). Returns
+  // false on a write error (`error` set).
+  using Build = std::function<void(std::vector<RecordEdit>& edits)>;
+  [[nodiscard]] bool apply_locked(const Build& build, std::string& error);
   [[nodiscard]] std::optional<std::string> get(Family family, const std::string& key) const;
   // Calls `fn(key, value)` for every record whose key starts with `prefix`, in key order, until it
   // returns false. With `start`, begins at the first key ≥ start instead.
