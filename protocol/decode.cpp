@@ -332,16 +332,20 @@ class BlockWalker {
   static void decode_tlv(Block& block, ByteView body, std::vector<Issue>& issues) {
     auto& tlv = block.payload.emplace<SupplementaryTlvBlock>();
     ByteReader r(body.subspan(2));
+    bool overrun = false;  // an item's header read, its value past the block
     while (r.remaining() >= 3) {
       TlvItem item;
       item.id = r.u16();
       const std::size_t len = r.u8();
-      if (r.remaining() < len) break;
+      if (r.remaining() < len) {
+        overrun = true;  // the reader may be empty now: the header alone must not pass as whole
+        break;
+      }
       const ByteView value = r.take(len);
       item.value.assign(value.begin(), value.end());
       tlv.items.push_back(std::move(item));
     }
-    if (!r.empty()) {
+    if (overrun || !r.empty()) {
       issues.push_back(Issue::malformed_tlv);
       block.payload.emplace<OpaqueBlock>(OpaqueBlock{{}, Bytes(body.begin(), body.end())});
     }

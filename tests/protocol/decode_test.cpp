@@ -221,6 +221,20 @@ TEST(Decode, MalformedTlvIsKeptWhole) {
             (Bytes{0x00, 0x05, 0x27, 0x11, 0x09, 0x01, 0x02}));
 }
 
+// The last item's header fits but its value does not, and nothing follows the header: the block is
+// still malformed (a reader left empty must not pass the header's bytes off as read).
+TEST(Decode, TlvItemHeaderAtTheEndWithItsValueMissingIsMalformed) {
+  Bytes blocks{0x80};
+  append(blocks, time_bytes(2026, 3, 1, 10, 0, 0));
+  append(blocks, {0x00, 0x07, 0x27, 0x11, 0x01, 0xAA, 0xBB, 0xCC, 0xDD});  // then 0xBBCC, 221 bytes
+  const auto f = testing::decode_ok(frame_of(command::realtime, hj_body(blocks)),
+                                    {.profile = Profile::hj1239});
+  EXPECT_EQ(f.issues, std::vector<Issue>{Issue::malformed_tlv});
+  ASSERT_EQ(report(f).blocks.size(), 1u);
+  EXPECT_EQ(std::get<OpaqueBlock>(report(f).blocks[0].payload).raw,
+            (Bytes{0x00, 0x07, 0x27, 0x11, 0x01, 0xAA, 0xBB, 0xCC, 0xDD}));
+}
+
 TEST(Decode, ActivationWithoutASignatureIsReported) {
   Bytes data = time_bytes(2026, 2, 1, 9, 0, 0);
   append(data, Bytes(16 + 64 + 17, 0x41));
