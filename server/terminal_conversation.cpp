@@ -29,6 +29,22 @@ TerminalConversation::TerminalConversation(ConversationHost& host, const Config&
       connection_(std::move(connection)),
       framer_({.max_data_length = config.max_data_length, .read_chunk = 4096}) {}
 
+namespace {
+// The `lantian_decode_errors_total` label of a framer event that drops bytes.
+std::string framer_event_label(protocol::FramerEvent::Kind kind) {
+  switch (kind) {
+    case protocol::FramerEvent::Kind::garbage:
+      return "garbage";
+    case protocol::FramerEvent::Kind::bad_check:
+      return "bad_check";
+    case protocol::FramerEvent::Kind::false_start:
+      return "false_start";
+    default:
+      return "oversized";
+  }
+}
+}  // namespace
+
 CloseReason TerminalConversation::take_frames(std::vector<Received>& received,
                                               std::vector<storage::FrameWrite>& writes) {
   for (;;) {
@@ -38,9 +54,8 @@ CloseReason TerminalConversation::take_frames(std::vector<Received>& received,
         return CloseReason::none;
       case protocol::FramerEvent::Kind::garbage:
       case protocol::FramerEvent::Kind::bad_check:
-        metrics_.decode_errors
-            .with(e.kind == protocol::FramerEvent::Kind::garbage ? "garbage" : "bad_check")
-            .inc();
+      case protocol::FramerEvent::Kind::false_start:
+        metrics_.decode_errors.with(framer_event_label(e.kind)).inc();
         if (config_.close_on_garbage) return CloseReason::garbage;
         // Resynchronising costs a scan per byte: a connection that sends nothing but garbage
         // would hold a thread's attention for as long as it likes.

@@ -105,6 +105,11 @@ struct Tool {
                           " bytes has a wrong BCC; resynchronising");
           offset += e.skipped;
           continue;
+        case FramerEvent::Kind::false_start:
+          fail(where, "false start: a complete frame begins " + std::to_string(e.skipped) +
+                          " bytes into an unfinished one; skipped to it");
+          offset += e.skipped;
+          continue;
         case FramerEvent::Kind::oversized:
           fail(where, "header announces a data unit above the limit; resynchronising");
           offset += e.skipped;

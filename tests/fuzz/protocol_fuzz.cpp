@@ -6,7 +6,9 @@
 //   - every input byte is accounted for: handed out in a frame, counted as skipped, or still
 //     buffered;
 //   - the buffer never holds more than one maximum frame plus one read;
-//   - a frame that decodes without issues re-encodes to exactly its bytes.
+//   - a frame that decodes without issues re-encodes to exactly its bytes;
+//   - a valid frame appended to the input is always found, however the input ends (false starts
+//     never hide it), unless a frame the input began, with a correct BCC, runs over it.
 
 #include <cstdint>
 #include <cstdio>
@@ -74,6 +76,33 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   require(framed + framer.skipped_total() + framer.buffered() == input.size(),
           "every byte is framed, skipped or buffered");
+
+  // The input followed by a valid frame (a login header, time and serial): the login comes out as a frame where it was put.
+  {
+    static constexpr std::uint8_t login[] = {
+        0x23, 0x23, 0x01, 0x4C, 0x54, 0x46, 0x55, 0x5A, 0x5A, 0x31, 0x32, 0x33, 0x34, 0x35,
+        0x36, 0x37, 0x38, 0x39, 0x30, 0x31, 0x01, 0x01, 0x00, 0x08, 0x18, 0x05, 0x14, 0x08,
+        0x00, 0x00, 0x00, 0x01};
+    std::vector<std::uint8_t> stream(input.begin(), input.end());
+    stream.insert(stream.end(), std::begin(login), std::end(login));
+    stream.push_back(xor_checksum(ByteView(login + 2, sizeof login - 2)));
+    Framer again(limits);
+    std::size_t fed_again = 0, at = 0;
+    bool found = false, overrun = false;
+    while (fed_again < stream.size()) {
+      fed_again += again.feed(ByteView(stream).subspan(fed_again));
+      for (FramerEvent e; (e = again.next()).kind != FramerEvent::Kind::need_more;) {
+        if (e.kind == FramerEvent::Kind::frame) {
+          found = found || (at == input.size() && e.frame.size() == sizeof login + 1);
+          overrun = overrun || (at < input.size() && at + e.frame.size() > input.size());
+          at += e.frame.size();
+        } else {
+          at += e.skipped;
+        }
+      }
+    }
+    require(found || overrun, "a valid frame after arbitrary bytes is found");
+  }
 
   // The same bytes decoded directly, as the decode tool does with a hex argument.
   if (auto direct = decode_frame(input, options)) (void)to_json_text(to_json(*direct), true);

@@ -76,6 +76,123 @@ TEST(Framer, FakeStartPairInGarbageDelaysButDoesNotLoseTheNextFrame) {
   EXPECT_EQ(framer.skipped_total(), 24u + 300u);
 }
 
+// Garbage as a buggy terminal sends it: 3 bytes, then a start pair with a plausible header (real-
+// time report, a VIN, a data unit of 40,000 bytes), then 10 more bytes: 37 bytes in all.
+Bytes false_start_garbage() {
+  Bytes g{0x11, 0x22, 0x33};
+  Bytes head(login().begin(), login().begin() + 24);
+  head[2] = 0x02;
+  head[22] = 0x9C;  // 0x9C40 = 40,000
+  head[23] = 0x40;
+  g.insert(g.end(), head.begin(), head.end());
+  g.insert(g.end(), 10, 0x00);
+  return g;
+}
+
+TEST(Framer, FramesAfterAFalseStartComeOutAsSoonAsTheyAreInAtEverySplit) {
+  const std::vector<Bytes> frames{login(), testing::corpus_frame("e3-hj1239-realtime-signed").bytes,
+                                  testing::corpus_frame("c03-hj1239-10-samples-unsigned").bytes,
+                                  testing::corpus_frame("e4-logout").bytes};
+  Bytes stream = frames[0];
+  const Bytes garbage = false_start_garbage();
+  ASSERT_EQ(garbage.size(), 37u);
+  stream.insert(stream.end(), garbage.begin(), garbage.end());
+  std::vector<std::size_t> ends{frames[0].size()};  // where each frame's last byte lies, + 1
+  for (std::size_t i = 1; i < frames.size(); ++i) {
+    stream.insert(stream.end(), frames[i].begin(), frames[i].end());
+    ends.push_back(stream.size());
+  }
+  for (std::size_t split = 0; split <= stream.size(); ++split) {
+    SCOPED_TRACE("split at " + std::to_string(split));
+    Framer framer;
+    std::vector<Bytes> found;
+    std::size_t false_start = 0, garbage_bytes = 0;
+    const auto drain = [&] {
+      for (FramerEvent e; (e = framer.next()).kind != Kind::need_more;) {
+        if (e.kind == Kind::frame) found.emplace_back(e.frame.begin(), e.frame.end());
+        else if (e.kind == Kind::false_start) false_start += e.skipped;
+        else if (e.kind == Kind::garbage) garbage_bytes += e.skipped;
+        else ADD_FAILURE() << "unexpected event " << static_cast<int>(e.kind);
+      }
+    };
+    ASSERT_EQ(framer.feed(ByteView(stream).first(split)), split);
+    drain();
+    // Every frame whose bytes are all in is out now, without waiting for the false start's 40,000.
+    const auto complete = static_cast<std::size_t>(
+        std::count_if(ends.begin(), ends.end(), [&](std::size_t end) { return end <= split; }));
+    ASSERT_EQ(found.size(), complete);
+    ASSERT_EQ(framer.feed(ByteView(stream).subspan(split)), stream.size() - split);
+    drain();
+    EXPECT_EQ(found, frames);
+    EXPECT_EQ(garbage_bytes, 3u);
+    EXPECT_EQ(false_start, 34u);
+    EXPECT_EQ(framer.skipped_total(), 37u);
+    EXPECT_EQ(framer.buffered(), 0u);
+  }
+}
+
+TEST(Framer, AFalseStartInsideAFalseStartStillReachesTheFrame) {
+  // Two plausible headers announcing long data units, the second inside the first, then a frame.
+  Bytes stream = false_start_garbage();
+  const Bytes inner = false_start_garbage();
+  stream.insert(stream.end(), inner.begin(), inner.end());
+  stream.insert(stream.end(), login().begin(), login().end());
+  Framer framer;
+  framer.feed(stream);
+  std::vector<Kind> kinds;
+  for (FramerEvent e; (e = framer.next()).kind != Kind::need_more;) kinds.push_back(e.kind);
+  EXPECT_EQ(kinds, (std::vector<Kind>{Kind::garbage, Kind::false_start, Kind::frame}));
+  EXPECT_EQ(framer.skipped_total(), 74u);
+}
+
+TEST(Framer, AnImplausibleHeaderInsideAnUnfinishedFrameIsNotTakenForAFrame) {
+  // Inside an unfinished frame: a "frame" with a correct BCC but command 0x00, and one whose VIN
+  // holds control bytes. Neither ends the wait for the real frame's bytes.
+  Bytes head(login().begin(), login().begin() + 24);
+  head[22] = 0x01;  // 0x0100: 256 bytes of data unit
+  head[23] = 0x00;
+  Bytes fake = login();
+  fake[2] = 0x00;
+  fake.back() = xor_checksum(ByteView(fake).subspan(2, fake.size() - 3));
+  Bytes binary_vin = login();
+  binary_vin[5] = 0x01;
+  binary_vin[6] = 0xF0;
+  binary_vin.back() = xor_checksum(ByteView(binary_vin).subspan(2, binary_vin.size() - 3));
+  Bytes stream = head;
+  stream.insert(stream.end(), fake.begin(), fake.end());
+  stream.insert(stream.end(), binary_vin.begin(), binary_vin.end());
+  Framer framer;
+  framer.feed(stream);
+  EXPECT_EQ(framer.next().kind, Kind::need_more);
+  EXPECT_EQ(framer.buffered(), stream.size());
+  EXPECT_TRUE(plausible_header(login().data(), 65531));
+  EXPECT_FALSE(plausible_header(fake.data(), 65531));
+  EXPECT_FALSE(plausible_header(binary_vin.data(), 65531));
+  EXPECT_FALSE(plausible_header(login().data(), 10));  // its data unit is above that limit
+}
+
+TEST(Framer, TrickledChainOfFalseStartsEndsAtTheFrame) {
+  // Plausible headers every 40 bytes, each announcing 60,000 bytes, fed one byte at a time: each
+  // is dropped as a false start the moment the frame after them is complete.
+  Bytes stream;
+  for (std::uint8_t n = 0; stream.size() < 60000; ++n) {
+    Bytes g = false_start_garbage();
+    g[25] = 0xEA;  // 0xEA60 = 60,000
+    g[26] = 0x60;
+    stream.insert(stream.end(), g.begin() + 3, g.end());
+    stream.insert(stream.end(), {n, 0x00, 0x00});  // no two alike (a period would fix the BCCs)
+  }
+  stream.insert(stream.end(), login().begin(), login().end());
+  Framer framer({.max_data_length = 65531, .read_chunk = 1});
+  std::size_t frames = 0;
+  for (std::size_t i = 0; i < stream.size(); ++i) {
+    framer.feed(ByteView(stream).subspan(i, 1));
+    for (FramerEvent e; (e = framer.next()).kind != Kind::need_more;) frames += e.kind == Kind::frame;
+  }
+  EXPECT_EQ(frames, 1u);
+  EXPECT_EQ(framer.buffered(), 0u);
+}
+
 TEST(Framer, OversizedLengthIsAnErrorThenResyncs) {
   Framer framer({.max_data_length = 100});
   Bytes big = login();

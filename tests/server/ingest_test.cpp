@@ -197,6 +197,40 @@ TEST(Ingest, GarbageIsSkippedAndCountedOversizedFramesClose) {
   EXPECT_EQ(server.metrics().decode_errors.value("oversized"), 1u);
 }
 
+TEST(Ingest, ReportsAfterAFalseStartAreAnsweredAtOnce) {
+  // A buggy terminal: after its login, garbage holding a start pair whose header announces a real-
+  // time report of 40,000 bytes, then real reports. They are answered now, not after the frame
+  // timeout, and the session goes on.
+  TempDir dir;
+  auto config = test_config(dir.path(), {"tcp://127.0.0.1:0?profile=hj1239"});
+  config.frame_timeout = 60s;
+  RunningServer server(config);
+  TestTerminal t(server.port());
+  const Bytes& login = frame("e1-login");
+  const std::string vin(login.begin() + 3, login.begin() + 20);
+  t.send(login);
+  ASSERT_EQ(t.read_frames(1).size(), 1u);
+  Bytes garbage{0x11, 0x22, 0x33};
+  garbage.insert(garbage.end(), login.begin(), login.begin() + 24);
+  garbage[3 + 2] = protocol::command::realtime;
+  garbage[3 + 22] = 0x9C;  // 0x9C40 = 40,000
+  garbage[3 + 23] = 0x40;
+  garbage.insert(garbage.end(), 10, 0x00);
+  ASSERT_EQ(garbage.size(), 37u);
+  t.send(cat({garbage, with_vin(frame("e3-hj1239-realtime-signed"), vin),
+              with_vin(frame("c03-hj1239-10-samples-unsigned"), vin)}));
+  const auto replies = t.read_frames(2, 2s);
+  ASSERT_EQ(replies.size(), 2u);
+  EXPECT_EQ(command_of(replies[0]), protocol::command::realtime);
+  EXPECT_EQ(command_of(replies[1]), protocol::command::realtime);
+  EXPECT_EQ(server.metrics().decode_errors.value("garbage"), 1u);
+  EXPECT_EQ(server.metrics().decode_errors.value("false_start"), 1u);
+  t.send(frame("e4-logout"));
+  EXPECT_EQ(t.read_frames(1).size(), 1u);
+  server.stop();
+  EXPECT_EQ(stored_frames(dir.path()).size(), 4u);
+}
+
 TEST(Ingest, DeadlinesCloseSilentConnections) {
   TempDir dir;
   auto config = test_config(

@@ -58,6 +58,22 @@ check "capture reports skipped bytes" grep -q "skipped 7 bytes that do not start
 check "capture reports the broken BCC" grep -q "wrong BCC" "$tmp/err"
 check "capture reports the cut-off frame" grep -q "stream ends inside a frame (30 bytes)" "$tmp/err"
 
+# A false start near the end of a capture: a start pair whose header announces 40,000 bytes, then
+# valid frames. They are decoded; the false start is reported.
+{
+  bin "$login"
+  printf '\x11\x22\x33'
+  bin "${realtime:0:44}9c40"
+  printf '\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00'
+  bin "$realtime"
+  bin "$login"
+} >"$tmp/false-start.bin"
+"$tool" --binary "$tmp/false-start.bin" >"$tmp/out" 2>"$tmp/err"
+check "false start exits 1" test $? -eq 1
+check "false start hides no frame" test "$(wc -l <"$tmp/out")" -eq 3
+check "false start is reported" grep -q "false start: a complete frame begins 34 bytes into an unfinished one" "$tmp/err"
+check "false start leaves nothing behind" bash -c "! grep -q 'stream ends inside a frame' '$tmp/err'"
+
 # A clean capture exits 0.
 bin "$login$realtime$login" >"$tmp/clean.bin"
 "$tool" --binary "$tmp/clean.bin" >"$tmp/out" 2>"$tmp/err"
