@@ -299,7 +299,6 @@ class BlockWalker {
       case block_type::twc_nox: {
         auto& c = block.payload.emplace<CatalystBlock>();
         c.with_nox = body.size() == catalyst_nox_size;
-        if (form == Form::nox_variant) issues.push_back(Issue::layout_variant);
         decode_layout(p, c);
         return;
       }
@@ -370,12 +369,12 @@ std::size_t report_header_size(Profile layout) noexcept {
   return 6;
 }
 
-// Whether the data unit reads as a complete report in `layout` with known types and valid times
-// (the §3.4 test).
-bool fits_layout(ByteView unit, Profile layout, const DecodeOptions& options) {
+// Whether the data unit reads as a complete report in `layout` with known types (and, with
+// `valid_times`, valid report and block times): the §3.4 test.
+bool fits_layout(ByteView unit, Profile layout, const DecodeOptions& options, bool valid_times) {
   const std::size_t header = report_header_size(layout);
-  if (unit.size() < header || !time_at(unit.data()).valid()) return false;
-  return BlockWalker(unit, layout, options, /*strict=*/true).consumes_exactly(header);
+  if (unit.size() < header || (valid_times && !time_at(unit.data()).valid())) return false;
+  return BlockWalker(unit, layout, options, /*strict=*/valid_times).consumes_exactly(header);
 }
 
 void decode_report(ByteView unit, Profile layout, const DecodeOptions& options, DecodedFrame& out) {
@@ -397,9 +396,16 @@ void decode_report(ByteView unit, Profile layout, const DecodeOptions& options, 
 // The profile that reads a real-time/resend body (§3.4).
 std::optional<Profile> choose_report_profile(ByteView unit, const DecodeOptions& options) {
   if (options.profile) return options.profile;
-  const bool gb = fits_layout(unit, Profile::gb17691, options);
-  const bool hj = fits_layout(unit, Profile::hj1239, options);
+  const bool gb = fits_layout(unit, Profile::gb17691, options, true);
+  const bool hj = fits_layout(unit, Profile::hj1239, options, true);
   if (gb != hj) return gb ? Profile::gb17691 : Profile::hj1239;
+  if (!gb) {
+    // Neither with valid times: structure alone decides (a terminal whose clock is not set yet
+    // sends zero times; that is a field's problem, not a reason to drop the body).
+    const bool gb_shape = fits_layout(unit, Profile::gb17691, options, false);
+    const bool hj_shape = fits_layout(unit, Profile::hj1239, options, false);
+    if (gb_shape != hj_shape) return gb_shape ? Profile::gb17691 : Profile::hj1239;
+  }
   return options.fallback_profile;
 }
 
@@ -545,6 +551,42 @@ Result<Header> decode_header(ByteView frame) noexcept {
   return h;
 }
 
+// The variants (docs/protocol.md) the decoded body shows, each once, in the enum's order.
+void note_variants(DecodedFrame& out) {
+  bool seen[4] = {};
+  const auto note = [&](Variant v) { seen[static_cast<std::size_t>(v)] = true; };
+  const auto time = [&](const BeijingTime& t) {
+    if (!t.valid()) note(Variant::invalid_time);
+  };
+  std::visit(
+      [&](const auto& body) {
+        using B = std::decay_t<decltype(body)>;
+        if constexpr (std::is_same_v<B, ReportBody>) {
+          time(body.time);
+          for (const Block& block : body.blocks) {
+            if (body.layout == Profile::hj1239) time(block.time);
+            if (const auto* c = std::get_if<CatalystBlock>(&block.payload);
+                c && c->with_nox && block.type == block_type::twc)
+              note(Variant::twc_32_byte);
+            if (const auto* obd = std::get_if<ObdBlock>(&block.payload)) {
+              if (!std::all_of(obd->cvn.begin(), obd->cvn.end(),
+                               [](std::uint8_t b) { return b >= 0x20 && b <= 0x7E; }))
+                note(Variant::cvn_binary);
+              if (!obd->iupr()) note(Variant::iupr_ascii_zeros);
+            }
+          }
+        } else if constexpr (std::is_same_v<B, LoginBody> || std::is_same_v<B, LogoutBody> ||
+                             std::is_same_v<B, PlatformTimeBody> ||
+                             std::is_same_v<B, RemovalAlarmBody> ||
+                             std::is_same_v<B, ActivationBody>) {
+          time(body.time);
+        }
+      },
+      out.message.body);
+  for (std::size_t i = 0; i < std::size(seen); ++i)
+    if (seen[i]) out.variants.push_back(static_cast<Variant>(i));
+}
+
 Result<DecodedFrame> decode_frame(ByteView frame, const DecodeOptions& options) {
   if (frame.size() < frame_overhead) return FrameError::too_short;
   auto header = decode_header(frame);
@@ -565,6 +607,7 @@ Result<DecodedFrame> decode_frame(ByteView frame, const DecodeOptions& options) 
     std::erase_if(out.issues, [](Issue i) { return i != Issue::bcc_mismatch; });
     out.issues.push_back(Issue::encrypted_unsupported);
   }
+  note_variants(out);
   return out;
 }
 

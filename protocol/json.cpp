@@ -317,6 +317,9 @@ boost::json::object to_json(const DecodedFrame& f) {
   o["bcc_ok"] = f.bcc_ok;
   o["profile"] = f.profile ? json::value(to_string(*f.profile)) : json::value(nullptr);
   o["body"] = std::visit(BodyJson{}, f.message.body);
+  json::array variants;
+  for (auto variant : f.variants) variants.emplace_back(to_string(variant));
+  o["variants"] = std::move(variants);
   json::array errors;
   for (auto issue : f.issues) errors.emplace_back(to_string(issue));
   o["errors"] = std::move(errors);

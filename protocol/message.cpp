@@ -16,8 +16,6 @@ std::string_view to_string(Issue issue) noexcept {
       return "truncated_block";
     case Issue::unparsed_tail:
       return "unparsed_tail";
-    case Issue::layout_variant:
-      return "layout_variant";
     case Issue::ambiguous_layout:
       return "ambiguous_layout";
     case Issue::encrypted_unsupported:
@@ -28,6 +26,24 @@ std::string_view to_string(Issue issue) noexcept {
       return "invalid_signature_block";
   }
   return "unknown";
+}
+
+std::string_view to_string(Variant variant) noexcept {
+  switch (variant) {
+    case Variant::twc_32_byte:
+      return "twc_32_byte";
+    case Variant::cvn_binary:
+      return "cvn_binary";
+    case Variant::iupr_ascii_zeros:
+      return "iupr_ascii_zeros";
+    case Variant::invalid_time:
+      return "invalid_time";
+  }
+  return "unknown";
+}
+
+bool DecodedFrame::has(Variant variant) const noexcept {
+  return std::find(variants.begin(), variants.end(), variant) != variants.end();
 }
 
 bool DecodedFrame::has(Issue issue) const noexcept {

@@ -135,20 +135,30 @@ struct Message {
   bool operator==(const Message&) const = default;
 };
 
-// What went wrong, or was unusual, while decoding a frame. The names are those of the JSON
-// `errors`.
+// Damage found while decoding a frame: the frame is not what the protocol says. The names are
+// those of the JSON `errors`; a tool's exit status follows them.
 enum class Issue : std::uint8_t {
   bcc_mismatch,             // the check byte does not match; the frame was decoded anyway
   body_length,              // the data unit has the wrong size for its command
   truncated_block,          // a known block does not fit in what remains of the data unit
   unparsed_tail,            // a block of unknown size ended the walk; the rest is kept raw
-  layout_variant,           // a 32-byte 0x03 block was decoded with the 0x05 layout
   ambiguous_layout,         // `auto` could not tell gb17691 from hj1239
   encrypted_unsupported,    // the body is marked encrypted and is not plaintext
   malformed_tlv,            // a length-prefixed 0x80 block whose items overrun it
   invalid_signature_block,  // an activation signature that is not R-len·R·S-len·S
 };
 [[nodiscard]] std::string_view to_string(Issue issue) noexcept;
+
+// The protocol as real terminals speak it, where they depart from the text (docs/protocol.md
+// decides each): read as documented and noted, never an error. The names are those of the JSON
+// `variants`.
+enum class Variant : std::uint8_t {
+  twc_32_byte,       // an hj1239 0x03 block of 32 bytes, read with the 0x05 layout
+  cvn_binary,        // an OBD CVN that is not text (some terminals send 4 binary bytes)
+  iupr_ascii_zeros,  // an OBD IUPR of 36 ASCII '0' instead of 18 counters (`iupr` is null)
+  invalid_time,      // a time field that is no valid time (all zeros: the clock is not set); null
+};
+[[nodiscard]] std::string_view to_string(Variant variant) noexcept;
 
 // The result of decoding one complete frame.
 struct DecodedFrame {
@@ -157,8 +167,10 @@ struct DecodedFrame {
   std::uint16_t data_length = 0;
   bool bcc_ok = true;
   std::vector<Issue> issues;  // empty when the whole frame decoded
+  std::vector<Variant> variants;  // each variant met, once, in the order of the enum
 
   [[nodiscard]] bool has(Issue issue) const noexcept;
+  [[nodiscard]] bool has(Variant variant) const noexcept;
   [[nodiscard]] CommandKind command_kind() const noexcept;
 };
 

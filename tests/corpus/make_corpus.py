@@ -180,8 +180,12 @@ def signature(r, s):
 CASES = {}
 
 
-def case(name, raw_frame, expected, profile=None):
-    CASES[name] = (raw_frame, expected, profile)
+def case(name, raw_frame, expected, profile=None, variants=()):
+    """`variants`: the protocol variants the frame shows (decode-json.md), in the decoder's order."""
+    ordered = {k: v for k, v in expected.items() if k != "errors"}
+    ordered["variants"] = list(variants)
+    ordered["errors"] = expected["errors"]
+    CASES[name] = (raw_frame, ordered, profile)
 
 
 VIN = "LZZ5CLSB5PA123456"
@@ -203,7 +207,7 @@ def build():
          dict(header_json(2, "realtime", VIN, data, "gb17691"),
               body={"time": iso, "blocks": [
                   {"type": 1, "type_name": "obd", "serial": 7, "obd": obd_j},
-                  {"type": 2, "type_name": "stream", "serial": 8, "stream": st_j}]}, errors=[]))
+                  {"type": 2, "type_name": "stream", "serial": 8, "stream": st_j}]}, errors=[]), variants=["cvn_binary", "iupr_ascii_zeros"])
 
     # hj1239 real-time, 10 samples at 1 Hz, signed, "~~" start marker.
     t, iso = tm(2026, 7, 1, 8, 0, 10)
@@ -260,7 +264,7 @@ def build():
                   {"type": 0x81, "type_name": "smoke", "time": biso, "smoke": smk_j}],
                   "signature": sig_j}, errors=[]))
 
-    # hj1239: an OEM 32-byte 0x03 block (decoded with the 0x05 layout, reported as layout_variant).
+    # hj1239: an OEM 32-byte 0x03 block (decoded with the 0x05 layout, noted as twc_32_byte).
     t, iso = tm(2026, 5, 5, 5, 5, 5)
     twc32, twc32_j = catalyst_block(dict(cat_raws, nox_downstream_ppm=4100), position(0, 112454200, 34619700), True)
     data = t + be(10, 2) + b"\x03" + t + twc32
@@ -268,7 +272,7 @@ def build():
          dict(header_json(2, "realtime", VIN, data, "hj1239"),
               body={"time": iso, "serial": 10, "blocks": [
                   {"type": 3, "type_name": "twc", "time": iso, "twc": twc32_j}], "signature": None},
-              errors=["layout_variant"]), profile="hj1239")
+              errors=[]), profile="hj1239", variants=["twc_32_byte"])
 
     # hj1239: a stream sample, then the length-prefixed (TLV) form of 0x80, then a signature.
     st, st_j = stream_block(stream_raws(5), position(0, 113000000, 34000000))
@@ -387,7 +391,7 @@ def build():
     data = bytes([0, 0, 0, 0, 0, 0]) + be(3, 2)
     case("c21-binary-vin-invalid-time", frame(4, odd_vin, data),
          dict(header_json(4, "logout", {"hex": odd_vin.hex().upper()}, data, "gb17691"),
-              body={"time": None, "serial": 3}, errors=[]))
+              body={"time": None, "serial": 3}, errors=[]), variants=["invalid_time"])
 
     # A user-defined command (0x90) carrying the largest data unit the protocol allows.
     data = bytes((i * 7) & 0xFF for i in range(65531))
@@ -414,8 +418,25 @@ def build():
               errors=[]))
 
 
+def build_structure_cases():
+    # hj1239 in the platform header variant from a terminal whose clock is not set for its OBD
+    # block (collection time all zeros): only the hj1239 layout consumes the data unit, so `auto`
+    # reads it; the zero time is null and noted, the body is kept.
+    t, iso = tm(2026, 10, 1, 6, 30, 0)
+    obd, obd_j = obd_block(VIN, [0x00C9A002], iupr=[7] * 18)
+    st, st_j = stream_block(stream_raws(11), position(0, 113600000, 34700000))
+    data = t + be(13, 2) + b"\x01" + bytes(6) + obd + b"\x02" + t + st
+    case("c25-hj1239-platform-obd-time-not-set", frame(2, VIN, data, variant="platform", ack=0xFE),
+         dict(header_json(2, "realtime", VIN, data, "hj1239", variant="platform", ack=0xFE),
+              body={"time": iso, "serial": 13, "blocks": [
+                  {"type": 1, "type_name": "obd", "time": None, "obd": obd_j},
+                  {"type": 2, "type_name": "stream", "time": iso, "stream": st_j}], "signature": None},
+              errors=[]), variants=["invalid_time"])
+
+
 def main():
     build()
+    build_structure_cases()
     os.makedirs(OUT, exist_ok=True)
     for name, (raw, expected, profile) in CASES.items():
         with open(os.path.join(OUT, name + ".hex"), "w") as f:

@@ -32,7 +32,7 @@ void require(bool condition, const char* what) {
 bool lossless_candidate(const DecodedFrame& d) {
   if (std::holds_alternative<std::monostate>(d.message.body)) return false;
   for (auto issue : d.issues)
-    if (issue != Issue::layout_variant && issue != Issue::unparsed_tail) return false;
+    if (issue != Issue::unparsed_tail) return false;
   return true;
 }
 }  // namespace

@@ -80,6 +80,12 @@ bin "$login$realtime$login" >"$tmp/clean.bin"
 check "clean capture exits 0" test $? -eq 0
 check "clean capture yields three frames" test "$(wc -l <"$tmp/out")" -eq 3
 
+# Variants are not errors: a 32-byte 0x03 block decodes, is noted, and the tool exits 0.
+"$tool" --profile hj1239 "$(cat "$corpus/c05-hj1239-twc-32-byte-variant.hex")" >"$tmp/out" 2>"$tmp/err"
+check "variant exits 0" test $? -eq 0
+check "variant is listed" grep -q '"variants":\["twc_32_byte"\],"errors":\[\]' "$tmp/out"
+check "variant is no error on stderr" test ! -s "$tmp/err"
+
 # Bad input: a clear message, a non-zero status, never a crash.
 "$tool" "23ZZ" >"$tmp/out" 2>"$tmp/err"
 check "non-hex exits 1" test $? -eq 1
