@@ -15,10 +15,6 @@ std::optional<year_month_day> calendar_date(const std::array<std::uint8_t, 6>& r
 }
 }  // namespace
 
-bool BeijingTime::valid() const noexcept {
-  return calendar_date(raw).has_value() && raw[3] < 24 && raw[4] < 60 && raw[5] < 60;
-}
-
 std::optional<std::int64_t> BeijingTime::to_unix_seconds() const noexcept {
   if (!valid()) return std::nullopt;
   const auto days = sys_days{*calendar_date(raw)}.time_since_epoch().count();

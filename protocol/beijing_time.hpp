@@ -16,8 +16,17 @@ struct BeijingTime {
   std::array<std::uint8_t, 6> raw{};  // year−2000, month, day, hour, minute, second
 
   // A time is valid when it is a real calendar date and time (2000-01-01 … 2255-12-31); the
-  // all-zero time and any out-of-range field mean "no valid time".
-  [[nodiscard]] bool valid() const noexcept;
+  // all-zero time and any out-of-range field mean "no valid time". (Inline: the decoder asks it
+  // for every block.)
+  [[nodiscard]] constexpr bool valid() const noexcept {
+    const unsigned month = raw[1], day = raw[2];
+    if (month < 1 || month > 12 || day < 1 || raw[3] > 23 || raw[4] > 59 || raw[5] > 59)
+      return false;
+    constexpr std::uint8_t days_in_month[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (day <= days_in_month[month - 1]) return true;
+    const unsigned year = 2000u + raw[0];
+    return month == 2 && day == 29 && year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+  }
 
   // Seconds since the Unix epoch, or nullopt when not valid.
   [[nodiscard]] std::optional<std::int64_t> to_unix_seconds() const noexcept;

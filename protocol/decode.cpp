@@ -63,6 +63,13 @@ Signature read_signature(ByteView sig) noexcept {
 
 enum class Form : std::uint8_t { standard, tlv, nox_variant, user_defined };
 
+// The variants met while decoding, one bit each (Variant's values), turned into
+// DecodedFrame::variants at the end: cheaper than a second pass over the blocks.
+using VariantSet = std::uint8_t;
+constexpr VariantSet bit(Variant v) noexcept {
+  return static_cast<VariantSet>(1u << static_cast<unsigned>(v));
+}
+
 struct Candidate {
   std::size_t body_size = 0;
   Form form = Form::standard;
@@ -175,6 +182,15 @@ class BlockWalker {
     Candidate candidate;
   };
 
+  // Where a decoding walk writes: the report, its issues, and how many of the report's blocks
+  // (kept from an earlier frame, reused in place) this walk has filled.
+  struct Sink {
+    ReportBody& report;
+    std::vector<Issue>& issues;
+    std::size_t used = 0;
+    VariantSet seen = 0;
+  };
+
   // The step at `pos`: the first candidate that can still finish exactly (any first candidate
   // without a table), else the signature, else stuck.
   Step step(std::size_t pos, const std::vector<bool>* ok) const noexcept {
@@ -185,6 +201,13 @@ class BlockWalker {
     if (signature &&
         (unit_.size() - pos < header_size_ || !time_at(unit_.data() + pos + 1).valid()))
       return {Step::signature, {}};
+    // The common block, a data stream, has one size: no candidates to weigh (decoding only; the
+    // strict test also checks its time, below).
+    if (!strict_ && unit_[pos] == block_type::stream) {
+      const std::size_t size = layout_ == Profile::nonroad ? machine_stream_size : stream_size;
+      if (unit_.size() - pos >= header_size_ + size && (!ok || (*ok)[pos + header_size_ + size]))
+        return {Step::block, {size, Form::standard}};
+    }
     std::array<Candidate, 2> c;
     const std::size_t n = candidates(pos, c);
     for (std::size_t i = 0; i < n; ++i)
@@ -195,8 +218,8 @@ class BlockWalker {
 
   // Walks from `start`; with `out`, decodes the blocks into it. Returns whether the whole data
   // unit was consumed; otherwise `stuck_at` is where the walk stopped.
-  bool walk(std::size_t start, const std::vector<bool>* ok, ReportBody* out,
-            std::vector<Issue>* issues, std::size_t& stuck_at) const {
+  bool walk(std::size_t start, const std::vector<bool>* ok, Sink* out,
+            std::size_t& stuck_at) const {
     std::size_t pos = start;
     for (;;) {
       const Step s = step(pos, ok);
@@ -207,10 +230,10 @@ class BlockWalker {
           stuck_at = pos;
           return false;
         case Step::signature:
-          if (out) out->signature = read_signature(unit_.subspan(pos));
+          if (out) out->report.signature = read_signature(unit_.subspan(pos));
           return true;
         case Step::block:
-          if (out) decode_block(pos, s.candidate, *out, *issues);
+          if (out) decode_block(pos, s.candidate, *out);
           pos += header_size_ + s.candidate.body_size;
           break;
       }
@@ -221,43 +244,63 @@ class BlockWalker {
   // a signature). Tries the straight walk first; the table only when that fails.
   bool consumes_exactly(std::size_t start) const {
     std::size_t stuck_at = 0;
-    if (walk(start, nullptr, nullptr, nullptr, stuck_at)) return true;
+    if (walk(start, nullptr, nullptr, stuck_at)) return true;
     if (!has_alternatives()) return false;
     const auto ok = exact_table(start);
     return ok[start];
   }
 
   // Decodes the blocks from `start` into `out`; what cannot be walked is kept as the unparsed tail.
-  void decode(std::size_t start, ReportBody& out, std::vector<Issue>& issues) const {
+  // `out`'s blocks from an earlier frame are reused; those left over are dropped at the end.
+  // Returns the variants the blocks show.
+  VariantSet decode(std::size_t start, ReportBody& out, std::vector<Issue>& issues) const {
     std::size_t stuck_at = 0;
     const std::size_t issues_before = issues.size();
+    Sink sink{out, issues};
     // The straight walk decodes as it goes; if it gets stuck, start again along the exact path.
-    if (walk(start, nullptr, &out, &issues, stuck_at)) return;
+    if (walk(start, nullptr, &sink, stuck_at)) {
+      out.blocks.resize(sink.used);
+      return sink.seen;
+    }
     const auto ok = has_alternatives() ? exact_table(start) : std::vector<bool>{};
     if (!ok.empty() && ok[start]) {
-      out.blocks.clear();
+      sink.used = 0;
+      sink.seen = 0;
       out.signature.reset();
       issues.resize(issues_before);
-      walk(start, &ok, &out, &issues, stuck_at);
-      return;
+      walk(start, &ok, &sink, stuck_at);
+      out.blocks.resize(sink.used);
+      return sink.seen;
     }
+    out.blocks.resize(sink.used);
     out.unparsed_tail.assign(unit_.begin() + static_cast<std::ptrdiff_t>(stuck_at), unit_.end());
     issues.push_back(Issue::unparsed_tail);
+    return sink.seen;
   }
 
  private:
-  void decode_block(std::size_t pos, Candidate c, ReportBody& out,
-                    std::vector<Issue>& issues) const {
-    Block& block = out.blocks.emplace_back();
+  void decode_block(std::size_t pos, Candidate c, Sink& out) const {
+    auto& blocks = out.report.blocks;
+    Block& block = out.used < blocks.size() ? blocks[out.used] : blocks.emplace_back();
+    ++out.used;
     block.type = unit_[pos];
-    if (layout_ == Profile::gb17691) block.serial = load_be16(unit_.data() + pos + 1);
-    if (layout_ == Profile::hj1239) block.time = time_at(unit_.data() + pos + 1);
-    decode_payload(block, c.form, unit_.subspan(pos + header_size_, c.body_size), issues);
+    block.serial = layout_ == Profile::gb17691 ? load_be16(unit_.data() + pos + 1) : 0;
+    block.time = layout_ == Profile::hj1239 ? time_at(unit_.data() + pos + 1) : BeijingTime{};
+    if (layout_ == Profile::hj1239 && !block.time.valid()) out.seen |= bit(Variant::invalid_time);
+    decode_payload(block, c.form, unit_.subspan(pos + header_size_, c.body_size), out);
+  }
+
+  // The block's payload as a T: the one it holds if it is one (a block reused from the previous
+  // frame, decoded over in place), else a new one.
+  template <class T>
+  static T& payload_as(Block& block) {
+    if (auto* same = std::get_if<T>(&block.payload)) return *same;
+    return block.payload.emplace<T>();
   }
 
   // Decodes the body straight into the block's payload alternative (no temporary: this runs for
   // every sample).
-  void decode_payload(Block& block, Form form, ByteView body, std::vector<Issue>& issues) const {
+  void decode_payload(Block& block, Form form, ByteView body, Sink& out) const {
     const std::uint8_t* p = body.data();
     if (form == Form::user_defined) {
       auto& opaque =
@@ -269,13 +312,13 @@ class BlockWalker {
     switch (block.type) {
       case block_type::obd:
         if (layout_ == Profile::nonroad) {
-          auto& ecd = block.payload.emplace<EcdBlock>();
+          auto& ecd = payload_as<EcdBlock>(block);
           ecd.protocol = p[0];
           ecd.warning_lamp = p[1];
           ecd.dtc_count = p[2];
           read_dtcs(body.subspan(ecd_fixed_size), ecd.dtcs);
         } else {
-          auto& obd = block.payload.emplace<ObdBlock>();
+          auto& obd = payload_as<ObdBlock>(block);
           ByteReader r(body);
           obd.protocol = r.u8();
           obd.mil = r.u8();
@@ -287,32 +330,38 @@ class BlockWalker {
           r.copy_array(obd.iupr_raw);
           obd.dtc_count = r.u8();
           read_dtcs(r.rest(), obd.dtcs);
+          if (!std::all_of(obd.cvn.begin(), obd.cvn.end(),
+                           [](std::uint8_t b) { return b >= 0x20 && b <= 0x7E; }))
+            out.seen |= bit(Variant::cvn_binary);
+          if (!obd.iupr()) out.seen |= bit(Variant::iupr_ascii_zeros);
         }
         return;
       case block_type::stream:
         if (layout_ == Profile::nonroad)
-          decode_layout(p, block.payload.emplace<MachineStreamBlock>());
+          decode_layout(p, payload_as<MachineStreamBlock>(block));
         else
-          decode_layout(p, block.payload.emplace<StreamBlock>());
+          decode_layout(p, payload_as<StreamBlock>(block));
         return;
       case block_type::twc:
       case block_type::twc_nox: {
-        auto& c = block.payload.emplace<CatalystBlock>();
+        auto& c = payload_as<CatalystBlock>(block);
         c.with_nox = body.size() == catalyst_nox_size;
+        if (!c.with_nox) c.nox_downstream_ppm = Reading(FieldKind::nox_ppm);  // not in 30 bytes
+        if (c.with_nox && block.type == block_type::twc) out.seen |= bit(Variant::twc_32_byte);
         decode_layout(p, c);
         return;
       }
       case block_type::hybrid:
-        decode_layout(p, block.payload.emplace<HybridBlock>());
+        decode_layout(p, payload_as<HybridBlock>(block));
         return;
       case block_type::supplementary:
         if (form == Form::tlv)
-          decode_tlv(block, body, issues);
+          decode_tlv(block, body, out.issues);
         else
-          decode_layout(p, block.payload.emplace<SupplementaryBlock>());
+          decode_layout(p, payload_as<SupplementaryBlock>(block));
         return;
       case block_type::smoke:
-        decode_layout(p, block.payload.emplace<SmokeBlock>());
+        decode_layout(p, payload_as<SmokeBlock>(block));
         return;
       default:
         block.payload.emplace<OpaqueBlock>(OpaqueBlock{{}, Bytes(body.begin(), body.end())});
@@ -321,6 +370,7 @@ class BlockWalker {
   }
 
   static void read_dtcs(ByteView list, std::vector<std::uint32_t>& out) {
+    out.clear();
     out.reserve(list.size() / 4);
     for (std::size_t i = 0; i + 4 <= list.size(); i += 4)
       out.push_back(load_be(list.data() + i, 4));
@@ -377,20 +427,27 @@ bool fits_layout(ByteView unit, Profile layout, const DecodeOptions& options, bo
   return BlockWalker(unit, layout, options, /*strict=*/valid_times).consumes_exactly(header);
 }
 
-void decode_report(ByteView unit, Profile layout, const DecodeOptions& options, DecodedFrame& out) {
+void decode_report(ByteView unit, Profile layout, const DecodeOptions& options, DecodedFrame& out,
+                   VariantSet& seen) {
   const std::size_t header = report_header_size(layout);
   if (unit.size() < header) {
+    out.message.body = std::monostate{};
     out.issues.push_back(Issue::body_length);
     return;
   }
-  ReportBody report;
+  // The previous frame's report, if `out` held one, with its blocks (decode_frame_into).
+  auto* kept = std::get_if<ReportBody>(&out.message.body);
+  ReportBody& report = kept ? *kept : out.message.body.emplace<ReportBody>();
   report.layout = layout;
   report.time = time_at(unit.data());
-  if (layout != Profile::gb17691) report.serial = load_be16(unit.data() + 6);
+  report.serial = layout != Profile::gb17691 ? load_be16(unit.data() + 6) : 0;
+  report.position = Position{};
   if (layout == Profile::nonroad) decode_position(unit.data() + 8, report.position);
-  report.blocks.reserve(10);
-  BlockWalker(unit, layout, options, /*strict=*/false).decode(header, report, out.issues);
-  out.message.body = std::move(report);
+  report.signature.reset();
+  report.unparsed_tail.clear();
+  if (report.blocks.capacity() == 0) report.blocks.reserve(10);
+  if (!report.time.valid()) seen |= bit(Variant::invalid_time);
+  seen |= BlockWalker(unit, layout, options, /*strict=*/false).decode(header, report, out.issues);
 }
 
 // The profile that reads a real-time/resend body (§3.4).
@@ -418,17 +475,18 @@ RemovalAlarmBody read_removal_alarm(ByteView unit, bool nonroad) {
   return alarm;
 }
 
-void decode_body(ByteView unit, const DecodeOptions& options, DecodedFrame& out) {
+void decode_body(ByteView unit, const DecodeOptions& options, DecodedFrame& out, VariantSet& seen) {
   const std::uint8_t code = out.message.header.command;
   const bool reports = code == command::realtime || code == command::resend;
 
   if (reports && unit.size() != time_size) {
     out.profile = choose_report_profile(unit, options);
     if (!out.profile) {
+      out.message.body = std::monostate{};
       out.issues.push_back(Issue::ambiguous_layout);
       return;
     }
-    decode_report(unit, *out.profile, options, out);
+    decode_report(unit, *out.profile, options, out, seen);
     return;
   }
 
@@ -486,6 +544,7 @@ void decode_body(ByteView unit, const DecodeOptions& options, DecodedFrame& out)
     case CommandKind::activation:
       if (n > activation_signed_part) {
         if (!signature_at(unit, activation_signed_part)) {
+          body = std::monostate{};
           out.issues.push_back(Issue::invalid_signature_block);
           return;
         }
@@ -514,6 +573,7 @@ void decode_body(ByteView unit, const DecodeOptions& options, DecodedFrame& out)
       body = RawBody{Bytes(unit.begin(), unit.end())};
       return;
   }
+  body = std::monostate{};
   out.issues.push_back(Issue::body_length);
 }
 
@@ -551,64 +611,60 @@ Result<Header> decode_header(ByteView frame) noexcept {
   return h;
 }
 
-// The variants (docs/protocol.md) the decoded body shows, each once, in the enum's order.
-void note_variants(DecodedFrame& out) {
-  bool seen[4] = {};
-  const auto note = [&](Variant v) { seen[static_cast<std::size_t>(v)] = true; };
-  const auto time = [&](const BeijingTime& t) {
-    if (!t.valid()) note(Variant::invalid_time);
-  };
-  std::visit(
-      [&](const auto& body) {
-        using B = std::decay_t<decltype(body)>;
-        if constexpr (std::is_same_v<B, ReportBody>) {
-          time(body.time);
-          for (const Block& block : body.blocks) {
-            if (body.layout == Profile::hj1239) time(block.time);
-            if (const auto* c = std::get_if<CatalystBlock>(&block.payload);
-                c && c->with_nox && block.type == block_type::twc)
-              note(Variant::twc_32_byte);
-            if (const auto* obd = std::get_if<ObdBlock>(&block.payload)) {
-              if (!std::all_of(obd->cvn.begin(), obd->cvn.end(),
-                               [](std::uint8_t b) { return b >= 0x20 && b <= 0x7E; }))
-                note(Variant::cvn_binary);
-              if (!obd->iupr()) note(Variant::iupr_ascii_zeros);
-            }
-          }
-        } else if constexpr (std::is_same_v<B, LoginBody> || std::is_same_v<B, LogoutBody> ||
-                             std::is_same_v<B, PlatformTimeBody> ||
-                             std::is_same_v<B, RemovalAlarmBody> ||
-                             std::is_same_v<B, ActivationBody>) {
-          time(body.time);
-        }
+// An invalid time in a body other than a report (reports note theirs while decoding).
+VariantSet time_variant(const Body& body) noexcept {
+  return std::visit(
+      [](const auto& b) -> VariantSet {
+        using B = std::decay_t<decltype(b)>;
+        if constexpr (std::is_same_v<B, LoginBody> || std::is_same_v<B, LogoutBody> ||
+                      std::is_same_v<B, PlatformTimeBody> || std::is_same_v<B, RemovalAlarmBody> ||
+                      std::is_same_v<B, ActivationBody>)
+          return b.time.valid() ? 0 : bit(Variant::invalid_time);
+        else
+          return 0;
       },
-      out.message.body);
-  for (std::size_t i = 0; i < std::size(seen); ++i)
-    if (seen[i]) out.variants.push_back(static_cast<Variant>(i));
+      body);
 }
 
 Result<DecodedFrame> decode_frame(ByteView frame, const DecodeOptions& options) {
+  DecodedFrame out;
+  if (const auto error = decode_frame_into(frame, options, out)) return error;
+  return out;
+}
+
+boost::system::error_code decode_frame_into(ByteView frame, const DecodeOptions& options,
+                                            DecodedFrame& out, CheckByte check) {
   if (frame.size() < frame_overhead) return FrameError::too_short;
   auto header = decode_header(frame);
   if (!header) return header.error();
   const std::size_t data_length = load_be16(frame.data() + 22);
   if (frame.size() != frame_overhead + data_length) return FrameError::length_mismatch;
 
-  DecodedFrame out;
+  // Everything is overwritten below; the body is kept until then for its storage.
   out.message.header = *header;
+  out.profile.reset();
   out.data_length = static_cast<std::uint16_t>(data_length);
-  out.bcc_ok = xor_checksum(frame.subspan(2, frame.size() - 3)) == frame.back();
+  out.issues.clear();
+  out.variants.clear();
+  out.bcc_ok = check == CheckByte::verified ||
+               xor_checksum(frame.subspan(2, frame.size() - 3)) == frame.back();
   if (!out.bcc_ok) out.issues.push_back(Issue::bcc_mismatch);
 
-  decode_body(frame.subspan(header_size, data_length), options, out);
+  VariantSet seen = 0;
+  decode_body(frame.subspan(header_size, data_length), options, out, seen);
 
   if (out.message.header.encryption != 0x01 && plaintext_failed(out)) {
     out.message.body = std::monostate{};
     std::erase_if(out.issues, [](Issue i) { return i != Issue::bcc_mismatch; });
     out.issues.push_back(Issue::encrypted_unsupported);
   }
-  note_variants(out);
-  return out;
+  if (std::holds_alternative<std::monostate>(out.message.body))
+    seen = 0;  // nothing was read (an encrypted body, say): nothing to note
+  else if (!std::holds_alternative<ReportBody>(out.message.body))
+    seen = time_variant(out.message.body);
+  for (unsigned v = 0; v < 8; ++v)
+    if (seen & (1u << v)) out.variants.push_back(static_cast<Variant>(v));
+  return {};
 }
 
 }  // namespace lantian::protocol

@@ -43,4 +43,18 @@ struct DecodeOptions {
 // the `bcc_mismatch` issue (the framer never hands out such frames; the decode tool may).
 [[nodiscard]] Result<DecodedFrame> decode_frame(ByteView frame, const DecodeOptions& options = {});
 
+// Whether decode_frame_into computes the check byte.
+enum class CheckByte : std::uint8_t {
+  verify,    // a frame from anywhere: compute the BCC
+  verified,  // a frame the framer handed out (FramerEvent::Kind::frame): its BCC is correct
+};
+
+// decode_frame into a caller-owned result, for callers that decode frame after frame (a session,
+// a capture tool): `out` is overwritten entirely, but its storage is reused — the block vector,
+// and each block whose type is the same as in the previous frame is decoded in place (no
+// allocation, no construction). Returns decode_frame's error, if any; `out` then holds no frame.
+[[nodiscard]] boost::system::error_code decode_frame_into(ByteView frame, const DecodeOptions& options,
+                                                          DecodedFrame& out,
+                                                          CheckByte check = CheckByte::verify);
+
 }  // namespace lantian::protocol

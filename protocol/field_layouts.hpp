@@ -32,11 +32,14 @@ template <std::size_t Width>
     return std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 | std::uint32_t{p[2]} << 8 | p[3];
 }
 
+// The member's kind is already f.kind (blocks construct their readings with their kinds), so only
+// the raw value and its status are written.
 template <const auto& Fields, std::size_t I, class Target>
 [[gnu::always_inline]] inline void decode_field(const std::uint8_t* body, Target& out) noexcept {
   constexpr auto f = Fields[I];
-  constexpr std::size_t width = encoding_of(f.kind).width;
-  out.*f.member = Reading::from_raw(f.kind, load_be_n<width>(body + f.offset));
+  constexpr FieldEncoding encoding = encoding_of(f.kind);
+  const std::uint32_t raw = load_be_n<encoding.width>(body + f.offset);
+  (out.*f.member).assign(raw, classify(encoding, raw));
 }
 
 // Decodes every field of the table `Fields` from `body` into `out`. The table is a template

@@ -120,6 +120,13 @@ class Reading {
     return r;
   }
 
+  // Takes a received raw value and its classification, keeping the kind (the decoder's hot path:
+  // a block's readings are constructed with their kinds, so decoding writes only what changes).
+  constexpr void assign(std::uint32_t raw, ValueStatus status) noexcept {
+    raw_ = raw;
+    status_ = status;
+  }
+
   [[nodiscard]] constexpr std::uint32_t raw() const noexcept { return raw_; }
   [[nodiscard]] constexpr ValueStatus status() const noexcept { return status_; }
   [[nodiscard]] constexpr FieldKind kind() const noexcept { return kind_; }

@@ -82,9 +82,13 @@ CloseReason TerminalConversation::take_frames(std::vector<Received>& received,
 CloseReason TerminalConversation::take_frame(protocol::ByteView raw, std::vector<Received>& received,
                                              std::vector<storage::FrameWrite>& writes) {
   const auto arrived = std::chrono::steady_clock::now();
-  auto decoded = protocol::decode_frame(
-      raw, {.profile = listener_.profile ? listener_.profile : registry_profile_});
-  if (!decoded) return CloseReason::undecodable_frame;  // cannot happen for framer output
+  // The framer has checked the BCC: it is not computed again.
+  protocol::DecodedFrame decoding;
+  if (protocol::decode_frame_into(
+          raw, {.profile = listener_.profile ? listener_.profile : registry_profile_}, decoding,
+          protocol::CheckByte::verified))
+    return CloseReason::undecodable_frame;  // cannot happen for framer output
+  protocol::DecodedFrame* const decoded = &decoding;
   const auto& header = decoded->message.header;
   const auto kind = decoded->command_kind();
   metrics_.frames

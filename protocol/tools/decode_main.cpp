@@ -79,6 +79,7 @@ struct Tool {
   // A raw capture: every frame in it, resynchronising over garbage and bad check bytes.
   void decode_stream(std::istream& in, const std::string& name) {
     Framer framer;
+    DecodedFrame decoded;      // reused frame after frame
     std::uint64_t offset = 0;  // stream offset of the framer's first buffered byte
     std::uint64_t frames = 0;
     bool eof = false;
@@ -88,11 +89,10 @@ struct Tool {
       switch (e.kind) {
         case FramerEvent::Kind::frame: {
           ++frames;
-          auto decoded = decode_frame(e.frame, options);
-          if (decoded)
-            emit(*decoded, where);
+          if (const auto error = decode_frame_into(e.frame, options, decoded, CheckByte::verified))
+            fail(where, error.message());
           else
-            fail(where, decoded.error().message());
+            emit(decoded, where);
           offset += e.frame.size();
           continue;
         }

@@ -203,3 +203,42 @@ TEST(Corpus, AllFramesInOneStreamComeOutInOrder) {
 
 }  // namespace
 }  // namespace lantian::protocol
+
+namespace lantian::protocol {
+namespace {
+
+// One result reused for every corpus frame, forwards and backwards (so that each block type meets
+// every other in the same slot): each decoding equals a fresh one, field for field.
+TEST(Corpus, DecodingIntoOneReusedResultEqualsAFreshDecodeEveryTime) {
+  std::vector<const CorpusFrame*> order;
+  for (const auto& f : corpus()) order.push_back(&f);
+  for (auto it = corpus().rbegin(); it != corpus().rend(); ++it) order.push_back(&*it);
+  DecodedFrame reused;
+  for (const CorpusFrame* f : order) {
+    const auto fresh = testing::decode_ok(f->bytes, f->options);
+    ASSERT_FALSE(decode_frame_into(f->bytes, f->options, reused)) << f->name;
+    EXPECT_EQ(reused.message, fresh.message) << f->name;
+    EXPECT_EQ(reused.issues, fresh.issues) << f->name;
+    EXPECT_EQ(reused.variants, fresh.variants) << f->name;
+    EXPECT_EQ(reused.profile, fresh.profile) << f->name;
+    EXPECT_EQ(reused.bcc_ok, fresh.bcc_ok) << f->name;
+    EXPECT_EQ(testing::json_difference(to_json(reused), f->expected), "") << f->name;
+  }
+}
+
+TEST(Corpus, AFrameTheFramerCheckedIsNotCheckedAgain) {
+  Bytes damaged = testing::corpus_frame("e1-login").bytes;
+  damaged.back() ^= 0x01;
+  DecodedFrame out;
+  ASSERT_FALSE(decode_frame_into(damaged, {}, out));
+  EXPECT_FALSE(out.bcc_ok);
+  EXPECT_EQ(out.issues, std::vector<Issue>{Issue::bcc_mismatch});
+  // The caller vouches for the check byte (the framer hands out only frames whose BCC is right).
+  ASSERT_FALSE(decode_frame_into(damaged, {}, out, CheckByte::verified));
+  EXPECT_TRUE(out.bcc_ok);
+  EXPECT_TRUE(out.issues.empty());
+  EXPECT_EQ(decode_frame_into(ByteView(damaged).first(20), {}, out), FrameError::too_short);
+}
+
+}  // namespace
+}  // namespace lantian::protocol
