@@ -93,7 +93,8 @@ std::string ServerMetrics::render() const {
   scalar(out, "lantian_tls_handshake_failures_total", "counter",
          "TLS handshakes that failed or timed out",
          static_cast<std::int64_t>(tls_handshake_failures.value()));
-  out << frames.render() << decode_errors.render() << signatures.render()
+  out << frames.render() << decode_errors.render() << decode_variants.render()
+      << signatures.render()
       << frames_rejected.render() << activations.render();
   scalar(out, "lantian_frames_stored_total", "counter", "Frames made durable",
          static_cast<std::int64_t>(frames_stored.value()));

@@ -62,6 +62,9 @@ struct ServerMetrics {
                        "kind"};
   CounterFamily decode_errors{"lantian_decode_errors_total", "Frame and decode problems, by kind",
                               "kind"};
+  CounterFamily decode_variants{"lantian_decode_variants_total",
+                                "Frames showing a protocol variant (not an error), by variant",
+                                "variant"};
   Counter frames_stored;
   Counter duplicates;
   Counter bytes_received;

@@ -97,6 +97,8 @@ CloseReason TerminalConversation::take_frame(protocol::ByteView raw, std::vector
       .inc();
   for (auto issue : decoded->issues)
     metrics_.decode_errors.with(std::string(to_string(issue))).inc();
+  for (auto variant : decoded->variants)
+    metrics_.decode_variants.with(std::string(to_string(variant))).inc();
 
   if (!logged_in_) {
     const bool allowed_before_login =

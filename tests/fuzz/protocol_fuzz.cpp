@@ -7,6 +7,7 @@
 //     buffered;
 //   - the buffer never holds more than one maximum frame plus one read;
 //   - a frame that decodes without issues re-encodes to exactly its bytes;
+//   - decoding into one reused result (decode_frame_into) equals a fresh decoding, frame by frame;
 //   - a valid frame appended to the input is always found, however the input ends (false starts
 //     never hide it), unless a frame the input began, with a correct BCC, runs over it.
 
@@ -53,12 +54,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   Framer framer(limits);
 
   std::size_t fed = 0, framed = 0;
+  DecodedFrame reused;  // every frame of the input decoded into the same result
   auto handle = [&](const FramerEvent& e) {
     if (e.kind != FramerEvent::Kind::frame) return;
     framed += e.frame.size();
     auto decoded = decode_frame(e.frame, options);
     require(decoded.has_value(), "a framed frame always decodes");
     require(decoded->bcc_ok, "the framer hands out only frames with a correct BCC");
+    require(!decode_frame_into(e.frame, options, reused, CheckByte::verified) &&
+                reused.message == decoded->message && reused.issues == decoded->issues &&
+                reused.variants == decoded->variants && reused.profile == decoded->profile,
+            "decoding into a reused result equals a fresh decoding");
     (void)to_json_text(to_json(*decoded));
     if (lossless_candidate(*decoded)) {
       auto again = encode(decoded->message);

@@ -231,6 +231,20 @@ TEST(Ingest, ReportsAfterAFalseStartAreAnsweredAtOnce) {
   EXPECT_EQ(stored_frames(dir.path()).size(), 4u);
 }
 
+TEST(Ingest, VariantsAreCountedNotTreatedAsErrors) {
+  TempDir dir;
+  RunningServer server(test_config(dir.path(), {"tcp://127.0.0.1:0?profile=hj1239"}));
+  TestTerminal t(server.port());
+  const Bytes& login = frame("e1-login");
+  const std::string vin(login.begin() + 3, login.begin() + 20);
+  t.send(cat({login, with_vin(frame("c05-hj1239-twc-32-byte-variant"), vin)}));
+  EXPECT_EQ(t.read_frames(2).size(), 2u);
+  EXPECT_EQ(server.metrics().decode_variants.value("twc_32_byte"), 1u);
+  EXPECT_EQ(server.metrics().decode_errors.value("layout_variant"), 0u);
+  server.stop();
+  EXPECT_EQ(stored_frames(dir.path()).size(), 2u);
+}
+
 TEST(Ingest, DeadlinesCloseSilentConnections) {
   TempDir dir;
   auto config = test_config(
