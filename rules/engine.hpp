@@ -30,7 +30,7 @@ namespace lantian::rules {
 
 struct EngineConfig {
   std::int64_t phase_out_unix_s = 1767196800;  // 2026-01-01 00:00 Beijing (R01)
-  std::set<std::string> r01_categories = {"N2", "N3"};
+  std::set<std::string> r01_categories = {"N1", "N2", "N3"};  // every diesel truck
   int consecutive_fixes = 2;  // R02, R03
   double r03_min_rpm = 500;   // working, not carried on a trailer
   int r04_consecutive = 3;

@@ -6,6 +6,7 @@
 
 #include "common/number_text.hpp"
 #include "protocol/beijing_time.hpp"
+#include "server/rule_options.hpp"
 
 namespace lantian::server {
 namespace po = boost::program_options;
@@ -89,9 +90,11 @@ po::options_description serve_options() {
     ("storage-writers", po::value<std::size_t>()->default_value(2),
        "storage writer threads, each taking the vehicles whose VIN hashes to it; one WAL sync covers every lane's batches")
     ("queue-capacity", po::value<std::size_t>()->default_value(20000), "frames waiting for storage before sessions stop reading")
-    ("log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error")
-    ("phase-out", po::value<std::string>()->default_value("2026-01-01"), "R01: 国三 trucks are flagged from this Beijing date on");
+    ("log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error");
   // clang-format on
+  po::options_description rules("Rule thresholds (docs/rules.md; replay and import-observations take the same)");
+  add_rule_options(rules);
+  o.add(rules);
   return o;
 }
 
@@ -152,8 +155,7 @@ po::options_description command_options(Command command) {
     o.add_options()
       ("from", po::value<std::string>(), "from (ISO 8601, YYYY-MM-DD in Beijing time, or Unix seconds)")
       ("to", po::value<std::string>(), "to, inclusive");
-  if (command == Command::replay || command == Command::import_observations)
-    o.add_options()("phase-out", po::value<std::string>()->default_value("2026-01-01"), "R01 phase-out date (Beijing)");
+  if (command == Command::replay || command == Command::import_observations) add_rule_options(o);
   if (command == Command::import_registry || command == Command::import_zones || command == Command::import_observations || command == Command::import_permits)
     o.add_options()("file", po::value<std::string>(), "the file to import");
   if (command == Command::token_create)
@@ -318,10 +320,7 @@ void read_serve(const po::variables_map& vm, Config& c, std::vector<std::string>
     problems.push_back("--storage-writers must be 1 to 64");
   if (c.store.max_batch == 0 || c.store.queue_capacity == 0)
     problems.push_back("--max-batch and --queue-capacity must be at least 1");
-  if (const auto t = parse_time(vm["phase-out"].as<std::string>()))
-    c.rules.phase_out_unix_s = *t;
-  else
-    problems.push_back("--phase-out must be a date (YYYY-MM-DD)");
+  read_rule_options(vm, c.rules, problems);
   c.log_level = vm["log-level"].as<std::string>();
   static const char* levels[] = {"trace", "debug", "info", "warn", "error"};
   if (std::find(std::begin(levels), std::end(levels), c.log_level) == std::end(levels))
@@ -431,12 +430,8 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
   };
   time("from", out.export_query.from_unix_s, false);
   time("to", out.export_query.to_unix_s, true);  // a date as --to means through that day
-  if (vm.count("phase-out")) {
-    if (const auto t = parse_time(vm["phase-out"].as<std::string>()))
-      out.config.rules.phase_out_unix_s = *t;
-    else
-      out.problems.push_back("--phase-out must be a date (YYYY-MM-DD)");
-  }
+  if (command == Command::replay || command == Command::import_observations)
+    read_rule_options(vm, out.config.rules, out.problems);
   if (command == Command::token_create) {
     auto& t = out.token;
     t.role = vm.count("role") ? vm["role"].as<std::string>() : "";

@@ -145,6 +145,32 @@ TEST_F(EngineTest, R01NeedsMovementAValidFixAndAStageAtMostCn3) {
   EXPECT_EQ(v[0].stage_source, "inferred");
 }
 
+TEST_F(EngineTest, R01CoversEveryDieselTruckCategoryAndOnlyThoseConfigured) {
+  // The plan orders 国三-and-older diesel trucks (柴油货车) off the road: light trucks (N1) too.
+  VehicleRecord light = *registry_.find(cn3_truck);
+  light.vin = "LZZ1LIGHTN1000001";
+  light.plate = "豫A1L001";
+  light.category = "N1";
+  registry_.upsert(light);
+  VehicleRecord bus = light;
+  bus.vin = "LZZ1COACHM3000001";
+  bus.plate = "豫A1B001";
+  bus.category = "M3";
+  registry_.upsert(bus);
+  const auto t = beijing(2026, 3, 1, 10, 0);
+  const auto v = run(light.vin, {at(t, kaifeng[0], kaifeng[1])});
+  ASSERT_EQ(rules_of(v), (std::vector<std::string>{"R01"}));
+  EXPECT_EQ(v[0].id, "R01|LZZ1LIGHTN1000001|2026-03-01");
+  EXPECT_TRUE(run(bus.vin, {at(t, kaifeng[0], kaifeng[1])}).empty());  // a coach is no truck
+  // With the categories narrowed to N2 and N3 (configuration), the light truck raises nothing.
+  EngineConfig narrow = without_implied_speed();
+  narrow.r01_categories = {"N2", "N3"};
+  VehicleState fresh;
+  EXPECT_TRUE(Engine(narrow)
+                  .step(fresh, registry_.find(light.vin), at(t, kaifeng[0], kaifeng[1]), zones_)
+                  .empty());
+}
+
 TEST_F(EngineTest, R02AfterTwoConsecutiveFixesInsideOncePerVisit) {
   const auto night = beijing(2026, 3, 1, 23, 0);
   EXPECT_EQ(rules_of(run(cn3_truck, {at(night, zhengzhou[0], zhengzhou[1])})),

@@ -103,6 +103,40 @@ TEST(Config, FileSetsValuesAndTheCommandLineWins) {
   EXPECT_FALSE(parse({"--config", "/nonexistent/lantiand.conf"}).problems.empty());
 }
 
+TEST(Config, EveryRuleThresholdIsAnOptionWithTheCataloguesDefault) {
+  const rules::EngineConfig defaults;
+  auto p = parse({});
+  ASSERT_TRUE(p.problems.empty());
+  EXPECT_EQ(p.config.rules.r01_categories, (std::set<std::string>{"N1", "N2", "N3"}));
+  EXPECT_EQ(p.config.rules.r07_mean_limit_ppm, defaults.r07_mean_limit_ppm);
+  EXPECT_EQ(p.config.rules.r11_offline_s, defaults.r11_offline_s);
+
+  const auto path = std::filesystem::temp_directory_path() / "lantiand-rules-test.conf";
+  {
+    std::ofstream f(path);
+    f << "r07-mean-limit-ppm = 450.5\nr11-gap-s = 900\nzone-consecutive-fixes = 3\n";
+  }
+  p = parse({"--config", path.c_str(), "--r01-categories", "N3,N2", "--r11-gap-s", "1200"});
+  std::filesystem::remove(path);
+  ASSERT_TRUE(p.problems.empty()) << p.problems[0];
+  EXPECT_EQ(p.config.rules.r01_categories, (std::set<std::string>{"N2", "N3"}));
+  EXPECT_EQ(p.config.rules.r07_mean_limit_ppm, 450.5);
+  EXPECT_EQ(p.config.rules.r11_gap_s, 1200);  // the command line wins
+  EXPECT_EQ(p.config.rules.consecutive_fixes, 3);
+  EXPECT_EQ(p.config.rules.r09_empty_pct, defaults.r09_empty_pct);
+
+  p = parse({"--r07-min-conversion", "half", "--r04-consecutive", "0", "--r01-categories", ","});
+  ASSERT_EQ(p.problems.size(), 3u);
+  EXPECT_EQ(p.problems[0], "--r01-categories must name at least one category (N1,N2,N3)");
+  EXPECT_EQ(p.problems[1], "--r04-consecutive must be a number of at least 1, not '0'");
+  EXPECT_EQ(p.problems[2], "--r07-min-conversion must be a number of at least 0, not 'half'");
+
+  // replay judges with the same numbers.
+  p = parse({"replay", "--r07-mean-limit-ppm", "300"});
+  ASSERT_TRUE(p.problems.empty()) << p.problems[0];
+  EXPECT_EQ(p.config.rules.r07_mean_limit_ppm, 300);
+}
+
 TEST(Config, ExportArguments) {
   auto p = parse({"export", "--data-dir", "/d", "--vin", "LGAX2BG40N1000001", "--from",
                   "2024-05-20", "--to", "2024-05-20T18:00:00+08:00"});
