@@ -117,7 +117,9 @@ std::vector<Sample> samples_of(const DecodedFrame& frame, const std::string& fra
 }
 
 double Engine::machine_k_limit(const std::string& smoke_class, std::optional<double> power_kw) {
-  const double p = power_kw.value_or(37);
+  // Unknown power: the class's most lenient limit (its lowest band), so that no machine is judged
+  // by a limit stricter than its own; the violation is then suspect.
+  const double p = power_kw.value_or(0);
   const int band = p < 19 ? 0 : p < 37 ? 1 : 2;
   static constexpr double class_i[] = {3.00, 2.00, 1.61};
   static constexpr double class_ii[] = {2.00, 1.00, 0.80};
@@ -473,6 +475,7 @@ void Engine::r04(VehicleState& state, const VehicleRecord& v, const Sample& s,
                   {"consecutive", config_.r04_consecutive},
                   {"min_coolant_c", config_.r04_min_coolant_c}};
   x.limit_class = smoke_class;
+  x.suspect = v.is_machine() && !v.rated_power_kw;  // judged by its class's most lenient limit
   x.lon = s.lon;
   x.lat = s.lat;
   x.evidence = state.smoke_refs;

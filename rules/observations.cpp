@@ -105,14 +105,14 @@ std::vector<Violation> evaluate_observation(const Engine& engine, VehicleState& 
     s.ref = ref;
     return engine.step_sighting(state, vehicle, s);
   }
-  // R05: Ringelmann ≥ 2 (≥ 1 inside a Class III zone), or k above the limit.
+  // R05: Ringelmann above GB 36886's level 1 (every class: Table 1), or k above the limit.
   std::string smoke_class;
   const Zone* strictest = nullptr;  // the zone whose class applies, named in the violation
   if (ob.lon && ob.lat)
     for (const Zone* z : zones.containing(*ob.lon, *ob.lat))
       if (z->active_at(ob.at_unix_s) && z->smoke_class > smoke_class)
         smoke_class = z->smoke_class, strictest = z;
-  const int ringelmann_limit = smoke_class == "III" ? 1 : 2;
+  const int ringelmann_limit = 2;  // level 1 complies, in every class
   double k_limit = engine.config().vehicle_k_limit;
   std::string limit_class = smoke_class;
   if (vehicle.is_machine()) {
@@ -120,9 +120,9 @@ std::vector<Violation> evaluate_observation(const Engine& engine, VehicleState& 
       limit_class = vehicle.stage && stage_at_most(Stage::NR3, *vehicle.stage) ? "II" : "I";
     k_limit = Engine::machine_k_limit(limit_class, vehicle.rated_power_kw);
   }
-  const bool black =
-      (ob.ringelmann && *ob.ringelmann >= ringelmann_limit) || (ob.k_m1 && *ob.k_m1 > k_limit);
-  if (!black) return out;
+  const bool black_by_eye = ob.ringelmann && *ob.ringelmann >= ringelmann_limit;
+  const bool black_by_k = ob.k_m1 && *ob.k_m1 > k_limit;
+  if (!black_by_eye && !black_by_k) return out;
   Violation x;
   x.rule = "R05";
   x.vin = vehicle.vin;
@@ -137,6 +137,8 @@ std::vector<Violation> evaluate_observation(const Engine& engine, VehicleState& 
   x.stage_source = vehicle.stage_source == StageSource::inferred ? "inferred" : "registry";
   x.thresholds = {{"ringelmann_limit", ringelmann_limit}, {"k_limit_m1", k_limit}};
   x.limit_class = limit_class;
+  // A machine of unknown power judged on k alone was held to its class's most lenient limit.
+  x.suspect = !black_by_eye && vehicle.is_machine() && !vehicle.rated_power_kw;
   if (ob.ringelmann) x.measured["ringelmann"] = *ob.ringelmann;
   if (ob.k_m1) x.measured["k_m1"] = *ob.k_m1;
   x.lon = ob.lon;

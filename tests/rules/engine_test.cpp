@@ -13,6 +13,7 @@
 
 #include "protocol/beijing_time.hpp"
 #include "protocol/decode.hpp"
+#include "rules/observations.hpp"
 #include "rules/records_json.hpp"
 #include "test_support.hpp"
 
@@ -169,6 +170,75 @@ TEST_F(EngineTest, R01CoversEveryDieselTruckCategoryAndOnlyThoseConfigured) {
   EXPECT_TRUE(Engine(narrow)
                   .step(fresh, registry_.find(light.vin), at(t, kaifeng[0], kaifeng[1]), zones_)
                   .empty());
+}
+
+// R05 from roadside smoke checks, GB 36886-2018 Table 1: Ringelmann level 1 complies in every
+// class (Class III included), level 2 does not; k must be strictly above the limit.
+TEST_F(EngineTest, R05RingelmannAboveLevelOneAndKStrictlyAboveTheLimit) {
+  const auto t = beijing(2026, 4, 2, 10, 0);
+  const VehicleRecord& excavator = *registry_.find(nr4_excavator);  // NR4, 132 kW
+  const auto check = [&](const std::string& id, std::optional<int> ringelmann,
+                         std::optional<double> k, const double* where) {
+    Observation ob;
+    ob.id = id;
+    ob.kind = Observation::Kind::smoke;
+    ob.vin = excavator.vin;
+    ob.at_unix_s = t;
+    ob.lon = where[0];
+    ob.lat = where[1];
+    ob.ringelmann = ringelmann;
+    ob.k_m1 = k;
+    VehicleState state;
+    return evaluate_observation(engine_, state, excavator, ob, zones_);
+  };
+  // Inside 郑州's Class III 禁用区: level 1 complies, level 2 is black smoke.
+  EXPECT_TRUE(check("c1", 1, std::nullopt, zhengzhou).empty());
+  auto v = check("c2", 2, std::nullopt, zhengzhou);
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].id, "R05|NRN3477B7N4FYW8B2|c2");
+  EXPECT_EQ(v[0].limit_class, "III");
+  EXPECT_EQ(v[0].thresholds.at("ringelmann_limit"), 2.0);
+  EXPECT_FALSE(v[0].suspect);
+  // k at the Class III limit (0.50, P ≥ 37 kW) complies; above it does not.
+  EXPECT_TRUE(check("c3", std::nullopt, 0.50, zhengzhou).empty());
+  v = check("c4", std::nullopt, 0.51, zhengzhou);
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].thresholds.at("k_limit_m1"), 0.50);
+  // Outside any zone an NR4 machine is held to Class II (0.80 at 132 kW).
+  EXPECT_TRUE(check("c5", 1, 0.80, kaifeng).empty());
+  EXPECT_EQ(check("c6", std::nullopt, 0.81, kaifeng).size(), 1u);
+}
+
+TEST_F(EngineTest, R05OfAMachineOfUnknownPowerUsesTheMostLenientLimitAndIsSuspect) {
+  VehicleRecord unknown = *registry_.find(nr2_excavator);  // NR2: Class I outside zones
+  unknown.vin = "NRUNKNOWNPOWER001";
+  unknown.rated_power_kw.reset();
+  registry_.upsert(unknown);
+  const auto t = beijing(2026, 4, 2, 10, 0);
+  Observation ob;
+  ob.kind = Observation::Kind::smoke;
+  ob.vin = unknown.vin;
+  ob.at_unix_s = t;
+  ob.lon = kaifeng[0];
+  ob.lat = kaifeng[1];
+  VehicleState state;
+  ob.id = "k-2.5";
+  ob.k_m1 = 2.5;  // above Class I's 1.61 (≥ 37 kW) but within its 3.00 (< 19 kW)
+  EXPECT_TRUE(evaluate_observation(engine_, state, unknown, ob, zones_).empty());
+  ob.id = "k-3.2";
+  ob.k_m1 = 3.2;
+  auto v = evaluate_observation(engine_, state, unknown, ob, zones_);
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].thresholds.at("k_limit_m1"), 3.00);
+  EXPECT_EQ(v[0].limit_class, "I");
+  EXPECT_TRUE(v[0].suspect);
+  // Black to the eye, the power does not matter: not suspect.
+  ob.id = "eye";
+  ob.k_m1.reset();
+  ob.ringelmann = 3;
+  v = evaluate_observation(engine_, state, unknown, ob, zones_);
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_FALSE(v[0].suspect);
 }
 
 TEST_F(EngineTest, R02AfterTwoConsecutiveFixesInsideOncePerVisit) {
@@ -597,6 +667,10 @@ TEST(SmokeLimits, Gb36886Table) {
   EXPECT_EQ(Engine::machine_k_limit("II", 200), 0.80);
   EXPECT_EQ(Engine::machine_k_limit("III", 37), 0.50);
   EXPECT_EQ(Engine::machine_k_limit("III", 20), 1.00);  // Class III is defined for P ≥ 37 kW only
+  // Unknown power: the class's most lenient limit, never a stricter one than the machine's own.
+  EXPECT_EQ(Engine::machine_k_limit("I", std::nullopt), 3.00);
+  EXPECT_EQ(Engine::machine_k_limit("II", std::nullopt), 2.00);
+  EXPECT_EQ(Engine::machine_k_limit("III", std::nullopt), 2.00);
 }
 
 TEST(Samples, FromDecodedFrames) {

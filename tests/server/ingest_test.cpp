@@ -360,7 +360,7 @@ TEST(Ingest, GracefulStopStoresAndAnswersEverythingRead) {
     ASSERT_GE(first, 1u);
     server.stop();
     acked =
-        1 + first + t.read_frames(sent, 3s).size();  // login, first replies, the rest until close
+        1 + first + t.read_frames(sent, 10s).size();  // login, first replies, the rest until close
   }
   // Everything the server read before stopping was stored and answered: nothing acknowledged is
   // missing, and nothing stored went unanswered.
