@@ -34,14 +34,18 @@ ObservationsStored store_observations(storage::Store& store, const rules::Engine
   ViolationStore violations(store);
   const auto& registry = *catalogue.registry;
   std::map<std::string, rules::VehicleState> states;
-  for (const auto& ob : observations) {
+  for (const auto& given : observations) {
+    // Attributed before it is stored, so that an unmatched one is kept with its reason.
+    const auto match = rules::find_vehicle(registry, given);
+    rules::Observation ob = given;
+    ob.unmatched_reason = match.unmatched_reason;
     if (!stored.add_if_new(ob, out.error)) {
       if (!out.error.empty()) return out;
       ++out.known;
       continue;
     }
     ++out.added;
-    const auto* vehicle = ob.vin.empty() ? registry.find_by_plate(ob.plate) : registry.find(ob.vin);
+    const auto* vehicle = match.vehicle;
     if (!vehicle) {
       ++out.unmatched;
       continue;

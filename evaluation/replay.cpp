@@ -33,7 +33,7 @@ ViolationSet evaluate_archive(storage::Store& store, const rules::Engine& engine
   std::map<std::string, rules::VehicleState> states;
   ObservationStore(store).for_each([&](const rules::Observation& ob) {
     if (ob.at_unix_s < from_unix_s || ob.at_unix_s > to_unix_s) return;
-    const auto* found = ob.vin.empty() ? registry.find_by_plate(ob.plate) : registry.find(ob.vin);
+    const auto* found = rules::find_vehicle(registry, ob).vehicle;
     if (!found) return;
     for (auto& v : rules::evaluate_observation(engine, states[found->vin], *found, ob, zones))
       out.emplace(v.id, std::move(v));

@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 #include <cmath>
+#include <set>
+#include <string_view>
 
 #include "protocol/beijing_time.hpp"
 
@@ -26,7 +28,11 @@ std::optional<std::int64_t> parse_when(const json::value& v) {
 
 }  // namespace
 
-ObservationImport import_observations_jsonl(std::istream& in) {
+namespace {
+ObservationImport parse_observations(std::istream& in, bool stored_form) {
+  static const std::set<std::string_view> known = {
+      "id",         "kind", "vin",   "plate", "plate_color", "time",     "lon",
+      "lat",        "ringelmann", "k_m1", "site",  "image_ref",   "source"};
   ObservationImport out;
   std::string line;
   for (std::size_t n = 1; std::getline(in, line); ++n) {
@@ -47,6 +53,9 @@ ObservationImport import_observations_jsonl(std::istream& in) {
       return x && x->is_number() ? std::optional<double>(x->to_number<double>()) : std::nullopt;
     };
     std::vector<std::string> reasons;
+    for (const auto& field : o)
+      if (!known.count(field.key()) && !(stored_form && field.key() == "unmatched"))
+        reasons.push_back("unknown field '" + std::string(field.key()) + "'");
     Observation ob;
     ob.id = str("id");
     if (ob.id.empty()) reasons.push_back("no id");
@@ -58,6 +67,14 @@ ObservationImport import_observations_jsonl(std::istream& in) {
     ob.vin = str("vin");
     ob.plate = str("plate");
     if (ob.vin.empty() && ob.plate.empty()) reasons.push_back("needs a vin or a plate");
+    if (const auto color = str("plate_color"); !color.empty()) {
+      if (const auto code = plate_color_code(color))
+        ob.plate_color = *code;
+      else
+        reasons.push_back("unknown plate_color '" + color +
+                          "' (blue, yellow, green, yellow_green, white, black)");
+    }
+    if (stored_form) ob.unmatched_reason = str("unmatched");
     const auto* when = o.if_contains("time");
     const auto at = when ? parse_when(*when) : std::nullopt;
     if (!at)
@@ -89,6 +106,23 @@ ObservationImport import_observations_jsonl(std::istream& in) {
     out.observations.push_back(std::move(ob));
   }
   return out;
+}
+}  // namespace
+
+ObservationImport import_observations_jsonl(std::istream& in) {
+  return parse_observations(in, false);
+}
+
+ObservationImport import_stored_observations_jsonl(std::istream& in) {
+  return parse_observations(in, true);
+}
+
+PlateMatch find_vehicle(const Registry& registry, const Observation& ob) {
+  if (!ob.vin.empty()) {
+    if (const auto* vehicle = registry.find(ob.vin)) return {vehicle, {}};
+    return {nullptr, "VIN " + ob.vin + " is not registered"};
+  }
+  return registry.find_by_plate(ob.plate, ob.plate_color);
 }
 
 std::vector<Violation> evaluate_observation(const Engine& engine, VehicleState& state,

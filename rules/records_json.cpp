@@ -41,6 +41,8 @@ std::optional<VehicleRecord> vehicle_from_json(std::string_view text) {
   r.vin = str("vin");
   r.plate = str("plate");
   r.plate_color = str("plate_color");
+  // Records stored before colours were codes may say 黄色: read as the code.
+  if (const auto code = plate_color_code(r.plate_color)) r.plate_color = *code;
   r.category = str("category");
   r.fuel = str("fuel");
   if (const auto stage = str("emission_stage"); !stage.empty())
@@ -151,18 +153,20 @@ json::object to_json(const Observation& ob) {
       {"time", protocol::BeijingTime::from_unix_seconds(ob.at_unix_s).iso8601().value_or("")}};
   if (!ob.vin.empty()) o["vin"] = ob.vin;
   if (!ob.plate.empty()) o["plate"] = ob.plate;
+  if (!ob.plate_color.empty()) o["plate_color"] = ob.plate_color;
   if (ob.lon && ob.lat) o["lon"] = *ob.lon, o["lat"] = *ob.lat;
   if (ob.ringelmann) o["ringelmann"] = *ob.ringelmann;
   if (ob.k_m1) o["k_m1"] = *ob.k_m1;
   if (!ob.site.empty()) o["site"] = ob.site;
   if (!ob.image_ref.empty()) o["image_ref"] = ob.image_ref;
   if (!ob.source.empty()) o["source"] = ob.source;
+  if (!ob.unmatched_reason.empty()) o["unmatched"] = ob.unmatched_reason;
   return o;
 }
 
 std::optional<Observation> observation_from_json(std::string_view text) {
   std::istringstream in{std::string(text)};
-  auto imported = import_observations_jsonl(in);
+  auto imported = import_stored_observations_jsonl(in);
   if (imported.observations.size() != 1) return std::nullopt;
   return std::move(imported.observations.front());
 }

@@ -84,6 +84,13 @@ RegistryImport import_registry_csv(std::istream& in, int latest_model_year) {
     r.vin = get("vin");
     r.plate = get("plate");
     r.plate_color = get("plate_color");
+    if (!r.plate_color.empty()) {
+      if (const auto code = plate_color_code(r.plate_color))
+        r.plate_color = *code;
+      else
+        reasons.push_back("unknown plate_color '" + r.plate_color +
+                          "' (blue, yellow, green, yellow_green, white, black)");
+    }
     r.category = get("category");
     r.fuel = get("fuel");
     r.owner = get("owner");
@@ -212,8 +219,8 @@ bool Registry::add_permit(std::string_view vin, Permit permit) {
 
 void Registry::upsert(VehicleRecord record) {
   if (const auto* old = find(record.vin); old && !old->plate.empty())
-    vin_by_plate_.erase(old->plate);
-  if (!record.plate.empty()) vin_by_plate_[record.plate] = record.vin;
+    vin_by_plate_.erase({old->plate, old->plate_color});
+  if (!record.plate.empty()) vin_by_plate_[{record.plate, record.plate_color}] = record.vin;
   const std::string key = record.vin;
   by_vin_[key] = std::move(record);
 }
@@ -223,9 +230,39 @@ const VehicleRecord* Registry::find(std::string_view vin) const {
   return it == by_vin_.end() ? nullptr : &it->second;
 }
 
-const VehicleRecord* Registry::find_by_plate(std::string_view plate) const {
-  const auto it = vin_by_plate_.find(plate);
-  return it == vin_by_plate_.end() ? nullptr : find(it->second);
+std::optional<std::string> plate_color_code(std::string_view text) {
+  static constexpr std::pair<std::string_view, std::string_view> names[] = {
+      {"blue", "blue"},     {"蓝", "blue"},     {"蓝色", "blue"},
+      {"yellow", "yellow"}, {"黄", "yellow"},   {"黄色", "yellow"},
+      {"green", "green"},   {"绿", "green"},    {"绿色", "green"},
+      {"新能源", "green"},  {"yellow_green", "yellow_green"},
+      {"黄绿", "yellow_green"}, {"黄绿色", "yellow_green"},
+      {"white", "white"},   {"白", "white"},    {"白色", "white"},
+      {"black", "black"},   {"黑", "black"},    {"黑色", "black"},
+  };
+  for (const auto& [name, code] : names)
+    if (text == name) return std::string(code);
+  return std::nullopt;
+}
+
+PlateMatch Registry::find_by_plate(std::string_view plate, std::string_view color) const {
+  const std::string number(plate);
+  if (!color.empty()) {
+    const auto it = vin_by_plate_.find(std::pair{number, std::string(color)});
+    if (it != vin_by_plate_.end()) return {find(it->second), {}};
+    return {nullptr, "no registered vehicle has plate " + number + " in " + std::string(color)};
+  }
+  std::vector<const VehicleRecord*> found;
+  std::string colors;
+  for (auto it = vin_by_plate_.lower_bound(std::pair{number, std::string()});
+       it != vin_by_plate_.end() && it->first.first == number; ++it) {
+    found.push_back(find(it->second));
+    colors += (colors.empty() ? "" : ", ") + (it->first.second.empty() ? "no colour" : it->first.second);
+  }
+  if (found.size() == 1) return {found.front(), {}};
+  if (found.empty()) return {nullptr, "no registered vehicle has plate " + number};
+  return {nullptr, "plate " + number + " is registered " + std::to_string(found.size()) +
+                       " times (" + colors + ") and the sighting gives no colour"};
 }
 
 std::string registration_city(const VehicleRecord& r) {

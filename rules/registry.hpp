@@ -85,13 +85,28 @@ struct PermitImport {
 // registration code (4101… → 郑州). Empty when neither says.
 [[nodiscard]] std::string registration_city(const VehicleRecord& record);
 
+// A plate colour as the registry and observations keep it (blue, yellow, green, yellow_green,
+// white, black), from that name or its Chinese one (蓝/蓝色, 黄/黄色, 绿/绿色/新能源, 黄绿/黄绿色,
+// 白/白色, 黑/黑色); nullopt for anything else. In China a plate is its number and its colour: the
+// same number in blue (a small car) and yellow (a large vehicle) are two vehicles.
+[[nodiscard]] std::optional<std::string> plate_color_code(std::string_view text);
+
+// Who a plate sighting is: the vehicle, or why it is nobody.
+struct PlateMatch {
+  const VehicleRecord* vehicle = nullptr;
+  std::string unmatched_reason;  // set when vehicle is null
+};
+
 class Registry {
  public:
   void upsert(VehicleRecord record);
   // Adds a permit to a registered vehicle; false when the VIN is not registered.
   bool add_permit(std::string_view vin, Permit permit);
   [[nodiscard]] const VehicleRecord* find(std::string_view vin) const;
-  [[nodiscard]] const VehicleRecord* find_by_plate(std::string_view plate) const;
+  // The vehicle with this plate number and colour (a colour code, see plate_color_code). Without a
+  // colour, the one vehicle registered with that number, if exactly one is: the same number in two
+  // colours is two vehicles, and a sighting that does not say which is attributed to neither.
+  [[nodiscard]] PlateMatch find_by_plate(std::string_view plate, std::string_view color) const;
   [[nodiscard]] std::size_t size() const noexcept { return by_vin_.size(); }
   // Every record, by VIN.
   [[nodiscard]] const std::map<std::string, VehicleRecord, std::less<>>& records() const noexcept {
@@ -100,7 +115,8 @@ class Registry {
 
  private:
   std::map<std::string, VehicleRecord, std::less<>> by_vin_;
-  std::map<std::string, std::string, std::less<>> vin_by_plate_;
+  // (plate number, colour code) → VIN.
+  std::map<std::pair<std::string, std::string>, std::string, std::less<>> vin_by_plate_;
 };
 
 }  // namespace lantian::rules

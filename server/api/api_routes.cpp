@@ -534,8 +534,15 @@ evaluation::ViolationQuery violation_query(ApiContext& ctx, const ApiRequest& r,
   }
   if (auto plate = text_param(r, "plate", 20)) {
     const auto catalogue = ctx.catalogue.snapshot();  // held while `v` points into it
-    const auto* v = catalogue->registry->find_by_plate(*plate);
-    if (!v) bad_parameter("plate", "no registered vehicle has this plate");
+    std::string color;
+    if (auto given = text_param(r, "plate_color", 20)) {
+      const auto code = rules::plate_color_code(*given);
+      if (!code) bad_parameter("plate_color", "must be blue, yellow, green, yellow_green, white or black");
+      color = *code;
+    }
+    const auto match = catalogue->registry->find_by_plate(*plate, color);
+    if (!match.vehicle) bad_parameter("plate", match.unmatched_reason);
+    const auto* v = match.vehicle;
     if (!q.vin.empty() && q.vin != v->vin)
       bad_parameter("plate", "belongs to another VIN than vin");
     q.vin = v->vin;
@@ -719,8 +726,7 @@ ApiResponse post_observations(ApiContext& ctx, const ApiRequest& r) {
     rejected.push_back(json::object{{"index", x.line - 1}, {"reason", x.reason}});
   std::vector<rules::Observation> accepted;
   for (auto& ob : imported.observations) {
-    const auto* vehicle =
-        ob.vin.empty() ? registry->find_by_plate(ob.plate) : registry->find(ob.vin);
+    const auto* vehicle = rules::find_vehicle(*registry, ob).vehicle;
     if (!j.unrestricted() && (!vehicle || !j.cities.count(rules::registration_city(*vehicle)))) {
       rejected.push_back(
           json::object{{"id", ob.id}, {"reason", "not a vehicle of this token's cities"}});

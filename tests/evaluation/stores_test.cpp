@@ -4,6 +4,8 @@
 
 #include <boost/json.hpp>
 #include <set>
+#include <sstream>
+#include <map>
 #include <string>
 #include <thread>
 
@@ -11,6 +13,7 @@
 #include "evaluation/checkpoint_store.hpp"
 #include "evaluation/observation_store.hpp"
 #include "evaluation/violation_store.hpp"
+#include "rules/observations.hpp"
 #include "rules/records_json.hpp"
 #include "temp_store.hpp"
 
@@ -116,6 +119,79 @@ TEST(ObservationStore, StoresAnIdOnce) {
   int seen = 0;
   observations.for_each([&](const rules::Observation& o) { seen += o.id == ob.id; });
   EXPECT_EQ(seen, 1);
+}
+
+// The blue-plate car 豫A11111 seen by a camera is not the yellow-plate 国三 truck 豫A11111: a
+// sighting is attributed by number and colour, or by number alone when only one vehicle has it;
+// otherwise it is kept as unmatched, with the reason, and raises nothing.
+TEST(ObservationStore, SightingsAreAttributedByPlateNumberAndColour) {
+  TempStore store;
+  auto registry = std::make_shared<rules::Registry>();
+  rules::VehicleRecord truck;
+  truck.vin = "LZZJ5ACA5AF110265";
+  truck.plate = "豫A11111";
+  truck.plate_color = "yellow";
+  truck.category = "N3";
+  truck.fuel = "diesel";
+  truck.stage = rules::Stage::CN3;
+  registry->upsert(truck);
+  rules::VehicleRecord car = truck;
+  car.vin = "LGAD6SJA1RG736370";
+  car.plate_color = "blue";
+  car.category = "M1";
+  car.fuel = "gasoline";
+  car.stage = rules::Stage::CN6b;
+  registry->upsert(car);
+  const Catalogue catalogue{registry, std::make_shared<rules::ZoneIndex>(std::vector<rules::Zone>{}, 0)};
+  const auto sighting = [](const std::string& id, const std::string& color) {
+    rules::Observation ob;
+    ob.id = id;
+    ob.kind = rules::Observation::Kind::sighting;
+    ob.plate = "豫A11111";
+    ob.plate_color = color;
+    ob.at_unix_s = new_year_2026 + 86400 * 59 + 36000;  // 2026-03-01 10:00
+    ob.lon = 114.30;
+    ob.lat = 34.80;
+    return ob;
+  };
+  const rules::Engine engine{rules::EngineConfig{}};
+  auto stored = store_observations(*store, engine, catalogue,
+                                   {sighting("cam-1", "blue"), sighting("cam-2", "")});
+  ASSERT_TRUE(stored.error.empty()) << stored.error;
+  EXPECT_EQ(stored.added, 2u);
+  EXPECT_EQ(stored.unmatched, 1u);  // cam-2: two vehicles have the number
+  EXPECT_EQ(stored.raised, 0u);     // cam-1 is the car: no R01 against the truck
+  stored = store_observations(*store, engine, catalogue, {sighting("cam-3", "yellow")});
+  ASSERT_EQ(stored.violations.size(), 1u);
+  EXPECT_EQ(stored.violations[0].at("id").as_string(), "R01|LZZJ5ACA5AF110265|2026-03-01");
+  std::map<std::string, std::string> unmatched;
+  ObservationStore(*store).for_each(
+      [&](const rules::Observation& o) { unmatched[o.id] = o.unmatched_reason; });
+  EXPECT_EQ(unmatched, (std::map<std::string, std::string>{
+                           {"cam-1", ""},
+                           {"cam-2",
+                            "plate 豫A11111 is registered 2 times (blue, yellow) and the sighting "
+                            "gives no colour"},
+                           {"cam-3", ""}}));
+}
+
+TEST(ObservationImport, AnUnknownFieldOrPlateColourIsRejectedWithItsLine) {
+  std::istringstream in(
+      R"({"id":"a","kind":"sighting","plate":"豫A11111","plate_color":"蓝","time":1767196800})" "\n"
+      R"({"id":"b","kind":"sighting","plate":"豫A11111","colour":"blue","time":1767196800})" "\n"
+      R"({"id":"c","kind":"sighting","plate":"豫A11111","plate_color":"pink","time":1767196800})" "\n"
+      R"({"id":"d","kind":"sighting","vin":"LZZJ5ACA5AF110265","time":1767196800,"unmatched":"x"})" "\n");
+  const auto imported = rules::import_observations_jsonl(in);
+  ASSERT_EQ(imported.observations.size(), 1u);
+  EXPECT_EQ(imported.observations[0].plate_color, "blue");
+  ASSERT_EQ(imported.rejected.size(), 3u);
+  EXPECT_EQ(imported.rejected[0].line, 2u);
+  EXPECT_EQ(imported.rejected[0].reason, "unknown field 'colour'");
+  EXPECT_EQ(imported.rejected[1].line, 3u);
+  EXPECT_EQ(imported.rejected[1].reason,
+            "unknown plate_color 'pink' (blue, yellow, green, yellow_green, white, black)");
+  EXPECT_EQ(imported.rejected[2].line, 4u);  // "unmatched" is the store's, not a source's
+  EXPECT_EQ(imported.rejected[2].reason, "unknown field 'unmatched'");
 }
 
 TEST(ViolationStore, KeepsTheIndexLayouts) {

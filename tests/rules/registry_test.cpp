@@ -86,9 +86,46 @@ TEST(Registry, ImportsTheSample) {
   Registry registry;
   for (auto r : result.records) registry.upsert(std::move(r));
   EXPECT_EQ(registry.size(), 16u);
-  ASSERT_NE(registry.find_by_plate("豫A95498"), nullptr);
-  EXPECT_EQ(registry.find_by_plate("豫A95498")->vin, "LZZCJC3V3JF800454");
+  ASSERT_NE(registry.find_by_plate("豫A95498", "yellow").vehicle, nullptr);
+  EXPECT_EQ(registry.find_by_plate("豫A95498", "yellow").vehicle->vin, "LZZCJC3V3JF800454");
+  EXPECT_EQ(registry.find_by_plate("豫A95498", "").vehicle->vin, "LZZCJC3V3JF800454");
   EXPECT_EQ(registry.find("NOSUCHVIN00000000"), nullptr);
+}
+
+// A plate is its number and its colour: the blue-plate car 豫A11111 is not the yellow-plate truck
+// 豫A11111.
+TEST(Registry, APlateIsItsNumberAndItsColour) {
+  std::istringstream in(
+      "vin,plate,plate_color,category,fuel,emission_stage\n"
+      "LZZJ5ACA5AF110265,豫A11111,黄色,N3,diesel,国三\n"
+      "LRDS3D9J9GG887446,豫A22222,yellow,N3,diesel,国三\n"
+      "LGAD6SJA1RG736370,豫A11111,blue,M1,gasoline,国六b\n"
+      "LZGSRTFN4CG629137,豫A33333,purple,N3,diesel,国三\n");
+  auto result = import_registry_csv(in, 2027);
+  ASSERT_EQ(result.rejected.size(), 1u);
+  EXPECT_EQ(result.rejected[0].line, 5u);
+  EXPECT_NE(result.rejected[0].reason.find("unknown plate_color 'purple'"), std::string::npos);
+  Registry registry;
+  for (auto r : result.records) registry.upsert(std::move(r));
+  EXPECT_EQ(registry.find("LZZJ5ACA5AF110265")->plate_color, "yellow");  // 黄色, kept as its code
+  EXPECT_EQ(registry.find_by_plate("豫A11111", "yellow").vehicle->vin, "LZZJ5ACA5AF110265");
+  EXPECT_EQ(registry.find_by_plate("豫A11111", "blue").vehicle->vin, "LGAD6SJA1RG736370");
+  auto none = registry.find_by_plate("豫A11111", "green");
+  EXPECT_EQ(none.vehicle, nullptr);
+  EXPECT_EQ(none.unmatched_reason, "no registered vehicle has plate 豫A11111 in green");
+  auto ambiguous = registry.find_by_plate("豫A11111", "");
+  EXPECT_EQ(ambiguous.vehicle, nullptr);
+  EXPECT_EQ(ambiguous.unmatched_reason,
+            "plate 豫A11111 is registered 2 times (blue, yellow) and the sighting gives no colour");
+  EXPECT_EQ(registry.find_by_plate("豫A22222", "").vehicle->vin, "LRDS3D9J9GG887446");
+  EXPECT_EQ(registry.find_by_plate("豫A99999", "").unmatched_reason,
+            "no registered vehicle has plate 豫A99999");
+  // A new plate for a VIN frees the old (number, colour).
+  VehicleRecord moved = *registry.find("LRDS3D9J9GG887446");
+  moved.plate = "豫A44444";
+  registry.upsert(moved);
+  EXPECT_EQ(registry.find_by_plate("豫A22222", "yellow").vehicle, nullptr);
+  EXPECT_EQ(registry.find_by_plate("豫A44444", "yellow").vehicle->vin, "LRDS3D9J9GG887446");
 }
 
 TEST(Registry, RejectedRowsAreReportedByLineWithEveryReason) {
