@@ -209,13 +209,58 @@ void Engine::r07(VehicleState& state, const VehicleRecord& v, const Sample& s,
 }
 
 std::vector<Violation> Engine::step_sighting(VehicleState& state, const VehicleRecord& vehicle,
-                                             const Sample& sample) const {
+                                             const Sample& sample, const ZoneIndex& zones,
+                                             bool working) const {
   std::vector<Violation> out;
-  if (vehicle.is_machine()) return out;
-  Sample seen = sample;
-  if (!seen.lon) seen.lon = 0, seen.lat = 0;  // r01 wants a position; a sighting is one by itself
-  seen.speed_kmh = 1;
-  r01(state, vehicle, seen, out);
+  const bool machine = vehicle.is_machine();
+  if (!machine) {
+    Sample seen = sample;
+    if (!seen.lon) seen.lon = 0, seen.lat = 0;  // r01 wants a position; a sighting is one by itself
+    seen.speed_kmh = 1;
+    r01(state, vehicle, seen, out);
+  }
+  if (!sample.lon || !sample.lat || (machine && !working)) return out;
+  for (const Zone* z : banned_zones_at(vehicle, *sample.lon, *sample.lat, sample.at_unix_s, zones)) {
+    Violation x;
+    x.rule = machine ? "R03" : "R02";
+    x.vin = vehicle.vin;
+    x.id = x.rule + "|" + vehicle.vin + "|" + z->id + "|" + sample.ref.frame_key;
+    x.suspect = vehicle.stage_source == StageSource::inferred;
+    x.at_unix_s = x.raised_at_unix_s = sample.at_unix_s;
+    x.zone_id = z->id;
+    x.zone_version = zones.version();
+    x.stage = stage_text(vehicle);
+    x.stage_source = source_text(vehicle);
+    x.thresholds = {{"buffer_m", z->buffer_m}};
+    x.lon = sample.lon;
+    x.lat = sample.lat;
+    x.evidence = {sample.ref};
+    x.evidence_times = {sample.at_unix_s};
+    out.push_back(std::move(x));
+  }
+  return out;
+}
+
+std::vector<const Zone*> Engine::banned_zones_at(const VehicleRecord& v, double lon, double lat,
+                                                 std::int64_t at_unix_s,
+                                                 const ZoneIndex& zones) const {
+  std::vector<const Zone*> out;
+  if (!v.stage) return out;
+  const bool machine = v.is_machine();
+  const auto here = zones.containing(lon, lat);
+  const bool exempt = std::any_of(here.begin(), here.end(), [&](const Zone* z) {
+    return z->kind == ZoneKind::exempt_corridor && z->applies_to_category(v.category) &&
+           z->active_at(at_unix_s);
+  });
+  if (exempt) return out;
+  for (const Zone* z : here) {
+    const bool kind_fits =
+        machine ? z->kind == ZoneKind::nrmm_ban : z->kind == ZoneKind::truck_restriction;
+    if (!kind_fits || !z->applies_to_category(v.category) || !z->active_at(at_unix_s)) continue;
+    if (!z->banned_max_stage || !stage_at_most(*v.stage, *z->banned_max_stage)) continue;
+    if (!machine && v.has_permit(z->id, at_unix_s)) continue;  // 通行证: exempt from R02 here
+    out.push_back(z);
+  }
   return out;
 }
 
@@ -385,23 +430,10 @@ void Engine::zone_rules(VehicleState& state, const VehicleRecord& v, const Sampl
   if (!s.lon || !s.lat) return;  // an invalid fix neither counts nor ends a visit
   const bool machine = v.is_machine();
   if (machine && !s.engine_rpm) return;  // a smoke-only sample says nothing about working
-  const auto here = zones.containing(*s.lon, *s.lat);
-  const bool exempt = std::any_of(here.begin(), here.end(), [&](const Zone* z) {
-    return z->kind == ZoneKind::exempt_corridor && z->applies_to_category(v.category) &&
-           z->active_at(s.at_unix_s);
-  });
   std::set<std::string> inside;
-  if (!exempt && v.stage) {
-    for (const Zone* z : here) {
-      const bool kind_fits =
-          machine ? z->kind == ZoneKind::nrmm_ban : z->kind == ZoneKind::truck_restriction;
-      if (!kind_fits || !z->applies_to_category(v.category) || !z->active_at(s.at_unix_s)) continue;
-      if (!z->banned_max_stage || !stage_at_most(*v.stage, *z->banned_max_stage)) continue;
-      if (!machine && v.has_permit(z->id, s.at_unix_s)) continue;  // 通行证: exempt from R02 here
-      if (machine && s.engine_rpm.value_or(0) < config_.r03_min_rpm) continue;  // e.g. on a trailer
-      inside.insert(z->id);
-    }
-  }
+  // A machine idling below the working speed (e.g. carried on a trailer) is not working there.
+  if (!machine || s.engine_rpm.value_or(0) >= config_.r03_min_rpm)
+    for (const Zone* z : banned_zones_at(v, *s.lon, *s.lat, s.at_unix_s, zones)) inside.insert(z->id);
   // A fix outside a zone ends the visit there (a later entry is a new visit).
   for (auto it = state.visits.begin(); it != state.visits.end();)
     it = inside.count(it->first) ? std::next(it) : state.visits.erase(it);

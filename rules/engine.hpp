@@ -178,10 +178,22 @@ class Engine {
                                                              protocol::SignatureCheck check,
                                                              std::int64_t at_unix_s,
                                                              const std::string& frame_ref) const;
-  // A sighting by a gate, camera or roadside check: evidence for R01 only (position optional).
+  // A sighting by a gate, camera or roadside check (position optional): evidence for R01 (a truck
+  // seen is a truck on the road), and — with a position — for R02 (a truck of a banned stage inside
+  // an active restriction zone without a permit) and R03 (a machine of a banned stage seen
+  // `working` inside an active 禁用区). Most old trucks and machines carry no terminal: a sighting
+  // is often the only evidence. One zone violation per sighting and zone, id
+  // `RULE|VIN|ZONE|observation:ID` (from `sample.ref`).
   [[nodiscard]] std::vector<Violation> step_sighting(VehicleState& state,
                                                      const VehicleRecord& vehicle,
-                                                     const Sample& sample) const;
+                                                     const Sample& sample, const ZoneIndex& zones,
+                                                     bool working) const;
+  // The zones where `v` may not be at `at_unix_s` (lon, lat): for a vehicle the active truck
+  // restriction zones banning its stage where it holds no permit, for a machine the active
+  // 禁用区 banning its stage; none inside an exempt corridor that applies.
+  [[nodiscard]] std::vector<const Zone*> banned_zones_at(const VehicleRecord& v, double lon,
+                                                         double lat, std::int64_t at_unix_s,
+                                                         const ZoneIndex& zones) const;
   // The GB 36886 smoke limit (k, m⁻¹) for a machine of `power_kw` under `smoke_class`.
   [[nodiscard]] static double machine_k_limit(const std::string& smoke_class,
                                               std::optional<double> power_kw);

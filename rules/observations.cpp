@@ -32,7 +32,7 @@ namespace {
 ObservationImport parse_observations(std::istream& in, bool stored_form) {
   static const std::set<std::string_view> known = {
       "id",         "kind", "vin",   "plate", "plate_color", "time",     "lon",
-      "lat",        "ringelmann", "k_m1", "site",  "image_ref",   "source"};
+      "lat",        "ringelmann", "k_m1", "working", "site",  "image_ref",   "source"};
   ObservationImport out;
   std::string line;
   for (std::size_t n = 1; std::getline(in, line); ++n) {
@@ -96,6 +96,12 @@ ObservationImport parse_observations(std::istream& in, bool stored_form) {
     if (ob.k_m1 && (*ob.k_m1 < 0 || *ob.k_m1 > 20)) reasons.push_back("k_m1 must be 0–20");
     if (ob.kind == Observation::Kind::smoke && !ob.ringelmann && !ob.k_m1)
       reasons.push_back("a smoke observation needs ringelmann or k_m1");
+    if (const auto* w = o.if_contains("working")) {
+      if (w->is_bool())
+        ob.working = w->as_bool();
+      else
+        reasons.push_back("working must be true or false");
+    }
     ob.site = str("site");
     ob.image_ref = str("image_ref");
     ob.source = str("source");
@@ -137,7 +143,7 @@ std::vector<Violation> evaluate_observation(const Engine& engine, VehicleState& 
     s.lon = ob.lon;
     s.lat = ob.lat;
     s.ref = ref;
-    return engine.step_sighting(state, vehicle, s);
+    return engine.step_sighting(state, vehicle, s, zones, ob.working);
   }
   // R05: Ringelmann above GB 36886's level 1 (every class: Table 1), or k above the limit.
   std::string smoke_class;

@@ -24,6 +24,7 @@ struct Observation {
   std::optional<double> lon, lat;
   std::optional<int> ringelmann;  // smoke: level 0–5
   std::optional<double> k_m1;     // smoke: opacimeter
+  bool working = false;           // a machine seen working (engine on, at work), not parked
   std::string site, image_ref, source;
   // Set when stored: why no registered vehicle was attributed (then it raises nothing).
   std::string unmatched_reason;
@@ -37,7 +38,7 @@ struct ObservationImport {
 // JSON Lines, one observation per line:
 //   {"id": "…", "kind": "smoke" | "sighting", "vin" | "plate": "…", "plate_color": "yellow",
 //    "time": "2026-03-01T23:00:00+08:00" (or Unix seconds), "lon": …, "lat": …, "ringelmann": 2,
-//    "k_m1": 1.2, "site": "…", "image_ref": "…", "source": "…"}
+//    "k_m1": 1.2, "working": true, "site": "…", "image_ref": "…", "source": "…"}
 // Every rejected line is reported with its number and reasons; a field not in this list is a
 // reason (named), never silently dropped.
 [[nodiscard]] ObservationImport import_observations_jsonl(std::istream& in);

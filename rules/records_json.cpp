@@ -157,6 +157,7 @@ json::object to_json(const Observation& ob) {
   if (ob.lon && ob.lat) o["lon"] = *ob.lon, o["lat"] = *ob.lat;
   if (ob.ringelmann) o["ringelmann"] = *ob.ringelmann;
   if (ob.k_m1) o["k_m1"] = *ob.k_m1;
+  if (ob.working) o["working"] = true;
   if (!ob.site.empty()) o["site"] = ob.site;
   if (!ob.image_ref.empty()) o["image_ref"] = ob.image_ref;
   if (!ob.source.empty()) o["source"] = ob.source;

@@ -241,6 +241,40 @@ TEST_F(EngineTest, R05OfAMachineOfUnknownPowerUsesTheMostLenientLimitAndIsSuspec
   EXPECT_FALSE(v[0].suspect);
 }
 
+// Most old trucks and machines carry no terminal: a camera or an enforcement check is the only
+// evidence, and it counts in zones.
+TEST_F(EngineTest, SightingsInsideBanZonesRaiseR02AndR03) {
+  const auto night = beijing(2026, 3, 1, 23, 0);
+  const auto sight = [&](const std::string& vin, const std::string& id, const double* where,
+                         bool working) {
+    Observation ob;
+    ob.id = id;
+    ob.kind = Observation::Kind::sighting;
+    ob.vin = vin;
+    ob.at_unix_s = night;
+    ob.lon = where[0];
+    ob.lat = where[1];
+    ob.working = working;
+    VehicleState state;
+    auto v = evaluate_observation(engine_, state, *registry_.find(vin), ob, zones_);
+    return std::pair{rules_of(v), v};
+  };
+  auto [rules, v] = sight(cn3_truck, "cam-7", zhengzhou, false);
+  EXPECT_EQ(rules, (std::vector<std::string>{"R01", "R02:zz-4ring-cn3"}));
+  const auto r02 = std::find_if(v.begin(), v.end(), [](auto& x) { return x.rule == "R02"; });
+  EXPECT_EQ(r02->id, "R02|LZZJ5ACA5AF110265|zz-4ring-cn3|observation:cam-7");
+  EXPECT_EQ(r02->evidence.at(0).frame_key, "observation:cam-7");
+  EXPECT_EQ(r02->evidence_times, (std::vector<std::int64_t>{night}));
+  // Outside every zone: R01 only. A 国四 truck in the 国三 zone: nothing.
+  EXPECT_EQ(sight(cn3_truck, "cam-8", kaifeng, false).first, (std::vector<std::string>{"R01"}));
+  EXPECT_TRUE(sight(cn4_truck, "cam-9", zhengzhou, false).first.empty());
+  // A 国二 machine seen working inside 郑州's 禁用区: R03; seen parked there: nothing.
+  EXPECT_EQ(sight(nr2_excavator, "check-1", zhengzhou, true).first,
+            (std::vector<std::string>{"R03:zz-nrmm-ban"}));
+  EXPECT_TRUE(sight(nr2_excavator, "check-2", zhengzhou, false).first.empty());
+  EXPECT_TRUE(sight(nr4_excavator, "check-3", zhengzhou, true).first.empty());  // 国四 may work
+}
+
 TEST_F(EngineTest, R02AfterTwoConsecutiveFixesInsideOncePerVisit) {
   const auto night = beijing(2026, 3, 1, 23, 0);
   EXPECT_EQ(rules_of(run(cn3_truck, {at(night, zhengzhou[0], zhengzhou[1])})),
