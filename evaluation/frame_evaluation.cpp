@@ -39,7 +39,7 @@ void fold_decoded(const rules::Engine& engine, const rules::VehicleRecord* vehic
   for (auto& sample : rules::samples_of(decoded, ref)) {
     sample.received_unix_s = receive_unix_ms / 1000;  // as the server saw it
     auto raised = vehicle ? engine.step(state, vehicle, sample, zones)
-                          : engine.step_unregistered(state, protocol::as_text(key.vin), sample);
+                          : engine.step_unregistered(state, protocol::as_text(key.vin), sample, zones);
     for (auto& v : raised) out.insert_or_assign(v.id, std::move(v));
   }
 }

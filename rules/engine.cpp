@@ -36,6 +36,9 @@ void set_engine(Sample& s, const Engine& e) {
 std::string stage_text(const VehicleRecord& v) {
   return v.stage ? std::string(to_string(*v.stage)) : std::string();
 }
+// The category given to a machine that is not in the registry (R13).
+constexpr const char* unregistered_machine = "nrmm:unregistered";
+
 std::string source_text(const VehicleRecord& v) {
   return v.stage_source == StageSource::inferred ? "inferred" : "registry";
 }
@@ -222,7 +225,7 @@ std::vector<Violation> Engine::step_sighting(VehicleState& state, const VehicleR
   if (!sample.lon || !sample.lat || (machine && !working)) return out;
   for (const Zone* z : banned_zones_at(vehicle, *sample.lon, *sample.lat, sample.at_unix_s, zones)) {
     Violation x;
-    x.rule = machine ? "R03" : "R02";
+    x.rule = zone_rule(vehicle);
     x.vin = vehicle.vin;
     x.id = x.rule + "|" + vehicle.vin + "|" + z->id + "|" + sample.ref.frame_key;
     x.suspect = vehicle.stage_source == StageSource::inferred;
@@ -245,23 +248,33 @@ std::vector<const Zone*> Engine::banned_zones_at(const VehicleRecord& v, double 
                                                  std::int64_t at_unix_s,
                                                  const ZoneIndex& zones) const {
   std::vector<const Zone*> out;
-  if (!v.stage) return out;
   const bool machine = v.is_machine();
+  if (!v.stage && !machine) return out;
   const auto here = zones.containing(lon, lat);
   const bool exempt = std::any_of(here.begin(), here.end(), [&](const Zone* z) {
     return z->kind == ZoneKind::exempt_corridor && z->applies_to_category(v.category) &&
            z->active_at(at_unix_s);
   });
   if (exempt) return out;
+  // A machine nobody registered is of no known kind: every 禁用区 applies to it.
+  const bool any_kind = v.category == unregistered_machine;
   for (const Zone* z : here) {
     const bool kind_fits =
         machine ? z->kind == ZoneKind::nrmm_ban : z->kind == ZoneKind::truck_restriction;
-    if (!kind_fits || !z->applies_to_category(v.category) || !z->active_at(at_unix_s)) continue;
-    if (!z->banned_max_stage || !stage_at_most(*v.stage, *z->banned_max_stage)) continue;
+    if (!kind_fits || !(any_kind || z->applies_to_category(v.category)) || !z->active_at(at_unix_s))
+      continue;
+    // A stage is known, or (a machine) it is not: then the machine cannot show it may be there.
+    if (v.stage && (!z->banned_max_stage || !stage_at_most(*v.stage, *z->banned_max_stage)))
+      continue;
     if (!machine && v.has_permit(z->id, at_unix_s)) continue;  // 通行证: exempt from R02 here
     out.push_back(z);
   }
   return out;
+}
+
+std::string Engine::zone_rule(const VehicleRecord& v) {
+  if (!v.is_machine()) return "R02";
+  return v.stage ? "R03" : "R13";
 }
 
 Violation Engine::make(const std::string& rule, Severity severity, const VehicleRecord& v,
@@ -448,7 +461,7 @@ void Engine::zone_rules(VehicleState& state, const VehicleRecord& v, const Sampl
     visit.reported = true;
     const Zone* z = zones.find(id);
     Violation x;
-    x.rule = machine ? "R03" : "R02";
+    x.rule = zone_rule(v);
     x.vin = v.vin;
     x.id = x.rule + "|" + v.vin + "|" + id + "|" + std::to_string(visit.times.front());
     x.suspect = v.stage_source == StageSource::inferred;
@@ -597,14 +610,21 @@ void Engine::r11_gaps(VehicleState& state, const VehicleRecord& v, const Sample&
 }
 
 std::vector<Violation> Engine::step_unregistered(VehicleState& state, std::string_view vin,
-                                                 const Sample& sample) const {
+                                                 const Sample& sample, const ZoneIndex& zones) const {
   std::vector<Violation> out;
+  VehicleRecord unknown;
+  unknown.vin = std::string(vin);
+  if (sample.nonroad) {
+    // R13: a machine nobody registered, working in a 禁用区 (a category no zone lists: every
+    // active 禁用区 applies).
+    unknown.category = unregistered_machine;
+    zone_rules(state, unknown, sample, zones, out);
+    for (auto& x : out) x.stage_source = "unregistered";
+  }
   const bool bad = sample.nonroad ? !vin_well_formed(vin) : !vin_valid(vin);
   const auto day = beijing_day(sample.at_unix_s);
   if (!bad || state.r12_vin_day == day) return out;
   state.r12_vin_day = day;
-  VehicleRecord unknown;
-  unknown.vin = std::string(vin);
   auto x =
       make("R12", Severity::low, unknown, sample, "vin_check|" + beijing_date(sample.at_unix_s));
   x.stage_source.clear();

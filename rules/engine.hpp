@@ -167,10 +167,12 @@ class Engine {
   // Evaluates one sample of `vehicle` (nullptr when it is not in the registry: nothing is flagged).
   [[nodiscard]] std::vector<Violation> step(VehicleState& state, const VehicleRecord* vehicle,
                                             const Sample& sample, const ZoneIndex& zones) const;
-  // A sample of a VIN that is not in the registry: only R12's VIN check (malformed, or a failing
-  // check digit on a road vehicle's frame), once per day.
+  // A sample of a VIN that is not in the registry: R12's VIN check (malformed, or a failing check
+  // digit on a road vehicle's frame), once per day; and R13 when it is a machine's (a non-road
+  // frame) working inside an active 禁用区, where machines must be registered (编码登记).
   [[nodiscard]] std::vector<Violation> step_unregistered(VehicleState& state, std::string_view vin,
-                                                         const Sample& sample) const;
+                                                         const Sample& sample,
+                                                         const ZoneIndex& zones) const;
   // R10 for a report whose signature failed (invalid, or missing for a vehicle with a key) at
   // `at_unix_s`, frame `frame_ref`: one violation per vehicle, verdict and Beijing day, whose
   // evidence is the first such frame. nullopt for a verdict that is not a failure.
@@ -191,9 +193,14 @@ class Engine {
   // The zones where `v` may not be at `at_unix_s` (lon, lat): for a vehicle the active truck
   // restriction zones banning its stage where it holds no permit, for a machine the active
   // 禁用区 banning its stage; none inside an exempt corridor that applies.
+  // A machine of unknown stage (registered without one, or not registered: stage nullopt) is
+  // banned from every active 禁用区 that applies to it: it cannot show it may work there (R13).
   [[nodiscard]] std::vector<const Zone*> banned_zones_at(const VehicleRecord& v, double lon,
                                                          double lat, std::int64_t at_unix_s,
                                                          const ZoneIndex& zones) const;
+  // The rule a zone violation of `v` falls under: R02 (vehicle), R03 (machine of a banned stage),
+  // R13 (machine not registered, or of unknown stage).
+  [[nodiscard]] static std::string zone_rule(const VehicleRecord& v);
   // The GB 36886 smoke limit (k, m⁻¹) for a machine of `power_kw` under `smoke_class`.
   [[nodiscard]] static double machine_k_limit(const std::string& smoke_class,
                                               std::optional<double> power_kw);

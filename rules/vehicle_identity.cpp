@@ -50,13 +50,13 @@ std::optional<int> vin_model_year(std::string_view vin, int latest_year) noexcep
 }
 
 std::string_view to_string(Stage stage) noexcept {
-  static constexpr std::array<std::string_view, 11> names = {
-      "CN1", "CN2", "CN3", "CN4", "CN5", "CN6a", "CN6b", "NR1", "NR2", "NR3", "NR4"};
+  static constexpr std::array<std::string_view, 12> names = {
+      "CN1", "CN2", "CN3", "CN4", "CN5", "CN6a", "CN6b", "NR0", "NR1", "NR2", "NR3", "NR4"};
   return names[static_cast<std::size_t>(stage)];
 }
 
 bool is_machine_stage(Stage stage) noexcept {
-  return stage >= Stage::NR1;
+  return stage >= Stage::NR0;
 }
 
 std::optional<Stage> parse_stage(std::string_view text, bool machine) noexcept {
@@ -84,14 +84,16 @@ std::optional<Stage> parse_stage(std::string_view text, bool machine) noexcept {
   static constexpr Numeral numerals[] = {
       {"一", 1}, {"二", 2}, {"三", 3}, {"四", 4}, {"五", 5}, {"六", 6}, {"Ⅰ", 1}, {"Ⅱ", 2},
       {"Ⅲ", 3},  {"Ⅳ", 4},  {"Ⅴ", 5},  {"Ⅵ", 6},  {"VI", 6}, {"IV", 4}, {"V", 5}, {"III", 3},
-      {"II", 2}, {"I", 1},  {"1", 1},  {"2", 2},  {"3", 3},  {"4", 4},  {"5", 5}, {"6", 6}};
+      {"II", 2}, {"I", 1},  {"1", 1},  {"2", 2},  {"3", 3},  {"4", 4},  {"5", 5}, {"6", 6},
+      {"零", 0}, {"0", 0}};
   for (const auto& n : numerals) {
     if (!rest.starts_with(n.text)) continue;
     std::string_view suffix = rest.substr(n.text.size());
     if (machine_label) {
       if (!suffix.empty() || n.number > 4) return std::nullopt;
-      return static_cast<Stage>(static_cast<int>(Stage::NR1) + n.number - 1);
+      return static_cast<Stage>(static_cast<int>(Stage::NR0) + n.number);
     }
+    if (n.number == 0) return std::nullopt;  // no on-road stage 0
     if (n.number < 6) {
       if (!suffix.empty()) return std::nullopt;
       return static_cast<Stage>(n.number - 1);

@@ -20,10 +20,13 @@ namespace lantian::rules {
 [[nodiscard]] std::optional<int> vin_model_year(std::string_view vin, int latest_year) noexcept;
 
 // China's emission stages: on-road CN1…CN6b (国一…国六b), non-road NR1…NR4 (非道路国一…国四).
-enum class Stage { CN1, CN2, CN3, CN4, CN5, CN6a, CN6b, NR1, NR2, NR3, NR4 };
+// NR0: a machine from before non-road stage I (非道路国零, pre-stage-I), which the plan's "基本淘汰第一
+// 阶段以下" tracks. Stages are kept by name wherever they are stored, never by this enum's number.
+enum class Stage { CN1, CN2, CN3, CN4, CN5, CN6a, CN6b, NR0, NR1, NR2, NR3, NR4 };
 [[nodiscard]] std::string_view to_string(Stage stage) noexcept;
 [[nodiscard]] bool is_machine_stage(Stage stage) noexcept;
-// Parses "CN3", "NR2", "国三", "国Ⅲ", "国3", "国六a", "国VIb", "非道路国二", …; a Chinese label
+// Parses "CN3", "NR2", "NR0", "国三", "国Ⅲ", "国3", "国六a", "国VIb", "非道路国二", "非道路国零", …;
+// (零 / 0 only for machines: there is no on-road stage 0); a Chinese label
 // without a machine prefix means a machine stage when `machine` is true.
 [[nodiscard]] std::optional<Stage> parse_stage(std::string_view text, bool machine) noexcept;
 // Stages compare by their order within the same family (CN or NR).

@@ -275,6 +275,52 @@ TEST_F(EngineTest, SightingsInsideBanZonesRaiseR02AndR03) {
   EXPECT_TRUE(sight(nr4_excavator, "check-3", zhengzhou, true).first.empty());  // 国四 may work
 }
 
+// 禁用区 require machines to be registered (编码登记) with a known stage: R13 for a machine working
+// there that is not in the registry (from its frames) or whose stage is unknown.
+TEST_F(EngineTest, R13UnregisteredOrUnknownStageMachinesWorkingInABanZone) {
+  const auto t = beijing(2026, 4, 2, 10, 0);
+  Sample working = at(t, zhengzhou[0], zhengzhou[1], 0, 1500);
+  working.nonroad = true;
+  Sample again = working;
+  again.at_unix_s = t + 10;
+  again.ref = {"frame-" + std::to_string(t + 10), 0};
+  // Not in the registry (its frames are non-road): two working samples inside → one R13.
+  VehicleState state;
+  auto v = engine_.step_unregistered(state, "NRNBDYKNWS0000001", working, zones_);
+  EXPECT_TRUE(v.empty());
+  v = engine_.step_unregistered(state, "NRNBDYKNWS0000001", again, zones_);
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].rule, "R13");
+  EXPECT_EQ(v[0].id, "R13|NRNBDYKNWS0000001|zz-nrmm-ban|" + std::to_string(t));
+  EXPECT_EQ(v[0].stage_source, "unregistered");
+  EXPECT_EQ(v[0].evidence.size(), 2u);
+  // Outside every 禁用区, or an on-road frame of an unknown VIN: no R13.
+  VehicleState elsewhere;
+  Sample outside = working;
+  outside.lon = kaifeng[0];
+  outside.lat = kaifeng[1];
+  for (int i = 0; i < 3; ++i)
+    EXPECT_TRUE(engine_.step_unregistered(elsewhere, "NRNBDYKNWS0000002", outside, zones_).empty());
+  // Registered, stage unknown: R13 too (from frames and from a sighting of it working).
+  VehicleRecord unknown = *registry_.find(nr2_excavator);
+  unknown.vin = "NRSTAGEUNKNWN0001";
+  unknown.stage.reset();
+  registry_.upsert(unknown);
+  EXPECT_EQ(rules_of(run(unknown.vin, {working, again})),
+            (std::vector<std::string>{"R13:zz-nrmm-ban"}));
+  Observation seen;
+  seen.id = "check-13";
+  seen.vin = unknown.vin;
+  seen.at_unix_s = t;
+  seen.lon = zhengzhou[0];
+  seen.lat = zhengzhou[1];
+  seen.working = true;
+  VehicleState sighting_state;
+  v = evaluate_observation(engine_, sighting_state, unknown, seen, zones_);
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].id, "R13|NRSTAGEUNKNWN0001|zz-nrmm-ban|observation:check-13");
+}
+
 TEST_F(EngineTest, R02AfterTwoConsecutiveFixesInsideOncePerVisit) {
   const auto night = beijing(2026, 3, 1, 23, 0);
   EXPECT_EQ(rules_of(run(cn3_truck, {at(night, zhengzhou[0], zhengzhou[1])})),
@@ -588,22 +634,23 @@ TEST_F(EngineTest, R11GapInsideATripThatNoTimelyResendFills) {
 
 TEST(EngineR12, AnUnregisteredVinFailingItsCheckDigitOncePerDay) {
   Engine engine;
+  const ZoneIndex none({}, 0);
   VehicleState state;
   Sample s;
   s.at_unix_s = beijing(2026, 6, 11, 10, 0);
   s.ref = {"k", 0};
-  EXPECT_TRUE(engine.step_unregistered(state, "LZZJ5ACA5AF110265", s).empty());  // valid
-  const auto v = engine.step_unregistered(state, "LZZJ5ACA6AF110265", s);  // check digit 6 ≠ 5
+  EXPECT_TRUE(engine.step_unregistered(state, "LZZJ5ACA5AF110265", s, none).empty());  // valid
+  const auto v = engine.step_unregistered(state, "LZZJ5ACA6AF110265", s, none);  // check digit 6 ≠ 5
   ASSERT_EQ(v.size(), 1u);
   EXPECT_EQ(v[0].id, "R12|LZZJ5ACA6AF110265|vin_check|2026-06-11");
   s.at_unix_s += 60;
-  EXPECT_TRUE(engine.step_unregistered(state, "LZZJ5ACA6AF110265", s).empty());  // same day
+  EXPECT_TRUE(engine.step_unregistered(state, "LZZJ5ACA6AF110265", s, none).empty());  // same day
   s.at_unix_s += 86400;
-  EXPECT_EQ(engine.step_unregistered(state, "LZZJ5ACA6AF110265", s).size(), 1u);  // next day
+  EXPECT_EQ(engine.step_unregistered(state, "LZZJ5ACA6AF110265", s, none).size(), 1u);  // next day
   VehicleState machine_state;
   s.nonroad = true;  // a machine code has no check digit, but must still be well formed
-  EXPECT_TRUE(engine.step_unregistered(machine_state, "NR6J4CF3WFHPRDY25", s).empty());
-  EXPECT_EQ(engine.step_unregistered(machine_state, "NR6J4CF3WFHPRDYO5", s).size(), 1u);  // 'O'
+  EXPECT_TRUE(engine.step_unregistered(machine_state, "NR6J4CF3WFHPRDY25", s, none).empty());
+  EXPECT_EQ(engine.step_unregistered(machine_state, "NR6J4CF3WFHPRDYO5", s, none).size(), 1u);  // 'O'
 }
 
 TEST(EngineR11, OfflineAfterSeventyTwoHoursWithoutAFrame) {

@@ -56,6 +56,21 @@ TEST(Stage, LabelsAreNormalised) {
   EXPECT_TRUE(stage_at_most(Stage::CN3, Stage::CN3));
   EXPECT_FALSE(stage_at_most(Stage::CN4, Stage::CN3));
   EXPECT_FALSE(stage_at_most(Stage::NR1, Stage::CN3));  // different families never compare
+  // Machines from before non-road stage I (非道路国零), which the plan phases out first.
+  EXPECT_EQ(parse_stage("非道路国零", false), Stage::NR0);
+  EXPECT_EQ(parse_stage("国零", true), Stage::NR0);
+  EXPECT_EQ(parse_stage("NR0", true), Stage::NR0);
+  EXPECT_EQ(to_string(Stage::NR0), "NR0");
+  EXPECT_FALSE(parse_stage("国零", false).has_value());  // no on-road stage 0
+  EXPECT_FALSE(parse_stage("国0", false).has_value());
+  EXPECT_TRUE(stage_at_most(Stage::NR0, Stage::NR1));
+  EXPECT_TRUE(is_machine_stage(Stage::NR0));
+  std::istringstream in(
+      "vin,category,fuel,emission_stage,rated_power_kw\n"
+      "NRPRESTAGE1000001,nrmm:loader,diesel,非道路国零,55\n");
+  const auto imported = import_registry_csv(in, 2027);
+  ASSERT_TRUE(imported.rejected.empty()) << imported.rejected[0].reason;
+  EXPECT_EQ(imported.records.at(0).stage, Stage::NR0);
 }
 
 TEST(Registry, ImportsTheSample) {
