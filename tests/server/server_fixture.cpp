@@ -174,7 +174,7 @@ std::vector<protocol::Bytes> TestTerminal::read_frames(std::size_t n,
                                                        std::chrono::milliseconds deadline) {
   std::vector<protocol::Bytes> frames;
   const auto until = std::chrono::steady_clock::now() + deadline;
-  protocol::Framer framer;
+  auto& framer = replies_;
   auto drain = [&] {
     for (protocol::FramerEvent e;
          (e = framer.next()).kind != protocol::FramerEvent::Kind::need_more;)

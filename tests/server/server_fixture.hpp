@@ -16,6 +16,7 @@
 
 #include "evaluation/sharded_evaluator.hpp"
 #include "protocol/bytes.hpp"
+#include "protocol/framer.hpp"
 #include "server/api/api_server.hpp"
 #include "server/config.hpp"
 #include "server/ingest_server.hpp"
@@ -92,6 +93,8 @@ class TestTerminal {
   std::unique_ptr<boost::asio::ssl::context> ctx_;  // before the stream that uses it
   std::unique_ptr<boost::asio::ip::tcp::socket> socket_;
   std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
+  // Replies read but not yet returned (a read may end inside one): kept across read_frames calls.
+  protocol::Framer replies_;
 };
 
 // Polls `condition` until it holds or `timeout` passes (for effects the server reports
