@@ -3,8 +3,9 @@
 // Usage: node console_test.mjs CONSOLE_URL REVIEWER_TOKEN SCREENSHOT.png
 //
 // Expects a server holding exactly samples/registry-sample.csv, samples/zones-henan-sample.geojson
-// and tests/browser/observations.jsonl (run.sh prepares one): 12 violations, 8 of them R05 (one per
-// smoke observation at or above the limit) and 4 R01 (sightings of 国三 trucks on 2026 days).
+// and tests/browser/observations.jsonl (run.sh prepares one): 23 violations, 8 of them R05 (one per
+// smoke observation above the limit), 4 R01 (sightings of 国三 trucks on 2026 days) and 11 R02
+// (camera and gate sightings of those trucks inside 郑州's and 许昌's truck restriction zones).
 // Prints one line per check and a closing "N passed, N failed" line; exits non-zero on the first
 // failure, and after a hard timeout whatever happens.
 import { chromium } from 'playwright-core';
@@ -37,7 +38,26 @@ const R01_IDS = [
   'R01|LZZJ5ACA5AF110265|2026-03-05',
   'R01|LFWD2ZPZ9BA158472|2026-03-02',
 ];
-const ALL_IDS = [...R05_IDS, ...R01_IDS];
+const R02 = (vin, zone, sighting) => `R02|${vin}|${zone}|observation:${sighting}`;
+// Newest first by evidence time (a sighting's R01 and R02 share it).
+const ALL_IDS = [
+  ...R05_IDS,
+  R01_IDS[0],
+  R02('LFWLBN777SC254138', 'zz-4ring-trucks-day', 'cam-zz-04'),
+  R02('LZZCJC3V3JF800454', 'zz-4ring-trucks-day', 'cam-zz-02'),
+  R01_IDS[1],
+  R02('LGABWSXZ79D742275', 'xc-cn3-roads', 'cam-xc-01'),
+  R01_IDS[2],
+  R02('LZZJ5ACA5AF110265', 'zz-4ring-cn3', 'cam-zz-01'),
+  R02('LZZJ5ACA5AF110265', 'zz-4ring-trucks-day', 'cam-zz-01'),
+  R02('LFWD2ZPZ9BA158472', 'zz-4ring-cn3', 'gate-zz-02'),
+  R02('LFWD2ZPZ9BA158472', 'zz-4ring-trucks-day', 'gate-zz-02'),
+  R01_IDS[3],
+  R02('LFWD2ZPZ9BA158472', 'zz-4ring-cn3', 'gate-zz-01'),
+  R02('LFWD2ZPZ9BA158472', 'zz-4ring-trucks-day', 'gate-zz-01'),
+  R02('LZZJ5ACA5AF110265', 'zz-4ring-cn3', 'cam-zz-03'),
+  R02('LZZJ5ACA5AF110265', 'zz-4ring-trucks-day', 'cam-zz-03'),
+];
 const ZONES = 6;  // samples/zones-henan-sample.geojson
 const REVIEWED = 'R05|NRCNCZVY6RRDY6AGJ|smoke-zz-01';
 const REVIEWED_SITE = '郑州东区工地';
@@ -139,7 +159,7 @@ async function run() {
       () => document.getElementById('live-feed').textContent.includes('已连接'), null, { timeout: 10000 });
   });
 
-  await check('the list shows all 12 violations, newest first', async () => {
+  await check(`the list shows all ${ALL_IDS.length} violations, newest first`, async () => {
     await page.waitForSelector('#violations-table[data-state="ready"]');
     assertEqual(await rowIds(page), ALL_IDS, 'rows');
   });
@@ -158,7 +178,7 @@ async function run() {
     assert(await page.isEnabled('#next-page'), '下一页 is disabled on page 1');
     assertEqual(await page.textContent('#next-page'), '下一页', 'next button label');
     await reloadList(page, () => page.click('#next-page'));
-    assertEqual(await rowIds(page), ALL_IDS.slice(10), 'page 2');
+    assertEqual(await rowIds(page), ALL_IDS.slice(10, 20), 'page 2');
     await reloadList(page, () => page.click('#first-page'));
     assertEqual(await rowIds(page), ALL_IDS.slice(0, 10), 'back on page 1');
   });
@@ -187,7 +207,7 @@ async function run() {
     await page.click('#search-button');
     await page.waitForSelector('#error-banner:not([hidden])');
     const text = await bannerText(page);
-    assert(text.includes('no registered vehicle has this plate'), `banner: ${text}`);
+    assert(text.includes('no registered vehicle has plate 豫Z00000'), `banner: ${text}`);
     await page.fill('#filter-vehicle', '');
     await reloadList(page, () => page.click('#search-button'));
     assertEqual(await rowIds(page), R05_IDS, 'R05 rows again');
