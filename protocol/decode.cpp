@@ -330,9 +330,7 @@ class BlockWalker {
           r.copy_array(obd.iupr_raw);
           obd.dtc_count = r.u8();
           read_dtcs(r.rest(), obd.dtcs);
-          if (!std::all_of(obd.cvn.begin(), obd.cvn.end(),
-                           [](std::uint8_t b) { return b >= 0x20 && b <= 0x7E; }))
-            out.seen |= bit(Variant::cvn_binary);
+          if (!is_printable(obd.cvn)) out.seen |= bit(Variant::cvn_binary);  // shown as hex
           if (!obd.iupr()) out.seen |= bit(Variant::iupr_ascii_zeros);
         }
         return;

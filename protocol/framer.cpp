@@ -47,8 +47,7 @@ bool plausible_header(const std::uint8_t* h, std::size_t data_length_limit) noex
     return false;
   // Text or its zero padding; the terminal variant keeps the VIN at 3, the platform one at 4.
   const auto vin_at = [&](std::size_t at) {
-    return std::all_of(h + at, h + at + 17,
-                       [](std::uint8_t c) { return c == 0 || (c >= 0x20 && c <= 0x7E); });
+    return std::all_of(h + at, h + at + 17, [](std::uint8_t c) { return c == 0 || printable_ascii(c); });
   };
   return (vin_at(3) || vin_at(4)) && load_be16(h + 22) <= data_length_limit;
 }

@@ -13,9 +13,7 @@ using namespace detail;
 
 template <std::size_t N>
 json::value text(const FixedText<N>& t) {
-  const bool printable =
-      std::all_of(t.begin(), t.end(), [](std::uint8_t c) { return c >= 0x20 && c <= 0x7E; });
-  if (printable) return json::string(as_text(t));
+  if (is_printable(t)) return json::string(as_text(t));
   return json::object{{"hex", to_hex(t)}};
 }
 

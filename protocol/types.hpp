@@ -3,6 +3,7 @@
 // non-road "非四" format and the platform-to-platform header variant): profiles, commands, the
 // frame header, measured values with their invalid/abnormal/out-of-range status, and positions.
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -75,6 +76,15 @@ using FixedText = std::array<std::uint8_t, N>;
 using Vin = FixedText<17>;
 
 [[nodiscard]] Vin make_vin(std::string_view text) noexcept;  // pads/truncates to 17 bytes
+// A byte of printable ASCII (0x20–0x7E).
+[[nodiscard]] constexpr bool printable_ascii(std::uint8_t c) noexcept {
+  return c >= 0x20 && c <= 0x7E;
+}
+// Whether fixed-width text is all printable ASCII (rendered as text, else as hex).
+template <std::size_t N>
+[[nodiscard]] constexpr bool is_printable(const FixedText<N>& text) noexcept {
+  return std::all_of(text.begin(), text.end(), printable_ascii);
+}
 template <std::size_t N>
 [[nodiscard]] std::string_view as_text(const FixedText<N>& text) noexcept {
   return {reinterpret_cast<const char*>(text.data()), N};

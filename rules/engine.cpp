@@ -40,6 +40,7 @@ std::string stage_text(const VehicleRecord& v) {
 constexpr const char* unregistered_machine = "nrmm:unregistered";
 
 std::string source_text(const VehicleRecord& v) {
+  if (v.category == unregistered_machine) return "unregistered";
   return v.stage_source == StageSource::inferred ? "inferred" : "registry";
 }
 
@@ -224,21 +225,12 @@ std::vector<Violation> Engine::step_sighting(VehicleState& state, const VehicleR
   }
   if (!sample.lon || !sample.lat || (machine && !working)) return out;
   for (const Zone* z : banned_zones_at(vehicle, *sample.lon, *sample.lat, sample.at_unix_s, zones)) {
-    Violation x;
-    x.rule = zone_rule(vehicle);
-    x.vin = vehicle.vin;
-    x.id = x.rule + "|" + vehicle.vin + "|" + z->id + "|" + sample.ref.frame_key;
+    auto x = make(zone_rule(vehicle), Severity::high, vehicle, sample,
+                  z->id + "|" + sample.ref.frame_key);
     x.suspect = vehicle.stage_source == StageSource::inferred;
-    x.at_unix_s = x.raised_at_unix_s = sample.at_unix_s;
     x.zone_id = z->id;
     x.zone_version = zones.version();
-    x.stage = stage_text(vehicle);
-    x.stage_source = source_text(vehicle);
     x.thresholds = {{"buffer_m", z->buffer_m}};
-    x.lon = sample.lon;
-    x.lat = sample.lat;
-    x.evidence = {sample.ref};
-    x.evidence_times = {sample.at_unix_s};
     out.push_back(std::move(x));
   }
   return out;
@@ -460,22 +452,15 @@ void Engine::zone_rules(VehicleState& state, const VehicleRecord& v, const Sampl
     if (visit.reported || visit.consecutive < config_.consecutive_fixes) continue;
     visit.reported = true;
     const Zone* z = zones.find(id);
-    Violation x;
-    x.rule = zone_rule(v);
-    x.vin = v.vin;
-    x.id = x.rule + "|" + v.vin + "|" + id + "|" + std::to_string(visit.times.front());
+    // Raised at this sample, dated from the visit's first fix, with the visit's fixes as evidence.
+    auto x = make(zone_rule(v), Severity::high, v, s, id + "|" + std::to_string(visit.times.front()));
     x.suspect = v.stage_source == StageSource::inferred;
     x.at_unix_s = visit.times.front();
-    x.raised_at_unix_s = s.at_unix_s;
     x.zone_id = id;
     x.zone_version = zones.version();
-    x.stage = stage_text(v);
-    x.stage_source = source_text(v);
     x.thresholds = {{"consecutive_fixes", config_.consecutive_fixes},
                     {"buffer_m", z ? z->buffer_m : 0}};
     if (machine) x.thresholds["min_rpm"] = config_.r03_min_rpm;
-    x.lon = s.lon;
-    x.lat = s.lat;
     x.evidence = visit.refs;
     x.evidence_times = visit.times;
     out.push_back(std::move(x));
@@ -619,7 +604,6 @@ std::vector<Violation> Engine::step_unregistered(VehicleState& state, std::strin
     // active 禁用区 applies).
     unknown.category = unregistered_machine;
     zone_rules(state, unknown, sample, zones, out);
-    for (auto& x : out) x.stage_source = "unregistered";
   }
   const bool bad = sample.nonroad ? !vin_well_formed(vin) : !vin_valid(vin);
   const auto day = beijing_day(sample.at_unix_s);

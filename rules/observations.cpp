@@ -71,8 +71,7 @@ ObservationImport parse_observations(std::istream& in, bool stored_form) {
       if (const auto code = plate_color_code(color))
         ob.plate_color = *code;
       else
-        reasons.push_back("unknown plate_color '" + color +
-                          "' (blue, yellow, green, yellow_green, white, black)");
+        reasons.push_back(unknown_plate_color(color));
     }
     if (stored_form) ob.unmatched_reason = str("unmatched");
     const auto* when = o.if_contains("time");

@@ -88,8 +88,7 @@ RegistryImport import_registry_csv(std::istream& in, int latest_model_year) {
       if (const auto code = plate_color_code(r.plate_color))
         r.plate_color = *code;
       else
-        reasons.push_back("unknown plate_color '" + r.plate_color +
-                          "' (blue, yellow, green, yellow_green, white, black)");
+        reasons.push_back(unknown_plate_color(r.plate_color));
     }
     r.category = get("category");
     r.fuel = get("fuel");
@@ -243,6 +242,11 @@ std::optional<std::string> plate_color_code(std::string_view text) {
   for (const auto& [name, code] : names)
     if (text == name) return std::string(code);
   return std::nullopt;
+}
+
+std::string unknown_plate_color(std::string_view text) {
+  return "unknown plate_color '" + std::string(text) +
+         "' (blue, yellow, green, yellow_green, white, black)";
 }
 
 PlateMatch Registry::find_by_plate(std::string_view plate, std::string_view color) const {

@@ -90,6 +90,8 @@ struct PermitImport {
 // 白/白色, 黑/黑色); nullopt for anything else. In China a plate is its number and its colour: the
 // same number in blue (a small car) and yellow (a large vehicle) are two vehicles.
 [[nodiscard]] std::optional<std::string> plate_color_code(std::string_view text);
+// The reason an import gives for a colour plate_color_code does not know.
+[[nodiscard]] std::string unknown_plate_color(std::string_view text);
 
 // Who a plate sighting is: the vehicle, or why it is nobody.
 struct PlateMatch {

@@ -39,9 +39,13 @@ std::string framer_event_label(protocol::FramerEvent::Kind kind) {
       return "bad_check";
     case protocol::FramerEvent::Kind::false_start:
       return "false_start";
-    default:
+    case protocol::FramerEvent::Kind::oversized:
       return "oversized";
+    case protocol::FramerEvent::Kind::need_more:
+    case protocol::FramerEvent::Kind::frame:
+      break;
   }
+  return "none";  // drops nothing
 }
 }  // namespace
 
@@ -63,7 +67,7 @@ CloseReason TerminalConversation::take_frames(std::vector<Received>& received,
         if (garbage_bytes_ > config_.max_garbage_bytes) return CloseReason::garbage_flood;
         continue;
       case protocol::FramerEvent::Kind::oversized:
-        metrics_.decode_errors.with("oversized").inc();
+        metrics_.decode_errors.with(framer_event_label(e.kind)).inc();
         return CloseReason::oversized_frame;
       case protocol::FramerEvent::Kind::frame: {
         garbage_bytes_ = 0;
@@ -83,21 +87,20 @@ CloseReason TerminalConversation::take_frame(protocol::ByteView raw, std::vector
                                              std::vector<storage::FrameWrite>& writes) {
   const auto arrived = std::chrono::steady_clock::now();
   // The framer has checked the BCC: it is not computed again.
-  protocol::DecodedFrame decoding;
+  protocol::DecodedFrame decoded;
   if (protocol::decode_frame_into(
-          raw, {.profile = listener_.profile ? listener_.profile : registry_profile_}, decoding,
+          raw, {.profile = listener_.profile ? listener_.profile : registry_profile_}, decoded,
           protocol::CheckByte::verified))
     return CloseReason::undecodable_frame;  // cannot happen for framer output
-  protocol::DecodedFrame* const decoded = &decoding;
-  const auto& header = decoded->message.header;
-  const auto kind = decoded->command_kind();
+  const auto& header = decoded.message.header;
+  const auto kind = decoded.command_kind();
   metrics_.frames
       .with(std::string(to_string(kind)) + "/" +
-            (decoded->profile ? std::string(to_string(*decoded->profile)) : "unknown"))
+            (decoded.profile ? std::string(to_string(*decoded.profile)) : "unknown"))
       .inc();
-  for (auto issue : decoded->issues)
+  for (auto issue : decoded.issues)
     metrics_.decode_errors.with(std::string(to_string(issue))).inc();
-  for (auto variant : decoded->variants)
+  for (auto variant : decoded.variants)
     metrics_.decode_variants.with(std::string(to_string(variant))).inc();
 
   if (!logged_in_) {
@@ -116,23 +119,23 @@ CloseReason TerminalConversation::take_frame(protocol::ByteView raw, std::vector
     metrics_.connections_rejected.with("vin_mismatch").inc();
     return CloseReason::vin_mismatch;
   }
-  if (!listener_.profile && decoded->profile == protocol::Profile::hj1239)
+  if (!listener_.profile && decoded.profile == protocol::Profile::hj1239)
     known_profile_ = protocol::Profile::hj1239;
-  if (!listener_.profile && decoded->profile == protocol::Profile::gb17691 && is_report(kind))
+  if (!listener_.profile && decoded.profile == protocol::Profile::gb17691 && is_report(kind))
     known_profile_ = protocol::Profile::gb17691;
 
   const std::int64_t received_ms = now_unix_ms();
   storage::ReceiveInfo info{received_ms, connection_.id, listener_.url, connection_.peer,
-                            decoded->profile};
+                            decoded.profile};
   protocol::Bytes reply;
   if (kind == protocol::CommandKind::activation) {
-    if (const auto reason = handle_activation(*decoded, raw, reply); reason != CloseReason::none)
+    if (const auto reason = handle_activation(decoded, raw, reply); reason != CloseReason::none)
       return reason;
   } else {
-    reply = reply_for(*decoded);
+    reply = reply_for(decoded);
   }
   if (is_report(kind)) {
-    info.signature = check_signature(*decoded, raw);
+    info.signature = check_signature(decoded, raw);
     if (protocol::is_failure(info.signature) && config_.signature_policy == SignaturePolicy::reject) {
       // Kept as evidence of the attempt, not acknowledged: a terminal with a valid key resends.
       info.rejected = true;
@@ -145,10 +148,10 @@ CloseReason TerminalConversation::take_frame(protocol::ByteView raw, std::vector
   }
   const auto signature = info.signature;
   const bool rejected = info.rejected;
-  writes.push_back(storage::make_frame_write(*decoded, raw, std::move(info)));
+  writes.push_back(storage::make_frame_write(decoded, raw, std::move(info)));
   received.push_back(
       {std::move(reply), arrived,
-       evaluation::StoredFrame{{}, std::move(*decoded), signature, rejected, received_ms}});
+       evaluation::StoredFrame{{}, std::move(decoded), signature, rejected, received_ms}});
   return CloseReason::none;
 }
 
