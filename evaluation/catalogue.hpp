@@ -1,6 +1,6 @@
 #pragma once
 // What rules are evaluated against besides the frames: the registry (vehicles and their permits)
-// and the newest zone version — an immutable snapshot, replaced whole when an operator uploads a
+// and the newest zone and area versions — an immutable snapshot, replaced whole when an operator uploads a
 // new registry, permits or zones. Whoever needs it (a session choosing a vehicle's profile, a
 // shard evaluating a vehicle, an API request) takes one snapshot and uses it for the whole
 // operation, so that a registry and a zone version of different uploads never meet.
@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 
+#include "rules/areas.hpp"
 #include "rules/registry.hpp"
 #include "rules/zones.hpp"
 
@@ -16,6 +17,7 @@ namespace lantian::evaluation {
 struct Catalogue {
   std::shared_ptr<const rules::Registry> registry;  // never null
   std::shared_ptr<const rules::ZoneIndex> zones;    // never null; version 0: none uploaded
+  std::shared_ptr<const rules::AreaIndex> areas;    // never null; version 0: none uploaded
   [[nodiscard]] int zone_version() const noexcept { return zones->version(); }
 };
 using CatalogueSnapshot = std::shared_ptr<const Catalogue>;

@@ -25,17 +25,18 @@ std::optional<rules::PermitRow> parse_permit(const std::string& key, const std::
                           {key.substr(b + 1), key.substr(a + 1, b - a - 1), from, until}};
 }
 
-std::string zone_version_key(int version) {
+std::string version_key(int version) {
   std::string key;
   storage::append_u64(key, static_cast<std::uint64_t>(version));
   return key;
 }
-constexpr std::size_t zone_version_key_size = 8;
+constexpr std::size_t version_key_size = 8;
 
 }  // namespace
 
 Catalogue CatalogueStore::load() const {
-  return {std::make_shared<const rules::Registry>(load_registry()), load_latest_zones()};
+  return {std::make_shared<const rules::Registry>(load_registry()), load_latest_zones(),
+          load_latest_areas()};
 }
 
 rules::Registry CatalogueStore::load_registry() const {
@@ -53,17 +54,41 @@ rules::Registry CatalogueStore::load_registry() const {
   return registry;
 }
 
+int CatalogueStore::latest_version(storage::Family family) const {
+  int latest = 0;
+  for_each_version(family, [&](int version, const std::string&) { latest = version; });
+  return latest;
+}
+
+void CatalogueStore::for_each_version(
+    storage::Family family, const std::function<void(int, const std::string&)>& fn) const {
+  store_.for_each(family, "", [&](const std::string& key, const std::string& value) {
+    if (key.size() == version_key_size) fn(static_cast<int>(storage::read_u64(key)), value);
+    return true;
+  });
+}
+
+std::optional<std::string> CatalogueStore::version_text(storage::Family family,
+                                                        int version) const {
+  return store_.get(family, version_key(version));
+}
+
+std::optional<int> CatalogueStore::add_version(storage::Family family, const std::string& text,
+                                               std::string& error) {
+  // The next number not taken: two uploads at once get a version each.
+  for (int version = latest_version(family) + 1;; ++version) {
+    if (store_.insert_if_absent(family, version_key(version), text, error)) return version;
+    if (!error.empty()) return std::nullopt;
+  }
+}
+
 std::shared_ptr<const rules::ZoneIndex> CatalogueStore::load_zones(int version) const {
   const auto text = zone_version_text(version);
   if (!text) return nullptr;
   return std::make_shared<rules::ZoneIndex>(rules::import_zones_geojson(*text).zones, version);
 }
 
-int CatalogueStore::latest_zone_version() const {
-  int latest = 0;
-  for_each_zone_version([&](int version, const std::string&) { latest = version; });
-  return latest;
-}
+int CatalogueStore::latest_zone_version() const { return latest_version(storage::Family::zones); }
 
 std::shared_ptr<const rules::ZoneIndex> CatalogueStore::load_latest_zones() const {
   const int latest = latest_zone_version();
@@ -72,17 +97,40 @@ std::shared_ptr<const rules::ZoneIndex> CatalogueStore::load_latest_zones() cons
 }
 
 std::optional<std::string> CatalogueStore::zone_version_text(int version) const {
-  return store_.get(storage::Family::zones, zone_version_key(version));
+  return version_text(storage::Family::zones, version);
 }
 
 void CatalogueStore::for_each_zone_version(
     const std::function<void(int version, const std::string& geojson)>& fn) const {
-  store_.for_each(storage::Family::zones, "",
-                  [&](const std::string& key, const std::string& value) {
-                    if (key.size() == zone_version_key_size)
-                      fn(static_cast<int>(storage::read_u64(key)), value);
-                    return true;
-                  });
+  for_each_version(storage::Family::zones, fn);
+}
+
+std::optional<int> CatalogueStore::add_zone_version(const std::string& geojson,
+                                                    std::string& error) {
+  return add_version(storage::Family::zones, geojson, error);
+}
+
+std::shared_ptr<const rules::AreaIndex> CatalogueStore::load_areas(int version) const {
+  const auto text = area_version_text(version);
+  if (!text) return nullptr;
+  return std::make_shared<rules::AreaIndex>(rules::import_areas_geojson(*text).areas, version);
+}
+
+int CatalogueStore::latest_area_version() const { return latest_version(storage::Family::areas); }
+
+std::shared_ptr<const rules::AreaIndex> CatalogueStore::load_latest_areas() const {
+  const int latest = latest_area_version();
+  if (latest == 0) return std::make_shared<rules::AreaIndex>(std::vector<rules::AdminArea>{}, 0);
+  return load_areas(latest);
+}
+
+std::optional<std::string> CatalogueStore::area_version_text(int version) const {
+  return version_text(storage::Family::areas, version);
+}
+
+std::optional<int> CatalogueStore::add_area_version(const std::string& geojson,
+                                                    std::string& error) {
+  return add_version(storage::Family::areas, geojson, error);
 }
 
 bool CatalogueStore::put_vehicles(const std::vector<rules::VehicleRecord>& records,
@@ -98,16 +146,6 @@ bool CatalogueStore::put_vehicles(const std::vector<rules::VehicleRecord>& recor
 
 bool CatalogueStore::put_permit(const rules::PermitRow& row, std::string& error) {
   return store_.put(storage::Family::permits, permit_key(row), permit_value(row.permit), error);
-}
-
-std::optional<int> CatalogueStore::add_zone_version(const std::string& geojson,
-                                                    std::string& error) {
-  // The next number not taken: two uploads at once get a version each.
-  for (int version = latest_zone_version() + 1;; ++version) {
-    if (store_.insert_if_absent(storage::Family::zones, zone_version_key(version), geojson, error))
-      return version;
-    if (!error.empty()) return std::nullopt;
-  }
 }
 
 }  // namespace lantian::evaluation

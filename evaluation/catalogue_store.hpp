@@ -3,6 +3,7 @@
 //   registry  VIN → the vehicle's record (JSON, rules/records_json)
 //   permits   VIN|ZONE|PERMIT_NO → "VALID_FROM_UNIX_S,VALID_UNTIL_UNIX_S"
 //   zones     version (8 bytes big-endian, so versions sort) → the uploaded GeoJSON as given
+//   areas     the same for the administrative areas (rules/areas.hpp)
 // Writes are synced on return. Thread-safe as storage::Store is.
 
 #include <functional>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "evaluation/catalogue.hpp"
+#include "rules/areas.hpp"
 #include "rules/registry.hpp"
 #include "rules/zones.hpp"
 #include "storage/store.hpp"
@@ -22,7 +24,7 @@ class CatalogueStore {
  public:
   explicit CatalogueStore(storage::Store& store) : store_(store) {}
 
-  // The registry with its permits, and the newest zone version.
+  // The registry with its permits, and the newest zone and area versions.
   [[nodiscard]] Catalogue load() const;
   [[nodiscard]] rules::Registry load_registry() const;
   [[nodiscard]] std::shared_ptr<const rules::ZoneIndex> load_latest_zones() const;
@@ -36,6 +38,16 @@ class CatalogueStore {
   void for_each_zone_version(
       const std::function<void(int version, const std::string& geojson)>& fn) const;
 
+  // Area versions, as zone versions: the newest (version 0 and empty when none), one by number
+  // (nullptr when there is none), the newest number, and one's GeoJSON as uploaded.
+  [[nodiscard]] std::shared_ptr<const rules::AreaIndex> load_latest_areas() const;
+  [[nodiscard]] std::shared_ptr<const rules::AreaIndex> load_areas(int version) const;
+  [[nodiscard]] int latest_area_version() const;
+  [[nodiscard]] std::optional<std::string> area_version_text(int version) const;
+  // Stores `geojson` (already checked with rules::import_areas_geojson) as the next area version.
+  [[nodiscard]] std::optional<int> add_area_version(const std::string& geojson,
+                                                    std::string& error);
+
   // Stores (or replaces) vehicle records: all of them or, on error, none.
   [[nodiscard]] bool put_vehicles(const std::vector<rules::VehicleRecord>& records,
                                   std::string& error);
@@ -45,6 +57,12 @@ class CatalogueStore {
   [[nodiscard]] std::optional<int> add_zone_version(const std::string& geojson, std::string& error);
 
  private:
+  [[nodiscard]] int latest_version(storage::Family family) const;
+  void for_each_version(storage::Family family,
+                        const std::function<void(int version, const std::string& text)>& fn) const;
+  [[nodiscard]] std::optional<std::string> version_text(storage::Family family, int version) const;
+  [[nodiscard]] std::optional<int> add_version(storage::Family family, const std::string& text,
+                                               std::string& error);
   storage::Store& store_;
 };
 

@@ -51,7 +51,7 @@ ObservationsStored store_observations(storage::Store& store, const rules::Engine
       continue;
     }
     ViolationChanges changes{
-        .context = {catalogue.registry.get(), catalogue.zones.get(), /*from_frames=*/false}};
+        .context = ViolationContext::of(catalogue, /*from_frames=*/false)};
     for (auto& v :
          rules::evaluate_observation(engine, states[vehicle->vin], *vehicle, ob, *catalogue.zones))
       changes.raised.insert_or_assign(v.id, std::move(v));

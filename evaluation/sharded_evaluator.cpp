@@ -24,6 +24,12 @@ std::int64_t collection_time_of(const std::string& frame_key) {
   return parsed ? parsed->collection_unix_s : 0;
 }
 
+void log_catalogue(std::string_view event, const Catalogue& c) {
+  spdlog::info("event={} vehicles={} zones={} zone_version={} areas={} area_version={}", event,
+               c.registry->size(), c.zones->zones().size(), c.zone_version(),
+               c.areas->areas().size(), c.areas->version());
+}
+
 }  // namespace
 
 ShardedEvaluator::ShardedEvaluator(storage::Store& store, rules::EngineConfig config,
@@ -37,8 +43,7 @@ ShardedEvaluator::ShardedEvaluator(storage::Store& store, rules::EngineConfig co
       violations_(store),
       catalogue_(catalogue_store_.load()) {
   const auto loaded = catalogue_.snapshot();
-  spdlog::info("event=rules_loaded vehicles={} zones={} zone_version={}", loaded->registry->size(),
-               loaded->zones->zones().size(), loaded->zone_version());
+  log_catalogue("rules_loaded", *loaded);
   // Silences that passed while the server was down are found before any terminal is heard.
   check_offline(now_unix_ms() / 1000);
   const std::size_t count =
@@ -120,8 +125,7 @@ void ShardedEvaluator::refresh_catalogue() {
   std::lock_guard loading(reload_mutex_);
   if (!reload_.exchange(false)) return;  // another shard loaded it meanwhile
   auto loaded = catalogue_store_.load();
-  spdlog::info("event=rules_reloaded vehicles={} zones={} zone_version={}", loaded.registry->size(),
-               loaded.zones->zones().size(), loaded.zone_version());
+  log_catalogue("rules_reloaded", loaded);
   catalogue_.replace(std::move(loaded));
 }
 
@@ -171,7 +175,7 @@ void ShardedEvaluator::run(std::size_t index) {
 
 void ShardedEvaluator::evaluate(Shard& shard, const Catalogue& catalogue, const std::string& vin,
                                 Work& work) {
-  ViolationChanges changes{.context = {catalogue.registry.get(), catalogue.zones.get()}};
+  ViolationChanges changes{.context = ViolationContext::of(catalogue)};
   const auto it = shard.cursors.find(vin);
   if (it != shard.cursors.end() && work.min_key > it->second.last_key) {
     // In order: continue from the current state, from memory when the frames are held.
@@ -306,7 +310,7 @@ void ShardedEvaluator::reload() {
 
 void ShardedEvaluator::check_offline(std::int64_t now_unix_s) {
   const auto catalogue = catalogue_.snapshot();
-  ViolationChanges changes{.context = {catalogue->registry.get(), catalogue->zones.get()}};
+  ViolationChanges changes{.context = ViolationContext::of(*catalogue)};
   for (const auto& [vin, vehicle] : catalogue->registry->records()) {
     const auto v = protocol::make_vin(vin);
     const auto latest = store_.latest_state(v);

@@ -140,7 +140,8 @@ bool matches(const json::object& v, const ViolationQuery& q) {
     return wanted.empty() || text(v, field) == wanted;
   };
   if (!same(q.rule, "rule") || !same(q.status, "status") || !same(q.severity, "severity") ||
-      !same(q.city, "city") || !same(q.zone, "zone_id") || !same(q.vin, "vin"))
+      !same(q.city, "city") || !same(q.county, "county") || !same(q.zone, "zone_id") ||
+      !same(q.vin, "vin"))
     return false;
   if (q.suspect) {
     const auto* s = v.if_contains("suspect");
@@ -180,9 +181,13 @@ std::optional<json::object> recorded(const rules::Violation& v,
   std::optional<json::object> before = current ? parse_object(*current) : std::nullopt;
   if (!before) {
     now = rules::to_json(v, now_unix_ms());
-    // Where it belongs: the zone's city, else where the vehicle is registered.
+    // Where it belongs: where it happened (the areas containing its evidence's position), else
+    // its zone's city, else where the vehicle is registered.
     std::string city, plate;
-    if (!v.zone_id.empty() && ctx.zones)
+    rules::Place place;
+    if (ctx.areas && v.lon && v.lat) place = ctx.areas->locate(*v.lon, *v.lat);
+    if (place.city) city = place.city->jurisdiction;
+    if (city.empty() && !v.zone_id.empty() && ctx.zones)
       if (const auto* z = ctx.zones->find(v.zone_id)) city = z->city;
     if (ctx.registry)
       if (const auto* r = ctx.registry->find(v.vin)) {
@@ -191,6 +196,12 @@ std::optional<json::object> recorded(const rules::Violation& v,
       }
     (*now)["city"] = city;
     (*now)["plate"] = plate;
+    if (place.city) (*now)["city_adcode"] = place.city->adcode;
+    if (place.county) {
+      (*now)["county"] = place.county->name;
+      (*now)["county_adcode"] = place.county->adcode;
+    }
+    if (ctx.areas && !ctx.areas->empty()) (*now)["area_version"] = ctx.areas->version();
   } else {
     now = merged(*before, v);
     if (!now) return std::nullopt;

@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "evaluation/catalogue.hpp"
 #include "rules/engine.hpp"
 #include "storage/store.hpp"
 
@@ -49,6 +50,7 @@ struct Jurisdiction {
 
 struct ViolationQuery {
   std::string rule, status, severity, city, zone, vin;  // empty: any
+  std::string county;  // empty: any (checked on the record: listings are not indexed by county)
   std::optional<bool> suspect;
   std::int64_t from_unix_s = std::numeric_limits<std::int64_t>::min();
   std::int64_t to_unix_s = std::numeric_limits<std::int64_t>::max();
@@ -65,12 +67,19 @@ struct ViolationPage {
   bool scan_limited = false;  // stopped at max_scanned: next_cursor continues the scan
 };
 
-// Stamped on each violation when first stored, for listing and jurisdiction.
+// Stamped on each violation when first stored, for listing and jurisdiction: its city and county
+// are the administrative areas containing the position of its evidence; without a position (or
+// with no areas loaded) the city is its zone's, else the one its vehicle is registered in.
 struct ViolationContext {
   const rules::Registry* registry = nullptr;
   const rules::ZoneIndex* zones = nullptr;
   // Raised by evaluating the vehicle's frames (indexed for withdrawal), not by an observation.
   bool from_frames = true;
+  const rules::AreaIndex* areas = nullptr;  // nullptr or empty: no areas loaded
+
+  [[nodiscard]] static ViolationContext of(const Catalogue& catalogue, bool from_frames = true) {
+    return {catalogue.registry.get(), catalogue.zones.get(), from_frames, catalogue.areas.get()};
+  }
 };
 
 // What one evaluation changes: written together, or not at all.

@@ -269,28 +269,36 @@ PlateMatch Registry::find_by_plate(std::string_view plate, std::string_view colo
                        " times (" + colors + ") and the sighting gives no colour"};
 }
 
+namespace {
+// Henan's prefecture codes (GB/T 2260, the first four digits of an adcode) and the names the
+// platform files its cities under (tokens, registry, zones).
+constexpr std::pair<std::string_view, std::string_view> henan_prefectures[] = {
+    {"4101", "郑州"}, {"4102", "开封"},   {"4103", "洛阳"}, {"4104", "平顶山"}, {"4105", "安阳"},
+    {"4106", "鹤壁"}, {"4107", "新乡"},   {"4108", "焦作"}, {"4109", "濮阳"},   {"4110", "许昌"},
+    {"4111", "漯河"}, {"4112", "三门峡"}, {"4113", "南阳"}, {"4114", "商丘"},   {"4115", "信阳"},
+    {"4116", "周口"}, {"4117", "驻马店"}, {"4190", "济源"}};
+}  // namespace
+
+std::string city_of_division_code(std::string_view code) {
+  if (code.size() >= 4)
+    for (const auto& [prefix, city] : henan_prefectures)
+      if (code.starts_with(prefix)) return std::string(city);
+  return {};
+}
+
 std::string registration_city(const VehicleRecord& r) {
-  // Henan's plate letters and prefecture codes (GB/T 2260), in the same order.
+  // Henan's plate letters, in the order of the prefecture codes.
   static constexpr std::pair<std::string_view, std::string_view> by_plate[] = {
       {"A", "郑州"}, {"B", "开封"},   {"C", "洛阳"}, {"D", "平顶山"}, {"E", "安阳"},
       {"F", "鹤壁"}, {"G", "新乡"},   {"H", "焦作"}, {"J", "濮阳"},   {"K", "许昌"},
       {"L", "漯河"}, {"M", "三门峡"}, {"N", "商丘"}, {"P", "周口"},   {"Q", "驻马店"},
       {"R", "南阳"}, {"S", "信阳"},   {"U", "济源"}};
-  static constexpr std::pair<std::string_view, std::string_view> by_code[] = {
-      {"4101", "郑州"}, {"4102", "开封"},   {"4103", "洛阳"}, {"4104", "平顶山"}, {"4105", "安阳"},
-      {"4106", "鹤壁"}, {"4107", "新乡"},   {"4108", "焦作"}, {"4109", "濮阳"},   {"4110", "许昌"},
-      {"4111", "漯河"}, {"4112", "三门峡"}, {"4113", "南阳"}, {"4114", "商丘"},   {"4115", "信阳"},
-      {"4116", "周口"}, {"4117", "驻马店"}, {"4190", "济源"}};
   constexpr std::string_view henan = "豫";
   const std::string_view plate = r.plate;
   if (plate.starts_with(henan) && plate.size() > henan.size())
     for (const auto& [letter, city] : by_plate)
       if (plate.substr(henan.size(), 1) == letter) return std::string(city);
-  const std::string_view code = r.registration_code;
-  if (code.size() >= 4)
-    for (const auto& [prefix, city] : by_code)
-      if (code.starts_with(prefix)) return std::string(city);
-  return {};
+  return city_of_division_code(r.registration_code);
 }
 
 }  // namespace lantian::rules

@@ -84,6 +84,9 @@ struct PermitImport {
 // vehicles, from the administrative-division code (GB/T 2260) that starts a machine's environmental
 // registration code (4101… → 郑州). Empty when neither says.
 [[nodiscard]] std::string registration_city(const VehicleRecord& record);
+// The city name of a Henan administrative-division code (GB/T 2260: "410122" → 郑州); empty for a
+// code outside Henan.
+[[nodiscard]] std::string city_of_division_code(std::string_view code);
 
 // A plate colour as the registry and observations keep it (blue, yellow, green, yellow_green,
 // white, black), from that name or its Chinese one (蓝/蓝色, 黄/黄色, 绿/绿色/新能源, 黄绿/黄绿色,

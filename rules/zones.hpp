@@ -2,14 +2,10 @@
 // Zones (rules.md, input 3): truck restriction zones, non-road machinery ban zones (禁用区) and
 // exempt corridors, imported from GeoJSON, versioned, and queried by position through an R-tree.
 //
-// Coordinates are WGS-84 longitude/latitude; a zone drawn on a Chinese web map (`"crs": "gcj02"`)
-// is converted on import. A position is inside a zone when it is inside its polygon (holes
-// excluded) and at least `buffer_m` from its boundary, so GPS jitter at the edge does not count as
-// entry.
+// Coordinates are WGS-84 (rules/geo.hpp: a zone drawn in GCJ-02 is converted on import). A
+// position is inside a zone when it is inside its polygon (holes excluded) and at least `buffer_m`
+// from its boundary, so GPS jitter at the edge does not count as entry.
 
-#include <boost/geometry/geometries/multi_polygon.hpp>
-#include <boost/geometry/geometries/point_xy.hpp>
-#include <boost/geometry/geometries/polygon.hpp>
 #include <boost/geometry/index/rtree.hpp>
 #include <cstdint>
 #include <memory>
@@ -18,19 +14,10 @@
 #include <string_view>
 #include <vector>
 
+#include "rules/geo.hpp"
 #include "rules/vehicle_identity.hpp"
 
 namespace lantian::rules {
-
-using GeoPoint = boost::geometry::model::d2::point_xy<double>;  // x = longitude, y = latitude
-using GeoPolygon = boost::geometry::model::polygon<GeoPoint>;
-using GeoMultiPolygon = boost::geometry::model::multi_polygon<GeoPolygon>;
-using GeoBox = boost::geometry::model::box<GeoPoint>;
-
-// The standard published GCJ-02 ("Mars coordinates") offset, and its inverse by iteration (better
-// than 1e-7° inside China). Outside China GCJ-02 equals WGS-84.
-[[nodiscard]] GeoPoint wgs84_to_gcj02(GeoPoint wgs) noexcept;
-[[nodiscard]] GeoPoint gcj02_to_wgs84(GeoPoint gcj) noexcept;
 
 enum class ZoneKind { truck_restriction, nrmm_ban, exempt_corridor };
 [[nodiscard]] std::string_view to_string(ZoneKind kind) noexcept;
@@ -88,9 +75,5 @@ class ZoneIndex {
   int version_;
   boost::geometry::index::rtree<Entry, boost::geometry::index::quadratic<16>> tree_;
 };
-
-// Distance in metres from (lon, lat) to the nearest edge of `area` (local flat-earth approximation,
-// accurate to well under a metre at the scale of a buffer).
-[[nodiscard]] double distance_to_boundary_m(const GeoMultiPolygon& area, double lon, double lat);
 
 }  // namespace lantian::rules

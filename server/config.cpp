@@ -18,6 +18,12 @@ const char* const default_listeners[] = {"tcp://0.0.0.0:7700?profile=auto",
 
 using common::parse_number;
 
+bool imports_a_file(Command command) {
+  return command == Command::import_registry || command == Command::import_zones ||
+         command == Command::import_areas || command == Command::import_observations ||
+         command == Command::import_permits;
+}
+
 po::options_description serve_options() {
   po::options_description o(
       "Options (also accepted, without the leading --, in the --config file)");
@@ -112,6 +118,11 @@ po::options_description command_options(Command command) {
     case Command::import_zones:
       title = "lantiand import-zones FILE: store a GeoJSON zone set as the next zone version";
       break;
+    case Command::import_areas:
+      title =
+          "lantiand import-areas FILE: store a GeoJSON set of city and county outlines as the next "
+          "area version (violations are filed where they happen)";
+      break;
     case Command::import_permits:
       title =
           "lantiand import-permits FILE: add permits (vin, zone_id, valid_from, valid_to, "
@@ -156,7 +167,7 @@ po::options_description command_options(Command command) {
       ("from", po::value<std::string>(), "from (ISO 8601, YYYY-MM-DD in Beijing time, or Unix seconds)")
       ("to", po::value<std::string>(), "to, inclusive");
   if (command == Command::replay || command == Command::import_observations) add_rule_options(o);
-  if (command == Command::import_registry || command == Command::import_zones || command == Command::import_observations || command == Command::import_permits)
+  if (imports_a_file(command))
     o.add_options()("file", po::value<std::string>(), "the file to import");
   if (command == Command::token_create)
     o.add_options()
@@ -335,6 +346,7 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
       {"export", Command::export_frames},
       {"import-registry", Command::import_registry},
       {"import-zones", Command::import_zones},
+      {"import-areas", Command::import_areas},
       {"import-observations", Command::import_observations},
       {"import-permits", Command::import_permits},
       {"violations", Command::list_violations},
@@ -357,9 +369,7 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
   const bool sub = command != Command::serve;
   const auto options = sub ? command_options(command) : serve_options();
   po::positional_options_description positional;
-  if (command == Command::import_registry || command == Command::import_zones ||
-      command == Command::import_observations || command == Command::import_permits)
-    positional.add("file", 1);
+  if (imports_a_file(command)) positional.add("file", 1);
   if (command == Command::token_revoke) positional.add("id", 1);
   std::ostringstream help;
   const std::string command_name = !sub         ? ""
@@ -373,8 +383,8 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
          << "\n";
   else
     help << "Usage: lantiand [options]\n       lantiand "
-            "export|import-registry|import-zones|import-observations|import-permits|violations|"
-            "replay|token create|token list|token revoke --help\n";
+            "export|import-registry|import-zones|import-areas|import-observations|import-permits|"
+            "violations|replay|token create|token list|token revoke --help\n";
   help << options;
   out.help_text = help.str();
 
@@ -451,8 +461,7 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
     else
       out.token.id = vm["id"].as<std::string>();
   }
-  if (command == Command::import_registry || command == Command::import_zones ||
-      command == Command::import_observations || command == Command::import_permits) {
+  if (imports_a_file(command)) {
     if (!vm.count("file"))
       out.problems.push_back("which file? (lantiand " + std::string(argv[1]) + " FILE)");
     else

@@ -100,6 +100,7 @@ enum class Command {
   export_frames,
   import_registry,
   import_zones,
+  import_areas,
   import_observations,
   import_permits,
   list_violations,
@@ -128,7 +129,7 @@ struct ParsedCommandLine {
   Config config;
   ExportQuery export_query;  // export, violations, replay: time range (and VIN)
   std::string rule;          // violations: only this rule
-  std::string input_file;    // import-registry, import-zones
+  std::string input_file;    // the import commands
   TokenRequest token;        // token create / revoke
   std::string help_text;
   std::vector<std::string> problems;  // empty when valid

@@ -159,6 +159,8 @@ int main(int argc, char** argv) {
       return server::run_import_registry(parsed, std::cout, std::cerr);
     case server::Command::import_zones:
       return server::run_import_zones(parsed, std::cout, std::cerr);
+    case server::Command::import_areas:
+      return server::run_import_areas(parsed, std::cout, std::cerr);
     case server::Command::import_permits:
       return server::run_import_permits(parsed, std::cout, std::cerr);
     case server::Command::import_observations:

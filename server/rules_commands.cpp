@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sstream>
 
@@ -55,30 +56,64 @@ int run_import_registry(const ParsedCommandLine& cl, std::ostream& out, std::ost
   return imported.rejected.empty() ? 0 : 1;
 }
 
-int run_import_zones(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
+namespace {
+
+// A GeoJSON catalogue layer (zones, areas) checked whole and stored as its next version: all or
+// nothing. `describe` says what was stored, e.g. "6 zones as" (before "version 3").
+template <class Import>
+int import_layer_version(const ParsedCommandLine& cl, std::string_view command,
+                         Import (*check)(std::string_view),
+                         std::optional<int> (evaluation::CatalogueStore::*add)(const std::string&,
+                                                                               std::string&),
+                         const std::function<std::string(const Import&)>& describe,
+                         std::ostream& out, std::ostream& errors) {
   std::ifstream in(cl.input_file);
   if (!in) {
-    errors << "lantiand import-zones: cannot read " << cl.input_file << '\n';
+    errors << "lantiand " << command << ": cannot read " << cl.input_file << '\n';
     return 1;
   }
   std::stringstream text;
   text << in.rdbuf();
-  const auto imported = rules::import_zones_geojson(text.str());
+  const auto imported = check(text.str());
   if (!imported.problems.empty()) {
     for (const auto& p : imported.problems) errors << cl.input_file << ": " << p << '\n';
-    errors << "lantiand import-zones: nothing imported (a zone version is all or nothing)\n";
+    errors << "lantiand " << command << ": nothing imported (a version is all or nothing)\n";
     return 1;
   }
   auto store = open_for_writing(cl.config, errors);
   if (!store) return 1;
   std::string error;
-  const auto version = evaluation::CatalogueStore(*store).add_zone_version(text.str(), error);
+  evaluation::CatalogueStore catalogue(*store);
+  const auto version = (catalogue.*add)(text.str(), error);
   if (!version) {
-    errors << "lantiand import-zones: " << error << '\n';
+    errors << "lantiand " << command << ": " << error << '\n';
     return 1;
   }
-  out << "stored " << imported.zones.size() << " zones as version " << *version << '\n';
+  out << "stored " << describe(imported) << " version " << *version << '\n';
   return 0;
+}
+
+}  // namespace
+
+int run_import_zones(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
+  return import_layer_version<rules::ZoneImport>(
+      cl, "import-zones", rules::import_zones_geojson,
+      &evaluation::CatalogueStore::add_zone_version,
+      [](const rules::ZoneImport& i) { return std::to_string(i.zones.size()) + " zones as"; }, out,
+      errors);
+}
+
+int run_import_areas(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
+  return import_layer_version<rules::AreaImport>(
+      cl, "import-areas", rules::import_areas_geojson,
+      &evaluation::CatalogueStore::add_area_version,
+      [](const rules::AreaImport& i) {
+        std::size_t cities = 0;
+        for (const auto& a : i.areas) cities += a.level == rules::AreaLevel::city;
+        return std::to_string(cities) + " city and " + std::to_string(i.areas.size() - cities) +
+               " county outlines as area";
+      },
+      out, errors);
 }
 
 int run_import_permits(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {

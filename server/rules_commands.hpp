@@ -12,6 +12,7 @@ namespace lantian::server {
 
 int run_import_registry(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors);
 int run_import_zones(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors);
+int run_import_areas(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors);
 // Stores permits (通行证) that exempt a vehicle from R02 in one zone.
 int run_import_permits(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors);
 // Stores new observations (by id; known ones are skipped) and evaluates them (R01 sightings, R05).

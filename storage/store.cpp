@@ -33,7 +33,7 @@ constexpr const char* cf_meta = "meta";
 constexpr const char* reserved_cfs[] = {"violations", "violation_index", "registry",
                                         "zones",      "observations",    "permits",
                                         "audit",      "tokens",          "rule_state",
-                                        "terminal_keys"};
+                                        "terminal_keys", "areas"};
 constexpr const char* next_sequence_key = "next_sequence";
 // latest_state: VIN → one record per vehicle, rewritten once per batch that has its frames:
 //   0x02 · archive key length (8, big-endian) · archive key of its last frame
@@ -860,7 +860,8 @@ void Store::map_families(const std::vector<rocksdb::ColumnFamilyDescriptor>& des
       {Family::tokens, "tokens"},
       {Family::rule_state, "rule_state"},
       {Family::violation_index, "violation_index"},
-      {Family::terminal_keys, "terminal_keys"}};
+      {Family::terminal_keys, "terminal_keys"},
+      {Family::areas, "areas"}};
   for (std::size_t i = 0; i < descriptors.size(); ++i)
     for (const auto& [family, name] : names)
       if (descriptors[i].name == name) families_[family] = handles_[i];

@@ -5,7 +5,7 @@
 //   block_index   block_key → receive time     the per-block keys of older archives (read only)
 //   latest_state  VIN → last frame, last fix    each vehicle's latest state, one record; day markers
 //   meta          name → value                 the arrival sequence
-//   violations, registry, zones, observations, permits   the rules' records (docs/rules.md)
+//   violations, registry, zones, areas, observations, permits   the rules' records (docs/rules.md)
 //   violation_index                             listings of violations, newest first
 //   rule_state                                  the rule worker's checkpoints, violations by raise
 //   terminal_keys VIN → JSON                    SM2 keys terminals registered by activation
@@ -150,7 +150,8 @@ enum class Family {
   audit,
   tokens,
   rule_state,
-  terminal_keys
+  terminal_keys,
+  areas
 };
 
 // One change of a record: a put, or a delete when `value` is empty.

@@ -502,8 +502,8 @@ ApiResponse upload_zones(ApiContext& ctx, const ApiRequest& r) {
 
 evaluation::ViolationQuery violation_query(ApiContext& ctx, const ApiRequest& r,
                                            std::size_t max_limit) {
-  only_params(r, {"rule", "status", "severity", "suspect", "from", "to", "city", "zone", "vin",
-                  "plate", "bbox", "cursor", "limit", "include_withdrawn"});
+  only_params(r, {"rule", "status", "severity", "suspect", "from", "to", "city", "county", "zone",
+                  "vin", "plate", "plate_color", "bbox", "cursor", "limit", "include_withdrawn"});
   evaluation::ViolationQuery q;
   if (auto rule = text_param(r, "rule", 3)) {
     if (rule->size() != 3 || (*rule)[0] != 'R' || !std::isdigit((*rule)[1]) ||
@@ -527,6 +527,7 @@ evaluation::ViolationQuery violation_query(ApiContext& ctx, const ApiRequest& r,
   if (auto t = time_param(r, "to")) q.to_unix_s = *t + (r.query.at("to").size() == 10 ? 86399 : 0);
   if (q.to_unix_s < q.from_unix_s) bad_parameter("to", "before from");
   q.city = text_param(r, "city", 40).value_or("");
+  q.county = text_param(r, "county", 40).value_or("");
   q.zone = text_param(r, "zone", 100).value_or("");
   if (auto vin = text_param(r, "vin", 17)) {
     if (!is_vin_text(*vin)) bad_parameter("vin", "must be 17 letters and digits");
@@ -598,7 +599,7 @@ ApiResponse export_violations(ApiContext& ctx, const ApiRequest& r) {
   // UTF-8 with a byte-order mark, so that spreadsheet programs read the Chinese correctly.
   std::string out =
       "\xEF\xBB\xBF"
-      "id,rule,severity,status,suspect,time,vin,plate,city,zone_id,zone_version,stage,"
+      "id,rule,severity,status,suspect,time,vin,plate,city,county,zone_id,zone_version,stage,"
       "stage_source,lon,lat,withdrawn\r\n";
   std::size_t rows = 0;
   q.limit = 1000;
@@ -613,7 +614,7 @@ ApiResponse export_violations(ApiContext& ctx, const ApiRequest& r) {
       out += csv_field(field("id")) + "," + field("rule") + "," + field("severity") + "," +
              field("status") + "," + field("suspect") + "," + field("time") + "," + field("vin") +
              "," + csv_field(field("plate")) + "," + csv_field(field("city")) + "," +
-             csv_field(field("zone_id")) + "," + field("zone_version") + "," + field("stage") +
+             csv_field(field("county")) + "," + csv_field(field("zone_id")) + "," + field("zone_version") + "," + field("stage") +
              "," + field("stage_source") + "," + field("lon") + "," + field("lat") + "," +
              (v.contains("withdrawn") ? "true" : "false") + "\r\n";
       ++rows;

@@ -77,6 +77,27 @@ TEST(CatalogueStore, KeepsTheRegistryPermitAndZoneLayouts) {
   EXPECT_EQ(catalogue.load_zones(3), nullptr);
 }
 
+TEST(CatalogueStore, KeepsAreaVersionsLikeZoneVersions) {
+  TempStore store;
+  CatalogueStore catalogue(*store);
+  EXPECT_EQ(catalogue.load().areas->version(), 0);
+  EXPECT_TRUE(catalogue.load().areas->empty());
+  const std::string areas =
+      R"({"type":"FeatureCollection","features":[{"type":"Feature","properties":)"
+      R"({"adcode":"410800","name":"焦作市","level":"city"},"geometry":{"type":"Polygon",)"
+      R"("coordinates":[[[113,35],[113.5,35],[113.5,35.4],[113,35.4],[113,35]]]}}]})";
+  std::string error;
+  EXPECT_EQ(catalogue.add_area_version(areas, error), 1);
+  EXPECT_EQ(catalogue.add_area_version(areas, error), 2);
+  EXPECT_EQ((*store).get(storage::Family::areas, bytes({0, 0, 0, 0, 0, 0, 0, 2})), areas);
+  EXPECT_EQ(catalogue.latest_area_version(), 2);
+  EXPECT_EQ(catalogue.latest_zone_version(), 0);  // the families do not mix
+  const auto loaded = catalogue.load();
+  EXPECT_EQ(loaded.areas->version(), 2);
+  ASSERT_EQ(loaded.areas->areas().size(), 1u);
+  EXPECT_EQ(loaded.areas->locate(113.2, 35.2).city->jurisdiction, "焦作");
+}
+
 TEST(CheckpointStore, KeepsTheCheckpointLayoutAndThinsOutOlderOnes) {
   TempStore store;
   CheckpointStore checkpoints(*store);
@@ -276,6 +297,77 @@ TEST(ViolationStore, AReviewAndAnEvaluationOfTheSameViolationNeverLoseEachOther)
   EXPECT_EQ(violations.list(q, {}).items.size(), 1u);
   q.status = "dismissed";
   EXPECT_TRUE(violations.list(q, {}).items.empty());
+}
+
+}  // namespace
+}  // namespace lantian::evaluation
+
+namespace lantian::evaluation {
+namespace {
+
+// Police enforce where a violation happens: a 三门峡 truck seen in 焦作 is 焦作's case.
+TEST(ViolationStore, AViolationIsFiledWhereItsEvidenceWas) {
+  TempStore store;
+  ViolationStore violations(*store);
+  rules::Registry registry;
+  rules::VehicleRecord truck;
+  truck.vin = vin;
+  truck.plate = "豫M12345";  // registered in 三门峡
+  truck.category = "N3";
+  truck.fuel = "diesel";
+  registry.upsert(truck);
+  const auto areas = rules::import_areas_geojson(
+      R"({"type":"FeatureCollection","features":[)"
+      R"({"type":"Feature","properties":{"adcode":"410800","name":"焦作市","level":"city"},)"
+      R"("geometry":{"type":"Polygon","coordinates":[[[113,35],[113.5,35],[113.5,35.4],[113,35.4],[113,35]]]}},)"
+      R"({"type":"Feature","properties":{"adcode":"410821","name":"修武县","level":"county"},)"
+      R"("geometry":{"type":"Polygon","coordinates":[[[113.3,35.1],[113.5,35.1],[113.5,35.4],[113.3,35.4],[113.3,35.1]]]}}]})");
+  ASSERT_TRUE(areas.problems.empty()) << areas.problems.front();
+  const rules::AreaIndex index(areas.areas, 4);
+  const rules::AreaIndex none(std::vector<rules::AdminArea>{}, 0);
+  const rules::ZoneIndex zones(std::vector<rules::Zone>{}, 0);
+
+  struct Case {
+    std::optional<double> lon, lat;
+    const rules::AreaIndex* areas;
+    std::string city, county, city_adcode;
+  };
+  const Case cases[] = {
+      {113.2, 35.2, &index, "焦作", "", "410800"},             // in 焦作, outside 修武
+      {113.4, 35.2, &index, "焦作", "修武县", "410800"},       // in 修武
+      {111.2, 34.5, &index, "三门峡", "", ""},                 // outside every area loaded
+      {std::nullopt, std::nullopt, &index, "三门峡", "", ""},  // no position
+      {113.2, 35.2, &none, "三门峡", "", ""},                  // no areas loaded
+  };
+  std::int64_t at = new_year_2026;
+  for (const auto& c : cases) {
+    auto v = violation("R01", at += 86400);
+    v.lon = c.lon;
+    v.lat = c.lat;
+    ViolationContext ctx{&registry, &zones};
+    ctx.areas = c.areas;
+    const auto written = violations.record({{v.id, v}}, ctx);
+    ASSERT_EQ(written.added.size(), 1u) << written.error;
+    const auto& stored = written.added[0];
+    EXPECT_EQ(stored.at("city").as_string(), c.city) << v.id;
+    EXPECT_EQ(stored.contains("county") ? std::string(stored.at("county").as_string()) : "",
+              c.county)
+        << v.id;
+    EXPECT_EQ(
+        stored.contains("city_adcode") ? std::string(stored.at("city_adcode").as_string()) : "",
+        c.city_adcode)
+        << v.id;
+    EXPECT_EQ(stored.contains("area_version"), c.areas == &index) << v.id;
+  }
+  // A 焦作 police token sees the two that happened there; a county filter narrows to 修武.
+  Jurisdiction jiaozuo;
+  jiaozuo.cities = {"焦作"};
+  EXPECT_EQ(violations.list({}, jiaozuo).items.size(), 2u);
+  ViolationQuery by_county;
+  by_county.county = "修武县";
+  const auto page = violations.list(by_county, {});
+  ASSERT_EQ(page.items.size(), 1u);
+  EXPECT_EQ(page.items[0].at("id").as_string(), "R01|" + vin + "|" + std::to_string(new_year_2026 + 2 * 86400));
 }
 
 }  // namespace

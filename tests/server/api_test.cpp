@@ -181,6 +181,16 @@ TEST_F(ApiTest, ViolationsListDetailAndReview) {
   EXPECT_EQ(
       ids_of(client_->get("/api/v1/violations?plate=%E8%B1%ABA87590&rule=R02", police_).json()),
       (std::vector<std::string>{r02}));
+  EXPECT_EQ(ids_of(client_->get("/api/v1/violations?plate=%E8%B1%ABA87590&plate_color=yellow&rule=R02",
+                                police_)
+                       .json()),
+            (std::vector<std::string>{r02}));
+  EXPECT_EQ(client_->get("/api/v1/violations?plate=%E8%B1%ABA87590&plate_color=blue", police_).status,
+            400u);  // no blue 豫A87590
+  // No areas are loaded here: a county filter matches nothing.
+  EXPECT_TRUE(ids_of(client_->get("/api/v1/violations?county=%E4%B8%AD%E7%89%9F%E5%8E%BF", police_)
+                         .json())
+                  .empty());
   EXPECT_EQ(
       ids_of(
           client_->get("/api/v1/violations?bbox=113.8,34.7,113.9,34.8&rule=R02", police_).json()),

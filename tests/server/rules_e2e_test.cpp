@@ -25,6 +25,30 @@ TEST(RulesEndToEnd, SampleFleetThroughATlsServer) {
   const std::string data = dir.path().string();
   ASSERT_EQ(import_samples(dir.path()),
             "imported 16 vehicles and machines, rejected 0 rows\nstored 6 zones as version 1\n");
+  // City and county outlines: violations are filed where they happen. A version with one bad
+  // feature is refused whole.
+  {
+    const std::string areas = std::string(LANTIAN_SAMPLES_DIR) + "/areas-henan-sample.geojson";
+    const auto bad = (dir.path() / "bad-areas.geojson").string();
+    std::ofstream(bad) << R"({"type":"FeatureCollection","features":[{"type":"Feature",)"
+                          R"("properties":{"adcode":"41","name":"河南","level":"province"},)"
+                          R"("geometry":{"type":"Polygon","coordinates":[]}}]})";
+    std::ostringstream out, bad_err;
+    EXPECT_EQ(run_import_areas(command({"lantiand", "import-areas", "--data-dir", data.c_str(),
+                                        bad.c_str()}),
+                               out, bad_err),
+              1);
+    EXPECT_EQ(bad_err.str(), bad +
+                                 ": feature 1 (41): adcode must be six digits (GB/T 2260)\n"
+                                 "lantiand import-areas: nothing imported (a version is all or "
+                                 "nothing)\n");
+    EXPECT_EQ(run_import_areas(command({"lantiand", "import-areas", "--data-dir", data.c_str(),
+                                        areas.c_str()}),
+                               out, err),
+              0)
+        << err.str();
+    EXPECT_EQ(out.str(), "stored 5 city and 1 county outlines as area version 1\n");
+  }
 
   const double zz[] = {113.68, 34.76};  // central Zhengzhou: truck zones and the machinery ban zone
   {
@@ -87,6 +111,15 @@ TEST(RulesEndToEnd, SampleFleetThroughATlsServer) {
                                         "R02|LZZJ5ACA5AF110265|zz-4ring-cn3|" + std::to_string(t0),
                                         "R03|NR6J4CF3WFHPRDY25|zz-nrmm-ban|" + std::to_string(m0),
                                         "R04|NRN3477B7N4FYW8B2|" + std::to_string(m0 + 1)}));
+  // Where they happened: central 郑州 (the area version's 410100), and no county there.
+  std::ostringstream r02;
+  run_list_violations(
+      command({"lantiand", "violations", "--data-dir", data.c_str(), "--rule", "R02"}), r02, err);
+  const auto zone_violation = boost::json::parse(r02.str()).as_object();
+  EXPECT_EQ(zone_violation.at("city").as_string(), "郑州");
+  EXPECT_EQ(zone_violation.at("city_adcode").as_string(), "410100");
+  EXPECT_EQ(zone_violation.at("area_version").as_int64(), 1);
+  EXPECT_FALSE(zone_violation.contains("county"));
   std::ostringstream r04;
   run_list_violations(
       command({"lantiand", "violations", "--data-dir", data.c_str(), "--rule", "R04"}), r04, err);
