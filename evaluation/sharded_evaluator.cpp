@@ -44,6 +44,12 @@ ShardedEvaluator::ShardedEvaluator(storage::Store& store, rules::EngineConfig co
       catalogue_(catalogue_store_.load()) {
   const auto loaded = catalogue_.snapshot();
   log_catalogue("rules_loaded", *loaded);
+  // An archive from before legal holds: hold its violations' frames before retention next runs.
+  std::string hold_error;
+  if (const auto held = violations_.hold_stored_evidence(hold_error); !held)
+    spdlog::error("event=legal_holds_failed error=\"{}\"", hold_error);
+  else if (*held)
+    spdlog::info("event=legal_holds_written violations={}", *held);
   // Silences that passed while the server was down are found before any terminal is heard.
   check_offline(now_unix_ms() / 1000);
   const std::size_t count =

@@ -96,6 +96,22 @@ bool summary_matches(const Summary& s, const ViolationQuery& q, const Jurisdicti
          (!j.zones.empty() && j.zones.count(std::string(s.zone)));
 }
 
+// The legal holds of a stored violation: one per archive frame its evidence refers to (evidence
+// from observations is kept anyway: retention never touches the observations family).
+void hold_evidence(const json::object& v, bool hold, std::vector<storage::RecordEdit>& edits) {
+  const auto* evidence = v.if_contains("evidence");
+  if (!evidence || !evidence->is_array()) return;
+  const auto id = text(v, "id");
+  for (const auto& e : evidence->as_array()) {
+    if (!e.is_object()) continue;
+    const auto raw = protocol::from_hex(text(e.as_object(), "frame_key"));
+    if (!raw || raw->size() != storage::frame_key_size) continue;
+    const std::string key(raw->begin(), raw->end());
+    edits.push_back({storage::Family::legal_holds, storage::legal_hold_key(key, id),
+                     hold ? std::optional<std::string>(std::string()) : std::nullopt});
+  }
+}
+
 void add_index(const json::object& v, std::vector<storage::RecordEdit>& edits) {
   for (auto& [key, value] : index_entries(v))
     edits.push_back({storage::Family::violation_index, std::move(key), std::move(value)});
@@ -206,8 +222,10 @@ std::optional<json::object> recorded(const rules::Violation& v,
     now = merged(*before, v);
     if (!now) return std::nullopt;
     remove_index(*before, edits);  // the evidence time may have moved
+    if (!before->contains("withdrawn")) hold_evidence(*before, false, edits);  // … and the frames
   }
   add_index(*now, edits);
+  hold_evidence(*now, true, edits);  // after the releases: a frame still referred to stays held
   if (ctx.from_frames)
     edits.push_back(
         {storage::Family::rule_state, raised_key(v.vin, v.raised_at_unix_s, v.id), std::string()});
@@ -229,6 +247,7 @@ std::optional<json::object> withdrawn(const std::optional<std::string>& current,
       {"unix_ms", now_unix_ms()},
       {"reason", "evaluating the vehicle again with late data no longer raises it"}};
   add_index(*v, edits);  // marks the statistics entry
+  hold_evidence(*v, false, edits);  // no longer evidence: retention may drop its frames
   return v;
 }
 
@@ -338,6 +357,31 @@ void ViolationStore::for_each(
                     const auto v = parse_object(value);
                     return !v || fn(id, *v);
                   });
+}
+
+std::optional<std::size_t> ViolationStore::hold_stored_evidence(std::string& error) {
+  static const std::string done_key = "h|holds_written";
+  if (store_.get(storage::Family::rule_state, done_key)) return 0;
+  std::size_t held = 0;
+  std::vector<storage::RecordEdit> edits;
+  bool ok = true;
+  const auto flush = [&] {
+    ok = ok && (edits.empty() || store_.apply(edits, storage::Durability::synced, error));
+    edits.clear();
+  };
+  store_.for_each(storage::Family::violations, "", [&](const std::string&, const std::string& value) {
+    const auto v = parse_object(value);
+    if (v && !v->contains("withdrawn")) {
+      hold_evidence(*v, true, edits);
+      ++held;
+    }
+    if (edits.size() >= 10000) flush();
+    return ok;
+  });
+  edits.push_back({storage::Family::rule_state, done_key, std::to_string(now_unix_ms())});
+  flush();
+  if (!ok) return std::nullopt;
+  return held;
 }
 
 bool ViolationStore::valid_cursor(const std::string& cursor) {

@@ -138,6 +138,13 @@ class ViolationStore {
                                                      std::int64_t to_unix_s,
                                                      const Jurisdiction& jurisdiction) const;
 
+  // Legal holds (storage legal_holds family): every archive frame the evidence of a violation not
+  // withdrawn refers to is held, so retention never drops it; write() keeps them as violations
+  // are raised, updated and withdrawn. This writes the holds of violations stored before holds
+  // existed, once per archive (a marker records it): the number of violations held, 0 when done
+  // before. nullopt with `error` when a write failed.
+  std::optional<std::size_t> hold_stored_evidence(std::string& error);
+
   // Parses a cursor; false when it is not one this store made.
   [[nodiscard]] static bool valid_cursor(const std::string& cursor);
 

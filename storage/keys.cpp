@@ -77,4 +77,10 @@ bool decode_report_entry(std::string_view value, std::int64_t& receive_unix_ms,
   return true;
 }
 
+std::string legal_hold_key(std::string_view frame_key, std::string_view holder) {
+  std::string key(frame_key);
+  key += holder;
+  return key;
+}
+
 }  // namespace lantian::storage

@@ -25,6 +25,10 @@ struct FrameKey {
 };
 [[nodiscard]] std::optional<FrameKey> parse_frame_key(std::string_view key) noexcept;
 
+// legal_holds: frame key · holder (a violation id) — one record per frame a holder's evidence
+// refers to; a frame is held while any record begins with its key.
+[[nodiscard]] std::string legal_hold_key(std::string_view frame_key, std::string_view holder);
+
 // block_index (archives written before report_index; read, never written): VIN · info type ·
 // collection time — the idempotency key of one block.
 [[nodiscard]] std::string block_key(const protocol::Vin& vin, std::uint8_t type,

@@ -33,7 +33,7 @@ constexpr const char* cf_meta = "meta";
 constexpr const char* reserved_cfs[] = {"violations", "violation_index", "registry",
                                         "zones",      "observations",    "permits",
                                         "audit",      "tokens",          "rule_state",
-                                        "terminal_keys", "areas"};
+                                        "terminal_keys", "areas",          "legal_holds"};
 constexpr const char* next_sequence_key = "next_sequence";
 // latest_state: VIN → one record per vehicle, rewritten once per batch that has its frames:
 //   0x02 · archive key length (8, big-endian) · archive key of its last frame
@@ -101,12 +101,15 @@ std::int64_t now_unix_ms() {
       .count();
 }
 
-// Drops raw frames and idempotency keys whose receive time is older than the retention.
+// Drops raw frames and idempotency keys whose receive time is older than the retention — except a
+// frame under a legal hold (evidence of a violation), asked of the store once it is open (until
+// then, and after close begins, nothing old is dropped).
 class RetentionFilter final : public rocksdb::CompactionFilter {
  public:
   RetentionFilter(std::chrono::hours retention, bool frames)
       : retention_(retention), frames_(frames) {}
-  bool Filter(int, const rocksdb::Slice&, const rocksdb::Slice& value, std::string*,
+  void attach(const Store* store) { store_.store(store); }
+  bool Filter(int, const rocksdb::Slice& key, const rocksdb::Slice& value, std::string*,
               bool*) const override {
     std::int64_t received_ms = 0;
     if (frames_) {
@@ -121,13 +124,17 @@ class RetentionFilter final : public rocksdb::CompactionFilter {
     }
     const auto cutoff =
         now_unix_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(retention_).count();
-    return received_ms < cutoff;
+    if (received_ms >= cutoff) return false;
+    if (!frames_) return true;
+    const Store* store = store_.load();
+    return store && !store->is_held(std::string_view(key.data(), key.size()));
   }
   const char* Name() const override { return "lantian.retention"; }
 
  private:
   std::chrono::hours retention_;
   bool frames_;
+  std::atomic<const Store*> store_{nullptr};
 };
 
 rocksdb::ColumnFamilyOptions family_options(const rocksdb::CompactionFilter* filter, bool bloom) {
@@ -260,6 +267,8 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options, std::string& err
   store->for_each_meta(next_sequence_key, [&](const std::string& value) {
     if (value.size() == 8) store->next_sequence_ = std::max(store->next_sequence_.load(), read_u64(value));
   });
+  if (store->frames_filter_)
+    static_cast<RetentionFilter*>(store->frames_filter_.get())->attach(store.get());
   store->start_writers();
   return store;
 }
@@ -450,6 +459,9 @@ void Store::close() {
     rocksdb::FlushOptions flush;
     db_->Flush(flush, handles_);
   }
+  // Compactions (whose retention filter reads the legal holds) end before the handles go.
+  if (frames_filter_) static_cast<RetentionFilter*>(frames_filter_.get())->attach(nullptr);
+  rocksdb::CancelAllBackgroundWork(db_.get(), /*wait=*/true);
   for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
   handles_.clear();
   db_->Close();
@@ -861,7 +873,8 @@ void Store::map_families(const std::vector<rocksdb::ColumnFamilyDescriptor>& des
       {Family::rule_state, "rule_state"},
       {Family::violation_index, "violation_index"},
       {Family::terminal_keys, "terminal_keys"},
-      {Family::areas, "areas"}};
+      {Family::areas, "areas"},
+      {Family::legal_holds, "legal_holds"}};
   for (std::size_t i = 0; i < descriptors.size(); ++i)
     for (const auto& [family, name] : names)
       if (descriptors[i].name == name) families_[family] = handles_[i];
@@ -948,6 +961,16 @@ void Store::for_each(Family family, const std::string& prefix,
   for (iter->Seek(std::max(prefix, start)); iter->Valid() && iter->key().starts_with(prefix);
        iter->Next())
     if (!fn(iter->key().ToString(), iter->value().ToString())) break;
+}
+
+bool Store::is_held(std::string_view frame_key) const {
+  const auto family = families_.find(Family::legal_holds);
+  if (family == families_.end()) return true;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family->second));
+  const rocksdb::Slice prefix(frame_key.data(), frame_key.size());
+  it->Seek(prefix);
+  if (!it->status().ok()) return true;
+  return it->Valid() && it->key().starts_with(prefix);
 }
 
 std::optional<FrameRecord> Store::frame(const std::string& frame_key) const {

@@ -9,6 +9,7 @@
 //   violation_index                             listings of violations, newest first
 //   rule_state                                  the rule worker's checkpoints, violations by raise
 //   terminal_keys VIN → JSON                    SM2 keys terminals registered by activation
+//   legal_holds   frame_key · holder → empty    frames evidence refers to: retention keeps them
 //   time audit, tokens                               reserved for the API
 //
 // Writes: any thread calls submit_or_notify() (or try_submit()); each writer thread (one per lane,
@@ -151,7 +152,8 @@ enum class Family {
   tokens,
   rule_state,
   terminal_keys,
-  areas
+  areas,
+  legal_holds
 };
 
 // One change of a record: a put, or a delete when `value` is empty.
@@ -260,6 +262,10 @@ class Store {
   // A frame by its archive key.
   [[nodiscard]] std::optional<FrameRecord> frame(const std::string& frame_key) const;
 
+  // A frame `frame_key` (raw bytes) is under a legal hold: some record of the legal_holds family
+  // begins with it (storage::legal_hold_key). Retention never drops such a frame. True when the
+  // holds cannot be read (never drop what may be evidence).
+  [[nodiscard]] bool is_held(std::string_view frame_key) const;
   // Runs a full compaction of the frame archive now (retention is applied during compactions).
   void compact();
 

@@ -13,6 +13,7 @@
 #include "evaluation/checkpoint_store.hpp"
 #include "evaluation/observation_store.hpp"
 #include "evaluation/violation_store.hpp"
+#include "protocol/json.hpp"
 #include "rules/observations.hpp"
 #include "rules/records_json.hpp"
 #include "temp_store.hpp"
@@ -368,6 +369,73 @@ TEST(ViolationStore, AViolationIsFiledWhereItsEvidenceWas) {
   const auto page = violations.list(by_county, {});
   ASSERT_EQ(page.items.size(), 1u);
   EXPECT_EQ(page.items[0].at("id").as_string(), "R01|" + vin + "|" + std::to_string(new_year_2026 + 2 * 86400));
+}
+
+}  // namespace
+}  // namespace lantian::evaluation
+
+namespace lantian::evaluation {
+namespace {
+
+// The archive key (hex, as evidence keeps it) of frame `sequence` of `vin` at `at`.
+std::string evidence_key(std::int64_t at, std::uint64_t sequence) {
+  protocol::Vin v{};
+  std::copy(vin.begin(), vin.end(), v.begin());
+  const auto raw = storage::frame_key(v, at, sequence);
+  return protocol::to_hex(protocol::ByteView(reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()));
+}
+std::string raw_key(const std::string& hex) {
+  const auto b = protocol::from_hex(hex);
+  return std::string(b->begin(), b->end());
+}
+
+// Evidence is never deleted: the frames of a violation are held while it stands; a withdrawal
+// releases them unless another violation still refers to them; an archive from before holds is
+// held once at start.
+TEST(ViolationStore, HoldsTheFramesOfEveryViolationNotWithdrawn) {
+  TempStore store;
+  ViolationStore violations(*store);
+  const auto shared = evidence_key(new_year_2026 + 60, 7);
+  auto gone = violation("R03", new_year_2026 + 60);
+  gone.evidence = {{shared, 0}, {evidence_key(new_year_2026 + 70, 8), 0}};
+  auto kept = violation("R02", new_year_2026 - 3600);
+  kept.evidence = {{shared, 1}, {"observation:gate-1", -1}};
+  ASSERT_TRUE(violations.record({{gone.id, gone}, {kept.id, kept}}, {}).error.empty());
+  const auto holds = [&] {
+    std::set<std::string> out;
+    (*store).for_each(storage::Family::legal_holds, "",
+                      [&](const std::string& key, const std::string&) {
+                        out.insert(key);
+                        return true;
+                      });
+    return out;
+  };
+  EXPECT_EQ(holds(), (std::set<std::string>{raw_key(shared) + gone.id, raw_key(shared) + kept.id,
+                                            raw_key(evidence_key(new_year_2026 + 70, 8)) + gone.id}));
+
+  // Re-evaluated from new year without `gone`: withdrawn, its holds released; `kept` (raised
+  // earlier) still holds the shared frame.
+  const auto written = violations.write(
+      {.reevaluated = ViolationChanges::Reevaluation{vin, new_year_2026}});
+  ASSERT_EQ(written.withdrawn, std::vector<std::string>{gone.id});
+  EXPECT_EQ(holds(), (std::set<std::string>{raw_key(shared) + kept.id}));
+  EXPECT_TRUE((*store).is_held(raw_key(shared)));
+  EXPECT_FALSE((*store).is_held(raw_key(evidence_key(new_year_2026 + 70, 8))));
+
+  // Raised again: held again.
+  ASSERT_TRUE(violations.record({{gone.id, gone}}, {}).error.empty());
+  EXPECT_EQ(holds().size(), 3u);
+
+  // An archive whose violations were stored before holds: held once.
+  TempStore older;
+  std::string error;
+  ASSERT_TRUE((*older).put(storage::Family::violations, kept.id,
+                           boost::json::serialize(rules::to_json(kept, 1)), error))
+      << error;
+  ViolationStore older_violations(*older);
+  EXPECT_EQ(older_violations.hold_stored_evidence(error), 1u);
+  EXPECT_TRUE((*older).is_held(raw_key(shared)));
+  EXPECT_EQ(older_violations.hold_stored_evidence(error), 0u);  // done before
 }
 
 }  // namespace

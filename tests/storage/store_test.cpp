@@ -524,6 +524,44 @@ TEST(Store, RetentionDropsOldFramesAtCompaction) {
   EXPECT_EQ(frames[0].raw, corpus_frame("e4-logout").bytes);
 }
 
+// Evidence is never deleted: a frame a violation refers to stays past the retention until its
+// hold is released, then goes at the next compaction.
+TEST(Store, RetentionKeepsAFrameUnderALegalHold) {
+  TempDir dir;
+  std::string error;
+  auto store = Store::open({.dir = dir.path(), .retention = std::chrono::hours(24)}, error);
+  ASSERT_TRUE(store) << error;
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  const auto old_ms = now_ms - 48 * 3600 * 1000;
+  submit_and_wait(*store, write_of("e1-login", old_ms));
+  submit_and_wait(*store, write_of("e3-hj1239-realtime-signed", old_ms));
+  const auto before = all_frames(*store);
+  ASSERT_EQ(before.size(), 2u);
+  std::vector<std::string> keys;
+  store->for_each_frame(std::nullopt, INT64_MIN / 2, INT64_MAX / 2,
+                        [&](const FrameKey& key, const FrameRecord&) {
+                          keys.push_back(frame_key(key.vin, key.collection_unix_s, key.sequence));
+                          return true;
+                        });
+  ASSERT_EQ(keys.size(), 2u);
+  const auto hold = legal_hold_key(keys[1], "R10|LFWADRJF011002346|1");
+  ASSERT_TRUE(store->put(Family::legal_holds, hold, "", error)) << error;
+  EXPECT_FALSE(store->is_held(keys[0]));
+  EXPECT_TRUE(store->is_held(keys[1]));
+
+  store->compact();
+  auto frames = all_frames(*store);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].raw, corpus_frame("e3-hj1239-realtime-signed").bytes);
+
+  ASSERT_TRUE(store->apply({{Family::legal_holds, hold, std::nullopt}}, Durability::synced, error))
+      << error;
+  store->compact();
+  EXPECT_TRUE(all_frames(*store).empty());
+}
+
 TEST(Store, RefusesWritesAfterClose) {
   TempDir dir;
   auto store = open_store(dir.path());
