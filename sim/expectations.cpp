@@ -33,17 +33,19 @@ void Expectations::observe(const SimSample& s) {
     if (r01_days_.insert((s.unix_s + 8 * 3600) / 86400).second)
       out_.push_back({"R01", spec_.vin, "", s.unix_s});
   }
-  // R02 / R03: consecutive fixes inside a zone that bans this vehicle now.
+  // R02 / R03 / R13: consecutive fixes inside a zone that bans this vehicle now.
   const bool exempt = std::any_of(here.begin(), here.end(), [&](const rules::Zone* z) {
     return z->kind == rules::ZoneKind::exempt_corridor && z->applies_to_category(spec_.category) &&
            z->active_at(s.unix_s);
   });
+  // A machine of unknown stage cannot show it may work in any 禁用区 (R13).
   std::set<std::string> inside;
-  if (!exempt && stage_) {
+  if (!exempt && (stage_ || machine)) {
     for (const rules::Zone* z : here) {
       const auto kind = machine ? rules::ZoneKind::nrmm_ban : rules::ZoneKind::truck_restriction;
-      if (z->kind != kind || !z->applies_to_category(spec_.category) || !z->active_at(s.unix_s) ||
-          !z->banned_max_stage || !rules::stage_at_most(*stage_, *z->banned_max_stage))
+      if (z->kind != kind || !z->applies_to_category(spec_.category) || !z->active_at(s.unix_s))
+        continue;
+      if (stage_ && (!z->banned_max_stage || !rules::stage_at_most(*stage_, *z->banned_max_stage)))
         continue;
       if (machine && s.engine_rpm < r03_min_rpm) continue;
       inside.insert(z->id);
@@ -53,7 +55,8 @@ void Expectations::observe(const SimSample& s) {
   for (const auto& id : inside) {
     auto [it, fresh] = visits_.try_emplace(id, 0);
     if (++it->second == consecutive_fixes)
-      out_.push_back({machine ? "R03" : "R02", spec_.vin, id, s.unix_s - (consecutive_fixes - 1)});
+      out_.push_back({!machine ? "R02" : stage_ ? "R03" : "R13", spec_.vin, id,
+                      s.unix_s - (consecutive_fixes - 1)});
   }
   // R04: the smoke meter above the limit for three consecutive samples with a warm engine.
   last_coolant_ = s.coolant_c;

@@ -4,8 +4,8 @@
 // a test) compares with `lantiand violations` afterwards.
 //
 // Only the rules a role is built to trigger are predicted — R01 (国三 truck moving, once per
-// Beijing day), R02/R03 (inside a zone that bans the vehicle, at least two consecutive fixes, once
-// per visit), R04 (smoke above the machine's GB 36886 limit for three consecutive warm samples,
+// Beijing day), R02/R03/R13 (inside a zone that bans the vehicle — R13: a machine of unknown stage
+// in any 禁用区 — at least two consecutive fixes, once per visit), R04 (smoke above the machine's GB 36886 limit for three consecutive warm samples,
 // once per streak) — using the deployment's zones and the rule thresholds of docs/rules.md. Every
 // other rule should stay silent for simulated vehicles: their values are plausible by design.
 
@@ -24,7 +24,7 @@
 namespace lantian::sim {
 
 struct ExpectedViolation {
-  std::string rule, vin, zone;   // zone: R02/R03 only
+  std::string rule, vin, zone;   // zone: R02/R03/R13 only
   std::int64_t at_unix_s = 0;    // the time of the evidence that opens it
   auto operator<=>(const ExpectedViolation&) const = default;
 };

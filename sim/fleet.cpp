@@ -167,13 +167,15 @@ std::string_view to_string(Role role) noexcept {
     case Role::machine: return "machine";
     case Role::black_smoke_machine: return "black_smoke_machine";
     case Role::banned_zone_machine: return "banned_zone_machine";
+    case Role::guo3_light_truck: return "guo3_light_truck";
+    case Role::unknown_stage_zone_machine: return "unknown_stage_zone_machine";
   }
   return "?";
 }
 
 bool is_machine(Role role) noexcept {
   return role == Role::machine || role == Role::black_smoke_machine ||
-         role == Role::banned_zone_machine;
+         role == Role::banned_zone_machine || role == Role::unknown_stage_zone_machine;
 }
 
 double distance_m(LonLat a, LonLat b) noexcept {
@@ -211,6 +213,8 @@ std::optional<Scenario> parse_scenario(std::istream& in, std::string& error) {
                          : key == "machines"             ? &s.machines
                          : key == "black_smoke_machines" ? &s.black_smoke_machines
                          : key == "banned_zone_machines" ? &s.banned_zone_machines
+                         : key == "guo3_light_trucks"    ? &s.guo3_light_trucks
+                         : key == "unknown_stage_zone_machines" ? &s.unknown_stage_zone_machines
                                                          : nullptr;
     try {
       std::size_t used = 0;
@@ -266,14 +270,16 @@ std::optional<Scenario> preset_scenario(std::string_view name, std::size_t vehic
     return s;
   }
   if (name == "mixed") {
-    // Per 100 vehicles: 60 国六, 15 国三, 5 into a zone, 12 machines, 5 black smoke, 3 banned.
-    s.guo3_trucks = vehicles * 15 / 100;
+    // Per 100 vehicles: 57 国六, 12 国三, 3 国三 light trucks, 5 into a zone, 12 machines,
+    // 5 black smoke, 3 banned, 3 of unknown stage in a ban zone.
+    s.guo3_trucks = vehicles * 12 / 100;
+    s.guo3_light_trucks = vehicles * 3 / 100;
     s.banned_zone_trucks = vehicles * 5 / 100;
     s.machines = vehicles * 12 / 100;
     s.black_smoke_machines = vehicles * 5 / 100;
     s.banned_zone_machines = vehicles * 3 / 100;
-    s.guo6_trucks = vehicles - s.guo3_trucks - s.banned_zone_trucks - s.machines -
-                    s.black_smoke_machines - s.banned_zone_machines;
+    s.unknown_stage_zone_machines = vehicles * 3 / 100;
+    s.guo6_trucks = vehicles - (s.total() - s.guo6_trucks);
     return s;
   }
   return std::nullopt;
@@ -289,8 +295,12 @@ std::optional<std::vector<VehicleSpec>> plan_fleet(const Scenario& scenario,
     error = "banned_zone_trucks needs a truck restriction zone banning 国四 N3 trucks (--zones)";
     return std::nullopt;
   }
-  if (scenario.banned_zone_machines > 0 && machine_zones.empty()) {
-    error = "banned_zone_machines needs a machinery ban zone banning 非道路国二 (--zones)";
+  const std::size_t into_machine_zones =
+      scenario.banned_zone_machines + scenario.unknown_stage_zone_machines;
+  if (into_machine_zones > 0 && machine_zones.empty()) {
+    error =
+        "banned_zone_machines and unknown_stage_zone_machines need a machinery ban zone banning "
+        "非道路国二 (--zones)";
     return std::nullopt;
   }
   // Deep points inside each target zone are found once (a few per zone) and shared.
@@ -308,7 +318,7 @@ std::optional<std::vector<VehicleSpec>> plan_fleet(const Scenario& scenario,
   const auto truck_targets = targets(truck_zones);
   const auto machine_targets = targets(machine_zones);
   if ((scenario.banned_zone_trucks > 0 && truck_targets.empty()) ||
-      (scenario.banned_zone_machines > 0 && machine_targets.empty())) {
+      (into_machine_zones > 0 && machine_targets.empty())) {
     error = "no point at least 1 km inside a banning zone";
     return std::nullopt;
   }
@@ -328,11 +338,14 @@ std::optional<std::vector<VehicleSpec>> plan_fleet(const Scenario& scenario,
         v.profile = protocol::Profile::nonroad;
         v.category = "nrmm:excavator";
         v.rated_power_kw = 75 + static_cast<double>(rng() % 150);
-        v.stage = role == Role::machine ? "NR4" : role == Role::black_smoke_machine ? "NR3" : "NR2";
+        v.stage = role == Role::machine                      ? "NR4"
+                  : role == Role::black_smoke_machine        ? "NR3"
+                  : role == Role::unknown_stage_zone_machine ? ""
+                                                             : "NR2";
         // The machine code: prefecture code, kind, and the fleet index.
         const std::string serial = std::to_string(100'000'000'000ULL + v.index);
         v.vin = std::string(home.code.substr(0, 4)) + "EX" + serial.substr(1);
-        if (role == Role::banned_zone_machine) {
+        if (role == Role::banned_zone_machine || role == Role::unknown_stage_zone_machine) {
           const auto& [zone, points] = machine_targets[i % machine_targets.size()];
           v.target_zone = zone->id;
           v.site = points[rng() % points.size()];
@@ -352,12 +365,16 @@ std::optional<std::vector<VehicleSpec>> plan_fleet(const Scenario& scenario,
         }
       } else {
         v.profile = scenario.truck_profile;
-        v.category = "N3";
-        v.rated_power_kw = 200 + static_cast<double>(rng() % 150);
-        v.stage = role == Role::guo3_truck ? "CN3" : role == Role::guo6_truck ? "CN6b" : "CN4";
-        const char year = role == Role::guo3_truck ? 'A' : role == Role::guo6_truck ? 'N' : 'E';
-        v.vin = make_vin("LZZ5CLSB", year, v.index);
+        const bool light = role == Role::guo3_light_truck;
+        v.category = light ? "N1" : "N3";
+        v.rated_power_kw = light ? 70 + static_cast<double>(rng() % 40)
+                                 : 200 + static_cast<double>(rng() % 150);
+        const bool guo3 = role == Role::guo3_truck || light;
+        v.stage = guo3 ? "CN3" : role == Role::guo6_truck ? "CN6b" : "CN4";
+        const char year = guo3 ? 'A' : role == Role::guo6_truck ? 'N' : 'E';
+        v.vin = make_vin(light ? "LGWEF4A5" : "LZZ5CLSB", year, v.index);
         v.plate = make_plate(home, v.index);
+        v.plate_color = light ? "blue" : "yellow";  // 小型 plates are blue, 大型 yellow
         // Trips between three parks of different cities; every leg clear of the zones.
         bool planned = false;
         for (int tries = 0; tries < 200 && !planned; ++tries) {
@@ -391,7 +408,9 @@ std::optional<std::vector<VehicleSpec>> plan_fleet(const Scenario& scenario,
       !add(Role::banned_zone_truck, scenario.banned_zone_trucks) ||
       !add(Role::machine, scenario.machines) ||
       !add(Role::black_smoke_machine, scenario.black_smoke_machines) ||
-      !add(Role::banned_zone_machine, scenario.banned_zone_machines))
+      !add(Role::banned_zone_machine, scenario.banned_zone_machines) ||
+      !add(Role::guo3_light_truck, scenario.guo3_light_trucks) ||
+      !add(Role::unknown_stage_zone_machine, scenario.unknown_stage_zone_machines))
     return std::nullopt;
   return fleet;
 }
@@ -412,8 +431,8 @@ void write_registry_csv(const std::vector<VehicleSpec>& fleet, std::ostream& out
   out << "vin,plate,plate_color,category,fuel,emission_stage,stage_source,rated_power_kw,profile,"
          "owner,registration_code,chip_id,sm2_public_key\n";
   for (const auto& v : fleet) {
-    out << v.vin << ',' << v.plate << ',' << (v.plate.empty() ? "" : "yellow") << ','
-        << v.category << ",diesel," << v.stage << ",registry," << v.rated_power_kw << ','
+    out << v.vin << ',' << v.plate << ',' << v.plate_color << ',' << v.category << ",diesel,"
+        << v.stage << ',' << (v.stage.empty() ? "" : "registry") << ',' << v.rated_power_kw << ','
         << protocol::to_string(v.profile) << ",模拟车队 " << to_string(v.role) << ','
         << v.registration_code << ',' << v.chip_id << ','
         << (v.signer ? protocol::to_hex(protocol::ByteView(v.signer->public_key())) : "") << '\n';

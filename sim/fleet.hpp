@@ -12,6 +12,10 @@
 //   machine             非道路国四 excavator working at a site outside every zone → nothing
 //   black_smoke_machine 非道路国三 excavator with a smoke meter reading above every limit → R04
 //   banned_zone_machine 非道路国二 excavator working inside a machinery ban zone → R03
+//   guo3_light_truck    国三 N1 light truck (blue plate) on trips away from every zone → R01 once per
+//                       Beijing day it moves (the phase-out covers every diesel truck)
+//   unknown_stage_zone_machine  excavator registered without an emission stage, working inside a
+//                       machinery ban zone → R13 per visit (it cannot show it may work there)
 
 #include <cstdint>
 #include <iosfwd>
@@ -32,7 +36,9 @@ enum class Role {
   banned_zone_truck,
   machine,
   black_smoke_machine,
-  banned_zone_machine
+  banned_zone_machine,
+  guo3_light_truck,
+  unknown_stage_zone_machine
 };
 [[nodiscard]] std::string_view to_string(Role role) noexcept;
 [[nodiscard]] bool is_machine(Role role) noexcept;
@@ -41,6 +47,7 @@ struct Scenario {
   // Vehicles of each role.
   std::size_t guo6_trucks = 0, guo3_trucks = 0, banned_zone_trucks = 0;
   std::size_t machines = 0, black_smoke_machines = 0, banned_zone_machines = 0;
+  std::size_t guo3_light_trucks = 0, unknown_stage_zone_machines = 0;
   // The protocol of the trucks (gb17691 or hj1239); machines always speak the non-road format.
   protocol::Profile truck_profile = protocol::Profile::hj1239;
   std::uint64_t seed = 1;
@@ -54,7 +61,7 @@ struct Scenario {
 
   [[nodiscard]] std::size_t total() const noexcept {
     return guo6_trucks + guo3_trucks + banned_zone_trucks + machines + black_smoke_machines +
-           banned_zone_machines;
+           banned_zone_machines + guo3_light_trucks + unknown_stage_zone_machines;
   }
 };
 
@@ -72,7 +79,7 @@ struct VehicleSpec {
   std::size_t index = 0;  // position in the fleet
   Role role = Role::guo6_truck;
   std::string vin;  // a VIN with a valid check digit, or a machine's 17-character code
-  std::string plate, stage, category, registration_code;
+  std::string plate, plate_color, stage, category, registration_code;  // stage empty: unknown
   double rated_power_kw = 0;
   protocol::Profile profile = protocol::Profile::hj1239;
   std::uint64_t seed = 0;         // the vehicle's own random stream

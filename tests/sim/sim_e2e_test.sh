@@ -1,6 +1,7 @@
 #!/bin/bash
 # lantian-sim against a real lantiand, as an operator runs them (docs/simulator.md):
-#   1. plan the CI scenario, import its registry and the sample zones, start lantiand (TLS);
+#   1. plan the CI scenario, import its registry, the sample zones and city outlines, start
+#      lantiand (TLS);
 #      run 300 terminals in 2 processes over 4 source addresses, with coverage gaps and a
 #      reconnect storm; every report is answered, every answered report is in `lantiand export`,
 #      and the stored violations are exactly the ones the scenario predicted;
@@ -43,6 +44,7 @@ cd "$work"
   --registry-out fleet.csv --plan-only
 "$bin/lantiand" import-registry --data-dir data fleet.csv
 "$bin/lantiand" import-zones --data-dir data "$samples/zones-henan-sample.geojson"
+"$bin/lantiand" import-areas --data-dir data "$samples/areas-henan-sample.geojson"
 start_server data
 "$bin/lantian-sim" --connect "tls://127.0.0.1:$port" --scenario "$scenario" \
   --zones "$samples/zones-henan-sample.geojson" --gb17691-replies --window 2 --duration 12 \
@@ -62,10 +64,13 @@ resumed=$(json_field tls_resumed report.json)
 [ "$(wc -l < acked.txt)" = "$acked" ] || fail "ack log has $(wc -l < acked.txt) lines, $acked acked"
 [ "$dropped" = 270 ] && [ "$back" = 270 ] || fail "storm: dropped $dropped, back $back (270 expected)"
 [ "$resumed" -ge 200 ] || fail "only $resumed TLS sessions resumed after the storm"
-for rule in R01 R02 R03 R04; do
+for rule in R01 R02 R03 R04 R13; do
   n=$(grep -c "\"rule\":\"$rule\"" expected.jsonl || true)
   [ "$n" -ge 3 ] || fail "the scenario predicted $n $rule violations: $(cat expected.jsonl)"
 done
+light=$(grep -c "^LGWEF4A5" fleet.csv || true)  # the 国三 N1 light trucks: R01 too
+[ "$(grep '"rule":"R01"' expected.jsonl | grep -c '"vin":"LGWEF4A5')" = "$light" ] ||
+  fail "not every 国三 light truck is predicted an R01"
 # A graceful stop: every stored frame is evaluated before lantiand exits (its rule worker drains).
 kill -TERM "$server_pid"
 wait "$server_pid" || fail "lantiand did not stop cleanly: $(tail -5 "$work/server.log")"
@@ -74,6 +79,11 @@ server_pid=
 "$bin/lantian-sim" check-acked acked.txt export.jsonl
 "$bin/lantiand" violations --data-dir data > violations.jsonl
 "$bin/lantian-sim" check-violations expected.jsonl violations.jsonl fleet.csv
+# Filed where they happened: every 禁用区 violation lies in a sample city outline.
+machine_zone=$(grep -cE '"rule":"R(03|13)"' violations.jsonl || true)
+filed=$(grep -E '"rule":"R(03|13)"' violations.jsonl | grep -cE '"city_adcode":"41(01|03)00"' || true)
+[ "$machine_zone" -gt 0 ] && [ "$filed" = "$machine_zone" ] ||
+  fail "$filed of $machine_zone machinery-zone violations filed by area"
 echo "scenario: sent $sent, acked $acked, retried $retried, storm $back/$dropped back, resumed $resumed"
 
 # --- 2. kill -9 under load -------------------------------------------------------------------

@@ -47,6 +47,7 @@ Scenario one_of_each() {
   Scenario s;
   s.guo6_trucks = s.guo3_trucks = s.banned_zone_trucks = 2;
   s.machines = s.black_smoke_machines = s.banned_zone_machines = 2;
+  s.guo3_light_trucks = s.unknown_stage_zone_machines = 2;
   return s;
 }
 
@@ -106,8 +107,10 @@ TEST(Scenario, ParsesKeysAndRejectsBadLines) {
   }
   const auto mixed = preset_scenario("mixed", 100);
   ASSERT_TRUE(mixed);
-  EXPECT_EQ(mixed->guo6_trucks, 60u);
-  EXPECT_EQ(mixed->guo3_trucks, 15u);
+  EXPECT_EQ(mixed->guo6_trucks, 57u);
+  EXPECT_EQ(mixed->guo3_trucks, 12u);
+  EXPECT_EQ(mixed->guo3_light_trucks, 3u);
+  EXPECT_EQ(mixed->unknown_stage_zone_machines, 3u);
   EXPECT_EQ(mixed->total(), 100u);
   EXPECT_FALSE(preset_scenario("trains", 10));
 }
@@ -117,21 +120,23 @@ TEST(Fleet, RegistryImportsCleanlyWithEveryRoleStaged) {
   std::string error;
   const auto fleet = plan_fleet(one_of_each(), zones.get(), error);
   ASSERT_TRUE(fleet) << error;
-  ASSERT_EQ(fleet->size(), 12u);
+  ASSERT_EQ(fleet->size(), 16u);
   std::stringstream csv;
   write_registry_csv(*fleet, csv);
   const auto imported = rules::import_registry_csv(csv, 2027);
   EXPECT_TRUE(imported.rejected.empty()) << imported.rejected.front().reason;
-  ASSERT_EQ(imported.records.size(), 12u);
+  ASSERT_EQ(imported.records.size(), 16u);
   rules::Registry registry;
   for (const auto& r : imported.records) registry.upsert(r);
-  const std::map<Role, std::pair<rules::Stage, std::string>> staged{
+  const std::map<Role, std::pair<std::optional<rules::Stage>, std::string>> staged{
       {Role::guo6_truck, {rules::Stage::CN6b, "N3"}},
       {Role::guo3_truck, {rules::Stage::CN3, "N3"}},
       {Role::banned_zone_truck, {rules::Stage::CN4, "N3"}},
       {Role::machine, {rules::Stage::NR4, "nrmm:excavator"}},
       {Role::black_smoke_machine, {rules::Stage::NR3, "nrmm:excavator"}},
-      {Role::banned_zone_machine, {rules::Stage::NR2, "nrmm:excavator"}}};
+      {Role::banned_zone_machine, {rules::Stage::NR2, "nrmm:excavator"}},
+      {Role::guo3_light_truck, {rules::Stage::CN3, "N1"}},
+      {Role::unknown_stage_zone_machine, {std::nullopt, "nrmm:excavator"}}};
   std::set<std::string> vins;
   for (const auto& v : *fleet) {
     const auto* r = registry.find(v.vin);
@@ -165,9 +170,11 @@ TEST(Fleet, BannedRolesNeedABanningZone) {
   EXPECT_FALSE(plan_fleet(s, nullptr, error));
   EXPECT_EQ(error, "banned_zone_trucks needs a truck restriction zone banning 国四 N3 trucks (--zones)");
   s = {};
-  s.banned_zone_machines = 1;
+  s.unknown_stage_zone_machines = 1;
   EXPECT_FALSE(plan_fleet(s, nullptr, error));
-  EXPECT_EQ(error, "banned_zone_machines needs a machinery ban zone banning 非道路国二 (--zones)");
+  EXPECT_EQ(error,
+            "banned_zone_machines and unknown_stage_zone_machines need a machinery ban zone "
+            "banning 非道路国二 (--zones)");
 }
 
 // A day of every role: positions never jump (R12's 200 km/h), values stay in their ranges, trucks
@@ -411,6 +418,29 @@ TEST(Expectations, PredictsEachRoleOnce) {
   r01.observe(at(morning + 86400, 114.0, 33.0));  // the next day: another
   ASSERT_EQ(r01.violations().size(), 2u);
   EXPECT_EQ(r01.violations()[1], (ExpectedViolation{"R01", old.vin, "", morning + 86400}));
+
+  // A 国三 N1 light truck: R01 as any diesel truck.
+  VehicleSpec light = old;
+  light.role = Role::guo3_light_truck;
+  light.category = "N1";
+  Expectations r01_light(light, nullptr, phase_out);
+  r01_light.observe(at(morning, 114.0, 33.0));
+  ASSERT_EQ(r01_light.violations().size(), 1u);
+  EXPECT_EQ(r01_light.violations()[0], (ExpectedViolation{"R01", light.vin, "", morning}));
+
+  // A machine of unknown stage working in 郑州's 禁用区: R13 per visit; idling there is not working.
+  VehicleSpec unknown;
+  unknown.vin = "4101EX00000000051";
+  unknown.role = Role::unknown_stage_zone_machine;
+  unknown.category = "nrmm:excavator";
+  Expectations r13(unknown, zones.get(), phase_out);
+  auto idle = at(morning, 113.68, 34.76);
+  idle.engine_rpm = 400;
+  r13.observe(idle);
+  r13.observe(at(morning + 1, 113.68, 34.76));
+  r13.observe(at(morning + 2, 113.68, 34.76));
+  ASSERT_EQ(r13.violations().size(), 1u);
+  EXPECT_EQ(r13.violations()[0], (ExpectedViolation{"R13", unknown.vin, "zz-nrmm-ban", morning + 1}));
 
   VehicleSpec smoker;
   smoker.vin = "4107EX00000000047";
