@@ -54,6 +54,12 @@ rules::Registry CatalogueStore::load_registry() const {
   return registry;
 }
 
+std::optional<rules::VehicleRecord> CatalogueStore::vehicle(const std::string& vin) const {
+  const auto value = store_.get(storage::Family::registry, vin);
+  if (!value) return std::nullopt;
+  return rules::vehicle_from_json(*value);
+}
+
 int CatalogueStore::latest_version(storage::Family family) const {
   int latest = 0;
   for_each_version(family, [&](int version, const std::string&) { latest = version; });

@@ -27,6 +27,8 @@ class CatalogueStore {
   // The registry with its permits, and the newest zone and area versions.
   [[nodiscard]] Catalogue load() const;
   [[nodiscard]] rules::Registry load_registry() const;
+  // The stored record of one vehicle (without permits); nullopt when it is not registered.
+  [[nodiscard]] std::optional<rules::VehicleRecord> vehicle(const std::string& vin) const;
   [[nodiscard]] std::shared_ptr<const rules::ZoneIndex> load_latest_zones() const;
   // Zone version `version` (1, 2, …); nullptr when there is none.
   [[nodiscard]] std::shared_ptr<const rules::ZoneIndex> load_zones(int version) const;

@@ -87,6 +87,21 @@ std::string vehicle_city(const rules::Registry& registry, const std::string& vin
   return r ? rules::registration_city(*r) : std::string();
 }
 
+// A restricted token may write a vehicle record only when both the record as it would be and the
+// record as stored (if any) are registered in its cities: otherwise a city operator could take
+// another city's vehicle by giving it one of its own plates. Empty: allowed; else why not.
+std::string vehicle_write_refusal(ApiContext& ctx, const evaluation::Jurisdiction& j,
+                                  const rules::VehicleRecord& record) {
+  if (j.unrestricted()) return {};
+  if (!j.cities.count(rules::registration_city(record)))
+    return "the vehicle is not registered in this token's cities";
+  if (const auto stored = ctx.catalogue_store.vehicle(record.vin);
+      stored && !j.cities.count(rules::registration_city(*stored)))
+    return "the vehicle is registered in " + rules::registration_city(*stored) +
+           ", outside this token's cities";
+  return {};
+}
+
 // A restricted token sees a vehicle registered in its cities, or one with a violation it may see.
 bool vehicle_visible(ApiContext& ctx, const rules::Registry& registry, const TokenRecord& token,
                      const std::string& vin) {
@@ -318,10 +333,9 @@ ApiResponse upsert_vehicle(ApiContext& ctx, const ApiRequest& r) {
   if (!imported.rejected.empty())
     throw ApiError(http::status::bad_request, "invalid_record", imported.rejected.front().reason);
   const auto& record = imported.records.at(0);
-  const auto& j = r.token.jurisdiction;
-  if (!j.unrestricted() && !j.cities.count(rules::registration_city(record)))
-    throw ApiError(http::status::forbidden, "outside_jurisdiction",
-                   "the vehicle is not registered in this token's cities");
+  if (const auto refusal = vehicle_write_refusal(ctx, r.token.jurisdiction, record);
+      !refusal.empty())
+    throw ApiError(http::status::forbidden, "outside_jurisdiction", refusal);
   std::string error;
   if (!ctx.catalogue_store.put_vehicles({record}, error)) throw std::runtime_error(error);
   ctx.evaluator.reload();
@@ -349,9 +363,8 @@ ApiResponse import_registry(ApiContext& ctx, const ApiRequest& r) {
   const auto& j = r.token.jurisdiction;
   std::vector<rules::VehicleRecord> accepted;
   for (auto& record : imported.records) {
-    if (!j.unrestricted() && !j.cities.count(rules::registration_city(record))) {
-      rejected.push_back(
-          json::object{{"vin", record.vin}, {"reason", "not registered in this token's cities"}});
+    if (const auto refusal = vehicle_write_refusal(ctx, j, record); !refusal.empty()) {
+      rejected.push_back(json::object{{"vin", record.vin}, {"reason", refusal}});
       continue;
     }
     accepted.push_back(std::move(record));

@@ -448,6 +448,28 @@ TEST_F(ApiTest, OperatorsKeepRegistryZonesAndObservations) {
               R"({"plate":"豫A87590","category":"N3","fuel":"diesel","emission_stage":"国三"})")
           .status,
       403u);
+  // … nor take one: a 郑州 operator giving 开封's vehicle a 豫A plate is refused, by PUT and by CSV,
+  // and the stored record stays 开封's.
+  const auto zhengzhou_operator = token(api::Role::operator_, {"郑州"});
+  const auto taken = client_->request(
+      verb::put, "/api/v1/vehicles/LGAD6SJA1RG736370", zhengzhou_operator,
+      R"({"plate":"豫A12345","category":"N3","fuel":"diesel","emission_stage":"国六b"})");
+  EXPECT_EQ(taken.status, 403u);
+  EXPECT_EQ(taken.json().at("error").at("message").as_string(),
+            "the vehicle is registered in 开封, outside this token's cities");
+  const auto taken_csv = client_->request(verb::post, "/api/v1/registry", zhengzhou_operator,
+                                          "vin,plate,category,fuel,emission_stage\n"
+                                          "LGAD6SJA1RG736370,豫A12345,N3,diesel,国六b\n",
+                                          "text/csv");
+  ASSERT_EQ(taken_csv.status, 200u) << taken_csv.body;
+  EXPECT_EQ(taken_csv.json().at("imported").as_int64(), 0);
+  EXPECT_EQ(taken_csv.json().at("rejected").at(0).at("reason").as_string(),
+            "the vehicle is registered in 开封, outside this token's cities");
+  EXPECT_EQ(client_->get("/api/v1/vehicles/LGAD6SJA1RG736370", operator_)
+                .json()
+                .at("registry")
+                .at("plate"),
+            "豫B12345");
   // Zones: a bad upload stores nothing; a good one is the next version, used from then on.
   const auto broken =
       client_->post("/api/v1/zones", operator_,
