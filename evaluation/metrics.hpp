@@ -58,6 +58,7 @@ struct EvaluationMetrics {
   Gauge backlog_frames;            // handed over and not yet evaluated
   CountsByRule violations_raised;  // new violations stored
   Counter violations_withdrawn;
+  Counter violations_rereview;  // reviewed ones late data no longer raises: flagged, kept
 };
 
 }  // namespace lantian::evaluation

@@ -298,6 +298,11 @@ void ShardedEvaluator::write(const ViolationChanges& changes, std::string_view v
   metrics_.violations_withdrawn.inc(written.withdrawn.size());
   for (const auto& id : written.withdrawn)
     spdlog::info("event=violation_withdrawn vin={} id=\"{}\"", vin, id);
+  metrics_.violations_rereview.inc(written.flagged_for_rereview.size());
+  for (const auto& id : written.flagged_for_rereview)
+    spdlog::warn("event=violation_rereview vin={} id=\"{}\" reason=\"late data no longer raises "
+                 "a reviewed violation\"",
+                 vin, id);
 }
 
 void ShardedEvaluator::on_violation(std::function<void(const boost::json::object&)> listener) {

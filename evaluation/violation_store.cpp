@@ -96,20 +96,29 @@ bool summary_matches(const Summary& s, const ViolationQuery& q, const Jurisdicti
          (!j.zones.empty() && j.zones.count(std::string(s.zone)));
 }
 
-// The legal holds of a stored violation: one per archive frame its evidence refers to (evidence
-// from observations is kept anyway: retention never touches the observations family).
+// The legal holds of a stored violation: one per archive frame its evidence refers to — its
+// current evidence and the evidence each review decided on (evidence from observations is kept
+// anyway: retention never touches the observations family).
 void hold_evidence(const json::object& v, bool hold, std::vector<storage::RecordEdit>& edits) {
-  const auto* evidence = v.if_contains("evidence");
-  if (!evidence || !evidence->is_array()) return;
+  std::set<std::string> keys;
+  const auto collect = [&](const json::value* evidence) {
+    if (!evidence || !evidence->is_array()) return;
+    for (const auto& e : evidence->as_array()) {
+      if (!e.is_object()) continue;
+      const auto raw = protocol::from_hex(text(e.as_object(), "frame_key"));
+      if (raw && raw->size() == storage::frame_key_size) keys.emplace(raw->begin(), raw->end());
+    }
+  };
+  collect(v.if_contains("evidence"));
+  if (const auto* review = v.if_contains("review"); review && review->is_object())
+    collect(review->as_object().if_contains("evidence"));
+  if (const auto* history = v.if_contains("review_history"); history && history->is_array())
+    for (const auto& r : history->as_array())
+      if (r.is_object()) collect(r.as_object().if_contains("evidence"));
   const auto id = text(v, "id");
-  for (const auto& e : evidence->as_array()) {
-    if (!e.is_object()) continue;
-    const auto raw = protocol::from_hex(text(e.as_object(), "frame_key"));
-    if (!raw || raw->size() != storage::frame_key_size) continue;
-    const std::string key(raw->begin(), raw->end());
+  for (const auto& key : keys)
     edits.push_back({storage::Family::legal_holds, storage::legal_hold_key(key, id),
                      hold ? std::optional<std::string>(std::string()) : std::nullopt});
-  }
 }
 
 void add_index(const json::object& v, std::vector<storage::RecordEdit>& edits) {
@@ -232,10 +241,17 @@ std::optional<json::object> recorded(const rules::Violation& v,
   return now;
 }
 
-// The stored record `current` marked withdrawn (nullopt: it stays as it is), index edits in
-// `edits`.
-std::optional<json::object> withdrawn(const std::optional<std::string>& current,
-                                      std::vector<storage::RecordEdit>& edits) {
+constexpr const char* no_longer_raised_reason =
+    "evaluating the vehicle again with late data no longer raises it";
+
+// The stored record `current`, which a re-evaluation no longer raises: marked withdrawn, or —
+// once a reviewer decided on it — kept as it is and flagged for re-review (`flagged` set): late
+// data, signed or not, never undoes a reviewer's decision by itself. nullopt: it stays as it is.
+// Index edits in `edits`.
+std::optional<json::object> no_longer_raised(const std::optional<std::string>& current,
+                                             std::vector<storage::RecordEdit>& edits,
+                                             bool& flagged) {
+  flagged = false;
   auto v = current ? parse_object(*current) : std::nullopt;
   if (!v || v->contains("withdrawn")) return std::nullopt;
   // An observation (a sighting's R01 of the same day) still stands on its own.
@@ -243,9 +259,13 @@ std::optional<json::object> withdrawn(const std::optional<std::string>& current,
     for (const auto& e : evidence->as_array())
       if (e.is_object() && text(e.as_object(), "frame_key").starts_with("observation:"))
         return std::nullopt;
-  (*v)["withdrawn"] = {
-      {"unix_ms", now_unix_ms()},
-      {"reason", "evaluating the vehicle again with late data no longer raises it"}};
+  if (v->contains("review")) {
+    if (v->contains("rereview")) return std::nullopt;
+    (*v)["rereview"] = {{"unix_ms", now_unix_ms()}, {"reason", no_longer_raised_reason}};
+    flagged = true;
+    return v;
+  }
+  (*v)["withdrawn"] = {{"unix_ms", now_unix_ms()}, {"reason", no_longer_raised_reason}};
   add_index(*v, edits);  // marks the statistics entry
   hold_evidence(*v, false, edits);  // no longer evidence: retention may drop its frames
   return v;
@@ -257,13 +277,14 @@ ViolationsWritten ViolationStore::write(const ViolationChanges& changes) {
   ViolationsWritten out;
   if (changes.raised.empty() && !changes.reevaluated) return out;
   std::vector<json::object> added;
-  std::vector<std::string> withdrawn_ids;
+  std::vector<std::string> withdrawn_ids, rereview_ids;
   // Store::apply_locked holds the store's record lock while the batch is built: every record read
   // here is still the stored one when the batch is written (a review waits, then sees the result).
   const bool ok = store_.apply_locked(
       [&](std::vector<storage::RecordEdit>& edits) {
         added.clear();
         withdrawn_ids.clear();
+        rereview_ids.clear();
         edits.clear();
         for (const auto& [id, v] : changes.raised) {
           const auto current = store_.get(storage::Family::violations, id);
@@ -287,17 +308,21 @@ ViolationsWritten ViolationStore::write(const ViolationChanges& changes) {
               from_unix_s == std::numeric_limits<std::int64_t>::min()
                   ? std::string()
                   : raised_key(vin, from_unix_s, ""));
-          for (const auto& id : stale)
-            if (auto v = withdrawn(store_.get(storage::Family::violations, id), edits)) {
+          for (const auto& id : stale) {
+            bool flagged = false;
+            if (auto v = no_longer_raised(store_.get(storage::Family::violations, id), edits,
+                                          flagged)) {
               edits.push_back({storage::Family::violations, id, json::serialize(*v)});
-              withdrawn_ids.push_back(id);
+              (flagged ? rereview_ids : withdrawn_ids).push_back(id);
             }
+          }
         }
       },
       out.error);
   if (!ok) return out;
   out.added = std::move(added);
   out.withdrawn = std::move(withdrawn_ids);
+  out.flagged_for_rereview = std::move(rereview_ids);
   return out;
 }
 
@@ -330,10 +355,17 @@ ViolationStore::ReviewResult ViolationStore::review(const std::string& id,
           history.as_array().push_back(previous);
         }
         (*v)["status"] = decision;
+        // The evidence decided on stays with the decision (and held), whatever later data brings.
+        json::value evidence = v->contains("evidence") ? v->at("evidence") : json::array();
         (*v)["review"] = {{"decision", decision},
                           {"comment", comment},
                           {"by", reviewer},
-                          {"unix_ms", now_unix_ms()}};
+                          {"unix_ms", now_unix_ms()},
+                          {"evidence", std::move(evidence)}};
+        if (const auto* flag = v->if_contains("rereview")) {
+          (*v)["review"].as_object()["rereview"] = *flag;  // what this decision answered
+          v->erase("rereview");
+        }
         result = ReviewResult::reviewed;
         add_index(*v, also);
         if (updated) *updated = *v;

@@ -90,7 +90,8 @@ struct ViolationChanges {
   ViolationContext context;
   // A vehicle evaluated again from `from_unix_s`: its stored violations raised since then that
   // `raised` no longer contains are marked withdrawn (except R11 offline, which no frame evaluation
-  // raises, and a violation an observation still stands for).
+  // raises, and a violation an observation still stands for) — or, when a reviewer has decided on
+  // one, kept with its decision and flagged `rereview` (never withdrawn automatically).
   struct Reevaluation {
     std::string vin;
     std::int64_t from_unix_s = std::numeric_limits<std::int64_t>::min();
@@ -101,6 +102,8 @@ struct ViolationChanges {
 struct ViolationsWritten {
   std::vector<boost::json::object> added;  // the new violations, as stored
   std::vector<std::string> withdrawn;      // ids marked withdrawn
+  // ids a reviewer decided on that the re-evaluation no longer raises: kept, flagged `rereview`
+  std::vector<std::string> flagged_for_rereview;
   std::string error;                       // non-empty: nothing was written
 };
 
@@ -114,8 +117,9 @@ class ViolationStore {
   ViolationsWritten record(const ViolationSet& raised, const ViolationContext& ctx);
 
   enum class ReviewResult { reviewed, not_found, withdrawn, failed };
-  // A reviewer's decision ("confirmed" or "dismissed") with a comment. The previous decision, if
-  // any, moves to `review_history`.
+  // A reviewer's decision ("confirmed" or "dismissed") with a comment and the evidence it was
+  // made on. The previous decision, if any, moves to `review_history`; a `rereview` flag is
+  // answered (kept in the decision).
   ReviewResult review(const std::string& id, const std::string& decision,
                       const std::string& comment, const std::string& reviewer,
                       boost::json::object* updated = nullptr);

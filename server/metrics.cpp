@@ -117,6 +117,9 @@ std::string ServerMetrics::render() const {
   scalar(out, "lantian_violations_withdrawn_total", "counter",
          "Violations that re-evaluation with late data no longer raises",
          static_cast<std::int64_t>(evaluation.violations_withdrawn.value()));
+  scalar(out, "lantian_violations_rereview_total", "counter",
+         "Reviewed violations that late data no longer raises: kept and flagged for re-review",
+         static_cast<std::int64_t>(evaluation.violations_rereview.value()));
   scalar(out, "lantian_rule_reevaluations_total", "counter",
          "Vehicles evaluated again from a checkpoint (late data, restart)",
          static_cast<std::int64_t>(evaluation.reevaluations.value()));

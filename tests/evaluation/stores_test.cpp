@@ -440,3 +440,61 @@ TEST(ViolationStore, HoldsTheFramesOfEveryViolationNotWithdrawn) {
 
 }  // namespace
 }  // namespace lantian::evaluation
+
+namespace lantian::evaluation {
+namespace {
+
+// Late data (one unsigned back-dated resend is enough) never undoes a reviewer's decision: the
+// reviewed violation it no longer raises is kept and flagged for re-review; the evidence decided
+// on stays with the decision, and held, when newer evidence replaces it.
+TEST(ViolationStore, AReviewedViolationIsFlaggedForReReviewNotWithdrawn) {
+  TempStore store;
+  ViolationStore violations(*store);
+  auto v = violation("R02", new_year_2026);
+  const auto first = evidence_key(new_year_2026, 1);
+  v.evidence = {{first, 0}};
+  ASSERT_TRUE(violations.record({{v.id, v}}, {}).error.empty());
+  ASSERT_EQ(violations.review(v.id, "confirmed", "seen on camera", "reviewer-1"),
+            ViolationStore::ReviewResult::reviewed);
+
+  // Newer evidence replaces the current set; the reviewed set stays in the review, held.
+  auto newer = v;
+  const auto second = evidence_key(new_year_2026 + 5, 2);
+  newer.evidence = {{second, 0}};
+  ASSERT_TRUE(violations.record({{newer.id, newer}}, {}).error.empty());
+  auto stored = violations.get(v.id);
+  EXPECT_EQ(stored->at("evidence").at(0).at("frame_key").as_string(), second);
+  EXPECT_EQ(stored->at("review").at("evidence").at(0).at("frame_key").as_string(), first);
+  EXPECT_TRUE((*store).is_held(raw_key(first)));
+  EXPECT_TRUE((*store).is_held(raw_key(second)));
+
+  // Re-evaluated without it: not withdrawn, flagged, still confirmed.
+  auto written = violations.write({.reevaluated = ViolationChanges::Reevaluation{vin, new_year_2026}});
+  ASSERT_TRUE(written.error.empty()) << written.error;
+  EXPECT_TRUE(written.withdrawn.empty());
+  EXPECT_EQ(written.flagged_for_rereview, std::vector<std::string>{v.id});
+  stored = violations.get(v.id);
+  EXPECT_FALSE(stored->contains("withdrawn"));
+  EXPECT_EQ(stored->at("status").as_string(), "confirmed");
+  EXPECT_EQ(stored->at("rereview").at("reason").as_string(),
+            "evaluating the vehicle again with late data no longer raises it");
+  EXPECT_TRUE((*store).is_held(raw_key(first)));
+  // Flagged once.
+  written = violations.write({.reevaluated = ViolationChanges::Reevaluation{vin, new_year_2026}});
+  EXPECT_TRUE(written.flagged_for_rereview.empty());
+  // A new decision answers the flag.
+  ASSERT_EQ(violations.review(v.id, "dismissed", "the late frames show it left", "reviewer-2"),
+            ViolationStore::ReviewResult::reviewed);
+  stored = violations.get(v.id);
+  EXPECT_FALSE(stored->contains("rereview"));
+  EXPECT_TRUE(stored->at("review").as_object().contains("rereview"));
+  EXPECT_EQ(stored->at("review_history").as_array().size(), 1u);
+  // An unreviewed violation is still withdrawn.
+  auto open = violation("R03", new_year_2026 + 60);
+  ASSERT_TRUE(violations.record({{open.id, open}}, {}).error.empty());
+  written = violations.write({.reevaluated = ViolationChanges::Reevaluation{vin, new_year_2026}});
+  EXPECT_EQ(written.withdrawn, std::vector<std::string>{open.id});
+}
+
+}  // namespace
+}  // namespace lantian::evaluation

@@ -122,7 +122,7 @@ TEST(RuleOrder, LateResendsAreEvaluatedInCollectionTimeOrder) {
   }
   // The archive evaluated from scratch gives the same set, the withdrawn one excluded.
   expect_replay(dir.path(),
-                "replayed: 2 violations; identical 2, not stored 0, not reproduced 0; withdrawn 1; "
+                "replayed: 2 violations; identical 2, not stored 0, not reproduced 0; withdrawn 1, awaiting re-review 0; "
                 "offline (R11) confirmed by the archive 0, not confirmed 0\n");
 }
 
@@ -172,7 +172,7 @@ TEST(RuleOrder, InOrderFramesAreEvaluatedFromTheSessionsDecoding) {
     }
     expect_replay(dir.path(),
                   "replayed: 2 violations; identical 2, not stored 0, not reproduced 0; "
-                  "withdrawn 0; offline (R11) confirmed by the archive 0, not confirmed 0\n");
+                  "withdrawn 0, awaiting re-review 0; offline (R11) confirmed by the archive 0, not confirmed 0\n");
   }
 }
 
@@ -206,7 +206,7 @@ TEST(RuleOrder, AVisitContinuesAcrossARestart) {
                                                      zone + "|" + std::to_string(t0)));
   }
   expect_replay(dir.path(),
-                "replayed: 2 violations; identical 2, not stored 0, not reproduced 0; withdrawn 0; "
+                "replayed: 2 violations; identical 2, not stored 0, not reproduced 0; withdrawn 0, awaiting re-review 0; "
                 "offline (R11) confirmed by the archive 0, not confirmed 0\n");
 }
 
@@ -241,7 +241,7 @@ TEST(RuleOrder, OfflineCheckFlagsASilentTerminalOncePerSilence) {
     EXPECT_EQ(v->at("evidence").as_array().size(), 1u);
   }
   expect_replay(dir.path(),
-                "replayed: 0 violations; identical 0, not stored 0, not reproduced 0; withdrawn 0; "
+                "replayed: 0 violations; identical 0, not stored 0, not reproduced 0; withdrawn 0, awaiting re-review 0; "
                 "offline (R11) confirmed by the archive 1, not confirmed 0\n");
 }
 
