@@ -137,6 +137,12 @@ std::vector<Violation> Engine::step(VehicleState& state, const VehicleRecord* ve
                                     const Sample& sample, const ZoneIndex& zones) const {
   std::vector<Violation> out;
   if (!vehicle) return out;
+  // A long silence ends every episode: a back-dated run a week earlier must not continue (or
+  // close) a visit, streak or window of today's data, nor today's of its own.
+  if (state.last_sample_at != 0 &&
+      std::abs(sample.at_unix_s - state.last_sample_at) > config_.episode_gap_s)
+    end_episodes(state);
+  state.last_sample_at = sample.at_unix_s;
   if (sample.coolant_c) {
     state.last_coolant_c = sample.coolant_c;
     state.last_coolant_at = sample.at_unix_s;
@@ -151,6 +157,22 @@ std::vector<Violation> Engine::step(VehicleState& state, const VehicleRecord* ve
   r10_nox_flat(state, *vehicle, sample, out);
   r11_gaps(state, *vehicle, sample, out);
   return out;
+}
+
+void Engine::end_episodes(VehicleState& state) {
+  state.visits.clear();
+  state.smoke_streak = 0;
+  state.smoke_refs.clear();
+  state.smoke_times.clear();
+  state.invalid_since.reset();
+  state.r06_reported = false;
+  state.mil_streak = 0;
+  state.empty_since.reset();
+  state.r09_reported = false;
+  state.nox_window.clear();
+  state.nox_flat_since.reset();
+  state.nox_flat_value.reset();
+  state.nox_flat_reported = false;
 }
 
 // R07: inside the valid window (warm engine, SCR hot, under load), a 5-minute mean of downstream

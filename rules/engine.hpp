@@ -55,6 +55,10 @@ struct EngineConfig {
   std::int64_t r11_offline_s = 72 * 3600;      // no frame received for this long
   std::int64_t r11_gap_s = 600;                // a gap inside a trip …
   std::int64_t r11_fill_within_s = 7 * 86400;  // … that no resend received within this fills
+  // A silence longer than this between a vehicle's samples ends every episode in progress (a zone
+  // visit, a smoke or MIL streak, invalid position, empty reagent, the NOx windows): none of them
+  // carries across it. The longest episode window above (R10's 1800 s).
+  std::int64_t episode_gap_s = 1800;
 };
 
 // Where a sample came from, for the evidence.
@@ -158,6 +162,7 @@ struct VehicleState {
   };
   std::deque<Gap> pending_gaps;   // at most max_pending_gaps, oldest first
   std::int64_t r12_vin_day = -1;  // R12: the last Beijing day a malformed VIN was flagged
+  std::int64_t last_sample_at = 0;  // collection time of the last sample evaluated (0: none)
   static constexpr std::size_t max_pending_gaps = 64;
 };
 
@@ -228,6 +233,7 @@ class Engine {
   void r10_nox_flat(VehicleState&, const VehicleRecord&, const Sample&,
                     std::vector<Violation>&) const;
   void r11_gaps(VehicleState&, const VehicleRecord&, const Sample&, std::vector<Violation>&) const;
+  static void end_episodes(VehicleState& state);
   [[nodiscard]] Violation make(const std::string& rule, Severity severity, const VehicleRecord& v,
                                const Sample& s, const std::string& id_suffix) const;
   EngineConfig config_;

@@ -113,7 +113,7 @@ BOOST_DESCRIBE_STRUCT(VehicleState, (),
                        last_lon, last_lat, last_fix_at, nox_window, nox_day, nox_last_valid_at,
                        low_conversion_s, nox_mean_reported, conversion_reported, nox_flat_since,
                        nox_flat_last_at, nox_flat_value, nox_flat_reported, nox_flat_ref, trip_last_at,
-                       trip_last_running, trip_last_ref, pending_gaps, r12_vin_day))
+                       trip_last_running, trip_last_ref, pending_gaps, r12_vin_day, last_sample_at))
 
 // The zone visits by hand: Boost.JSON 1.81's generic map conversion calls an unqualified end(),
 // ambiguous once Boost.Range (through Boost.Geometry) is visible.
@@ -139,8 +139,11 @@ std::string to_json_text(const VehicleState& state) {
 
 std::optional<VehicleState> vehicle_state_from_json(std::string_view text) {
   boost::system::error_code ec;
-  const auto v = json::parse(text, ec);
+  auto v = json::parse(text, ec);
   if (ec) return std::nullopt;
+  // A checkpoint written before `last_sample_at` existed: none known (no episode is ended).
+  if (v.is_object() && !v.as_object().contains("last_sample_at"))
+    v.as_object()["last_sample_at"] = 0;
   auto state = json::try_value_to<VehicleState>(v);
   if (!state) return std::nullopt;
   return std::move(*state);

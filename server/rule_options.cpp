@@ -47,6 +47,7 @@ const Threshold thresholds[] = {
   {"r11-offline-s", &EngineConfig::r11_offline_s, 1, "R11: no frame received for this long"},
   {"r11-gap-s", &EngineConfig::r11_gap_s, 1, "R11: a gap inside a trip this long"},
   {"r11-fill-within-s", &EngineConfig::r11_fill_within_s, 0, "R11: unless a resend fills it within this"},
+  {"episode-gap-s", &EngineConfig::episode_gap_s, 60, "a silence this long ends every visit, streak and window"},
 };
 // clang-format on
 

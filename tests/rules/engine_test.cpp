@@ -340,6 +340,27 @@ TEST_F(EngineTest, R02AfterTwoConsecutiveFixesInsideOncePerVisit) {
             (std::vector<std::string>{"R02:zz-4ring-cn3"}));
 }
 
+// No episode carries across a silence longer than episode_gap_s: a visit that resumes after it is a
+// new visit (a back-dated run a week earlier neither continues nor closes today's), a shorter
+// silence (a coverage gap) continues it.
+TEST_F(EngineTest, AVisitDoesNotCarryAcrossALongSilence) {
+  const auto night = beijing(2026, 3, 1, 23, 0);
+  const auto inside = [&](std::int64_t t) { return at(t, zhengzhou[0], zhengzhou[1]); };
+  EXPECT_EQ(rules_of(run(cn3_truck, {inside(night), inside(night + 10)})),
+            (std::vector<std::string>{"R01", "R02:zz-4ring-cn3"}));
+  // 20 minutes without a frame: the same visit.
+  EXPECT_TRUE(run(cn3_truck, {inside(night + 1210), inside(night + 1220)}).empty());
+  // 31 minutes: a new visit, a new R02.
+  const auto later = night + 1220 + 1801;
+  const auto v = run(cn3_truck, {inside(later), inside(later + 10)});
+  ASSERT_EQ(rules_of(v), (std::vector<std::string>{"R02:zz-4ring-cn3"}));
+  EXPECT_EQ(v[0].id, "R02|LZZJ5ACA5AF110265|zz-4ring-cn3|" + std::to_string(later));
+  // A run a week earlier, evaluated after today's frames: its visit is its own.
+  const auto week_before = night - 7 * 86400;
+  EXPECT_EQ(rules_of(run(cn3_truck, {inside(week_before), inside(week_before + 10)})),
+            (std::vector<std::string>{"R01", "R02:zz-4ring-cn3"}));
+}
+
 TEST_F(EngineTest, R02ByDayIncludesTheDaytimeTruckBan) {
   const auto day = beijing(2026, 3, 2, 10, 0);
   EXPECT_EQ(rules_of(run(cn6_truck, {at(day, zhengzhou[0], zhengzhou[1]),
