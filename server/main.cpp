@@ -39,7 +39,15 @@ int serve(const server::Config& config) {
   spdlog::flush_on(spdlog::level::info);
 
   std::string error;
-  auto store = storage::Store::open(config.store, error);
+  auto store_options = config.store;
+  store_options.diagnostics = [](int level, std::string_view line) {
+    // RocksDB's informational chatter (options, compaction statistics) at debug.
+    const auto ours = level <= 1 ? spdlog::level::debug
+                      : level == 2 ? spdlog::level::warn
+                                   : spdlog::level::err;
+    spdlog::log(ours, "event=rocksdb message=\"{}\"", line);
+  };
+  auto store = storage::Store::open(store_options, error);
   if (!store) {
     spdlog::error("event=startup_failed error=\"{}\"", error);
     return 1;

@@ -3,6 +3,8 @@
 #include <pthread.h>
 #include <sys/statvfs.h>
 
+#include <cstdarg>
+#include <cstdio>
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
@@ -137,6 +139,36 @@ class RetentionFilter final : public rocksdb::CompactionFilter {
   std::atomic<const Store*> store_{nullptr};
 };
 
+// RocksDB's info log, handed to StoreOptions::diagnostics (or stderr) instead of its LOG file.
+class DiagnosticsLogger final : public rocksdb::Logger {
+ public:
+  explicit DiagnosticsLogger(std::function<void(int, std::string_view)> sink)
+      : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL), sink_(std::move(sink)) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    const int ours = level <= rocksdb::InfoLogLevel::DEBUG_LEVEL  ? 0
+                     : level == rocksdb::InfoLogLevel::INFO_LEVEL ? 1
+                     : level == rocksdb::InfoLogLevel::WARN_LEVEL ? 2
+                                                                  : 3;
+    if (!sink_ && ours < 2) return;
+    char line[1024];
+    const int n = std::vsnprintf(line, sizeof line, format, ap);
+    if (n < 0) return;
+    const std::string_view text(line, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof line - 1));
+    if (sink_)
+      sink_(ours, text);
+    else
+      std::fprintf(stderr, "rocksdb: %.*s\n", static_cast<int>(text.size()), text.data());
+  }
+
+ private:
+  std::function<void(int, std::string_view)> sink_;
+};
+
 rocksdb::ColumnFamilyOptions family_options(const rocksdb::CompactionFilter* filter, bool bloom) {
   rocksdb::ColumnFamilyOptions cf;
   const auto supported = rocksdb::GetSupportedCompressions();
@@ -213,6 +245,7 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options, std::string& err
 
   rocksdb::DBOptions db;
   if (options.env) db.env = options.env.get();
+  db.info_log = std::make_shared<DiagnosticsLogger>(options.diagnostics);
   db.create_if_missing = true;
   db.create_missing_column_families = true;
   // After a crash the WAL's last record may be cut short or damaged: recover every whole record
@@ -295,6 +328,7 @@ std::unique_ptr<Store> Store::open_read_only(const std::filesystem::path& dir, s
   std::unique_ptr<Store> store(new Store());
   store->read_only_ = true;
   rocksdb::DBOptions db;
+  db.info_log = std::make_shared<DiagnosticsLogger>(nullptr);  // never writes into a running archive
   std::vector<std::string> names;
   auto status = rocksdb::DB::ListColumnFamilies(db, dir.string(), &names);
   if (!status.ok()) {

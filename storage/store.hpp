@@ -89,6 +89,10 @@ struct StoreOptions {
   // The environment RocksDB does its I/O through; nullptr is the default. Tests inject faults
   // (a full disk, failing writes) through it.
   std::shared_ptr<rocksdb::Env> env;
+  // Where RocksDB's own diagnostics go (level: 0 debug … 3 error and worse, one line of text):
+  // never to a LOG file in the data directory, whose failed write (a read-only or full disk) would
+  // abort the process. nullptr: warnings and errors to stderr.
+  std::function<void(int level, std::string_view line)> diagnostics;
 };
 
 // One received frame, ready for the archive (see make_frame_write).

@@ -562,6 +562,34 @@ TEST(Store, RetentionKeepsAFrameUnderALegalHold) {
   EXPECT_TRUE(all_frames(*store).empty());
 }
 
+// RocksDB's diagnostics go to the caller, never to a LOG file in the data directory: a failing LOG
+// write (a read-only or immutable directory) aborted the process inside RocksDB.
+TEST(Store, RocksDbDiagnosticsGoToTheCallerNotALogFile) {
+  TempDir dir;
+  std::string error;
+  std::vector<std::pair<int, std::string>> lines;
+  std::mutex mutex;
+  auto store = Store::open({.dir = dir.path(),
+                            .diagnostics =
+                                [&](int level, std::string_view line) {
+                                  std::lock_guard lock(mutex);
+                                  lines.emplace_back(level, std::string(line));
+                                }},
+                           error);
+  ASSERT_TRUE(store) << error;
+  submit_and_wait(*store, write_of("e1-login"));
+  store->compact();
+  store->close();
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "LOG"));
+  std::lock_guard lock(mutex);
+  EXPECT_FALSE(lines.empty());  // RocksDB reports its options and compactions at open and after
+  for (const auto& [level, line] : lines) {
+    EXPECT_GE(level, 0);
+    EXPECT_LE(level, 3);
+    EXPECT_FALSE(line.empty());
+  }
+}
+
 TEST(Store, RefusesWritesAfterClose) {
   TempDir dir;
   auto store = open_store(dir.path());
