@@ -45,7 +45,10 @@ int serve(const server::Config& config) {
     const auto ours = level <= 1 ? spdlog::level::debug
                       : level == 2 ? spdlog::level::warn
                                    : spdlog::level::err;
-    spdlog::log(ours, "event=rocksdb message=\"{}\"", line);
+    if (line.starts_with("event="))
+      spdlog::log(ours, "{}", line);  // the store's own report (event=wal_corruption)
+    else
+      spdlog::log(ours, "event=rocksdb message=\"{}\"", line);
   };
   auto store = storage::Store::open(store_options, error);
   if (!store) {
@@ -59,6 +62,11 @@ int serve(const server::Config& config) {
 
   asio::io_context io;
   server::ServerMetrics metrics;
+  if (const auto& wal = store->wal_recovery(); wal.damaged) {
+    metrics.wal_damaged.set(1);
+    metrics.wal_batches_salvaged.set(static_cast<std::int64_t>(wal.batches_salvaged));
+    metrics.wal_writes_lost.set(static_cast<std::int64_t>(wal.writes_lost));
+  }
   evaluation::ShardedEvaluator rules(*store, config.rules, metrics.evaluation,
                                      {.shards = static_cast<std::size_t>(config.rule_threads),
                                       .max_held_frames = config.rule_max_held_frames});

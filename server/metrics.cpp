@@ -137,6 +137,13 @@ std::string ServerMetrics::render() const {
   scalar(out, "lantian_storage_faults_total", "counter",
          "Times the archive stopped taking writes (disk full, I/O error)",
          static_cast<std::int64_t>(storage_faults.value()));
+  scalar(out, "lantian_wal_damaged", "gauge",
+         "1 when the archive opened a WAL damaged before its end (event=wal_corruption)",
+         wal_damaged.value());
+  scalar(out, "lantian_wal_batches_salvaged", "gauge",
+         "Intact WAL batches after the damage applied again at start", wal_batches_salvaged.value());
+  scalar(out, "lantian_wal_writes_lost", "gauge",
+         "Writes in the damaged WAL bytes, lost (0: none known)", wal_writes_lost.value());
   histogram(out, "lantian_batch_frames", "Frames per group commit", batch_frames);
   histogram(out, "lantian_fsync_seconds", "WAL sync latency", fsync_seconds);
   histogram(out, "lantian_reply_seconds", "From a frame's arrival to its reply being written",

@@ -82,6 +82,8 @@ struct ServerMetrics {
   Gauge ingest_queue_depth;
   Gauge storage_available{1};  // 0 while the archive cannot write (connections refused)
   Counter storage_faults;
+  // What opening the archive found in a damaged WAL (storage::WalRecovery): set once at start.
+  Gauge wal_damaged, wal_batches_salvaged, wal_writes_lost;
   // The rule shards' counts (lantian_rule_*, lantian_rules_backlog_reports, lantian_violations_*).
   evaluation::EvaluationMetrics evaluation;
   Histogram batch_frames{{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000}};

@@ -18,6 +18,9 @@
 #include <algorithm>
 #include <iterator>
 #include <set>
+#include <sstream>
+
+#include "storage/wal_salvage.hpp"
 #include <unordered_map>
 
 #include "protocol/beijing_time.hpp"
@@ -139,6 +142,30 @@ class RetentionFilter final : public rocksdb::CompactionFilter {
   std::atomic<const Store*> store_{nullptr};
 };
 
+// Hard-links (or copies) the WAL files of `dir` into a new directory beside it, named in `kept`;
+// returns the kept files in WAL order.
+std::vector<std::filesystem::path> preserve_wals(const std::filesystem::path& dir,
+                                                 std::string& kept) {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> wals;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec))
+    if (entry.path().extension() == ".log") wals.push_back(entry.path());
+  std::sort(wals.begin(), wals.end());  // zero-padded numbers: name order is WAL order
+  const fs::path into = fs::absolute(dir).parent_path() /
+                        ("wal-preserved-" + std::to_string(now_unix_ms()));
+  fs::create_directories(into, ec);
+  std::vector<fs::path> out;
+  for (const auto& wal : wals) {
+    const auto target = into / wal.filename();
+    fs::create_hard_link(wal, target, ec);
+    if (ec) fs::copy_file(wal, target, ec);
+    if (!ec) out.push_back(target);
+  }
+  kept = into.string();
+  return out;
+}
+
 // RocksDB's info log, handed to StoreOptions::diagnostics (or stderr) instead of its LOG file.
 class DiagnosticsLogger final : public rocksdb::Logger {
  public:
@@ -248,10 +275,11 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options, std::string& err
   db.info_log = std::make_shared<DiagnosticsLogger>(options.diagnostics);
   db.create_if_missing = true;
   db.create_missing_column_families = true;
-  // After a crash the WAL's last record may be cut short or damaged: recover every whole record
-  // before it and open (the frames in it were never acknowledged, since their sync had not
-  // returned). Stated here because the archive's promise rests on it.
-  db.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  // After a crash the WAL's last record may be cut short: recover every whole record before it
+  // and open (the frames in it were never acknowledged, since their sync had not returned). Damage
+  // anywhere else is not a crash's: see below. Stated here because the archive's promise rests on
+  // it.
+  db.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   db.max_background_jobs = 2;
   // One thread writes the frames: its batches are inserted by that thread, and so can use the
   // per-vehicle insert hints (which concurrent memtable writes ignore).
@@ -275,7 +303,18 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options, std::string& err
         families.push_back({name, family_options(nullptr, false)});
 
   rocksdb::DB* raw = nullptr;
-  const auto status = rocksdb::DB::Open(db, options.dir.string(), families, &store->handles_, &raw);
+  auto status = rocksdb::DB::Open(db, options.dir.string(), families, &store->handles_, &raw);
+  std::vector<std::filesystem::path> preserved;
+  if (status.IsCorruption()) {
+    // A WAL damaged before its end (a bad disk, a stray write): RocksDB can only open by dropping
+    // everything after the damage. Keep the WAL files first, open so, then re-apply every intact
+    // batch after the damage from the kept copy (salvage_wals).
+    store->recovery_.damaged = true;
+    store->recovery_.rocksdb_error = status.ToString();
+    preserved = preserve_wals(options.dir, store->recovery_.preserved_dir);
+    db.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+    status = rocksdb::DB::Open(db, options.dir.string(), families, &store->handles_, &raw);
+  }
   if (!status.ok()) {
     error = "cannot open the database in " + options.dir.string() + ": " + status.ToString();
     return nullptr;
@@ -287,6 +326,8 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options, std::string& err
   store->meta_ = store->handles_[4];
   store->reports_ = store->handles_[5];
   store->map_families(families);
+  // Before anything reads the archive's state (the next sequence, the legacy index).
+  if (store->recovery_.damaged) store->salvage_wals(preserved, options.diagnostics);
   {
     // An archive written before report_index keeps its block keys: while any are left, a report
     // not found in report_index is looked up block by block there too.
@@ -995,6 +1036,48 @@ void Store::for_each(Family family, const std::string& prefix,
   for (iter->Seek(std::max(prefix, start)); iter->Valid() && iter->key().starts_with(prefix);
        iter->Next())
     if (!fn(iter->key().ToString(), iter->value().ToString())) break;
+}
+
+void Store::salvage_wals(const std::vector<std::filesystem::path>& wals,
+                         const std::function<void(int, std::string_view)>& diagnostics) {
+  const auto recovered = db_->GetLatestSequenceNumber();
+  std::uint64_t next = recovered + 1;  // the first sequence number not recovered
+  std::optional<std::uint64_t> first_salvaged;
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  for (const auto& wal : wals) {
+    auto scan = scan_wal(wal);
+    recovery_.damaged_bytes += scan.damaged_bytes;
+    for (const auto& range : scan.damaged)
+      recovery_.damaged_ranges.push_back(wal.filename().string() + "@" + range);
+    for (auto& batch : scan.batches) {
+      if (batch.sequence < next) continue;  // recovered already (or an older copy)
+      rocksdb::WriteBatch b(std::move(batch.rep));
+      if (!db_->Write(sync, &b).ok()) {
+        ++recovery_.batches_failed;
+        continue;
+      }
+      if (!first_salvaged) first_salvaged = batch.sequence;
+      ++recovery_.batches_salvaged;
+      next = batch.sequence + std::max<std::uint32_t>(batch.count, 1);
+    }
+  }
+  // Writes (one sequence number each) between what RocksDB recovered and the first intact batch
+  // after the damage: lost with the damaged bytes. Unknown (0) when nothing followed the damage.
+  recovery_.writes_lost = first_salvaged ? *first_salvaged - (recovered + 1) : 0;
+  std::ostringstream line;
+  line << "event=wal_corruption preserved=" << recovery_.preserved_dir
+       << " damaged_bytes=" << recovery_.damaged_bytes << " damaged=";
+  for (std::size_t i = 0; i < recovery_.damaged_ranges.size(); ++i)
+    line << (i ? "," : "") << recovery_.damaged_ranges[i];
+  line << " recovered_to_sequence=" << recovered << " batches_salvaged="
+       << recovery_.batches_salvaged << " batches_failed=" << recovery_.batches_failed
+       << " writes_lost=" << recovery_.writes_lost
+       << (first_salvaged ? "" : " note=\"nothing intact followed the damage\"");
+  if (diagnostics)
+    diagnostics(3, line.str());
+  else
+    std::fprintf(stderr, "%s\n", line.str().c_str());
 }
 
 bool Store::is_held(std::string_view frame_key) const {

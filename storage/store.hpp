@@ -180,6 +180,18 @@ struct StoreStats {
   std::size_t queue_depth = 0;
 };
 
+// What opening the archive found in its WAL (docs/storage.md, "A damaged WAL").
+struct WalRecovery {
+  bool damaged = false;  // a WAL was damaged before its end: RocksDB alone would have dropped data
+  std::string rocksdb_error;   // what RocksDB reported
+  std::string preserved_dir;   // the WAL files as found, kept for the operator
+  std::vector<std::string> damaged_ranges;  // "FILE@OFFSET+LENGTH"
+  std::uint64_t damaged_bytes = 0;
+  std::uint64_t batches_salvaged = 0;  // intact batches after the damage, applied again
+  std::uint64_t batches_failed = 0;
+  std::uint64_t writes_lost = 0;  // writes in the damaged bytes (0: unknown, nothing followed)
+};
+
 class Store {
  public:
   // Opens (creating if missing) the database in options.dir and starts the writer thread. On
@@ -266,6 +278,8 @@ class Store {
   // A frame by its archive key.
   [[nodiscard]] std::optional<FrameRecord> frame(const std::string& frame_key) const;
 
+  // What opening found in the WAL (damaged: false when it was whole or only its tail was cut).
+  [[nodiscard]] const WalRecovery& wal_recovery() const noexcept { return recovery_; }
   // A frame `frame_key` (raw bytes) is under a legal hold: some record of the legal_holds family
   // begins with it (storage::legal_hold_key). Retention never drops such a frame. True when the
   // holds cannot be read (never drop what may be evidence).
@@ -298,6 +312,10 @@ class Store {
   };
   Store() = default;
   void map_families(const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors);
+  // Re-applies every intact batch of the kept `wals` after what recovery kept; fills recovery_.
+  void salvage_wals(const std::vector<std::filesystem::path>& wals,
+                    const std::function<void(int, std::string_view)>& diagnostics);
+  WalRecovery recovery_;
   void start_writers();
   // Calls `fn` with the value of every meta record whose key starts with `prefix`.
   void for_each_meta(const std::string& prefix,

@@ -15,6 +15,7 @@
 #include "failing_file_system.hpp"
 #include "protocol/decode.hpp"
 #include "storage/store.hpp"
+#include "storage/wal_salvage.hpp"
 #include "test_support.hpp"
 
 namespace lantian::storage {
@@ -208,9 +209,69 @@ TEST(StoreFaults, ACorruptedWalTailIsRecoveredUpToTheLastWholeRecord) {
     f.write(&c, 1);
   }
   std::string error;
-  auto store = Store::open({.dir = dir.path}, error);
+  auto store = Store::open({.dir = dir.path, .diagnostics = [](int, std::string_view) {}}, error);
   ASSERT_TRUE(store) << error;  // point-in-time recovery: open, without the damaged record
   EXPECT_EQ(stored_connection_ids(*store), first_nine);
+  // Damaged rather than cut: the WAL is kept for the operator; nothing followed the damage.
+  EXPECT_TRUE(store->wal_recovery().damaged);
+  EXPECT_EQ(store->wal_recovery().batches_salvaged, 0u);
+  fs::remove_all(store->wal_recovery().preserved_dir);
+}
+
+// Damage in the middle of a WAL (not a crash's torn tail): RocksDB alone drops every record after
+// it. The store keeps the WAL files, re-applies every intact batch after the damage, and says what
+// was lost: only the batch holding the damaged bytes is missing.
+TEST(StoreFaults, ADamagedWalKeepsEveryIntactRecordAfterTheDamage) {
+  ScratchDir dir;
+  write_ten(dir.path);
+  const auto wal = newest_wal(dir.path);
+  ASSERT_FALSE(wal.empty());
+  const auto whole = scan_wal(wal);
+  ASSERT_TRUE(whole.damaged.empty());
+  ASSERT_GE(whole.batches.size(), 10u);
+  const auto size = fs::file_size(wal);
+  {
+    std::fstream f(wal, std::ios::in | std::ios::out | std::ios::binary);
+    const std::string garbage(64, '\x5A');
+    f.seekp(static_cast<std::streamoff>(size / 2));
+    f.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  }
+  std::vector<std::string> lines;
+  std::string error;
+  auto store = Store::open({.dir = dir.path,
+                            .diagnostics =
+                                [&](int level, std::string_view line) {
+                                  if (level == 3) lines.emplace_back(line);
+                                }},
+                           error);
+  ASSERT_TRUE(store) << error;
+  const auto& r = store->wal_recovery();
+  EXPECT_TRUE(r.damaged);
+  EXPECT_GT(r.batches_salvaged, 0u);
+  EXPECT_GT(r.writes_lost, 0u);
+  EXPECT_GT(r.damaged_bytes, 0u);
+  ASSERT_FALSE(r.preserved_dir.empty());
+  EXPECT_TRUE(fs::exists(fs::path(r.preserved_dir) / wal.filename()));
+  const auto ids = stored_connection_ids(*store);
+  // At most the one or two logins whose records hold the 64 damaged bytes are missing; the last
+  // ones, after the damage, are there.
+  EXPECT_GE(ids.size(), 8u);
+  EXPECT_LT(ids.size(), 10u);
+  EXPECT_EQ(ids.front(), 1u);
+  EXPECT_EQ(ids.back(), 10u);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_NE(lines.front().find("event=wal_corruption"), std::string::npos) << lines.front();
+  EXPECT_NE(lines.front().find("batches_salvaged=" + std::to_string(r.batches_salvaged)),
+            std::string::npos);
+  // The store goes on, and a restart finds nothing more to repair.
+  EXPECT_EQ(submit_and_wait(*store, login_write(11)).first, WriteOutcome::stored);
+  store->close();
+  store.reset();
+  auto again = Store::open({.dir = dir.path}, error);
+  ASSERT_TRUE(again) << error;
+  EXPECT_FALSE(again->wal_recovery().damaged);
+  EXPECT_EQ(stored_connection_ids(*again).back(), 11u);
+  fs::remove_all(r.preserved_dir);
 }
 
 }  // namespace
