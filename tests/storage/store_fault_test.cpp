@@ -245,7 +245,7 @@ TEST(StoreFaults, ADamagedWalKeepsEveryIntactRecordAfterTheDamage) {
                                 }},
                            error);
   ASSERT_TRUE(store) << error;
-  const auto& r = store->wal_recovery();
+  const auto r = store->wal_recovery();  // a copy: the store is closed below
   EXPECT_TRUE(r.damaged);
   EXPECT_GT(r.batches_salvaged, 0u);
   EXPECT_GT(r.writes_lost, 0u);
