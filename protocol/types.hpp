@@ -80,6 +80,15 @@ using Vin = FixedText<17>;
 [[nodiscard]] constexpr bool printable_ascii(std::uint8_t c) noexcept {
   return c >= 0x20 && c <= 0x7E;
 }
+// Whether a VIN (or a machine's 17-character code) is all upper-case letters and digits, the
+// alphabet both use: what a terminal may log in as.
+template <std::size_t N>
+[[nodiscard]] constexpr bool is_vin_alphabet(const FixedText<N>& text) noexcept {
+  return std::all_of(text.begin(), text.end(), [](std::uint8_t c) {
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z');
+  });
+}
+
 // Whether fixed-width text is all printable ASCII (rendered as text, else as hex).
 template <std::size_t N>
 [[nodiscard]] constexpr bool is_printable(const FixedText<N>& text) noexcept {

@@ -24,6 +24,7 @@ std::string_view to_string(CloseReason reason) noexcept {
     case CloseReason::storage_failed: return "storage_failed";
     case CloseReason::storage_unavailable: return "storage_unavailable";
     case CloseReason::replaced_by_new_login: return "replaced_by_new_login";
+    case CloseReason::invalid_vin: return "invalid_vin";
     case CloseReason::server_stopping: return "server_stopping";
   }
   return "none";

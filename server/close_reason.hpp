@@ -23,6 +23,7 @@ enum class CloseReason : std::uint8_t {
   garbage_flood,
   undecodable_frame,
   no_login,
+  invalid_vin,  // a login whose VIN is not 17 upper-case letters and digits
   vin_mismatch,
   certificate_vin_mismatch,
   activation_repeated,

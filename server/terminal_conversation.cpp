@@ -4,6 +4,7 @@
 
 #include "protocol/decode.hpp"
 #include "protocol/encode.hpp"
+#include "protocol/json.hpp"
 #include "server/clock.hpp"
 
 namespace lantian::server {
@@ -11,8 +12,11 @@ namespace {
 protocol::BeijingTime platform_time() {
   return protocol::BeijingTime::from_unix_seconds(now_unix_ms() / 1000);
 }
+// A VIN for the log: as text when it is a VIN's alphabet, else as hex — a VIN holding a newline
+// or an escape sequence must not forge log lines or reach an operator's terminal.
 std::string text_of(const protocol::Vin& vin) {
-  return std::string(protocol::as_text(vin));
+  if (protocol::is_vin_alphabet(vin)) return std::string(protocol::as_text(vin));
+  return "hex:" + protocol::to_hex(protocol::ByteView(vin.data(), vin.size()));
 }
 bool is_report(protocol::CommandKind kind) {
   return kind == protocol::CommandKind::realtime || kind == protocol::CommandKind::resend;
@@ -218,6 +222,13 @@ CloseReason TerminalConversation::handle_activation(const protocol::DecodedFrame
 }
 
 CloseReason TerminalConversation::log_in(const protocol::Vin& vin) {
+  if (!protocol::is_vin_alphabet(vin)) {
+    // Not a vehicle's identity: nothing can be attributed to it, and its bytes are not stored.
+    spdlog::warn("event=invalid_vin conn={} peer={} vin={}", connection_.id, connection_.peer,
+                 text_of(vin));
+    metrics_.connections_rejected.with("invalid_vin").inc();
+    return CloseReason::invalid_vin;
+  }
   if (connection_.certificate_cn && *connection_.certificate_cn != text_of(vin)) {
     spdlog::warn("event=certificate_vin_mismatch conn={} peer={} vin={} certificate_cn={}",
                  connection_.id, connection_.peer, text_of(vin), *connection_.certificate_cn);

@@ -139,6 +139,27 @@ TEST(HostileTerminals, OneVinOnManyConnectionsKeepsOnlyTheNewest) {
   EXPECT_EQ(clones.back()->read_frames(1).size(), 1u);
 }
 
+// A login whose VIN holds a newline or an escape sequence would forge log lines and reach
+// operators' terminals: it is refused, nothing of it is stored, and it is logged as hex.
+TEST(HostileTerminals, ALoginWithAVinOutsideTheVinAlphabetIsRefused) {
+  TempDir dir;
+  RunningServer server(test_config(dir.path(), {"tcp://127.0.0.1:0?profile=hj1239"}));
+  const std::string vins[] = {"LFWADRJF01100234\n", "\x1b[31mLFWADRJF0110", "lfwadrjf011002346"};
+  for (const auto& vin : vins) {
+    ASSERT_EQ(vin.size(), 17u);
+    TestTerminal t(server.port());
+    t.send(frames::login(vin, protocol::BeijingTime::from_fields(2026, 3, 1, 8, 0, 0)));
+    EXPECT_TRUE(t.closed_by_server());  // without an answer: nothing is stored below
+  }
+  EXPECT_EQ(server.metrics().connections_rejected.value("invalid_vin"), 3u);
+  EXPECT_EQ(server.metrics().connections_closed.value("invalid_vin"), 3u);
+  EXPECT_EQ(server.metrics().frames_stored.value(), 0u);
+  // A VIN of the alphabet still logs in.
+  TestTerminal good(server.port());
+  good.send(frame("e1-login"));
+  EXPECT_EQ(good.read_frames(1).size(), 1u);
+}
+
 TEST(HostileTerminals, HandshakeAndConnectionFloodsLeaveOthersServed) {
   TempDir dir;
   auto config = test_config(dir.path(),
