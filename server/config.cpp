@@ -449,6 +449,11 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
       out.problems.push_back("--role must be police, reviewer, operator or admin");
     if (vm.count("city")) t.cities = vm["city"].as<std::vector<std::string>>();
     if (vm.count("zone")) t.zones = vm["zone"].as<std::vector<std::string>>();
+    // An empty name would be a jurisdiction nothing belongs to; the API refuses it too.
+    for (const auto* names : {&t.cities, &t.zones})
+      if (std::any_of(names->begin(), names->end(), [](const auto& n) { return n.empty(); }))
+        out.problems.push_back(std::string(names == &t.cities ? "--city" : "--zone") +
+                               " must name a city or zone, not be empty");
     if (vm.count("label")) t.label = vm["label"].as<std::string>();
     if (vm.count("expires-days")) {
       t.expires_days = vm["expires-days"].as<int>();

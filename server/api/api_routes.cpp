@@ -595,12 +595,6 @@ ApiResponse list_violations(ApiContext& ctx, const ApiRequest& r) {
       n);
 }
 
-std::string csv_field(std::string_view value) {
-  const bool quote = value.find_first_of(",\"\r\n") != std::string_view::npos;
-  std::string out = quote ? "\"" : "";
-  for (char c : value) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + (quote ? "\"" : "");
-}
 
 ApiResponse export_violations(ApiContext& ctx, const ApiRequest& r) {
   require(r, readers);
@@ -624,10 +618,10 @@ ApiResponse export_violations(ApiContext& ctx, const ApiRequest& r) {
         if (!x || x->is_null()) return std::string();
         return x->is_string() ? std::string(x->as_string()) : json::serialize(*x);
       };
-      out += csv_field(field("id")) + "," + field("rule") + "," + field("severity") + "," +
+      out += csv_cell(field("id")) + "," + field("rule") + "," + field("severity") + "," +
              field("status") + "," + field("suspect") + "," + field("time") + "," + field("vin") +
-             "," + csv_field(field("plate")) + "," + csv_field(field("city")) + "," +
-             csv_field(field("county")) + "," + csv_field(field("zone_id")) + "," + field("zone_version") + "," + field("stage") +
+             "," + csv_cell(field("plate")) + "," + csv_cell(field("city")) + "," +
+             csv_cell(field("county")) + "," + csv_cell(field("zone_id")) + "," + field("zone_version") + "," + field("stage") +
              "," + field("stage_source") + "," + field("lon") + "," + field("lat") + "," +
              (v.contains("withdrawn") ? "true" : "false") + "\r\n";
       ++rows;

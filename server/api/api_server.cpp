@@ -92,6 +92,8 @@ class FeedSubscriber {
 namespace {
 
 std::string bearer(const beast::http::request<beast::http::string_body>& req) {
+  // Two Authorization headers: which one a proxy or the parser would use is ambiguous — neither.
+  if (req.count(beast::http::field::authorization) != 1) return {};
   const auto header = req[beast::http::field::authorization];
   constexpr std::string_view scheme = "Bearer ";
   if (header.size() <= scheme.size() ||
@@ -361,6 +363,14 @@ asio::awaitable<void> ApiServer::session(tcp::socket socket) {
     res.set(beast::http::field::content_type, response.content_type);
     res.set(beast::http::field::cache_control, "no-store");
     res.set("X-Content-Type-Options", "nosniff");
+    // The console and the API are served over HTTPS only; nothing may frame them (clickjacking a
+    // reviewer's decision), load script from elsewhere, or learn their URLs from a Referer.
+    res.set("Strict-Transport-Security", "max-age=31536000");
+    res.set("Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+    res.set("Referrer-Policy", "no-referrer");
+    res.set("X-Frame-Options", "DENY");
     for (const auto& [field, value] : response.headers) res.set(field, value);
     res.body() = std::move(response.body);
     res.keep_alive(!close_after && req.keep_alive());

@@ -96,4 +96,14 @@ bool is_utf8(std::string_view text) noexcept {
   return true;
 }
 
+std::string csv_cell(std::string_view value) {
+  const bool formula = !value.empty() && std::string_view("=+-@\t\r").find(value[0]) !=
+                                             std::string_view::npos;
+  const bool quote = formula || value.find_first_of(",\"\r\n") != std::string_view::npos;
+  std::string out = quote ? "\"" : "";
+  if (formula) out += '\'';
+  for (char c : value) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + (quote ? "\"" : "");
+}
+
 }  // namespace lantian::server::api

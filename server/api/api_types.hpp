@@ -85,4 +85,9 @@ std::optional<bool> bool_param(const ApiRequest& r, const std::string& name);
 // U+10FFFF): what a JSON answer or a stored JSON record may carry.
 [[nodiscard]] bool is_utf8(std::string_view text) noexcept;
 
+// One CSV cell (RFC 4180 quoting). A value a spreadsheet would read as a formula (starting with
+// =, +, -, @, a tab or a carriage return: a plate "=HYPERLINK(…)") is exported as text, prefixed
+// with an apostrophe, as OWASP advises against CSV injection.
+[[nodiscard]] std::string csv_cell(std::string_view value);
+
 }  // namespace lantian::server::api

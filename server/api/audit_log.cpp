@@ -1,5 +1,9 @@
 #include "server/api/audit_log.hpp"
 
+#include <algorithm>
+#include <cctype>
+#include <iterator>
+
 #include <boost/json.hpp>
 
 #include "protocol/beijing_time.hpp"
@@ -15,11 +19,47 @@ std::string key_of(std::int64_t unix_ms, std::uint64_t sequence) {
   return key;
 }
 
-// The target with every byte outside printable ASCII percent-encoded. The HTTP parser lets bytes
-// such as 0xFF through in a target; stored raw they made the entry invalid JSON, which read()
-// skips, so a client could hide a request from the log with one such byte.
-std::string printable_target(std::string_view target) {
+// The value of each query parameter that may carry a secret (a token passed as ?access_token=,
+// which the API refuses) replaced by "REDACTED": an audit log must not keep credentials.
+std::string redacted(std::string_view target) {
+  static constexpr std::string_view secret_keys[] = {"access_token", "token", "secret",
+                                                     "password", "key"};
+  const auto q = target.find('?');
+  if (q == std::string_view::npos) return std::string(target);
+  std::string out(target.substr(0, q + 1));
+  std::string_view query = target.substr(q + 1);
+  bool first = true;
+  while (true) {
+    const auto amp = query.find('&');
+    const auto param = query.substr(0, amp);
+    const auto eq = param.find('=');
+    const auto key = param.substr(0, eq);
+    out += first ? "" : "&";
+    first = false;
+    const bool secret = std::any_of(std::begin(secret_keys), std::end(secret_keys),
+                                    [&](std::string_view k) {
+                                      return key.size() == k.size() &&
+                                             std::equal(key.begin(), key.end(), k.begin(),
+                                                        [](char a, char b) {
+                                                          return std::tolower(a) == b;
+                                                        });
+                                    });
+    if (secret && eq != std::string_view::npos)
+      out += std::string(key) + "=REDACTED";
+    else
+      out += param;
+    if (amp == std::string_view::npos) break;
+    query = query.substr(amp + 1);
+  }
+  return out;
+}
+
+// The target, redacted, with every byte outside printable ASCII percent-encoded. The HTTP parser
+// lets bytes such as 0xFF through in a target; stored raw they made the entry invalid JSON, which
+// read() skips, so a client could hide a request from the log with one such byte.
+std::string printable_target(std::string_view raw_target) {
   static constexpr char digits[] = "0123456789ABCDEF";
+  const auto target = redacted(raw_target);
   std::string out;
   out.reserve(target.size());
   for (const char ch : target) {

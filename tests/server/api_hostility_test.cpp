@@ -125,9 +125,11 @@ RawAnswer raw_exchange(std::uint16_t port, const std::string& request,
 }
 
 // The fields of every JSON answer, in order (ApiServer::session sets them).
-const std::vector<std::string> json_answer_fields = {"Server",        "Content-Type",
-                                                     "Cache-Control", "X-Content-Type-Options",
-                                                     "Connection",    "Content-Length"};
+const std::vector<std::string> json_answer_fields = {
+    "Server",          "Content-Type",         "Cache-Control",
+    "X-Content-Type-Options", "Strict-Transport-Security", "Content-Security-Policy",
+    "Referrer-Policy", "X-Frame-Options",      "Connection",
+    "Content-Length"};
 
 class ApiHostilityTest : public ::testing::Test {
  protected:
@@ -487,8 +489,10 @@ TEST_F(ApiHostilityTest, EncodedCrLfInTheTargetNeverBecomesAHeader) {
     if (c.code.empty()) {
       EXPECT_EQ(r.field_names(),
                 (std::vector<std::string>{"Server", "Content-Type", "Cache-Control",
-                                          "X-Content-Type-Options", "Content-Disposition",
-                                          "Connection", "Content-Length"}))
+                                          "X-Content-Type-Options", "Strict-Transport-Security",
+                                          "Content-Security-Policy", "Referrer-Policy",
+                                          "X-Frame-Options", "Content-Disposition", "Connection",
+                                          "Content-Length"}))
           << c.target;
     } else {
       EXPECT_EQ(r.field_names(), json_answer_fields) << c.target;
@@ -648,6 +652,49 @@ TEST_F(ApiHostilityTest, ATokenOnlyCountsInTheAuthorizationHeader) {
                    "GET /api/v1/me HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: token=" + police_ +
                        "\r\nX-Api-Key: " + police_ + "\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(cookie.status, 401u);
+}
+
+// A token refused in the query is still a secret: the audit log keeps the request, not the token.
+// Two Authorization headers are refused (which one a proxy would use is ambiguous).
+TEST_F(ApiHostilityTest, SecretsInTheTargetAreRedactedAndTwoAuthorizationHeadersRefused) {
+  EXPECT_EQ(client_->get("/api/v1/me?access_token=" + police_ + "&m=1").status, 401u);
+  const auto audit = client_->get("/api/v1/audit?limit=1000", admin_);
+  ASSERT_EQ(audit.status, 200u) << audit.body;
+  EXPECT_EQ(audit.body.find(police_), std::string::npos);
+  bool found = false;
+  const auto log = audit.json();
+  for (const auto& e : log.at("items").as_array())
+    found = found || e.at("target").as_string() == "/api/v1/me?access_token=REDACTED&m=1";
+  EXPECT_TRUE(found);
+  const auto twice = raw_exchange(server_->api_port(),
+                                  "GET /api/v1/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: "
+                                  "Bearer " + police_ + "\r\nAuthorization: Bearer " + police_ +
+                                      "\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(twice.status, 401u);
+}
+
+TEST(CsvCells, AFormulaIsExportedAsTextAndQuotingFollowsRfc4180) {
+  EXPECT_EQ(api::csv_cell("豫A87590"), "豫A87590");
+  EXPECT_EQ(api::csv_cell("=HYPERLINK(\"http://x\",\"豫A1\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\",\"\"豫A1\"\")\"");
+  EXPECT_EQ(api::csv_cell("+1"), "\"'+1\"");
+  EXPECT_EQ(api::csv_cell("-1+2"), "\"'-1+2\"");
+  EXPECT_EQ(api::csv_cell("@SUM(A1)"), "\"'@SUM(A1)\"");
+  EXPECT_EQ(api::csv_cell("a,b"), "\"a,b\"");
+  EXPECT_EQ(api::csv_cell(""), "");
+}
+
+// Every answer carries the browser defences: HTTPS only, no framing, no foreign script, no
+// Referer.
+TEST_F(ApiHostilityTest, EveryAnswerCarriesTheSecurityHeaders) {
+  for (const auto& r : {client_->get("/api/v1/me", police_), client_->get("/"),
+                        client_->get("/api/v1/nothing", police_)}) {
+    EXPECT_EQ(r.headers.at("strict-transport-security"), "max-age=31536000");
+    EXPECT_NE(r.headers.at("content-security-policy").find("frame-ancestors 'none'"),
+              std::string::npos);
+    EXPECT_EQ(r.headers.at("referrer-policy"), "no-referrer");
+    EXPECT_EQ(r.headers.at("x-content-type-options"), "nosniff");
+  }
 }
 
 TEST_F(ApiHostilityTest, TheBearerSchemeIsCaseInsensitiveAndTheTokenExact) {

@@ -153,6 +153,13 @@ TEST(Config, ExportArguments) {
   EXPECT_EQ(parse({"export", "--from", "soon"}).problems.size(), 1u);
 }
 
+TEST(Config, ATokenForAnEmptyCityOrZoneIsRefused) {
+  const char* args[] = {"lantiand", "token", "create", "--role", "police", "--city", ""};
+  const auto p = parse_command_line(7, args);
+  ASSERT_EQ(p.problems.size(), 1u);
+  EXPECT_EQ(p.problems[0], "--city must name a city or zone, not be empty");
+}
+
 TEST(Config, HelpListsEveryOption) {
   const auto p = parse({"--help"});
   EXPECT_EQ(p.command, Command::help);
