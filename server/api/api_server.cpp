@@ -345,9 +345,22 @@ asio::awaitable<void> ApiServer::session(tcp::socket socket) {
       lowest.expires_after(timeout);
       auto [head_error, written] =
           co_await beast::http::async_write_header(stream, serializer, nothrow);
+      // The token is checked again at every wake-up (an event, or the heartbeat every 5 s): a
+      // revoked or expired token, or one whose role or jurisdiction changed, ends the stream.
+      const auto feed_secret = bearer(req);
       while (!head_error) {
-        auto events = co_await subscriber->next(std::chrono::seconds(15));
+        auto events = co_await subscriber->next(std::chrono::seconds(5));
         if (!events) break;
+        TokenRecord now;
+        if (context_.tokens.authenticate(feed_secret, now_unix_ms(), now) !=
+                TokenStore::Check::ok ||
+            now.role != request.token.role ||
+            now.jurisdiction.cities != request.token.jurisdiction.cities ||
+            now.jurisdiction.zones != request.token.jurisdiction.zones) {
+          spdlog::info("event=feed_closed token={} reason=token_no_longer_valid",
+                       request.token.id);
+          break;
+        }
         lowest.expires_after(timeout);
         auto [write_error, count] = co_await asio::async_write(
             stream, beast::http::make_chunk(asio::buffer(*events)), nothrow);

@@ -568,6 +568,24 @@ TEST_F(ApiTest, TheLiveFeedSendsNewViolationsWithinTheJurisdiction) {
   EXPECT_EQ(FeedClient(server_->api_port(), operator_).status(), 403u);
 }
 
+// Revoking a token ends its open live feed: no event after the revocation, the stream closed
+// within one heartbeat (5 s).
+TEST_F(ApiTest, ARevokedTokensLiveFeedEndsAndDeliversNothingMore) {
+  const auto created =
+      client_->post("/api/v1/tokens", admin_, R"({"role":"police","label":"feed"})");
+  ASSERT_EQ(created.status, 201u) << created.body;
+  const std::string secret(created.json().at("token").as_string());
+  const std::string id(created.json().at("record").at("id").as_string());
+  FeedClient feed(server_->api_port(), secret);
+  ASSERT_EQ(feed.status(), 200u);
+  ASSERT_EQ(client_->request(verb::delete_, "/api/v1/tokens/" + id, admin_).status, 204u);
+  ASSERT_EQ(post_smoke("check-10").status, 201u);
+  const auto started = std::chrono::steady_clock::now();
+  const auto got = feed.read_until("never sent", std::chrono::seconds(20));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));  // closed
+  EXPECT_EQ(got.find("check-10"), std::string::npos) << got;
+}
+
 TEST(ApiLimits, RateLimitAnswers429WithRetryAfter) {
   TempDir dir;
   auto config = test_config(dir.path(), {"tcp://127.0.0.1:0"});
