@@ -46,25 +46,12 @@ LonLat offset(LonLat from, double metres, double bearing_rad) {
   return {from.lon + dlon, from.lat + dlat};
 }
 
-// The bounding box of a zone's outer rings (min lon/lat, max lon/lat).
-rules::GeoBox box_of(const rules::GeoMultiPolygon& area) {
-  double x0 = 180, y0 = 90, x1 = -180, y1 = -90;
-  for (const auto& polygon : area)
-    for (const auto& p : polygon.outer()) {
-      x0 = std::min(x0, p.x());
-      y0 = std::min(y0, p.y());
-      x1 = std::max(x1, p.x());
-      y1 = std::max(y1, p.y());
-    }
-  return {{x0, y0}, {x1, y1}};
-}
-
 // The bounding boxes, widened by the margin, of the zones a plan must stay away from.
 std::vector<rules::GeoBox> zone_boxes(const rules::ZoneIndex* zones) {
   std::vector<rules::GeoBox> out;
   if (!zones) return out;
   for (const auto& z : zones->zones()) {
-    auto box = box_of(z.area);
+    auto box = rules::envelope_of(z.area);
     box.min_corner().x(box.min_corner().x() - zone_margin_deg);
     box.min_corner().y(box.min_corner().y() - zone_margin_deg);
     box.max_corner().x(box.max_corner().x() + zone_margin_deg);
@@ -101,7 +88,7 @@ LonLat park_near(const City& city, std::mt19937_64& rng) {
 // nullopt when 2,000 tries find none.
 std::optional<LonLat> point_inside(const rules::Zone& zone, const rules::ZoneIndex& zones,
                                    std::mt19937_64& rng) {
-  const auto box = box_of(zone.area);
+  const auto box = rules::envelope_of(zone.area);
   std::uniform_real_distribution<double> x(box.min_corner().x(), box.max_corner().x());
   std::uniform_real_distribution<double> y(box.min_corner().y(), box.max_corner().y());
   for (int i = 0; i < 2000; ++i) {
