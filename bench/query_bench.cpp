@@ -234,7 +234,7 @@ int main(int argc, char** argv) {
   server::ServerMetrics metrics;
   evaluation::ShardedEvaluator rules(*store, config.rules, metrics.evaluation);
   asio::io_context io;
-  server::api::ApiServer api(io, config, *store, rules);
+  server::api::ApiServer api(io, config, *store, rules, metrics);
   if (!api.start(error)) {
     std::cerr << error << '\n';
     return 1;

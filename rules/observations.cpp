@@ -65,7 +65,13 @@ ObservationImport parse_observations(std::istream& in, bool stored_form) {
     else if (kind != "sighting")
       reasons.push_back("kind must be smoke or sighting");
     ob.vin = str("vin");
-    ob.plate = str("plate");
+    if (const auto plate = str("plate"); !plate.empty()) {
+      auto normal = normalise_plate(plate);
+      if (normal.problem.empty())
+        ob.plate = std::move(normal.plate);
+      else
+        reasons.push_back(normal.problem);
+    }
     if (ob.vin.empty() && ob.plate.empty()) reasons.push_back("needs a vin or a plate");
     if (const auto color = str("plate_color"); !color.empty()) {
       if (const auto code = plate_color_code(color))

@@ -82,7 +82,13 @@ RegistryImport import_registry_csv(std::istream& in, int latest_model_year) {
     std::vector<std::string> reasons;
     VehicleRecord r;
     r.vin = get("vin");
-    r.plate = get("plate");
+    if (const auto plate = get("plate"); !plate.empty()) {
+      auto normal = normalise_plate(plate);
+      if (normal.problem.empty())
+        r.plate = std::move(normal.plate);
+      else
+        reasons.push_back(normal.problem);
+    }
     r.plate_color = get("plate_color");
     if (!r.plate_color.empty()) {
       if (const auto code = plate_color_code(r.plate_color))
@@ -247,6 +253,50 @@ std::optional<std::string> plate_color_code(std::string_view text) {
 std::string unknown_plate_color(std::string_view text) {
   return "unknown plate_color '" + std::string(text) +
          "' (blue, yellow, green, yellow_green, white, black)";
+}
+
+PlateText normalise_plate(std::string_view text) {
+  PlateText out;
+  std::size_t characters = 0;
+  for (std::size_t i = 0; i < text.size();) {
+    // One UTF-8 sequence: its length from the lead byte, continuation bytes 10xxxxxx, shortest.
+    const auto lead = static_cast<unsigned char>(text[i]);
+    const std::size_t length = lead < 0x80 ? 1 : (lead >> 5) == 6 ? 2 : (lead >> 4) == 14 ? 3
+                               : (lead >> 3) == 30                ? 4
+                                                                  : 0;
+    char32_t cp = length == 1 ? lead : length == 2 ? lead & 0x1F : length == 3 ? lead & 0x0F : lead & 0x07;
+    bool valid = length != 0 && i + length <= text.size();
+    for (std::size_t k = 1; valid && k < length; ++k) {
+      const auto c = static_cast<unsigned char>(text[i + k]);
+      valid = (c & 0xC0) == 0x80;
+      cp = (cp << 6) | (c & 0x3F);
+    }
+    static constexpr char32_t smallest[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (!valid || cp < smallest[length] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return {{}, "the plate is not UTF-8 text"};
+    i += length;
+    if (cp >= 0xFF01 && cp <= 0xFF5E) cp -= 0xFEE0;  // full-width forms of ASCII
+    if (cp >= 'a' && cp <= 'z') cp -= 'a' - 'A';
+    if (cp == ' ' || cp == 0x3000 || cp == 0xB7 || cp == 0x30FB || cp == 0x2022) continue;
+    if ((cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9')) {
+      out.plate += static_cast<char>(cp);
+    } else if (cp >= 0x4E00 && cp <= 0x9FFF) {  // CJK unified ideographs: 豫, 挂, 学, 警 …
+      out.plate += text.substr(i - length, length);
+    } else {
+      char code[16];
+      std::snprintf(code, sizeof code, "U+%04X", static_cast<unsigned>(cp));
+      const bool invisible = cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0xAD ||
+                             (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x2060 && cp <= 0x2064) ||
+                             cp == 0xFEFF;
+      return {{}, std::string("the plate holds ") +
+                      (invisible ? "an invisible or control character " : "the character ") +
+                      code + (invisible ? "" : " ('" + std::string(text.substr(i - length, length)) + "')") +
+                      "; a plate is letters, digits and Chinese characters"};
+    }
+    if (++characters > 12) return {{}, "the plate is longer than 12 characters"};
+  }
+  if (out.plate.empty()) return {{}, "the plate is empty"};
+  return out;
 }
 
 PlateMatch Registry::find_by_plate(std::string_view plate, std::string_view color) const {

@@ -96,6 +96,19 @@ struct PermitImport {
 // The reason an import gives for a colour plate_color_code does not know.
 [[nodiscard]] std::string unknown_plate_color(std::string_view text);
 
+// A plate number as the registry, observations and queries keep it, or why the text is not one.
+// Full-width letters and digits become ASCII (ＡＢ１ → AB1), lower case becomes upper case, and the
+// separators people type (spaces, the middle dot of 豫A·87590) are dropped. Anything else than
+// A-Z, 0-9 and Chinese characters is refused, naming the character: control characters (NUL),
+// invisible ones (U+200B zero-width space, U+FEFF) that would make two plates look alike, and
+// signs such as = that a spreadsheet reads as a formula. At most 12 characters; text that is not
+// UTF-8 is refused.
+struct PlateText {
+  std::string plate;    // normalised (empty when refused)
+  std::string problem;  // why it was refused; empty when accepted
+};
+[[nodiscard]] PlateText normalise_plate(std::string_view text);
+
 // Who a plate sighting is: the vehicle, or why it is nobody.
 struct PlateMatch {
   const VehicleRecord* vehicle = nullptr;

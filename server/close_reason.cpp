@@ -26,6 +26,10 @@ std::string_view to_string(CloseReason reason) noexcept {
     case CloseReason::replaced_by_new_login: return "replaced_by_new_login";
     case CloseReason::invalid_vin: return "invalid_vin";
     case CloseReason::server_stopping: return "server_stopping";
+    case CloseReason::address_limit: return "address_limit";
+    case CloseReason::login_rate: return "login_rate";
+    case CloseReason::vin_held_by_proven_session: return "vin_held_by_proven_session";
+    case CloseReason::partial_frame_memory: return "partial_frame_memory";
   }
   return "none";
 }

@@ -31,6 +31,10 @@ enum class CloseReason : std::uint8_t {
   storage_unavailable,
   replaced_by_new_login,
   server_stopping,
+  address_limit,          // a login beyond --max-connections-per-address
+  login_rate,             // a login beyond the VIN's --login-rate
+  vin_held_by_proven_session,  // a login without proof while a proven session holds the VIN
+  partial_frame_memory,   // its unfinished frame went beyond --max-partial-frame-bytes(-per-address)
 };
 
 // The metric label ("closed_by_peer", …); "none" for CloseReason::none.

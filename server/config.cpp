@@ -46,6 +46,12 @@ po::options_description serve_options() {
     ("api-request-timeout-s", po::value<int>()->default_value(30), "deadline for reading an API request and writing its answer")
     ("api-rate", po::value<double>()->default_value(20), "API requests per second per token (429 beyond)")
     ("api-burst", po::value<double>()->default_value(40), "API requests a token may send at once")
+    ("api-max-connections-per-address", po::value<std::size_t>()->default_value(32), "open API connections per client address at most")
+    ("api-handshake-timeout-s", po::value<int>()->default_value(5), "deadline for a new API connection's TLS handshake and first request head")
+    ("api-anonymous-rate", po::value<double>()->default_value(5), "requests per second per address without a valid token (429 beyond, before the token is checked)")
+    ("api-anonymous-burst", po::value<double>()->default_value(60), "requests an address may send at once without a valid token")
+    ("audit-anonymous-per-minute", po::value<std::size_t>()->default_value(60), "audit entries per address and minute for requests without a valid token (the rest are counted in one summary entry)")
+    ("audit-retention-days", po::value<int>()->default_value(400), "audit entries older than this are deleted (0: kept for ever)")
     ("api-web-root", po::value<std::string>(), "serve the web console from this directory instead of the built-in copy (for console development)")
     ("tls-cert", po::value<std::string>(), "server certificate (PEM chain; default DATA_DIR/certs/server.crt)")
     ("tls-key", po::value<std::string>(), "server private key (default DATA_DIR/certs/server.key)")
@@ -61,7 +67,13 @@ po::options_description serve_options() {
     ("max-data-length", po::value<std::size_t>()->default_value(protocol::max_data_length),
        "largest data unit accepted (bytes, at most 65531); larger frames close the connection")
     ("max-connections", po::value<std::size_t>()->default_value(100000), "open terminal connections in all")
-    ("max-connections-per-address", po::value<std::size_t>()->default_value(1000), "open connections per source address")
+    ("max-connections-per-address", po::value<std::size_t>()->default_value(1000), "logged-in connections per source address (a login beyond it closes its connection)")
+    ("pending-pressure", po::value<std::size_t>()->default_value(1000), "connections not yet logged in above which new ones get --first-frame-timeout-under-pressure-s")
+    ("first-frame-timeout-under-pressure-s", po::value<int>()->default_value(5), "first-frame deadline of a new connection while more than --pending-pressure have not logged in")
+    ("login-rate", po::value<double>()->default_value(0.1), "logins per second per VIN (refilling --login-burst); a login beyond it closes its connection unstored")
+    ("login-burst", po::value<double>()->default_value(10), "logins a VIN may make at once")
+    ("max-partial-frame-bytes-per-address", po::value<std::size_t>()->default_value(32u << 20), "bytes of unfinished frames held for one source address; the connection whose frame goes beyond closes")
+    ("max-partial-frame-bytes", po::value<std::size_t>()->default_value(512u << 20), "bytes of unfinished frames held in all")
     ("max-accepts-per-second", po::value<std::size_t>()->default_value(5000), "new connections per second")
     ("login-policy", po::value<std::string>()->default_value("strict"),
        "strict: the first frame must be a login (else close); lenient: accept and count")
@@ -235,6 +247,25 @@ void read_serve(const po::variables_map& vm, Config& c, std::vector<std::string>
   c.api.burst = vm["api-burst"].as<double>();
   if (!(c.api.rate_per_second > 0) || !(c.api.burst >= 1))
     problems.push_back("--api-rate must be above 0 and --api-burst at least 1");
+  c.api.max_connections_per_address = vm["api-max-connections-per-address"].as<std::size_t>();
+  if (c.api.max_connections_per_address == 0)
+    problems.push_back("--api-max-connections-per-address must be at least 1");
+  const int api_handshake = vm["api-handshake-timeout-s"].as<int>();
+  if (api_handshake < 1 || api_handshake > 600)
+    problems.push_back("--api-handshake-timeout-s must be 1..600");
+  c.api.handshake_timeout = std::chrono::seconds(api_handshake);
+  c.api.anonymous_rate_per_second = vm["api-anonymous-rate"].as<double>();
+  c.api.anonymous_burst = vm["api-anonymous-burst"].as<double>();
+  if (!(c.api.anonymous_rate_per_second > 0) || !(c.api.anonymous_burst >= 1))
+    problems.push_back("--api-anonymous-rate must be above 0 and --api-anonymous-burst at least 1");
+  c.api.audit_anonymous_per_minute = vm["audit-anonymous-per-minute"].as<std::size_t>();
+  const int audit_days = vm["audit-retention-days"].as<int>();
+  if (audit_days < 0 || audit_days > 36500)
+    problems.push_back("--audit-retention-days must be 0..36500");
+  else if (audit_days == 0)
+    c.api.audit_retention.reset();
+  else
+    c.api.audit_retention = std::chrono::hours(24 * audit_days);
 
   const auto certs = c.data_dir / "certs";
   c.tls_cert =
@@ -260,6 +291,19 @@ void read_serve(const po::variables_map& vm, Config& c, std::vector<std::string>
   };
   seconds("handshake-timeout-s", c.handshake_timeout);
   seconds("first-frame-timeout-s", c.first_frame_timeout);
+  seconds("first-frame-timeout-under-pressure-s", c.first_frame_timeout_under_pressure);
+  c.pending_pressure = vm["pending-pressure"].as<std::size_t>();
+  c.login_rate_per_second = vm["login-rate"].as<double>();
+  c.login_burst = vm["login-burst"].as<double>();
+  if (!(c.login_rate_per_second > 0) || !(c.login_burst >= 1))
+    problems.push_back("--login-rate must be above 0 and --login-burst at least 1");
+  c.max_partial_frame_bytes_per_address = vm["max-partial-frame-bytes-per-address"].as<std::size_t>();
+  c.max_partial_frame_bytes = vm["max-partial-frame-bytes"].as<std::size_t>();
+  if (c.max_partial_frame_bytes_per_address < 65536 ||
+      c.max_partial_frame_bytes < c.max_partial_frame_bytes_per_address)
+    problems.push_back(
+        "--max-partial-frame-bytes-per-address must be at least 65536 (one largest frame) and "
+        "--max-partial-frame-bytes at least that");
   seconds("idle-timeout-s", c.idle_timeout);
   seconds("write-timeout-s", c.write_timeout);
   c.max_data_length = vm["max-data-length"].as<std::size_t>();
@@ -455,6 +499,12 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
         out.problems.push_back(std::string(names == &t.cities ? "--city" : "--zone") +
                                " must name a city or zone, not be empty");
     if (vm.count("label")) t.label = vm["label"].as<std::string>();
+    // As the API: a label is short and holds no control characters (it reaches logs and the
+    // console).
+    if (t.label.size() > 200 ||
+        std::any_of(t.label.begin(), t.label.end(),
+                    [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; }))
+      out.problems.push_back("--label must be at most 200 bytes without control characters");
     if (vm.count("expires-days")) {
       t.expires_days = vm["expires-days"].as<int>();
       if (*t.expires_days < 1) out.problems.push_back("--expires-days must be at least 1");

@@ -47,6 +47,19 @@ struct Config {
     std::chrono::seconds request_timeout{30};
     double rate_per_second = 20;  // per token
     double burst = 40;
+    // A client address holds at most this many connections, and must finish the TLS handshake and
+    // send its first request head within handshake_timeout: idle sockets cannot lock users out.
+    std::size_t max_connections_per_address = 32;
+    std::chrono::seconds handshake_timeout{5};
+    // Requests without a valid token, per client address: refused (429) before the token is even
+    // checked once the bucket is empty, which also bounds token guessing.
+    double anonymous_rate_per_second = 5;
+    double anonymous_burst = 60;
+    // Audit entries of requests without a valid token, per address and minute; the others are
+    // counted and summarised in one entry per address and minute.
+    std::size_t audit_anonymous_per_minute = 60;
+    // Audit entries older than this are deleted; nullopt keeps them for ever.
+    std::optional<std::chrono::hours> audit_retention = std::chrono::hours(24 * 400);
     // Serve the console from this directory instead of the copy compiled in (console development).
     std::filesystem::path web_root;
   } api;
@@ -64,7 +77,18 @@ struct Config {
   std::chrono::seconds write_timeout{10};
   std::size_t max_data_length = protocol::max_data_length;
   std::size_t max_connections = 100000;
+  // Logged-in connections per source address: connections that have not logged in do not count
+  // (they cannot lock an address's terminals out); they are bounded by max_connections and, when
+  // more than pending_pressure are waiting, by a shorter first-frame deadline.
   std::size_t max_connections_per_address = 1000;
+  std::size_t pending_pressure = 1000;
+  std::chrono::seconds first_frame_timeout_under_pressure{5};
+  // Logins per VIN: a token bucket; a login beyond it closes its connection before it is stored.
+  double login_rate_per_second = 0.1;
+  double login_burst = 10;
+  // Bytes of unfinished frames the server holds for one source address and in all.
+  std::size_t max_partial_frame_bytes_per_address = 32u << 20;
+  std::size_t max_partial_frame_bytes = 512u << 20;
   std::size_t max_accepts_per_second = 5000;
   LoginPolicy login_policy = LoginPolicy::strict;
   bool reply_gb17691 = false;     // gb17691 and non-road terminals get replies only when set

@@ -56,6 +56,11 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
         listener_(listener),
         id_(id),
         peer_(std::move(peer)),
+        address_(peer_.substr(0, peer_.rfind(':'))),
+        // Decided once: while many connections wait to log in, a new one has less time to do it.
+        first_frame_timeout_(server.under_pending_pressure()
+                                 ? config_.first_frame_timeout_under_pressure
+                                 : config_.first_frame_timeout),
         executor_(socket.get_executor()),
         timer_(executor_),
         tls_context_(std::move(tls)) {
@@ -67,6 +72,14 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
 
   [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
   [[nodiscard]] const std::string& peer() const noexcept { return peer_; }
+  [[nodiscard]] const std::string& address() const noexcept { return address_; }
+  // Proved itself: a verified client certificate naming its VIN, or a report verified with the
+  // vehicle's key. A proven session is never displaced by a login that is not.
+  [[nodiscard]] bool proven() const noexcept { return proven_.load(); }
+  // Bytes of its unfinished frame counted in the server's tallies (read when it has ended).
+  [[nodiscard]] std::size_t partial_held() const noexcept { return partial_held_; }
+  // Counted among its address's logged-in connections (IngestServer's, under its mutex).
+  bool counted_against_address = false;
   // The VIN this connection logged in as (empty before login); read when the session has ended.
   [[nodiscard]] const std::string& bound_vin() const noexcept { return bound_vin_; }
 
@@ -144,15 +157,22 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
                              protocol::ByteView signed_bytes, std::int64_t now_unix_ms) override {
     return server_.terminal_keys().activate(body, header_vin, signed_bytes, now_unix_ms);
   }
-  void logged_in(const protocol::Vin& vin) override {
+  CloseReason logged_in(const protocol::Vin& vin, bool proven) override {
+    if (proven) proven_ = true;
+    std::shared_ptr<Session> old;
+    if (const auto refused = server_.bind_vin(vin, shared_from_this(), old);
+        refused != CloseReason::none)
+      return refused;
     bound_vin_ = vin_text(vin);
-    if (auto old = server_.bind_vin(vin, shared_from_this())) {
+    if (old) {
       metrics_.vin_replaced.inc();
       spdlog::info("event=vin_replaced vin={} old_conn={} new_conn={}", vin_text(vin), old->id(),
                    id_);
       old->stop(CloseReason::replaced_by_new_login);
     }
+    return CloseReason::none;
   }
+  void identity_proven() override { proven_ = true; }
 
   // On the handshake thread: the TLS handshake within its deadline. CloseReason::none on success,
   // else the reason the connection closes.
@@ -177,7 +197,7 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
   // has begun must also be complete within frame_timeout (a terminal dribbling bytes).
   std::pair<std::chrono::steady_clock::time_point, CloseReason> deadline() const {
     auto& c = *conversation_;
-    auto at = c.last_frame_at() + (c.logged_in() ? config_.idle_timeout : config_.first_frame_timeout);
+    auto at = c.last_frame_at() + (c.logged_in() ? config_.idle_timeout : first_frame_timeout_);
     auto reason = c.logged_in() ? CloseReason::idle_timeout : CloseReason::first_frame_timeout;
     if (partial_since_ && config_.frame_timeout.count() > 0 &&
         *partial_since_ + config_.frame_timeout < at) {
@@ -285,6 +305,14 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
         if (!replied) co_return CloseReason::write_timeout;
       }
       if (close_reason != CloseReason::none) co_return close_reason;
+      // The bytes of an unfinished frame are held until it completes or its deadline passes:
+      // counted per address and in all, so that many connections announcing large frames and
+      // sending part of them cannot take the server's memory.
+      if (const auto held = framer.buffered(); held != partial_held_) {
+        if (!server_.hold_partial(address_, partial_held_, held))
+          co_return CloseReason::partial_frame_memory;
+        partial_held_ = held;
+      }
       if (framer.buffered() == 0) {
         partial_since_.reset();
       } else if (!partial_since_ || !received.empty()) {
@@ -457,6 +485,10 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
   const ListenerConfig& listener_;
   const std::uint64_t id_;
   const std::string peer_;
+  const std::string address_;  // the peer without its port
+  const std::chrono::seconds first_frame_timeout_;
+  std::atomic<bool> proven_{false};
+  std::size_t partial_held_ = 0;
   asio::any_io_executor executor_;
   asio::steady_timer timer_;
   std::shared_ptr<ssl::context> tls_context_;  // outlives the stream that uses it
@@ -490,7 +522,9 @@ IngestServer::IngestServer(asio::io_context& io, Config config, storage::Store& 
             return current ? current->registry : nullptr;
           },
           config_.sm2_user_id),
-      verify_io_(std::max(config_.verify_threads, 1)) {}
+      verify_io_(std::max(config_.verify_threads, 1)),
+      login_limiter_(config_.login_rate_per_second, config_.login_burst,
+                     4 * config_.max_connections) {}
 
 IngestServer::~IngestServer() {
   store_.on_availability_change(nullptr);
@@ -618,12 +652,12 @@ bool IngestServer::admit(const tcp::socket& socket, std::string& address, std::s
     reason = "accept_rate";
   else if (open_ >= config_.max_connections)
     reason = "max_connections";
-  else if (per_address_[address] >= config_.max_connections_per_address)
-    reason = "max_connections_per_address";
   if (!reason.empty()) return false;
+  // Not counted against its address until it logs in: connections that never log in cannot
+  // lock out the terminals behind that address (a carrier's NAT).
   ++window_accepts_;
   ++open_;
-  ++per_address_[address];
+  ++pending_;
   return true;
 }
 
@@ -675,21 +709,62 @@ awaitable<void> IngestServer::accept_loop(Listener& listener) {
   }
 }
 
-std::shared_ptr<Session> IngestServer::bind_vin(const protocol::Vin& vin,
-                                                const std::shared_ptr<Session>& session) {
+CloseReason IngestServer::bind_vin(const protocol::Vin& vin,
+                                   const std::shared_ptr<Session>& session,
+                                   std::shared_ptr<Session>& displaced) {
+  const auto text = vin_text(vin);
   std::lock_guard lock(mutex_);
-  auto& slot = by_vin_[vin_text(vin)];
-  auto old = slot.lock();
-  slot = session;
-  return old && old.get() != session.get() ? old : nullptr;
+  std::chrono::milliseconds retry{0};
+  // Every login is a synced write: a VIN logging in without end (50 connections fighting over
+  // one VIN stored 99,446 logins in 35 s) is refused unstored beyond its rate.
+  if (!login_limiter_.allow(text, std::chrono::steady_clock::now(), retry))
+    return CloseReason::login_rate;
+  const auto it = by_vin_.find(text);
+  auto old = it != by_vin_.end() ? it->second.lock() : nullptr;
+  if (old.get() == session.get()) old.reset();
+  if (old && old->proven() && !session->proven()) return CloseReason::vin_held_by_proven_session;
+  if (!session->counted_against_address) {
+    const auto count = per_address_.find(session->address());
+    if (count != per_address_.end() && count->second >= config_.max_connections_per_address)
+      return CloseReason::address_limit;
+    ++per_address_[session->address()];
+    session->counted_against_address = true;
+    --pending_;
+  }
+  by_vin_[text] = session;
+  displaced = std::move(old);
+  return CloseReason::none;
+}
+
+bool IngestServer::under_pending_pressure() {
+  std::lock_guard lock(mutex_);
+  return pending_ > config_.pending_pressure;
+}
+
+bool IngestServer::hold_partial(const std::string& address, std::size_t before, std::size_t now) {
+  std::lock_guard lock(partial_mutex_);
+  auto& mine = partial_by_address_[address];
+  if (now > before && (mine - before + now > config_.max_partial_frame_bytes_per_address ||
+                       partial_total_ - before + now > config_.max_partial_frame_bytes)) {
+    if (mine == 0) partial_by_address_.erase(address);
+    return false;
+  }
+  mine = mine - before + now;
+  partial_total_ = partial_total_ - before + now;
+  metrics_.partial_frame_bytes.set(static_cast<std::int64_t>(partial_total_));
+  if (mine == 0) partial_by_address_.erase(address);
+  return true;
 }
 
 void IngestServer::session_ended(Session& session) {
   std::lock_guard lock(mutex_);
   sessions_.erase(session.id());
-  const auto address = session.peer().substr(0, session.peer().rfind(':'));
-  if (auto it = per_address_.find(address); it != per_address_.end() && --it->second == 0)
+  if (!session.counted_against_address)
+    --pending_;
+  else if (auto it = per_address_.find(session.address());
+           it != per_address_.end() && --it->second == 0)
     per_address_.erase(it);
+  if (session.partial_held() > 0) (void)hold_partial(session.address(), session.partial_held(), 0);
   // Only its own VIN's slot, and only while it still holds it (a new login may have taken it).
   if (!session.bound_vin().empty())
     if (auto it = by_vin_.find(session.bound_vin()); it != by_vin_.end()) {

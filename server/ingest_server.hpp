@@ -5,7 +5,8 @@
 //
 // Threading: every session runs as a coroutine on its own strand of the shared io_context; the
 // storage writer completes writes on its own thread and posts back to the session's strand. The
-// registries (sessions by VIN, connections per address) are guarded by one mutex.
+// registries (sessions by VIN, logged-in connections per address) are guarded by one mutex, the
+// tallies of unfinished frames by another.
 
 #include <atomic>
 #include <condition_variable>
@@ -26,6 +27,8 @@
 
 #include "evaluation/catalogue.hpp"
 #include "evaluation/stored_frame_sink.hpp"
+#include "server/api/rate_limiter.hpp"
+#include "server/close_reason.hpp"
 #include "server/config.hpp"
 #include "server/metrics.hpp"
 #include "server/terminal_keys.hpp"
@@ -68,10 +71,21 @@ class IngestServer {
   storage::Store& store() noexcept { return store_; }
   ServerMetrics& metrics() noexcept { return metrics_; }
   [[nodiscard]] bool stopping() const noexcept { return stopping_.load(); }
-  // Records `session` as the live connection of `vin`; returns the one it replaces, if any.
-  std::shared_ptr<Session> bind_vin(const protocol::Vin& vin,
-                                    const std::shared_ptr<Session>& session);
+  // Records `session` as the live connection of `vin` (the one it replaces in `displaced`), or
+  // refuses the login: the VIN's login rate is spent (login_rate); its address already has
+  // max_connections_per_address logged-in connections (address_limit); a proven session holds the
+  // VIN and `session` is not proven (vin_held_by_proven_session).
+  [[nodiscard]] CloseReason bind_vin(const protocol::Vin& vin,
+                                     const std::shared_ptr<Session>& session,
+                                     std::shared_ptr<Session>& displaced);
   void session_ended(Session& session);
+  // More connections than Config::pending_pressure have not logged in: new ones get the shorter
+  // first-frame deadline.
+  [[nodiscard]] bool under_pending_pressure();
+  // A session's unfinished frame now holds `now` bytes instead of `before`; false (the tallies
+  // unchanged) when that would take its address or the whole server beyond
+  // Config::max_partial_frame_bytes(_per_address).
+  [[nodiscard]] bool hold_partial(const std::string& address, std::size_t before, std::size_t now);
   // Frames stored from now on are handed to `sink`, and the registry (profiles and keys of
   // registered vehicles) is read from `catalogue`; both must outlive the server's sessions. Set
   // before start(). Without them frames are only stored and no vehicle is registered.
@@ -121,9 +135,15 @@ class IngestServer {
       verify_work_;
   std::vector<std::thread> verify_threads_;
 
+  api::RateLimiter login_limiter_;  // per VIN
+  std::mutex partial_mutex_;         // guards the two below
+  std::map<std::string, std::size_t> partial_by_address_;
+  std::size_t partial_total_ = 0;
+
   std::mutex mutex_;  // guards everything below
   std::shared_ptr<boost::asio::ssl::context> tls_;
-  std::map<std::string, std::size_t> per_address_;
+  std::map<std::string, std::size_t> per_address_;  // logged-in connections
+  std::size_t pending_ = 0;                          // connections that have not logged in
   std::map<std::string, std::weak_ptr<Session>> by_vin_;
   std::map<std::uint64_t, std::weak_ptr<Session>> sessions_;
   std::size_t open_ = 0;

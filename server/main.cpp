@@ -98,7 +98,7 @@ int serve(const server::Config& config) {
   // The API runs on its own threads: a slow query never delays a terminal's reply.
   asio::io_context api_io;
   auto api_work = asio::make_work_guard(api_io);
-  server::api::ApiServer api(api_io, config, *store, rules);
+  server::api::ApiServer api(api_io, config, *store, rules, metrics);
   if (config.api.enabled) {
     if (!api.start(problem)) {
       spdlog::error("event=startup_failed error=\"{}\"", problem);

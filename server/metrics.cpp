@@ -110,6 +110,13 @@ std::string ServerMetrics::render() const {
   scalar(out, "lantian_vin_replaced_total", "counter",
          "Connections closed because the same VIN logged in again",
          static_cast<std::int64_t>(vin_replaced.value()));
+  scalar(out, "lantian_partial_frame_bytes", "gauge",
+         "Bytes of unfinished frames held for terminal connections",
+         partial_frame_bytes.value());
+  out << api_refused.render();
+  scalar(out, "lantian_api_audit_unlogged_total", "counter",
+         "API requests without a valid token counted in a summary audit entry, not one of their own",
+         static_cast<std::int64_t>(api_audit_unlogged.value()));
   out << labelled_counters("lantian_violations_total", "Violations raised, by rule", "rule",
                            evaluation.violations_raised.values());
   scalar(out, "lantian_rule_frames_total", "counter", "Stored frames handed to the rule worker",

@@ -80,10 +80,18 @@ struct ServerMetrics {
                                 "reason"};
   CounterFamily activations{"lantian_activations_total", "Activation frames, by result", "result"};
   Gauge ingest_queue_depth;
+  Gauge partial_frame_bytes;  // bytes of unfinished frames held for terminals (all addresses)
   Gauge storage_available{1};  // 0 while the archive cannot write (connections refused)
   Counter storage_faults;
   // What opening the archive found in a damaged WAL (storage::WalRecovery): set once at start.
   Gauge wal_damaged, wal_batches_salvaged, wal_writes_lost;
+  // The HTTPS API: connections and requests refused before any token was checked, by reason
+  // (max_connections, max_connections_per_address, anonymous_rate), and audit entries not written
+  // one by one (requests without a valid token beyond the per-address sample, or no disk room).
+  CounterFamily api_refused{"lantian_api_refused_total",
+                            "API connections and requests refused before authentication, by reason",
+                            "reason"};
+  Counter api_audit_unlogged;
   // The rule shards' counts (lantian_rule_*, lantian_rules_backlog_reports, lantian_violations_*).
   evaluation::EvaluationMetrics evaluation;
   Histogram batch_frames{{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000}};

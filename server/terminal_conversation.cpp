@@ -180,6 +180,10 @@ protocol::SignatureCheck TerminalConversation::check_signature(const protocol::D
                 : SignatureCheck::invalid;
   }
   metrics_.signatures.with(std::string(to_string(check))).inc();
+  if (check == SignatureCheck::valid && !proven_) {
+    proven_ = true;
+    host_.identity_proven();
+  }
   if (protocol::is_failure(check))
     spdlog::warn("event=signature_{} conn={} peer={} vin={}", to_string(check), connection_.id,
                  connection_.peer, text_of(vin_));
@@ -235,13 +239,19 @@ CloseReason TerminalConversation::log_in(const protocol::Vin& vin) {
     metrics_.connections_rejected.with("certificate_vin_mismatch").inc();
     return CloseReason::certificate_vin_mismatch;
   }
+  if (const auto refused = host_.logged_in(vin, connection_.certificate_cn.has_value());
+      refused != CloseReason::none) {
+    spdlog::warn("event=login_refused conn={} peer={} vin={} reason={}", connection_.id,
+                 connection_.peer, text_of(vin), to_string(refused));
+    metrics_.connections_rejected.with(std::string(to_string(refused))).inc();
+    return refused;
+  }
   logged_in_ = true;
   vin_ = vin;
   key_looked_up_ = false;
   // Under `auto`, a profile the registry pins for this vehicle decides its frames (protocol.md
   // §3.4): a non-road terminal's frames cannot always be told from the others by their bytes.
   if (!listener_.profile) registry_profile_ = host_.registered_profile(protocol::as_text(vin));
-  host_.logged_in(vin);
   spdlog::info("event=login conn={} peer={} vin={}", connection_.id, connection_.peer, text_of(vin));
   return CloseReason::none;
 }

@@ -41,8 +41,13 @@ class ConversationHost {
   virtual ActivationVerdict activate(const protocol::ActivationBody& body,
                                      const protocol::Vin& header_vin, protocol::ByteView signed_bytes,
                                      std::int64_t now_unix_ms) = 0;
-  // The terminal logged in as `vin`: the host makes this connection the VIN's live one.
-  virtual void logged_in(const protocol::Vin& vin) = 0;
+  // The terminal logs in as `vin` (`proven`: its verified client certificate names the VIN): the
+  // host makes this connection the VIN's live one, or refuses the login — the VIN's login rate
+  // is spent, its address holds too many logged-in connections, or a proven session holds the VIN
+  // and this one is not proven. A refused login closes the connection; it is not stored.
+  [[nodiscard]] virtual CloseReason logged_in(const protocol::Vin& vin, bool proven) = 0;
+  // A report of this connection verified with the vehicle's key: the session has proved itself.
+  virtual void identity_proven() = 0;
 };
 
 struct ConnectionInfo {
@@ -105,6 +110,7 @@ class TerminalConversation {
   const ConnectionInfo connection_;
   protocol::Framer framer_;
   bool logged_in_ = false;
+  bool proven_ = false;  // a report verified with the vehicle's key (told to the host once)
   protocol::Vin vin_{};
   std::optional<protocol::Profile> known_profile_;
   std::optional<protocol::Profile> registry_profile_;  // auto listeners: pinned by the registry

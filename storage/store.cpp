@@ -995,6 +995,24 @@ bool Store::apply(const std::vector<RecordEdit>& edits, Durability durability, s
   return status.ok();
 }
 
+bool Store::delete_range(Family family, const std::string& begin, const std::string& end,
+                         std::string& error) {
+  if (read_only_) {
+    error = "the database is read-only";
+    return false;
+  }
+  const auto it = families_.find(family);
+  if (it == families_.end()) {
+    error = "the database lacks a family";
+    return false;
+  }
+  rocksdb::WriteOptions options;
+  options.sync = options_.sync != SyncPolicy::off;
+  const auto status = db_->DeleteRange(options, it->second, begin, end);
+  if (!status.ok()) error = status.ToString();
+  return status.ok();
+}
+
 bool Store::apply_locked(const Build& build, std::string& error) {
   std::lock_guard lock(family_write_mutex_);
   std::vector<RecordEdit> edits;

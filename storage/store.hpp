@@ -231,6 +231,10 @@ class Store {
   [[nodiscard]] bool available() const noexcept { return available_.load(); }
   // Why it is unavailable (RocksDB's status), empty while available.
   [[nodiscard]] std::string fault() const;
+  // Free bytes on the archive's disk now, and the reserve below which frames are not written
+  // (StoreOptions::min_free_bytes): other writers (the audit log) keep clear of the reserve.
+  [[nodiscard]] std::uint64_t free_bytes() const;
+  [[nodiscard]] std::uint64_t min_free_bytes() const noexcept { return options_.min_free_bytes; }
 
   // Writes everything queued, makes it durable, stops the writer and closes the database.
   void close();
@@ -269,6 +273,10 @@ class Store {
   // false on a write error (`error` set).
   using Build = std::function<void(std::vector<RecordEdit>& edits)>;
   [[nodiscard]] bool apply_locked(const Build& build, std::string& error);
+  // Deletes every record of `family` whose key is in [begin, end), durably (a range tombstone:
+  // one write whatever the number of records). Not for the frame archive (retention does that).
+  [[nodiscard]] bool delete_range(Family family, const std::string& begin, const std::string& end,
+                                  std::string& error);
   [[nodiscard]] std::optional<std::string> get(Family family, const std::string& key) const;
   // Calls `fn(key, value)` for every record whose key starts with `prefix`, in key order, until it
   // returns false. With `start`, begins at the first key ≥ start instead.
@@ -331,7 +339,6 @@ class Store {
   void mark_fault(const std::string& status);  // writer threads
   void tell_availability(bool available);      // writer threads, no lock held
   void check_free_space();                     // writer threads
-  [[nodiscard]] std::uint64_t free_bytes() const;
   bool try_recover();                          // the first writer
   [[nodiscard]] rocksdb::IOStatus probe_disk() const;
 

@@ -40,6 +40,24 @@ void only_params(const ApiRequest& r, std::initializer_list<std::string_view> kn
       bad_parameter(name, "unknown parameter");
 }
 
+// Rejects body fields the route does not know, as only_params does for parameters: a misspelt
+// field (a "comments" for "comment", an "expire_days") must not be dropped without a word.
+void only_fields(const json::object& body, std::initializer_list<std::string_view> known) {
+  for (const auto& [name, value] : body)
+    if (std::find(known.begin(), known.end(), std::string_view(name)) == known.end())
+      bad_parameter(std::string(name), "unknown field");
+}
+
+// A short free text (a label, a name): at most `max_bytes` bytes of UTF-8 (JSON's) without control
+// characters, which would reach operators' terminals and logs.
+void check_short_text(const std::string& field, std::string_view text, std::size_t max_bytes) {
+  if (text.size() > max_bytes)
+    bad_parameter(field, "longer than " + std::to_string(max_bytes) + " bytes");
+  if (std::any_of(text.begin(), text.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; }))
+    bad_parameter(field, "holds a control character");
+}
+
 [[noreturn]] void not_found(const std::string& what) {
   throw ApiError(http::status::not_found, "not_found", what + " not found");
 }
@@ -100,6 +118,29 @@ std::string vehicle_write_refusal(ApiContext& ctx, const evaluation::Jurisdictio
     return "the vehicle is registered in " + rules::registration_city(*stored) +
            ", outside this token's cities";
   return {};
+}
+
+// What writing `after` changes in the stored record, for the audit log: {"vin", "before": {field:
+// old value}, "after": {field: new value}} over the fields that differ; "before" is null for a new
+// vehicle (and "after" then has every field). Empty when nothing changes.
+json::object vehicle_change(const std::optional<rules::VehicleRecord>& before,
+                            const rules::VehicleRecord& after) {
+  const auto now = rules::to_json(after);
+  if (!before) return {{"vin", after.vin}, {"before", nullptr}, {"after", now}};
+  const auto was = rules::to_json(*before);
+  json::object old_values, new_values;
+  for (const auto& [field, value] : now)
+    if (const auto* old = was.if_contains(field); !old || *old != value) {
+      old_values[field] = old ? *old : json::value(nullptr);
+      new_values[field] = value;
+    }
+  for (const auto& [field, value] : was)
+    if (!now.contains(field)) {
+      old_values[field] = value;
+      new_values[field] = nullptr;
+    }
+  if (new_values.empty()) return {};
+  return {{"vin", after.vin}, {"before", std::move(old_values)}, {"after", std::move(new_values)}};
 }
 
 // A restricted token sees a vehicle registered in its cities, or one with a violation it may see.
@@ -311,6 +352,11 @@ ApiResponse upsert_vehicle(ApiContext& ctx, const ApiRequest& r) {
       "fuel",          "emission_stage", "stage_source",      "rated_power_kw",
       "profile",       "owner",          "registration_code", "chip_id",
       "sm2_public_key"};
+  only_fields(body.as_object(),
+              {"vin", "plate", "plate_color", "category", "fuel", "emission_stage", "stage_source",
+               "rated_power_kw", "profile", "owner", "registration_code", "chip_id",
+               "sm2_public_key", "city"});  // city: what GET answers, derived, ignored here
+  check_short_text("owner", text_of(body.as_object(), "owner"), 200);
   std::string header, row;
   for (const char* c : columns) {
     const auto* v = body.as_object().if_contains(c);
@@ -336,12 +382,15 @@ ApiResponse upsert_vehicle(ApiContext& ctx, const ApiRequest& r) {
   if (const auto refusal = vehicle_write_refusal(ctx, r.token.jurisdiction, record);
       !refusal.empty())
     throw ApiError(http::status::forbidden, "outside_jurisdiction", refusal);
+  auto change = vehicle_change(ctx.catalogue_store.vehicle(record.vin), record);
   std::string error;
   if (!ctx.catalogue_store.put_vehicles({record}, error)) throw std::runtime_error(error);
   ctx.evaluator.reload();
   auto out = rules::to_json(record);
   out["city"] = rules::registration_city(record);
-  return json_response(out, 1);
+  auto response = json_response(out, 1);
+  response.change = std::move(change);
+  return response;
 }
 
 ApiResponse import_registry(ApiContext& ctx, const ApiRequest& r) {
@@ -362,19 +411,34 @@ ApiResponse import_registry(ApiContext& ctx, const ApiRequest& r) {
   std::int64_t stored = 0;
   const auto& j = r.token.jurisdiction;
   std::vector<rules::VehicleRecord> accepted;
+  // The audit entry names what changed for the first 1,000 vehicles and counts the rest.
+  constexpr std::size_t audited_vehicles = 1000;
+  json::array changes;
+  std::int64_t unchanged = 0, not_itemised = 0;
   for (auto& record : imported.records) {
     if (const auto refusal = vehicle_write_refusal(ctx, j, record); !refusal.empty()) {
       rejected.push_back(json::object{{"vin", record.vin}, {"reason", refusal}});
       continue;
     }
+    if (auto change = vehicle_change(ctx.catalogue_store.vehicle(record.vin), record);
+        change.empty())
+      ++unchanged;
+    else if (changes.size() < audited_vehicles)
+      changes.push_back(std::move(change));
+    else
+      ++not_itemised;
     accepted.push_back(std::move(record));
     ++stored;
   }
   std::string error;
   if (!ctx.catalogue_store.put_vehicles(accepted, error)) throw std::runtime_error(error);
   if (stored) ctx.evaluator.reload();
-  return json_response(json::object{{"imported", stored}, {"rejected", std::move(rejected)}},
-                       stored);
+  auto response = json_response(
+      json::object{{"imported", stored}, {"rejected", std::move(rejected)}}, stored);
+  response.change = {{"vehicles", std::move(changes)},
+                     {"unchanged", unchanged},
+                     {"changed_not_itemised", not_itemised}};
+  return response;
 }
 
 // --- zones ---------------------------------------------------------------------------------------
@@ -503,12 +567,20 @@ ApiResponse upload_zones(ApiContext& ctx, const ApiRequest& r) {
     response.body = json::serialize(body);
     return response;
   }
+  const auto previous = latest_zone_version(ctx);
   std::string error;
   const auto version = ctx.catalogue_store.add_zone_version(r.body, error);
   if (!version) throw std::runtime_error(error);
   ctx.evaluator.reload();
-  return json_response(json::object{{"version", *version}, {"zones", imported.zones.size()}}, 1,
-                       http::status::created);
+  json::array ids;
+  for (const auto& z : imported.zones) ids.emplace_back(z.id);
+  auto response = json_response(
+      json::object{{"version", *version}, {"zones", imported.zones.size()}}, 1,
+      http::status::created);
+  response.change = {{"zone_version", {{"before", previous > 0 ? json::value(previous) : nullptr},
+                                       {"after", *version}}},
+                     {"zones", std::move(ids)}};
+  return response;
 }
 
 // --- violations ----------------------------------------------------------------------------------
@@ -554,7 +626,9 @@ evaluation::ViolationQuery violation_query(ApiContext& ctx, const ApiRequest& r,
       if (!code) bad_parameter("plate_color", "must be blue, yellow, green, yellow_green, white or black");
       color = *code;
     }
-    const auto match = catalogue->registry->find_by_plate(*plate, color);
+    const auto number = rules::normalise_plate(*plate);
+    if (!number.problem.empty()) bad_parameter("plate", number.problem);
+    const auto match = catalogue->registry->find_by_plate(number.plate, color);
     if (!match.vehicle) bad_parameter("plate", match.unmatched_reason);
     const auto* v = match.vehicle;
     if (!q.vin.empty() && q.vin != v->vin)
@@ -687,6 +761,7 @@ ApiResponse review_violation(ApiContext& ctx, const ApiRequest& r) {
   const auto body = parse_body(r);
   if (!body.is_object())
     throw ApiError(http::status::bad_request, "bad_json", "expected an object");
+  only_fields(body.as_object(), {"decision", "comment"});
   auto decision = text_of(body.as_object(), "decision");
   if (decision == "confirm") decision = "confirmed";
   if (decision == "dismiss") decision = "dismissed";
@@ -697,8 +772,20 @@ ApiResponse review_violation(ApiContext& ctx, const ApiRequest& r) {
   if (comment.size() > 4000) bad_parameter("comment", "longer than 4000 bytes");
   json::object updated;
   switch (ctx.violations.review(id, decision, comment, r.token.id, &updated)) {
-    case evaluation::ViolationStore::ReviewResult::reviewed:
-      return json_response(updated, 1);
+    case evaluation::ViolationStore::ReviewResult::reviewed: {
+      const auto* before = existing->if_contains("review");
+      auto response = json_response(updated, 1);
+      response.change = {
+          {"violation", id},
+          {"before", {{"status", existing->if_contains("status") ? existing->at("status")
+                                                                  : json::value(nullptr)},
+                      {"review", before ? *before : json::value(nullptr)}}},
+          {"after", {{"status", updated.if_contains("status") ? updated.at("status")
+                                                               : json::value(nullptr)},
+                     {"review", updated.if_contains("review") ? updated.at("review")
+                                                              : json::value(nullptr)}}}};
+      return response;
+    }
     case evaluation::ViolationStore::ReviewResult::withdrawn:
       throw ApiError(http::status::conflict, "withdrawn",
                      "the violation was withdrawn by re-evaluation and cannot be reviewed");
@@ -747,12 +834,22 @@ ApiResponse post_observations(ApiContext& ctx, const ApiRequest& r) {
   if (!stored.error.empty()) throw std::runtime_error(stored.error);
   for (const auto& v : stored.violations) ctx.publish(v);
   const auto status = stored.added ? http::status::created : http::status::ok;
-  return json_response(json::object{{"added", stored.added},
-                                    {"known", stored.known},
-                                    {"unmatched", stored.unmatched},
-                                    {"violations_raised", stored.raised},
-                                    {"rejected", std::move(rejected)}},
-                       static_cast<std::int64_t>(stored.added), status);
+  auto response = json_response(json::object{{"added", stored.added},
+                                             {"known", stored.known},
+                                             {"unmatched", stored.unmatched},
+                                             {"violations_raised", stored.raised},
+                                             {"rejected", rejected}},
+                                static_cast<std::int64_t>(stored.added), status);
+  // Observations are never changed once stored: the change is which ones were sent and kept.
+  json::array ids;
+  for (const auto& ob : accepted) {
+    if (ids.size() == 1000) break;
+    ids.emplace_back(ob.id);
+  }
+  response.change = {{"observations", std::move(ids)},
+                     {"added", stored.added},
+                     {"violations_raised", stored.raised}};
+  return response;
 }
 
 std::int64_t beijing_day(std::int64_t unix_s) {
@@ -831,6 +928,7 @@ ApiResponse create_token(ApiContext& ctx, const ApiRequest& r) {
   if (!body.is_object())
     throw ApiError(http::status::bad_request, "bad_json", "expected an object");
   const auto& o = body.as_object();
+  only_fields(o, {"role", "cities", "zones", "label", "expires_days"});
   TokenRecord record;
   const auto role = parse_role(text_of(o, "role"));
   if (!role) bad_parameter("role", "police, reviewer, operator or admin");
@@ -838,8 +936,10 @@ ApiResponse create_token(ApiContext& ctx, const ApiRequest& r) {
   auto names = [&](const char* field, std::set<std::string>& out) {
     if (const auto* list = o.if_contains(field)) {
       if (!list->is_array()) bad_parameter(field, "a list of names");
+      if (list->as_array().size() > 100) bad_parameter(field, "at most 100 names");
       for (const auto& x : list->as_array()) {
         if (!x.is_string() || x.as_string().empty()) bad_parameter(field, "a list of names");
+        check_short_text(field, x.as_string(), 64);
         out.emplace(x.as_string());
       }
     }
@@ -847,6 +947,7 @@ ApiResponse create_token(ApiContext& ctx, const ApiRequest& r) {
   names("cities", record.jurisdiction.cities);
   names("zones", record.jurisdiction.zones);
   record.label = text_of(o, "label");
+  check_short_text("label", record.label, 200);
   record.created_unix_ms = now_unix_ms();
   if (const auto* days = o.if_contains("expires_days"); days && !days->is_null()) {
     if (!days->is_int64() || days->as_int64() < 1 || days->as_int64() > 3650)
@@ -859,15 +960,18 @@ ApiResponse create_token(ApiContext& ctx, const ApiRequest& r) {
   TokenRecord check;
   if (ctx.tokens.authenticate(*secret, now_unix_ms(), check) != TokenStore::Check::ok)
     throw std::runtime_error("a token just created does not authenticate");
-  return json_response(json::object{{"token", *secret}, {"record", to_json(check)}}, 1,
-                       http::status::created);
+  auto response = json_response(json::object{{"token", *secret}, {"record", to_json(check)}}, 1,
+                                http::status::created);
+  response.change = {{"token", to_json(check)}};  // its record: id, role, reach — not the secret
+  return response;
 }
 
 ApiResponse revoke_token(ApiContext& ctx, const ApiRequest& r) {
   require(r, {Role::admin});
   only_params(r, {});
   std::string error;
-  if (!ctx.tokens.revoke(r.segments.at(3), error)) {
+  bool was_revoked = false;
+  if (!ctx.tokens.revoke(r.segments.at(3), error, &was_revoked)) {
     if (!error.empty()) throw std::runtime_error(error);
     not_found("token " + r.segments.at(3));
   }
@@ -875,6 +979,9 @@ ApiResponse revoke_token(ApiContext& ctx, const ApiRequest& r) {
   response.status = http::status::no_content;
   response.content_type = "application/json";
   response.records = 1;
+  response.change = {{"token_id", r.segments.at(3)},
+                     {"before", {{"revoked", was_revoked}}},
+                     {"after", {{"revoked", true}}}};
   return response;
 }
 

@@ -125,7 +125,7 @@ bool parse_target(std::string_view target, ApiRequest& r) {
 }  // namespace
 
 ApiServer::ApiServer(asio::io_context& io, const Config& config, storage::Store& store,
-                     evaluation::ShardedEvaluator& evaluator)
+                     evaluation::ShardedEvaluator& evaluator, ServerMetrics& metrics)
     : io_(io),
       config_(config),
       context_{store,
@@ -138,7 +138,10 @@ ApiServer::ApiServer(asio::io_context& io, const Config& config, storage::Store&
                TokenStore(store),
                AuditLog(store),
                [this](const json::object& v) { publish(v); }},
-      limiter_(config.api.rate_per_second, config.api.burst) {}
+      metrics_(metrics),
+      limiter_(config.api.rate_per_second, config.api.burst),
+      anonymous_limiter_(config.api.anonymous_rate_per_second, config.api.anonymous_burst),
+      anonymous_audit_(config.api.audit_anonymous_per_minute) {}
 
 ApiServer::~ApiServer() {
   stop();
@@ -170,6 +173,8 @@ bool ApiServer::start(std::string& problem) {
   spdlog::info("event=api_listening port={} console=https://{}:{}/", port(), config_.api.host,
                port());
   asio::co_spawn(io_, accept_loop(), asio::detached);
+  upkeep_timer_ = std::make_unique<asio::steady_timer>(io_);
+  asio::co_spawn(upkeep_timer_->get_executor(), audit_upkeep(), asio::detached);
   return true;
 }
 
@@ -181,12 +186,57 @@ void ApiServer::stop() {
   boost::system::error_code ec;
   if (acceptor_) acceptor_->close(ec);
   std::set<std::shared_ptr<FeedSubscriber>> feeds;
+  bool first = false;
   {
     std::lock_guard lock(feeds_mutex_);
+    first = !stopping_;
     stopping_ = true;
     feeds.swap(feeds_);
   }
   for (const auto& f : feeds) f->close();
+  if (!first) return;
+  if (upkeep_timer_)
+    asio::post(upkeep_timer_->get_executor(), [timer = upkeep_timer_.get()] { timer->cancel(); });
+  write_audit_summaries();  // what was only counted is in the log before the store closes
+}
+
+void ApiServer::audit(const AuditEntry& entry) {
+  std::string error;
+  if (context_.audit.append(entry, error)) return;
+  if (entry.token_id.empty() && entry.unlogged == 0)
+    metrics_.api_audit_unlogged.inc();  // (a summary's requests were counted when they came)
+  spdlog::error("event=audit_not_stored peer={} status={} error=\"{}\"", entry.peer, entry.status,
+                error);
+}
+
+void ApiServer::write_audit_summaries() {
+  for (const auto& [peer, count] : anonymous_audit_.take_unlogged()) {
+    AuditEntry summary;
+    summary.unix_ms = now_unix_ms();
+    summary.peer = peer;
+    summary.method = "*";
+    summary.target = "*";
+    summary.unlogged = count;
+    audit(summary);
+  }
+}
+
+asio::awaitable<void> ApiServer::audit_upkeep() {
+  for (auto minute = 0;; ++minute) {
+    if (config_.api.audit_retention && minute % 60 == 0) {
+      const auto cutoff =
+          now_unix_ms() -
+          std::chrono::duration_cast<std::chrono::milliseconds>(*config_.api.audit_retention)
+              .count();
+      std::string error;
+      if (!context_.audit.trim(cutoff, error))
+        spdlog::error("event=audit_retention_failed error=\"{}\"", error);
+    }
+    upkeep_timer_->expires_after(std::chrono::minutes(1));
+    auto [ec] = co_await upkeep_timer_->async_wait(nothrow);
+    if (ec) co_return;  // stopped
+    write_audit_summaries();
+  }
 }
 
 void ApiServer::publish(const json::object& violation) {
@@ -208,12 +258,29 @@ asio::awaitable<void> ApiServer::accept_loop() {
     auto [ec, socket] = co_await acceptor_->async_accept(nothrow);
     if (ec == asio::error::operation_aborted || !acceptor_->is_open()) co_return;
     if (ec) continue;
-    if (connections_->load() >= config_.api.max_connections) {
+    const auto remote = socket.remote_endpoint(ec);
+    const std::string address = ec ? "?" : remote.address().to_string();
+    const char* refused = nullptr;
+    {
+      std::lock_guard lock(connections_->mutex);
+      if (connections_->open >= config_.api.max_connections)
+        refused = "max_connections";
+      else if (connections_->per_address[address] >= config_.api.max_connections_per_address)
+        refused = "max_connections_per_address";
+      else {
+        ++connections_->open;
+        ++connections_->per_address[address];
+      }
+      if (refused && connections_->per_address[address] == 0)
+        connections_->per_address.erase(address);
+    }
+    if (refused) {
+      metrics_.api_refused.with(refused).inc();
       boost::system::error_code ignored;
       socket.close(ignored);  // at the limit: refuse rather than queue
       continue;
     }
-    asio::co_spawn(asio::make_strand(io_), session(std::move(socket)), asio::detached);
+    asio::co_spawn(asio::make_strand(io_), session(std::move(socket), address), asio::detached);
   }
 }
 
@@ -229,30 +296,39 @@ ApiResponse ApiServer::handle(ApiRequest& request) {
   }
 }
 
-asio::awaitable<void> ApiServer::session(tcp::socket socket) {
-  ++*connections_;
-  struct Leave {
-    std::shared_ptr<std::atomic<std::size_t>> n;
-    ~Leave() { --*n; }
-  } leave{connections_};
+asio::awaitable<void> ApiServer::session(tcp::socket socket, std::string peer) {
   boost::system::error_code ec;
   socket.set_option(tcp::no_delay(true), ec);  // answers go out at once, not after a delayed ACK
-  const auto remote = socket.remote_endpoint(ec);
-  const std::string peer = ec ? "?" : remote.address().to_string();
   beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *tls_);
+  // After the stream, so that the slot is given back before the socket closes: a client that saw
+  // the connection end can count on its address's slot being free.
+  struct Leave {
+    std::shared_ptr<Connections> connections;
+    std::string address;
+    ~Leave() {
+      std::lock_guard lock(connections->mutex);
+      --connections->open;
+      if (auto it = connections->per_address.find(address);
+          it != connections->per_address.end() && --it->second == 0)
+        connections->per_address.erase(it);
+    }
+  } leave{connections_, peer};
   auto& lowest = beast::get_lowest_layer(stream);
   const auto timeout = config_.api.request_timeout;
-  lowest.expires_after(timeout);
+  // One short deadline for the handshake and the first request head together: a connection that
+  // says nothing holds its slot for seconds, not for the request timeout.
+  lowest.expires_after(config_.api.handshake_timeout);
   if (auto [hs] = co_await stream.async_handshake(asio::ssl::stream_base::server, nothrow); hs)
     co_return;
   beast::flat_buffer buffer;
-  for (;;) {
+  for (bool first = true;; first = false) {
     beast::http::request_parser<beast::http::string_body> parser;
     parser.header_limit(16 * 1024);
     parser.body_limit(config_.api.max_body_bytes);
-    lowest.expires_after(timeout);
+    if (!first) lowest.expires_after(timeout);
     // The head first: a body announced as too large is refused before any of it is read.
     auto [read_error, n] = co_await beast::http::async_read_header(stream, buffer, parser, nothrow);
+    lowest.expires_after(timeout);
     const auto started = std::chrono::steady_clock::now();
     ApiResponse response;
     ApiRequest request;
@@ -286,7 +362,17 @@ asio::awaitable<void> ApiServer::session(tcp::socket socket) {
       request.body = req.body();
       request.content_type = std::string(req[beast::http::field::content_type]);
       request.last_event_id = std::string(req["Last-Event-ID"]);
-      if (!parse_target(req.target(), request)) {
+      std::chrono::milliseconds retry{0};
+      if (anonymous_limiter_.exhausted(peer, started, retry)) {
+        // Before the token is looked at: an address that keeps failing cannot go on guessing, and
+        // what it sends costs a lookup and an audit entry no more.
+        metrics_.api_refused.with("anonymous_rate").inc();
+        response = error_response(beast::http::status::too_many_requests, "rate_limited",
+                                  "too many requests without a valid token from this address; "
+                                  "retry later");
+        response.headers.emplace_back(beast::http::field::retry_after,
+                                      std::to_string((retry.count() + 999) / 1000));
+      } else if (!parse_target(req.target(), request)) {
         response = error_response(beast::http::status::bad_request, "bad_target",
                                   "the request target is not a valid path and query");
       } else if (request.segments.size() >= 2 && request.segments[0] == "api" &&
@@ -297,7 +383,6 @@ asio::awaitable<void> ApiServer::session(tcp::socket socket) {
         const auto check = secret.empty()
                                ? TokenStore::Check::unknown
                                : context_.tokens.authenticate(secret, now_unix_ms(), token);
-        std::chrono::milliseconds retry{0};
         if (check != TokenStore::Check::ok) {
           const char* why = secret.empty()                        ? "a bearer token is required"
                             : check == TokenStore::Check::revoked ? "the token was revoked"
@@ -306,7 +391,6 @@ asio::awaitable<void> ApiServer::session(tcp::socket socket) {
           response = error_response(beast::http::status::unauthorized, "unauthorized", why);
           response.headers.emplace_back(beast::http::field::www_authenticate,
                                         "Bearer realm=\"lantian\"");
-          limiter_.allow("peer:" + peer, std::chrono::steady_clock::now(), retry);
         } else if (!limiter_.allow(token.id, std::chrono::steady_clock::now(), retry)) {
           request.token = token;
           response = error_response(beast::http::status::too_many_requests, "rate_limited",
@@ -321,6 +405,13 @@ asio::awaitable<void> ApiServer::session(tcp::socket socket) {
         response = handle(request);  // the console, its assets and the OpenAPI document
       }
     }
+    // Whatever came without a valid token — a refusal, a malformed request, a console asset —
+    // spends its address's budget.
+    const bool anonymous = request.token.id.empty();
+    if (anonymous) {
+      std::chrono::milliseconds ignored{0};
+      (void)anonymous_limiter_.allow(peer, started, ignored);
+    }
 
     if (response.event_stream) {
       // The live feed: headers now, then events until the client leaves or the server stops.
@@ -332,11 +423,8 @@ asio::awaitable<void> ApiServer::session(tcp::socket socket) {
         if (stopping_) break;
         feeds_.insert(subscriber);
       }
-      std::string error;
-      context_.audit.append(
-          {now_unix_ms(), request.token.id, std::string(to_string(request.token.role)), peer,
-           std::string(beast::http::to_string(request.method)), request.target, 200, 0, 0},
-          error);
+      audit({now_unix_ms(), request.token.id, std::string(to_string(request.token.role)), peer,
+             std::string(beast::http::to_string(request.method)), request.target, 200, 0, 0});
       beast::http::response<beast::http::empty_body> head{beast::http::status::ok, req.version()};
       head.set(beast::http::field::content_type, "text/event-stream; charset=utf-8");
       head.set(beast::http::field::cache_control, "no-store");
@@ -389,18 +477,20 @@ asio::awaitable<void> ApiServer::session(tcp::socket socket) {
     res.keep_alive(!close_after && req.keep_alive());
     res.prepare_payload();
 
-    std::string error;
     const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
                              std::chrono::steady_clock::now() - started)
                              .count();
-    if (!context_.audit.append(
-            {now_unix_ms(), request.token.id,
-             request.token.id.empty() ? std::string() : std::string(to_string(request.token.role)),
-             peer, std::string(beast::http::to_string(request.method)),
-             request.target.substr(0, 2000), static_cast<unsigned>(res.result_int()),
-             response.records, elapsed},
-            error))
-      spdlog::error("event=audit_not_stored error=\"{}\"", error);
+    // Requests without a valid token are audited up to a sample per address and minute, their
+    // targets shortened; the rest are counted into a summary entry (audit_upkeep).
+    if (!anonymous || anonymous_audit_.admit(peer, started))
+      audit({now_unix_ms(), request.token.id,
+             anonymous ? std::string() : std::string(to_string(request.token.role)), peer,
+             std::string(beast::http::to_string(request.method)),
+             request.target.substr(0, anonymous ? 256 : 2000),
+             static_cast<unsigned>(res.result_int()), response.records, elapsed, 0,
+             res.result_int() < 400 ? std::move(response.change) : json::object{}});
+    else
+      metrics_.api_audit_unlogged.inc();
     lowest.expires_after(timeout);
     auto [write_error, written] = co_await beast::http::async_write(stream, res, nothrow);
     if (drain && !write_error) {

@@ -3,10 +3,13 @@
 //
 // One TLS listener (Boost.Beast over Asio, the server certificate of the terminal listeners, no
 // client certificates); one coroutine per connection with keep-alive, a deadline on every read and
-// write, a bounded request size (413 beyond it) and a bounded number of connections. Every request
-// under /api/v1 needs a bearer token (401), of a role the route allows (403), within its rate
-// (429); every request, answered or refused, is written to the audit log. Routes are in
-// api_routes.cpp.
+// write, a bounded request size (413 beyond it) and a bounded number of connections, in all and per
+// client address; a new connection has a short deadline for its handshake and first request head.
+// Every request under /api/v1 needs a bearer token (401), of a role the route allows (403), within
+// its rate (429). Requests without a valid token are limited per address before the token is
+// checked (429). Every request, answered or refused, is audited; those without a valid token are
+// sampled per address, the rest summarised (AnonymousAuditSampler). Audit entries older than the
+// retention are deleted hourly. Routes are in api_routes.cpp.
 //
 // The live feed (/api/v1/violations/feed) is Server-Sent Events: the rule worker publishes each new
 // violation; each subscriber has a bounded queue and is disconnected when it cannot keep up.
@@ -15,8 +18,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/json/object.hpp>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -55,12 +60,13 @@ struct ApiContext {
 class ApiServer {
  public:
   ApiServer(boost::asio::io_context& io, const Config& config, storage::Store& store,
-            evaluation::ShardedEvaluator& evaluator);
+            evaluation::ShardedEvaluator& evaluator, ServerMetrics& metrics);
   ~ApiServer();
   // Binds the configured address; false with `problem` set on failure.
   bool start(std::string& problem);
   [[nodiscard]] std::uint16_t port() const;
-  // Stops accepting and ends the live feeds; requests in progress finish.
+  // Stops accepting, ends the live feeds and writes the pending audit summaries; requests in
+  // progress finish.
   void stop();
   // Sends a new violation to the live feeds (from any thread).
   void publish(const boost::json::object& violation);
@@ -70,19 +76,31 @@ class ApiServer {
 
  private:
   boost::asio::awaitable<void> accept_loop();
-  boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket);
+  boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket, std::string peer);
   void unsubscribe(FeedSubscriber* subscriber);
+  // Every minute: the audit summaries of unlogged requests; every hour (and at start): retention.
+  boost::asio::awaitable<void> audit_upkeep();
+  void write_audit_summaries();
+  void audit(const AuditEntry& entry);  // appends; a failure is logged and counted, not thrown
 
   boost::asio::io_context& io_;
   const Config& config_;
   ApiContext context_;
-  RateLimiter limiter_;
+  ServerMetrics& metrics_;
+  RateLimiter limiter_;            // per token
+  RateLimiter anonymous_limiter_;  // per address, requests without a valid token
+  AnonymousAuditSampler anonymous_audit_;
+  std::unique_ptr<boost::asio::steady_timer> upkeep_timer_;
   std::shared_ptr<boost::asio::ssl::context> tls_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
   // Shared with the sessions: a session's frame may outlive the server when its io_context is
   // destroyed after it (handlers are destroyed then, not run).
-  std::shared_ptr<std::atomic<std::size_t>> connections_ =
-      std::make_shared<std::atomic<std::size_t>>(0);
+  struct Connections {
+    std::mutex mutex;
+    std::size_t open = 0;
+    std::map<std::string, std::size_t> per_address;
+  };
+  std::shared_ptr<Connections> connections_ = std::make_shared<Connections>();
   std::mutex feeds_mutex_;
   std::set<std::shared_ptr<FeedSubscriber>> feeds_;
   bool stopping_ = false;  // guarded by feeds_mutex_

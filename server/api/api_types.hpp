@@ -8,6 +8,7 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/verb.hpp>
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <cstdint>
 #include <map>
@@ -41,6 +42,9 @@ struct ApiResponse {
   std::string body;
   std::vector<std::pair<http::field, std::string>> headers;
   std::int64_t records = 0;   // for the audit log
+  // What a write changed, for the audit log (who, what, before → after); empty for reads and
+  // refusals. Never a secret: a new token's record, not its value.
+  boost::json::object change;
   bool event_stream = false;  // the live feed: the session streams events instead of `body`
 };
 

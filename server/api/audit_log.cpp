@@ -88,8 +88,41 @@ AuditLog::AuditLog(storage::Store& store) : store_(store), sequence_(0) {
   sequence_ = last + 1;
 }
 
+bool AnonymousAuditSampler::admit(const std::string& peer,
+                                  std::chrono::steady_clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  if (now - window_start_ >= std::chrono::minutes(1)) {
+    window_start_ = now;
+    logged_.clear();
+  }
+  auto it = logged_.find(peer);
+  if (it == logged_.end() && logged_.size() < max_addresses_)
+    it = logged_.emplace(peer, 0).first;
+  if (it != logged_.end() && it->second < per_minute_) {
+    ++it->second;
+    return true;
+  }
+  const auto& key = it != logged_.end() || unlogged_.count(peer) ? peer : std::string("*");
+  ++unlogged_[key];
+  return false;
+}
+
+std::vector<std::pair<std::string, std::uint64_t>> AnonymousAuditSampler::take_unlogged() {
+  std::lock_guard lock(mutex_);
+  std::vector<std::pair<std::string, std::uint64_t>> out(unlogged_.begin(), unlogged_.end());
+  unlogged_.clear();
+  return out;
+}
+
 bool AuditLog::append(const AuditEntry& e, std::string& error) {
-  const json::object o{
+  if (const auto reserve = store_.min_free_bytes(); reserve > 0) {
+    const auto needed = e.token_id.empty() ? 2 * reserve : reserve;
+    if (store_.free_bytes() < needed) {
+      error = "the disk is within the archive's free-space reserve";
+      return false;
+    }
+  }
+  json::object o{
       {"time", protocol::BeijingTime::from_unix_seconds(e.unix_ms / 1000).iso8601().value_or("")},
       {"unix_ms", e.unix_ms},
       {"token_id", e.token_id.empty() ? json::value(nullptr) : json::value(e.token_id)},
@@ -100,9 +133,17 @@ bool AuditLog::append(const AuditEntry& e, std::string& error) {
       {"status", e.status},
       {"records", e.records},
       {"duration_us", e.duration_us}};
+  if (e.unlogged > 0) o["unlogged"] = e.unlogged;
+  if (!e.change.empty()) o["change"] = e.change;
   return store_.apply(
       {{storage::Family::audit, key_of(e.unix_ms, sequence_++), json::serialize(o)}},
       storage::Durability::synced, error);
+}
+
+bool AuditLog::trim(std::int64_t before_unix_ms, std::string& error) {
+  if (before_unix_ms <= 0) return true;
+  return store_.delete_range(storage::Family::audit, key_of(0, 0), key_of(before_unix_ms, 0),
+                             error);
 }
 
 std::vector<json::object> AuditLog::read(const Query& q, std::string& next_cursor) const {

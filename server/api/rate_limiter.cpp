@@ -31,4 +31,17 @@ bool RateLimiter::allow(const std::string& key, std::chrono::steady_clock::time_
   return false;
 }
 
+bool RateLimiter::exhausted(const std::string& key, std::chrono::steady_clock::time_point now,
+                            std::chrono::milliseconds& retry_after) {
+  std::lock_guard lock(mutex_);
+  const auto it = buckets_.find(key);
+  if (it == buckets_.end()) return false;
+  const double elapsed = std::chrono::duration<double>(now - it->second.updated).count();
+  const double tokens = std::min(burst_, it->second.tokens + elapsed * rate_);
+  if (tokens >= 1) return false;
+  retry_after =
+      std::chrono::milliseconds(static_cast<std::int64_t>(std::ceil((1 - tokens) / rate_ * 1000)));
+  return true;
+}
+
 }  // namespace lantian::server::api

@@ -17,6 +17,10 @@ class RateLimiter {
   // Takes one request from `key`'s bucket; false (and how long until one is free) when empty.
   bool allow(const std::string& key, std::chrono::steady_clock::time_point now,
              std::chrono::milliseconds& retry_after);
+  // True when `key`'s bucket is empty now (and how long until it holds one); takes nothing. For
+  // checking an address before its request's token is looked at.
+  bool exhausted(const std::string& key, std::chrono::steady_clock::time_point now,
+                 std::chrono::milliseconds& retry_after);
 
  private:
   struct Bucket {

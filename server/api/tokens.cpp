@@ -127,7 +127,7 @@ std::vector<TokenRecord> TokenStore::list() const {
   return out;
 }
 
-bool TokenStore::revoke(const std::string& id, std::string& error) {
+bool TokenStore::revoke(const std::string& id, std::string& error, bool* was_revoked) {
   std::string hash;
   store_.for_each(storage::Family::tokens, "", [&](const std::string& key, const std::string&) {
     if (key.starts_with(id) && id.size() == 12) hash = key;
@@ -142,6 +142,7 @@ bool TokenStore::revoke(const std::string& id, std::string& error) {
         auto r = current ? from_json(*current) : std::nullopt;
         if (!r) return std::nullopt;
         found = true;
+        if (was_revoked) *was_revoked = r->revoked;
         r->revoked = true;
         return json::serialize(to_json(*r));
       },

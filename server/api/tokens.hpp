@@ -43,7 +43,7 @@ class TokenStore {
                                    TokenRecord& record) const;
   [[nodiscard]] std::vector<TokenRecord> list() const;
   // Revokes by id; false when no such token.
-  bool revoke(const std::string& id, std::string& error);
+  bool revoke(const std::string& id, std::string& error, bool* was_revoked = nullptr);
 
  private:
   storage::Store& store_;

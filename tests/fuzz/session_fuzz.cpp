@@ -64,7 +64,8 @@ class FuzzHost final : public ConversationHost {
                      TerminalKey{*key, "", TerminalKey::Source::activation});
     return {{0x01, 0x00}, "activated"};
   }
-  void logged_in(const protocol::Vin&) override {}
+  CloseReason logged_in(const protocol::Vin&, bool) override { return CloseReason::none; }
+  void identity_proven() override {}
 
  private:
   std::map<std::string, TerminalKey> learned_;

@@ -143,6 +143,42 @@ TEST(Registry, APlateIsItsNumberAndItsColour) {
   EXPECT_EQ(registry.find_by_plate("豫A44444", "yellow").vehicle->vin, "LRDS3D9J9GG887446");
 }
 
+// Before: a plate was kept as typed — full-width letters made a second 豫A87590, a zero-width
+// space an invisible twin, and =HYPERLINK(…) went to the CSV export.
+TEST(Registry, PlatesAreNormalisedOrRefusedNamingTheCharacter) {
+  const auto plate = [](std::string_view text) { return normalise_plate(text).plate; };
+  const auto problem = [](std::string_view text) { return normalise_plate(text).problem; };
+  EXPECT_EQ(plate("豫A87590"), "豫A87590");
+  EXPECT_EQ(plate("豫Ａ８７５９０"), "豫A87590");  // full-width
+  EXPECT_EQ(plate("豫a·87590"), "豫A87590");      // lower case, middle dot
+  EXPECT_EQ(plate("豫A 875　90"), "豫A87590");     // spaces, an ideographic one too
+  EXPECT_EQ(plate("豫A1234挂"), "豫A1234挂");
+  const std::string rule = "; a plate is letters, digits and Chinese characters";
+  EXPECT_EQ(problem("豫A875\u200B90"),
+            "the plate holds an invisible or control character U+200B" + rule);
+  EXPECT_EQ(problem(std::string("豫A875\0" "90", 10)),
+            "the plate holds an invisible or control character U+0000" + rule);
+  EXPECT_EQ(problem("\uFEFF豫A87590"),
+            "the plate holds an invisible or control character U+FEFF" + rule);
+  EXPECT_EQ(problem("=HYPERLINK(1)"), "the plate holds the character U+003D ('=')" + rule);
+  EXPECT_EQ(problem("豫A\xff"), "the plate is not UTF-8 text");
+  EXPECT_EQ(problem("豫A\xc0\x80"), "the plate is not UTF-8 text");  // an overlong NUL
+  EXPECT_EQ(problem("豫A12345678901"), "the plate is longer than 12 characters");
+  EXPECT_EQ(problem("· "), "the plate is empty");
+
+  std::istringstream in(
+      "vin,plate,plate_color,category,fuel,emission_stage\n"
+      "LZZJ5ACA5AF110265,豫Ａ８７５９０,yellow,N3,diesel,国三\n"
+      "LRDS3D9J9GG887446,豫A2\u200B2222,yellow,N3,diesel,国三\n");
+  auto result = import_registry_csv(in, 2027);
+  ASSERT_EQ(result.records.size(), 1u);
+  EXPECT_EQ(result.records[0].plate, "豫A87590");
+  ASSERT_EQ(result.rejected.size(), 1u);
+  EXPECT_EQ(result.rejected[0].line, 3u);
+  EXPECT_EQ(result.rejected[0].reason,
+            "the plate holds an invisible or control character U+200B" + rule);
+}
+
 TEST(Registry, RejectedRowsAreReportedByLineWithEveryReason) {
   std::istringstream in(
       "vin,plate,category,emission_stage,rated_power_kw,profile,owner\n"

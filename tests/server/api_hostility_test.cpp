@@ -13,18 +13,22 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <vector>
 
 #include "api_client.hpp"
 #include "rule_frames.hpp"
+#include "server/api/audit_log.hpp"
 #include "server/api/tokens.hpp"
 #include "server/clock.hpp"
 #include "server_fixture.hpp"
@@ -67,15 +71,19 @@ struct RawAnswer {
 
 // Sends `request` as it is over TLS and reads one answer (or the end of the connection) within
 // `deadline`. The write and the read run together: a server that refuses a request early may stop
-// reading it.
+// reading it. `from`: the client's address (any loopback address, to play another client).
 RawAnswer raw_exchange(std::uint16_t port, const std::string& request,
-                       std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
+                       std::chrono::milliseconds deadline = std::chrono::seconds(10),
+                       const char* from = "127.0.0.1") {
   asio::io_context io;
   asio::ssl::context ctx(asio::ssl::context::tls_client);  // the test certificate is self-made
   asio::ssl::stream<tcp::socket> stream(io, ctx);
   RawAnswer answer;
   boost::system::error_code ec;
-  stream.next_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
+  stream.next_layer().open(tcp::v4(), ec);
+  if (!ec) stream.next_layer().bind(tcp::endpoint(asio::ip::make_address(from), 0), ec);
+  if (!ec)
+    stream.next_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
   if (ec) {
     ADD_FAILURE() << "cannot connect: " << ec.message();
     return answer;
@@ -302,6 +310,48 @@ TEST_F(ApiHostilityTest, WrongTypesInJsonFieldsNameTheField) {
 }
 
 // --- sizes -------------------------------------------------------------------------------------
+
+// Before: unknown fields were dropped without a word (an "expire_days" made a token that never
+// expires) and a label of any size or content was kept.
+TEST_F(ApiHostilityTest, UnknownBodyFieldsAndOversizedLabelsAreRefusedNamingTheField) {
+  const auto tokens_before = token_count();
+  struct Case {
+    std::string body, parameter, message;
+  };
+  const std::vector<Case> cases{
+      {R"({"role":"police","expire_days":3})", "expire_days", "expire_days: unknown field"},
+      {R"({"role":"police","label":")" + std::string(201, 'x') + R"("})", "label",
+       "label: longer than 200 bytes"},
+      {R"({"role":"police","label":"a\nb"})", "label", "label: holds a control character"},
+      {R"({"role":"police","cities":[")" + std::string(65, 'c') + R"("]})", "cities",
+       "cities: longer than 64 bytes"},
+  };
+  for (const auto& c : cases) {
+    const auto r = client_->post("/api/v1/tokens", admin_, c.body);
+    EXPECT_EQ(r.status, 400u) << c.body;
+    EXPECT_EQ(parameter_of(r), c.parameter);
+    EXPECT_EQ(message_of(r), c.message);
+  }
+  EXPECT_EQ(token_count(), tokens_before);
+  EXPECT_EQ(client_->post("/api/v1/tokens", admin_, R"({"role":"police","label":")" +
+                                                        std::string(200, 'x') + R"("})")
+                .status,
+            201u);
+
+  const auto put = client_->request(verb::put, std::string("/api/v1/vehicles/") + cn3_truck,
+                                    operator_, R"({"category":"N3","stage":"CN6b"})");
+  EXPECT_EQ(put.status, 400u);
+  EXPECT_EQ(message_of(put), "stage: unknown field");
+  // A plate filter is normalised like a stored plate, and refused naming the character.
+  const auto formula = client_->get("/api/v1/violations?plate=%3DHYPERLINK(1)", police_);
+  EXPECT_EQ(formula.status, 400u);
+  EXPECT_EQ(message_of(formula),
+            "plate: the plate holds the character U+003D ('='); a plate is letters, digits and "
+            "Chinese characters");
+  const auto full_width =
+      client_->get("/api/v1/violations?plate=%E8%B1%AB%EF%BC%A187590", police_);  // 豫Ａ87590
+  EXPECT_EQ(full_width.status, 200u) << full_width.body;
+}
 
 TEST_F(ApiHostilityTest, ABodyOverTheLimitIs413) {
   const auto huge =
@@ -863,6 +913,182 @@ TEST_F(ApiHostilityTest, ARegistryCsvThatIsNotUtf8IsRefusedWholeAndTheRegistryKe
   const auto vehicle = client_->get(std::string("/api/v1/vehicles/") + cn3_truck, police_);
   ASSERT_EQ(vehicle.status, 200u) << vehicle.body;
   EXPECT_EQ(vehicle.json().at("registry").at("plate").as_string(), "豫A87590");
+}
+
+// --- floods from one address -------------------------------------------------------------------
+
+// A server whose limits on requests without a valid token are low enough to reach in a test.
+struct FloodedServer {
+  explicit FloodedServer(const std::function<void(Config&)>& adjust) {
+    import_samples(dir.path());
+    auto config = test_config(dir.path(), {"tcp://127.0.0.1:0?profile=gb17691"});
+    config.api.enabled = true;
+    adjust(config);
+    server = std::make_unique<RunningServer>(config);
+    admin = create_token(server->store(), api::Role::admin);
+  }
+  TempDir dir;
+  std::unique_ptr<RunningServer> server;
+  std::string admin;
+};
+
+// Before: the limiter's answer for requests without a valid token was ignored — 38,920 × 401 and
+// no 429 in 20 s — and each wrote an audit entry of up to 2,000 characters (+83 MB in 20 s).
+TEST(ApiFloods, RequestsWithoutAValidTokenAreLimitedPerAddressAndAuditedBySample) {
+  FloodedServer f([](Config& c) {
+    c.api.anonymous_rate_per_second = 0.01;  // no refill within the test
+    c.api.anonymous_burst = 5;
+    c.api.audit_anonymous_per_minute = 3;
+  });
+  const auto port = f.server->api_port();
+  const auto guess = [&](int i) {
+    return raw_exchange(port,
+                        "GET /api/v1/me?guess=" + std::to_string(i) +
+                            " HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer wrong-" +
+                            std::to_string(i) + "\r\nConnection: close\r\n\r\n",
+                        std::chrono::seconds(10), "127.0.0.2");
+  };
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(guess(i).status, 401u) << i;
+  for (int i = 5; i < 12; ++i) {
+    const auto refused = guess(i);
+    EXPECT_EQ(refused.status, 429u) << i;
+    EXPECT_EQ(refused.json().at("error").at("code").as_string(), "rate_limited");
+  }
+  // Before the token is checked: a valid token from that address is refused too (the limit of
+  // this defence: clients behind one address share its budget).
+  const auto admin_from_there = raw_exchange(
+      port, "GET /api/v1/me HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer " + f.admin +
+                "\r\nConnection: close\r\n\r\n",
+      std::chrono::seconds(10), "127.0.0.2");
+  EXPECT_EQ(admin_from_there.status, 429u);
+  // Every other address is served.
+  ApiClient client(port);
+  EXPECT_EQ(client.get("/api/v1/me", f.admin).status, 200u);
+  EXPECT_EQ(client.get("/api/v1/me").status, 401u);
+  EXPECT_EQ(f.server->metrics().api_refused.value("anonymous_rate"), 8u);
+  // 13 requests from 127.0.0.2 without a valid token (the admin's was refused before its token
+  // was read): 3 have entries of their own, 10 are counted.
+  EXPECT_EQ(f.server->metrics().api_audit_unlogged.value(), 10u);
+  const auto data_dir = f.server->config().store.dir;
+  f.server->stop();  // writes the summaries still pending
+
+  std::string error;
+  auto store = storage::Store::open_read_only(data_dir, error);
+  ASSERT_TRUE(store) << error;
+  api::AuditLog log(*store);
+  std::string next;
+  std::vector<std::string> seen;
+  for (const auto& e : log.read({.limit = 1000}, next)) {
+    if (e.at("peer").as_string() != "127.0.0.2") continue;
+    const auto* unlogged = e.if_contains("unlogged");
+    seen.push_back(std::string(e.at("target").as_string()) + " " +
+                   std::to_string(e.at("status").as_int64()) +
+                   (unlogged ? " unlogged=" + std::to_string(unlogged->as_int64()) : ""));
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{
+                      "/api/v1/me?guess=0 401", "/api/v1/me?guess=1 401",
+                      "/api/v1/me?guess=2 401",
+                      "* 0 unlogged=10"}));
+}
+
+// Before: 1,000 idle connections to the API port locked every user out for ≈ 28 s.
+TEST(ApiFloods, IdleConnectionsFromOneAddressCannotLockOthersOut) {
+  FloodedServer f([](Config& c) {
+    c.api.max_connections_per_address = 20;
+    c.api.handshake_timeout = std::chrono::seconds(1);
+  });
+  const auto port = f.server->api_port();
+  asio::io_context io;
+  std::vector<std::unique_ptr<tcp::socket>> idle;
+  for (int i = 0; i < 50; ++i) {
+    auto s = std::make_unique<tcp::socket>(io);
+    s->open(tcp::v4());
+    s->bind(tcp::endpoint(asio::ip::make_address("127.0.0.2"), 0));
+    s->connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    idle.push_back(std::move(s));
+  }
+  // 30 are refused as soon as they are accepted.
+  ASSERT_TRUE(eventually(
+      [&] { return f.server->metrics().api_refused.value("max_connections_per_address") == 30; }));
+  // Another address is served at once.
+  ApiClient client(port);
+  EXPECT_EQ(client.get("/api/v1/me", f.admin).status, 200u);
+  // The 20 that were let in and never sent a TLS hello are closed after the handshake deadline,
+  // after which the address is served again.
+  const auto closed = [&](tcp::socket& s) {
+    char byte;
+    boost::system::error_code ec;
+    s.non_blocking(true);
+    s.read_some(asio::buffer(&byte, 1), ec);
+    return ec && ec != asio::error::would_block;
+  };
+  ASSERT_TRUE(eventually(
+      [&] { return std::all_of(idle.begin(), idle.end(), [&](auto& s) { return closed(*s); }); },
+      std::chrono::seconds(5)));
+  const auto served = raw_exchange(
+      port, "GET /api/v1/me HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer " + f.admin +
+                "\r\nConnection: close\r\n\r\n",
+      std::chrono::seconds(10), "127.0.0.2");
+  EXPECT_EQ(served.status, 200u);
+}
+
+// A client that completes the handshake but never sends its request head is closed after the
+// handshake deadline, not the request timeout.
+TEST(ApiFloods, AConnectionThatSendsNoRequestIsClosedAfterTheHandshakeDeadline) {
+  FloodedServer f([](Config& c) {
+    c.api.handshake_timeout = std::chrono::seconds(1);
+    c.api.request_timeout = std::chrono::seconds(60);
+  });
+  const auto started = std::chrono::steady_clock::now();
+  const auto answer = raw_exchange(f.server->api_port(), "GET /api/v1/me HTTP/1.1\r\n",
+                                   std::chrono::seconds(20));
+  EXPECT_EQ(answer.status, 0u);
+  EXPECT_TRUE(answer.closed);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+}
+
+TEST(AuditLog, RetentionDeletesOldEntriesAndTheReserveIsKeptForFrames) {
+  TempDir dir;
+  std::uint64_t free_bytes = 10ull << 30;
+  storage::StoreOptions options;
+  options.dir = dir.path();
+  options.sync = storage::SyncPolicy::off;
+  options.min_free_bytes = 100ull << 20;
+  options.free_bytes = [&] { return free_bytes; };
+  std::string error;
+  auto store = storage::Store::open(options, error);
+  ASSERT_TRUE(store) << error;
+  api::AuditLog log(*store);
+  const auto entry = [](std::int64_t unix_ms, std::string token_id, std::string target) {
+    api::AuditEntry e;
+    e.unix_ms = unix_ms;
+    e.token_id = std::move(token_id);
+    e.peer = "10.0.0.1";
+    e.method = "GET";
+    e.target = std::move(target);
+    e.status = 200;
+    return e;
+  };
+  ASSERT_TRUE(log.append(entry(1'000'000, "t1", "/old"), error)) << error;
+  ASSERT_TRUE(log.append(entry(2'000'000, "t1", "/new"), error)) << error;
+  ASSERT_TRUE(log.append(entry(2'000'001, "", "/anonymous"), error)) << error;
+  ASSERT_TRUE(log.trim(2'000'000, error)) << error;
+  const auto targets = [&] {
+    std::string next;
+    std::vector<std::string> out;
+    for (const auto& e : log.read({}, next)) out.emplace_back(e.at("target").as_string());
+    return out;
+  };
+  EXPECT_EQ(targets(), (std::vector<std::string>{"/new", "/anonymous"}));
+
+  free_bytes = 150ull << 20;  // above the reserve, below twice it
+  EXPECT_TRUE(log.append(entry(3'000'000, "t1", "/with-token"), error)) << error;
+  EXPECT_FALSE(log.append(entry(3'000'001, "", "/without-token"), error));
+  EXPECT_EQ(error, "the disk is within the archive's free-space reserve");
+  free_bytes = 50ull << 20;  // within the reserve
+  EXPECT_FALSE(log.append(entry(3'000'002, "t1", "/with-token-too"), error));
+  EXPECT_EQ(targets(), (std::vector<std::string>{"/new", "/anonymous", "/with-token"}));
+  store->close();
 }
 
 }  // namespace

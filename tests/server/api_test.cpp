@@ -535,6 +535,70 @@ TEST_F(ApiTest, TheAuditLogRecordsEveryRequest) {
   EXPECT_FALSE(mine.at("next_cursor").is_null());
 }
 
+// Before: an audit entry said a write happened, not what it changed.
+TEST_F(ApiTest, TheAuditOfAChangeSaysWhoWhatBeforeAndAfter) {
+  drive_cn3_truck();
+  const auto t0 = unix_s(bj(2026, 3, 1, 23, 0, 0));
+  const std::string r02 = std::string("R02|") + cn3_truck + "|zz-4ring-cn3|" + std::to_string(t0);
+  const std::string escaped =
+      "R02%7C" + std::string(cn3_truck) + "%7Czz-4ring-cn3%7C" + std::to_string(t0);
+  ASSERT_EQ(client_
+                ->post("/api/v1/violations/" + escaped + "/review", reviewer_,
+                       R"({"decision":"confirmed","comment":"seen on camera"})")
+                .status,
+            200u);
+  ASSERT_EQ(client_
+                ->request(verb::put, std::string("/api/v1/vehicles/") + cn3_truck, operator_,
+                          R"({"plate":"豫A87590","plate_color":"yellow","category":"N3",)"
+                          R"("fuel":"diesel","emission_stage":"CN6b","stage_source":"registry",)"
+                          R"("rated_power_kw":247,"profile":"gb17691","owner":"郑州某物流有限公司"})")
+                .status,
+            200u);
+  const auto created = client_->post("/api/v1/tokens", admin_,
+                                     R"({"role":"police","cities":["洛阳"],"label":"洛阳交警"})");
+  ASSERT_EQ(created.status, 201u) << created.body;
+  const std::string new_id(created.json().at("record").at("id").as_string());
+  const std::string secret(created.json().at("token").as_string());
+  ASSERT_EQ(client_->request(verb::delete_, "/api/v1/tokens/" + new_id, admin_).status, 204u);
+  // A refused write records no change.
+  ASSERT_EQ(client_->request(verb::put, std::string("/api/v1/vehicles/") + cn3_truck, police_,
+                             R"({"emission_stage":"CN6b"})")
+                .status,
+            403u);
+
+  const auto audit = client_->get("/api/v1/audit?limit=1000", admin_);
+  ASSERT_EQ(audit.status, 200u) << audit.body;
+  std::vector<std::string> changes;
+  const auto log = audit.json();
+  for (const auto& e : log.at("items").as_array())
+    if (const auto* change = e.as_object().if_contains("change"))
+      changes.push_back(std::string(e.at("role").as_string()) + " " +
+                        std::string(e.at("method").as_string()) + " " +
+                        json::serialize(*change));
+  const auto reviewer_id = api::sha256_hex(reviewer_).substr(0, 12);
+  ASSERT_EQ(changes.size(), 4u) << audit.body;
+  // The review: the status and decision before (none) and after, with the reviewer's id.
+  const auto review = json::parse(changes[0].substr(changes[0].find('{')));
+  EXPECT_TRUE(changes[0].starts_with("reviewer POST "));
+  EXPECT_EQ(review.at("violation").as_string(), r02);
+  EXPECT_EQ(review.at("before").at("status").as_string(), "open");
+  EXPECT_TRUE(review.at("before").at("review").is_null());
+  EXPECT_EQ(review.at("after").at("status").as_string(), "confirmed");
+  EXPECT_EQ(review.at("after").at("review").at("decision").as_string(), "confirmed");
+  EXPECT_EQ(review.at("after").at("review").at("comment").as_string(), "seen on camera");
+  EXPECT_EQ(review.at("after").at("review").at("by").as_string(), reviewer_id);
+  // The registry write: only the field that changed, before → after.
+  EXPECT_EQ(changes[1], std::string("operator PUT {\"vin\":\"") + cn3_truck +
+                            R"(","before":{"emission_stage":"CN3"},"after":{"emission_stage":"CN6b"}})");
+  // The new token's record (never its secret), then its revocation.
+  EXPECT_TRUE(changes[2].starts_with("admin POST {\"token\":{\"id\":\"" + new_id + "\""));
+  EXPECT_NE(changes[2].find(R"("role":"police")"), std::string::npos) << changes[2];
+  EXPECT_NE(changes[2].find(R"("cities":["洛阳"])"), std::string::npos) << changes[2];
+  EXPECT_EQ(changes[2].find(secret), std::string::npos);
+  EXPECT_EQ(changes[3], "admin DELETE {\"token_id\":\"" + new_id +
+                            R"(","before":{"revoked":false},"after":{"revoked":true}})");
+}
+
 TEST_F(ApiTest, AdminsManageTokens) {
   const auto created =
       client_->post("/api/v1/tokens", admin_,

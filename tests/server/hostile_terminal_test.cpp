@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/write.hpp>
+
 #include <atomic>
 #include <thread>
 
@@ -17,6 +19,7 @@ namespace lantian::server {
 namespace {
 using namespace testing;
 using namespace std::chrono_literals;
+namespace asio = boost::asio;
 using protocol::Bytes;
 
 Bytes frame(const std::string& name) {
@@ -165,17 +168,17 @@ TEST(HostileTerminals, HandshakeAndConnectionFloodsLeaveOthersServed) {
   auto config = test_config(dir.path(),
                             {"tls://127.0.0.1:0?profile=hj1239", "tcp://127.0.0.1:0?profile=hj1239"});
   config.handshake_timeout = 1s;
-  config.max_connections_per_address = 150;
+  config.max_connections = 150;
   RunningServer server(config);
   WellBehavedTerminal good(server.port(1));
-  // 200 connections from one address to the TLS listener that never handshake: the first 149
-  // (the good terminal holds one slot) wait for their deadline, the rest are refused at once.
+  // 200 connections to the TLS listener that never handshake: the first 149 (the good terminal
+  // holds one slot) wait for their deadline, the rest are refused at once.
   std::vector<std::unique_ptr<TestTerminal>> flood;
   for (int i = 0; i < 200; ++i) flood.push_back(std::make_unique<TestTerminal>(server.port(0)));
   ASSERT_TRUE(eventually([&] {
     return server.metrics().connections_closed.value("handshake_timeout") == 149u;
   }, 6s)) << server.metrics().render();
-  EXPECT_EQ(server.metrics().connections_rejected.value("max_connections_per_address"), 51u);
+  EXPECT_EQ(server.metrics().connections_rejected.value("max_connections"), 51u);
   good.finish();
   EXPECT_EQ(good.unanswered(), 0);
   EXPECT_LT(good.slowest(), latency_bound);
@@ -262,6 +265,117 @@ TEST(StorageFaults, AFullDiskClosesTerminalsRefusesNewOnesAndResumes) {
   EXPECT_EQ(after.read_frames(2).size(), 2u);
   // Stored: the first login, then the second connection's login and report.
   EXPECT_EQ(server.metrics().frames_stored.value(), 3u);
+}
+
+// Before: 50 connections logging in as one VIN stored 99,446 logins in 35 s.
+TEST(HostileTerminals, RepeatedLoginsOfOneVinAreRefusedUnstoredBeyondItsRate) {
+  TempDir dir;
+  auto config = test_config(dir.path(), {"tcp://127.0.0.1:0?profile=hj1239"});
+  config.login_burst = 5;
+  config.login_rate_per_second = 0.001;  // no refill within the test
+  RunningServer server(config);
+  std::vector<std::unique_ptr<TestTerminal>> clones;
+  for (int i = 0; i < 20; ++i) {
+    clones.push_back(std::make_unique<TestTerminal>(server.port()));
+    clones.back()->send(frame("e1-login"));
+    if (i < 5)
+      EXPECT_EQ(clones.back()->read_frames(1).size(), 1u) << i;
+    else
+      EXPECT_TRUE(clones.back()->closed_by_server()) << i;
+  }
+  EXPECT_EQ(server.metrics().connections_closed.value("login_rate"), 15u);
+  EXPECT_EQ(server.metrics().vin_replaced.value(), 4u);
+  ASSERT_TRUE(eventually([&] { return server.metrics().frames_stored.value() == 5; }));
+  server.stop();
+  EXPECT_EQ(stored_frames(dir.path()).size(), 5u);
+}
+
+// Before: 1,000 connections that never logged in exhausted the per-address limit for 30 s.
+TEST(HostileTerminals, ConnectionsThatNeverLogInLockNoOneOutAndGetLittleTimeUnderPressure) {
+  TempDir dir;
+  auto config = test_config(dir.path(), {"tcp://127.0.0.1:0?profile=hj1239"});
+  config.max_connections_per_address = 2;
+  config.pending_pressure = 10;
+  config.first_frame_timeout = 30s;
+  config.first_frame_timeout_under_pressure = 1s;
+  RunningServer server(config);
+  std::vector<std::unique_ptr<TestTerminal>> silent;
+  for (int i = 0; i < 50; ++i) silent.push_back(std::make_unique<TestTerminal>(server.port()));
+  // The address's terminals still log in, up to the limit of logged-in connections.
+  TestTerminal a(server.port()), b(server.port()), c(server.port());
+  a.send(frames::login("LFWADRJF011002346", frames::bj(2026, 3, 1, 8, 0, 0)));
+  EXPECT_EQ(a.read_frames(1).size(), 1u);
+  b.send(frames::login("LZZJ5ACA5AF110265", frames::bj(2026, 3, 1, 8, 0, 0)));
+  EXPECT_EQ(b.read_frames(1).size(), 1u);
+  c.send(frames::login("LRDS3D9J9GG887446", frames::bj(2026, 3, 1, 8, 0, 0)));
+  EXPECT_TRUE(c.closed_by_server());
+  EXPECT_EQ(server.metrics().connections_closed.value("address_limit"), 1u);
+  // The first 10 silent connections have the usual 30 s; the 40 after them (and c, refused
+  // anyway) were accepted under pressure and have 1 s.
+  ASSERT_TRUE(eventually(
+      [&] { return server.metrics().connections_closed.value("first_frame_timeout") == 40; }));
+  for (int i = 0; i < 10; ++i) EXPECT_FALSE(silent[i]->closed_by_server(0ms)) << i;
+  ASSERT_TRUE(eventually([&] { return server.metrics().frames_stored.value() == 2; }));
+}
+
+// An hj1239 header announcing `length` bytes, followed by `sent` of them (zeros).
+Bytes unfinished_frame(std::uint16_t length, std::size_t sent) {
+  const Bytes login_bytes = frame("e1-login");
+  Bytes out(protocol::header_size + sent, 0);
+  std::copy_n(login_bytes.begin(), protocol::header_size, out.begin());
+  out[22] = static_cast<std::uint8_t>(length >> 8);
+  out[23] = static_cast<std::uint8_t>(length & 0xFF);
+  return out;
+}
+
+// Before: 500 connections announcing 65,000 bytes and sending 60,000 held ≈ 72 KB each until
+// the frame timeout (+36 MB).
+TEST(HostileTerminals, UnfinishedFramesAreBoundedPerAddressAndInAll) {
+  TempDir dir;
+  auto config = test_config(dir.path(), {"tcp://127.0.0.1:0?profile=hj1239"});
+  config.max_partial_frame_bytes_per_address = 100'000;
+  config.max_partial_frame_bytes = 130'000;
+  config.frame_timeout = 60s;
+  config.first_frame_timeout = 60s;
+  RunningServer server(config);
+  const auto part = unfinished_frame(60'000, 30'000 - protocol::header_size);
+  std::vector<std::unique_ptr<TestTerminal>> holders;
+  for (int i = 0; i < 3; ++i) {
+    holders.push_back(std::make_unique<TestTerminal>(server.port()));
+    holders.back()->send(part);
+    ASSERT_TRUE(eventually(
+        [&] { return server.metrics().partial_frame_bytes.value() == 30'000 * (i + 1); }));
+  }
+  // A fourth from the same address would take it past 100,000 bytes.
+  TestTerminal fourth(server.port());
+  fourth.send(part);
+  EXPECT_TRUE(fourth.closed_by_server());
+  EXPECT_EQ(server.metrics().connections_closed.value("partial_frame_memory"), 1u);
+  // What it held before going past the limit is given back when it has closed.
+  EXPECT_TRUE(eventually([&] { return server.metrics().partial_frame_bytes.value() == 90'000; }));
+  for (auto& h : holders) EXPECT_FALSE(h->closed_by_server(0ms));
+
+  // Another address gets its own 100,000 bytes, within the 130,000 of the whole server.
+  asio::io_context io;
+  const auto from_other_address = [&] {
+    auto s = std::make_unique<asio::ip::tcp::socket>(io);
+    s->open(asio::ip::tcp::v4());
+    s->bind({asio::ip::make_address("127.0.0.2"), 0});
+    s->connect({asio::ip::make_address("127.0.0.1"), server.port()});
+    asio::write(*s, asio::buffer(part));
+    return s;
+  };
+  const auto other = from_other_address();
+  ASSERT_TRUE(
+      eventually([&] { return server.metrics().partial_frame_bytes.value() == 120'000; }));
+  const auto too_many = from_other_address();  // 150,000 in all
+  ASSERT_TRUE(eventually(
+      [&] { return server.metrics().connections_closed.value("partial_frame_memory") == 2; }));
+  EXPECT_TRUE(eventually([&] { return server.metrics().partial_frame_bytes.value() == 120'000; }));
+  // What a connection held is given back when it closes.
+  holders.front().reset();
+  ASSERT_TRUE(
+      eventually([&] { return server.metrics().partial_frame_bytes.value() == 90'000; }));
 }
 
 }  // namespace

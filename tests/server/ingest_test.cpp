@@ -327,11 +327,11 @@ TEST(Ingest, ClientCertificateMustNameTheLoginVin) {
 TEST(Ingest, ConnectionLimitsRefuseTheExcess) {
   TempDir dir;
   auto config = test_config(dir.path(), {"tcp://127.0.0.1:0?profile=hj1239"});
-  config.max_connections_per_address = 2;
+  config.max_connections = 3;
   RunningServer server(config);
-  TestTerminal a(server.port()), b(server.port()), c(server.port());
-  EXPECT_TRUE(c.closed_by_server());
-  EXPECT_EQ(server.metrics().connections_rejected.value("max_connections_per_address"), 1u);
+  TestTerminal a(server.port()), b(server.port()), c(server.port()), d(server.port());
+  EXPECT_TRUE(d.closed_by_server());
+  EXPECT_EQ(server.metrics().connections_rejected.value("max_connections"), 1u);
   a.send(frame("e1-login"));
   EXPECT_EQ(a.read_frames(1).size(), 1u);
 }

@@ -61,6 +61,15 @@ Config test_config(const fs::path& data_dir, std::vector<std::string> listeners)
   c.idle_timeout = std::chrono::seconds(3);
   c.write_timeout = std::chrono::seconds(2);
   c.api.enabled = false;  // API tests turn it on
+  // Tests log one VIN in many times; the tests of the login rate set it low.
+  c.login_rate_per_second = 1000;
+  c.login_burst = 1000;
+  // Tests send many requests from one address, many without a token (the console's files); the
+  // tests of these limits set them low.
+  c.api.anonymous_rate_per_second = 10000;
+  c.api.anonymous_burst = 10000;
+  c.api.audit_anonymous_per_minute = 100000;
+  c.api.max_connections_per_address = 1000;
   c.api.host = "127.0.0.1";
   c.api.port = 0;
   return c;
@@ -80,7 +89,7 @@ RunningServer::RunningServer(Config config) : config_(std::move(config)) {
   if (!server_->start(problems)) throw std::runtime_error(problems.front());
   ports_ = server_->bound_ports();
   if (config_.api.enabled) {
-    api_ = std::make_unique<api::ApiServer>(io_, config_, *store_, *rules_);
+    api_ = std::make_unique<api::ApiServer>(io_, config_, *store_, *rules_, metrics_);
     std::string problem;
     if (!api_->start(problem)) throw std::runtime_error(problem);
     rules_->on_violation([this](const boost::json::object& v) { api_->publish(v); });

@@ -200,6 +200,63 @@ TEST_F(SignatureTest, ACertificateBindsActivationAndLoginToItsVin) {
   EXPECT_EQ(server.metrics().signatures.value("valid"), 1u);
 }
 
+// Before: 50 connections logging in as one VIN kept disconnecting the real terminal (132
+// disconnects, 65 of 197 reports answered).
+TEST_F(SignatureTest, AProvenSessionIsNeverDisplacedByALoginThatIsNot) {
+  RunningServer server(config());
+  TestTerminal real(server.port());
+  real.send(cat({login(keyed_truck, bj(2026, 3, 1, 9, 59, 0)),
+                 report_at(keyed_truck, 0, keyed_.get())}));
+  ASSERT_EQ(real.read_frames(2).size(), 2u);  // proven: a report verified with its key
+  for (int i = 0; i < 3; ++i) {
+    TestTerminal spoof(server.port());
+    spoof.send(login(keyed_truck, bj(2026, 3, 1, 9, 59, 30)));
+    EXPECT_TRUE(spoof.closed_by_server()) << i;  // unanswered: nothing of it is stored
+  }
+  EXPECT_EQ(server.metrics().connections_closed.value("vin_held_by_proven_session"), 3u);
+  EXPECT_EQ(server.metrics().vin_replaced.value(), 0u);
+  real.send(report_at(keyed_truck, 10, keyed_.get()));
+  EXPECT_EQ(real.read_frames(1).size(), 1u);
+  ASSERT_TRUE(eventually([&] { return server.metrics().frames_stored.value() == 3; }));
+  EXPECT_EQ(records_of(server.store(), keyed_truck).size(), 3u);  // login, two reports
+
+  // A session that has proved nothing is replaced by a new login: a terminal reconnecting.
+  TestTerminal first(server.port());
+  first.send(login(keyless_truck, bj(2026, 3, 1, 9, 59, 0)));
+  ASSERT_EQ(first.read_frames(1).size(), 1u);
+  TestTerminal second(server.port());
+  second.send(login(keyless_truck, bj(2026, 3, 1, 9, 59, 40)));
+  EXPECT_EQ(second.read_frames(1).size(), 1u);
+  EXPECT_TRUE(first.closed_by_server());
+  EXPECT_EQ(server.metrics().connections_closed.value("replaced_by_new_login"), 1u);
+}
+
+// Before: with --tls-client-auth optional, a connection without a certificate displaced a
+// certificate-verified session of that VIN.
+TEST_F(SignatureTest, ACertificateVerifiedSessionIsNotDisplacedByOneWithout) {
+  const std::string issue = "bash '" LANTIAN_CERTS_SCRIPT "' --client '" +
+                            test_certificates().string() + "' " + keyless_truck +
+                            " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(issue.c_str()), 0);
+  auto c = test_config(dir_.path(), {"tls://127.0.0.1:0?profile=hj1239"});
+  c.client_auth = ClientAuth::optional;
+  RunningServer server(c);
+  TestTerminal certified(server.port(), true, keyless_truck);
+  certified.send(login(keyless_truck, bj(2026, 3, 1, 9, 59, 0)));
+  ASSERT_EQ(certified.read_frames(1).size(), 1u);
+  TestTerminal bare(server.port(), true);
+  bare.send(login(keyless_truck, bj(2026, 3, 1, 9, 59, 30)));
+  EXPECT_TRUE(bare.closed_by_server());
+  EXPECT_EQ(server.metrics().connections_closed.value("vin_held_by_proven_session"), 1u);
+  certified.send(report_at(keyless_truck, 0, nullptr));
+  EXPECT_EQ(certified.read_frames(1).size(), 1u);
+  // Another certificate-verified login of the VIN replaces it (the terminal reconnecting).
+  TestTerminal again(server.port(), true, keyless_truck);
+  again.send(login(keyless_truck, bj(2026, 3, 1, 10, 0, 30)));
+  EXPECT_EQ(again.read_frames(1).size(), 1u);
+  EXPECT_TRUE(certified.closed_by_server());
+}
+
 TEST_F(SignatureTest, UnregisteredKeysLeaveReportsUnverified) {
   RunningServer server(config());
   TestTerminal t(server.port());
