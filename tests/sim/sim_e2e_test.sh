@@ -92,7 +92,11 @@ start_server crash --sync always
   --duration 8 --reply-timeout 3 --progress 0 --malformed-probability 0.001 \
   --acked-out crash-acked.txt --json-out crash.json > crash-sim.log 2>&1 &
 sim_pid=$!
-sleep 3
+# Under load: once 1,500 reports are acknowledged (the simulator appends each as it comes).
+for _ in $(seq 100); do
+  [ "$(wc -l < crash-acked.txt 2>/dev/null || echo 0)" -ge 1500 ] && break
+  sleep 0.1
+done
 kill -9 "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
 wait "$sim_pid" || fail "lantian-sim failed after the crash: $(cat crash-sim.log)"
 acked_before_crash=$(wc -l < crash-acked.txt)
