@@ -53,6 +53,7 @@ start_server() {
   "${server_bin:-$bin/lantiand}" --data-dir "$work/$name" --listen "tls://127.0.0.1:0?profile=hj1239" \
     --admin 127.0.0.1:0 --api 127.0.0.1:0 --max-connections 200000 \
     --max-connections-per-address 200000 --max-accepts-per-second 100000 \
+    --max-partial-frame-bytes-per-address 268435456 --pending-pressure 200000 \
     --handshake-timeout-s 60 "$@" > "$log" 2>&1 &
   server_pid=$!
   pids+=("$server_pid")

@@ -70,10 +70,10 @@ po::options_description serve_options() {
     ("max-connections-per-address", po::value<std::size_t>()->default_value(1000), "logged-in connections per source address (a login beyond it closes its connection)")
     ("pending-pressure", po::value<std::size_t>()->default_value(1000), "connections not yet logged in above which new ones get --first-frame-timeout-under-pressure-s")
     ("first-frame-timeout-under-pressure-s", po::value<int>()->default_value(5), "first-frame deadline of a new connection while more than --pending-pressure have not logged in")
-    ("login-rate", po::value<double>()->default_value(0.1), "logins per second per VIN (refilling --login-burst); a login beyond it closes its connection unstored")
+    ("login-rate", po::value<double>()->default_value(0.1), "logins per second per VIN and source address (refilling --login-burst); a login beyond it closes its connection unstored")
     ("login-burst", po::value<double>()->default_value(10), "logins a VIN may make at once")
-    ("max-partial-frame-bytes-per-address", po::value<std::size_t>()->default_value(32u << 20), "bytes of unfinished frames held for one source address; the connection whose frame goes beyond closes")
-    ("max-partial-frame-bytes", po::value<std::size_t>()->default_value(512u << 20), "bytes of unfinished frames held in all")
+    ("max-partial-frame-bytes-per-address", po::value<std::size_t>()->default_value(4u << 20), "bytes of unfinished frames held for one source address; the connection whose frame goes beyond closes")
+    ("max-partial-frame-bytes", po::value<std::size_t>()->default_value(256u << 20), "bytes of unfinished frames held in all")
     ("max-accepts-per-second", po::value<std::size_t>()->default_value(5000), "new connections per second")
     ("login-policy", po::value<std::string>()->default_value("strict"),
        "strict: the first frame must be a login (else close); lenient: accept and count")

@@ -83,12 +83,13 @@ struct Config {
   std::size_t max_connections_per_address = 1000;
   std::size_t pending_pressure = 1000;
   std::chrono::seconds first_frame_timeout_under_pressure{5};
-  // Logins per VIN: a token bucket; a login beyond it closes its connection before it is stored.
+  // Logins per VIN and source address: a token bucket; a login beyond it closes its connection
+  // before it is stored.
   double login_rate_per_second = 0.1;
   double login_burst = 10;
   // Bytes of unfinished frames the server holds for one source address and in all.
-  std::size_t max_partial_frame_bytes_per_address = 32u << 20;
-  std::size_t max_partial_frame_bytes = 512u << 20;
+  std::size_t max_partial_frame_bytes_per_address = 4u << 20;
+  std::size_t max_partial_frame_bytes = 256u << 20;
   std::size_t max_accepts_per_second = 5000;
   LoginPolicy login_policy = LoginPolicy::strict;
   bool reply_gb17691 = false;     // gb17691 and non-road terminals get replies only when set

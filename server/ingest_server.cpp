@@ -716,8 +716,10 @@ CloseReason IngestServer::bind_vin(const protocol::Vin& vin,
   std::lock_guard lock(mutex_);
   std::chrono::milliseconds retry{0};
   // Every login is a synced write: a VIN logging in without end (50 connections fighting over
-  // one VIN stored 99,446 logins in 35 s) is refused unstored beyond its rate.
-  if (!login_limiter_.allow(text, std::chrono::steady_clock::now(), retry))
+  // one VIN stored 99,446 logins in 35 s) is refused unstored beyond its rate. The bucket is the
+  // VIN's from this address: logins from elsewhere do not spend the real terminal's.
+  if (!login_limiter_.allow(text + "|" + session->address(), std::chrono::steady_clock::now(),
+                            retry))
     return CloseReason::login_rate;
   const auto it = by_vin_.find(text);
   auto old = it != by_vin_.end() ? it->second.lock() : nullptr;

@@ -135,7 +135,7 @@ class IngestServer {
       verify_work_;
   std::vector<std::thread> verify_threads_;
 
-  api::RateLimiter login_limiter_;  // per VIN
+  api::RateLimiter login_limiter_;  // per VIN and source address
   std::mutex partial_mutex_;         // guards the two below
   std::map<std::string, std::size_t> partial_by_address_;
   std::size_t partial_total_ = 0;
