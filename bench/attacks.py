@@ -15,6 +15,9 @@ Attacks:
                    connects from another address)
   never_login      1,000 connections that never log in, then a terminal of the same address
   partial_frames   500 connections announcing 65,000 bytes and sending 60,000
+A bad day in operations (the simulator drives 200 terminals meanwhile):
+  readonly_datadir the archive's directory made immutable (chattr +i) for 5 s under load
+  damaged_wal      kill -9 under load, 64 bytes damaged in the middle of the newest WAL, restart
 """
 
 import http.client
@@ -68,13 +71,16 @@ def report(vin, i):
 class Server:
     """A lantiand on a fresh data directory: terminal port (hj1239 TCP), API and admin ports."""
 
-    def __init__(self, bin_dir, *options):
-        self.dir = tempfile.mkdtemp(prefix="lantian-attack-")
+    def __init__(self, bin_dir, *options, data_dir=None):
+        self.dir = data_dir or tempfile.mkdtemp(prefix="lantian-attack-")
         self.bin = os.path.join(bin_dir, "lantiand")
-        out = subprocess.run([self.bin, "token", "create", "--data-dir", self.dir, "--role",
-                              "admin", "--label", "attacks"], capture_output=True, text=True,
-                             check=True)
-        self.admin_token = out.stdout.split()[0]
+        self.admin_token = None
+        if data_dir is None:  # a new archive: an admin token for the API attacks
+            out = subprocess.run([self.bin, "token", "create", "--data-dir", self.dir, "--role",
+                                  "admin", "--label", "attacks"], capture_output=True, text=True)
+            if out.returncode != 0:
+                raise RuntimeError("token create: " + out.stdout + out.stderr)
+            self.admin_token = out.stdout.split()[0]
         self.log = open(os.path.join(self.dir, "server.log"), "w+")
         self.proc = subprocess.Popen(
             [self.bin, "--data-dir", self.dir, "--listen", "tcp://127.0.0.1:0?profile=hj1239",
@@ -117,11 +123,26 @@ class Server:
                     pass
         return total
 
-    def stop(self):
+    def stop(self, keep=False):
         self.proc.terminate()
         self.proc.wait(timeout=60)
         self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.log.close()
+
+    def simulate(self, bin_dir, seconds, acked_out):
+        """The simulator's 200 国六 trucks for `seconds`, in the background."""
+        return subprocess.Popen(
+            [os.path.join(bin_dir, "lantian-sim"), "--connect", f"tcp://127.0.0.1:{self.port}",
+             "--preset", "guo6", "--vehicles", "200", "--truck-profile", "hj1239", "--window", "4",
+             "--duration", str(seconds), "--reply-timeout", "3", "--progress", "0",
+             "--acked-out", acked_out],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def first(pattern, text):
@@ -378,8 +399,70 @@ def partial_frames(bin_dir):
         s.stop()
 
 
+def readonly_datadir(bin_dir):
+    s = Server(bin_dir)
+    db = os.path.join(s.dir, "db")
+    try:
+        acked = os.path.join(s.dir, "acked.txt")
+        sim = s.simulate(bin_dir, 14, acked)
+        time.sleep(3)
+        subprocess.run(["chattr", "+i", db], check=True)
+        time.sleep(5)
+        during = s.metrics()
+        subprocess.run(["chattr", "-i", db], check=True)
+        time.sleep(5)
+        after = s.metrics()
+        sim.wait()
+        alive = s.proc.poll() is None
+        print(f"readonly_datadir: lantiand {'still running' if alive else 'exited'}; archive "
+              f"available while immutable {counter(during, 'lantian_storage_available')}, 5 s after "
+              f"{counter(after, 'lantian_storage_available')}; storage faults "
+              f"{counter(after, 'lantian_storage_faults_total')}; connections closed for it "
+              f"{closed_count(after, 'storage_unavailable')}")
+    finally:
+        subprocess.run(["chattr", "-i", db], check=False)
+        s.stop()
+
+
+def damaged_wal(bin_dir):
+    s = Server(bin_dir)
+    data = s.dir
+    acked = os.path.join(data, "acked.txt")
+    try:
+        sim = s.simulate(bin_dir, 10, acked)
+        time.sleep(8)
+        s.kill()
+        sim.wait()
+        db = os.path.join(data, "db")
+        wal = max(f for f in os.listdir(db) if f.endswith(".log"))  # the newest
+        path = os.path.join(db, wal)
+        size = os.path.getsize(path)
+        with open(path, "r+b") as f:
+            f.seek(size // 2)
+            f.write(b"\xff" * 64)
+        acknowledged = sum(1 for _ in open(acked))
+        s = Server(bin_dir, data_dir=data)
+        m = s.metrics()
+        s.stop(keep=True)
+        export = os.path.join(data, "export.jsonl")
+        with open(export, "w") as out:
+            subprocess.run([os.path.join(bin_dir, "lantiand"), "export", "--data-dir", data],
+                           stdout=out, check=True)
+        check = subprocess.run([os.path.join(bin_dir, "lantian-sim"), "check-acked", acked,
+                                export], capture_output=True, text=True)
+        preserved = [f for f in os.listdir(data) if f.startswith("wal-preserved-")]
+        print(f"damaged_wal: {acknowledged} reports acknowledged, 64 bytes damaged at "
+              f"{size // 2} of {size} in {wal}; WAL damaged {counter(m, 'lantian_wal_damaged')}, "
+              f"batches salvaged {counter(m, 'lantian_wal_batches_salvaged')}, writes lost "
+              f"{counter(m, 'lantian_wal_writes_lost')}; check-acked: "
+              f"{(check.stdout + check.stderr).strip().splitlines()[-1] if (check.stdout + check.stderr).strip() else check.returncode}; "
+              f"WAL copies kept: {len(preserved)}")
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+
+
 ATTACKS = {f.__name__: f for f in (anonymous_flood, idle_api, vin_fight, never_login,
-                                   partial_frames)}
+                                   partial_frames, readonly_datadir, damaged_wal)}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:

@@ -166,6 +166,20 @@ std::vector<std::filesystem::path> preserve_wals(const std::filesystem::path& di
   return out;
 }
 
+// Every WAL file in `dir` has its copy among `preserved` (so the originals may go).
+bool preserved_all_wals(const std::filesystem::path& dir,
+                        const std::vector<std::filesystem::path>& preserved) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
+    if (entry.path().extension() == ".log" &&
+        std::none_of(preserved.begin(), preserved.end(), [&](const std::filesystem::path& p) {
+          return p.filename() == entry.path().filename() &&
+                 std::filesystem::file_size(p, ec) == entry.file_size();
+        }))
+      return false;
+  return !ec;
+}
+
 // RocksDB's info log, handed to StoreOptions::diagnostics (or stderr) instead of its LOG file.
 class DiagnosticsLogger final : public rocksdb::Logger {
  public:
@@ -314,6 +328,20 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options, std::string& err
     preserved = preserve_wals(options.dir, store->recovery_.preserved_dir);
     db.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
     status = rocksdb::DB::Open(db, options.dir.string(), families, &store->handles_, &raw);
+    if (status.IsCorruption() && preserved_all_wals(options.dir, preserved)) {
+      // A family flushed writes from after the damage to its files already ("SST file is ahead
+      // of WALs"): RocksDB refuses to stop at the damage (and its skip-any mode fails on some
+      // damage too). Open on the files alone, without the WALs — every copy is kept — and
+      // re-apply every intact batch of the copies in order: writes are puts and deletes, so
+      // replaying what a family had flushed already leaves it as it was.
+      store->recovery_.replayed_from_copies = true;
+      store->recovery_.rocksdb_error += "; then " + status.ToString();
+      std::error_code removed;
+      for (const auto& entry : std::filesystem::directory_iterator(options.dir, removed))
+        if (entry.path().extension() == ".log") std::filesystem::remove(entry.path(), removed);
+      db.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+      status = rocksdb::DB::Open(db, options.dir.string(), families, &store->handles_, &raw);
+    }
   }
   if (!status.ok()) {
     error = "cannot open the database in " + options.dir.string() + ": " + status.ToString();
@@ -1061,17 +1089,23 @@ void Store::salvage_wals(const std::vector<std::filesystem::path>& wals,
   const auto recovered = db_->GetLatestSequenceNumber();
   std::uint64_t next = recovered + 1;  // the first sequence number not recovered
   std::optional<std::uint64_t> first_salvaged;
-  rocksdb::WriteOptions sync;
-  sync.sync = true;
+  // Written unsynced, then one sync at the end: a WAL of 100 MB holds ~10^5 batches.
+  const rocksdb::WriteOptions unsynced;
+  std::optional<std::uint64_t> expected;  // the sequence after the last intact batch
+  std::uint64_t missing = 0;  // sequence numbers no intact batch carries: in the damaged bytes
   for (const auto& wal : wals) {
     auto scan = scan_wal(wal);
     recovery_.damaged_bytes += scan.damaged_bytes;
     for (const auto& range : scan.damaged)
       recovery_.damaged_ranges.push_back(wal.filename().string() + "@" + range);
     for (auto& batch : scan.batches) {
-      if (batch.sequence < next) continue;  // recovered already (or an older copy)
+      if (expected && batch.sequence > *expected) missing += batch.sequence - *expected;
+      expected = std::max(expected.value_or(0),
+                          batch.sequence + std::max<std::uint32_t>(batch.count, 1));
+      // Recovered already (or an older copy), unless the store opened without its WALs.
+      if (!recovery_.replayed_from_copies && batch.sequence < next) continue;
       rocksdb::WriteBatch b(std::move(batch.rep));
-      if (!db_->Write(sync, &b).ok()) {
+      if (!db_->Write(unsynced, &b).ok()) {
         ++recovery_.batches_failed;
         continue;
       }
@@ -1082,7 +1116,10 @@ void Store::salvage_wals(const std::vector<std::filesystem::path>& wals,
   }
   // Writes (one sequence number each) between what RocksDB recovered and the first intact batch
   // after the damage: lost with the damaged bytes. Unknown (0) when nothing followed the damage.
-  recovery_.writes_lost = first_salvaged ? *first_salvaged - (recovered + 1) : 0;
+  if (recovery_.batches_salvaged > 0 && !db_->FlushWAL(true).ok()) ++recovery_.batches_failed;
+  recovery_.writes_lost = recovery_.replayed_from_copies ? missing
+                          : first_salvaged                ? *first_salvaged - (recovered + 1)
+                                                          : 0;
   std::ostringstream line;
   line << "event=wal_corruption preserved=" << recovery_.preserved_dir
        << " damaged_bytes=" << recovery_.damaged_bytes << " damaged=";
@@ -1091,6 +1128,7 @@ void Store::salvage_wals(const std::vector<std::filesystem::path>& wals,
   line << " recovered_to_sequence=" << recovered << " batches_salvaged="
        << recovery_.batches_salvaged << " batches_failed=" << recovery_.batches_failed
        << " writes_lost=" << recovery_.writes_lost
+       << (recovery_.replayed_from_copies ? " replayed=all_intact_batches_from_copies" : "")
        << (first_salvaged ? "" : " note=\"nothing intact followed the damage\"");
   if (diagnostics)
     diagnostics(3, line.str());

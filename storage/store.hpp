@@ -188,6 +188,10 @@ struct WalRecovery {
   std::vector<std::string> damaged_ranges;  // "FILE@OFFSET+LENGTH"
   std::uint64_t damaged_bytes = 0;
   std::uint64_t batches_salvaged = 0;  // intact batches after the damage, applied again
+  // A family had already flushed writes from after the damage, so RocksDB refused to stop there
+  // ("SST file is ahead of WALs"): the store opened without the WAL files and applied every
+  // intact batch of the kept copies again, in order (batches_salvaged counts them all).
+  bool replayed_from_copies = false;
   std::uint64_t batches_failed = 0;
   std::uint64_t writes_lost = 0;  // writes in the damaged bytes (0: unknown, nothing followed)
 };
@@ -320,7 +324,8 @@ class Store {
   };
   Store() = default;
   void map_families(const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors);
-  // Re-applies every intact batch of the kept `wals` after what recovery kept; fills recovery_.
+  // Re-applies every intact batch of the kept `wals` after what recovery kept (all of them, in
+  // order, when replayed_from_copies), then syncs once; fills recovery_.
   void salvage_wals(const std::vector<std::filesystem::path>& wals,
                     const std::function<void(int, std::string_view)>& diagnostics);
   WalRecovery recovery_;
