@@ -336,6 +336,12 @@ std::string city_of_division_code(std::string_view code) {
   return {};
 }
 
+bool is_henan_city(std::string_view name) {
+  for (const auto& [prefix, city] : henan_prefectures)
+    if (name == city) return true;
+  return false;
+}
+
 std::string registration_city(const VehicleRecord& r) {
   // Henan's plate letters, in the order of the prefecture codes.
   static constexpr std::pair<std::string_view, std::string_view> by_plate[] = {

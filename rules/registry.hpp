@@ -87,6 +87,8 @@ struct PermitImport {
 // The city name of a Henan administrative-division code (GB/T 2260: "410122" → 郑州); empty for a
 // code outside Henan.
 [[nodiscard]] std::string city_of_division_code(std::string_view code);
+// One of the names of Henan's 18 prefectures as the platform files cities (郑州, 开封, …, 济源).
+[[nodiscard]] bool is_henan_city(std::string_view name);
 
 // A plate colour as the registry and observations keep it (blue, yellow, green, yellow_green,
 // white, black), from that name or its Chinese one (蓝/蓝色, 黄/黄色, 绿/绿色/新能源, 黄绿/黄绿色,
