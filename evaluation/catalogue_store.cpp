@@ -154,4 +154,28 @@ bool CatalogueStore::put_permit(const rules::PermitRow& row, std::string& error)
   return store_.put(storage::Family::permits, permit_key(row), permit_value(row.permit), error);
 }
 
+bool CatalogueStore::put_enterprises(const std::vector<rules::Enterprise>& enterprises,
+                                     std::string& error) {
+  if (enterprises.empty()) return true;
+  std::vector<storage::RecordEdit> edits;
+  edits.reserve(enterprises.size());
+  for (const auto& e : enterprises)
+    edits.push_back({storage::Family::enterprises, e.id, boost::json::serialize(rules::to_json(e))});
+  return store_.apply(edits, storage::Durability::synced, error);
+}
+
+std::vector<rules::Enterprise> CatalogueStore::enterprises() const {
+  std::vector<rules::Enterprise> out;
+  store_.for_each(storage::Family::enterprises, "", [&](const std::string&, const std::string& v) {
+    if (auto e = rules::enterprise_from_json(v)) out.push_back(std::move(*e));
+    return true;
+  });
+  return out;
+}
+
+std::optional<rules::Enterprise> CatalogueStore::enterprise(const std::string& id) const {
+  const auto value = store_.get(storage::Family::enterprises, id);
+  return value ? rules::enterprise_from_json(*value) : std::nullopt;
+}
+
 }  // namespace lantian::evaluation

@@ -4,6 +4,7 @@
 //   permits   VIN|ZONE|PERMIT_NO → "VALID_FROM_UNIX_S,VALID_UNTIL_UNIX_S"
 //   zones     version (8 bytes big-endian, so versions sort) → the uploaded GeoJSON as given
 //   areas     the same for the administrative areas (rules/areas.hpp)
+//   enterprises  enterprise id → the enterprise's record (JSON, rules/enterprises)
 // Writes are synced on return. Thread-safe as storage::Store is.
 
 #include <functional>
@@ -14,6 +15,7 @@
 
 #include "evaluation/catalogue.hpp"
 #include "rules/areas.hpp"
+#include "rules/enterprises.hpp"
 #include "rules/registry.hpp"
 #include "rules/zones.hpp"
 #include "storage/store.hpp"
@@ -54,6 +56,13 @@ class CatalogueStore {
   [[nodiscard]] bool put_vehicles(const std::vector<rules::VehicleRecord>& records,
                                   std::string& error);
   [[nodiscard]] bool put_permit(const rules::PermitRow& row, std::string& error);
+
+  // Stores (or replaces) enterprise records: all of them or, on error, none.
+  [[nodiscard]] bool put_enterprises(const std::vector<rules::Enterprise>& enterprises,
+                                     std::string& error);
+  // Every stored enterprise, in id order.
+  [[nodiscard]] std::vector<rules::Enterprise> enterprises() const;
+  [[nodiscard]] std::optional<rules::Enterprise> enterprise(const std::string& id) const;
   // Stores `geojson` (already checked with rules::import_zones_geojson) as the next zone version;
   // returns its number, or nullopt with `error` set.
   [[nodiscard]] std::optional<int> add_zone_version(const std::string& geojson, std::string& error);

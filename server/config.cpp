@@ -21,7 +21,7 @@ using common::parse_number;
 bool imports_a_file(Command command) {
   return command == Command::import_registry || command == Command::import_zones ||
          command == Command::import_areas || command == Command::import_observations ||
-         command == Command::import_permits;
+         command == Command::import_permits || command == Command::import_enterprises;
 }
 
 po::options_description serve_options() {
@@ -139,6 +139,11 @@ po::options_description command_options(Command command) {
       title =
           "lantiand import-permits FILE: add permits (vin, zone_id, valid_from, valid_to, "
           "permit_no) exempting vehicles from R02";
+      break;
+    case Command::import_enterprises:
+      title =
+          "lantiand import-enterprises FILE: add or replace key freight enterprises (id, name, "
+          "city, county, industry, grade, bulk, gates) from CSV";
       break;
     case Command::import_observations:
       title =
@@ -393,6 +398,7 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
       {"import-areas", Command::import_areas},
       {"import-observations", Command::import_observations},
       {"import-permits", Command::import_permits},
+      {"import-enterprises", Command::import_enterprises},
       {"violations", Command::list_violations},
       {"replay", Command::replay},
       {"token create", Command::token_create},
@@ -427,7 +433,7 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
          << "\n";
   else
     help << "Usage: lantiand [options]\n       lantiand "
-            "export|import-registry|import-zones|import-areas|import-observations|import-permits|"
+            "export|import-registry|import-zones|import-areas|import-observations|import-permits|import-enterprises|"
             "violations|replay|token create|token list|token revoke --help\n";
   help << options;
   out.help_text = help.str();

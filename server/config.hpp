@@ -128,6 +128,7 @@ enum class Command {
   import_areas,
   import_observations,
   import_permits,
+  import_enterprises,
   list_violations,
   replay,
   token_create,

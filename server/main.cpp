@@ -179,6 +179,8 @@ int main(int argc, char** argv) {
       return server::run_import_areas(parsed, std::cout, std::cerr);
     case server::Command::import_permits:
       return server::run_import_permits(parsed, std::cout, std::cerr);
+    case server::Command::import_enterprises:
+      return server::run_import_enterprises(parsed, std::cout, std::cerr);
     case server::Command::import_observations:
       return server::run_import_observations(parsed, std::cout, std::cerr);
     case server::Command::list_violations:

@@ -140,6 +140,27 @@ int run_import_permits(const ParsedCommandLine& cl, std::ostream& out, std::ostr
   return imported.rejected.empty() ? 0 : 1;
 }
 
+int run_import_enterprises(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
+  std::ifstream in(cl.input_file);
+  if (!in) {
+    errors << "lantiand import-enterprises: cannot read " << cl.input_file << '\n';
+    return 1;
+  }
+  const auto imported = rules::import_enterprises_csv(in);
+  for (const auto& r : imported.rejected)
+    errors << cl.input_file << ":" << r.line << ": rejected: " << r.reason << '\n';
+  auto store = open_for_writing(cl.config, errors);
+  if (!store) return 1;
+  std::string error;
+  if (!evaluation::CatalogueStore(*store).put_enterprises(imported.enterprises, error)) {
+    errors << "lantiand import-enterprises: " << error << '\n';
+    return 1;
+  }
+  out << "imported " << imported.enterprises.size() << " enterprises, rejected "
+      << imported.rejected.size() << " rows\n";
+  return imported.rejected.empty() ? 0 : 1;
+}
+
 int run_import_observations(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
   std::ifstream in(cl.input_file);
   if (!in) {

@@ -15,6 +15,9 @@ int run_import_zones(const ParsedCommandLine& cl, std::ostream& out, std::ostrea
 int run_import_areas(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors);
 // Stores permits (通行证) that exempt a vehicle from R02 in one zone.
 int run_import_permits(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors);
+// Stores key freight enterprises (rules/enterprises.hpp): every valid row, the rejected ones
+// reported by line; exit status 1 when any row was rejected.
+int run_import_enterprises(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors);
 // Stores new observations (by id; known ones are skipped) and evaluates them (R01 sightings, R05).
 int run_import_observations(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors);
 int run_list_violations(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors);

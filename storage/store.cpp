@@ -38,7 +38,8 @@ constexpr const char* cf_meta = "meta";
 constexpr const char* reserved_cfs[] = {"violations", "violation_index", "registry",
                                         "zones",      "observations",    "permits",
                                         "audit",      "tokens",          "rule_state",
-                                        "terminal_keys", "areas",          "legal_holds"};
+                                        "terminal_keys", "areas",          "legal_holds",
+                                        "enterprises"};
 constexpr const char* next_sequence_key = "next_sequence";
 // latest_state: VIN → one record per vehicle, rewritten once per batch that has its frames:
 //   0x02 · archive key length (8, big-endian) · archive key of its last frame
@@ -977,7 +978,8 @@ void Store::map_families(const std::vector<rocksdb::ColumnFamilyDescriptor>& des
       {Family::violation_index, "violation_index"},
       {Family::terminal_keys, "terminal_keys"},
       {Family::areas, "areas"},
-      {Family::legal_holds, "legal_holds"}};
+      {Family::legal_holds, "legal_holds"},
+      {Family::enterprises, "enterprises"}};
   for (std::size_t i = 0; i < descriptors.size(); ++i)
     for (const auto& [family, name] : names)
       if (descriptors[i].name == name) families_[family] = handles_[i];

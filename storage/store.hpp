@@ -6,6 +6,7 @@
 //   latest_state  VIN → last frame, last fix    each vehicle's latest state, one record; day markers
 //   meta          name → value                 the arrival sequence
 //   violations, registry, zones, areas, observations, permits   the rules' records (docs/rules.md)
+//   enterprises                                      key freight enterprises (docs/enterprises.md)
 //   violation_index                             listings of violations, newest first
 //   rule_state                                  the rule worker's checkpoints, violations by raise
 //   terminal_keys VIN → JSON                    SM2 keys terminals registered by activation
@@ -157,7 +158,8 @@ enum class Family {
   rule_state,
   terminal_keys,
   areas,
-  legal_holds
+  legal_holds,
+  enterprises
 };
 
 // One change of a record: a put, or a delete when `value` is empty.
