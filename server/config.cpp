@@ -433,8 +433,8 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
          << "\n";
   else
     help << "Usage: lantiand [options]\n       lantiand "
-            "export|import-registry|import-zones|import-areas|import-observations|import-permits|import-enterprises|"
-            "violations|replay|token create|token list|token revoke --help\n";
+            "export|import-registry|import-zones|import-areas|import-observations|import-permits|"
+            "import-enterprises|violations|replay|token create|token list|token revoke --help\n";
   help << options;
   out.help_text = help.str();
 

@@ -13,6 +13,7 @@
 #include "protocol/beijing_time.hpp"
 #include "protocol/decode.hpp"
 #include "protocol/json.hpp"
+#include "rules/enterprises.hpp"
 #include "rules/observations.hpp"
 #include "rules/records_json.hpp"
 #include "server/api/api_server.hpp"
@@ -583,6 +584,71 @@ ApiResponse upload_zones(ApiContext& ctx, const ApiRequest& r) {
   return response;
 }
 
+// --- enterprises ---------------------------------------------------------------------------------
+
+// A restricted token sees and writes the enterprises of its cities.
+bool enterprise_visible(const TokenRecord& token, const rules::Enterprise& e) {
+  return token.jurisdiction.unrestricted() || token.jurisdiction.cities.count(e.city) > 0;
+}
+
+ApiResponse list_enterprises(ApiContext& ctx, const ApiRequest& r) {
+  only_params(r, {"city", "industry", "grade"});
+  const auto city = text_param(r, "city", 64);
+  const auto industry = text_param(r, "industry", 64);
+  const auto grade = text_param(r, "grade", 64);
+  json::array items;
+  for (const auto& e : ctx.catalogue_store.enterprises()) {
+    if (!enterprise_visible(r.token, e) || (city && e.city != *city) ||
+        (industry && e.industry != *industry) || (grade && e.grade != *grade))
+      continue;
+    items.push_back(rules::to_json(e));
+  }
+  const auto n = static_cast<std::int64_t>(items.size());
+  return json_response(json::object{{"items", std::move(items)}}, n);
+}
+
+ApiResponse enterprise_detail(ApiContext& ctx, const ApiRequest& r) {
+  only_params(r, {});
+  const auto& id = r.segments.at(3);
+  const auto e = ctx.catalogue_store.enterprise(id);
+  if (!e || !enterprise_visible(r.token, *e)) not_found("enterprise " + id);
+  return json_response(rules::to_json(*e), 1);
+}
+
+// The enterprise CSV of `lantiand import-enterprises`; a restricted operator writes only
+// enterprises of its cities, as they are and as they would be.
+ApiResponse import_enterprises(ApiContext& ctx, const ApiRequest& r) {
+  only_params(r, {});
+  if (!is_utf8(r.body)) bad_parameter("body", "not UTF-8 text: save the CSV as UTF-8");
+  std::istringstream csv(r.body);
+  auto imported = rules::import_enterprises_csv(csv);
+  json::array rejected;
+  for (const auto& x : imported.rejected)
+    rejected.push_back(json::object{{"line", x.line}, {"reason", x.reason}});
+  std::vector<rules::Enterprise> accepted;
+  json::array changes;
+  for (auto& e : imported.enterprises) {
+    const auto stored = ctx.catalogue_store.enterprise(e.id);
+    if (!enterprise_visible(r.token, e) || (stored && !enterprise_visible(r.token, *stored))) {
+      rejected.push_back(json::object{{"id", e.id}, {"reason", "not an enterprise of this token's cities"}});
+      continue;
+    }
+    if (changes.size() < 1000)
+      changes.push_back(json::object{
+          {"id", e.id},
+          {"before", stored ? json::value(rules::to_json(*stored)) : json::value(nullptr)},
+          {"after", rules::to_json(e)}});
+    accepted.push_back(std::move(e));
+  }
+  std::string error;
+  if (!ctx.catalogue_store.put_enterprises(accepted, error)) throw std::runtime_error(error);
+  const auto stored = static_cast<std::int64_t>(accepted.size());
+  auto response = json_response(
+      json::object{{"imported", stored}, {"rejected", std::move(rejected)}}, stored);
+  response.change = {{"enterprises", std::move(changes)}};
+  return response;
+}
+
 // --- violations ----------------------------------------------------------------------------------
 
 evaluation::ViolationQuery violation_query(ApiContext& ctx, const ApiRequest& r,
@@ -1043,6 +1109,9 @@ const std::vector<Route>& routes() {
       {V::get, {"vehicles", "{}", "track"}, readers, vehicle_track},
       {V::get, {"vehicles", "{}", "frames"}, readers, vehicle_frames},
       {V::post, {"registry"}, {Role::operator_}, import_registry},
+      {V::get, {"enterprises"}, vehicle_readers, list_enterprises},
+      {V::get, {"enterprises", "{}"}, vehicle_readers, enterprise_detail},
+      {V::post, {"enterprises"}, {Role::operator_}, import_enterprises},
       {V::get, {"zones"}, vehicle_readers, list_zones},
       {V::get, {"zones", "versions"}, vehicle_readers, zone_versions},
       {V::get, {"zones", "{}"}, vehicle_readers, zone_detail},

@@ -165,6 +165,13 @@ TEST_F(ApiTest, AuthorisationMatrix) {
        {"police", "reviewer"},
        200},
       {verb::post, "/api/v1/registry", registry_csv, {"operator"}, 200},
+      {verb::get, "/api/v1/enterprises", "", {"police", "reviewer", "operator"}, 200},
+      {verb::post,
+       "/api/v1/enterprises",
+       "id,name,city,industry,grade\nHN-0001,某厂,郑州,钢铁,A\n",
+       {"operator"},
+       200},
+      {verb::get, "/api/v1/enterprises/HN-0001", "", {"police", "reviewer", "operator"}, 200},
       {verb::get, "/api/v1/zones", "", {"police", "reviewer", "operator"}, 200},
       {verb::get, "/api/v1/zones/versions", "", {"police", "reviewer", "operator"}, 200},
       {verb::get, "/api/v1/zones/zz-4ring-cn3", "", {"police", "reviewer", "operator"}, 200},
@@ -596,6 +603,59 @@ TEST_F(ApiTest, EveryWriteHoldsItsJurisdiction) {
   EXPECT_EQ(
       client_->get("/api/v1/violations/" + r02, police_).json().at("violation").at("status"),
       "open");
+}
+
+TEST_F(ApiTest, EnterprisesAreListedWithinJurisdictionAndImportedByOperators) {
+  std::ifstream sample(std::string(LANTIAN_SAMPLES_DIR) + "/enterprises-henan-sample.csv");
+  const std::string csv((std::istreambuf_iterator<char>(sample)), std::istreambuf_iterator<char>());
+  const auto imported = client_->request(verb::post, "/api/v1/enterprises", operator_, csv,
+                                         "text/csv");
+  ASSERT_EQ(imported.status, 200u) << imported.body;
+  EXPECT_EQ(imported.json().at("imported").as_int64(), 5);
+  EXPECT_TRUE(imported.json().at("rejected").as_array().empty());
+
+  const auto ids = [](const HttpResult& r) {
+    std::vector<std::string> out;
+    const auto page = r.json();
+    for (const auto& e : page.at("items").as_array()) out.emplace_back(e.at("id").as_string());
+    return out;
+  };
+  EXPECT_EQ(ids(client_->get("/api/v1/enterprises", police_)),
+            (std::vector<std::string>{"91410100MA44SAMP1X", "91410300MA47SAMP4K",
+                                      "91410800MA45SAMP2Y", "91411200MA46SAMP3W", "HN-XC-0001"}));
+  EXPECT_EQ(ids(client_->get("/api/v1/enterprises?industry=%E9%92%A2%E9%93%81", police_)),
+            (std::vector<std::string>{"91410800MA45SAMP2Y"}));  // 钢铁
+  const auto jiaozuo = token(api::Role::police, {"焦作"});
+  EXPECT_EQ(ids(client_->get("/api/v1/enterprises", jiaozuo)),
+            (std::vector<std::string>{"91410800MA45SAMP2Y"}));
+  const auto detail = client_->get("/api/v1/enterprises/91410800MA45SAMP2Y", jiaozuo);
+  ASSERT_EQ(detail.status, 200u);
+  EXPECT_EQ(detail.json().at("grade").as_string(), "A");
+  EXPECT_EQ(detail.json().at("gates").at(0).at("id").as_string(), "main");
+  EXPECT_EQ(client_->get("/api/v1/enterprises/91410100MA44SAMP1X", jiaozuo).status, 404u);
+  EXPECT_EQ(client_->get("/api/v1/enterprises?bulk=true", police_).status, 400u);
+
+  // A 焦作 operator may not write 郑州's enterprise, nor move it to 焦作.
+  const auto jiaozuo_operator = token(api::Role::operator_, {"焦作"});
+  const auto moved = client_->request(
+      verb::post, "/api/v1/enterprises", jiaozuo_operator,
+      "id,name,city,industry,grade\n91410100MA44SAMP1X,郑州某物流园区有限公司,焦作,物流园区,A\n"
+      "91410800MA45SAMP2Y,焦作某钢铁有限公司,焦作,钢铁,B\n",
+      "text/csv");
+  ASSERT_EQ(moved.status, 200u) << moved.body;
+  EXPECT_EQ(moved.json().at("imported").as_int64(), 1);
+  EXPECT_EQ(moved.json().at("rejected").at(0).at("reason").as_string(),
+            "not an enterprise of this token's cities");
+  EXPECT_EQ(client_->get("/api/v1/enterprises/91410100MA44SAMP1X", police_)
+                .json()
+                .at("city")
+                .as_string(),
+            "郑州");
+  EXPECT_EQ(client_->get("/api/v1/enterprises/91410800MA45SAMP2Y", police_)
+                .json()
+                .at("grade")
+                .as_string(),
+            "B");
 }
 
 TEST_F(ApiTest, TheAuditLogRecordsEveryRequest) {
