@@ -18,8 +18,7 @@ bool RateLimiter::allow(const std::string& key, std::chrono::steady_clock::time_
   auto [it, fresh] = buckets_.try_emplace(key, Bucket{burst_, now});
   Bucket& b = it->second;
   if (!fresh) {
-    const double elapsed = std::chrono::duration<double>(now - b.updated).count();
-    b.tokens = std::min(burst_, b.tokens + elapsed * rate_);
+    b.tokens = refilled(b, now);
     b.updated = now;
   }
   if (b.tokens >= 1) {
@@ -31,13 +30,17 @@ bool RateLimiter::allow(const std::string& key, std::chrono::steady_clock::time_
   return false;
 }
 
+double RateLimiter::refilled(const Bucket& b, std::chrono::steady_clock::time_point now) const {
+  const double elapsed = std::chrono::duration<double>(now - b.updated).count();
+  return std::min(burst_, b.tokens + elapsed * rate_);
+}
+
 bool RateLimiter::exhausted(const std::string& key, std::chrono::steady_clock::time_point now,
                             std::chrono::milliseconds& retry_after) {
   std::lock_guard lock(mutex_);
   const auto it = buckets_.find(key);
   if (it == buckets_.end()) return false;
-  const double elapsed = std::chrono::duration<double>(now - it->second.updated).count();
-  const double tokens = std::min(burst_, it->second.tokens + elapsed * rate_);
+  const double tokens = refilled(it->second, now);
   if (tokens >= 1) return false;
   retry_after =
       std::chrono::milliseconds(static_cast<std::int64_t>(std::ceil((1 - tokens) / rate_ * 1000)));

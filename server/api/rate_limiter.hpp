@@ -27,6 +27,8 @@ class RateLimiter {
     double tokens = 0;
     std::chrono::steady_clock::time_point updated;
   };
+  // The bucket's tokens at `now`: what it held, refilled since its last update, at most burst_.
+  [[nodiscard]] double refilled(const Bucket& b, std::chrono::steady_clock::time_point now) const;
   double rate_, burst_;
   std::size_t max_keys_;
   std::mutex mutex_;

@@ -37,6 +37,24 @@ Bytes numbered_frame(int i) {
   return f;
 }
 
+std::string key(const Bytes& b) { return std::string(b.begin(), b.end()); }
+
+// The bytes of every frame in the archive at `db_dir`, opened for writing as a restarted server
+// opens it (recovering its write-ahead log); empty, with a test failure, when it does not open.
+std::set<std::string> reopened_raw_frames(const std::filesystem::path& db_dir) {
+  std::string error;
+  auto store = storage::Store::open({.dir = db_dir}, error);
+  EXPECT_TRUE(store) << error;
+  std::set<std::string> stored;
+  if (!store) return stored;
+  store->for_each_frame(std::nullopt, INT64_MIN / 4, INT64_MAX / 4,
+                        [&](const storage::FrameKey&, const storage::FrameRecord& r) {
+                          stored.insert(key(r.raw));
+                          return true;
+                        });
+  return stored;
+}
+
 // The port of the first listener, from lantiand's "event=listening … port=N" log line.
 std::uint16_t wait_for_port(const std::filesystem::path& log) {
   for (int i = 0; i < 200; ++i) {
@@ -95,16 +113,7 @@ TEST(Crash, EveryAcknowledgedFrameSurvivesKillNine) {
   }
 
   // Opening the archive again recovers it from its write-ahead log.
-  std::string error;
-  auto store = storage::Store::open({.dir = std::filesystem::path(data) / "db"}, error);
-  ASSERT_TRUE(store) << error;
-  auto key = [](const Bytes& b) { return std::string(b.begin(), b.end()); };
-  std::set<std::string> stored;
-  store->for_each_frame(std::nullopt, INT64_MIN / 4, INT64_MAX / 4,
-                        [&](const storage::FrameKey&, const storage::FrameRecord& r) {
-                          stored.insert(key(r.raw));
-                          return true;
-                        });
+  const auto stored = reopened_raw_frames(std::filesystem::path(data) / "db");
   for (std::size_t i = 0; i < acked; ++i)
     EXPECT_TRUE(stored.count(key(sent[i]))) << "acknowledged frame " << i << " lost";
   EXPECT_TRUE(stored.count(key(protocol::testing::corpus_frame("e1-login").bytes)));
@@ -156,16 +165,7 @@ TEST(Crash, EveryAcknowledgedFrameSurvivesAPowerCutUnderLoad) {
   }
   disk->drop_unsynced();  // the disk as it is after the restart: only what was synced
 
-  std::string error;
-  auto store = storage::Store::open({.dir = data_dir}, error);
-  ASSERT_TRUE(store) << error;
-  auto key = [](const Bytes& b) { return std::string(b.begin(), b.end()); };
-  std::set<std::string> stored;
-  store->for_each_frame(std::nullopt, INT64_MIN / 4, INT64_MAX / 4,
-                        [&](const storage::FrameKey&, const storage::FrameRecord& r) {
-                          stored.insert(key(r.raw));
-                          return true;
-                        });
+  const auto stored = reopened_raw_frames(data_dir);
   ASSERT_LE(acked, sent.size());
   for (std::size_t i = 0; i < acked; ++i)
     EXPECT_TRUE(stored.count(key(sent[i]))) << "acknowledged frame " << i << " lost";

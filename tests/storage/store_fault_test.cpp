@@ -249,8 +249,10 @@ fs::path newest_wal(const fs::path& dir) {
 }
 
 // Writes frames 1…10, one synced batch each, in a child process that then dies without closing
-// the store (as in a crash): they live in the WAL only.
-void write_ten(const fs::path& dir) {
+// the store (as in a crash): they live in the WAL only. With `flush_then_one`, the frame families
+// are flushed to their files after frame 10 and frame 11 follows: the first WAL file still holds
+// 1…10 for the families that were not flushed (latest state, meta).
+void write_ten(const fs::path& dir, bool flush_then_one = false) {
   const pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
@@ -259,6 +261,10 @@ void write_ten(const fs::path& dir) {
     if (!store) ::_exit(2);
     for (int n = 1; n <= 10; ++n)
       if (submit_and_wait(*store, login_write(n)).first != WriteOutcome::stored) ::_exit(3);
+    if (flush_then_one) {
+      store->compact();  // flushes raw_frames, block_index, report_index
+      if (submit_and_wait(*store, login_write(11)).first != WriteOutcome::stored) ::_exit(3);
+    }
     ::_exit(0);
   }
   int status = 0;
@@ -364,33 +370,12 @@ TEST(StoreFaults, ADamagedWalKeepsEveryIntactRecordAfterTheDamage) {
   fs::remove_all(r.preserved_dir);
 }
 
-// Writes frames 1…10 (synced), flushes the frame families to their files, writes frame 11, and
-// dies without closing (a crash): the first WAL file still holds 1…10 for the families that were
-// not flushed (latest state, meta).
-void write_ten_flush_and_one(const fs::path& dir) {
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    std::string error;
-    auto store = Store::open({.dir = dir, .sync = SyncPolicy::always}, error);
-    if (!store) ::_exit(2);
-    for (int n = 1; n <= 10; ++n)
-      if (submit_and_wait(*store, login_write(n)).first != WriteOutcome::stored) ::_exit(3);
-    store->compact();  // flushes raw_frames, block_index, report_index
-    if (submit_and_wait(*store, login_write(11)).first != WriteOutcome::stored) ::_exit(3);
-    ::_exit(0);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-}
-
 // Before: a WAL damaged in the middle, where a family had already flushed writes from after the
 // damage, made RocksDB refuse to open ("SST file is ahead of WALs in CF raw_frames") — the
 // server could not start at all.
 TEST(StoreFaults, ADamagedWalBehindAFlushedFamilyStillOpensWithEveryIntactRecord) {
   ScratchDir dir;
-  write_ten_flush_and_one(dir.path);
+  write_ten(dir.path, /*flush_then_one=*/true);
   fs::path oldest;
   for (const auto& e : fs::directory_iterator(dir.path))
     if (e.path().extension() == ".log" && (oldest.empty() || e.path().filename() < oldest.filename()))
