@@ -10,6 +10,7 @@
 
 #include "evaluation/clock.hpp"
 #include "evaluation/frame_evaluation.hpp"
+#include "evaluation/gate_store.hpp"
 
 namespace lantian::evaluation {
 
@@ -335,6 +336,8 @@ void ShardedEvaluator::check_offline(std::int64_t now_unix_s) {
     if (auto x = engine_.offline_violation(vehicle, received_s, {frame_ref(*key), -1}, now_unix_s))
       changes.raised.emplace(x->id, std::move(*x));
   }
+  // R15: the gate systems of key freight enterprises that went silent, on the same timer.
+  for (auto& x : gate_silence(store_, now_unix_s)) changes.raised.emplace(x.id, std::move(x));
   write(changes, "");
   std::string error;
   if (!checkpoints_.record_offline_check(now_unix_s, error))

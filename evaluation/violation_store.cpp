@@ -75,13 +75,16 @@ std::vector<std::pair<std::string, std::string>> index_entries(const json::objec
   const auto pos = position(integer(v, "unix_s"), id);
   const auto city = text(v, "city"), zone = text(v, "zone_id");
   const auto summary = summary_of(v);
+  const auto vin = text(v, "vin"), enterprise = text(v, "enterprise_id");
   std::vector<std::pair<std::string, std::string>> out{
       {"a|" + pos, summary},
-      {"v|" + text(v, "vin") + "|" + pos, summary},
       {"r|" + text(v, "rule") + "|" + pos, summary},
       {"s|" + text(v, "status") + "|" + pos, summary}};
+  // R15 is about an enterprise; a plate-only gate record has no VIN either.
+  if (!vin.empty()) out.emplace_back("v|" + vin + "|" + pos, summary);
   if (!city.empty()) out.emplace_back("c|" + city + "|" + pos, summary);
   if (!zone.empty()) out.emplace_back("z|" + zone + "|" + pos, summary);
+  if (!enterprise.empty()) out.emplace_back("e|" + enterprise + "|" + pos, summary);
   return out;
 }
 
@@ -97,8 +100,8 @@ bool summary_matches(const Summary& s, const ViolationQuery& q, const Jurisdicti
 }
 
 // The legal holds of a stored violation: one per archive frame its evidence refers to — its
-// current evidence and the evidence each review decided on (evidence from observations is kept
-// anyway: retention never touches the observations family).
+// current evidence and the evidence each review decided on (evidence from observations and gate
+// records is kept anyway: retention never touches their families).
 void hold_evidence(const json::object& v, bool hold, std::vector<storage::RecordEdit>& edits) {
   std::set<std::string> keys;
   const auto collect = [&](const json::value* evidence) {
@@ -144,7 +147,7 @@ std::optional<json::object> merged(json::object old, const rules::Violation& v) 
   auto& evidence = fresh["evidence"].as_array();
   if (const auto* before = old.if_contains("evidence"); before && before->is_array())
     for (const auto& e : before->as_array())
-      if (e.is_object() && text(e.as_object(), "frame_key").starts_with("observation:") &&
+      if (e.is_object() && rules::is_external_evidence(text(e.as_object(), "frame_key")) &&
           std::find(evidence.begin(), evidence.end(), e) == evidence.end())
         evidence.push_back(e);
   bool changed = old.erase("withdrawn") > 0;
@@ -156,6 +159,11 @@ std::optional<json::object> merged(json::object old, const rules::Violation& v) 
       changed = true;
     }
   }
+  // A gate record joining a vehicle's violation of the day names its enterprise.
+  if (!v.enterprise_id.empty() && !old.contains("enterprise_id")) {
+    old["enterprise_id"] = v.enterprise_id;
+    changed = true;
+  }
   if (!changed) return std::nullopt;
   return old;
 }
@@ -166,7 +174,7 @@ bool matches(const json::object& v, const ViolationQuery& q) {
   };
   if (!same(q.rule, "rule") || !same(q.status, "status") || !same(q.severity, "severity") ||
       !same(q.city, "city") || !same(q.county, "county") || !same(q.zone, "zone_id") ||
-      !same(q.vin, "vin"))
+      !same(q.vin, "vin") || !same(q.enterprise, "enterprise_id"))
     return false;
   if (q.suspect) {
     const auto* s = v.if_contains("suspect");
@@ -206,17 +214,18 @@ std::optional<json::object> recorded(const rules::Violation& v,
   std::optional<json::object> before = current ? parse_object(*current) : std::nullopt;
   if (!before) {
     now = rules::to_json(v, now_unix_ms());
-    // Where it belongs: where it happened (the areas containing its evidence's position), else
-    // its zone's city, else where the vehicle is registered.
-    std::string city, plate;
+    // Where it belongs: the city the rule named (a gate's enterprise), else where it happened (the
+    // areas containing its evidence's position), else its zone's city, else where the vehicle is
+    // registered.
+    std::string city = v.city, plate = v.plate;
     rules::Place place;
     if (ctx.areas && v.lon && v.lat) place = ctx.areas->locate(*v.lon, *v.lat);
-    if (place.city) city = place.city->jurisdiction;
+    if (place.city && city.empty()) city = place.city->jurisdiction;
     if (city.empty() && !v.zone_id.empty() && ctx.zones)
       if (const auto* z = ctx.zones->find(v.zone_id)) city = z->city;
     if (ctx.registry)
       if (const auto* r = ctx.registry->find(v.vin)) {
-        plate = r->plate;
+        if (plate.empty()) plate = r->plate;
         if (city.empty()) city = rules::registration_city(*r);
       }
     (*now)["city"] = city;
@@ -254,10 +263,10 @@ std::optional<json::object> no_longer_raised(const std::optional<std::string>& c
   flagged = false;
   auto v = current ? parse_object(*current) : std::nullopt;
   if (!v || v->contains("withdrawn")) return std::nullopt;
-  // An observation (a sighting's R01 of the same day) still stands on its own.
+  // An observation or a gate record (a sighting's R01 of the same day) still stands on its own.
   if (const auto* evidence = v->if_contains("evidence"); evidence && evidence->is_array())
     for (const auto& e : evidence->as_array())
-      if (e.is_object() && text(e.as_object(), "frame_key").starts_with("observation:"))
+      if (e.is_object() && rules::is_external_evidence(text(e.as_object(), "frame_key")))
         return std::nullopt;
   if (v->contains("review")) {
     if (v->contains("rereview")) return std::nullopt;
@@ -428,6 +437,8 @@ ViolationPage ViolationStore::list(const ViolationQuery& q,
   std::string prefix = "a|";
   if (!q.vin.empty())
     prefix = "v|" + q.vin + "|";
+  else if (!q.enterprise.empty())
+    prefix = "e|" + q.enterprise + "|";
   else if (!q.zone.empty())
     prefix = "z|" + q.zone + "|";
   else if (!q.city.empty())

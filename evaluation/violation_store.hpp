@@ -11,7 +11,7 @@
 //   a|            every violation
 //   v|VIN|        one vehicle's         c|CITY|   one city's
 //   z|ZONE|       one zone's            r|RULE|   one rule's
-//   s|STATUS|     by review status
+//   s|STATUS|     by review status      e|ENTERPRISE|  one enterprise's (gate rules)
 // Each entry's value summarises the record (rule, city, zone, status, severity, suspect,
 // withdrawn), so filters are checked on the index and only matching records are read.
 // desc(time) is the big-endian complement of the evidence time (Unix seconds + 2^63).
@@ -49,7 +49,7 @@ struct Jurisdiction {
 };
 
 struct ViolationQuery {
-  std::string rule, status, severity, city, zone, vin;  // empty: any
+  std::string rule, status, severity, city, zone, vin, enterprise;  // empty: any
   std::string county;  // empty: any (checked on the record: listings are not indexed by county)
   std::optional<bool> suspect;
   std::int64_t from_unix_s = std::numeric_limits<std::int64_t>::min();

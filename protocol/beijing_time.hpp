@@ -11,6 +11,10 @@
 namespace lantian::protocol {
 
 inline constexpr std::int64_t beijing_utc_offset_seconds = 8 * 3600;
+// The Beijing day a time falls on, as days since 1970-01-01 (Beijing).
+[[nodiscard]] constexpr std::int64_t beijing_day_number(std::int64_t unix_s) noexcept {
+  return (unix_s + beijing_utc_offset_seconds) / 86400;
+}
 
 struct BeijingTime {
   std::array<std::uint8_t, 6> raw{};  // year−2000, month, day, hour, minute, second

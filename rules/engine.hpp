@@ -67,6 +67,13 @@ struct SampleRef {
   int block = -1;         // block index within the frame, -1 for the report header
 };
 
+// Evidence from outside the terminals' frames: an external observation ("observation:ID") or a
+// gate record ("gate:ENTERPRISE/ID"). It stands on its own: a re-evaluation of the frames neither
+// drops nor withdraws it.
+[[nodiscard]] inline bool is_external_evidence(std::string_view ref) noexcept {
+  return ref.starts_with("observation:") || ref.starts_with("gate:");
+}
+
 // One point in time of one vehicle, normalised from a decoded frame.
 struct Sample {
   std::int64_t at_unix_s = 0;
@@ -113,6 +120,11 @@ struct Violation {
   std::string limit_class;                   // GB 36886 smoke class used (R04, R05): I, II, III
   std::vector<SampleRef> evidence;
   std::vector<std::int64_t> evidence_times;
+  // Gate records (rules/gate_events.hpp): the enterprise whose gate saw it; the city and plate
+  // when the vehicle is not in the registry (else they come from the position or the registry);
+  // and what a reviewer needs besides numbers (a declared stage, the alert in force).
+  std::string enterprise_id, city, plate;
+  std::map<std::string, std::string> details;
 };
 
 // Per-vehicle memory between samples.

@@ -5,28 +5,11 @@
 #include <set>
 #include <string_view>
 
-#include "protocol/beijing_time.hpp"
+#include "rules/records_json.hpp"
 
 namespace lantian::rules {
 namespace json = boost::json;
 
-namespace {
-
-std::optional<std::int64_t> parse_when(const json::value& v) {
-  if (v.is_int64()) return v.as_int64();
-  if (!v.is_string()) return std::nullopt;
-  int y, mo, d, h, mi, s;
-  char tail[16] = {};
-  const std::string text(v.as_string());
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%15s", &y, &mo, &d, &h, &mi, &s, tail) < 6)
-    return std::nullopt;
-  if (std::string(tail) != "" && std::string(tail) != "+08:00")
-    return std::nullopt;  // Beijing time only
-  if (y < 2000 || y > 2255) return std::nullopt;
-  return protocol::BeijingTime::from_fields(y, mo, d, h, mi, s).to_unix_seconds();
-}
-
-}  // namespace
 
 namespace {
 ObservationImport parse_observations(std::istream& in, bool stored_form) {
@@ -81,7 +64,7 @@ ObservationImport parse_observations(std::istream& in, bool stored_form) {
     }
     if (stored_form) ob.unmatched_reason = str("unmatched");
     const auto* when = o.if_contains("time");
-    const auto at = when ? parse_when(*when) : std::nullopt;
+    const auto at = when ? unix_seconds_from_json(*when) : std::nullopt;
     if (!at)
       reasons.push_back("time must be ISO 8601 in Beijing time (+08:00) or Unix seconds");
     else

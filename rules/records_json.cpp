@@ -3,12 +3,27 @@
 #include <boost/describe.hpp>
 #include <boost/json.hpp>
 #include <cmath>
+#include <cstdio>
 #include <sstream>
 
 #include "protocol/beijing_time.hpp"
 
 namespace lantian::rules {
 namespace json = boost::json;
+
+std::optional<std::int64_t> unix_seconds_from_json(const json::value& v) {
+  if (v.is_int64()) return v.as_int64();
+  if (!v.is_string()) return std::nullopt;
+  int y, mo, d, h, mi, s;
+  char tail[16] = {};
+  const std::string text(v.as_string());
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%15s", &y, &mo, &d, &h, &mi, &s, tail) < 6)
+    return std::nullopt;
+  if (std::string(tail) != "" && std::string(tail) != "+08:00")
+    return std::nullopt;  // Beijing time only
+  if (y < 2000 || y > 2255) return std::nullopt;
+  return protocol::BeijingTime::from_fields(y, mo, d, h, mi, s).to_unix_seconds();
+}
 
 json::object to_json(const VehicleRecord& r) {
   json::object o{
@@ -78,7 +93,7 @@ json::object to_json(const Violation& v, std::int64_t detected_unix_ms) {
   json::object thresholds, measured;
   for (const auto& [k, x] : v.thresholds) thresholds[k] = number(x);
   for (const auto& [k, x] : v.measured) measured[k] = number(x);
-  return json::object{
+  json::object out{
       {"id", v.id},
       {"rule", v.rule},
       {"vin", v.vin},
@@ -99,6 +114,13 @@ json::object to_json(const Violation& v, std::int64_t detected_unix_ms) {
       {"measured", std::move(measured)},
       {"limit_class", v.limit_class.empty() ? json::value(nullptr) : json::value(v.limit_class)},
       {"evidence", std::move(evidence)}};
+  if (!v.enterprise_id.empty()) out["enterprise_id"] = v.enterprise_id;
+  if (!v.details.empty()) {
+    json::object details;
+    for (const auto& [k, x] : v.details) details[k] = x;
+    out["details"] = std::move(details);
+  }
+  return out;
 }
 
 // The state's members, described for Boost.JSON's generic conversion. A member added to

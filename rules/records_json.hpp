@@ -2,6 +2,8 @@
 // JSON forms of the rules' records, as the archive keeps them and the tools print them.
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +13,11 @@
 #include "rules/registry.hpp"
 
 namespace lantian::rules {
+
+// A time as the JSON feeds give it: ISO 8601 in Beijing time ("2026-03-01T23:00:00+08:00", the
+// offset optional but only +08:00) or Unix seconds. nullopt for anything else or a year outside
+// 2000–2255.
+[[nodiscard]] std::optional<std::int64_t> unix_seconds_from_json(const boost::json::value& v);
 
 [[nodiscard]] boost::json::object to_json(const VehicleRecord& record);
 [[nodiscard]] std::optional<VehicleRecord> vehicle_from_json(std::string_view text);

@@ -39,7 +39,7 @@ constexpr const char* reserved_cfs[] = {"violations", "violation_index", "regist
                                         "zones",      "observations",    "permits",
                                         "audit",      "tokens",          "rule_state",
                                         "terminal_keys", "areas",          "legal_holds",
-                                        "enterprises"};
+                                        "enterprises",   "gate_events",     "pollution_alerts"};
 constexpr const char* next_sequence_key = "next_sequence";
 // latest_state: VIN → one record per vehicle, rewritten once per batch that has its frames:
 //   0x02 · archive key length (8, big-endian) · archive key of its last frame
@@ -979,7 +979,9 @@ void Store::map_families(const std::vector<rocksdb::ColumnFamilyDescriptor>& des
       {Family::terminal_keys, "terminal_keys"},
       {Family::areas, "areas"},
       {Family::legal_holds, "legal_holds"},
-      {Family::enterprises, "enterprises"}};
+      {Family::enterprises, "enterprises"},
+      {Family::gate_events, "gate_events"},
+      {Family::pollution_alerts, "pollution_alerts"}};
   for (std::size_t i = 0; i < descriptors.size(); ++i)
     for (const auto& [family, name] : names)
       if (descriptors[i].name == name) families_[family] = handles_[i];

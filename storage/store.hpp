@@ -159,7 +159,9 @@ enum class Family {
   terminal_keys,
   areas,
   legal_holds,
-  enterprises
+  enterprises,
+  gate_events,
+  pollution_alerts
 };
 
 // One change of a record: a put, or a delete when `value` is empty.
