@@ -156,13 +156,11 @@ GateEventsStored store_gate_events(storage::Store& store, const GateRules& with,
                                    const Catalogue& catalogue,
                                    const std::vector<rules::GateEvent>& events) {
   GateEventsStored out;
-  std::map<std::string, rules::Enterprise> enterprises;
-  for (auto& e : CatalogueStore(store).enterprises()) enterprises.emplace(e.id, std::move(e));
+  const auto enterprises = enterprises_by_id(store);
   const auto& registry = *catalogue.registry;
 
   // 1. The records, attributed, in one batch: a known id keeps its stored form.
   std::vector<rules::GateEvent> judged;  // the stored form of every record, in the given order
-  std::vector<bool> is_new;
   const bool written = store.apply_locked(
       [&](std::vector<storage::RecordEdit>& edits) {
         std::map<std::string, Activity> activity;  // enterprises touched, as they will be
@@ -183,7 +181,6 @@ GateEventsStored store_gate_events(storage::Store& store, const GateRules& with,
             ++out.known;
             if (auto e = rules::gate_event_from_json_text(*stored)) {
               judged.push_back(std::move(*e));
-              is_new.push_back(false);
             }
             continue;
           }
@@ -212,7 +209,6 @@ GateEventsStored store_gate_events(storage::Store& store, const GateRules& with,
           ++out.added;
           if (!match.vehicle) ++out.unmatched;
           judged.push_back(std::move(e));
-          is_new.push_back(true);
         }
         for (const auto& [enterprise, a] : activity)
           edits.push_back({Family::gate_events, activity_key(enterprise), activity_text(a)});
@@ -223,20 +219,10 @@ GateEventsStored store_gate_events(storage::Store& store, const GateRules& with,
     return out;
   }
 
-  // 2. The rules, over the stored forms, in time order per vehicle.
-  std::stable_sort(judged.begin(), judged.end(),
-                   [](const auto& a, const auto& b) { return a.at_unix_s < b.at_unix_s; });
-  const auto calendar = AlertStore(store).calendar();
-  std::map<std::string, rules::GateVehicleState> states;
+  // 2. The rules, over the stored forms.
   ViolationChanges changes{.context = ViolationContext::of(catalogue, /*from_frames=*/false)};
-  for (const auto& e : judged) {
-    const auto* vehicle = e.matched_vin.empty() ? nullptr : registry.find(e.matched_vin);
-    const rules::GateJudgement judgement{vehicle, &enterprises.at(e.enterprise_id), &calendar,
-                                         with.policy, catalogue.zones.get()};
-    auto& state = states[rules::gate_vehicle_key(e, vehicle)];
-    for (auto& v : rules::evaluate_gate_event(*with.engine, state, e, judgement))
-      changes.raised.insert_or_assign(v.id, std::move(v));
-  }
+  evaluate_gate_records(std::move(judged), with, catalogue, enterprises,
+                        AlertStore(store).calendar(), changes.raised);
   if (changes.raised.empty()) return out;
   auto violations = ViolationStore(store).write(changes);
   if (!violations.error.empty()) {
@@ -245,6 +231,43 @@ GateEventsStored store_gate_events(storage::Store& store, const GateRules& with,
   }
   out.raised = violations.added.size();
   out.violations = std::move(violations.added);
+  return out;
+}
+
+void evaluate_gate_records(std::vector<rules::GateEvent> records, const GateRules& with,
+                           const Catalogue& catalogue,
+                           const std::map<std::string, rules::Enterprise>& enterprises,
+                           const rules::AlertCalendar& alerts, ViolationSet& out) {
+  std::stable_sort(records.begin(), records.end(),
+                   [](const auto& a, const auto& b) { return a.at_unix_s < b.at_unix_s; });
+  const auto& registry = *catalogue.registry;
+  std::map<std::string, rules::GateVehicleState> states;
+  for (const auto& e : records) {
+    const auto enterprise = enterprises.find(e.enterprise_id);
+    if (enterprise == enterprises.end()) continue;
+    const auto* vehicle = e.matched_vin.empty() ? nullptr : registry.find(e.matched_vin);
+    const rules::GateJudgement judgement{vehicle, &enterprise->second, &alerts, with.policy,
+                                         catalogue.zones.get()};
+    auto& state = states[rules::gate_vehicle_key(e, vehicle)];
+    for (auto& v : rules::evaluate_gate_event(*with.engine, state, e, judgement))
+      out.insert_or_assign(v.id, std::move(v));
+  }
+}
+
+std::vector<rules::GateEvent> stored_gate_records(storage::Store& store, std::int64_t from_unix_s,
+                                                  std::int64_t to_unix_s) {
+  std::vector<rules::GateEvent> out;
+  store.for_each(Family::gate_events, "r|", [&](const std::string&, const std::string& value) {
+    if (auto e = rules::gate_event_from_json_text(value))
+      if (e->at_unix_s >= from_unix_s && e->at_unix_s <= to_unix_s) out.push_back(std::move(*e));
+    return true;
+  });
+  return out;
+}
+
+std::map<std::string, rules::Enterprise> enterprises_by_id(storage::Store& store) {
+  std::map<std::string, rules::Enterprise> out;
+  for (auto& e : CatalogueStore(store).enterprises()) out.emplace(e.id, std::move(e));
   return out;
 }
 

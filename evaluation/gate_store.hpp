@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "evaluation/catalogue.hpp"
+#include "evaluation/violation_store.hpp"
 #include "rules/engine.hpp"
 #include "rules/gate_events.hpp"
 #include "rules/pollution_alerts.hpp"
@@ -83,6 +84,20 @@ struct GateEventsStored {
 GateEventsStored store_gate_events(storage::Store& store, const GateRules& rules,
                                    const Catalogue& catalogue,
                                    const std::vector<rules::GateEvent>& events);
+
+// Evaluates stored gate records (their stored form: attributed when stored), in time order per
+// vehicle, each vehicle from a fresh state, into `out` (a later form of the same id replaces the
+// earlier). Records of enterprises not in `enterprises` are skipped. Reads nothing.
+void evaluate_gate_records(std::vector<rules::GateEvent> records, const GateRules& rules,
+                           const Catalogue& catalogue,
+                           const std::map<std::string, rules::Enterprise>& enterprises,
+                           const rules::AlertCalendar& alerts, ViolationSet& out);
+// Every stored gate record with time in [from, to], for replay.
+[[nodiscard]] std::vector<rules::GateEvent> stored_gate_records(storage::Store& store,
+                                                                std::int64_t from_unix_s,
+                                                                std::int64_t to_unix_s);
+// The enterprise list by id.
+[[nodiscard]] std::map<std::string, rules::Enterprise> enterprises_by_id(storage::Store& store);
 
 // R15 as of `now_unix_s` (rules::gate_silence over the stored enterprises and their gate
 // activity): the violations to write, with the R11 offline check that runs on the same timer.

@@ -5,13 +5,14 @@
 #include <map>
 
 #include "evaluation/frame_evaluation.hpp"
+#include "evaluation/gate_store.hpp"
 #include "evaluation/observation_store.hpp"
 
 namespace lantian::evaluation {
 
 ViolationSet evaluate_archive(storage::Store& store, const rules::Engine& engine,
-                              const Catalogue& catalogue, std::int64_t from_unix_s,
-                              std::int64_t to_unix_s) {
+                              const Catalogue& catalogue, const rules::AlertPolicy& alert_policy,
+                              std::int64_t from_unix_s, std::int64_t to_unix_s) {
   const auto& registry = *catalogue.registry;
   const auto& zones = *catalogue.zones;
   ViolationSet out;
@@ -38,6 +39,12 @@ ViolationSet evaluate_archive(storage::Store& store, const rules::Engine& engine
     for (auto& v : rules::evaluate_observation(engine, states[found->vin], *found, ob, zones))
       out.emplace(v.id, std::move(v));
   });
+  // Gate records, as the live path judges them.
+  ViolationSet gates;
+  evaluate_gate_records(stored_gate_records(store, from_unix_s, to_unix_s),
+                        GateRules{&engine, &alert_policy}, catalogue, enterprises_by_id(store),
+                        AlertStore(store).calendar(), gates);
+  for (auto& [id, v] : gates) out.emplace(id, std::move(v));
   return out;
 }
 

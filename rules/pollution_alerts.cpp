@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 
+#include "protocol/beijing_time.hpp"
 #include "rules/records_json.hpp"
 #include "rules/registry.hpp"
 
@@ -26,7 +27,12 @@ std::string_view to_string(AlertLevel level) noexcept {
 }
 
 std::string alert_id(const PollutionAlert& a) {
-  return a.city + "|" + std::to_string(a.from_unix_s) + "|" + std::string(to_string(a.level));
+  // ASCII, so that it can stand in a URL path: 4105-202612100000-orange.
+  const auto from = protocol::BeijingTime::from_unix_seconds(a.from_unix_s).iso8601().value_or("");
+  std::string stamp;
+  for (const char c : from.substr(0, 16))
+    if (c >= '0' && c <= '9') stamp.push_back(c);
+  return henan_city_code(a.city) + "-" + stamp + "-" + std::string(to_string(a.level));
 }
 
 std::optional<PollutionAlert> alert_from_request(const json::object& body,

@@ -26,7 +26,7 @@ enum class AlertLevel { yellow, orange, red };  // ascending severity
 [[nodiscard]] std::string_view to_string(AlertLevel level) noexcept;
 
 struct PollutionAlert {
-  std::string id;    // "CITY|FROM-UNIX-S|LEVEL", see alert_id()
+  std::string id;    // "4105-202612100000-orange": city code, start, level (alert_id())
   std::string city;  // one of Henan's 18 cities (is_henan_city)
   AlertLevel level = AlertLevel::yellow;
   std::int64_t from_unix_s = 0;  // in force in [from, to)
@@ -44,8 +44,8 @@ struct PollutionAlert {
   }
 };
 
-// The id an alert is stored under: its city, start and level, so that declaring the same alert
-// twice (a retried request) stores it once.
+// The id an alert is stored under: its city's division code, its start (Beijing, to the minute)
+// and its level, so that declaring the same alert twice (a retried request) stores it once.
 [[nodiscard]] std::string alert_id(const PollutionAlert& alert);
 
 // An alert as an officer declares it: {"city", "level", "from", "to", "note"} (times ISO 8601 in

@@ -337,9 +337,13 @@ std::string city_of_division_code(std::string_view code) {
 }
 
 bool is_henan_city(std::string_view name) {
+  return !henan_city_code(name).empty();
+}
+
+std::string henan_city_code(std::string_view name) {
   for (const auto& [prefix, city] : henan_prefectures)
-    if (name == city) return true;
-  return false;
+    if (name == city) return std::string(prefix);
+  return {};
 }
 
 std::string registration_city(const VehicleRecord& r) {

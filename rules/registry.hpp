@@ -89,6 +89,8 @@ struct PermitImport {
 [[nodiscard]] std::string city_of_division_code(std::string_view code);
 // One of the names of Henan's 18 prefectures as the platform files cities (郑州, 开封, …, 济源).
 [[nodiscard]] bool is_henan_city(std::string_view name);
+// The 4-digit division code of one of those cities ("安阳" → "4105"); empty for another name.
+[[nodiscard]] std::string henan_city_code(std::string_view name);
 
 // A plate colour as the registry and observations keep it (blue, yellow, green, yellow_green,
 // white, black), from that name or its Chinese one (蓝/蓝色, 黄/黄色, 绿/绿色/新能源, 黄绿/黄绿色,

@@ -21,7 +21,23 @@ using common::parse_number;
 bool imports_a_file(Command command) {
   return command == Command::import_registry || command == Command::import_zones ||
          command == Command::import_areas || command == Command::import_observations ||
-         command == Command::import_permits || command == Command::import_enterprises;
+         command == Command::import_permits || command == Command::import_enterprises ||
+         command == Command::import_gate_events;
+}
+
+void add_alert_policy_option(po::options_description& o) {
+  o.add_options()("alert-policy", po::value<std::vector<std::string>>()->composing(),
+                  "R14: GRADE:LEVEL=STAGE (B:yellow=CN5, C:red=none), repeatable: the oldest stage "
+                  "an enterprise of that grade may let through during an alert of that level "
+                  "(docs/enterprises.md has the default table)");
+}
+
+void read_alert_policy_option(const po::variables_map& vm, rules::AlertPolicy& policy,
+                              std::vector<std::string>& problems) {
+  if (!vm.count("alert-policy")) return;
+  for (const auto& entry : vm["alert-policy"].as<std::vector<std::string>>())
+    if (auto problem = policy.set(entry); !problem.empty())
+      problems.push_back("--alert-policy: " + problem);
 }
 
 po::options_description serve_options() {
@@ -110,8 +126,9 @@ po::options_description serve_options() {
     ("queue-capacity", po::value<std::size_t>()->default_value(20000), "frames waiting for storage before sessions stop reading")
     ("log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error");
   // clang-format on
-  po::options_description rules("Rule thresholds (docs/rules.md; replay and import-observations take the same)");
+  po::options_description rules("Rule thresholds (docs/rules.md; replay, import-observations and import-gate-events take the same)");
   add_rule_options(rules);
+  add_alert_policy_option(rules);
   o.add(rules);
   return o;
 }
@@ -150,6 +167,16 @@ po::options_description command_options(Command command) {
           "lantiand import-observations FILE: add smoke measurements and sightings (JSON Lines) "
           "and evaluate them";
       break;
+    case Command::import_gate_events:
+      title =
+          "lantiand import-gate-events FILE: add the gate records of key freight enterprises "
+          "(JSON Lines) and evaluate them";
+      break;
+    case Command::alert:
+      title =
+          "lantiand alert: declare a heavy-pollution alert (--city --level --from --to), lift one "
+          "(--end ID), or list them (--list)";
+      break;
     case Command::list_violations:
       title = "lantiand violations: print stored violations as JSON Lines";
       break;
@@ -183,12 +210,27 @@ po::options_description command_options(Command command) {
     o.add_options()
       ("from", po::value<std::string>(), "from (ISO 8601, YYYY-MM-DD in Beijing time, or Unix seconds)")
       ("to", po::value<std::string>(), "to, inclusive");
-  if (command == Command::replay || command == Command::import_observations) add_rule_options(o);
+  if (command == Command::replay || command == Command::import_observations ||
+      command == Command::import_gate_events)
+    add_rule_options(o);
+  if (command == Command::import_gate_events || command == Command::replay)
+    add_alert_policy_option(o);
+  if (command == Command::alert)
+    o.add_options()
+      ("city", po::value<std::string>(), "the city the alert is for, e.g. 安阳")
+      ("level", po::value<std::string>(), "yellow, orange or red")
+      ("from", po::value<std::string>(), "in force from (ISO 8601 or YYYY-MM-DD, Beijing time)")
+      ("to", po::value<std::string>(), "until (exclusive)")
+      ("note", po::value<std::string>(), "the notice it follows (文号)")
+      ("end", po::value<std::string>(), "lift the alert with this id")
+      ("at", po::value<std::string>(), "with --end: when it is lifted (default now)")
+      ("list", po::bool_switch(), "print every alert as JSON Lines");
   if (imports_a_file(command))
     o.add_options()("file", po::value<std::string>(), "the file to import");
   if (command == Command::token_create)
     o.add_options()
-      ("role", po::value<std::string>(), "police, reviewer, operator or admin")
+      ("role", po::value<std::string>(), "police, reviewer, operator, admin or gate")
+      ("enterprise", po::value<std::vector<std::string>>()->composing(), "gate: an enterprise whose gate records the token may write (repeatable)")
       ("city", po::value<std::vector<std::string>>()->composing(), "limit the token to this city (repeatable), e.g. 郑州")
       ("zone", po::value<std::vector<std::string>>()->composing(), "limit the token to this zone id (repeatable)")
       ("label", po::value<std::string>(), "who the token is for")
@@ -381,10 +423,47 @@ void read_serve(const po::variables_map& vm, Config& c, std::vector<std::string>
   if (c.store.max_batch == 0 || c.store.queue_capacity == 0)
     problems.push_back("--max-batch and --queue-capacity must be at least 1");
   read_rule_options(vm, c.rules, problems);
+  read_alert_policy_option(vm, c.alert_policy, problems);
   c.log_level = vm["log-level"].as<std::string>();
   static const char* levels[] = {"trace", "debug", "info", "warn", "error"};
   if (std::find(std::begin(levels), std::end(levels), c.log_level) == std::end(levels))
     problems.push_back("--log-level must be trace, debug, info, warn or error");
+}
+
+void read_alert_request(const po::variables_map& vm, AlertRequest& a,
+                        std::vector<std::string>& problems) {
+  auto text = [&](const char* name) {
+    return vm.count(name) ? vm[name].as<std::string>() : std::string();
+  };
+  auto time = [&](const char* name) -> std::optional<std::int64_t> {
+    if (!vm.count(name)) return std::nullopt;
+    const auto t = parse_time(text(name));
+    if (!t) problems.push_back(std::string("--") + name + ": not a time: '" + text(name) + "'");
+    return t;
+  };
+  const bool declaring = vm.count("city") || vm.count("level") || vm.count("from") ||
+                         vm.count("to") || vm.count("note");
+  const bool listing = vm["list"].as<bool>();
+  if (int(declaring) + int(vm.count("end") > 0) + int(listing) != 1) {
+    problems.push_back("lantiand alert: either --city --level --from --to, or --end ID, or --list");
+    return;
+  }
+  if (listing) {
+    a.action = AlertRequest::Action::list;
+  } else if (vm.count("end")) {
+    a.action = AlertRequest::Action::end;
+    a.id = text("end");
+    a.at_unix_s = time("at");
+  } else {
+    a.action = AlertRequest::Action::declare;
+    a.city = text("city");
+    a.level = text("level");
+    a.note = text("note");
+    a.from_unix_s = time("from");
+    a.to_unix_s = time("to");
+    if (a.city.empty() || a.level.empty() || !vm.count("from") || !vm.count("to"))
+      problems.push_back("lantiand alert: declaring needs --city, --level, --from and --to");
+  }
 }
 
 }  // namespace
@@ -399,6 +478,8 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
       {"import-observations", Command::import_observations},
       {"import-permits", Command::import_permits},
       {"import-enterprises", Command::import_enterprises},
+      {"import-gate-events", Command::import_gate_events},
+      {"alert", Command::alert},
       {"violations", Command::list_violations},
       {"replay", Command::replay},
       {"token create", Command::token_create},
@@ -434,7 +515,8 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
   else
     help << "Usage: lantiand [options]\n       lantiand "
             "export|import-registry|import-zones|import-areas|import-observations|import-permits|"
-            "import-enterprises|violations|replay|token create|token list|token revoke --help\n";
+            "import-enterprises|import-gate-events|alert|violations|replay|token create|token list|"
+            "token revoke --help\n";
   help << options;
   out.help_text = help.str();
 
@@ -490,15 +572,26 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
   };
   time("from", out.export_query.from_unix_s, false);
   time("to", out.export_query.to_unix_s, true);  // a date as --to means through that day
-  if (command == Command::replay || command == Command::import_observations)
+  if (command == Command::replay || command == Command::import_observations ||
+      command == Command::import_gate_events)
     read_rule_options(vm, out.config.rules, out.problems);
+  if (command == Command::import_gate_events || command == Command::replay)
+    read_alert_policy_option(vm, out.config.alert_policy, out.problems);
+  if (command == Command::alert) read_alert_request(vm, out.alert, out.problems);
   if (command == Command::token_create) {
     auto& t = out.token;
     t.role = vm.count("role") ? vm["role"].as<std::string>() : "";
-    if (t.role != "police" && t.role != "reviewer" && t.role != "operator" && t.role != "admin")
-      out.problems.push_back("--role must be police, reviewer, operator or admin");
+    if (t.role != "police" && t.role != "reviewer" && t.role != "operator" && t.role != "admin" &&
+        t.role != "gate")
+      out.problems.push_back("--role must be police, reviewer, operator, admin or gate");
     if (vm.count("city")) t.cities = vm["city"].as<std::vector<std::string>>();
     if (vm.count("zone")) t.zones = vm["zone"].as<std::vector<std::string>>();
+    if (vm.count("enterprise")) t.enterprises = vm["enterprise"].as<std::vector<std::string>>();
+    // A gate token writes for its enterprises and nothing else; no other role has any.
+    if (t.role == "gate" && (t.enterprises.empty() || !t.cities.empty() || !t.zones.empty()))
+      out.problems.push_back("a gate token needs --enterprise (and takes no --city or --zone)");
+    if (t.role != "gate" && !t.enterprises.empty())
+      out.problems.push_back("--enterprise is for gate tokens only");
     // An empty name would be a jurisdiction nothing belongs to; the API refuses it too.
     for (const auto* names : {&t.cities, &t.zones})
       if (std::any_of(names->begin(), names->end(), [](const auto& n) { return n.empty(); }))

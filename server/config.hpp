@@ -14,6 +14,7 @@
 #include "common/time_text.hpp"
 #include "protocol/types.hpp"
 #include "rules/engine.hpp"
+#include "rules/pollution_alerts.hpp"
 #include "storage/store.hpp"
 
 namespace lantian::server {
@@ -117,6 +118,9 @@ struct Config {
 
   storage::StoreOptions store;
   rules::EngineConfig rules;
+  // Grade × alert level → the oldest stage a key freight enterprise may let through (R14);
+  // --alert-policy entries applied over the defaults.
+  rules::AlertPolicy alert_policy;
   std::string log_level = "info";
 };
 
@@ -129,6 +133,8 @@ enum class Command {
   import_observations,
   import_permits,
   import_enterprises,
+  import_gate_events,
+  alert,
   list_violations,
   replay,
   token_create,
@@ -140,8 +146,15 @@ enum class Command {
 // `lantiand token create`: the new token's role and jurisdiction.
 struct TokenRequest {
   std::string role, label, id;  // id: for revoke
-  std::vector<std::string> cities, zones;
+  std::vector<std::string> cities, zones, enterprises;
   std::optional<int> expires_days;
+};
+
+// `lantiand alert`: declare a heavy-pollution alert, lift one, or list them.
+struct AlertRequest {
+  enum class Action { declare, end, list } action = Action::list;
+  std::string city, level, note, id;  // id: the alert to end
+  std::optional<std::int64_t> from_unix_s, to_unix_s, at_unix_s;  // at: when it ends (default now)
 };
 
 struct ExportQuery {
@@ -157,6 +170,7 @@ struct ParsedCommandLine {
   std::string rule;          // violations: only this rule
   std::string input_file;    // the import commands
   TokenRequest token;        // token create / revoke
+  AlertRequest alert;        // alert
   std::string help_text;
   std::vector<std::string> problems;  // empty when valid
 };

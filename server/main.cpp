@@ -181,6 +181,10 @@ int main(int argc, char** argv) {
       return server::run_import_permits(parsed, std::cout, std::cerr);
     case server::Command::import_enterprises:
       return server::run_import_enterprises(parsed, std::cout, std::cerr);
+    case server::Command::import_gate_events:
+      return server::run_import_gate_events(parsed, std::cout, std::cerr);
+    case server::Command::alert:
+      return server::run_alert(parsed, std::cout, std::cerr);
     case server::Command::import_observations:
       return server::run_import_observations(parsed, std::cout, std::cerr);
     case server::Command::list_violations:

@@ -9,6 +9,7 @@
 
 #include "evaluation/catalogue_store.hpp"
 #include "evaluation/checkpoint_store.hpp"
+#include "evaluation/gate_store.hpp"
 #include "evaluation/observation_store.hpp"
 #include "evaluation/replay.hpp"
 #include "evaluation/violation_store.hpp"
@@ -33,17 +34,29 @@ int latest_year() {
   return static_cast<int>(std::chrono::year_month_day(days).year()) + 1;
 }
 
+// Reads the command's input file with `read` and reports the rows it rejected, by line; nullopt
+// (reported) when the file cannot be read.
+template <class Read>
+auto read_input(const ParsedCommandLine& cl, std::string_view command, std::ostream& errors,
+                Read read) -> std::optional<decltype(read(std::declval<std::istream&>()))> {
+  std::ifstream in(cl.input_file);
+  if (!in) {
+    errors << "lantiand " << command << ": cannot read " << cl.input_file << '\n';
+    return std::nullopt;
+  }
+  auto imported = read(in);
+  for (const auto& r : imported.rejected)
+    errors << cl.input_file << ":" << r.line << ": rejected: " << r.reason << '\n';
+  return imported;
+}
+
 }  // namespace
 
 int run_import_registry(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
-  std::ifstream in(cl.input_file);
-  if (!in) {
-    errors << "lantiand import-registry: cannot read " << cl.input_file << '\n';
-    return 1;
-  }
-  const auto imported = rules::import_registry_csv(in, latest_year());
-  for (const auto& r : imported.rejected)
-    errors << cl.input_file << ":" << r.line << ": rejected: " << r.reason << '\n';
+  const auto read = read_input(cl, "import-registry", errors,
+                               [](std::istream& in) { return rules::import_registry_csv(in, latest_year()); });
+  if (!read) return 1;
+  const auto& imported = *read;
   auto store = open_for_writing(cl.config, errors);
   if (!store) return 1;
   std::string error;
@@ -117,14 +130,10 @@ int run_import_areas(const ParsedCommandLine& cl, std::ostream& out, std::ostrea
 }
 
 int run_import_permits(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
-  std::ifstream in(cl.input_file);
-  if (!in) {
-    errors << "lantiand import-permits: cannot read " << cl.input_file << '\n';
-    return 1;
-  }
-  const auto imported = rules::import_permits_csv(in);
-  for (const auto& r : imported.rejected)
-    errors << cl.input_file << ":" << r.line << ": rejected: " << r.reason << '\n';
+  const auto read = read_input(cl, "import-permits", errors,
+                               [](std::istream& in) { return rules::import_permits_csv(in); });
+  if (!read) return 1;
+  const auto& imported = *read;
   auto store = open_for_writing(cl.config, errors);
   if (!store) return 1;
   evaluation::CatalogueStore catalogue(*store);
@@ -141,14 +150,10 @@ int run_import_permits(const ParsedCommandLine& cl, std::ostream& out, std::ostr
 }
 
 int run_import_enterprises(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
-  std::ifstream in(cl.input_file);
-  if (!in) {
-    errors << "lantiand import-enterprises: cannot read " << cl.input_file << '\n';
-    return 1;
-  }
-  const auto imported = rules::import_enterprises_csv(in);
-  for (const auto& r : imported.rejected)
-    errors << cl.input_file << ":" << r.line << ": rejected: " << r.reason << '\n';
+  const auto read = read_input(cl, "import-enterprises", errors,
+                               [](std::istream& in) { return rules::import_enterprises_csv(in); });
+  if (!read) return 1;
+  const auto& imported = *read;
   auto store = open_for_writing(cl.config, errors);
   if (!store) return 1;
   std::string error;
@@ -162,14 +167,10 @@ int run_import_enterprises(const ParsedCommandLine& cl, std::ostream& out, std::
 }
 
 int run_import_observations(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
-  std::ifstream in(cl.input_file);
-  if (!in) {
-    errors << "lantiand import-observations: cannot read " << cl.input_file << '\n';
-    return 1;
-  }
-  const auto imported = rules::import_observations_jsonl(in);
-  for (const auto& r : imported.rejected)
-    errors << cl.input_file << ":" << r.line << ": rejected: " << r.reason << '\n';
+  const auto read = read_input(cl, "import-observations", errors,
+                               [](std::istream& in) { return rules::import_observations_jsonl(in); });
+  if (!read) return 1;
+  const auto& imported = *read;
   auto store = open_for_writing(cl.config, errors);
   if (!store) return 1;
   const auto catalogue = evaluation::CatalogueStore(*store).load();
@@ -186,6 +187,108 @@ int run_import_observations(const ParsedCommandLine& cl, std::ostream& out, std:
       << " matching no registered vehicle), raised " << raised << " violations, rejected "
       << imported.rejected.size() << " lines\n";
   return imported.rejected.empty() ? 0 : 1;
+}
+
+int run_import_gate_events(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
+  const auto read = read_input(cl, "import-gate-events", errors,
+                               [](std::istream& in) { return rules::import_gate_events_jsonl(in); });
+  if (!read) return 1;
+  const auto& imported = *read;
+  auto store = open_for_writing(cl.config, errors);
+  if (!store) return 1;
+  const auto catalogue = evaluation::CatalogueStore(*store).load();
+  const rules::Engine engine(cl.config.rules);
+  // In slices, so that a back-fill of millions of records is not held in memory at once.
+  evaluation::GateEventsStored total;
+  constexpr std::size_t slice = 10000;
+  for (std::size_t i = 0; i < imported.events.size(); i += slice) {
+    const std::vector<rules::GateEvent> part(
+        imported.events.begin() + static_cast<std::ptrdiff_t>(i),
+        imported.events.begin() +
+            static_cast<std::ptrdiff_t>(std::min(imported.events.size(), i + slice)));
+    auto stored = evaluation::store_gate_events(
+        *store, {&engine, &cl.config.alert_policy}, catalogue, part);
+    for (const auto& [id, reason] : stored.refused)
+      errors << cl.input_file << ": record " << id << " refused: " << reason << '\n';
+    if (!stored.error.empty()) {
+      errors << "lantiand import-gate-events: " << stored.error << '\n';
+      return 1;
+    }
+    total.added += stored.added;
+    total.known += stored.known;
+    total.unmatched += stored.unmatched;
+    total.raised += stored.raised;
+    total.unknown_enterprise += stored.unknown_enterprise;
+  }
+  out << "imported " << total.added << " gate records (" << total.known << " already known, "
+      << total.unmatched << " matching no registered vehicle), refused "
+      << total.unknown_enterprise << " of enterprises not in the list, raised " << total.raised
+      << " violations, rejected " << imported.rejected.size() << " lines\n";
+  return imported.rejected.empty() && total.unknown_enterprise == 0 ? 0 : 1;
+}
+
+int run_alert(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
+  const auto& a = cl.alert;
+  std::string error;
+  if (a.action == AlertRequest::Action::list) {
+    auto store = storage::Store::open_read_only(cl.config.store.dir, error);
+    if (!store) {
+      errors << "lantiand alert: " << error << '\n';
+      return 1;
+    }
+    const auto calendar = evaluation::AlertStore(*store).calendar();
+    for (const auto& alert : calendar.alerts())
+      out << boost::json::serialize(rules::to_json(alert)) << '\n';
+    return 0;
+  }
+  auto store = open_for_writing(cl.config, errors);
+  if (!store) return 1;
+  evaluation::AlertStore alerts(*store);
+  const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  if (a.action == AlertRequest::Action::end) {
+    rules::PollutionAlert updated;
+    switch (alerts.end(a.id, a.at_unix_s.value_or(now_s), error, &updated)) {
+      case evaluation::AlertStore::Ended::ended:
+        out << "lifted " << a.id << " at " << *updated.ended_unix_s << '\n';
+        return 0;
+      case evaluation::AlertStore::Ended::not_found:
+        errors << "lantiand alert: no alert " << a.id << '\n';
+        return 1;
+      case evaluation::AlertStore::Ended::already_over:
+        errors << "lantiand alert: " << a.id << " was no longer in force then\n";
+        return 1;
+      case evaluation::AlertStore::Ended::failed:
+        break;
+    }
+    errors << "lantiand alert: " << error << '\n';
+    return 1;
+  }
+  boost::json::object request{{"city", a.city},
+                              {"level", a.level},
+                              {"from", *a.from_unix_s},
+                              {"to", *a.to_unix_s},
+                              {"note", a.note}};
+  std::vector<std::string> reasons;
+  auto alert = rules::alert_from_request(request, reasons);
+  if (!alert) {
+    for (const auto& r : reasons) errors << "lantiand alert: " << r << '\n';
+    return 1;
+  }
+  alert->declared_by = "cli";
+  alert->declared_unix_ms = now_s * 1000;
+  rules::PollutionAlert existing;
+  if (!alerts.add(*alert, error, &existing)) {
+    if (!error.empty()) {
+      errors << "lantiand alert: " << error << '\n';
+      return 1;
+    }
+    out << "already declared: " << existing.id << '\n';
+    return 0;
+  }
+  out << "declared " << alert->id << '\n';
+  return 0;
 }
 
 int run_list_violations(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
@@ -219,7 +322,8 @@ int run_replay(const ParsedCommandLine& cl, std::ostream& out, std::ostream& err
   const rules::Engine engine(cl.config.rules);
   const auto catalogue = evaluation::CatalogueStore(*store).load();
   const auto replayed =
-      evaluation::evaluate_archive(*store, engine, catalogue, q.from_unix_s, q.to_unix_s);
+      evaluation::evaluate_archive(*store, engine, catalogue, cl.config.alert_policy,
+                                   q.from_unix_s, q.to_unix_s);
   // R11 offline depends on when the server checked: it is compared with the episodes the archive
   // shows as of the last check instead.
   std::set<std::string> offline;
@@ -242,7 +346,8 @@ int run_replay(const ParsedCommandLine& cl, std::ostream& out, std::ostream& err
           stored[id] = v.at("unix_s").to_number<std::int64_t>();
         return true;
       });
-  std::size_t missing = 0, extra = 0, same = 0, offline_confirmed = 0, offline_unconfirmed = 0;
+  std::size_t missing = 0, extra = 0, same = 0, offline_confirmed = 0, offline_unconfirmed = 0,
+              gate_silence = 0;
   for (const auto& [id, v] : replayed) {
     if (stored.count(id))
       ++same;
@@ -261,6 +366,10 @@ int run_replay(const ParsedCommandLine& cl, std::ostream& out, std::ostream& err
       }
       continue;
     }
+    if (id.starts_with("R15|")) {
+      ++gate_silence;  // like R11 offline, raised by a timer from what had arrived by then
+      continue;
+    }
     // Only violations whose evidence lies in the replayed range can be reproduced by it.
     if (t < q.from_unix_s || t > q.to_unix_s || replayed.count(id)) continue;
     ++extra;
@@ -270,7 +379,7 @@ int run_replay(const ParsedCommandLine& cl, std::ostream& out, std::ostream& err
       << missing << ", not reproduced " << extra << "; withdrawn " << withdrawn
       << ", awaiting re-review " << rereview
       << "; offline (R11) confirmed by the archive " << offline_confirmed << ", not confirmed "
-      << offline_unconfirmed << '\n';
+      << offline_unconfirmed << "; gate silence (R15) not replayed " << gate_silence << '\n';
   return missing == 0 && extra == 0 && offline_unconfirmed == 0 ? 0 : 1;
 }
 

@@ -20,6 +20,11 @@ int run_import_permits(const ParsedCommandLine& cl, std::ostream& out, std::ostr
 int run_import_enterprises(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors);
 // Stores new observations (by id; known ones are skipped) and evaluates them (R01 sightings, R05).
 int run_import_observations(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors);
+// Stores new gate records (by enterprise and id; known ones are kept) and evaluates them (R01, R14,
+// R16); records of enterprises not in the list are refused.
+int run_import_gate_events(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors);
+// Declares a heavy-pollution alert, lifts one, or lists them (AlertRequest).
+int run_alert(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors);
 int run_list_violations(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors);
 // Exit 0 when replaying reproduces exactly the stored violations of the range, 1 otherwise.
 int run_replay(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors);

@@ -17,6 +17,8 @@
 #include "rules/observations.hpp"
 #include "rules/records_json.hpp"
 #include "server/api/api_server.hpp"
+#include "server/api/enterprise_routes.hpp"
+#include "server/api/route_helpers.hpp"
 #include "server/api/web_assets.hpp"
 #include "server/clock.hpp"
 
@@ -24,58 +26,7 @@ namespace lantian::server::api {
 namespace json = boost::json;
 namespace {
 
-using Roles = std::vector<Role>;
-const Roles readers = {Role::police, Role::reviewer};
 constexpr std::int64_t online_window_ms = 15 * 60 * 1000;  // a frame this recent: online
-
-void require(const ApiRequest& r, const Roles& roles) {
-  if (std::find(roles.begin(), roles.end(), r.token.role) == roles.end())
-    throw ApiError(http::status::forbidden, "forbidden",
-                   "the role '" + std::string(to_string(r.token.role)) + "' may not do this");
-}
-
-// Rejects parameters the route does not know: a misspelt filter must not silently widen a query.
-void only_params(const ApiRequest& r, std::initializer_list<std::string_view> known) {
-  for (const auto& [name, value] : r.query)
-    if (std::find(known.begin(), known.end(), name) == known.end())
-      bad_parameter(name, "unknown parameter");
-}
-
-// Rejects body fields the route does not know, as only_params does for parameters: a misspelt
-// field (a "comments" for "comment", an "expire_days") must not be dropped without a word.
-void only_fields(const json::object& body, std::initializer_list<std::string_view> known) {
-  for (const auto& [name, value] : body)
-    if (std::find(known.begin(), known.end(), std::string_view(name)) == known.end())
-      bad_parameter(std::string(name), "unknown field");
-}
-
-// A short free text (a label, a name): at most `max_bytes` bytes of UTF-8 (JSON's) without control
-// characters, which would reach operators' terminals and logs.
-void check_short_text(const std::string& field, std::string_view text, std::size_t max_bytes) {
-  if (text.size() > max_bytes)
-    bad_parameter(field, "longer than " + std::to_string(max_bytes) + " bytes");
-  if (std::any_of(text.begin(), text.end(),
-                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; }))
-    bad_parameter(field, "holds a control character");
-}
-
-[[noreturn]] void not_found(const std::string& what) {
-  throw ApiError(http::status::not_found, "not_found", what + " not found");
-}
-
-json::value parse_body(const ApiRequest& r) {
-  boost::system::error_code ec;
-  auto v = json::parse(r.body, ec);
-  if (ec)
-    throw ApiError(http::status::bad_request, "bad_json",
-                   "the body is not valid JSON: " + ec.message());
-  return v;
-}
-
-std::string text_of(const json::object& o, const char* field) {
-  const auto* v = o.if_contains(field);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
 
 bool is_vin_text(std::string_view vin) {
   return vin.size() == 17 && std::all_of(vin.begin(), vin.end(), [](char c) {
@@ -586,80 +537,18 @@ ApiResponse upload_zones(ApiContext& ctx, const ApiRequest& r) {
 
 // --- enterprises ---------------------------------------------------------------------------------
 
-// A restricted token sees and writes the enterprises of its cities.
-bool enterprise_visible(const TokenRecord& token, const rules::Enterprise& e) {
-  return token.jurisdiction.unrestricted() || token.jurisdiction.cities.count(e.city) > 0;
-}
-
-ApiResponse list_enterprises(ApiContext& ctx, const ApiRequest& r) {
-  only_params(r, {"city", "industry", "grade"});
-  const auto city = text_param(r, "city", 64);
-  const auto industry = text_param(r, "industry", 64);
-  const auto grade = text_param(r, "grade", 64);
-  json::array items;
-  for (const auto& e : ctx.catalogue_store.enterprises()) {
-    if (!enterprise_visible(r.token, e) || (city && e.city != *city) ||
-        (industry && e.industry != *industry) || (grade && e.grade != *grade))
-      continue;
-    items.push_back(rules::to_json(e));
-  }
-  const auto n = static_cast<std::int64_t>(items.size());
-  return json_response(json::object{{"items", std::move(items)}}, n);
-}
-
-ApiResponse enterprise_detail(ApiContext& ctx, const ApiRequest& r) {
-  only_params(r, {});
-  const auto& id = r.segments.at(3);
-  const auto e = ctx.catalogue_store.enterprise(id);
-  if (!e || !enterprise_visible(r.token, *e)) not_found("enterprise " + id);
-  return json_response(rules::to_json(*e), 1);
-}
-
-// The enterprise CSV of `lantiand import-enterprises`; a restricted operator writes only
-// enterprises of its cities, as they are and as they would be.
-ApiResponse import_enterprises(ApiContext& ctx, const ApiRequest& r) {
-  only_params(r, {});
-  if (!is_utf8(r.body)) bad_parameter("body", "not UTF-8 text: save the CSV as UTF-8");
-  std::istringstream csv(r.body);
-  auto imported = rules::import_enterprises_csv(csv);
-  json::array rejected;
-  for (const auto& x : imported.rejected)
-    rejected.push_back(json::object{{"line", x.line}, {"reason", x.reason}});
-  std::vector<rules::Enterprise> accepted;
-  json::array changes;
-  for (auto& e : imported.enterprises) {
-    const auto stored = ctx.catalogue_store.enterprise(e.id);
-    if (!enterprise_visible(r.token, e) || (stored && !enterprise_visible(r.token, *stored))) {
-      rejected.push_back(json::object{{"id", e.id}, {"reason", "not an enterprise of this token's cities"}});
-      continue;
-    }
-    if (changes.size() < 1000)
-      changes.push_back(json::object{
-          {"id", e.id},
-          {"before", stored ? json::value(rules::to_json(*stored)) : json::value(nullptr)},
-          {"after", rules::to_json(e)}});
-    accepted.push_back(std::move(e));
-  }
-  std::string error;
-  if (!ctx.catalogue_store.put_enterprises(accepted, error)) throw std::runtime_error(error);
-  const auto stored = static_cast<std::int64_t>(accepted.size());
-  auto response = json_response(
-      json::object{{"imported", stored}, {"rejected", std::move(rejected)}}, stored);
-  response.change = {{"enterprises", std::move(changes)}};
-  return response;
-}
-
 // --- violations ----------------------------------------------------------------------------------
 
 evaluation::ViolationQuery violation_query(ApiContext& ctx, const ApiRequest& r,
                                            std::size_t max_limit) {
   only_params(r, {"rule", "status", "severity", "suspect", "from", "to", "city", "county", "zone",
-                  "vin", "plate", "plate_color", "bbox", "cursor", "limit", "include_withdrawn"});
+                  "vin", "plate", "plate_color", "enterprise", "bbox", "cursor", "limit",
+                  "include_withdrawn"});
   evaluation::ViolationQuery q;
   if (auto rule = text_param(r, "rule", 3)) {
     if (rule->size() != 3 || (*rule)[0] != 'R' || !std::isdigit((*rule)[1]) ||
         !std::isdigit((*rule)[2]))
-      bad_parameter("rule", "R01 … R12");
+      bad_parameter("rule", "R01 … R16");
     q.rule = *rule;
   }
   if (auto s = text_param(r, "status", 20)) {
@@ -680,6 +569,7 @@ evaluation::ViolationQuery violation_query(ApiContext& ctx, const ApiRequest& r,
   q.city = text_param(r, "city", 40).value_or("");
   q.county = text_param(r, "county", 40).value_or("");
   q.zone = text_param(r, "zone", 100).value_or("");
+  q.enterprise = text_param(r, "enterprise", 32).value_or("");
   if (auto vin = text_param(r, "vin", 17)) {
     if (!is_vin_text(*vin)) bad_parameter("vin", "must be 17 letters and digits");
     q.vin = *vin;
@@ -899,23 +789,10 @@ ApiResponse post_observations(ApiContext& ctx, const ApiRequest& r) {
   const auto stored = evaluation::store_observations(ctx.store, engine, *catalogue, accepted);
   if (!stored.error.empty()) throw std::runtime_error(stored.error);
   for (const auto& v : stored.violations) ctx.publish(v);
-  const auto status = stored.added ? http::status::created : http::status::ok;
-  auto response = json_response(json::object{{"added", stored.added},
-                                             {"known", stored.known},
-                                             {"unmatched", stored.unmatched},
-                                             {"violations_raised", stored.raised},
-                                             {"rejected", rejected}},
-                                static_cast<std::int64_t>(stored.added), status);
-  // Observations are never changed once stored: the change is which ones were sent and kept.
-  json::array ids;
-  for (const auto& ob : accepted) {
-    if (ids.size() == 1000) break;
-    ids.emplace_back(ob.id);
-  }
-  response.change = {{"observations", std::move(ids)},
-                     {"added", stored.added},
-                     {"violations_raised", stored.raised}};
-  return response;
+  std::vector<std::string> ids;
+  for (const auto& ob : accepted) ids.push_back(ob.id);
+  return batch_stored_response({stored.added, stored.known, stored.unmatched, stored.raised},
+                               std::move(rejected), "observations", ids);
 }
 
 std::int64_t beijing_day(std::int64_t unix_s) {
@@ -994,10 +871,10 @@ ApiResponse create_token(ApiContext& ctx, const ApiRequest& r) {
   if (!body.is_object())
     throw ApiError(http::status::bad_request, "bad_json", "expected an object");
   const auto& o = body.as_object();
-  only_fields(o, {"role", "cities", "zones", "label", "expires_days"});
+  only_fields(o, {"role", "cities", "zones", "enterprises", "label", "expires_days"});
   TokenRecord record;
   const auto role = parse_role(text_of(o, "role"));
-  if (!role) bad_parameter("role", "police, reviewer, operator or admin");
+  if (!role) bad_parameter("role", "police, reviewer, operator, admin or gate");
   record.role = *role;
   auto names = [&](const char* field, std::set<std::string>& out) {
     if (const auto* list = o.if_contains(field)) {
@@ -1012,6 +889,13 @@ ApiResponse create_token(ApiContext& ctx, const ApiRequest& r) {
   };
   names("cities", record.jurisdiction.cities);
   names("zones", record.jurisdiction.zones);
+  names("enterprises", record.enterprises);
+  // A gate token writes for its enterprises and nothing else; no other role has any.
+  if (record.role == Role::gate &&
+      (record.enterprises.empty() || !record.jurisdiction.unrestricted()))
+    bad_parameter("enterprises", "a gate token needs enterprises (and takes no cities or zones)");
+  if (record.role != Role::gate && !record.enterprises.empty())
+    bad_parameter("enterprises", "for gate tokens only");
   record.label = text_of(o, "label");
   check_short_text("label", record.label, 200);
   record.created_unix_ms = now_unix_ms();
@@ -1098,7 +982,7 @@ const Roles vehicle_readers = {Role::police, Role::reviewer, Role::operator_};
 const std::vector<Route>& routes() {
   using V = http::verb;
   static const std::vector<Route> table{
-      {V::get, {"me"}, any_role, me},
+      {V::get, {"me"}, {Role::police, Role::reviewer, Role::operator_, Role::admin, Role::gate}, me},
       {V::get, {"violations"}, readers, list_violations},
       {V::get, {"violations.csv"}, readers, export_violations},
       {V::get, {"violations", "{}"}, readers, violation_detail},
@@ -1112,6 +996,11 @@ const std::vector<Route>& routes() {
       {V::get, {"enterprises"}, vehicle_readers, list_enterprises},
       {V::get, {"enterprises", "{}"}, vehicle_readers, enterprise_detail},
       {V::post, {"enterprises"}, {Role::operator_}, import_enterprises},
+      {V::post, {"gate-events"}, {Role::gate, Role::operator_}, post_gate_events},
+      {V::get, {"alerts"}, vehicle_readers, list_alerts},
+      {V::get, {"alerts", "policy"}, vehicle_readers, alert_policy},
+      {V::post, {"alerts"}, {Role::operator_}, declare_alert},
+      {V::post, {"alerts", "{}", "end"}, {Role::operator_}, end_alert},
       {V::get, {"zones"}, vehicle_readers, list_zones},
       {V::get, {"zones", "versions"}, vehicle_readers, zone_versions},
       {V::get, {"zones", "{}"}, vehicle_readers, zone_detail},

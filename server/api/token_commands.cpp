@@ -27,6 +27,7 @@ int run_token_create(const ParsedCommandLine& cl, std::ostream& out, std::ostrea
   record.role = *parse_role(cl.token.role);
   record.jurisdiction.cities.insert(cl.token.cities.begin(), cl.token.cities.end());
   record.jurisdiction.zones.insert(cl.token.zones.begin(), cl.token.zones.end());
+  record.enterprises.insert(cl.token.enterprises.begin(), cl.token.enterprises.end());
   record.label = cl.token.label;
   record.created_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                std::chrono::system_clock::now().time_since_epoch())

@@ -23,13 +23,15 @@ std::string hex(const unsigned char* data, std::size_t size) {
 }  // namespace
 
 json::object to_json(const TokenRecord& r) {
-  json::array cities, zones;
+  json::array cities, zones, enterprises;
   for (const auto& c : r.jurisdiction.cities) cities.emplace_back(c);
   for (const auto& z : r.jurisdiction.zones) zones.emplace_back(z);
+  for (const auto& e : r.enterprises) enterprises.emplace_back(e);
   return {{"id", r.id},
           {"role", to_string(r.role)},
           {"cities", std::move(cities)},
           {"zones", std::move(zones)},
+          {"enterprises", std::move(enterprises)},
           {"label", r.label},
           {"created_unix_ms", r.created_unix_ms},
           {"expires_unix_ms", r.expires_unix_ms ? json::value(*r.expires_unix_ms) : nullptr},
@@ -50,6 +52,8 @@ std::optional<TokenRecord> from_json(const std::string& text) try {
   r.id = std::string(o.at("id").as_string());
   for (const auto& c : o.at("cities").as_array()) r.jurisdiction.cities.emplace(c.as_string());
   for (const auto& z : o.at("zones").as_array()) r.jurisdiction.zones.emplace(z.as_string());
+  if (const auto* e = o.if_contains("enterprises"))  // absent from records of before gate tokens
+    for (const auto& x : e->as_array()) r.enterprises.emplace(x.as_string());
   r.label = std::string(o.at("label").as_string());
   r.created_unix_ms = o.at("created_unix_ms").to_number<std::int64_t>();
   if (const auto& e = o.at("expires_unix_ms"); e.is_number())
@@ -67,6 +71,7 @@ std::optional<Role> parse_role(std::string_view text) noexcept {
   if (text == "reviewer") return Role::reviewer;
   if (text == "operator") return Role::operator_;
   if (text == "admin") return Role::admin;
+  if (text == "gate") return Role::gate;
   return std::nullopt;
 }
 
@@ -80,6 +85,8 @@ std::string_view to_string(Role role) noexcept {
       return "operator";
     case Role::admin:
       return "admin";
+    case Role::gate:
+      return "gate";
   }
   return "police";
 }

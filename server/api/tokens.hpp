@@ -4,7 +4,9 @@
 // has one role and optionally a jurisdiction (cities and/or zones) that filters what it can see.
 //
 // Roles: police (read violations, vehicles, tracks, zones, statistics), reviewer (police + review),
-// operator (registry, zones, observations; reads vehicles and zones), admin (tokens, audit log).
+// operator (registry, zones, observations, enterprises, alerts; reads vehicles and zones), admin
+// (tokens, audit log), gate (an enterprise's gate system: writes the gate records of its own
+// enterprises and reads nothing else).
 
 #include <cstdint>
 #include <optional>
@@ -17,7 +19,7 @@
 
 namespace lantian::server::api {
 
-enum class Role { police, reviewer, operator_, admin };
+enum class Role { police, reviewer, operator_, admin, gate };
 [[nodiscard]] std::optional<Role> parse_role(std::string_view text) noexcept;
 [[nodiscard]] std::string_view to_string(Role role) noexcept;
 
@@ -25,6 +27,7 @@ struct TokenRecord {
   std::string id;  // public identifier: the first 12 hex digits of the hash (audit, revocation)
   Role role = Role::police;
   evaluation::Jurisdiction jurisdiction;
+  std::set<std::string> enterprises;  // gate: the enterprises whose records it may write
   std::string label;  // who it is for
   std::int64_t created_unix_ms = 0;
   std::optional<std::int64_t> expires_unix_ms;

@@ -224,7 +224,7 @@ TEST_F(GateRulesTest, DuringAnAlertEachGradeLetsThroughOnlyTheStagesThePolicyAll
   EXPECT_EQ(c[0].rule, "R14");
   EXPECT_EQ(c[0].enterprise_id, "91410500CEMENT0001");
   EXPECT_EQ(c[0].city, "安阳");
-  EXPECT_EQ(c[0].details.at("alert_id"), "安阳|" + std::to_string(from) + "|yellow");
+  EXPECT_EQ(c[0].details.at("alert_id"), "4105-202612100000-yellow");
   EXPECT_EQ(c[0].details.at("alert_level"), "yellow");
   EXPECT_EQ(c[0].details.at("grade"), "C");
   EXPECT_EQ(c[0].details.at("oldest_allowed"), "CN5");

@@ -172,7 +172,7 @@ TEST(RulesEndToEnd, SampleFleetThroughATlsServer) {
       << replay_err.str();
   EXPECT_EQ(replay_out.str(),
             "replayed: 6 violations; identical 6, not stored 0, not reproduced 0; withdrawn 0, awaiting re-review 0; "
-            "offline (R11) confirmed by the archive 0, not confirmed 0\n");
+            "offline (R11) confirmed by the archive 0, not confirmed 0; gate silence (R15) not replayed 0\n");
 }
 
 }  // namespace

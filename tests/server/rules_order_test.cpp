@@ -123,7 +123,7 @@ TEST(RuleOrder, LateResendsAreEvaluatedInCollectionTimeOrder) {
   // The archive evaluated from scratch gives the same set, the withdrawn one excluded.
   expect_replay(dir.path(),
                 "replayed: 2 violations; identical 2, not stored 0, not reproduced 0; withdrawn 1, awaiting re-review 0; "
-                "offline (R11) confirmed by the archive 0, not confirmed 0\n");
+                "offline (R11) confirmed by the archive 0, not confirmed 0; gate silence (R15) not replayed 0\n");
 }
 
 // Frames that arrive in order are evaluated from the session's own decoding: only a vehicle's
@@ -172,7 +172,7 @@ TEST(RuleOrder, InOrderFramesAreEvaluatedFromTheSessionsDecoding) {
     }
     expect_replay(dir.path(),
                   "replayed: 2 violations; identical 2, not stored 0, not reproduced 0; "
-                  "withdrawn 0, awaiting re-review 0; offline (R11) confirmed by the archive 0, not confirmed 0\n");
+                  "withdrawn 0, awaiting re-review 0; offline (R11) confirmed by the archive 0, not confirmed 0; gate silence (R15) not replayed 0\n");
   }
 }
 
@@ -207,7 +207,7 @@ TEST(RuleOrder, AVisitContinuesAcrossARestart) {
   }
   expect_replay(dir.path(),
                 "replayed: 2 violations; identical 2, not stored 0, not reproduced 0; withdrawn 0, awaiting re-review 0; "
-                "offline (R11) confirmed by the archive 0, not confirmed 0\n");
+                "offline (R11) confirmed by the archive 0, not confirmed 0; gate silence (R15) not replayed 0\n");
 }
 
 TEST(RuleOrder, OfflineCheckFlagsASilentTerminalOncePerSilence) {
@@ -242,7 +242,7 @@ TEST(RuleOrder, OfflineCheckFlagsASilentTerminalOncePerSilence) {
   }
   expect_replay(dir.path(),
                 "replayed: 0 violations; identical 0, not stored 0, not reproduced 0; withdrawn 0, awaiting re-review 0; "
-                "offline (R11) confirmed by the archive 1, not confirmed 0\n");
+                "offline (R11) confirmed by the archive 1, not confirmed 0; gate silence (R15) not replayed 0\n");
 }
 
 }  // namespace
