@@ -29,7 +29,7 @@ bool has_control(std::string_view text) {
 void short_text(const json::object& o, const char* key, std::size_t max_bytes, bool required,
                 std::string& out, std::vector<std::string>& reasons) {
   const auto* v = o.if_contains(key);
-  if (!v || (v->is_string() && v->as_string().empty())) {
+  if (!v || v->is_null() || (v->is_string() && v->as_string().empty())) {
     if (required) reasons.push_back(std::string("no ") + key);
     return;
   }

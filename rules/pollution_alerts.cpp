@@ -52,12 +52,19 @@ std::optional<PollutionAlert> alert_from_request(const json::object& body,
     reasons.push_back("level must be yellow, orange or red");
   else
     a.level = *level;
-  const auto* from = body.if_contains("from");
-  const auto* to = body.if_contains("to");
-  const auto from_s = from ? unix_seconds_from_json(*from) : std::nullopt;
-  const auto to_s = to ? unix_seconds_from_json(*to) : std::nullopt;
+  // A date alone is its Beijing midnight: alerts are declared from and to whole days or hours.
+  auto when = [&](const char* key) -> std::optional<std::int64_t> {
+    const auto* v = body.if_contains(key);
+    if (!v) return std::nullopt;
+    if (v->is_string() && v->as_string().size() == 10)
+      return unix_seconds_from_json(json::value(std::string(v->as_string()) + "T00:00:00+08:00"));
+    return unix_seconds_from_json(*v);
+  };
+  const auto from_s = when("from");
+  const auto to_s = when("to");
   if (!from_s || !to_s) {
-    reasons.push_back("from and to must be ISO 8601 in Beijing time (+08:00) or Unix seconds");
+    reasons.push_back(
+        "from and to must be dates or times in ISO 8601, Beijing time (+08:00), or Unix seconds");
   } else {
     a.from_unix_s = *from_s;
     a.to_unix_s = *to_s;

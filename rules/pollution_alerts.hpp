@@ -49,7 +49,7 @@ struct PollutionAlert {
 [[nodiscard]] std::string alert_id(const PollutionAlert& alert);
 
 // An alert as an officer declares it: {"city", "level", "from", "to", "note"} (times ISO 8601 in
-// Beijing time or Unix seconds). nullopt with every reason in `reasons` when it is not one; an
+// Beijing time — a date alone is its midnight — or Unix seconds). nullopt with every reason in `reasons` when it is not one; an
 // alert longer than 31 days or ending before it starts is refused.
 [[nodiscard]] std::optional<PollutionAlert> alert_from_request(const boost::json::object& body,
                                                               std::vector<std::string>& reasons);

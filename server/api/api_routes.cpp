@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "evaluation/frame_evaluation.hpp"
+#include "evaluation/gate_store.hpp"
 #include "evaluation/replay.hpp"
 #include "protocol/beijing_time.hpp"
 #include "protocol/decode.hpp"
@@ -674,13 +675,21 @@ ApiResponse violation_detail(ApiContext& ctx, const ApiRequest& r) {
   const auto& id = r.segments.at(3);
   auto v = ctx.violations.get(id);
   if (!v || !r.token.jurisdiction.allows(*v)) not_found("violation " + id);
-  json::array frames, observations;
+  json::array frames, observations, gate_records;
   std::set<std::string> seen;
   for (const auto& e : v->at("evidence").as_array()) {
     const auto ref = text_of(e.as_object(), "frame_key");
     if (!seen.insert(ref).second) continue;
     if (ref.starts_with("observation:")) {
       if (auto ob = ctx.observations.get(ref.substr(12))) observations.push_back(json::parse(*ob));
+      continue;
+    }
+    if (ref.starts_with("gate:")) {  // gate:ENTERPRISE/ID
+      const auto slash = ref.find('/');
+      if (slash != std::string::npos)
+        if (auto g = evaluation::GateEventStore(ctx.store).get(ref.substr(5, slash - 5),
+                                                               ref.substr(slash + 1)))
+          gate_records.push_back(rules::to_json(*g));
       continue;
     }
     const auto bytes = protocol::from_hex(ref).value_or(protocol::Bytes{});
@@ -690,7 +699,10 @@ ApiResponse violation_detail(ApiContext& ctx, const ApiRequest& r) {
     if (parsed && record) frames.push_back(frame_json(*parsed, *record));
   }
   json::object out{
-      {"violation", *v}, {"frames", std::move(frames)}, {"observations", std::move(observations)}};
+      {"violation", *v},
+      {"frames", std::move(frames)},
+      {"observations", std::move(observations)},
+      {"gate_records", std::move(gate_records)}};
   const auto zone_id = text_of(*v, "zone_id");
   out["zone"] = nullptr;
   out["vehicle"] = nullptr;

@@ -46,9 +46,25 @@ TEST(GateEvents, AFullRecordIsReadWithEveryField) {
   EXPECT_TRUE(e.bulk);
   EXPECT_EQ(e.weight_t, 31.5);
   EXPECT_EQ(e.image_ref, "gate/east/20260301/0815-1.jpg");
-  // The stored form reads back the same.
+  // The stored form reads back the same, with and without the optional fields.
   const auto again = gate_event_from_json_text(json::serialize(to_json(e))).value();
   EXPECT_EQ(json::serialize(to_json(again)), json::serialize(to_json(e)));
+  GateEvent bare;
+  bare.id = "AY-0002";
+  bare.enterprise_id = e.enterprise_id;
+  bare.gate = "west";
+  bare.at_unix_s = beijing(2026, 3, 1, 9, 0);
+  bare.plate = "豫E12345";
+  bare.unmatched_reason = "no registered vehicle has plate 豫E12345";
+  const auto stored = json::serialize(to_json(bare));
+  EXPECT_EQ(stored,
+            R"({"id":"AY-0002","enterprise":"91410500MA44XQ1T2B","gate":"west",)"
+            R"("time":"2026-03-01T09:00:00+08:00","direction":"in","plate":"豫E12345",)"
+            R"("plate_color":"","vin":"","declared_stage":null,"declared_fuel":"","cargo":"",)"
+            R"("bulk":false,"weight_t":null,"image_ref":"",)"
+            R"("unmatched":"no registered vehicle has plate 豫E12345"})");
+  ASSERT_TRUE(gate_event_from_json_text(stored));
+  EXPECT_EQ(json::serialize(to_json(*gate_event_from_json_text(stored))), stored);
 }
 
 TEST(GateEvents, EveryProblemOfALineIsReportedWithItsNumber) {

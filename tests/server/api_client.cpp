@@ -126,11 +126,13 @@ std::string FeedClient::read_until(const std::string& needle, std::chrono::milli
 }
 
 std::string create_token(storage::Store& store, api::Role role, std::set<std::string> cities,
-                         std::set<std::string> zones, std::optional<std::int64_t> expires_unix_ms) {
+                         std::set<std::string> zones, std::optional<std::int64_t> expires_unix_ms,
+                         std::set<std::string> enterprises) {
   api::TokenRecord r;
   r.role = role;
   r.jurisdiction.cities = std::move(cities);
   r.jurisdiction.zones = std::move(zones);
+  r.enterprises = std::move(enterprises);
   r.label = "test";
   r.expires_unix_ms = expires_unix_ms;
   std::string error;

@@ -51,7 +51,8 @@ class ApiClient {
 // the server's token store; returns its secret (empty, with a test failure, if that failed).
 std::string create_token(storage::Store& store, api::Role role, std::set<std::string> cities = {},
                          std::set<std::string> zones = {},
-                         std::optional<std::int64_t> expires_unix_ms = std::nullopt);
+                         std::optional<std::int64_t> expires_unix_ms = std::nullopt,
+                         std::set<std::string> enterprises = {});
 
 // A subscription to the live feed: connects, sends the request and reads the response head.
 class FeedClient {

@@ -142,7 +142,7 @@ TEST_F(ApiTest, AuthorisationMatrix) {
       R"([{"id":"matrix-1","kind":"smoke","vin":")" + std::string(luoyang_loader) +
       R"(","time":"2026-04-02T10:00:00+08:00","lon":114.30,"lat":34.80,"ringelmann":3}])";
   const std::vector<Call> calls{
-      {verb::get, "/api/v1/me", "", {"police", "reviewer", "operator", "admin"}, 200},
+      {verb::get, "/api/v1/me", "", {"police", "reviewer", "operator", "admin", "gate"}, 200},
       {verb::get, "/api/v1/violations", "", {"police", "reviewer"}, 200},
       {verb::get, "/api/v1/violations.csv", "", {"police", "reviewer"}, 200},
       {verb::get, "/api/v1/violations/" + r02, "", {"police", "reviewer"}, 200},
@@ -172,6 +172,22 @@ TEST_F(ApiTest, AuthorisationMatrix) {
        {"operator"},
        200},
       {verb::get, "/api/v1/enterprises/HN-0001", "", {"police", "reviewer", "operator"}, 200},
+      // Authorised but refused record by record (an enterprise neither may write for): 200.
+      {verb::post,
+       "/api/v1/gate-events",
+       R"([{"id":"m-1","enterprise":"XX-0000","gate":"g","time":1767225600,"direction":"in",)"
+       R"("plate":"豫A87590"}])",
+       {"operator", "gate"},
+       200},
+      {verb::get, "/api/v1/alerts", "", {"police", "reviewer", "operator"}, 200},
+      {verb::get, "/api/v1/alerts/policy", "", {"police", "reviewer", "operator"}, 200},
+      {verb::post,
+       "/api/v1/alerts",
+       R"({"city":"郑州","level":"red","from":"2026-12-01","to":"2026-12-02"})",
+       {"operator"},
+       201},
+      {verb::post, "/api/v1/alerts/4101-202612010000-red/end", R"({"at":1796054400})",
+       {"operator"}, 200},
       {verb::get, "/api/v1/zones", "", {"police", "reviewer", "operator"}, 200},
       {verb::get, "/api/v1/zones/versions", "", {"police", "reviewer", "operator"}, 200},
       {verb::get, "/api/v1/zones/zz-4ring-cn3", "", {"police", "reviewer", "operator"}, 200},
@@ -193,7 +209,11 @@ TEST_F(ApiTest, AuthorisationMatrix) {
       {verb::get, "/api/v1/audit", "", {"admin"}, 200},
   };
   const std::map<std::string, std::string> tokens{
-      {"police", police_}, {"reviewer", reviewer_}, {"operator", operator_}, {"admin", admin_}};
+      {"police", police_},
+      {"reviewer", reviewer_},
+      {"operator", operator_},
+      {"admin", admin_},
+      {"gate", create_token(server_->store(), api::Role::gate, {}, {}, std::nullopt, {"HN-0001"})}};
   for (const auto& call : calls)
     for (const auto& [role, secret] : tokens) {
       const auto r = client_->request(call.method, call.target, secret, call.body);
@@ -816,6 +836,167 @@ TEST(ApiLimits, RateLimitAnswers429WithRetryAfter) {
   EXPECT_EQ(limited.status, 429u);
   EXPECT_EQ(limited.headers.at("retry-after"), "2");
   EXPECT_EQ(limited.json().at("error").at("code").as_string(), "rate_limited");
+}
+
+}  // namespace
+}  // namespace lantian::server
+
+namespace lantian::server {
+namespace {
+
+// Gate records (门禁) from a gate system's own token, during a heavy-pollution alert: R01 and R14
+// for a 国三 truck, R14 and R16 for a 国四 one whose papers say 国五, R01 and R14 (suspect) for an
+// unregistered one judged on its papers — and nothing for a 国六 truck, nor for a record sent
+// again.
+class GateApiTest : public ApiTest {
+ protected:
+  GateApiTest() {
+    std::ifstream sample(std::string(LANTIAN_SAMPLES_DIR) + "/enterprises-henan-sample.csv");
+    const std::string csv((std::istreambuf_iterator<char>(sample)),
+                          std::istreambuf_iterator<char>());
+    EXPECT_EQ(client_->request(verb::post, "/api/v1/enterprises", operator_, csv, "text/csv").status,
+              200u);
+  }
+  static constexpr const char* park = "91410100MA44SAMP1X";  // 郑州, grade B, gates east and west
+};
+
+json::value record(const std::string& id, const std::string& time, const std::string& plate,
+                   const char* enterprise = "91410100MA44SAMP1X") {
+  return json::object{{"id", id},         {"enterprise", enterprise}, {"gate", "east"},
+                      {"time", time},     {"direction", "in"},        {"plate", plate},
+                      {"plate_color", "yellow"}, {"bulk", true},      {"cargo", "煤炭"},
+                      {"image_ref", "east/" + id + ".jpg"}};
+}
+
+TEST_F(GateApiTest, GateRecordsDuringAnAlertRaiseExactlyTheirViolations) {
+  // The gate system's token: created by an admin for its enterprise only.
+  const auto created = client_->request(
+      verb::post, "/api/v1/tokens", admin_,
+      R"({"role":"gate","enterprises":["91410100MA44SAMP1X"],"label":"郑州物流园区门禁"})");
+  ASSERT_EQ(created.status, 201u) << created.body;
+  EXPECT_EQ(json::serialize(created.json().at("record").at("enterprises")),
+            R"(["91410100MA44SAMP1X"])");
+  const std::string gate(created.json().at("token").as_string());
+  EXPECT_EQ(client_->request(verb::post, "/api/v1/tokens", admin_, R"({"role":"gate"})").status,
+            400u);
+  // It writes gate records and reads nothing else.
+  EXPECT_EQ(client_->get("/api/v1/violations", gate).status, 403u);
+  EXPECT_EQ(client_->get("/api/v1/enterprises", gate).status, 403u);
+  EXPECT_EQ(client_->get("/api/v1/alerts", gate).status, 403u);
+
+  // An orange alert in 郑州, declared by an operator (twice: stored once).
+  const std::string alert_body =
+      R"({"city":"郑州","level":"orange","from":"2026-12-10T00:00:00+08:00",)"
+      R"("to":"2026-12-12T00:00:00+08:00","note":"郑重污染〔2026〕12号"})";
+  const auto declared = client_->request(verb::post, "/api/v1/alerts", operator_, alert_body);
+  ASSERT_EQ(declared.status, 201u) << declared.body;
+  EXPECT_EQ(declared.json().at("id").as_string(), "4101-202612100000-orange");
+  EXPECT_EQ(client_->request(verb::post, "/api/v1/alerts", operator_, alert_body).status, 200u);
+  EXPECT_EQ(client_->request(verb::post, "/api/v1/alerts", police_, alert_body).status, 403u);
+  const auto luoyang_operator = token(api::Role::operator_, {"洛阳"});
+  EXPECT_EQ(client_->request(verb::post, "/api/v1/alerts", luoyang_operator, alert_body).status,
+            403u);
+  const auto listed = client_->get("/api/v1/alerts?city=%E9%83%91%E5%B7%9E", police_);  // 郑州
+  ASSERT_EQ(listed.status, 200u);
+  ASSERT_EQ(listed.json().at("items").as_array().size(), 1u);
+  EXPECT_EQ(listed.json().at("items").at(0).at("level").as_string(), "orange");
+
+  auto cn4 = record("E-2", "2026-12-10T08:30:00+08:00", "豫A41640");  // registered 国四
+  cn4.as_object()["declared_stage"] = "国五";
+  auto unregistered = record("E-4", "2026-12-10T09:30:00+08:00", "豫A00001");
+  unregistered.as_object()["declared_stage"] = "CN3";
+  unregistered.as_object()["declared_fuel"] = "diesel";
+  auto sideways = record("E-6", "2026-12-10T10:00:00+08:00", "豫A00002");
+  sideways.as_object()["direction"] = "sideways";
+  const json::array batch{record("E-1", "2026-12-10T08:00:00+08:00", "豫A87590"),  // 国三
+                          cn4,
+                          record("E-3", "2026-12-10T09:00:00+08:00", "豫A48701"),  // 国六
+                          unregistered,
+                          record("E-1", "2026-12-10T08:00:00+08:00", "豫A87590"),  // again
+                          sideways,
+                          record("S-1", "2026-12-10T08:00:00+08:00", "豫A87590",
+                                 "91410800MA45SAMP2Y")};  // another enterprise's
+  const auto posted =
+      client_->request(verb::post, "/api/v1/gate-events", gate, json::serialize(batch));
+  ASSERT_EQ(posted.status, 201u) << posted.body;
+  const auto answer = posted.json();
+  EXPECT_EQ(answer.at("added").as_int64(), 4);
+  EXPECT_EQ(answer.at("known").as_int64(), 1);
+  EXPECT_EQ(answer.at("unmatched").as_int64(), 1);
+  EXPECT_EQ(json::serialize(answer.at("rejected")),
+            R"([{"index":5,"reason":"direction must be in or out"},)"
+            R"({"index":6,"reason":"enterprise 91410800MA45SAMP2Y is not one of this token's"}])");
+
+  const auto ids = [&](const std::string& query) {
+    std::set<std::string> out;
+    const auto got = client_->get("/api/v1/violations?" + query, police_);
+    const auto page = got.json();
+    for (const auto& v : page.at("items").as_array()) out.emplace(v.at("id").as_string());
+    return out;
+  };
+  const std::set<std::string> expected{
+      "R01|LZZJ5ACA5AF110265|2026-12-10",
+      "R14|LZZJ5ACA5AF110265|91410100MA44SAMP1X|2026-12-10",
+      "R14|LRDS3D9J9GG887446|91410100MA44SAMP1X|2026-12-10",
+      "R16|LRDS3D9J9GG887446|gate:91410100MA44SAMP1X/E-2",
+      "R01|豫A00001/yellow|2026-12-10",
+      "R14|豫A00001/yellow|91410100MA44SAMP1X|2026-12-10"};
+  EXPECT_EQ(ids("enterprise=91410100MA44SAMP1X"), expected);
+  EXPECT_EQ(answer.at("violations_raised").as_int64(), 6);
+
+  const auto r14 =
+      client_->get("/api/v1/violations/R14%7CLRDS3D9J9GG887446%7C91410100MA44SAMP1X%7C2026-12-10",
+                   police_);
+  ASSERT_EQ(r14.status, 200u) << r14.body;
+  const auto r14_json = r14.json();
+  const auto& v = r14_json.at("violation");
+  EXPECT_EQ(v.at("city").as_string(), "郑州");
+  EXPECT_EQ(v.at("stage").as_string(), "CN4");
+  EXPECT_EQ(v.at("enterprise_id").as_string(), park);
+  EXPECT_EQ(json::serialize(v.at("details")),
+            R"({"alert_id":"4101-202612100000-orange","alert_level":"orange",)"
+            R"("direction":"in","enterprise":"郑州某物流园区有限公司","gate":"east",)"
+            R"("grade":"B","image_ref":"east/E-2.jpg","oldest_allowed":"CN5"})");
+  EXPECT_EQ(v.at("evidence").at(0).at("frame_key").as_string(), "gate:91410100MA44SAMP1X/E-2");
+  // The evidence is the gate record itself.
+  ASSERT_EQ(r14_json.at("gate_records").as_array().size(), 1u);
+  EXPECT_EQ(r14_json.at("gate_records").at(0).at("matched_vin").as_string(),
+            "LRDS3D9J9GG887446");
+  const auto unmatched = client_->get(
+      "/api/v1/violations/R01%7C%E8%B1%ABA00001%2Fyellow%7C2026-12-10", police_);
+  ASSERT_EQ(unmatched.status, 200u) << unmatched.body;
+  EXPECT_EQ(unmatched.json().at("violation").at("plate").as_string(), "豫A00001");
+  EXPECT_TRUE(unmatched.json().at("violation").at("suspect").as_bool());
+  EXPECT_EQ(unmatched.json().at("violation").at("stage_source").as_string(), "declared");
+  EXPECT_EQ(std::string(unmatched.json().at("gate_records").at(0).at("unmatched").as_string()),
+            "no registered vehicle has plate 豫A00001 in yellow");
+
+  // Sent again: nothing new, nothing raised.
+  const auto again =
+      client_->request(verb::post, "/api/v1/gate-events", gate, json::serialize(batch));
+  ASSERT_EQ(again.status, 200u) << again.body;
+  EXPECT_EQ(again.json().at("added").as_int64(), 0);
+  EXPECT_EQ(again.json().at("known").as_int64(), 5);
+  EXPECT_EQ(again.json().at("violations_raised").as_int64(), 0);
+  EXPECT_EQ(ids("enterprise=91410100MA44SAMP1X"), expected);
+
+  // Lifted early: from then on the same 国四 truck is let through without R14.
+  const auto lifted = client_->request(verb::post, "/api/v1/alerts/4101-202612100000-orange/end",
+                                       operator_, R"({"at":"2026-12-10T12:00:00+08:00"})");
+  ASSERT_EQ(lifted.status, 200u) << lifted.body;
+  EXPECT_EQ(lifted.json().at("ended_unix_s").as_int64(), 1796875200);  // 12:00 Beijing
+  EXPECT_EQ(client_->request(verb::post, "/api/v1/alerts/4101-202612100000-orange/end", operator_,
+                             R"({"at":"2026-12-11T12:00:00+08:00"})")
+                .status,
+            409u);
+  json::array later{record("E-7", "2026-12-10T13:00:00+08:00", "豫A41640")};
+  const auto after =
+      client_->request(verb::post, "/api/v1/gate-events", gate, json::serialize(later));
+  ASSERT_EQ(after.status, 201u) << after.body;
+  EXPECT_EQ(after.json().at("violations_raised").as_int64(), 0);
+  EXPECT_EQ(client_->get("/api/v1/alerts/policy", police_).json().at("policy").at("B").at(
+                "orange").as_string(),
+            "CN5");
 }
 
 }  // namespace
