@@ -188,15 +188,10 @@ std::string gate_vehicle_key(const GateEvent& e, const VehicleRecord* vehicle) {
 
 namespace {
 
-// The stage and fuel a record is judged by, and where they come from.
-struct JudgedVehicle {
-  std::optional<Stage> stage;
-  std::string fuel, source;  // source: registry, inferred, declared
-  bool suspect = false;
-};
+}  // namespace
 
-JudgedVehicle judged(const GateEvent& e, const VehicleRecord* v) {
-  JudgedVehicle j;
+GateTruck gate_truck(const GateEvent& e, const VehicleRecord* v) {
+  GateTruck j;
   if (v && v->stage) {
     j.stage = v->stage;
     j.source = v->stage_source == StageSource::inferred ? "inferred" : "registry";
@@ -208,12 +203,27 @@ JudgedVehicle judged(const GateEvent& e, const VehicleRecord* v) {
     j.suspect = true;
   }
   j.fuel = v && !v->fuel.empty() ? v->fuel : e.declared_fuel;
+  j.heavy = !v || v->category == "N3";
   return j;
 }
 
+std::optional<AlertBreach> alert_breach(const GateEvent& e, const GateJudgement& with,
+                                        const GateTruck& truck) {
+  // Only heavy trucks are restricted (a registered vehicle of another category is not); new
+  // energy never is; a truck of unknown stage cannot be judged.
+  const auto* alert = with.alerts->in_force(with.enterprise->city, e.at_unix_s);
+  if (!alert || !truck.heavy || !truck.stage || is_new_energy_fuel(truck.fuel)) return std::nullopt;
+  const auto allowed = with.policy->oldest_allowed(with.enterprise->grade, alert->level);
+  if (!allowed.has_value() || stage_at_most(allowed.value(), truck.stage.value()))
+    return std::nullopt;
+  return AlertBreach{alert, allowed.value()};
+}
+
+namespace {
+
 // A violation of the vehicle seen at the gate, with the record as evidence.
 Violation gate_violation(const std::string& rule, Severity severity, const GateEvent& e,
-                         const GateJudgement& with, const JudgedVehicle& j,
+                         const GateJudgement& with, const GateTruck& j,
                          const std::optional<double>& lon, const std::optional<double>& lat) {
   Violation x;
   x.rule = rule;
@@ -239,7 +249,7 @@ Violation gate_violation(const std::string& rule, Severity severity, const GateE
 
 // R14 of the vehicle through the gate during `alert`, its stage older than `allowed`.
 Violation r14(GateVehicleState& state, const GateEvent& e, const GateJudgement& with,
-              const JudgedVehicle& j, const PollutionAlert& alert, Stage allowed,
+              const GateTruck& j, const PollutionAlert& alert, Stage allowed,
               const std::string& key, const std::optional<double>& lon,
               const std::optional<double>& lat) {
   const SampleRef ref{gate_evidence_ref(e), -1};
@@ -271,7 +281,7 @@ std::vector<Violation> evaluate_gate_event(const Engine& engine, GateVehicleStat
   std::optional<double> lon, lat;
   for (const auto& g : with.enterprise->gates)
     if (g.id == e.gate) lon = g.lon_deg, lat = g.lat_deg;
-  const auto j = judged(e, with.vehicle);
+  const auto j = gate_truck(e, with.vehicle);
   const auto key = gate_vehicle_key(e, with.vehicle);
   const SampleRef ref{gate_evidence_ref(e), -1};
   const auto day = protocol::beijing_day_number(e.at_unix_s);
@@ -323,15 +333,9 @@ std::vector<Violation> evaluate_gate_event(const Engine& engine, GateVehicleStat
     out.push_back(std::move(x));
   }
 
-  // R14: through the gate during an alert, older than the enterprise's grade allows. Only heavy
-  // trucks are restricted (a registered vehicle of another category is not); new energy never is.
-  const auto* alert = with.alerts->in_force(with.enterprise->city, e.at_unix_s);
-  const bool heavy = !with.vehicle || with.vehicle->category == "N3";
-  if (alert && heavy && j.stage && !is_new_energy_fuel(j.fuel)) {
-    const auto allowed = with.policy->oldest_allowed(with.enterprise->grade, alert->level);
-    if (allowed.has_value() && !stage_at_most(allowed.value(), j.stage.value()))
-      out.push_back(r14(gate_state, e, with, j, *alert, allowed.value(), key, lon, lat));
-  }
+  // R14: through the gate during an alert, older than the enterprise's grade allows.
+  if (const auto breach = alert_breach(e, with, j))
+    out.push_back(r14(gate_state, e, with, j, *breach->alert, breach->allowed, key, lon, lat));
   return out;
 }
 

@@ -76,6 +76,27 @@ struct GateJudgement {
   const ZoneIndex* zones = nullptr;        // never null
 };
 
+// The truck of a record as the rules judge it: the registered vehicle's stage and fuel, or (not
+// registered, or registered without a stage) what its papers declare, then `suspect`.
+struct GateTruck {
+  std::optional<Stage> stage;
+  std::string fuel, source;  // source: registry, inferred, declared (empty: stage unknown)
+  bool suspect = false;
+  bool heavy = true;  // a registered N3, or an unregistered truck (its category is unknown)
+};
+[[nodiscard]] GateTruck gate_truck(const GateEvent& event, const VehicleRecord* vehicle);
+
+// The alert a record breaks, and the oldest stage it allowed: an alert in force in the
+// enterprise's city, a heavy truck of known stage, not new energy, older than the policy table
+// allows for the enterprise's grade at that level. nullopt when it breaks none (R14's condition).
+struct AlertBreach {
+  const PollutionAlert* alert = nullptr;
+  Stage allowed = Stage::CN5;
+};
+[[nodiscard]] std::optional<AlertBreach> alert_breach(const GateEvent& event,
+                                                      const GateJudgement& with,
+                                                      const GateTruck& truck);
+
 // A vehicle's memory across the gate records of one batch (gate_vehicle_key): R01 and R14 are one
 // per vehicle per day (and per enterprise for R14), keeping the day's first and last evidence.
 struct GateVehicleState {

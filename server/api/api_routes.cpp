@@ -1020,6 +1020,8 @@ const std::vector<Route>& routes() {
       {V::post, {"observations"}, {Role::operator_}, post_observations},
       {V::get, {"stats", "online"}, readers, online_rate},
       {V::get, {"stats", "violations"}, readers, violation_counts},
+      {V::get, {"stats", "enterprises"}, vehicle_readers, enterprise_statistics},
+      {V::get, {"stats", "enterprises", "{}"}, vehicle_readers, enterprise_monthly},
       {V::get, {"tokens"}, {Role::admin}, list_tokens},
       {V::post, {"tokens"}, {Role::admin}, create_token},
       {V::delete_, {"tokens", "{}"}, {Role::admin}, revoke_token},

@@ -6,6 +6,8 @@
 #include "evaluation/gate_store.hpp"
 #include "rules/enterprises.hpp"
 #include "rules/gate_events.hpp"
+#include "rules/gate_statistics.hpp"
+#include "protocol/beijing_time.hpp"
 #include "rules/pollution_alerts.hpp"
 #include "rules/records_json.hpp"
 #include "server/api/api_server.hpp"
@@ -238,6 +240,117 @@ ApiResponse end_alert(ApiContext& ctx, const ApiRequest& r) {
       break;
   }
   throw std::runtime_error(error);
+}
+
+// --- statistics ----------------------------------------------------------------------------------
+
+namespace {
+
+constexpr int max_statistics_months = 24;
+
+// One enterprise's tally over [from, to).
+rules::GateTally enterprise_tally(ApiContext& ctx, const rules::Enterprise& enterprise,
+                                  const evaluation::Catalogue& catalogue,
+                                  const rules::AlertCalendar& alerts, std::int64_t from,
+                                  std::int64_t to) {
+  std::vector<rules::GateEvent> records;
+  evaluation::GateEventStore(ctx.store).for_each(enterprise.id, from, to, [&](const auto& e) {
+    records.push_back(e);
+    return true;
+  });
+  const rules::GateJudgement with{nullptr, &enterprise, &alerts, &ctx.config.alert_policy,
+                                  catalogue.zones.get()};
+  const auto& registry = *catalogue.registry;
+  return rules::tally_gate_records(
+      records, with,
+      [&](const rules::GateEvent& e) {
+        return e.matched_vin.empty() ? nullptr : registry.find(e.matched_vin);
+      },
+      from, to);
+}
+
+std::pair<std::int64_t, std::int64_t> month_param(const ApiRequest& r, const char* name) {
+  const auto text = text_param(r, name, 7);
+  if (!text) bad_parameter(name, "required: a month YYYY-MM (Beijing)");
+  const auto range = rules::beijing_month(*text);
+  if (!range) bad_parameter(name, "a month YYYY-MM (Beijing)");
+  return *range;
+}
+
+json::object enterprise_summary(const rules::Enterprise& e) {
+  return {{"id", e.id},         {"name", e.name},   {"city", e.city},
+          {"industry", e.industry}, {"grade", e.grade}, {"bulk", e.bulk}};
+}
+
+}  // namespace
+
+ApiResponse enterprise_statistics(ApiContext& ctx, const ApiRequest& r) {
+  only_params(r, {"month", "city", "industry", "grade"});
+  const auto [from, to] = month_param(r, "month");
+  const auto city = text_param(r, "city", 64);
+  const auto industry = text_param(r, "industry", 64);
+  const auto grade = text_param(r, "grade", 64);
+  const auto catalogue = ctx.catalogue.snapshot();
+  const auto alerts = evaluation::AlertStore(ctx.store).calendar();
+  json::array enterprises;
+  std::map<std::string, std::pair<std::int64_t, rules::GateTally>> cities;
+  rules::GateTally province;
+  for (const auto& e : ctx.catalogue_store.enterprises()) {
+    if (!enterprise_visible(r.token, e) || (city && e.city != *city) ||
+        (industry && e.industry != *industry) || (grade && e.grade != *grade))
+      continue;
+    const auto tally = enterprise_tally(ctx, e, *catalogue, alerts, from, to);
+    auto row = enterprise_summary(e);
+    for (auto& [k, v] : tally.to_json()) row[k] = v;
+    enterprises.push_back(std::move(row));
+    auto& c = cities[e.city];
+    ++c.first;
+    c.second.add(tally);
+    province.add(tally);
+  }
+  json::array per_city;
+  for (const auto& [name, c] : cities) {
+    json::object row{{"city", name}, {"enterprises", c.first}};
+    for (auto& [k, v] : c.second.to_json()) row[k] = v;
+    per_city.push_back(std::move(row));
+  }
+  auto total = province.to_json();
+  total.erase("alert_days");  // days of different cities' alerts: not one calendar
+  const auto n = static_cast<std::int64_t>(enterprises.size());
+  return json_response(json::object{{"month", r.query.at("month")},
+                                    {"target", rules::clean_transport_target},
+                                    {"enterprises", std::move(enterprises)},
+                                    {"cities", std::move(per_city)},
+                                    {"total", std::move(total)}},
+                       n);
+}
+
+ApiResponse enterprise_monthly(ApiContext& ctx, const ApiRequest& r) {
+  only_params(r, {"from", "to"});
+  const auto& id = r.segments.at(4);
+  const auto e = ctx.catalogue_store.enterprise(id);
+  if (!e || !enterprise_visible(r.token, *e)) not_found("enterprise " + id);
+  auto first = month_param(r, "from").first;
+  const auto end = month_param(r, "to").second;
+  if (end <= first) bad_parameter("to", "before from");
+  const auto catalogue = ctx.catalogue.snapshot();
+  const auto alerts = evaluation::AlertStore(ctx.store).calendar();
+  json::array months;
+  while (first < end) {
+    if (months.size() == max_statistics_months) bad_parameter("to", "at most 24 months");
+    const auto month =
+        protocol::BeijingTime::from_unix_seconds(first).iso8601().value_or("").substr(0, 7);
+    const auto range = rules::beijing_month(month).value();
+    auto row = enterprise_tally(ctx, *e, *catalogue, alerts, range.first, range.second).to_json();
+    row["month"] = month;
+    months.push_back(std::move(row));
+    first = range.second;
+  }
+  const auto n = static_cast<std::int64_t>(months.size());
+  return json_response(json::object{{"enterprise", enterprise_summary(*e)},
+                                    {"target", rules::clean_transport_target},
+                                    {"months", std::move(months)}},
+                       n);
 }
 
 ApiResponse alert_policy(ApiContext& ctx, const ApiRequest& r) {

@@ -19,5 +19,10 @@ ApiResponse list_alerts(ApiContext& ctx, const ApiRequest& r);
 ApiResponse declare_alert(ApiContext& ctx, const ApiRequest& r);
 ApiResponse end_alert(ApiContext& ctx, const ApiRequest& r);
 ApiResponse alert_policy(ApiContext& ctx, const ApiRequest& r);
+// GET /stats/enterprises?month=YYYY-MM: the clean-transport share and alert compliance per
+// enterprise, city and in total (rules/gate_statistics.hpp).
+ApiResponse enterprise_statistics(ApiContext& ctx, const ApiRequest& r);
+// GET /stats/enterprises/{id}?from=YYYY-MM&to=YYYY-MM: one enterprise month by month (≤ 24).
+ApiResponse enterprise_monthly(ApiContext& ctx, const ApiRequest& r);
 
 }  // namespace lantian::server::api

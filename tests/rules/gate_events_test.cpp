@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "protocol/beijing_time.hpp"
+#include "rules/gate_statistics.hpp"
 
 namespace lantian::rules {
 namespace {
@@ -312,6 +313,38 @@ TEST_F(GateRulesTest, AGateSystemSilentForAWholeDayIsR15WhenItWasActive) {
   EXPECT_EQ(v[0].city, "安阳");
   EXPECT_EQ(v[0].measured.at("active_days"), 5);
   EXPECT_EQ(v[0].at_unix_s, beijing(2026, 3, 5, 18, 0));
+}
+
+}  // namespace
+}  // namespace lantian::rules
+
+namespace lantian::rules {
+namespace {
+
+TEST(GateStatistics, AMonthIsItsBeijingCalendarMonth) {
+  const auto december = beijing_month("2026-12").value();
+  EXPECT_EQ(december.first, protocol::BeijingTime::from_fields(2026, 12, 1, 0, 0, 0).to_unix_seconds());
+  EXPECT_EQ(december.second, protocol::BeijingTime::from_fields(2027, 1, 1, 0, 0, 0).to_unix_seconds());
+  EXPECT_EQ(beijing_month("2026-13"), std::nullopt);
+  EXPECT_EQ(beijing_month("2026-1"), std::nullopt);
+  EXPECT_EQ(beijing_month("26-12-1"), std::nullopt);
+}
+
+TEST(GateStatistics, CleanTransportIs国六OrNewEnergy) {
+  GateTruck truck;
+  truck.stage = Stage::CN6b;
+  truck.fuel = "diesel";
+  EXPECT_TRUE(is_clean_transport(truck));
+  EXPECT_EQ(stage_class(truck), "CN6b");
+  truck.stage = Stage::CN5;
+  EXPECT_FALSE(is_clean_transport(truck));
+  truck.fuel = "electric";
+  EXPECT_TRUE(is_clean_transport(truck));
+  EXPECT_EQ(stage_class(truck), "new_energy");
+  truck.fuel = "gas";
+  truck.stage.reset();
+  EXPECT_FALSE(is_clean_transport(truck));
+  EXPECT_EQ(stage_class(truck), "unknown");
 }
 
 }  // namespace

@@ -997,6 +997,61 @@ TEST_F(GateApiTest, GateRecordsDuringAnAlertRaiseExactlyTheirViolations) {
   EXPECT_EQ(client_->get("/api/v1/alerts/policy", police_).json().at("policy").at("B").at(
                 "orange").as_string(),
             "CN5");
+
+  // December's statistics: five bulk entries, one by a 国六 truck (20 %, short of 80 %); on the
+  // alert day (until it was lifted at noon) four entries, three against the policy.
+  const auto stats = client_->get("/api/v1/stats/enterprises?month=2026-12", police_);
+  ASSERT_EQ(stats.status, 200u) << stats.body;
+  const auto stats_json = stats.json();
+  EXPECT_EQ(stats_json.at("target").as_double(), 0.8);
+  const auto& rows = stats_json.at("enterprises").as_array();
+  ASSERT_EQ(rows.size(), 5u);
+  const auto& zz = rows.at(0).as_object();
+  EXPECT_EQ(zz.at("id").as_string(), park);
+  EXPECT_EQ(zz.at("grade").as_string(), "B");
+  EXPECT_EQ(zz.at("entries").as_int64(), 5);
+  EXPECT_EQ(zz.at("bulk_entries").as_int64(), 5);
+  EXPECT_EQ(zz.at("clean_bulk_entries").as_int64(), 1);
+  EXPECT_EQ(zz.at("clean_share").as_double(), 0.2);
+  EXPECT_FALSE(zz.at("meets_target").as_bool());
+  EXPECT_EQ(json::serialize(zz.at("bulk_entries_by_stage")), R"({"CN3":2,"CN4":2,"CN6a":1})");
+  EXPECT_EQ(json::serialize(zz.at("trucks_by_stage")), R"({"CN3":2,"CN4":1,"CN6a":1})");
+  EXPECT_EQ(json::serialize(zz.at("alert_days")), R"(["2026-12-10"])");
+  EXPECT_EQ(zz.at("entries_during_alerts").as_int64(), 4);
+  EXPECT_EQ(zz.at("entries_against_policy").as_int64(), 3);
+  EXPECT_EQ(zz.at("alert_compliance").as_double(), 0.25);
+  // An enterprise without records: nothing to divide.
+  EXPECT_TRUE(rows.at(1).at("clean_share").is_null());
+  EXPECT_TRUE(rows.at(1).at("meets_target").is_null());
+  const auto& cities = stats_json.at("cities").as_array();
+  ASSERT_EQ(cities.size(), 5u);
+  EXPECT_EQ(cities.at(4).at("city").as_string(), "郑州");
+  EXPECT_EQ(cities.at(4).at("bulk_entries").as_int64(), 5);
+  EXPECT_EQ(stats_json.at("total").at("clean_bulk_entries").as_int64(), 1);
+  // Within a jurisdiction, and month by month.
+  EXPECT_EQ(client_->get("/api/v1/stats/enterprises?month=2026-12", token(api::Role::police, {"洛阳"}))
+                .json()
+                .at("enterprises")
+                .as_array()
+                .size(),
+            1u);
+  const auto monthly = client_->get(
+      std::string("/api/v1/stats/enterprises/") + park + "?from=2026-11&to=2026-12", police_);
+  ASSERT_EQ(monthly.status, 200u) << monthly.body;
+  const auto monthly_json = monthly.json();
+  const auto& months = monthly_json.at("months").as_array();
+  ASSERT_EQ(months.size(), 2u);
+  EXPECT_EQ(months.at(0).at("month").as_string(), "2026-11");
+  EXPECT_EQ(months.at(0).at("entries").as_int64(), 0);
+  EXPECT_EQ(months.at(1).at("month").as_string(), "2026-12");
+  EXPECT_EQ(months.at(1).at("clean_bulk_entries").as_int64(), 1);
+  EXPECT_EQ(client_->get("/api/v1/stats/enterprises?month=2026-13", police_).status, 400u);
+  EXPECT_EQ(client_->get(std::string("/api/v1/stats/enterprises/") + park +
+                             "?from=2024-01&to=2026-12",
+                         police_)
+                .status,
+            400u);  // more than 24 months
+  EXPECT_EQ(client_->get("/api/v1/stats/enterprises?month=2026-12", gate).status, 403u);
 }
 
 }  // namespace
