@@ -25,17 +25,29 @@
     R10: '疑似篡改',
     R11: '终端离线或数据缺失',
     R12: '数据质量异常',
+    R13: '禁用区内未登记机械作业',
+    R14: '重污染预警期间违规放行车辆',
+    R15: '企业门禁系统数据中断',
+    R16: '申报排放阶段与登记不符',
+  };
+  const ALERT_LEVELS = { yellow: '黄色', orange: '橙色', red: '红色' };
+  const DETAILS = {
+    enterprise: '企业', gate: '门禁', direction: '方向', image_ref: '门禁照片', alert_id: '预警编号',
+    alert_level: '预警级别', grade: '绩效等级', oldest_allowed: '允许最老排放阶段',
+    declared_stage: '申报排放阶段', registry_stage: '登记排放阶段',
   };
   const STATUS = { open: '待审核', confirmed: '已确认', dismissed: '已驳回' };
   const SEVERITY = { high: '高', medium: '中', low: '低' };
-  const ROLES = { police: '执法人员', reviewer: '审核人员', operator: '运维人员', admin: '系统管理员' };
+  const ROLES = {
+    police: '执法人员', reviewer: '审核人员', operator: '运维人员', admin: '系统管理员', gate: '企业门禁系统',
+  };
   const ZONE_KINDS = {
     truck_restriction: '货车限行区',
     nrmm_ban: '非道路机械禁用区',
     exempt_corridor: '豁免通道',
   };
   const ZONE_COLORS = { truck_restriction: '#d9480f', nrmm_ban: '#7048e8', exempt_corridor: '#2b8a3e' };
-  const STAGE_SOURCES = { registry: '登记', inferred: '推断' };
+  const STAGE_SOURCES = { registry: '登记', inferred: '推断', declared: '随车清单申报' };
   const PLATE_COLORS = { yellow: '黄牌', blue: '蓝牌', green: '绿牌', white: '白牌', black: '黑牌' };
   const FUELS = { diesel: '柴油', gas: '燃气', lng: 'LNG', cng: 'CNG', gasoline: '汽油' };
   const MACHINES = {
@@ -330,6 +342,10 @@
     $('login-view').hidden = false;
     $('violations-table').tBodies[0].replaceChildren();
     $('violation-detail').hidden = true;
+    enterprises.loaded = false;
+    enterprises.selected = null;
+    $('enterprise-table').tBodies[0].replaceChildren();
+    $('enterprise-detail').hidden = true;
     $('vehicle-detail').hidden = true;
     $('vehicle-results').replaceChildren();
     clearMap();
@@ -357,6 +373,8 @@
 
     $('tab-violations').hidden = !canReadViolations();
     $('tab-vehicle').hidden = !canReadVehicles();
+    $('tab-enterprises').hidden = !canReadVehicles();  // enterprises, alerts, statistics
+    $('enterprise-r14-block').hidden = !canReadViolations();
     $('right-pane').hidden = !canReadVehicles();  // zones: police, reviewer, operator
     $('track-controls').hidden = !canReadViolations();  // tracks: police, reviewer
     if (!canReadVehicles()) {
@@ -379,6 +397,7 @@
   function switchView(view) {
     $('violations-view').hidden = view !== 'violations';
     $('vehicle-view').hidden = view !== 'vehicle';
+    $('enterprises-view').hidden = view !== 'enterprises';
     $('no-access').hidden = view !== 'none';
     for (const tab of document.querySelectorAll('#main-nav .tab'))
       tab.classList.toggle('active', tab.dataset.view === view);
@@ -690,6 +709,11 @@
     if (state.detail.zone && state.detail.zone.properties)
       field(list, '区域名称', state.detail.zone.properties.name);
     field(list, '位置', fmtCoord(v.lon, v.lat));
+    if (v.enterprise_id) field(list, '企业编号', v.enterprise_id, { class: 'mono', id: 'detail-enterprise' });
+    for (const [key, value] of Object.entries(v.details || {}))
+      field(list, DETAILS[key] || key,
+        key === 'alert_level' ? `${ALERT_LEVELS[value] || value}预警` : key === 'direction' ? (value === 'in' ? '进厂' : '出厂') : value,
+        { class: key === 'image_ref' ? 'mono' : '', dataset: { detail: key } });
     if (v.withdrawn)
       field(list, '已撤销', `${fmtMs(v.withdrawn.unix_ms)}：${dash(v.withdrawn.reason)}`);
     renderEvidence();
@@ -699,6 +723,7 @@
   function renderEvidence() {
     const { violation: v, frames = [], observations = [] } = state.detail;
     const box = $('evidence');
+    // Gate records are shown after the frames and observations (renderEvidence's end).
     box.replaceChildren();
     // The evidence references with their times, then the frames and observations they point to.
     const timeByRef = new Map((v.evidence || []).map((e) => [e.frame_key, e.time]));
@@ -738,7 +763,23 @@
           el('dd', { class: label === '地点' ? 'observation-site' : label === '图像' ? 'mono' : '', text: dash(value) }),
         ]))));
     }
-    const found = frames.length + observations.length;
+    const gates = state.detail.gate_records || [];
+    for (const g of gates) {
+      const rows = [
+        ['编号', `${g.enterprise}/${g.id}`], ['时间', fmtIso(g.time)], ['门禁', g.gate],
+        ['方向', g.direction === 'in' ? '进厂' : '出厂'], ['车牌', g.plate],
+        ['申报排放阶段', g.declared_stage], ['申报燃料', FUELS[g.declared_fuel] || g.declared_fuel],
+        ['货物', g.cargo ? `${g.cargo}${g.bulk ? '（大宗物料）' : ''}` : ''], ['门禁照片', g.image_ref],
+        ['匹配车辆', g.matched_vin || g.unmatched],
+      ];
+      box.append(el('div', { class: 'evidence-item evidence-gate', dataset: { testid: 'evidence-gate', id: g.id } },
+        el('h4', { text: '企业门禁记录' }),
+        el('dl', { class: 'fields' }, rows.map(([label, value]) => [
+          el('dt', { text: label }),
+          el('dd', { class: label === '门禁照片' ? 'mono gate-image' : '', text: dash(value) }),
+        ]))));
+    }
+    const found = frames.length + observations.length + gates.length;
     const distinct = new Set((v.evidence || []).map((e) => e.frame_key)).size;
     if (found < distinct)
       box.append(el('p', { class: 'error', text: `有 ${distinct - found} 项证据在存档中未找到。` }));
@@ -917,6 +958,146 @@
 
   // --- wiring ------------------------------------------------------------------------------------
 
+  // --- key freight enterprises -------------------------------------------------------------------
+
+  const enterprises = { loaded: false, rows: [], selected: null };
+  const percent = (x) => (x === null || x === undefined ? '—' : `${(x * 100).toFixed(1)}%`);
+  const beijingMonth = () => new Date(Date.now() + BEIJING_MS).toISOString().slice(0, 7);
+  // The month `n` months before "YYYY-MM".
+  function monthBefore(month, n) {
+    const [y, m] = month.split('-').map(Number);
+    const index = y * 12 + (m - 1) - n;
+    return `${Math.floor(index / 12)}-${String((index % 12) + 1).padStart(2, '0')}`;
+  }
+
+  async function loadEnterpriseStats() {
+    const month = $('stats-month').value || beijingMonth();
+    $('stats-month').value = month;
+    const table = $('enterprise-table');
+    table.dataset.state = 'loading';
+    const query = new URLSearchParams({ month });
+    const city = $('stats-city').value.trim();
+    if (city) query.set('city', city);
+    const [stats, alerts] = await Promise.all([
+      apiJson(`/api/v1/stats/enterprises?${query}`),
+      apiJson(`/api/v1/alerts?${new URLSearchParams({ from: `${month}-01`, to: `${monthBefore(month, -1)}-01` })}`),
+    ]);
+    enterprises.loaded = true;
+    enterprises.rows = stats.enterprises;
+    const total = stats.total;
+    $('stats-info').textContent = `${stats.enterprises.length} 家企业 · 大宗进厂 ${total.bulk_entries} 车次 · 清洁运输 ${percent(total.clean_share)}`;
+    table.tBodies[0].replaceChildren(...stats.enterprises.map((e) => el('tr', {
+      dataset: { id: e.id, testid: 'enterprise-row' },
+      class: enterprises.selected === e.id ? 'selected' : '',
+      tabindex: '0',
+      onclick: action(() => openEnterprise(e.id)),
+    },
+    el('td', { text: e.name }), el('td', { text: e.city }), el('td', { text: e.industry }),
+    el('td', { text: e.grade }), el('td', { text: e.bulk_entries }),
+    el('td', { class: 'share', text: percent(e.clean_share) }),
+    el('td', {
+      class: e.meets_target === null ? '' : e.meets_target ? 'share-ok' : 'share-low',
+      text: e.meets_target === null ? '—' : e.meets_target ? '达标' : '未达标',
+    }),
+    el('td', { text: percent(e.alert_compliance) }))));
+    renderAlertCalendar(month, alerts.items.filter((a) => !city || a.city === city));
+    table.dataset.state = 'ready';
+  }
+
+  // The month's days in weeks (Monday first), each with the alerts in force on it.
+  function renderAlertCalendar(month, alerts) {
+    const box = $('alert-calendar');
+    const [y, m] = month.split('-').map(Number);
+    const days = new Date(Date.UTC(y, m, 0)).getUTCDate();
+    const lead = (new Date(Date.UTC(y, m - 1, 1)).getUTCDay() + 6) % 7;
+    const cells = ['一', '二', '三', '四', '五', '六', '日'].map((d) => el('div', { class: 'weekday', text: d }));
+    for (let i = 0; i < lead; i += 1) cells.push(el('div'));
+    for (let d = 1; d <= days; d += 1) {
+      const date = `${month}-${String(d).padStart(2, '0')}`;
+      const start = Date.parse(`${date}T00:00:00+08:00`) / 1000;
+      const inForce = alerts.filter((a) => {
+        const end = a.ended_unix_s !== null && a.ended_unix_s < a.to_unix_s ? a.ended_unix_s : a.to_unix_s;
+        return a.from_unix_s < start + 86400 && end > start;
+      });
+      cells.push(el('div', { class: 'day', dataset: { date, alerts: inForce.length } },
+        el('span', { class: 'date', text: d }),
+        inForce.map((a) => el('span', {
+          class: `alert alert-${a.level}`, title: a.note || a.id,
+          text: `${a.city} ${ALERT_LEVELS[a.level] || a.level}`,
+        }))));
+    }
+    box.replaceChildren(...cells);
+  }
+
+  async function openEnterprise(id) {
+    enterprises.selected = id;
+    const month = $('stats-month').value || beijingMonth();
+    const section = $('enterprise-detail');
+    section.dataset.state = 'loading';
+    const monthly = await apiJson(`/api/v1/stats/enterprises/${encodeURIComponent(id)}?${new URLSearchParams({
+      from: monthBefore(month, 11), to: month })}`);
+    const e = monthly.enterprise;
+    $('enterprise-title').textContent = e.name;
+    const list = $('enterprise-fields');
+    list.replaceChildren();
+    field(list, '编号', e.id, { class: 'mono' });
+    field(list, '城市', e.city);
+    field(list, '行业', e.industry);
+    field(list, '绩效等级', e.grade);
+    const current = monthly.months[monthly.months.length - 1];
+    field(list, '本月进厂', `${current.entries} 车次（大宗物料 ${current.bulk_entries}）`);
+    field(list, '各排放阶段车辆', Object.entries(current.trucks_by_stage).map(([k, n]) => `${k === 'new_energy' ? '新能源' : k === 'unknown' ? '未知' : k}：${n}`).join('，') || '—',
+      { id: 'enterprise-stages' });
+    drawShareChart(monthly.months, monthly.target);
+    const body = $('enterprise-r14').tBodies[0];
+    body.replaceChildren();
+    if (canReadViolations()) {
+      const r14 = await apiJson(`/api/v1/violations?${new URLSearchParams({ enterprise: id, rule: 'R14', limit: '100' })}`);
+      body.append(...r14.items.map((v) => el('tr', {
+        dataset: { id: v.id, testid: 'r14-row' }, tabindex: '0', onclick: action(() => openViolation(v.id)),
+      },
+      el('td', { text: fmtIso(v.time) }), el('td', { text: dash(v.plate) }), el('td', { text: dash(v.stage) }),
+      el('td', { text: dash((v.details || {}).oldest_allowed) }),
+      el('td', { text: `${ALERT_LEVELS[(v.details || {}).alert_level] || '—'}` }),
+      el('td', { class: 'mono gate-image', text: dash((v.details || {}).image_ref) }))));
+      if (!r14.items.length) body.append(el('tr', {}, el('td', { colspan: '6', class: 'hint', text: '没有记录。' })));
+    }
+    for (const row of $('enterprise-table').tBodies[0].rows) row.classList.toggle('selected', row.dataset.id === id);
+    section.hidden = false;
+    section.dataset.state = 'ready';
+  }
+
+  // Bars of each month's clean-transport share with the target line, drawn as SVG in the page.
+  function drawShareChart(months, target) {
+    const NS = 'http://www.w3.org/2000/svg';
+    const svg = (tag, attrs, text) => {
+      const node = document.createElementNS(NS, tag);
+      for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+      if (text !== undefined) node.textContent = String(text);
+      return node;
+    };
+    const width = 600, height = 180, left = 34, bottom = 24, top = 10;
+    const plotH = height - bottom - top;
+    const step = (width - left) / months.length;
+    const root = svg('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': '清洁运输比例月度图' });
+    for (const y of [0, 0.5, 1])
+      root.append(svg('text', { x: 2, y: top + plotH * (1 - y) + 3 }, `${y * 100}%`));
+    months.forEach((m, i) => {
+      const share = m.clean_share;
+      const h = share === null ? 0 : plotH * share;
+      const bar = svg('rect', {
+        class: `bar${m.meets_target ? ' met' : ''}`, x: left + i * step + step * 0.15, y: top + plotH - h,
+        width: step * 0.7, height: h, 'data-month': m.month, 'data-share': share === null ? '' : share,
+      });
+      bar.append(svg('title', {}, `${m.month}：${percent(share)}（大宗 ${m.bulk_entries} 车次）`));
+      root.append(bar);
+      root.append(svg('text', { x: left + i * step + step * 0.1, y: height - 8 }, m.month.slice(2)));
+    });
+    const ty = top + plotH * (1 - target);
+    root.append(svg('line', { class: 'target', x1: left, x2: width, y1: ty, y2: ty }));
+    $('enterprise-chart').replaceChildren(root);
+  }
+
   function fillSelects() {
     const rule = $('filter-rule');
     for (const [code, name] of Object.entries(RULES)) rule.append(el('option', { value: code, text: `${code} ${name}` }));
@@ -933,6 +1114,15 @@
     $('error-close').addEventListener('click', hideError);
     $('tab-violations').addEventListener('click', () => switchView('violations'));
     $('tab-vehicle').addEventListener('click', () => switchView('vehicle'));
+    $('tab-enterprises').addEventListener('click', action(async () => {
+      switchView('enterprises');
+      if (!enterprises.loaded) await loadEnterpriseStats();
+    }));
+    $('enterprise-filters').addEventListener('submit', action(loadEnterpriseStats));
+    $('enterprise-close').addEventListener('click', () => {
+      $('enterprise-detail').hidden = true;
+      enterprises.selected = null;
+    });
     $('filters').addEventListener('submit', action(search));
     $('filter-limit').addEventListener('change', action(search));
     $('reset-button').addEventListener('click', action(async () => { resetFilters(); await search(); }));

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Browser test of the web console compiled into lantiand: a throw-away archive with the sample
-# registry and zones and tests/browser/observations.jsonl, a reviewer token, the server on free
+# registry, zones and enterprises, tests/browser/observations.jsonl, an orange alert in 焦作 and
+# tests/browser/gate-events.jsonl, a reviewer token, the server on free
 # local ports, then console_test.mjs in Debian's Chromium (/usr/bin/chromium, or $CHROMIUM).
 #
 #   tests/browser/run.sh BIN_DIR OUT_DIR      # writes OUT_DIR/console.png; exits with the test's status
@@ -37,6 +38,9 @@ echo "== preparing an archive in $data"
 "$lantiand" import-registry --data-dir "$data" "$root/samples/registry-sample.csv"
 "$lantiand" import-zones --data-dir "$data" "$root/samples/zones-henan-sample.geojson"
 "$lantiand" import-observations --data-dir "$data" "$here/observations.jsonl"
+"$lantiand" import-enterprises --data-dir "$data" "$root/samples/enterprises-henan-sample.csv"
+"$lantiand" alert --data-dir "$data" --city 焦作 --level orange --from 2026-12-10 --to 2026-12-12 --note "焦环〔2026〕30号"
+"$lantiand" import-gate-events --data-dir "$data" "$here/gate-events.jsonl"
 token=$("$lantiand" token create --data-dir "$data" --role reviewer --label "browser test")
 
 echo "== starting lantiand"
