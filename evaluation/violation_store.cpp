@@ -144,6 +144,20 @@ std::optional<json::object> parse_object(const std::string& text_value) {
 // detection time and evidence from observations stay. nullopt when nothing changed.
 std::optional<json::object> merged(json::object old, const rules::Violation& v) {
   auto fresh = rules::to_json(v, 0);
+  // External evidence (gate records, observations) comes in batches, each evaluated on its own: a
+  // later batch's R01 of the same day knows only its own records. It adds its evidence but does not
+  // move the violation's opening (time, position, first evidence) later.
+  const bool external_only =
+      std::all_of(v.evidence.begin(), v.evidence.end(),
+                  [](const rules::SampleRef& r) { return rules::is_external_evidence(r.frame_key); });
+  if (external_only && integer(old, "unix_s") < v.at_unix_s && old.contains("evidence")) {
+    json::array evidence = old["evidence"].is_array() ? old["evidence"].as_array() : json::array();
+    for (const auto& e : fresh["evidence"].as_array())
+      if (std::find(evidence.begin(), evidence.end(), e) == evidence.end()) evidence.push_back(e);
+    for (const char* field : {"time", "unix_s", "raised_unix_s", "lon", "lat", "evidence"})
+      if (const auto* was = old.if_contains(field)) fresh[field] = *was;
+    fresh["evidence"] = std::move(evidence);
+  }
   auto& evidence = fresh["evidence"].as_array();
   if (const auto* before = old.if_contains("evidence"); before && before->is_array())
     for (const auto& e : before->as_array())

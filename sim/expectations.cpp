@@ -85,6 +85,8 @@ void write_expected(const std::vector<ExpectedViolation>& violations, std::ostre
   for (const auto& v : violations) {
     boost::json::object line{{"rule", v.rule}, {"vin", v.vin}};
     if (!v.zone.empty()) line["zone"] = v.zone;
+    if (!v.plate.empty()) line["plate"] = v.plate;
+    if (!v.enterprise.empty()) line["enterprise"] = v.enterprise;
     line["at"] = protocol::BeijingTime::from_unix_seconds(v.at_unix_s).iso8601().value_or("");
     line["at_unix_s"] = v.at_unix_s;
     out << boost::json::serialize(line) << '\n';

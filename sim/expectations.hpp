@@ -26,6 +26,9 @@ namespace lantian::sim {
 struct ExpectedViolation {
   std::string rule, vin, zone;   // zone: R02/R03/R13 only
   std::int64_t at_unix_s = 0;    // the time of the evidence that opens it
+  // Gate rules: a truck that is not registered is known by its plate (vin empty); R15 is about an
+  // enterprise (vin and plate empty).
+  std::string plate, enterprise;
   auto operator<=>(const ExpectedViolation&) const = default;
 };
 
@@ -51,8 +54,9 @@ class Expectations {
   std::vector<ExpectedViolation> out_;
 };
 
-// One JSON object per line: {"rule","vin","zone"?,"at","at_unix_s"} — at: the time of the
-// evidence that opens the violation (ISO 8601, Beijing time), as the stored violation's `time`.
+// One JSON object per line: {"rule","vin","zone"?,"plate"?,"enterprise"?,"at","at_unix_s"} — at:
+// the time of the evidence that opens the violation (ISO 8601, Beijing time), as the stored
+// violation's `time`.
 void write_expected(const std::vector<ExpectedViolation>& violations, std::ostream& out);
 
 }  // namespace lantian::sim

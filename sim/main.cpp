@@ -36,6 +36,10 @@
 #include "rules/registry.hpp"
 #include "sim/expectations.hpp"
 #include "sim/fleet.hpp"
+#include "sim/gate_systems.hpp"
+#include "protocol/beijing_time.hpp"
+#include "rules/enterprises.hpp"
+#include "rules/pollution_alerts.hpp"
 #include "sim/load_stats.hpp"
 #include "sim/run_checks.hpp"
 #include "sim/terminal.hpp"
@@ -194,6 +198,59 @@ void print_report(const boost::json::object& r) {
   }
 }
 
+// The gate records of --enterprises over the --gate-days before the run, with the --alert and
+// --alert-policy they are judged by. nullopt with `problems` filled when an option is wrong.
+std::optional<GatePlan> plan_gates(const po::variables_map& vm, const std::vector<VehicleSpec>& fleet,
+                                   const rules::ZoneIndex* zones, std::int64_t start_unix_s,
+                                   std::int64_t phase_out_unix_s, std::int64_t now_unix_s,
+                                   std::uint64_t seed, std::vector<std::string>& problems) {
+  std::ifstream in(vm["enterprises"].as<std::string>());
+  if (!in) {
+    problems.push_back("cannot read --enterprises " + vm["enterprises"].as<std::string>());
+    return std::nullopt;
+  }
+  const auto imported = rules::import_enterprises_csv(in);
+  for (const auto& r : imported.rejected)
+    problems.push_back("--enterprises line " + std::to_string(r.line) + ": " + r.reason);
+  rules::AlertPolicy policy;
+  if (vm.count("alert-policy"))
+    for (const auto& entry : vm["alert-policy"].as<std::vector<std::string>>())
+      if (auto problem = policy.set(entry); !problem.empty())
+        problems.push_back("--alert-policy: " + problem);
+  std::vector<rules::PollutionAlert> alerts;
+  if (vm.count("alert"))
+    for (const auto& text : vm["alert"].as<std::vector<std::string>>()) {
+      std::vector<std::string> parts;
+      std::stringstream fields(text);
+      for (std::string part; std::getline(fields, part, ':');) parts.push_back(part);
+      std::vector<std::string> reasons;
+      std::optional<rules::PollutionAlert> alert;
+      if (parts.size() == 4)
+        alert = rules::alert_from_request(
+            boost::json::object{{"city", parts[0]}, {"level", parts[1]}, {"from", parts[2]},
+                                {"to", parts[3]}},
+            reasons);
+      else
+        reasons.push_back("expected CITY:LEVEL:FROM:TO (dates)");
+      if (alert)
+        alerts.push_back(*alert);
+      else
+        for (const auto& r : reasons) problems.push_back("--alert " + text + ": " + r);
+    }
+  const int days = vm["gate-days"].as<int>();
+  if (days < 1 || days > 366) problems.push_back("--gate-days must be 1 to 366");
+  if (!problems.empty()) return std::nullopt;
+  GatePlanOptions options;
+  const auto start_day = protocol::beijing_day_number(start_unix_s);
+  options.first_day_unix_s = (start_day - days) * 86400 - protocol::beijing_utc_offset_seconds;
+  options.days = days;
+  options.seed = seed;
+  options.phase_out_unix_s = phase_out_unix_s;
+  options.now_unix_s = now_unix_s;
+  return plan_gate_records(fleet, imported.enterprises, rules::AlertCalendar(std::move(alerts)),
+                           policy, zones, options);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -232,6 +289,11 @@ int main(int argc, char** argv) {
     ("window", po::value<std::size_t>()->default_value(0), "as fast as replies allow, with this many unanswered reports per terminal")
     ("start", po::value<std::string>(), "collection time of the first samples (default: now in real time, 24 h ago with --rate/--window)")
     ("phase-out", po::value<std::string>()->default_value("2026-01-01"), "R01's phase-out date, for --expected-out")
+    ("enterprises", po::value<std::string>(), "key freight enterprises (the lantiand import-enterprises CSV): their gate systems record the fleet's trucks and unregistered ones on the --gate-days before --start")
+    ("gate-out", po::value<std::string>(), "write those gate records here (JSON Lines, for lantiand import-gate-events); their violations go to --expected-out")
+    ("gate-days", po::value<int>()->default_value(7), "days of gate records before --start")
+    ("alert", po::value<std::vector<std::string>>()->composing(), "a heavy-pollution alert the gates see: CITY:LEVEL:FROM:TO (安阳:orange:2026-11-14:2026-11-16), repeatable; declare the same with lantiand alert")
+    ("alert-policy", po::value<std::vector<std::string>>()->composing(), "GRADE:LEVEL=STAGE, as lantiand's --alert-policy")
     ("processes", po::value<std::size_t>()->default_value(0), "worker processes (0: one per 15,000 terminals)")
     ("source-addresses", po::value<std::size_t>()->default_value(0), "bind terminals round robin to 127.0.0.1 … 127.0.0.N (0: let the kernel choose)")
     ("tls-ca", po::value<std::string>(), "verify the server against this CA (default: no verification)")
@@ -318,8 +380,41 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  const bool paced = vm["rate"].as<double>() > 0 || vm["window"].as<std::size_t>() > 0;
+  std::int64_t start_unix_s = paced ? now_s - 86400 : now_s - 10;
+  if (vm.count("start")) {
+    if (auto t = common::parse_time(vm["start"].as<std::string>()))
+      start_unix_s = *t;
+    else
+      problems.push_back("--start must be a time (2026-11-20T10:00:00+08:00 or Unix seconds)");
+  }
+  const auto phase_out = common::parse_time(vm["phase-out"].as<std::string>());
+  if (!phase_out) problems.push_back("--phase-out must be a date");
+  std::optional<GatePlan> gates;
+  if (vm.count("enterprises") && problems.empty()) {
+    gates = plan_gates(vm, *fleet, zones.get(), start_unix_s, *phase_out, now_s, scenario->seed,
+                       problems);
+    if (gates && vm.count("gate-out")) {
+      std::ofstream out(vm["gate-out"].as<std::string>());
+      write_gate_records(*gates, out);
+      if (!out) problems.push_back("cannot write --gate-out");
+    }
+  }
+  if (!problems.empty()) {
+    for (const auto& p : problems) std::cerr << "lantian-sim: " << p << '\n';
+    return 2;
+  }
   if (vm.count("plan-only")) {
-    std::cout << "planned " << fleet->size() << " vehicles\n";
+    if (gates && vm.count("expected-out")) {
+      std::ofstream out(vm["expected-out"].as<std::string>());
+      write_expected(gates->expected, out);
+    }
+    std::cout << "planned " << fleet->size() << " vehicles"
+              << (gates ? ", " + std::to_string(gates->records.size()) + " gate records" : "")
+              << '\n';
     return 0;
   }
 
@@ -347,19 +442,7 @@ int main(int argc, char** argv) {
   if (options.rate < 0) problems.push_back("--rate must not be negative");
   for (std::size_t i = 1; i <= vm["source-addresses"].as<std::size_t>(); ++i)
     options.source_addresses.push_back("127.0.0." + std::to_string(i));
-  const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
-  const bool paced = options.rate > 0 || options.window > 0;
-  options.start_unix_s = paced ? now_s - 86400 : now_s - 10;
-  if (vm.count("start")) {
-    if (auto t = common::parse_time(vm["start"].as<std::string>()))
-      options.start_unix_s = *t;
-    else
-      problems.push_back("--start must be a time (2026-11-20T10:00:00+08:00 or Unix seconds)");
-  }
-  const auto phase_out = common::parse_time(vm["phase-out"].as<std::string>());
-  if (!phase_out) problems.push_back("--phase-out must be a date");
+  options.start_unix_s = start_unix_s;
   std::size_t workers = vm["processes"].as<std::size_t>();
   if (workers == 0) workers = (fleet->size() + terminals_per_process - 1) / terminals_per_process;
   workers = std::clamp<std::size_t>(workers, 1, std::max<std::size_t>(1, fleet->size()));
@@ -411,6 +494,10 @@ int main(int argc, char** argv) {
       *path = vm[name].as<std::string>();
       std::ofstream truncate(*path, std::ios::trunc);
     }
+  if (gates && !files.expected.empty()) {  // the terminals' own are appended at the end
+    std::ofstream out(files.expected, std::ios::app);
+    write_expected(gates->expected, out);
+  }
 
   options.run_start_us = steady_us();
   const auto started = std::chrono::steady_clock::now();

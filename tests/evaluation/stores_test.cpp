@@ -498,3 +498,37 @@ TEST(ViolationStore, AReviewedViolationIsFlaggedForReReviewNotWithdrawn) {
 
 }  // namespace
 }  // namespace lantian::evaluation
+
+namespace lantian::evaluation {
+namespace {
+
+// Gate records of one day sent in two batches: the second batch's R01 (evaluated on its own,
+// opening at its own first record) adds its evidence but keeps the day's opening.
+TEST(ViolationStore, ALaterBatchOfExternalEvidenceDoesNotMoveTheOpening) {
+  TempStore store;
+  ViolationStore violations(*store);
+  auto first = violation("R01", new_year_2026 + 8 * 3600);
+  first.id = "R01|" + vin + "|2026-01-01";
+  first.evidence = {{"gate:E1/1", -1}};
+  first.lon = 113.4, first.lat = 35.2;
+  ASSERT_TRUE(violations.record({{first.id, first}}, {}).error.empty());
+  auto later = first;
+  later.at_unix_s = later.raised_at_unix_s = new_year_2026 + 10 * 3600;
+  later.evidence = {{"gate:E1/2", -1}};
+  later.evidence_times = {later.at_unix_s};
+  ASSERT_TRUE(violations.record({{later.id, later}}, {}).error.empty());
+  const auto stored = violations.get(first.id).value();
+  EXPECT_EQ(stored.at("unix_s").as_int64(), new_year_2026 + 8 * 3600);
+  ASSERT_EQ(stored.at("evidence").as_array().size(), 2u);
+  EXPECT_EQ(stored.at("evidence").at(0).at("frame_key").as_string(), "gate:E1/1");
+  EXPECT_EQ(stored.at("evidence").at(1).at("frame_key").as_string(), "gate:E1/2");
+  // A terminal's frames re-evaluated still decide (their state spans every batch).
+  auto framed = first;
+  framed.at_unix_s = framed.raised_at_unix_s = new_year_2026 + 9 * 3600;
+  framed.evidence = {{"00ff", 0}};
+  ASSERT_TRUE(violations.record({{framed.id, framed}}, {}).error.empty());
+  EXPECT_EQ(violations.get(first.id)->at("unix_s").as_int64(), new_year_2026 + 9 * 3600);
+}
+
+}  // namespace
+}  // namespace lantian::evaluation

@@ -1,7 +1,8 @@
 #!/bin/bash
 # lantian-sim against a real lantiand, as an operator runs them (docs/simulator.md):
-#   1. plan the CI scenario, import its registry, the sample zones and city outlines, start
-#      lantiand (TLS);
+#   1. plan the CI scenario with a week of gate records at the sample enterprises (an orange alert
+#      in 焦作, a yellow one in 郑州), import its registry, the sample zones, city outlines,
+#      enterprises, alerts and gate records, start lantiand (TLS);
 #      run 300 terminals in 2 processes over 4 source addresses, with coverage gaps and a
 #      reconnect storm; every report is answered, every answered report is in `lantiand export`,
 #      and the stored violations are exactly the ones the scenario predicted;
@@ -40,15 +41,21 @@ json_field() { grep -o "\"$1\":[0-9]*" "$2" | head -1 | cut -d: -f2; }
 
 # --- 1. the scenario -------------------------------------------------------------------------
 cd "$work"
+gate_options=(--start 2026-11-20T10:00:00+08:00 --enterprises "$samples/enterprises-henan-sample.csv"
+  --alert 焦作:orange:2026-11-16:2026-11-18 --alert 郑州:yellow:2026-11-15:2026-11-16)
 "$bin/lantian-sim" --scenario "$scenario" --zones "$samples/zones-henan-sample.geojson" \
-  --registry-out fleet.csv --plan-only
+  --registry-out fleet.csv --plan-only "${gate_options[@]}" --gate-out gates.jsonl
 "$bin/lantiand" import-registry --data-dir data fleet.csv
 "$bin/lantiand" import-zones --data-dir data "$samples/zones-henan-sample.geojson"
 "$bin/lantiand" import-areas --data-dir data "$samples/areas-henan-sample.geojson"
+"$bin/lantiand" import-enterprises --data-dir data "$samples/enterprises-henan-sample.csv"
+"$bin/lantiand" alert --data-dir data --city 焦作 --level orange --from 2026-11-16 --to 2026-11-18
+"$bin/lantiand" alert --data-dir data --city 郑州 --level yellow --from 2026-11-15 --to 2026-11-16
+"$bin/lantiand" import-gate-events --data-dir data gates.jsonl
 start_server data
 "$bin/lantian-sim" --connect "tls://127.0.0.1:$port" --scenario "$scenario" \
   --zones "$samples/zones-henan-sample.geojson" --gb17691-replies --window 2 --duration 12 \
-  --start 2026-11-20T10:00:00+08:00 --processes 2 --source-addresses 4 \
+  "${gate_options[@]}" --processes 2 --source-addresses 4 \
   --storm-at 6 --storm-steady 30 --reply-timeout 20 --progress 0 \
   --acked-out acked.txt --expected-out expected.jsonl --json-out report.json
 sent=$(json_field frames_sent report.json)
@@ -64,13 +71,16 @@ resumed=$(json_field tls_resumed report.json)
 [ "$(wc -l < acked.txt)" = "$acked" ] || fail "ack log has $(wc -l < acked.txt) lines, $acked acked"
 [ "$dropped" = 270 ] && [ "$back" = 270 ] || fail "storm: dropped $dropped, back $back (270 expected)"
 [ "$resumed" -ge 200 ] || fail "only $resumed TLS sessions resumed after the storm"
-for rule in R01 R02 R03 R04 R13; do
+for rule in R01 R02 R03 R04 R13 R14 R15; do
   n=$(grep -c "\"rule\":\"$rule\"" expected.jsonl || true)
   [ "$n" -ge 3 ] || fail "the scenario predicted $n $rule violations: $(cat expected.jsonl)"
 done
+# Gate evidence: R01 of unregistered 国三 trucks by plate, R14 against 焦作's orange alert.
+[ "$(grep '"rule":"R01"' expected.jsonl | grep -c '"plate":')" -ge 3 ] ||
+  fail "no R01 predicted for unregistered trucks at the gates"
 light=$(grep -c "^LGWEF4A5" fleet.csv || true)  # the 国三 N1 light trucks: R01 too
-[ "$(grep '"rule":"R01"' expected.jsonl | grep -c '"vin":"LGWEF4A5')" = "$light" ] ||
-  fail "not every 国三 light truck is predicted an R01"
+[ "$(grep '"rule":"R01"' expected.jsonl | grep '"at":"2026-11-20' | grep -c '"vin":"LGWEF4A5')" = "$light" ] ||
+  fail "not every 国三 light truck is predicted an R01 on the day it drives"
 # A graceful stop: every stored frame is evaluated before lantiand exits (its rule worker drains).
 kill -TERM "$server_pid"
 wait "$server_pid" || fail "lantiand did not stop cleanly: $(tail -5 "$work/server.log")"

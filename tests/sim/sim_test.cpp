@@ -24,6 +24,7 @@
 #include "rules/registry.hpp"
 #include "sim/expectations.hpp"
 #include "sim/fleet.hpp"
+#include "sim/gate_systems.hpp"
 #include "sim/load_stats.hpp"
 #include "sim/run_checks.hpp"
 #include "sim/terminal.hpp"
@@ -563,6 +564,88 @@ TEST(Terminal, AWriteTheServerNeverTakesEndsAtTheReplyTimeout) {
   EXPECT_EQ(counters.connects.load(), 1u);
   EXPECT_EQ(counters.frames_acked.load(), 0u);
   EXPECT_GT(counters.frames_unanswered.load(), 1000u);  // far more than the buffers took
+}
+
+}  // namespace
+}  // namespace lantian::sim
+
+namespace lantian::sim {
+namespace {
+
+// One 国三 truck and one 国四 truck of the fleet at a grade-A steel works every day for two days,
+// with an orange alert on the second: R01 each day for the 国三 one, R14 on the alert day for both;
+// nothing for records before the phase-out; R15 once the works have been silent a whole day.
+TEST(GateSystems, PlannedRecordsAndTheirViolations) {
+  VehicleSpec cn3, cn4;
+  cn3.vin = "LZZ5CLSB1EA100039";
+  cn3.role = Role::guo3_truck;
+  cn3.plate = "豫H00001";
+  cn3.plate_color = "yellow";
+  cn3.stage = "CN3";
+  cn3.category = "N3";
+  cn4 = cn3;
+  cn4.vin = "LZZ5CLSB1EA100040";
+  cn4.role = Role::banned_zone_truck;
+  cn4.plate = "豫H00002";
+  cn4.stage = "CN4";
+  rules::Enterprise works;
+  works.id = "91410800MA45SAMP2Y";
+  works.city = "焦作";
+  works.grade = "A";
+  works.bulk = true;
+  works.gates = {{"main", 113.4472, 35.2291}};
+  auto midnight = [](int day) {
+    return protocol::BeijingTime::from_fields(2026, 11, day, 0, 0, 0).to_unix_seconds().value();
+  };
+  rules::PollutionAlert orange;
+  orange.city = "焦作";
+  orange.level = rules::AlertLevel::orange;
+  orange.from_unix_s = midnight(17);
+  orange.to_unix_s = midnight(18);
+  GatePlanOptions o;
+  o.first_day_unix_s = midnight(16);
+  o.days = 2;
+  o.seed = 7;
+  o.visit_probability = 1;
+  o.unregistered_per_day = 0;
+  o.phase_out_unix_s = midnight(1);
+  o.now_unix_s = midnight(18) + 3600;  // the day after: not yet a whole day without records
+  const auto plan = plan_gate_records({cn3, cn4}, {works}, rules::AlertCalendar({orange}),
+                                      rules::AlertPolicy(), nullptr, o);
+  ASSERT_EQ(plan.records.size(), 8u);  // in and out, two trucks, two days
+  for (std::size_t i = 1; i < plan.records.size(); ++i)
+    EXPECT_LE(plan.records[i - 1].at_unix_s, plan.records[i].at_unix_s);
+  std::vector<std::string> rules_raised;
+  for (const auto& x : plan.expected)
+    rules_raised.push_back(x.rule + " " + x.vin + " " +
+                           protocol::BeijingTime::from_unix_seconds(x.at_unix_s)
+                               .iso8601()
+                               .value_or("")
+                               .substr(0, 10));
+  EXPECT_EQ(rules_raised, (std::vector<std::string>{"R01 LZZ5CLSB1EA100039 2026-11-16",
+                                                    "R01 LZZ5CLSB1EA100039 2026-11-17",
+                                                    "R14 LZZ5CLSB1EA100039 2026-11-17",
+                                                    "R14 LZZ5CLSB1EA100040 2026-11-17"}));
+  // Each one opens at the truck's entry that day.
+  for (const auto& x : plan.expected) {
+    const auto entry = std::find_if(plan.records.begin(), plan.records.end(), [&](const auto& r) {
+      return r.at_unix_s == x.at_unix_s;
+    });
+    ASSERT_NE(entry, plan.records.end());
+    EXPECT_NE(entry->json.find(R"("direction":"in")"), std::string::npos) << entry->json;
+  }
+  o.now_unix_s = midnight(19) + 60;  // a whole day since: R15 — but only 2 active days of 3
+  EXPECT_EQ(plan_gate_records({cn3, cn4}, {works}, rules::AlertCalendar({orange}),
+                              rules::AlertPolicy(), nullptr, o)
+                .expected.size(),
+            4u);
+  o.days = 3;
+  o.first_day_unix_s = midnight(15);
+  const auto three = plan_gate_records({cn3, cn4}, {works}, rules::AlertCalendar({orange}),
+                                       rules::AlertPolicy(), nullptr, o);
+  ASSERT_EQ(three.expected.back().rule, "R15");
+  EXPECT_EQ(three.expected.back().enterprise, "91410800MA45SAMP2Y");
+  EXPECT_EQ(three.expected.back().at_unix_s, three.records.back().at_unix_s);
 }
 
 }  // namespace
