@@ -145,17 +145,20 @@ std::optional<json::object> parse_object(const std::string& text_value) {
 std::optional<json::object> merged(json::object old, const rules::Violation& v) {
   auto fresh = rules::to_json(v, 0);
   // External evidence (gate records, observations) comes in batches, each evaluated on its own: a
-  // later batch's R01 of the same day knows only its own records. It adds its evidence but does not
-  // move the violation's opening (time, position, first evidence) later.
+  // batch's R01 of a day knows only its own records. It adds its evidence to what is stored (a
+  // terminal's frames included: they stay evidence, and held) and moves the opening (time,
+  // position) only to an earlier one.
   const bool external_only =
       std::all_of(v.evidence.begin(), v.evidence.end(),
                   [](const rules::SampleRef& r) { return rules::is_external_evidence(r.frame_key); });
-  if (external_only && integer(old, "unix_s") < v.at_unix_s && old.contains("evidence")) {
-    json::array evidence = old["evidence"].is_array() ? old["evidence"].as_array() : json::array();
-    for (const auto& e : fresh["evidence"].as_array())
+  if (external_only && old.contains("evidence") && old["evidence"].is_array()) {
+    const bool earlier = v.at_unix_s < integer(old, "unix_s");
+    json::array evidence = earlier ? fresh["evidence"].as_array() : old["evidence"].as_array();
+    for (const auto& e : (earlier ? old : fresh)["evidence"].as_array())
       if (std::find(evidence.begin(), evidence.end(), e) == evidence.end()) evidence.push_back(e);
-    for (const char* field : {"time", "unix_s", "raised_unix_s", "lon", "lat", "evidence"})
-      if (const auto* was = old.if_contains(field)) fresh[field] = *was;
+    if (!earlier)
+      for (const char* field : {"time", "unix_s", "raised_unix_s", "lon", "lat"})
+        if (const auto* was = old.if_contains(field)) fresh[field] = *was;
     fresh["evidence"] = std::move(evidence);
   }
   auto& evidence = fresh["evidence"].as_array();

@@ -48,7 +48,7 @@ void short_text(const json::object& o, const char* key, std::size_t max_bytes, b
 
 std::optional<GateEvent> gate_event_from_json(const json::object& o,
                                               std::vector<std::string>& reasons,
-                                              bool stored_form) {
+                                              bool stored_form, std::int64_t latest_unix_s) {
   static const std::set<std::string_view> known = {
       "id",    "enterprise", "gate",          "time",  "direction", "plate",    "plate_color",
       "vin",   "declared_stage", "declared_fuel", "cargo", "bulk",  "weight_t", "image_ref"};
@@ -61,10 +61,12 @@ std::optional<GateEvent> gate_event_from_json(const json::object& o,
   short_text(o, "enterprise", 32, true, e.enterprise_id, reasons);
   short_text(o, "gate", 32, true, e.gate, reasons);
   const auto* when = o.if_contains("time");
-  if (const auto at = when ? unix_seconds_from_json(*when) : std::nullopt)
+  if (const auto at = when ? unix_seconds_from_json(*when) : std::nullopt) {
     e.at_unix_s = *at;
-  else
+    if (*at > latest_unix_s) reasons.push_back("time is in the future");
+  } else {
     reasons.push_back("time must be ISO 8601 in Beijing time (+08:00) or Unix seconds");
+  }
   std::string direction;
   short_text(o, "direction", 8, true, direction, reasons);
   if (direction == "out")
@@ -127,23 +129,24 @@ std::optional<GateEvent> gate_event_from_json(const json::object& o,
   return e;
 }
 
-GateEventImport import_gate_events_jsonl(std::istream& in) {
+GateEventImport import_gate_events_jsonl(std::istream& in, std::int64_t latest_unix_s,
+                                         std::size_t max_lines, std::size_t first_line) {
   GateEventImport out;
-  std::string line;
-  for (std::size_t n = 1; std::getline(in, line); ++n) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    boost::system::error_code ec;
-    const auto v = json::parse(line, ec);
-    if (ec || !v.is_object()) {
-      out.rejected.push_back({n, "not a JSON object"});
-      continue;
-    }
-    std::vector<std::string> reasons;
-    if (auto e = gate_event_from_json(v.as_object(), reasons))
-      out.events.push_back(std::move(*e));
-    else
-      out.rejected.push_back(rejected_row(n, reasons));
-  }
+  // One slice of the stream: its lines, numbered as in the whole file.
+  std::string slice, line;
+  for (std::size_t n = 0; (max_lines == 0 || n < max_lines) && std::getline(in, line); ++n)
+    slice += line + '\n';
+  std::istringstream lines(slice);
+  for_each_json_line(
+      lines, out.rejected,
+      [&](std::size_t n, const json::object& o) {
+        std::vector<std::string> reasons;
+        if (auto e = gate_event_from_json(o, reasons, false, latest_unix_s))
+          out.events.push_back(std::move(*e));
+        else
+          out.rejected.push_back(rejected_row(n, reasons));
+      },
+      first_line);
   return out;
 }
 
@@ -182,7 +185,6 @@ std::string gate_evidence_ref(const GateEvent& e) {
 
 std::string gate_vehicle_key(const GateEvent& e, const VehicleRecord* vehicle) {
   if (vehicle) return vehicle->vin;
-  if (!e.vin.empty()) return e.vin;
   return e.plate + "/" + e.plate_color;
 }
 
@@ -228,7 +230,7 @@ Violation gate_violation(const std::string& rule, Severity severity, const GateE
   Violation x;
   x.rule = rule;
   x.severity = severity;
-  x.vin = with.vehicle ? with.vehicle->vin : e.vin;
+  x.vin = with.vehicle ? with.vehicle->vin : "";  // an unregistered truck goes by its plate
   x.at_unix_s = e.at_unix_s;
   x.raised_at_unix_s = e.at_unix_s;
   x.suspect = j.suspect;
@@ -244,6 +246,7 @@ Violation gate_violation(const std::string& rule, Severity severity, const GateE
   x.details = {{"enterprise", with.enterprise->name}, {"gate", e.gate},
                {"direction", e.entering ? "in" : "out"}};
   if (!e.image_ref.empty()) x.details["image_ref"] = e.image_ref;
+  if (!with.vehicle && !e.vin.empty()) x.details["vin_read"] = e.vin;
   return x;
 }
 
@@ -296,8 +299,13 @@ std::vector<Violation> evaluate_gate_event(const Engine& engine, GateVehicleStat
     s.lat = lat;
     s.ref = ref;
     for (auto& x : engine.step_sighting(state, *with.vehicle, s, *with.zones, false)) {
-      x.enterprise_id = e.enterprise_id;
-      if (x.rule == "R01") x.details = {{"enterprise", with.enterprise->name}, {"gate", e.gate}};
+      // Seen at the enterprise's gate: filed in its city, with the gate's details; a gate of
+      // unknown position gives no position (the engine's stand-in for a sighting without one).
+      const auto gate = gate_violation(x.rule, x.severity, e, with, j, lon, lat);
+      x.enterprise_id = gate.enterprise_id;
+      x.city = gate.city;
+      for (const auto& [k, v] : gate.details) x.details.emplace(k, v);
+      if (!lon) x.lon.reset(), x.lat.reset();
       out.push_back(std::move(x));
     }
   } else if (j.stage && stage_at_most(*j.stage, Stage::CN3) && j.fuel == "diesel" &&

@@ -13,6 +13,7 @@
 #include <boost/json/object.hpp>
 #include <cstdint>
 #include <istream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -54,11 +55,17 @@ struct GateEventImport {
 //    "weight_t": 31.5, "image_ref": "…"}
 // id, enterprise, gate, time, direction and plate are required. Every problem is a reason; a field
 // not in this list is one (named). `stored_form` also takes "matched_vin" and "unmatched".
-[[nodiscard]] std::optional<GateEvent> gate_event_from_json(const boost::json::object& o,
-                                                           std::vector<std::string>& reasons,
-                                                           bool stored_form = false);
-// JSON Lines, one record a line (lantiand import-gate-events): rejected lines with their numbers.
-[[nodiscard]] GateEventImport import_gate_events_jsonl(std::istream& in);
+// A record dated after `latest_unix_s` (the caller's now plus a little clock skew) is refused: a gate
+// system must not be able to date records in the future (it would hide its silence from R15).
+[[nodiscard]] std::optional<GateEvent> gate_event_from_json(
+    const boost::json::object& o, std::vector<std::string>& reasons, bool stored_form = false,
+    std::int64_t latest_unix_s = std::numeric_limits<std::int64_t>::max());
+// JSON Lines, one record a line (lantiand import-gate-events): rejected lines with their numbers,
+// counted from `first_line`. At most `max_records` lines are read (0: all), so that a large file
+// can be taken slice by slice.
+[[nodiscard]] GateEventImport import_gate_events_jsonl(
+    std::istream& in, std::int64_t latest_unix_s = std::numeric_limits<std::int64_t>::max(),
+    std::size_t max_lines = 0, std::size_t first_line = 1);
 [[nodiscard]] boost::json::object to_json(const GateEvent& event);
 [[nodiscard]] std::optional<GateEvent> gate_event_from_json_text(std::string_view text);
 
@@ -115,8 +122,8 @@ struct GateVehicleState {
                                                          const GateEvent& event,
                                                          const GateJudgement& with);
 
-// The key a vehicle's gate rules are kept under: its registered VIN, else the record's VIN, else
-// "PLATE/COLOUR".
+// The key a vehicle's gate rules are kept under: its registered VIN, else "PLATE/COLOUR" (a VIN the
+// gate read that is not registered may be a misread: it is kept in the details, not used as key).
 [[nodiscard]] std::string gate_vehicle_key(const GateEvent& event,
                                            const VehicleRecord* vehicle);
 

@@ -17,16 +17,7 @@ ObservationImport parse_observations(std::istream& in, bool stored_form) {
       "id",         "kind", "vin",   "plate", "plate_color", "time",     "lon",
       "lat",        "ringelmann", "k_m1", "working", "site",  "image_ref",   "source"};
   ObservationImport out;
-  std::string line;
-  for (std::size_t n = 1; std::getline(in, line); ++n) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    boost::system::error_code ec;
-    const auto v = json::parse(line, ec);
-    if (ec || !v.is_object()) {
-      out.rejected.push_back({n, "not a JSON object"});
-      continue;
-    }
-    const auto& o = v.as_object();
+  for_each_json_line(in, out.rejected, [&](std::size_t n, const json::object& o) {
     auto str = [&](const char* key) {
       const auto* x = o.if_contains(key);
       return x && x->is_string() ? std::string(x->as_string()) : std::string();
@@ -95,10 +86,10 @@ ObservationImport parse_observations(std::istream& in, bool stored_form) {
     ob.source = str("source");
     if (!reasons.empty()) {
       out.rejected.push_back(rejected_row(n, reasons));
-      continue;
+      return;
     }
     out.observations.push_back(std::move(ob));
-  }
+  });
   return out;
 }
 }  // namespace

@@ -12,7 +12,12 @@ namespace lantian::rules {
 namespace json = boost::json;
 
 std::optional<std::int64_t> unix_seconds_from_json(const json::value& v) {
-  if (v.is_int64()) return v.as_int64();
+  // Years 2000–2255, as for text: anything else is a typing error, and would overflow day counts.
+  constexpr std::int64_t first = 946656000, last = 9'000'000'000;  // 2000-01-01 +08:00 … 2255
+  if (v.is_int64()) {
+    if (v.as_int64() < first || v.as_int64() > last) return std::nullopt;
+    return v.as_int64();
+  }
   if (!v.is_string()) return std::nullopt;
   int y, mo, d, h, mi, s;
   char tail[16] = {};
@@ -23,6 +28,21 @@ std::optional<std::int64_t> unix_seconds_from_json(const json::value& v) {
     return std::nullopt;  // Beijing time only
   if (y < 2000 || y > 2255) return std::nullopt;
   return protocol::BeijingTime::from_fields(y, mo, d, h, mi, s).to_unix_seconds();
+}
+
+void for_each_json_line(std::istream& in, std::vector<RejectedRow>& rejected,
+                        const std::function<void(std::size_t, const json::object&)>& fn,
+                        std::size_t first_line) {
+  std::string line;
+  for (std::size_t n = first_line; std::getline(in, line); ++n) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    boost::system::error_code ec;
+    const auto v = json::parse(line, ec);
+    if (ec || !v.is_object())
+      rejected.push_back({n, "not a JSON object"});
+    else
+      fn(n, v.as_object());
+  }
 }
 
 json::object to_json(const VehicleRecord& r) {

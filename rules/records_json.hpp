@@ -4,6 +4,9 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <cstdint>
+#include <functional>
+#include <istream>
+#include <vector>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +21,13 @@ namespace lantian::rules {
 // offset optional but only +08:00) or Unix seconds. nullopt for anything else or a year outside
 // 2000–2255.
 [[nodiscard]] std::optional<std::int64_t> unix_seconds_from_json(const boost::json::value& v);
+
+// Reads JSON Lines (the feeds' import form): calls `fn(line number, object)` for each line that
+// is a JSON object; blank lines are skipped; any other line is added to `rejected` ("not a JSON
+// object"). Lines are numbered from `first_line` (a slice of a larger file).
+void for_each_json_line(std::istream& in, std::vector<RejectedRow>& rejected,
+                        const std::function<void(std::size_t, const boost::json::object&)>& fn,
+                        std::size_t first_line = 1);
 
 [[nodiscard]] boost::json::object to_json(const VehicleRecord& record);
 [[nodiscard]] std::optional<VehicleRecord> vehicle_from_json(std::string_view text);

@@ -190,24 +190,31 @@ int run_import_observations(const ParsedCommandLine& cl, std::ostream& out, std:
 }
 
 int run_import_gate_events(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
-  const auto read = read_input(cl, "import-gate-events", errors,
-                               [](std::istream& in) { return rules::import_gate_events_jsonl(in); });
-  if (!read) return 1;
-  const auto& imported = *read;
+  std::ifstream in(cl.input_file);
+  if (!in) {
+    errors << "lantiand import-gate-events: cannot read " << cl.input_file << '\n';
+    return 1;
+  }
   auto store = open_for_writing(cl.config, errors);
   if (!store) return 1;
   const auto catalogue = evaluation::CatalogueStore(*store).load();
   const rules::Engine engine(cl.config.rules);
-  // In slices, so that a back-fill of millions of records is not held in memory at once.
-  evaluation::GateEventsStored total;
+  const auto latest = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count() +
+                      3600;  // a gate's clock a little ahead; later is refused
+  // Slice by slice, so that a back-fill of millions of records is never held in memory at once.
   constexpr std::size_t slice = 10000;
-  for (std::size_t i = 0; i < imported.events.size(); i += slice) {
-    const std::vector<rules::GateEvent> part(
-        imported.events.begin() + static_cast<std::ptrdiff_t>(i),
-        imported.events.begin() +
-            static_cast<std::ptrdiff_t>(std::min(imported.events.size(), i + slice)));
-    auto stored = evaluation::store_gate_events(
-        *store, {&engine, &cl.config.alert_policy}, catalogue, part);
+  evaluation::GateEventsStored total;
+  std::size_t rejected = 0;
+  for (std::size_t first_line = 1; in; first_line += slice) {
+    const auto imported = rules::import_gate_events_jsonl(in, latest, slice, first_line);
+    for (const auto& r : imported.rejected)
+      errors << cl.input_file << ":" << r.line << ": rejected: " << r.reason << '\n';
+    rejected += imported.rejected.size();
+    if (imported.events.empty()) continue;
+    auto stored = evaluation::store_gate_events(*store, {&engine, &cl.config.alert_policy},
+                                                catalogue, imported.events);
     for (const auto& [id, reason] : stored.refused)
       errors << cl.input_file << ": record " << id << " refused: " << reason << '\n';
     if (!stored.error.empty()) {
@@ -223,8 +230,8 @@ int run_import_gate_events(const ParsedCommandLine& cl, std::ostream& out, std::
   out << "imported " << total.added << " gate records (" << total.known << " already known, "
       << total.unmatched << " matching no registered vehicle), refused "
       << total.unknown_enterprise << " of enterprises not in the list, raised " << total.raised
-      << " violations, rejected " << imported.rejected.size() << " lines\n";
-  return imported.rejected.empty() && total.unknown_enterprise == 0 ? 0 : 1;
+      << " violations, rejected " << rejected << " lines\n";
+  return rejected == 0 && total.unknown_enterprise == 0 ? 0 : 1;
 }
 
 int run_alert(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {

@@ -497,15 +497,20 @@ rocksdb::Status Store::commit(rocksdb::WriteBatch& batch) {
   std::uint64_t mine = 0;
   {
     std::lock_guard lock(commit_mutex_);
-    if (auto status = db_->Write(rocksdb::WriteOptions(), &batch); !status.ok()) return status;
+    if (auto status = db_->Write(rocksdb::WriteOptions(), &batch); !status.ok()) {
+      wal_unusable_ = true;
+      return status;
+    }
     mine = ++batches_written_;
   }
   if (options_.sync != SyncPolicy::always) return rocksdb::Status::OK();
   std::lock_guard lock(sync_mutex_);
   if (batches_synced_ >= mine) return rocksdb::Status::OK();
+  if (wal_unusable_) return rocksdb::Status::IOError("the WAL is unusable since a failed write");
   const std::uint64_t target = batches_written_.load();
   const auto start = std::chrono::steady_clock::now();
   auto status = db_->SyncWAL();
+  if (!status.ok()) wal_unusable_ = true;
   {
     std::lock_guard latencies(mutex_);
     sync_latencies_.push_back(std::chrono::duration_cast<std::chrono::microseconds>(
@@ -585,7 +590,9 @@ void Store::run_lane(std::size_t index) {
     bool ok = false;
     {
       std::lock_guard lock(sync_mutex_);
-      ok = db_->SyncWAL().ok();
+      // After another lane's failed sync the WAL writer must not be synced again.
+      ok = !wal_unusable_ && db_->SyncWAL().ok();
+      if (!ok) wal_unusable_ = true;
     }
     last_sync = std::chrono::steady_clock::now();
     {
@@ -855,6 +862,7 @@ bool Store::try_recover() {
     fault_ = "flush: " + flushed.ToString();
     return false;
   }
+  wal_unusable_ = false;  // resumed: writes go to a new WAL
   rocksdb::WriteOptions probe;
   probe.sync = options_.sync != SyncPolicy::off;
   const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -1023,7 +1031,10 @@ bool Store::apply(const std::vector<RecordEdit>& edits, Durability durability, s
   rocksdb::WriteOptions options;
   options.sync = durability == Durability::synced && options_.sync != SyncPolicy::off;
   const auto status = db_->Write(options, &batch);
-  if (!status.ok()) error = status.ToString();
+  if (!status.ok()) {
+    wal_unusable_ = true;  // the record writes share the frames' WAL
+    error = status.ToString();
+  }
   return status.ok();
 }
 

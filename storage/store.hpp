@@ -378,6 +378,11 @@ class Store {
   std::mutex commit_mutex_;  // one frame batch written at a time (see commit())
   std::atomic<std::uint64_t> batches_written_{0};
   std::mutex sync_mutex_;  // one WAL sync call at a time; guards batches_synced_
+  // A WAL write or sync failed: RocksDB's WAL writer is unusable until DB::Resume() (syncing it
+  // aborts in builds with assertions, as Debian's librocksdb is), so no lane syncs it until
+  // try_recover() has resumed. Set right after the failed call; a sync another lane began in the
+  // instant between a failing write and this flag can still meet the assertion.
+  std::atomic<bool> wal_unusable_{false};
   std::uint64_t batches_synced_ = 0;
   mutable std::mutex mutex_;                               // guards the two below
   std::vector<std::chrono::microseconds> sync_latencies_;

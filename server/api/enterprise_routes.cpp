@@ -113,7 +113,8 @@ ApiResponse post_gate_events(ApiContext& ctx, const ApiRequest& r) {
       continue;
     }
     std::vector<std::string> reasons;
-    auto e = rules::gate_event_from_json(given[i]->as_object(), reasons);
+    auto e = rules::gate_event_from_json(given[i]->as_object(), reasons, false,
+                                         now_unix_ms() / 1000 + 3600);
     if (!e) {
       std::string joined;
       for (const auto& x : reasons) joined += (joined.empty() ? "" : "; ") + x;
@@ -165,7 +166,8 @@ ApiResponse list_alerts(ApiContext& ctx, const ApiRequest& r) {
   only_params(r, {"city", "from", "to"});
   const auto city = text_param(r, "city", 64);
   const auto from = time_param(r, "from");
-  const auto to = time_param(r, "to");
+  auto to = time_param(r, "to");
+  if (to && r.query.at("to").size() == 10) *to += 86399;  // a date as `to`: through that day
   const auto calendar = evaluation::AlertStore(ctx.store).calendar();
   json::array items;
   for (const auto& a : calendar.alerts()) {
@@ -333,6 +335,13 @@ ApiResponse enterprise_monthly(ApiContext& ctx, const ApiRequest& r) {
   auto first = month_param(r, "from").first;
   const auto end = month_param(r, "to").second;
   if (end <= first) bad_parameter("to", "before from");
+  // Refused before any work (both are checked YYYY-MM by now).
+  auto month_index = [&](const char* name) {
+    const auto& text = r.query.at(name);
+    return std::stoi(text.substr(0, 4)) * 12 + std::stoi(text.substr(5, 2));
+  };
+  if (month_index("to") - month_index("from") + 1 > max_statistics_months)
+    bad_parameter("to", "at most 24 months");
   const auto catalogue = ctx.catalogue.snapshot();
   const auto alerts = evaluation::AlertStore(ctx.store).calendar();
   json::array months;

@@ -4,7 +4,7 @@
 //
 // Expects a server holding exactly samples/registry-sample.csv, samples/zones-henan-sample.geojson,
 // samples/enterprises-henan-sample.csv, tests/browser/observations.jsonl, an orange alert in 焦作 on
-// 10–11 December 2026 and tests/browser/gate-events.jsonl (run.sh prepares one): 24 violations, 8
+// 10–11 November 2026 and tests/browser/gate-events.jsonl (run.sh prepares one): 24 violations, 8
 // of them R05 (one per smoke observation above the limit), 4 R01 (sightings of 国三 trucks on 2026
 // days), 11 R02 (camera and gate sightings of those trucks inside 郑州's and 许昌's truck
 // restriction zones) and one R14 (a 国四 truck let into 焦作's grade-A steel works on the alert).
@@ -42,7 +42,7 @@ const R01_IDS = [
 ];
 const R02 = (vin, zone, sighting) => `R02|${vin}|${zone}|observation:${sighting}`;
 // Newest first by evidence time (a sighting's R01 and R02 share it).
-const R14_ID = 'R14|LRDS3D9J9GG887446|91410800MA45SAMP2Y|2026-12-10';
+const R14_ID = 'R14|LRDS3D9J9GG887446|91410800MA45SAMP2Y|2026-11-10';
 const ALL_IDS = [
   R14_ID,
   ...R05_IDS,
@@ -291,12 +291,12 @@ async function run() {
     await page.waitForFunction(() => document.querySelector('#track-info').textContent.includes('没有有效定位'));
   });
 
-  // 焦作's steel works in December: four bulk entries, two by 国六 trucks (50 %); on the alert
+  // 焦作's steel works in November: four bulk entries, two by 国六 trucks (50 %); on the alert
   // days one entry of two against the policy (a 国四 truck), raising R14 with the gate photo.
   await check('the enterprise page shows each enterprise\'s clean-transport share', async () => {
     await page.click('#tab-enterprises');
     await page.waitForSelector('#enterprise-table[data-state="ready"]');
-    await page.fill('#stats-month', '2026-12');
+    await page.fill('#stats-month', '2026-11');
     await page.click('#stats-button');
     await page.waitForFunction(() => document.querySelector('#enterprise-table').dataset.state === 'ready'
       && document.querySelector('#stats-info').textContent.includes('大宗进厂 4 车次'));
@@ -305,10 +305,10 @@ async function run() {
     assertEqual(cells, ['焦作某钢铁有限公司', '焦作', '钢铁', 'A', '4', '50.0%', '未达标', '50.0%'], '焦作 row');
   });
 
-  await check('the alert calendar marks 焦作\'s orange alert on 10 and 11 December', async () => {
+  await check('the alert calendar marks 焦作\'s orange alert on 10 and 11 November', async () => {
     const marked = await page.$$eval('#alert-calendar .day', (days) =>
       days.filter((d) => d.dataset.alerts !== '0').map((d) => `${d.dataset.date} ${d.querySelector('.alert').textContent}`));
-    assertEqual(marked, ['2026-12-10 焦作 橙色', '2026-12-11 焦作 橙色'], 'alert days');
+    assertEqual(marked, ['2026-11-10 焦作 橙色', '2026-11-11 焦作 橙色'], 'alert days');
   });
 
   await check('an enterprise shows its monthly chart and each R14 with its gate photo', async () => {
@@ -316,11 +316,11 @@ async function run() {
     await page.waitForSelector('#enterprise-detail[data-state="ready"]');
     const bars = await page.$$eval('#enterprise-chart svg rect.bar', (r) => r.map((x) => [x.dataset.month, x.dataset.share]));
     assertEqual(bars.length, 12, 'months in the chart');
-    assertEqual(bars[11], ['2026-12', '0.5'], 'December bar');
-    assertEqual(bars[10], ['2026-11', ''], 'November bar (no entries)');
+    assertEqual(bars[11], ['2026-11', '0.5'], 'November bar');
+    assertEqual(bars[10], ['2026-10', ''], 'October bar (no entries)');
     assertEqual(await page.locator('#enterprise-chart svg line.target').count(), 1, 'target line');
     const r14 = await page.$$eval('#enterprise-r14 tbody tr[data-id] td', (c) => c.map((x) => x.textContent));
-    assertEqual(r14, ['2026-12-10 07:00:00', '豫A41640', 'CN4', 'CN5', '橙色', 'gate/main/20261210-0700.jpg'], 'R14 row');
+    assertEqual(r14, ['2026-11-10 07:00:00', '豫A41640', 'CN4', 'CN5', '橙色', 'gate/main/20261110-0700.jpg'], 'R14 row');
   });
 
   await check('the R14 detail shows the gate record it rests on', async () => {
@@ -328,7 +328,7 @@ async function run() {
     await page.waitForSelector(`#violation-detail[data-state="ready"][data-id="${R14_ID}"]`);
     assertEqual(await page.textContent('#detail-enterprise'), '91410800MA45SAMP2Y', 'enterprise');
     assertEqual(await page.locator('#evidence [data-testid="evidence-gate"]').count(), 1, 'gate records');
-    assertEqual(await page.textContent('#evidence .gate-image'), 'gate/main/20261210-0700.jpg', 'photo');
+    assertEqual(await page.textContent('#evidence .gate-image'), 'gate/main/20261110-0700.jpg', 'photo');
   });
 
   await check('退出 clears the token', async () => {

@@ -39,7 +39,7 @@ echo "== preparing an archive in $data"
 "$lantiand" import-zones --data-dir "$data" "$root/samples/zones-henan-sample.geojson"
 "$lantiand" import-observations --data-dir "$data" "$here/observations.jsonl"
 "$lantiand" import-enterprises --data-dir "$data" "$root/samples/enterprises-henan-sample.csv"
-"$lantiand" alert --data-dir "$data" --city 焦作 --level orange --from 2026-12-10 --to 2026-12-12 --note "焦环〔2026〕30号"
+"$lantiand" alert --data-dir "$data" --city 焦作 --level orange --from 2026-11-10 --to 2026-11-12 --note "焦环〔2026〕30号"
 "$lantiand" import-gate-events --data-dir "$data" "$here/gate-events.jsonl"
 token=$("$lantiand" token create --data-dir "$data" --role reviewer --label "browser test")
 

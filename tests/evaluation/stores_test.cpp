@@ -532,3 +532,29 @@ TEST(ViolationStore, ALaterBatchOfExternalEvidenceDoesNotMoveTheOpening) {
 
 }  // namespace
 }  // namespace lantian::evaluation
+
+namespace lantian::evaluation {
+namespace {
+
+// A gate record earlier in the day than the terminal's first frame: the violation opens at the
+// gate, and the frame stays evidence (and held).
+TEST(ViolationStore, AnEarlierGateRecordKeepsTheFramesAsEvidence) {
+  TempStore store;
+  ViolationStore violations(*store);
+  auto framed = violation("R01", new_year_2026 + 10 * 3600);
+  framed.id = "R01|" + vin + "|2026-01-01";
+  ASSERT_TRUE(violations.record({{framed.id, framed}}, {}).error.empty());
+  auto gate = framed;
+  gate.at_unix_s = gate.raised_at_unix_s = new_year_2026 + 7 * 3600;
+  gate.evidence = {{"gate:E1/1", -1}};
+  gate.evidence_times = {gate.at_unix_s};
+  ASSERT_TRUE(violations.record({{gate.id, gate}}, {}).error.empty());
+  const auto stored = violations.get(framed.id).value();
+  EXPECT_EQ(stored.at("unix_s").as_int64(), new_year_2026 + 7 * 3600);
+  ASSERT_EQ(stored.at("evidence").as_array().size(), 2u);
+  EXPECT_EQ(stored.at("evidence").at(0).at("frame_key").as_string(), "gate:E1/1");
+  EXPECT_EQ(stored.at("evidence").at(1).at("frame_key").as_string(), "00ff");
+}
+
+}  // namespace
+}  // namespace lantian::evaluation

@@ -92,6 +92,25 @@ TEST(GateEvents, EveryProblemOfALineIsReportedWithItsNumber) {
   EXPECT_EQ(imported.rejected[1].reason, "no id; no plate");
   EXPECT_EQ(imported.rejected[2].line, 5u);
   EXPECT_EQ(imported.rejected[2].reason, "not a JSON object");
+
+  // Times out of range, or after the caller's "latest" (a gate dating records in the future would
+  // hide its silence from R15).
+  std::istringstream times(
+      R"({"id":"3","enterprise":"E1","gate":"g","time":9223372036854775807,"direction":"in","plate":"豫A3"})"
+      "\n"
+      R"({"id":"4","enterprise":"E1","gate":"g","time":"2255-12-31T00:00:00+08:00","direction":"in","plate":"豫A4"})"
+      "\n"
+      R"({"id":"5","enterprise":"E1","gate":"g","time":1767225600,"direction":"in","plate":"豫A5"})"
+      "\n");
+  const auto bounded = import_gate_events_jsonl(times, 1767225600 + 3600, 0, 10);
+  ASSERT_EQ(bounded.events.size(), 1u);
+  EXPECT_EQ(bounded.events[0].id, "5");
+  ASSERT_EQ(bounded.rejected.size(), 2u);
+  EXPECT_EQ(bounded.rejected[0].line, 10u);  // numbered from the slice's first line
+  EXPECT_EQ(bounded.rejected[0].reason,
+            "time must be ISO 8601 in Beijing time (+08:00) or Unix seconds");
+  EXPECT_EQ(bounded.rejected[1].line, 11u);
+  EXPECT_EQ(bounded.rejected[1].reason, "time is in the future");
 }
 
 class GateRulesTest : public ::testing::Test {
@@ -174,6 +193,16 @@ TEST_F(GateRulesTest, A国三TruckThroughAGateAfterThePhaseOutIsR01NamingTheEnte
   EXPECT_EQ(v[0].lon, 114.35);
   EXPECT_EQ(v[0].lat, 36.10);
   EXPECT_FALSE(v[0].suspect);
+  EXPECT_EQ(v[0].city, "安阳");  // filed at the enterprise, whatever plate it carries
+  EXPECT_EQ(v[0].details.at("image_ref"), "img/AY-1.jpg");
+  // A gate of unknown position gives the violation no position (not 0, 0).
+  auto nowhere = steel_;
+  nowhere.gates.clear();
+  const auto unplaced = judge(record("AY-9", beijing(2026, 3, 2, 8, 0), "豫E12345", nowhere),
+                              &old_truck_, nowhere);
+  ASSERT_EQ(unplaced.size(), 1u);
+  EXPECT_FALSE(unplaced[0].lon.has_value());
+  EXPECT_FALSE(unplaced[0].lat.has_value());
   // Before the phase-out, nothing.
   EXPECT_TRUE(judge(record("AY-0", beijing(2025, 12, 31, 23, 0), "豫E12345", steel_), &old_truck_,
                     steel_)
@@ -205,6 +234,16 @@ TEST_F(GateRulesTest, AnUnregisteredTruckIsJudgedOnItsPapersAndSuspect) {
   EXPECT_EQ(again[0].evidence[0].frame_key, "gate:91410500MA44XQ1T2B/AY-2");
   EXPECT_EQ(again[0].evidence[1].frame_key, "gate:91410500MA44XQ1T2B/AY-3");
   EXPECT_EQ(again[0].at_unix_s, beijing(2026, 3, 1, 9, 0));
+  // A VIN the gate read that is not registered (a misread?) is kept aside: the truck goes by plate.
+  auto read = record("AY-8", beijing(2026, 3, 1, 12, 0), "豫E77777", steel_);
+  read.vin = "LZZ1CLVB0JA999999";
+  read.declared_stage = Stage::CN3;
+  read.declared_fuel = "diesel";
+  const auto by_plate = judge(read, nullptr, steel_);
+  ASSERT_EQ(by_plate.size(), 1u);
+  EXPECT_EQ(by_plate[0].id, v[0].id);
+  EXPECT_EQ(by_plate[0].vin, "");
+  EXPECT_EQ(by_plate[0].details.at("vin_read"), "LZZ1CLVB0JA999999");
   // A gas truck of the same stage is not a diesel truck; nor is one whose papers say nothing.
   auto gas = record("AY-4", beijing(2026, 3, 1, 9, 0), "豫E88888", steel_);
   gas.declared_stage = Stage::CN3;

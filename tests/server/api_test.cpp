@@ -886,11 +886,11 @@ TEST_F(GateApiTest, GateRecordsDuringAnAlertRaiseExactlyTheirViolations) {
 
   // An orange alert in 郑州, declared by an operator (twice: stored once).
   const std::string alert_body =
-      R"({"city":"郑州","level":"orange","from":"2026-12-10T00:00:00+08:00",)"
-      R"("to":"2026-12-12T00:00:00+08:00","note":"郑重污染〔2026〕12号"})";
+      R"({"city":"郑州","level":"orange","from":"2026-11-10T00:00:00+08:00",)"
+      R"("to":"2026-11-12T00:00:00+08:00","note":"郑重污染〔2026〕12号"})";
   const auto declared = client_->request(verb::post, "/api/v1/alerts", operator_, alert_body);
   ASSERT_EQ(declared.status, 201u) << declared.body;
-  EXPECT_EQ(declared.json().at("id").as_string(), "4101-202612100000-orange");
+  EXPECT_EQ(declared.json().at("id").as_string(), "4101-202611100000-orange");
   EXPECT_EQ(client_->request(verb::post, "/api/v1/alerts", operator_, alert_body).status, 200u);
   EXPECT_EQ(client_->request(verb::post, "/api/v1/alerts", police_, alert_body).status, 403u);
   const auto luoyang_operator = token(api::Role::operator_, {"洛阳"});
@@ -901,20 +901,20 @@ TEST_F(GateApiTest, GateRecordsDuringAnAlertRaiseExactlyTheirViolations) {
   ASSERT_EQ(listed.json().at("items").as_array().size(), 1u);
   EXPECT_EQ(listed.json().at("items").at(0).at("level").as_string(), "orange");
 
-  auto cn4 = record("E-2", "2026-12-10T08:30:00+08:00", "豫A41640");  // registered 国四
+  auto cn4 = record("E-2", "2026-11-10T08:30:00+08:00", "豫A41640");  // registered 国四
   cn4.as_object()["declared_stage"] = "国五";
-  auto unregistered = record("E-4", "2026-12-10T09:30:00+08:00", "豫A00001");
+  auto unregistered = record("E-4", "2026-11-10T09:30:00+08:00", "豫A00001");
   unregistered.as_object()["declared_stage"] = "CN3";
   unregistered.as_object()["declared_fuel"] = "diesel";
-  auto sideways = record("E-6", "2026-12-10T10:00:00+08:00", "豫A00002");
+  auto sideways = record("E-6", "2026-11-10T10:00:00+08:00", "豫A00002");
   sideways.as_object()["direction"] = "sideways";
-  const json::array batch{record("E-1", "2026-12-10T08:00:00+08:00", "豫A87590"),  // 国三
+  const json::array batch{record("E-1", "2026-11-10T08:00:00+08:00", "豫A87590"),  // 国三
                           cn4,
-                          record("E-3", "2026-12-10T09:00:00+08:00", "豫A48701"),  // 国六
+                          record("E-3", "2026-11-10T09:00:00+08:00", "豫A48701"),  // 国六
                           unregistered,
-                          record("E-1", "2026-12-10T08:00:00+08:00", "豫A87590"),  // again
+                          record("E-1", "2026-11-10T08:00:00+08:00", "豫A87590"),  // again
                           sideways,
-                          record("S-1", "2026-12-10T08:00:00+08:00", "豫A87590",
+                          record("S-1", "2026-11-10T08:00:00+08:00", "豫A87590",
                                  "91410800MA45SAMP2Y")};  // another enterprise's
   const auto posted =
       client_->request(verb::post, "/api/v1/gate-events", gate, json::serialize(batch));
@@ -935,17 +935,17 @@ TEST_F(GateApiTest, GateRecordsDuringAnAlertRaiseExactlyTheirViolations) {
     return out;
   };
   const std::set<std::string> expected{
-      "R01|LZZJ5ACA5AF110265|2026-12-10",
-      "R14|LZZJ5ACA5AF110265|91410100MA44SAMP1X|2026-12-10",
-      "R14|LRDS3D9J9GG887446|91410100MA44SAMP1X|2026-12-10",
+      "R01|LZZJ5ACA5AF110265|2026-11-10",
+      "R14|LZZJ5ACA5AF110265|91410100MA44SAMP1X|2026-11-10",
+      "R14|LRDS3D9J9GG887446|91410100MA44SAMP1X|2026-11-10",
       "R16|LRDS3D9J9GG887446|gate:91410100MA44SAMP1X/E-2",
-      "R01|豫A00001/yellow|2026-12-10",
-      "R14|豫A00001/yellow|91410100MA44SAMP1X|2026-12-10"};
+      "R01|豫A00001/yellow|2026-11-10",
+      "R14|豫A00001/yellow|91410100MA44SAMP1X|2026-11-10"};
   EXPECT_EQ(ids("enterprise=91410100MA44SAMP1X"), expected);
   EXPECT_EQ(answer.at("violations_raised").as_int64(), 6);
 
   const auto r14 =
-      client_->get("/api/v1/violations/R14%7CLRDS3D9J9GG887446%7C91410100MA44SAMP1X%7C2026-12-10",
+      client_->get("/api/v1/violations/R14%7CLRDS3D9J9GG887446%7C91410100MA44SAMP1X%7C2026-11-10",
                    police_);
   ASSERT_EQ(r14.status, 200u) << r14.body;
   const auto r14_json = r14.json();
@@ -954,7 +954,7 @@ TEST_F(GateApiTest, GateRecordsDuringAnAlertRaiseExactlyTheirViolations) {
   EXPECT_EQ(v.at("stage").as_string(), "CN4");
   EXPECT_EQ(v.at("enterprise_id").as_string(), park);
   EXPECT_EQ(json::serialize(v.at("details")),
-            R"({"alert_id":"4101-202612100000-orange","alert_level":"orange",)"
+            R"({"alert_id":"4101-202611100000-orange","alert_level":"orange",)"
             R"("direction":"in","enterprise":"郑州某物流园区有限公司","gate":"east",)"
             R"("grade":"B","image_ref":"east/E-2.jpg","oldest_allowed":"CN5"})");
   EXPECT_EQ(v.at("evidence").at(0).at("frame_key").as_string(), "gate:91410100MA44SAMP1X/E-2");
@@ -963,7 +963,7 @@ TEST_F(GateApiTest, GateRecordsDuringAnAlertRaiseExactlyTheirViolations) {
   EXPECT_EQ(r14_json.at("gate_records").at(0).at("matched_vin").as_string(),
             "LRDS3D9J9GG887446");
   const auto unmatched = client_->get(
-      "/api/v1/violations/R01%7C%E8%B1%ABA00001%2Fyellow%7C2026-12-10", police_);
+      "/api/v1/violations/R01%7C%E8%B1%ABA00001%2Fyellow%7C2026-11-10", police_);
   ASSERT_EQ(unmatched.status, 200u) << unmatched.body;
   EXPECT_EQ(unmatched.json().at("violation").at("plate").as_string(), "豫A00001");
   EXPECT_TRUE(unmatched.json().at("violation").at("suspect").as_bool());
@@ -981,15 +981,15 @@ TEST_F(GateApiTest, GateRecordsDuringAnAlertRaiseExactlyTheirViolations) {
   EXPECT_EQ(ids("enterprise=91410100MA44SAMP1X"), expected);
 
   // Lifted early: from then on the same 国四 truck is let through without R14.
-  const auto lifted = client_->request(verb::post, "/api/v1/alerts/4101-202612100000-orange/end",
-                                       operator_, R"({"at":"2026-12-10T12:00:00+08:00"})");
+  const auto lifted = client_->request(verb::post, "/api/v1/alerts/4101-202611100000-orange/end",
+                                       operator_, R"({"at":"2026-11-10T12:00:00+08:00"})");
   ASSERT_EQ(lifted.status, 200u) << lifted.body;
-  EXPECT_EQ(lifted.json().at("ended_unix_s").as_int64(), 1796875200);  // 12:00 Beijing
-  EXPECT_EQ(client_->request(verb::post, "/api/v1/alerts/4101-202612100000-orange/end", operator_,
-                             R"({"at":"2026-12-11T12:00:00+08:00"})")
+  EXPECT_EQ(lifted.json().at("ended_unix_s").as_int64(), 1794283200);  // 12:00 Beijing
+  EXPECT_EQ(client_->request(verb::post, "/api/v1/alerts/4101-202611100000-orange/end", operator_,
+                             R"({"at":"2026-11-11T12:00:00+08:00"})")
                 .status,
             409u);
-  json::array later{record("E-7", "2026-12-10T13:00:00+08:00", "豫A41640")};
+  json::array later{record("E-7", "2026-11-10T13:00:00+08:00", "豫A41640")};
   const auto after =
       client_->request(verb::post, "/api/v1/gate-events", gate, json::serialize(later));
   ASSERT_EQ(after.status, 201u) << after.body;
@@ -998,9 +998,9 @@ TEST_F(GateApiTest, GateRecordsDuringAnAlertRaiseExactlyTheirViolations) {
                 "orange").as_string(),
             "CN5");
 
-  // December's statistics: five bulk entries, one by a 国六 truck (20 %, short of 80 %); on the
+  // November's statistics: five bulk entries, one by a 国六 truck (20 %, short of 80 %); on the
   // alert day (until it was lifted at noon) four entries, three against the policy.
-  const auto stats = client_->get("/api/v1/stats/enterprises?month=2026-12", police_);
+  const auto stats = client_->get("/api/v1/stats/enterprises?month=2026-11", police_);
   ASSERT_EQ(stats.status, 200u) << stats.body;
   const auto stats_json = stats.json();
   EXPECT_EQ(stats_json.at("target").as_double(), 0.8);
@@ -1016,7 +1016,7 @@ TEST_F(GateApiTest, GateRecordsDuringAnAlertRaiseExactlyTheirViolations) {
   EXPECT_FALSE(zz.at("meets_target").as_bool());
   EXPECT_EQ(json::serialize(zz.at("bulk_entries_by_stage")), R"({"CN3":2,"CN4":2,"CN6a":1})");
   EXPECT_EQ(json::serialize(zz.at("trucks_by_stage")), R"({"CN3":2,"CN4":1,"CN6a":1})");
-  EXPECT_EQ(json::serialize(zz.at("alert_days")), R"(["2026-12-10"])");
+  EXPECT_EQ(json::serialize(zz.at("alert_days")), R"(["2026-11-10"])");
   EXPECT_EQ(zz.at("entries_during_alerts").as_int64(), 4);
   EXPECT_EQ(zz.at("entries_against_policy").as_int64(), 3);
   EXPECT_EQ(zz.at("alert_compliance").as_double(), 0.25);
@@ -1029,29 +1029,29 @@ TEST_F(GateApiTest, GateRecordsDuringAnAlertRaiseExactlyTheirViolations) {
   EXPECT_EQ(cities.at(4).at("bulk_entries").as_int64(), 5);
   EXPECT_EQ(stats_json.at("total").at("clean_bulk_entries").as_int64(), 1);
   // Within a jurisdiction, and month by month.
-  EXPECT_EQ(client_->get("/api/v1/stats/enterprises?month=2026-12", token(api::Role::police, {"洛阳"}))
+  EXPECT_EQ(client_->get("/api/v1/stats/enterprises?month=2026-11", token(api::Role::police, {"洛阳"}))
                 .json()
                 .at("enterprises")
                 .as_array()
                 .size(),
             1u);
   const auto monthly = client_->get(
-      std::string("/api/v1/stats/enterprises/") + park + "?from=2026-11&to=2026-12", police_);
+      std::string("/api/v1/stats/enterprises/") + park + "?from=2026-10&to=2026-11", police_);
   ASSERT_EQ(monthly.status, 200u) << monthly.body;
   const auto monthly_json = monthly.json();
   const auto& months = monthly_json.at("months").as_array();
   ASSERT_EQ(months.size(), 2u);
-  EXPECT_EQ(months.at(0).at("month").as_string(), "2026-11");
+  EXPECT_EQ(months.at(0).at("month").as_string(), "2026-10");
   EXPECT_EQ(months.at(0).at("entries").as_int64(), 0);
-  EXPECT_EQ(months.at(1).at("month").as_string(), "2026-12");
+  EXPECT_EQ(months.at(1).at("month").as_string(), "2026-11");
   EXPECT_EQ(months.at(1).at("clean_bulk_entries").as_int64(), 1);
   EXPECT_EQ(client_->get("/api/v1/stats/enterprises?month=2026-13", police_).status, 400u);
   EXPECT_EQ(client_->get(std::string("/api/v1/stats/enterprises/") + park +
-                             "?from=2024-01&to=2026-12",
+                             "?from=2024-01&to=2026-11",
                          police_)
                 .status,
             400u);  // more than 24 months
-  EXPECT_EQ(client_->get("/api/v1/stats/enterprises?month=2026-12", gate).status, 403u);
+  EXPECT_EQ(client_->get("/api/v1/stats/enterprises?month=2026-11", gate).status, 403u);
 }
 
 }  // namespace

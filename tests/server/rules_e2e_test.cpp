@@ -234,25 +234,25 @@ TEST(RulesEndToEnd, GateRecordsAndAlertsFromTheCommandLine) {
 
   std::ostringstream declared;
   ASSERT_EQ(run_alert(command({"lantiand", "alert", "--data-dir", data.c_str(), "--city", "焦作",
-                               "--level", "red", "--from", "2026-12-20", "--to", "2026-12-22"}),
+                               "--level", "red", "--from", "2026-11-20", "--to", "2026-11-22"}),
                       declared, err),
             0)
       << err.str();
-  EXPECT_EQ(declared.str(), "declared 4108-202612200000-red\n");
+  EXPECT_EQ(declared.str(), "declared 4108-202611200000-red\n");
   std::ostringstream listed;
   run_alert(command({"lantiand", "alert", "--data-dir", data.c_str(), "--list"}), listed, err);
-  EXPECT_NE(listed.str().find(R"("id":"4108-202612200000-red","city":"焦作","level":"red")"),
+  EXPECT_NE(listed.str().find(R"("id":"4108-202611200000-red","city":"焦作","level":"red")"),
             std::string::npos)
       << listed.str();
 
   // 焦作's steel works is grade A: during the red alert only 国五 and newer.
   const auto records = (dir.path() / "gate.jsonl").string();
   std::ofstream(records)
-      << R"({"id":"J-1","enterprise":"91410800MA45SAMP2Y","gate":"main","time":"2026-12-21T06:00:00+08:00","direction":"in","plate":"豫A41640","plate_color":"yellow","bulk":true})"
+      << R"({"id":"J-1","enterprise":"91410800MA45SAMP2Y","gate":"main","time":"2026-11-21T06:00:00+08:00","direction":"in","plate":"豫A41640","plate_color":"yellow","bulk":true})"
          "\n"
-      << R"({"id":"J-2","enterprise":"91410800MA45SAMP2Y","gate":"main","time":"2026-12-21T06:05:00+08:00","direction":"in","plate":"豫A68414","plate_color":"yellow","bulk":true})"
+      << R"({"id":"J-2","enterprise":"91410800MA45SAMP2Y","gate":"main","time":"2026-11-21T06:05:00+08:00","direction":"in","plate":"豫A68414","plate_color":"yellow","bulk":true})"
          "\n"
-      << R"({"id":"J-3","enterprise":"HN-NONE-0001","gate":"main","time":"2026-12-21T06:05:00+08:00","direction":"in","plate":"豫A68414"})"
+      << R"({"id":"J-3","enterprise":"HN-NONE-0001","gate":"main","time":"2026-11-21T06:05:00+08:00","direction":"in","plate":"豫A68414"})"
          "\n";
   std::ostringstream imported, import_err;
   EXPECT_EQ(run_import_gate_events(command({"lantiand", "import-gate-events", "--data-dir",
@@ -277,7 +277,7 @@ TEST(RulesEndToEnd, GateRecordsAndAlertsFromTheCommandLine) {
   run_list_violations(command({"lantiand", "violations", "--data-dir", data.c_str(), "--rule", "R14"}),
                       r14, err);
   const auto v = boost::json::parse(r14.str()).as_object();
-  EXPECT_EQ(v.at("id").as_string(), "R14|LRDS3D9J9GG887446|91410800MA45SAMP2Y|2026-12-21");
+  EXPECT_EQ(v.at("id").as_string(), "R14|LRDS3D9J9GG887446|91410800MA45SAMP2Y|2026-11-21");
   EXPECT_EQ(v.at("city").as_string(), "焦作");
 
   std::ostringstream replayed, replay_err;
@@ -297,7 +297,7 @@ TEST(RulesEndToEnd, GateRecordsAndAlertsFromTheCommandLine) {
             1);
   EXPECT_EQ(other_err.str(),
             "stored violation not reproduced by replay: "
-            "R14|LRDS3D9J9GG887446|91410800MA45SAMP2Y|2026-12-21\n");
+            "R14|LRDS3D9J9GG887446|91410800MA45SAMP2Y|2026-11-21\n");
   EXPECT_EQ(parse_command_line(3, std::array<const char*, 3>{"lantiand", "--alert-policy",
                                                              "A:red=CN9"}
                                       .data())
