@@ -191,7 +191,7 @@ bool matches(const json::object& v, const ViolationQuery& q) {
   };
   if (!same(q.rule, "rule") || !same(q.status, "status") || !same(q.severity, "severity") ||
       !same(q.city, "city") || !same(q.county, "county") || !same(q.zone, "zone_id") ||
-      !same(q.vin, "vin") || !same(q.enterprise, "enterprise_id"))
+      !same(q.vin, "vin") || !same(q.enterprise, "enterprise_id") || !same(q.plate, "plate"))
     return false;
   if (q.suspect) {
     const auto* s = v.if_contains("suspect");

@@ -51,6 +51,9 @@ struct Jurisdiction {
 struct ViolationQuery {
   std::string rule, status, severity, city, zone, vin, enterprise;  // empty: any
   std::string county;  // empty: any (checked on the record: listings are not indexed by county)
+  // empty: any. A plate without a registered vehicle (a truck seen only at gates), checked on the
+  // record: registered plates are turned into `vin` by the caller.
+  std::string plate;
   std::optional<bool> suspect;
   std::int64_t from_unix_s = std::numeric_limits<std::int64_t>::min();
   std::int64_t to_unix_s = std::numeric_limits<std::int64_t>::max();

@@ -556,7 +556,8 @@
     put('from', $('filter-from').value);
     put('to', $('filter-to').value);
     const vehicle = $('filter-vehicle').value.trim();
-    // 17 letters and digits: a VIN; anything else: a plate (which must be registered exactly).
+    // 17 letters and digits: a VIN; anything else: a plate (a registered vehicle's, or one seen only
+    // at an enterprise's gate).
     if (/^[A-Za-z0-9]{17}$/.test(vehicle)) filters.vin = vehicle.toUpperCase();
     else put('plate', vehicle);
     if ($('filter-suspect').checked) filters.suspect = 'true';

@@ -586,11 +586,17 @@ evaluation::ViolationQuery violation_query(ApiContext& ctx, const ApiRequest& r,
     const auto number = rules::normalise_plate(*plate);
     if (!number.problem.empty()) bad_parameter("plate", number.problem);
     const auto match = catalogue->registry->find_by_plate(number.plate, color);
-    if (!match.vehicle) bad_parameter("plate", match.unmatched_reason);
-    const auto* v = match.vehicle;
-    if (!q.vin.empty() && q.vin != v->vin)
-      bad_parameter("plate", "belongs to another VIN than vin");
-    q.vin = v->vin;
+    if (match.vehicle) {
+      const auto* v = match.vehicle;
+      if (!q.vin.empty() && q.vin != v->vin)
+        bad_parameter("plate", "belongs to another VIN than vin");
+      q.vin = v->vin;
+    } else if (color.empty() && match.unmatched_reason.starts_with("no registered vehicle")) {
+      // Not registered: a truck seen only at gates is filed under its plate (number only).
+      q.plate = number.plate;
+    } else {
+      bad_parameter("plate", match.unmatched_reason);  // ambiguous without a colour
+    }
   }
   if (auto bbox = text_param(r, "bbox", 100)) {
     std::array<double, 4> b{};

@@ -943,6 +943,10 @@ TEST_F(GateApiTest, GateRecordsDuringAnAlertRaiseExactlyTheirViolations) {
       "R14|豫A00001/yellow|91410100MA44SAMP1X|2026-11-10"};
   EXPECT_EQ(ids("enterprise=91410100MA44SAMP1X"), expected);
   EXPECT_EQ(answer.at("violations_raised").as_int64(), 6);
+  // A truck seen only at a gate is found by its plate.
+  EXPECT_EQ(ids("plate=%E8%B1%ABA00001"),  // 豫A00001
+            (std::set<std::string>{"R01|豫A00001/yellow|2026-11-10",
+                                   "R14|豫A00001/yellow|91410100MA44SAMP1X|2026-11-10"}));
 
   const auto r14 =
       client_->get("/api/v1/violations/R14%7CLRDS3D9J9GG887446%7C91410100MA44SAMP1X%7C2026-11-10",
