@@ -139,19 +139,6 @@ const PollutionAlert* AlertCalendar::in_force(std::string_view city, std::int64_
   return best;
 }
 
-AlertPolicy::AlertPolicy() {
-  // Yellow / orange / red. Orange and red: no heavy truck of 国四 or older (gas ones included) for
-  // any grade, as the cities' emergency plans apply the guide. A and 引领性: their grade already
-  // requires 国五 or better on the road. B: unrestricted at yellow. C, D and 非绩效: from yellow.
-  const auto cn5 = Stage::CN5;
-  table_["引领性"] = {cn5, cn5, cn5};
-  table_["A"] = {cn5, cn5, cn5};
-  table_["B"] = {std::nullopt, cn5, cn5};
-  table_["C"] = {cn5, cn5, cn5};
-  table_["D"] = {cn5, cn5, cn5};
-  table_["非绩效"] = {cn5, cn5, cn5};
-}
-
 std::optional<Stage> AlertPolicy::oldest_allowed(std::string_view grade, AlertLevel level) const {
   const auto it = table_.find(grade);
   if (it == table_.end()) return std::nullopt;

@@ -74,8 +74,18 @@ class AlertCalendar {
 // no restriction at that level). New-energy trucks (electric, hydrogen) are always allowed.
 class AlertPolicy {
  public:
-  // The default table (docs/enterprises.md, "The policy table").
-  AlertPolicy();
+  // The default table (docs/enterprises.md, "The policy table"), yellow / orange / red. Orange
+  // and red: no heavy truck of 国四 or older (gas ones included) for any grade, as the cities'
+  // emergency plans apply the guide. A and 引领性: their grade already requires 国五 or better on
+  // the road. B: unrestricted at yellow. C, D and 非绩效: from yellow. Inline, so that whatever
+  // holds a configuration (the server's Config) needs no rules code to be built.
+  AlertPolicy()
+      : table_{{"引领性", {Stage::CN5, Stage::CN5, Stage::CN5}},
+               {"A", {Stage::CN5, Stage::CN5, Stage::CN5}},
+               {"B", {std::nullopt, Stage::CN5, Stage::CN5}},
+               {"C", {Stage::CN5, Stage::CN5, Stage::CN5}},
+               {"D", {Stage::CN5, Stage::CN5, Stage::CN5}},
+               {"非绩效", {Stage::CN5, Stage::CN5, Stage::CN5}}} {}
   [[nodiscard]] std::optional<Stage> oldest_allowed(std::string_view grade,
                                                     AlertLevel level) const;
   // Applies one entry "GRADE:LEVEL=STAGE" (STAGE a vehicle stage such as CN5, or "none" for no
