@@ -8,7 +8,6 @@
 namespace lantian::evaluation {
 namespace {
 
-constexpr std::uint64_t time_bias = std::uint64_t{1} << 63;
 constexpr const char* last_offline_check_key = "offline_checked_unix_s";
 
 std::string checkpoint_prefix(const std::string& vin) {
@@ -16,11 +15,11 @@ std::string checkpoint_prefix(const std::string& vin) {
 }
 std::string checkpoint_key(const std::string& vin, std::int64_t boundary_unix_s) {
   auto key = checkpoint_prefix(vin);
-  storage::append_u64(key, static_cast<std::uint64_t>(boundary_unix_s) ^ time_bias);
+  storage::append_time(key, boundary_unix_s);
   return key;
 }
 std::int64_t boundary_of(std::string_view key, std::size_t prefix_size) {
-  return static_cast<std::int64_t>(storage::read_u64(key.substr(prefix_size)) ^ time_bias);
+  return storage::read_time(key.substr(prefix_size));
 }
 
 std::int64_t floor_div(std::int64_t a, std::int64_t b) {

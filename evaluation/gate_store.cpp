@@ -15,7 +15,6 @@ using storage::Family;
 
 namespace {
 
-constexpr std::uint64_t time_bias = std::uint64_t{1} << 63;
 constexpr std::size_t days_kept = 14;  // of activity, for R15's 7-day look-back
 
 std::string record_key(const std::string& enterprise, const std::string& id) {
@@ -26,7 +25,7 @@ std::string time_prefix(const std::string& enterprise) {
 }
 std::string time_key(const std::string& enterprise, std::int64_t unix_s, const std::string& id) {
   auto key = time_prefix(enterprise);
-  storage::append_u64(key, static_cast<std::uint64_t>(unix_s) + time_bias);
+  storage::append_time(key, unix_s);
   return key + id;
 }
 std::string activity_key(const std::string& enterprise) {

@@ -13,9 +13,9 @@ namespace lantian::evaluation {
 namespace json = boost::json;
 namespace {
 
-constexpr std::uint64_t time_bias = std::uint64_t{1} << 63;
+constexpr std::uint64_t time_bias = std::uint64_t{1} << 63;  // storage::append_time's
 
-// desc(time) · id: newest first.
+// desc(time) · id: newest first (the complement of storage::append_time's bytes).
 std::string position(std::int64_t unix_s, const std::string& id) {
   std::string key;
   storage::append_u64(key, ~(static_cast<std::uint64_t>(unix_s) + time_bias));
@@ -31,7 +31,7 @@ std::string raised_prefix(const std::string& vin) {
 }
 std::string raised_key(const std::string& vin, std::int64_t raised_unix_s, const std::string& id) {
   std::string key = raised_prefix(vin);
-  storage::append_u64(key, static_cast<std::uint64_t>(raised_unix_s) + time_bias);
+  storage::append_time(key, raised_unix_s);
   return key + id;
 }
 

@@ -4,8 +4,7 @@
 
 namespace lantian::storage {
 namespace {
-// Times are stored offset by 2^63 so that the (rare) negative ones still sort before positive ones.
-constexpr std::uint64_t time_bias = std::uint64_t{1} << 63;
+constexpr std::uint64_t time_bias = std::uint64_t{1} << 63;  // append_time, read_time
 }  // namespace
 
 void append_u64(std::string& out, std::uint64_t v) {
@@ -18,6 +17,14 @@ std::uint64_t read_u64(std::string_view bytes) noexcept {
   return v;
 }
 
+void append_time(std::string& out, std::int64_t t) {
+  append_u64(out, static_cast<std::uint64_t>(t) + time_bias);
+}
+
+std::int64_t read_time(std::string_view bytes) noexcept {
+  return static_cast<std::int64_t>(read_u64(bytes) - time_bias);
+}
+
 std::string vin_prefix(const protocol::Vin& vin) {
   return std::string(reinterpret_cast<const char*>(vin.data()), vin.size());
 }
@@ -26,7 +33,7 @@ std::string frame_key(const protocol::Vin& vin, std::int64_t collection_unix_s,
                       std::uint64_t sequence) {
   std::string key = vin_prefix(vin);
   key.reserve(frame_key_size);
-  append_u64(key, static_cast<std::uint64_t>(collection_unix_s) + time_bias);
+  append_time(key, collection_unix_s);
   append_u64(key, sequence);
   return key;
 }
@@ -35,7 +42,7 @@ std::optional<FrameKey> parse_frame_key(std::string_view key) noexcept {
   if (key.size() != frame_key_size) return std::nullopt;
   FrameKey k;
   std::copy_n(key.begin(), vin_size, k.vin.begin());
-  k.collection_unix_s = static_cast<std::int64_t>(read_u64(key.substr(vin_size)) - time_bias);
+  k.collection_unix_s = read_time(key.substr(vin_size));
   k.sequence = read_u64(key.substr(vin_size + 8));
   return k;
 }
@@ -43,13 +50,13 @@ std::optional<FrameKey> parse_frame_key(std::string_view key) noexcept {
 std::string block_key(const protocol::Vin& vin, std::uint8_t type, std::int64_t collection_unix_s) {
   std::string key = vin_prefix(vin);
   key.push_back(static_cast<char>(type));
-  append_u64(key, static_cast<std::uint64_t>(collection_unix_s) + time_bias);
+  append_time(key, collection_unix_s);
   return key;
 }
 
 std::string report_key(const protocol::Vin& vin, std::int64_t report_unix_s) {
   std::string key = vin_prefix(vin);
-  append_u64(key, static_cast<std::uint64_t>(report_unix_s) + time_bias);
+  append_time(key, report_unix_s);
   return key;
 }
 
@@ -60,7 +67,7 @@ std::string encode_report_entry(std::int64_t receive_unix_ms,
   append_u64(value, static_cast<std::uint64_t>(receive_unix_ms));
   for (const auto& b : sorted_blocks) {
     value.push_back(static_cast<char>(b.type));
-    append_u64(value, static_cast<std::uint64_t>(b.collection_unix_s) + time_bias);
+    append_time(value, b.collection_unix_s);
   }
   return value;
 }
@@ -73,7 +80,7 @@ bool decode_report_entry(std::string_view value, std::int64_t& receive_unix_ms,
   blocks.reserve((value.size() - 8) / 9);
   for (std::size_t at = 8; at < value.size(); at += 9)
     blocks.push_back({static_cast<std::uint8_t>(value[at]),
-                      static_cast<std::int64_t>(read_u64(value.substr(at + 1)) - time_bias)});
+                      read_time(value.substr(at + 1))});
   return true;
 }
 

@@ -56,5 +56,9 @@ struct BlockId {
 // Big-endian helpers shared by the key and value layouts.
 void append_u64(std::string& out, std::uint64_t v);
 [[nodiscard]] std::uint64_t read_u64(std::string_view bytes) noexcept;  // requires ≥ 8 bytes
+// A signed time (or day number) as 8 bytes that sort as the values do: offset by 2^63 so that the
+// (rare) negative ones still sort before positive ones, big-endian. Every family keys time so.
+void append_time(std::string& out, std::int64_t t);
+[[nodiscard]] std::int64_t read_time(std::string_view bytes) noexcept;  // requires ≥ 8 bytes
 
 }  // namespace lantian::storage

@@ -93,7 +93,7 @@ std::optional<LatestRecord> decode_latest(std::string_view value) {
 // latest_state: VIN · 0x02 · Beijing day (8, big-endian) marks a day with a stored frame.
 std::string day_key(const std::string& vin_key, std::int64_t day) {
   std::string key = vin_key + '\x02';
-  append_u64(key, static_cast<std::uint64_t>(day) + (std::uint64_t{1} << 63));
+  append_time(key, day);
   return key;
 }
 std::int64_t beijing_day(std::int64_t unix_s) {
