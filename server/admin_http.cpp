@@ -19,8 +19,8 @@ using namespace asio::experimental::awaitable_operators;
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
 AdminHttp::AdminHttp(asio::io_context& io, std::function<std::string()> metrics_text,
-                     std::function<bool()> healthy)
-    : io_(io), metrics_text_(std::move(metrics_text)), healthy_(std::move(healthy)) {}
+                     std::function<std::string()> health_problem)
+    : io_(io), metrics_text_(std::move(metrics_text)), health_problem_(std::move(health_problem)) {}
 
 bool AdminHttp::start(const std::string& host, std::uint16_t port, std::string& problem) {
   boost::system::error_code ec;
@@ -83,10 +83,10 @@ asio::awaitable<void> AdminHttp::serve(tcp::socket socket) {
     res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
     res.body() = metrics_text_();
   } else if (req.target() == "/healthz") {
-    const bool ok = healthy_();
-    res.result(ok ? http::status::ok : http::status::service_unavailable);
+    const auto problem = health_problem_();
+    res.result(problem.empty() ? http::status::ok : http::status::service_unavailable);
     res.set(http::field::content_type, "text/plain");
-    res.body() = ok ? "ok\n" : "stopping\n";
+    res.body() = problem.empty() ? "ok\n" : problem + "\n";
   } else {
     res.result(http::status::not_found);
     res.body() = "not found: try /metrics or /healthz\n";

@@ -13,9 +13,10 @@ namespace lantian::server {
 
 class AdminHttp {
  public:
-  // `metrics_text` renders /metrics; `healthy` decides /healthz (200 "ok" or 503 "stopping").
+  // `metrics_text` renders /metrics; `health_problem` decides /healthz: empty → 200 "ok",
+  // otherwise 503 with the problem ("stopping", an upstream lagging past its limit).
   AdminHttp(boost::asio::io_context& io, std::function<std::string()> metrics_text,
-            std::function<bool()> healthy);
+            std::function<std::string()> health_problem);
   // Binds HOST:PORT (port 0: any); false with `problem` set on failure.
   bool start(const std::string& host, std::uint16_t port, std::string& problem);
   [[nodiscard]] std::uint16_t port() const;
@@ -27,7 +28,7 @@ class AdminHttp {
 
   boost::asio::io_context& io_;
   std::function<std::string()> metrics_text_;
-  std::function<bool()> healthy_;
+  std::function<std::string()> health_problem_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
 };
 

@@ -30,6 +30,8 @@ std::string_view to_string(CloseReason reason) noexcept {
     case CloseReason::login_rate: return "login_rate";
     case CloseReason::vin_held_by_proven_session: return "vin_held_by_proven_session";
     case CloseReason::partial_frame_memory: return "partial_frame_memory";
+    case CloseReason::platform_login_refused: return "platform_login_refused";
+    case CloseReason::platform_logout: return "platform_logout";
   }
   return "none";
 }

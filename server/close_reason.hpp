@@ -35,6 +35,8 @@ enum class CloseReason : std::uint8_t {
   login_rate,             // a login beyond the VIN's --login-rate
   vin_held_by_proven_session,  // a login without proof while a proven session holds the VIN
   partial_frame_memory,   // its unfinished frame went beyond --max-partial-frame-bytes(-per-address)
+  platform_login_refused,  // a platform login with an unknown account (--platform-account)
+  platform_logout,         // a lower platform logged out of its link
 };
 
 // The metric label ("closed_by_peer", …); "none" for CloseReason::none.

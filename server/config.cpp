@@ -116,6 +116,17 @@ po::options_description serve_options() {
     ("socket-buffer-bytes", po::value<std::size_t>()->default_value(0),
        "kernel send and receive buffer per terminal socket (0: the kernel's default; small values save memory with many terminals)")
     ("sync", po::value<std::string>()->default_value("always"), "WAL sync: always (per batch), interval, off")
+    ("upstream", po::value<std::vector<std::string>>()->composing(),
+       "a receiving platform every accepted report is forwarded to, repeatable: "
+       "tcp|tls://HOST:PORT?name=N&user=U&password-file=F&platform=CODE[&ca=F&cert=F&key=F"
+       "&profiles=P,P&vins=FILE&window=256&reply-timeout-s=30&max-lag-s=300"
+       "&login-command=5&logout-command=6] (docs/forwarding.md)")
+    ("platform-account", po::value<std::vector<std::string>>()->composing(),
+       "USER:PASSWORD a lower platform may log in with over the platform link, repeatable")
+    ("platform-login-command", po::value<int>()->default_value(0x05),
+       "command code of a platform login on the platform link (GB/T 32960.3: 5)")
+    ("platform-logout-command", po::value<int>()->default_value(0x06),
+       "command code of a platform logout on the platform link (GB/T 32960.3: 6)")
     ("frame-sink", po::value<std::string>()->default_value("rocksdb"),
        "rocksdb, or null: frames are acknowledged without being stored (benchmark reference only)")
     ("sync-interval-ms", po::value<int>()->default_value(10), "WAL sync period with --sync interval")
@@ -397,6 +408,40 @@ void read_serve(const po::variables_map& vm, Config& c, std::vector<std::string>
     c.signature_policy = SignaturePolicy::reject;
   else
     problems.push_back("--signature-policy must be record or reject, not '" + signature_policy + "'");
+
+  if (vm.count("upstream"))
+    for (const auto& url : vm["upstream"].as<std::vector<std::string>>()) {
+      std::string problem;
+      if (auto u = forwarding::parse_upstream(url, problem))
+        c.upstreams.push_back(std::move(*u));
+      else
+        problems.push_back("--upstream: " + problem);
+    }
+  for (std::size_t i = 0; i < c.upstreams.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (c.upstreams[i].name == c.upstreams[j].name)
+        problems.push_back("--upstream: two upstreams are named '" + c.upstreams[i].name + "'");
+  c.store.forward_log = !c.upstreams.empty();
+  if (vm.count("platform-account"))
+    for (const auto& account : vm["platform-account"].as<std::vector<std::string>>()) {
+      const auto colon = account.find(':');
+      if (colon == std::string::npos || colon == 0 ||
+          colon > protocol::platform_user_length ||
+          account.size() - colon - 1 > protocol::platform_password_length)
+        problems.push_back("--platform-account must be USER:PASSWORD (user 1-12, password ≤ 20 characters)");
+      else
+        c.platform_accounts.push_back({account.substr(0, colon), account.substr(colon + 1)});
+    }
+  for (const auto& [name, field] : {std::pair{"platform-login-command", &c.platform_link.login},
+                                    std::pair{"platform-logout-command", &c.platform_link.logout}}) {
+    const int code = vm[name].as<int>();
+    if (code < 1 || code > 255)
+      problems.push_back(std::string("--") + name + " must be 1..255");
+    else
+      *field = static_cast<std::uint8_t>(code);
+  }
+  if (c.platform_link.login == c.platform_link.logout)
+    problems.push_back("--platform-login-command and --platform-logout-command must differ");
 
   c.store.dir = c.data_dir / "db";
   const auto sync = vm["sync"].as<std::string>();

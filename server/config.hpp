@@ -12,6 +12,8 @@
 
 #include "common/listen_url.hpp"
 #include "common/time_text.hpp"
+#include "forwarding/upstream_config.hpp"
+#include "protocol/platform_link.hpp"
 #include "protocol/types.hpp"
 #include "rules/engine.hpp"
 #include "rules/pollution_alerts.hpp"
@@ -115,6 +117,15 @@ struct Config {
   SignaturePolicy signature_policy = SignaturePolicy::record;
   std::size_t socket_buffer_bytes =
       0;  // SO_SNDBUF/SO_RCVBUF per terminal socket; 0: kernel default
+
+  // The platform link (docs/forwarding.md): the platforms this one forwards its reports to, and
+  // the accounts lower platforms log in with to forward theirs here.
+  std::vector<forwarding::UpstreamConfig> upstreams;
+  struct PlatformAccount {
+    std::string user, password;
+  };
+  std::vector<PlatformAccount> platform_accounts;
+  protocol::PlatformLinkCodes platform_link;
 
   storage::StoreOptions store;
   rules::EngineConfig rules;

@@ -296,12 +296,16 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
                                                take_frames(received, writes), asio::use_awaitable);
       else
         close_reason = conversation_->take_frames(received, writes);
-      if (!writes.empty()) {
-        metrics_.batch_frames.observe(static_cast<double>(writes.size()));
-        const auto keys = co_await store_all(std::move(writes));
-        if (!keys) co_return CloseReason::storage_failed;  // nothing of this read is acknowledged
+      if (!received.empty()) {
+        std::vector<std::string> keys;
+        if (!writes.empty()) {
+          metrics_.batch_frames.observe(static_cast<double>(writes.size()));
+          auto stored = co_await store_all(std::move(writes));
+          if (!stored) co_return CloseReason::storage_failed;  // nothing of this read is acknowledged
+          keys = std::move(*stored);
+        }
         const bool replied = co_await send_replies(stream, received);
-        evaluate(*keys, received);  // after the reply, off this thread
+        if (!keys.empty()) evaluate(keys, received);  // after the reply, off this thread
         if (!replied) co_return CloseReason::write_timeout;
       }
       if (close_reason != CloseReason::none) co_return close_reason;
@@ -383,12 +387,28 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
     evaluation::StoredFrameSink* sink = server_.stored_frame_sink();
     if (!sink) return;
     std::vector<evaluation::StoredFrame> stored;
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-      if (keys[i].empty()) continue;
-      received[i].stored.key = keys[i];
-      stored.push_back(std::move(received[i].stored));
+    std::size_t next_key = 0;  // keys follow the received frames that were written
+    for (auto& r : received) {
+      if (!r.stored_with_write) continue;
+      const auto& key = keys[next_key++];
+      if (key.empty()) continue;
+      r.stored.key = key;
+      stored.push_back(std::move(r.stored));
     }
-    sink->submit(conversation_->vin(), std::move(stored));
+    if (!conversation_->platform_link()) {
+      sink->submit(conversation_->vin(), std::move(stored));
+      return;
+    }
+    // A platform link carries many vehicles: each run of one vehicle's frames goes to it, in order.
+    for (std::size_t begin = 0; begin < stored.size();) {
+      const auto vin = stored[begin].decoded.message.header.vin;
+      std::size_t end = begin + 1;
+      while (end < stored.size() && stored[end].decoded.message.header.vin == vin) ++end;
+      std::vector<evaluation::StoredFrame> run(std::make_move_iterator(stored.begin() + begin),
+                                               std::make_move_iterator(stored.begin() + end));
+      sink->submit(vin, std::move(run));
+      begin = end;
+    }
   }
 
   template <class Stream>

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "evaluation/sharded_evaluator.hpp"
+#include "forwarding/forwarder.hpp"
 #include "server/admin_http.hpp"
 #include "server/api/api_server.hpp"
 #include "server/api/token_commands.hpp"
@@ -73,8 +74,17 @@ int serve(const server::Config& config) {
   server::IngestServer ingest(io, config, *store, metrics);
   ingest.set_evaluation(&rules, &rules.catalogue());
   std::vector<std::string> problems;
+  // Forwarding upward starts before the listeners: every report they accept is in its log.
+  forwarding::Forwarder forwarder(config.upstreams, *store);
+  if (!forwarder.start(problems)) {
+    for (const auto& p : problems) spdlog::error("event=startup_failed error=\"{}\"", p);
+    rules.stop();
+    store->close();
+    return 1;
+  }
   if (!ingest.start(problems)) {
     for (const auto& p : problems) spdlog::error("event=startup_failed error=\"{}\"", p);
+    forwarder.stop();
     rules.stop();
     store->close();
     return 1;
@@ -85,12 +95,16 @@ int serve(const server::Config& config) {
         metrics.ingest_queue_depth.set(static_cast<std::int64_t>(store->stats().queue_depth));
         for (auto us : store->take_sync_latencies())
           metrics.fsync_seconds.observe(static_cast<double>(us.count()) / 1e6);
-        return metrics.render();
+        return metrics.render() + forwarder.render_metrics();
       },
-      [&] { return !ingest.stopping(); });
+      [&]() -> std::string {
+        if (ingest.stopping()) return "stopping";
+        return forwarder.lagging();
+      });
   std::string problem;
   if (!admin.start(config.admin_host, config.admin_port, problem)) {
     spdlog::error("event=startup_failed error=\"{}\"", problem);
+    forwarder.stop();
     rules.stop();
     store->close();
     return 1;
@@ -102,6 +116,7 @@ int serve(const server::Config& config) {
   if (config.api.enabled) {
     if (!api.start(problem)) {
       spdlog::error("event=startup_failed error=\"{}\"", problem);
+      forwarder.stop();
       rules.stop();
       store->close();
       return 1;
@@ -134,6 +149,7 @@ int serve(const server::Config& config) {
             api_work.reset();
             api_io.stop();   // requests in progress are abandoned; nothing they wrote is partial
             rules.stop();    // evaluates what the sessions handed over
+            forwarder.stop();  // logs out of the upstreams, saves their cursors
             store->close();  // everything read is stored and answered; flush and close
             spdlog::info("event=stopped");
             io.stop();

@@ -5,6 +5,7 @@
 #include "protocol/decode.hpp"
 #include "protocol/encode.hpp"
 #include "protocol/json.hpp"
+#include "protocol/platform_link.hpp"
 #include "server/clock.hpp"
 
 namespace lantian::server {
@@ -20,6 +21,29 @@ std::string text_of(const protocol::Vin& vin) {
 }
 bool is_report(protocol::CommandKind kind) {
   return kind == protocol::CommandKind::realtime || kind == protocol::CommandKind::resend;
+}
+// Text from a lower platform (its user name) for the log: printable ASCII, else hex.
+std::string printable_or_hex(std::string_view text) {
+  if (std::all_of(text.begin(), text.end(),
+                  [](char c) { return protocol::printable_ascii(static_cast<std::uint8_t>(c)); }))
+    return std::string(text);
+  return "hex:" + protocol::to_hex(protocol::ByteView(
+                      reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+}
+// Compares secrets in a time that does not depend on where they differ.
+bool same_secret(std::string_view a, std::string_view b) {
+  unsigned char differ = a.size() == b.size() ? 0 : 1;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    differ |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
+  return differ == 0;
+}
+TerminalConversation::Received unstored_reply(protocol::Bytes reply,
+                                              std::chrono::steady_clock::time_point arrived) {
+  TerminalConversation::Received r;
+  r.reply = std::move(reply);
+  r.arrived = arrived;
+  r.stored_with_write = false;
+  return r;
 }
 }  // namespace
 
@@ -92,9 +116,9 @@ CloseReason TerminalConversation::take_frame(protocol::ByteView raw, std::vector
   const auto arrived = std::chrono::steady_clock::now();
   // The framer has checked the BCC: it is not computed again.
   protocol::DecodedFrame decoded;
-  if (protocol::decode_frame_into(
-          raw, {.profile = listener_.profile ? listener_.profile : registry_profile_}, decoded,
-          protocol::CheckByte::verified))
+  auto profile = listener_.profile ? listener_.profile : registry_profile_;
+  if (platform_link_ && !listener_.profile) profile = registered_profile_of_platform_frame(raw);
+  if (protocol::decode_frame_into(raw, {.profile = profile}, decoded, protocol::CheckByte::verified))
     return CloseReason::undecodable_frame;  // cannot happen for framer output
   const auto& header = decoded.message.header;
   const auto kind = decoded.command_kind();
@@ -107,7 +131,28 @@ CloseReason TerminalConversation::take_frame(protocol::ByteView raw, std::vector
   for (auto variant : decoded.variants)
     metrics_.decode_variants.with(std::string(to_string(variant))).inc();
 
-  if (!logged_in_) {
+  if (!logged_in_ && !platform_link_ && header.variant == protocol::HeaderVariant::platform &&
+      protocol::is_platform_request(raw, config_.platform_link.login))
+    return platform_log_in(raw, header, arrived, received);
+  if (platform_link_) {
+    // A lower platform's link: its frames carry the VINs of its terminals, each its own.
+    const bool logout = protocol::is_platform_request(raw, config_.platform_link.logout);
+    if (logout || protocol::is_platform_request(raw, config_.platform_link.login)) {
+      received.push_back(unstored_reply(
+          protocol::make_platform_ack(header, protocol::ack_flag::success, platform_time()),
+          arrived));
+      if (!logout) return CloseReason::none;
+      spdlog::info("event=platform_logout conn={} peer={} user={}", connection_.id,
+                   connection_.peer, platform_user_);
+      return CloseReason::platform_logout;
+    }
+    if (!protocol::is_vin_alphabet(header.vin)) {
+      spdlog::warn("event=invalid_vin conn={} peer={} user={} vin={}", connection_.id,
+                   connection_.peer, platform_user_, text_of(header.vin));
+      metrics_.connections_rejected.with("invalid_vin").inc();
+      return CloseReason::invalid_vin;
+    }
+  } else if (!logged_in_) {
     const bool allowed_before_login =
         kind == protocol::CommandKind::activation || kind == protocol::CommandKind::time_sync;
     if (kind == protocol::CommandKind::login) {
@@ -132,13 +177,17 @@ CloseReason TerminalConversation::take_frame(protocol::ByteView raw, std::vector
   storage::ReceiveInfo info{received_ms, connection_.id, listener_.url, connection_.peer,
                             decoded.profile};
   protocol::Bytes reply;
-  if (kind == protocol::CommandKind::activation) {
+  if (kind == protocol::CommandKind::activation && !platform_link_) {
     if (const auto reason = handle_activation(decoded, raw, reply); reason != CloseReason::none)
       return reason;
   } else {
     reply = reply_for(decoded);
   }
-  if (is_report(kind)) {
+  if (is_report(kind) && platform_link_) {
+    // Forwarded by a platform that checked it: kept as it came, its signature for later checks.
+    info.signature = protocol::is_signed_kind(decoded) ? protocol::SignatureCheck::unverified
+                                                       : protocol::SignatureCheck::not_signed;
+  } else if (is_report(kind)) {
     info.signature = check_signature(decoded, raw);
     if (protocol::is_failure(info.signature) && config_.signature_policy == SignaturePolicy::reject) {
       // Kept as evidence of the attempt, not acknowledged: a terminal with a valid key resends.
@@ -254,6 +303,49 @@ CloseReason TerminalConversation::log_in(const protocol::Vin& vin) {
   if (!listener_.profile) registry_profile_ = host_.registered_profile(protocol::as_text(vin));
   spdlog::info("event=login conn={} peer={} vin={}", connection_.id, connection_.peer, text_of(vin));
   return CloseReason::none;
+}
+
+CloseReason TerminalConversation::platform_log_in(protocol::ByteView raw,
+                                                  const protocol::Header& header,
+                                                  std::chrono::steady_clock::time_point arrived,
+                                                  std::vector<Received>& received) {
+  const auto login = protocol::parse_platform_login(raw);
+  bool accepted = false;
+  if (login)
+    for (const auto& account : config_.platform_accounts)
+    {
+      // Both compared whatever the first says: the time taken does not tell which was wrong.
+      const bool user = same_secret(account.user, login->user);
+      const bool password = same_secret(account.password, login->password);
+      accepted = accepted || (user && password);
+    }
+  const std::string user = login ? printable_or_hex(login->user) : "-";
+  if (!accepted) {
+    spdlog::warn("event=platform_login_refused conn={} peer={} user={} platform={}",
+                 connection_.id, connection_.peer, user, text_of(header.vin));
+    metrics_.connections_rejected.with("platform_login_refused").inc();
+    received.push_back(unstored_reply(
+        protocol::make_platform_ack(header, protocol::ack_flag::error, platform_time()), arrived));
+    return CloseReason::platform_login_refused;
+  }
+  platform_link_ = true;
+  platform_user_ = user;
+  spdlog::info("event=platform_login conn={} peer={} user={} platform={}", connection_.id,
+               connection_.peer, user, text_of(header.vin));
+  received.push_back(unstored_reply(
+      protocol::make_platform_ack(header, protocol::ack_flag::success, platform_time()), arrived));
+  return CloseReason::none;
+}
+
+std::optional<protocol::Profile> TerminalConversation::registered_profile_of_platform_frame(
+    protocol::ByteView raw) {
+  // The platform variant's VIN follows the ack flag (a terminal-variant frame's is one earlier).
+  if (raw.size() < protocol::frame_overhead) return std::nullopt;
+  protocol::Vin vin{};
+  const bool platform = raw[3] < 0x30;
+  std::copy_n(raw.begin() + (platform ? 4 : 3), vin.size(), vin.begin());
+  if (!protocol::is_vin_alphabet(vin)) return std::nullopt;
+  return host_.registered_profile(protocol::as_text(vin));
 }
 
 protocol::Bytes TerminalConversation::reply_for(const protocol::DecodedFrame& f) const {

@@ -64,6 +64,9 @@ class TerminalConversation {
     std::chrono::steady_clock::time_point arrived;
     // What evaluation gets once the frame is stored (the session fills in its archive key).
     evaluation::StoredFrame stored;
+    // False for the platform link's login and logout: answered, not stored (no write of theirs
+    // is in `writes`).
+    bool stored_with_write = true;
   };
 
   TerminalConversation(ConversationHost& host, const Config& config, ServerMetrics& metrics,
@@ -78,14 +81,21 @@ class TerminalConversation {
   [[nodiscard]] CloseReason take_frames(std::vector<Received>& received,
                                         std::vector<storage::FrameWrite>& writes);
 
-  [[nodiscard]] bool logged_in() const noexcept { return logged_in_; }
+  // Logged in as a terminal, or as a lower platform (platform_link()).
+  [[nodiscard]] bool logged_in() const noexcept { return logged_in_ || platform_link_; }
+  // A lower platform logged in (docs/forwarding.md): the connection carries the frames of many
+  // vehicles, each with its own VIN, in the platform header variant.
+  [[nodiscard]] bool platform_link() const noexcept { return platform_link_; }
   // Whether taking the next frames may verify signatures (a logged-in vehicle with a key, or one
   // whose key has not been looked up yet): the session then takes them off its I/O thread.
   [[nodiscard]] bool may_verify() const noexcept {
     return logged_in_ && (!key_looked_up_ || key_.has_value());
   }
   [[nodiscard]] const protocol::Vin& vin() const noexcept { return vin_; }
-  [[nodiscard]] std::string vin_text() const { return logged_in_ ? std::string(protocol::as_text(vin_)) : "-"; }
+  [[nodiscard]] std::string vin_text() const {
+    if (platform_link_) return "platform:" + platform_user_;
+    return logged_in_ ? std::string(protocol::as_text(vin_)) : "-";
+  }
   // When the connection opened or a frame (not garbage) was last taken since login: the idle and
   // first-frame deadlines count from here.
   [[nodiscard]] std::chrono::steady_clock::time_point last_frame_at() const noexcept {
@@ -96,6 +106,11 @@ class TerminalConversation {
   CloseReason take_frame(protocol::ByteView raw, std::vector<Received>& received,
                          std::vector<storage::FrameWrite>& writes);
   CloseReason log_in(const protocol::Vin& vin);
+  // A platform login (protocol/platform_link.hpp): checked against config.platform_accounts.
+  CloseReason platform_log_in(protocol::ByteView raw, const protocol::Header& header,
+                              std::chrono::steady_clock::time_point arrived,
+                              std::vector<Received>& received);
+  std::optional<protocol::Profile> registered_profile_of_platform_frame(protocol::ByteView raw);
   // The verdict on a report's signature, with the vehicle's key.
   protocol::SignatureCheck check_signature(const protocol::DecodedFrame& frame,
                                            protocol::ByteView raw);
@@ -110,6 +125,8 @@ class TerminalConversation {
   const ConnectionInfo connection_;
   protocol::Framer framer_;
   bool logged_in_ = false;
+  bool platform_link_ = false;
+  std::string platform_user_;  // printable, for the log
   bool proven_ = false;  // a report verified with the vehicle's key (told to the host once)
   protocol::Vin vin_{};
   std::optional<protocol::Profile> known_profile_;

@@ -39,7 +39,8 @@ constexpr const char* reserved_cfs[] = {"violations", "violation_index", "regist
                                         "zones",      "observations",    "permits",
                                         "audit",      "tokens",          "rule_state",
                                         "terminal_keys", "areas",          "legal_holds",
-                                        "enterprises",   "gate_events",     "pollution_alerts"};
+                                        "enterprises",   "gate_events",     "pollution_alerts",
+                                        "forward_log",   "forwarding"};
 constexpr const char* next_sequence_key = "next_sequence";
 // latest_state: VIN → one record per vehicle, rewritten once per batch that has its frames:
 //   0x02 · archive key length (8, big-endian) · archive key of its last frame
@@ -663,8 +664,20 @@ void Store::run_lane(std::size_t index) {
         unsynced.clear();
       }
     }
+    // Everything this lane wrote is durable (or failed): the forward log may be read past it.
+    if (unsynced.empty() && options_.forward_log) {
+      std::lock_guard lock(sequence_mutex_);
+      lane.in_flight_from = std::numeric_limits<std::uint64_t>::max();
+    }
   }
   if (!unsynced.empty()) sync_unsynced();
+}
+
+std::uint64_t Store::stable_sequence() const {
+  std::lock_guard lock(sequence_mutex_);
+  std::uint64_t stable = next_sequence_.load();
+  for (const auto& lane : lanes_) stable = std::min(stable, lane->in_flight_from);
+  return stable;
 }
 
 // Writes one batch of one lane. On return every entry of `batch` whose outcome is already known
@@ -676,6 +689,15 @@ void Store::write_batch(std::size_t lane, std::vector<Pending>& batch) {
     frames_stored_ += batch.size();
     ++batches_;
     return;
+  }
+  rocksdb::ColumnFamilyHandle* forward_log = nullptr;
+  if (options_.forward_log) {
+    forward_log = families_.at(Family::forward_log);
+    // Every sequence this batch hands out is at or above this: a reader of the forward log stops
+    // below it until the batch is durable or failed (stable_sequence()).
+    std::lock_guard lock(sequence_mutex_);
+    auto& from = lanes_[lane]->in_flight_from;
+    from = std::min(from, next_sequence_.load());
   }
   rocksdb::WriteBatch wb;
   // Idempotency entries touched by this batch (key → receive time, blocks), written once at the end.
@@ -740,6 +762,11 @@ void Store::write_batch(std::size_t lane, std::vector<Pending>& batch) {
     last_sequence = next_sequence_++;
     p.key = frame_key(w.vin, w.collection_unix_s, last_sequence);
     wb.Put(frames_, p.key, slice(record));
+    // Every accepted report goes upward (a rejected one has no latest state: evidence only).
+    if (forward_log && w.latest &&
+        (w.latest->kind == protocol::CommandKind::realtime ||
+         w.latest->kind == protocol::CommandKind::resend))
+      wb.Put(forward_log, u64_value(last_sequence), p.key);
     // A rejected frame (no latest state) is evidence only: it does not make the vehicle's last
     // frame, position or online day.
     if (w.latest) {
@@ -989,7 +1016,9 @@ void Store::map_families(const std::vector<rocksdb::ColumnFamilyDescriptor>& des
       {Family::legal_holds, "legal_holds"},
       {Family::enterprises, "enterprises"},
       {Family::gate_events, "gate_events"},
-      {Family::pollution_alerts, "pollution_alerts"}};
+      {Family::pollution_alerts, "pollution_alerts"},
+      {Family::forward_log, "forward_log"},
+      {Family::forwarding, "forwarding"}};
   for (std::size_t i = 0; i < descriptors.size(); ++i)
     for (const auto& [family, name] : names)
       if (descriptors[i].name == name) families_[family] = handles_[i];

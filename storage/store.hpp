@@ -28,6 +28,7 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -79,6 +80,9 @@ struct StoreOptions {
   // Benchmark reference only: frames are numbered and completed as stored without being written
   // (the "null sink" of performance.md P1). Nothing reaches the archive; never use it in service.
   bool discard_frames = false;
+  // Each accepted report (real-time, resend) also gets a forward_log record, arrival sequence →
+  // frame key, in its batch: what the upstream forwarders read (set while any is configured).
+  bool forward_log = false;
   // Frames are not written while the disk holding the archive has less free space than this (0:
   // no reserve): the store becomes unavailable before RocksDB ever meets a full disk — a failed
   // WAL write is only recoverable by a restart — and available again when there is room.
@@ -161,7 +165,9 @@ enum class Family {
   legal_holds,
   enterprises,
   gate_events,
-  pollution_alerts
+  pollution_alerts,
+  forward_log,  // arrival sequence (8) → frame key: the reports to forward upward (StoreOptions)
+  forwarding    // the forwarders' cursors and set-aside reports (forwarding/forward_store.hpp)
 };
 
 // One change of a record: a put, or a delete when `value` is empty.
@@ -300,6 +306,10 @@ class Store {
   // begins with it (storage::legal_hold_key). Retention never drops such a frame. True when the
   // holds cannot be read (never drop what may be evidence).
   [[nodiscard]] bool is_held(std::string_view frame_key) const;
+  // Every arrival sequence below this is final: durable, or never to be written (failed). The
+  // forward log is read below it only, so that a reader never passes a sequence a lane is still
+  // writing or syncing (lanes commit in their own order).
+  [[nodiscard]] std::uint64_t stable_sequence() const;
   // Runs a full compaction of the frame archive now (retention is applied during compactions).
   void compact();
 
@@ -325,6 +335,8 @@ class Store {
     // The writer's own: the last Beijing day marked per vehicle (VIN key), so that a day marker
     // is written once per day rather than once per batch.
     std::unordered_map<std::string, std::int64_t> marked_day;
+    // The lowest arrival sequence this lane may still make durable (max: none); sequence_mutex_.
+    std::uint64_t in_flight_from = std::numeric_limits<std::uint64_t>::max();
   };
   Store() = default;
   void map_families(const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors);
@@ -372,6 +384,7 @@ class Store {
   std::atomic<bool> closing_{false};  // set under submit_gate_ held exclusively
   std::atomic<bool> closed_{false};
   std::atomic<std::uint64_t> next_sequence_{1};
+  mutable std::mutex sequence_mutex_;  // guards the lanes' in_flight_from (stable_sequence())
   mutable std::mutex room_mutex_;                          // guards queued_ and room_waiters_
   std::size_t queued_ = 0;                                 // frames in all lanes' queues
   std::vector<std::function<void()>> room_waiters_;

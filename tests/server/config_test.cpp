@@ -171,3 +171,72 @@ TEST(Config, HelpListsEveryOption) {
 
 }  // namespace
 }  // namespace lantian::server
+
+namespace lantian::server {
+namespace {
+
+TEST(Config, UpstreamsAndPlatformAccounts) {
+  const auto pw = std::filesystem::temp_directory_path() / "lantiand-upstream.pw";
+  std::ofstream(pw) << "from-a-file\n";
+  const std::string nation =
+      "tls://nation.example.cn:19006?name=nation&user=HA0001&password-file=" + pw.string() +
+      "&platform=LANTIANHENAN00001&profiles=gb17691,hj1239&window=64&max-lag-s=120"
+      "&login-command=144&logout-command=145";
+  const auto q = parse({"--upstream", nation.c_str(), "--upstream",
+                        "tcp://10.0.0.2:7000?name=city&user=ZZ&password=p", "--platform-account",
+                        "HA0001:link-secret"});
+  ASSERT_TRUE(q.problems.empty()) << q.problems.front();
+  const auto& c = q.config;
+  ASSERT_EQ(c.upstreams.size(), 2u);
+  EXPECT_TRUE(c.store.forward_log);
+  const auto& u = c.upstreams[0];
+  EXPECT_TRUE(u.tls);
+  EXPECT_EQ(u.host, "nation.example.cn");
+  EXPECT_EQ(u.server_name, "nation.example.cn");
+  EXPECT_EQ(u.port, 19006);
+  EXPECT_EQ(u.name, "nation");
+  EXPECT_EQ(u.user, "HA0001");
+  EXPECT_EQ(u.password, "from-a-file");
+  EXPECT_EQ(u.platform_code, "LANTIANHENAN00001");
+  EXPECT_EQ(u.profiles, (std::vector{protocol::Profile::gb17691, protocol::Profile::hj1239}));
+  EXPECT_EQ(u.window, 64u);
+  EXPECT_EQ(u.max_lag, std::chrono::seconds(120));
+  EXPECT_EQ(u.codes.login, 144);
+  EXPECT_EQ(u.codes.logout, 145);
+  EXPECT_FALSE(c.upstreams[1].tls);
+  EXPECT_EQ(c.upstreams[1].codes.login, 0x05);
+  ASSERT_EQ(c.platform_accounts.size(), 1u);
+  EXPECT_EQ(c.platform_accounts[0].user, "HA0001");
+  EXPECT_EQ(c.platform_accounts[0].password, "link-secret");
+  EXPECT_FALSE(parse({}).config.store.forward_log);
+  std::filesystem::remove(pw);
+}
+
+TEST(Config, BadUpstreamsSayWhy) {
+  const auto problem_of = [](const char* url) {
+    const auto p = parse({"--upstream", url});
+    return p.problems.empty() ? std::string() : p.problems.front();
+  };
+  EXPECT_EQ(problem_of("tcp://h:1?user=U"),
+            "--upstream: name is required (it keys the upstream's cursor)");
+  EXPECT_EQ(problem_of("tcp://h:1?name=Bad!&user=U"),
+            "--upstream: name must be 1-32 of a-z, 0-9, _ and -");
+  EXPECT_EQ(problem_of("tcp://h:1?name=a"), "--upstream: user is required, at most 12 characters");
+  EXPECT_EQ(problem_of("tcp://h:1?name=a&user=U&platform=short"),
+            "--upstream: platform must be 17 upper-case letters and digits");
+  EXPECT_EQ(problem_of("tcp://h:1?name=a&user=U&ca=/x"), "--upstream: ca, cert and key need tls://");
+  EXPECT_EQ(problem_of("tcp://h:1?name=a&user=U&window=0"),
+            "--upstream: window must be a whole number from 1 to 100000");
+  EXPECT_EQ(problem_of("tcp://h:1?name=a&user=U&colour=red"),
+            "--upstream: unknown parameter 'colour'");
+  EXPECT_EQ(problem_of("tcp://h:1?name=a&user=U&login-command=6"),
+            "--upstream: login-command and logout-command must differ");
+  const auto twice = parse({"--upstream", "tcp://h:1?name=a&user=U", "--upstream",
+                            "tcp://h:2?name=a&user=V"});
+  ASSERT_EQ(twice.problems.size(), 1u);
+  EXPECT_EQ(twice.problems[0], "--upstream: two upstreams are named 'a'");
+  EXPECT_EQ(parse({"--platform-account", "nopassword"}).problems.size(), 1u);
+}
+
+}  // namespace
+}  // namespace lantian::server

@@ -7,6 +7,7 @@
 #include "protocol/decode.hpp"
 #include "protocol/encode.hpp"
 #include "protocol/framer.hpp"
+#include "protocol/platform_link.hpp"
 #include "server/export_command.hpp"
 #include "server_fixture.hpp"
 #include "test_support.hpp"
@@ -457,6 +458,72 @@ TEST(Ingest, TlsBelowVersion12IsRefused) {
   stream.handshake(boost::asio::ssl::stream_base::client, ec);
   EXPECT_TRUE(ec);
   EXPECT_TRUE(eventually([&] { return server.metrics().tls_handshake_failures.value() == 1; }));
+}
+
+}  // namespace
+}  // namespace lantian::server
+
+namespace lantian::server {
+namespace {
+
+Bytes platform_login(const std::string& password) {
+  return protocol::make_platform_login(
+      protocol::make_vin("LANTIANZHENGZHOU1"),
+      {protocol::BeijingTime::from_fields(2026, 12, 7, 8, 0, 0), 1, "ZZ0001", password, 0x01});
+}
+
+TEST(PlatformLinkIngest, ALowerPlatformForwardsManyVehiclesOnOneLink) {
+  TempDir dir;
+  auto config = test_config(dir.path(), {"tcp://127.0.0.1:0?profile=auto"});
+  config.platform_accounts = {{"ZZ0001", "link-secret"}};
+  RunningServer server(config);
+  TestTerminal link(server.port());
+  const Bytes first = protocol::to_platform_variant(
+      with_vin(frame("e3-hj1239-realtime-signed"), "LZZ5CLSB5PA000001"));
+  const Bytes second = protocol::to_platform_variant(
+      with_vin(frame("e3-hj1239-realtime-signed"), "LZZ5CLSB5PA000002"));
+  const Bytes logout = protocol::make_platform_logout(
+      protocol::make_vin("LANTIANZHENGZHOU1"), protocol::BeijingTime::from_fields(2026, 12, 7, 9, 0, 0), 1);
+  link.send(cat({platform_login("link-secret"), first, second, first, logout}));
+  const auto replies = link.read_frames(5);
+  ASSERT_EQ(replies.size(), 5u);
+  const std::uint8_t commands[] = {0x05, 0x02, 0x02, 0x02, 0x06};
+  const char* vins[] = {"LANTIANZHENGZHOU1", "LZZ5CLSB5PA000001", "LZZ5CLSB5PA000002",
+                        "LZZ5CLSB5PA000001", "LANTIANZHENGZHOU1"};
+  for (std::size_t i = 0; i < replies.size(); ++i) {
+    EXPECT_EQ(replies[i][2], commands[i]) << i;
+    EXPECT_EQ(replies[i][3], protocol::ack_flag::success) << i;
+    EXPECT_EQ(std::string(replies[i].begin() + 4, replies[i].begin() + 21), vins[i]) << i;
+  }
+  EXPECT_TRUE(link.closed_by_server());  // after the logout
+  // Both vehicles' reports stored once each (the repeat is a duplicate), as they came; the login
+  // and logout of the link are not frames of a vehicle and are not stored.
+  std::vector<Bytes> stored;
+  server.store().for_each_frame(std::nullopt, INT64_MIN / 4, INT64_MAX / 4,
+                                [&](const storage::FrameKey&, const storage::FrameRecord& r) {
+                                  stored.push_back(r.raw);
+                                  return true;
+                                });
+  server.stop();
+  EXPECT_EQ(stored, (std::vector<Bytes>{first, second}));
+  EXPECT_EQ(server.metrics().duplicates.value(), 1u);
+  EXPECT_EQ(server.metrics().connections_closed.value("platform_logout"), 1u);
+}
+
+TEST(PlatformLinkIngest, AnUnknownAccountIsRefusedAndNothingIsStored) {
+  TempDir dir;
+  auto config = test_config(dir.path(), {"tcp://127.0.0.1:0?profile=auto"});
+  config.platform_accounts = {{"ZZ0001", "link-secret"}};
+  RunningServer server(config);
+  TestTerminal link(server.port());
+  link.send(cat({platform_login("guess"), protocol::to_platform_variant(frame("e3-hj1239-realtime-signed"))}));
+  const auto replies = link.read_frames(1);
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0][2], 0x05);
+  EXPECT_EQ(replies[0][3], protocol::ack_flag::error);
+  EXPECT_TRUE(link.closed_by_server());
+  EXPECT_EQ(server.metrics().connections_rejected.value("platform_login_refused"), 1u);
+  EXPECT_EQ(server.metrics().frames_stored.value(), 0u);
 }
 
 }  // namespace
