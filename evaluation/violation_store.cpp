@@ -102,6 +102,22 @@ bool summary_matches(const Summary& s, const ViolationQuery& q, const Jurisdicti
 // The legal holds of a stored violation: one per archive frame its evidence refers to — its
 // current evidence and the evidence each review decided on (evidence from observations and gate
 // records is kept anyway: retention never touches their families).
+// One change of a violation in the change log, with the violation as it is after the change:
+// what enforcement systems receive (docs/forwarding.md). Inside apply_locked only.
+void log_change(storage::Store& store, std::string_view event, const std::string& id,
+                const json::object& v, std::vector<storage::RecordEdit>& edits) {
+  const auto sequence = store.next_change_sequence();
+  std::string key;
+  storage::append_u64(key, sequence);
+  const json::object change{{"sequence", sequence},
+                            {"version", sequence},
+                            {"event", event},
+                            {"id", id},
+                            {"unix_ms", now_unix_ms()},
+                            {"violation", v}};
+  edits.push_back({storage::Family::violation_changes, std::move(key), json::serialize(change)});
+}
+
 void hold_evidence(const json::object& v, bool hold, std::vector<storage::RecordEdit>& edits) {
   std::set<std::string> keys;
   const auto collect = [&](const json::value* evidence) {
@@ -316,7 +332,10 @@ ViolationsWritten ViolationStore::write(const ViolationChanges& changes) {
           const auto current = store_.get(storage::Family::violations, id);
           if (auto now = recorded(v, current, changes.context, edits)) {
             edits.push_back({storage::Family::violations, id, json::serialize(*now)});
-            if (!current) added.push_back(std::move(*now));
+            if (!current) {
+              log_change(store_, "violation.raised", id, *now, edits);
+              added.push_back(std::move(*now));
+            }
           }
         }
         if (changes.reevaluated) {
@@ -339,6 +358,7 @@ ViolationsWritten ViolationStore::write(const ViolationChanges& changes) {
             if (auto v = no_longer_raised(store_.get(storage::Family::violations, id), edits,
                                           flagged)) {
               edits.push_back({storage::Family::violations, id, json::serialize(*v)});
+              if (!flagged) log_change(store_, "violation.withdrawn", id, *v, edits);
               (flagged ? rereview_ids : withdrawn_ids).push_back(id);
             }
           }
@@ -394,6 +414,7 @@ ViolationStore::ReviewResult ViolationStore::review(const std::string& id,
         }
         result = ReviewResult::reviewed;
         add_index(*v, also);
+        log_change(store_, "violation.reviewed", id, *v, also);
         if (updated) *updated = *v;
         return json::serialize(*v);
       },

@@ -127,6 +127,8 @@ po::options_description serve_options() {
        "command code of a platform login on the platform link (GB/T 32960.3: 5)")
     ("platform-logout-command", po::value<int>()->default_value(0x06),
        "command code of a platform logout on the platform link (GB/T 32960.3: 6)")
+    ("share-ca", po::value<std::string>(),
+       "CA certificate (PEM) of the enforcement systems violations are delivered to (default: the system's CAs)")
     ("frame-sink", po::value<std::string>()->default_value("rocksdb"),
        "rocksdb, or null: frames are acknowledged without being stored (benchmark reference only)")
     ("sync-interval-ms", po::value<int>()->default_value(10), "WAL sync period with --sync interval")
@@ -422,6 +424,7 @@ void read_serve(const po::variables_map& vm, Config& c, std::vector<std::string>
       if (c.upstreams[i].name == c.upstreams[j].name)
         problems.push_back("--upstream: two upstreams are named '" + c.upstreams[i].name + "'");
   c.store.forward_log = !c.upstreams.empty();
+  if (vm.count("share-ca")) c.share_ca = vm["share-ca"].as<std::string>();
   if (vm.count("platform-account"))
     for (const auto& account : vm["platform-account"].as<std::vector<std::string>>()) {
       const auto colon = account.find(':');

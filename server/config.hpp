@@ -126,6 +126,8 @@ struct Config {
   };
   std::vector<PlatformAccount> platform_accounts;
   protocol::PlatformLinkCodes platform_link;
+  // The CA that signed the enforcement systems' HTTPS certificates (empty: the system's CAs).
+  std::filesystem::path share_ca;
 
   storage::StoreOptions store;
   rules::EngineConfig rules;

@@ -18,6 +18,7 @@
 
 #include "evaluation/sharded_evaluator.hpp"
 #include "forwarding/forwarder.hpp"
+#include "sharing/violation_sharing.hpp"
 #include "server/admin_http.hpp"
 #include "server/api/api_server.hpp"
 #include "server/api/token_commands.hpp"
@@ -89,33 +90,47 @@ int serve(const server::Config& config) {
     store->close();
     return 1;
   }
-  server::AdminHttp admin(
-      io,
-      [&] {
-        metrics.ingest_queue_depth.set(static_cast<std::int64_t>(store->stats().queue_depth));
-        for (auto us : store->take_sync_latencies())
-          metrics.fsync_seconds.observe(static_cast<double>(us.count()) / 1e6);
-        return metrics.render() + forwarder.render_metrics();
-      },
-      [&]() -> std::string {
-        if (ingest.stopping()) return "stopping";
-        return forwarder.lagging();
-      });
+  // The API runs on its own threads: a slow query never delays a terminal's reply.
+  asio::io_context api_io;
+  auto api_work = asio::make_work_guard(api_io);
+  server::api::ApiServer api(api_io, config, *store, rules, metrics);
+  // Violations to enforcement systems: every delivery attempt goes to the API's audit log.
+  sharing::ViolationSharing sharing(
+      *store, {.ca_file = config.share_ca},
+      [&api](const sharing::DeliveryAttempt& attempt) { api.audit_delivery(attempt); });
   std::string problem;
-  if (!admin.start(config.admin_host, config.admin_port, problem)) {
+  if (!sharing.start(problem)) {
     spdlog::error("event=startup_failed error=\"{}\"", problem);
     forwarder.stop();
     rules.stop();
     store->close();
     return 1;
   }
-  // The API runs on its own threads: a slow query never delays a terminal's reply.
-  asio::io_context api_io;
-  auto api_work = asio::make_work_guard(api_io);
-  server::api::ApiServer api(api_io, config, *store, rules, metrics);
+  api.set_sharing(&sharing);
+  server::AdminHttp admin(
+      io,
+      [&] {
+        metrics.ingest_queue_depth.set(static_cast<std::int64_t>(store->stats().queue_depth));
+        for (auto us : store->take_sync_latencies())
+          metrics.fsync_seconds.observe(static_cast<double>(us.count()) / 1e6);
+        return metrics.render() + forwarder.render_metrics() + sharing.render_metrics();
+      },
+      [&]() -> std::string {
+        if (ingest.stopping()) return "stopping";
+        return forwarder.lagging();
+      });
+  if (!admin.start(config.admin_host, config.admin_port, problem)) {
+    spdlog::error("event=startup_failed error=\"{}\"", problem);
+    sharing.stop();
+    forwarder.stop();
+    rules.stop();
+    store->close();
+    return 1;
+  }
   if (config.api.enabled) {
     if (!api.start(problem)) {
       spdlog::error("event=startup_failed error=\"{}\"", problem);
+      sharing.stop();
       forwarder.stop();
       rules.stop();
       store->close();
@@ -150,6 +165,7 @@ int serve(const server::Config& config) {
             api_io.stop();   // requests in progress are abandoned; nothing they wrote is partial
             rules.stop();    // evaluates what the sessions handed over
             forwarder.stop();  // logs out of the upstreams, saves their cursors
+            sharing.stop();    // saves the subscribers' cursors
             store->close();  // everything read is stored and answered; flush and close
             spdlog::info("event=stopped");
             io.stop();

@@ -40,7 +40,8 @@ constexpr const char* reserved_cfs[] = {"violations", "violation_index", "regist
                                         "audit",      "tokens",          "rule_state",
                                         "terminal_keys", "areas",          "legal_holds",
                                         "enterprises",   "gate_events",     "pollution_alerts",
-                                        "forward_log",   "forwarding"};
+                                        "forward_log",   "forwarding",      "violation_changes",
+                                        "subscribers"};
 constexpr const char* next_sequence_key = "next_sequence";
 // latest_state: VIN → one record per vehicle, rewritten once per batch that has its frames:
 //   0x02 · archive key length (8, big-endian) · archive key of its last frame
@@ -371,6 +372,15 @@ std::unique_ptr<Store> Store::open(const StoreOptions& options, std::string& err
   store->for_each_meta(next_sequence_key, [&](const std::string& value) {
     if (value.size() == 8) store->next_sequence_ = std::max(store->next_sequence_.load(), read_u64(value));
   });
+  // The change log continues above its last record.
+  if (const auto changes = store->families_.find(Family::violation_changes);
+      changes != store->families_.end()) {
+    std::unique_ptr<rocksdb::Iterator> it(
+        store->db_->NewIterator(rocksdb::ReadOptions(), changes->second));
+    it->SeekToLast();
+    if (it->Valid() && it->key().size() == 8)
+      store->change_sequence_ = read_u64(std::string_view(it->key().data(), 8));
+  }
   if (store->frames_filter_)
     static_cast<RetentionFilter*>(store->frames_filter_.get())->attach(store.get());
   store->start_writers();
@@ -1018,7 +1028,9 @@ void Store::map_families(const std::vector<rocksdb::ColumnFamilyDescriptor>& des
       {Family::gate_events, "gate_events"},
       {Family::pollution_alerts, "pollution_alerts"},
       {Family::forward_log, "forward_log"},
-      {Family::forwarding, "forwarding"}};
+      {Family::forwarding, "forwarding"},
+      {Family::violation_changes, "violation_changes"},
+      {Family::subscribers, "subscribers"}};
   for (std::size_t i = 0; i < descriptors.size(); ++i)
     for (const auto& [family, name] : names)
       if (descriptors[i].name == name) families_[family] = handles_[i];

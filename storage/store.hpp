@@ -167,7 +167,11 @@ enum class Family {
   gate_events,
   pollution_alerts,
   forward_log,  // arrival sequence (8) → frame key: the reports to forward upward (StoreOptions)
-  forwarding    // the forwarders' cursors and set-aside reports (forwarding/forward_store.hpp)
+  forwarding,   // the forwarders' cursors and set-aside reports (forwarding/forward_store.hpp)
+  // sequence (8) → one change of a violation (raised, reviewed, withdrawn), in commit order: what
+  // is shared with enforcement systems (evaluation/violation_store.hpp, sharing/)
+  violation_changes,
+  subscribers  // enforcement systems violations are delivered to, and their cursors (sharing/)
 };
 
 // One change of a record: a put, or a delete when `value` is empty.
@@ -310,6 +314,12 @@ class Store {
   // forward log is read below it only, so that a reader never passes a sequence a lane is still
   // writing or syncing (lanes commit in their own order).
   [[nodiscard]] std::uint64_t stable_sequence() const;
+  // The next sequence of the violation_changes family (above every record in it). Call it only
+  // inside apply_locked's build, whose lock makes the order of these sequences the order in which
+  // their batches are written.
+  [[nodiscard]] std::uint64_t next_change_sequence() noexcept { return ++change_sequence_; }
+  // The last sequence handed out (a new reader of the change log starts after it).
+  [[nodiscard]] std::uint64_t last_change_sequence() const noexcept { return change_sequence_; }
   // Runs a full compaction of the frame archive now (retention is applied during compactions).
   void compact();
 
@@ -385,6 +395,7 @@ class Store {
   std::atomic<bool> closed_{false};
   std::atomic<std::uint64_t> next_sequence_{1};
   mutable std::mutex sequence_mutex_;  // guards the lanes' in_flight_from (stable_sequence())
+  std::atomic<std::uint64_t> change_sequence_{0};  // the last violation_changes sequence
   mutable std::mutex room_mutex_;                          // guards queued_ and room_waiters_
   std::size_t queued_ = 0;                                 // frames in all lanes' queues
   std::vector<std::function<void()>> room_waiters_;

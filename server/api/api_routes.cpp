@@ -19,6 +19,7 @@
 #include "rules/records_json.hpp"
 #include "server/api/api_server.hpp"
 #include "server/api/enterprise_routes.hpp"
+#include "server/api/subscriber_routes.hpp"
 #include "server/api/route_helpers.hpp"
 #include "server/api/web_assets.hpp"
 #include "server/clock.hpp"
@@ -959,7 +960,7 @@ ApiResponse read_audit(ApiContext& ctx, const ApiRequest& r) {
   AuditLog::Query q;
   if (auto t = time_param(r, "from")) q.from_unix_ms = *t * 1000;
   if (auto t = time_param(r, "to")) q.to_unix_ms = *t * 1000 + 999;
-  q.token_id = text_param(r, "token", 12).value_or("");
+  q.token_id = text_param(r, "token", 64).value_or("");
   if (auto c = text_param(r, "cursor", 32)) {
     // 32 hex digits, as AuditLog::read writes them: it converts the two halves as numbers, and
     // anything else made that conversion throw (a 500 for a mistyped cursor).
@@ -1031,6 +1032,9 @@ const std::vector<Route>& routes() {
       {V::get, {"tokens"}, {Role::admin}, list_tokens},
       {V::post, {"tokens"}, {Role::admin}, create_token},
       {V::delete_, {"tokens", "{}"}, {Role::admin}, revoke_token},
+      {V::get, {"subscribers"}, {Role::admin}, list_subscribers},
+      {V::post, {"subscribers"}, {Role::admin}, create_subscriber},
+      {V::delete_, {"subscribers", "{}"}, {Role::admin}, disable_subscriber},
       {V::get, {"audit"}, {Role::admin}, read_audit},
   };
   return table;

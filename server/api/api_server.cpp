@@ -19,6 +19,7 @@
 #include "server/api/api_routes.hpp"
 #include "server/clock.hpp"
 #include "server/tls_context.hpp"
+#include "sharing/violation_sharing.hpp"
 
 namespace lantian::server::api {
 namespace asio = boost::asio;
@@ -207,6 +208,26 @@ void ApiServer::audit(const AuditEntry& entry) {
     metrics_.api_audit_unlogged.inc();  // (a summary's requests were counted when they came)
   spdlog::error("event=audit_not_stored peer={} status={} error=\"{}\"", entry.peer, entry.status,
                 error);
+}
+
+void ApiServer::audit_delivery(const sharing::DeliveryAttempt& attempt) {
+  // A delivery is the platform's own request: the subscriber stands where a token would.
+  AuditEntry entry;
+  entry.unix_ms = attempt.unix_ms;
+  entry.token_id = "subscriber:" + attempt.subscriber;
+  entry.role = "delivery";
+  entry.peer = attempt.url;
+  entry.method = "POST";
+  entry.target = attempt.url;
+  entry.status = attempt.status;
+  entry.records = 1;
+  entry.duration_us = attempt.duration_us;
+  entry.change = {{"event", attempt.event},
+                  {"violation_id", attempt.violation_id},
+                  {"version", attempt.version},
+                  {"delivered", attempt.error.empty()}};
+  if (!attempt.error.empty()) entry.change["error"] = attempt.error;
+  audit(entry);
 }
 
 void ApiServer::write_audit_summaries() {

@@ -39,6 +39,11 @@
 #include "server/metrics.hpp"
 #include "storage/store.hpp"
 
+namespace lantian::sharing {
+class ViolationSharing;
+struct DeliveryAttempt;
+}  // namespace lantian::sharing
+
 namespace lantian::server::api {
 
 class FeedSubscriber;
@@ -55,6 +60,7 @@ struct ApiContext {
   TokenStore tokens;
   AuditLog audit;
   std::function<void(const boost::json::object&)> publish;  // to the live feeds
+  sharing::ViolationSharing* sharing = nullptr;  // the subscribers' deliveries, when running
 };
 
 class ApiServer {
@@ -70,6 +76,10 @@ class ApiServer {
   void stop();
   // Sends a new violation to the live feeds (from any thread).
   void publish(const boost::json::object& violation);
+  // The subscriber routes manage these deliveries (set before start; may stay null).
+  void set_sharing(sharing::ViolationSharing* sharing) { context_.sharing = sharing; }
+  // Records a delivery attempt to a subscriber in the audit log (from any thread).
+  void audit_delivery(const sharing::DeliveryAttempt& attempt);
 
   // Routes a request (after TLS and HTTP parsing); exposed for tests of the routing table.
   ApiResponse handle(ApiRequest& request);

@@ -91,6 +91,15 @@ RunningServer::RunningServer(Config config) : config_(std::move(config)) {
   if (config_.api.enabled) {
     api_ = std::make_unique<api::ApiServer>(io_, config_, *store_, *rules_, metrics_);
     std::string problem;
+    sharing_ = std::make_unique<sharing::ViolationSharing>(
+        *store_,
+        sharing::SharingOptions{.ca_file = config_.share_ca,
+                                .backoff_min = std::chrono::milliseconds(100),
+                                .backoff_max = std::chrono::milliseconds(500),
+                                .poll = std::chrono::milliseconds(50)},
+        [this](const sharing::DeliveryAttempt& a) { api_->audit_delivery(a); });
+    if (!sharing_->start(problem)) throw std::runtime_error(problem);
+    api_->set_sharing(sharing_.get());
     if (!api_->start(problem)) throw std::runtime_error(problem);
     rules_->on_violation([this](const boost::json::object& v) { api_->publish(v); });
   }
@@ -111,6 +120,7 @@ void RunningServer::stop() {
       asio::detached);
   done.get_future().wait();
   rules_->stop();
+  if (sharing_) sharing_->stop();
   store_->close();
   io_.stop();
   thread_.join();

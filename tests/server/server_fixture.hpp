@@ -22,6 +22,7 @@
 #include "server/ingest_server.hpp"
 #include "server/metrics.hpp"
 #include "storage/store.hpp"
+#include "sharing/violation_sharing.hpp"
 
 namespace lantian::server::testing {
 
@@ -66,6 +67,7 @@ class RunningServer {
   std::unique_ptr<evaluation::ShardedEvaluator> rules_;
   std::unique_ptr<IngestServer> server_;
   std::unique_ptr<api::ApiServer> api_;
+  std::unique_ptr<sharing::ViolationSharing> sharing_;  // with the API
   std::vector<std::uint16_t> ports_;
   std::thread thread_;
   bool stopped_ = false;
