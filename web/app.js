@@ -377,10 +377,16 @@
     $('enterprise-r14-block').hidden = !canReadViolations();
     $('right-pane').hidden = !canReadVehicles();  // zones: police, reviewer, operator
     $('track-controls').hidden = !canReadViolations();  // tracks: police, reviewer
+    $('tab-sharing').hidden = me.role !== 'admin';
+    if (me.role === 'admin') {
+      // Admins see the enforcement systems' deliveries; tokens and the audit log are API-only.
+      switchView('sharing');
+      await loadSubscribers().catch(showError);
+      return;
+    }
     if (!canReadVehicles()) {
       switchView('none');
-      $('no-access-text').textContent =
-        '管理员令牌仅用于令牌管理与审计日志（/api/v1/tokens、/api/v1/audit），控制台不提供这些功能。';
+      $('no-access-text').textContent = '此令牌只能通过 API 写入门禁记录，控制台不提供相应功能。';
       return;
     }
     initMap();
@@ -398,10 +404,39 @@
     $('violations-view').hidden = view !== 'violations';
     $('vehicle-view').hidden = view !== 'vehicle';
     $('enterprises-view').hidden = view !== 'enterprises';
+    $('sharing-view').hidden = view !== 'sharing';
     $('no-access').hidden = view !== 'none';
     for (const tab of document.querySelectorAll('#main-nav .tab'))
       tab.classList.toggle('active', tab.dataset.view === view);
     if (mapState.map) setTimeout(() => mapState.map.invalidateSize(), 0);
+  }
+
+  // --- violation sharing (admins) ------------------------------------------------------------------
+
+  async function loadSubscribers() {
+    const table = $('subscriber-table');
+    table.dataset.state = 'loading';
+    const { items } = await apiJson('/api/v1/subscribers');
+    const body = table.querySelector('tbody');
+    body.replaceChildren(...items.map((s) => {
+      const d = s.delivery || {};
+      const reach = [
+        s.cities.length ? s.cities.join('、') : '全部城市',
+        s.rules.length ? s.rules.join('、') : '全部规则',
+        `${SEVERITY[s.min_severity] || s.min_severity}及以上`,
+      ].join('；');
+      return el('tr', { dataset: { id: s.id } },
+        el('td', { text: s.name }),
+        el('td', { text: s.url }),
+        el('td', { text: reach }),
+        el('td', { text: dash(d.delivered) }),
+        el('td', { text: dash(d.pending) }),
+        el('td', { text: dash(d.failed_attempts) }),
+        el('td', { text: d.last_success_unix_ms ? fmtMs(d.last_success_unix_ms) : '—' }),
+        el('td', { text: dash(d.last_error) }),
+        el('td', { text: s.disabled ? '已停用' : '启用' }));
+    }));
+    table.dataset.state = items.length ? 'ready' : 'empty';
   }
 
   // --- the map -----------------------------------------------------------------------------------
@@ -1115,6 +1150,8 @@
     $('error-close').addEventListener('click', hideError);
     $('tab-violations').addEventListener('click', () => switchView('violations'));
     $('tab-vehicle').addEventListener('click', () => switchView('vehicle'));
+    $('tab-sharing').addEventListener('click', () => switchView('sharing'));
+    $('sharing-refresh').addEventListener('click', action(loadSubscribers));
     $('tab-enterprises').addEventListener('click', action(async () => {
       switchView('enterprises');
       if (!enterprises.loaded) await loadEnterpriseStats();

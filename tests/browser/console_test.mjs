@@ -1,6 +1,6 @@
 // Browser test of the lantiand web console, in Debian's Chromium through playwright-core.
 //
-// Usage: node console_test.mjs CONSOLE_URL REVIEWER_TOKEN SCREENSHOT.png
+// Usage: node console_test.mjs CONSOLE_URL REVIEWER_TOKEN SCREENSHOT.png ADMIN_TOKEN
 //
 // Expects a server holding exactly samples/registry-sample.csv, samples/zones-henan-sample.geojson,
 // samples/enterprises-henan-sample.csv, tests/browser/observations.jsonl, an orange alert in 焦作 on
@@ -17,9 +17,9 @@ const HARD_TIMEOUT_MS = 180_000;
 const STEP_TIMEOUT_MS = 20_000;
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
-const [url, token, screenshotPath] = process.argv.slice(2);
+const [url, token, screenshotPath, adminToken] = process.argv.slice(2);
 if (!url || !token || !screenshotPath) {
-  console.error('usage: node console_test.mjs CONSOLE_URL REVIEWER_TOKEN SCREENSHOT.png');
+  console.error('usage: node console_test.mjs CONSOLE_URL REVIEWER_TOKEN SCREENSHOT.png ADMIN_TOKEN');
   process.exit(2);
 }
 
@@ -335,6 +335,32 @@ async function run() {
     await page.click('#logout-button');
     await page.waitForSelector('#login-view:not([hidden])');
     assertEqual(await page.evaluate(() => sessionStorage.getItem('lantian.token')), null, 'stored token');
+  });
+
+  await check('an admin sees each enforcement system with its delivery status', async () => {
+    await page.fill('#token-input', adminToken);
+    await page.click('#login-button');
+    await page.waitForSelector('#sharing-view:not([hidden])');
+    assertEqual(await page.getAttribute('#user-role', 'data-role'), 'admin', 'role');
+    const status = await page.evaluate(async (t) => {
+      const answer = await fetch('/api/v1/subscribers', {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${t}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({
+          name: '郑州市公安局交警支队', url: 'https://127.0.0.1:9/hook', secret: 'browser-test-secret-0001',
+          cities: ['郑州'], rules: ['R01', 'R05'], min_severity: 'medium',
+        }),
+      });
+      return answer.status;
+    }, adminToken);
+    assertEqual(status, 201, 'subscriber registered');
+    await page.click('#sharing-refresh');
+    await page.waitForSelector('#subscriber-table[data-state="ready"]');
+    const cells = await page.$$eval('#subscriber-table tbody tr td', (c) => c.map((x) => x.textContent));
+    assertEqual(cells, ['郑州市公安局交警支队', 'https://127.0.0.1:9/hook', '郑州；R01、R05；中及以上',
+      '0', '0', '0', '—', '—', '启用'], 'subscriber row');
+    await page.click('#logout-button');
+    await page.waitForSelector('#login-view:not([hidden])');
   });
 
   await check('no script error on the page', async () => {

@@ -42,6 +42,7 @@ echo "== preparing an archive in $data"
 "$lantiand" alert --data-dir "$data" --city 焦作 --level orange --from 2026-11-10 --to 2026-11-12 --note "焦环〔2026〕30号"
 "$lantiand" import-gate-events --data-dir "$data" "$here/gate-events.jsonl"
 token=$("$lantiand" token create --data-dir "$data" --role reviewer --label "browser test")
+admin_token=$("$lantiand" token create --data-dir "$data" --role admin --label "browser admin")
 
 echo "== starting lantiand"
 "$lantiand" --data-dir "$data" --api 127.0.0.1:0 --admin 127.0.0.1:0 \
@@ -68,7 +69,8 @@ fi
 
 echo "== console test"
 status=0
-timeout 300 node "$here/console_test.mjs" "https://127.0.0.1:$port/" "$token" "$out_dir/console.png" || status=$?
+timeout 300 node "$here/console_test.mjs" "https://127.0.0.1:$port/" "$token" "$out_dir/console.png" \
+  "$admin_token" || status=$?
 if [ "$status" -ne 0 ]; then
   echo "== server log (last 40 lines)" >&2
   tail -n 40 "$data/server.log" >&2
