@@ -6,10 +6,13 @@
 # under P1 load). Each is measured with its reference in the same run, on this machine, with the
 # load generator (lantian-sim) sharing its cores.
 #
+# P12 (forwarding upward) measures the same durable ingest with and without an upstream link to
+# `lantian-sim upstream`, in the same run.
+#
 #   [P1_BASELINE=path/to/other/lantiand] bench/run.sh [SIZE [TARGET...]]
 #       SIZE scales the terminal counts: 1 = the targets' full scale (100,000 terminals for P3/P4);
 #       default 0.1. One process may open at most 20,000 files here, so P3/P4 are capped at 19,000
-#       terminals. TARGETs (P1 P2 P3 P4 P11) pick some; default all (P2 needs P1's rate).
+#       terminals. TARGETs (P1 P2 P3 P4 P11 P12) pick some; default all (P2 needs P1's rate).
 #       P1_BASELINE adds another build of lantiand (an earlier commit's) to P1, measured alike.
 #
 # Prints one table (target, measured, reference, ratio) and writes out/bench/results.json.
@@ -17,7 +20,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 size=${1:-0.1}
 shift || true
-targets=${*:-P1 P2 P3 P4 P11}
+targets=${*:-P1 P2 P3 P4 P11 P12}
 want() { [[ " $targets " == *" $1 "* ]]; }
 out=$root/out/bench
 mkdir -p "$out"
@@ -273,6 +276,53 @@ p11_acked=$(echo "$p11_check" | sed -n 's/acknowledged \([0-9]*\),.*/\1/p')
 p11_lost=$(echo "$p11_check" | sed -n 's/.*missing \([0-9]*\)/\1/p')
 fi
 
+# --- P12: forwarding every report upward vs the same ingest without an upstream -------------------
+# The same P1 load (window 8) twice on fresh archives: without an upstream, and with one link to
+# `lantian-sim upstream`; the server's CPU counts until its rule backlog is empty and (with the link)
+# the upstream has answered every report. Also the simulated upstream's own CPU per report.
+upstream_lag() { metric 'lantian_upstream_lag_reports{upstream="bench"}'; }
+if want P12; then
+fleet=$work/fleet12.csv
+"$bin/lantian-sim" --preset guo6 --vehicles "$p1_terminals" --zones "$zones" \
+  --registry-out "$fleet" --plan-only > /dev/null
+log "P12 reference: --sync always, no upstream"
+start_server p12ref --sync always
+read -r p12_ref p12_ref_p99 p12_ref_us p12_ref_sim_us _ < <(p1_load p12ref)
+stop_server
+"$bin/lantian-sim" upstream --listen tcp://127.0.0.1:0 --account HA0001:bench-link \
+  --json-out "$work/upstream.json" > "$work/upstream.out" &
+up_pid=$!
+pids+=("$up_pid")
+for _ in $(seq 50); do grep -q 'listening port=' "$work/upstream.out" && break; sleep 0.1; done
+up_port=$(sed -n 's/listening port=\([0-9]*\)/\1/p' "$work/upstream.out")
+log "P12: --sync always, forwarding to lantian-sim upstream on port $up_port"
+start_server p12 --sync always \
+  --upstream "tcp://127.0.0.1:$up_port?name=bench&user=HA0001&password=bench-link&platform=LANTIANBENCH00001"
+up_cpu0=$(cpu_s "$up_pid")
+server_cpu0=$(cpu_s "$server_pid")
+children_cpu_s; sim_cpu0=$children_cpu
+sim --vehicles "$p1_terminals" --zones "$zones" --window 8 --duration "$p1_seconds" \
+  --json-out "$work/p12.json" > /dev/null
+children_cpu_s; sim_cpu1=$children_cpu
+p12_drain=$(drain_s)
+start=$(date +%s.%N)
+for _ in $(seq 1200); do [ "$(upstream_lag)" = "0" ] && break; sleep 0.1; done
+p12_catch_up=$(calc "$(date +%s.%N) - $start" 2)
+server_cpu1=$(cpu_s "$server_pid")
+up_cpu1=$(cpu_s "$up_pid")
+p12_acked=$(grep -o '"frames_acked":[0-9]*' "$work/p12.json" | cut -d: -f2)
+p12=$(field frames_acked_per_s "$work/p12.json")
+p12_p99=$(sub_field latency p99_ms "$work/p12.json")
+p12_us=$(calc "($server_cpu1 - $server_cpu0) * 1e6 / $p12_acked" 1)
+p12_sim_us=$(calc "($sim_cpu1 - $sim_cpu0) * 1e6 / $p12_acked" 1)
+p12_up_us=$(calc "($up_cpu1 - $up_cpu0) * 1e6 / $p12_acked" 1)
+p12_forwarded=$(metric 'lantian_upstream_acknowledged_total{upstream="bench"}')
+stop_server
+kill -TERM "$up_pid" 2>/dev/null; wait "$up_pid" 2>/dev/null || true
+p12_up_distinct=$(field distinct "$work/upstream.json")
+fleet=
+fi
+
 # --- the table and the JSON --------------------------------------------------------------------------
 row() { printf '| %-4s | %-44s | %-22s | %-22s | %-26s | %-7s |\n' "$@"; }
 {
@@ -284,6 +334,10 @@ row() { printf '| %-4s | %-44s | %-22s | %-22s | %-26s | %-7s |\n' "$@"; }
   if want P3; then row P3 "RSS per idle TLS terminal, $p3_connects held" "≤ 40 KiB" "$p3 KiB (+$p3_kernel kernel)" "tls_hold $p3_ref KiB (+$p3_ref_kernel)" "$(calc "$p3 / $p3_ref" 2)"; fi
   if want P4; then row P4 "storm: $p4_returned of $p4_dropped back, full handshakes" "≤ 60 s, steady p99 ≤ 200 ms" "${p4_back} s, p99 ${p4_p99} ms" "s_time ${handshakes:-?} hs/s" "$p4_rate hs/s in storm"; fi
   if want P11; then row P11 "kill -9 under P1 load" "0 lost" "$p11_lost lost of $p11_acked acked" "—" "—"; fi
+  if want P12; then
+    row P12 "forwarding upward, $p1_terminals terminals, window 8" "— (cost figure)" "$p12_us µs/report" "no upstream $p12_ref_us µs" "$(calc "$p12_us / $p12_ref_us" 2)"
+    echo "       P12: $p12 reports/s (p99 $p12_p99 ms) vs $p12_ref/s (p99 $p12_ref_p99 ms) without; $p12_forwarded acknowledged upstream ($p12_up_distinct distinct) of $p12_acked, caught up ${p12_catch_up} s after the load; upstream sim $p12_up_us µs/report; load sim $p12_sim_us µs/report"
+  fi
   if want P1; then
     echo "P1 per report (CPU µs; server counted until its rule backlog drained):"
     printf '  %-28s %10s %10s %12s %10s %9s\n' server "reports/s" "p99 ms" "server µs" "sim µs" "drain s"
@@ -305,6 +359,7 @@ row() { printf '| %-4s | %-44s | %-22s | %-22s | %-26s | %-7s |\n' "$@"; }
   if want P3; then echo ", \"P3\": {\"terminals\": $p3_connects, \"rss_kib_per_terminal\": $p3, \"kernel_kib_per_terminal\": $p3_kernel, \"reference_rss_kib\": $p3_ref, \"reference_kernel_kib\": $p3_ref_kernel}"; fi
   if want P4; then echo ", \"P4\": {\"terminals\": $big, \"dropped\": $p4_dropped, \"back\": $p4_returned, \"all_back_s\": $p4_back, \"steady_p99_ms\": $p4_p99, \"storm_handshakes_per_s\": $p4_rate, \"s_time_handshakes_per_s\": ${handshakes:-null}}"; fi
   if want P11; then echo ", \"P11\": {\"acknowledged\": $p11_acked, \"lost\": $p11_lost}"; fi
+  if want P12; then echo ", \"P12\": {\"frames_per_s\": $p12, \"reference_frames_per_s\": $p12_ref, \"p99_ms\": $p12_p99, \"reference_p99_ms\": $p12_ref_p99, \"server_us_per_report\": $p12_us, \"reference_server_us_per_report\": $p12_ref_us, \"upstream_sim_us_per_report\": $p12_up_us, \"sim_us_per_report\": $p12_sim_us, \"acknowledged_upstream\": $p12_forwarded, \"catch_up_s\": $p12_catch_up}"; fi
   echo "}"
 } > "$out/results.json"
 log "written $out/results.txt and $out/results.json"

@@ -43,6 +43,7 @@
 #include "sim/load_stats.hpp"
 #include "sim/run_checks.hpp"
 #include "sim/terminal.hpp"
+#include "sim/upstream_platform.hpp"
 
 namespace po = boost::program_options;
 namespace asio = boost::asio;
@@ -251,6 +252,74 @@ std::optional<GatePlan> plan_gates(const po::variables_map& vm, const std::vecto
                            policy, zones, options);
 }
 
+// `lantian-sim upstream …`: the simulator as the receiving platform above a lantiand.
+int run_upstream_command(int argc, char** argv) {
+  po::options_description o("lantian-sim upstream options");
+  // clang-format off
+  o.add_options()
+    ("help", "this text")
+    ("listen", po::value<std::string>()->default_value("tcp://127.0.0.1:0"), "tcp://HOST:PORT or tls://HOST:PORT (port 0: any, printed)")
+    ("tls-cert", po::value<std::string>(), "certificate chain (PEM) for tls://")
+    ("tls-key", po::value<std::string>(), "its private key (PEM)")
+    ("account", po::value<std::string>(), "USER:PASSWORD the platform login must carry (default: any)")
+    ("refuse-every", po::value<std::uint64_t>()->default_value(0), "answer every Nth report 0x02 (error)")
+    ("stall-after", po::value<std::uint64_t>()->default_value(0), "after N reports, hold the answers for --stall-s once")
+    ("stall-s", po::value<int>()->default_value(60), "how long a stall lasts")
+    ("duration", po::value<double>()->default_value(0), "seconds to run (0: until SIGINT or SIGTERM)")
+    ("json-out", po::value<std::string>(), "write the counts as JSON here at the end");
+  // clang-format on
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, o), vm);
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    std::cerr << "lantian-sim upstream: " << e.what() << "\n";
+    return 2;
+  }
+  if (vm.count("help")) {
+    std::cout << "lantian-sim upstream: a receiving platform for lantiand's --upstream links\n" << o;
+    return 0;
+  }
+  UpstreamOptions options;
+  std::string problem;
+  const auto listener = common::parse_listener(vm["listen"].as<std::string>(), problem);
+  if (!listener) {
+    std::cerr << "lantian-sim upstream: --listen: " << problem << "\n";
+    return 2;
+  }
+  options.host = listener->host;
+  options.port = listener->port;
+  options.tls = listener->tls;
+  if (options.tls && (!vm.count("tls-cert") || !vm.count("tls-key"))) {
+    std::cerr << "lantian-sim upstream: tls:// needs --tls-cert and --tls-key\n";
+    return 2;
+  }
+  if (vm.count("tls-cert")) options.tls_cert = vm["tls-cert"].as<std::string>();
+  if (vm.count("tls-key")) options.tls_key = vm["tls-key"].as<std::string>();
+  if (vm.count("account")) {
+    const auto account = vm["account"].as<std::string>();
+    const auto colon = account.find(':');
+    if (colon == std::string::npos) {
+      std::cerr << "lantian-sim upstream: --account must be USER:PASSWORD\n";
+      return 2;
+    }
+    options.user = account.substr(0, colon);
+    options.password = account.substr(colon + 1);
+  }
+  options.refuse_every = vm["refuse-every"].as<std::uint64_t>();
+  options.stall_after = vm["stall-after"].as<std::uint64_t>();
+  options.stall_for = std::chrono::seconds(vm["stall-s"].as<int>());
+  options.duration = std::chrono::duration<double>(vm["duration"].as<double>());
+  if (vm.count("json-out")) options.json_out = vm["json-out"].as<std::string>();
+  try {
+    run_upstream_platform(options);
+  } catch (const std::exception& e) {
+    std::cerr << "lantian-sim upstream: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -268,6 +337,7 @@ int main(int argc, char** argv) {
     }
     return run_check(argv[1], std::vector<std::string>(argv + 2, argv + argc));
   }
+  if (argc >= 2 && std::string(argv[1]) == "upstream") return run_upstream_command(argc - 1, argv + 1);
   po::options_description o("lantian-sim options");
   // clang-format off
   o.add_options()

@@ -397,3 +397,119 @@ TEST(UpstreamLink, ARefusedReportIsSetAsideWithItsReasonAndTheCursorGoesOn) {
 
 }  // namespace
 }  // namespace lantian::server
+
+#include "sim/upstream_platform.hpp"
+
+namespace lantian::server {
+namespace {
+
+TEST(SimulatedUpstream, RefusesAndStallsAsToldAndCountsRepeats) {
+  TempDir dir;
+  sim::UpstreamOptions options;
+  options.port = free_port();
+  options.user = "HA0001";
+  options.password = "link-secret";
+  options.refuse_every = 5;
+  options.stall_after = 10;
+  options.stall_for = std::chrono::seconds(3);  // beyond the link's 1 s reply deadline
+  options.duration = std::chrono::seconds(8);
+  sim::UpstreamCounts counts;
+  std::thread upstream([&] { counts = sim::run_upstream_platform(options); });
+
+  auto config = test_config(dir.path(), {"tcp://127.0.0.1:0?profile=hj1239"});
+  config.store.forward_log = true;
+  RunningServer server(config);
+  std::string problem;
+  auto link = forwarding::parse_upstream(
+      "tcp://127.0.0.1:" + std::to_string(options.port) +
+          "?name=sim&user=HA0001&password=link-secret&window=2&reply-timeout-s=1"
+          "&backoff-min-ms=50&backoff-max-ms=200",
+      problem);
+  ASSERT_TRUE(link) << problem;
+  forwarding::Forwarder forwarder({*link}, server.store());
+  std::vector<std::string> problems;
+  ASSERT_TRUE(forwarder.start(problems));
+  for (int v = 1; v <= 4; ++v) {
+    TestTerminal t(server.port());
+    t.send(with_vin(protocol::testing::corpus_frame("e1-login").bytes, vin_of(v)));
+    Bytes burst;
+    for (int i = 0; i < 5; ++i) {
+      const auto f = report(v, i);
+      burst.insert(burst.end(), f.begin(), f.end());
+    }
+    t.send(burst);
+    ASSERT_EQ(t.read_frames(6).size(), 6u);
+  }
+  const auto& c = forwarder.links().front()->counters();
+  EXPECT_TRUE(eventually([&] { return c.lag_reports == 0 && c.reconnects >= 1; }, 7s))
+      << c.lag_reports << " unanswered, " << c.reconnects << " reconnects";
+  forwarder.stop();
+  upstream.join();
+  // 20 reports, each answered at least once; the stall made the link drop and send the
+  // unanswered ones again. Every 5th report received was refused (and set aside here).
+  EXPECT_EQ(counts.distinct, 20u);
+  EXPECT_EQ(counts.reports, counts.distinct + counts.repeated);
+  EXPECT_GE(counts.repeated, 1u);
+  EXPECT_EQ(counts.refused, counts.reports / 5);
+  EXPECT_EQ(c.acknowledged + c.rejected + c.duplicates, 20u);  // each resolved once
+  EXPECT_EQ(counts.logins, c.reconnects + 1);
+  server.stop();
+}
+
+}  // namespace
+}  // namespace lantian::server
+
+namespace lantian::server {
+namespace {
+
+// The link over TLS to a lantiand upstream (the test CA, the certificate's name checked), and
+// /healthz's lag limit while the upstream is not there yet.
+TEST(UpstreamLink, ForwardsOverTlsAndReportsLagPastItsLimit) {
+  TempDir dir;
+  auto upstream_config = test_config(dir.path() / "upstream", {"tls://127.0.0.1:0?profile=auto"});
+  upstream_config.platform_accounts = {{"HA0001", "link-secret"}};
+  const auto upstream_port = free_port();
+  upstream_config.listeners.front().port = upstream_port;
+
+  auto config = test_config(dir.path() / "forwarder", {"tcp://127.0.0.1:0?profile=hj1239"});
+  config.store.forward_log = true;
+  RunningServer server(config);
+  std::string problem;
+  auto link = forwarding::parse_upstream(
+      "tls://127.0.0.1:" + std::to_string(upstream_port) +
+          "?name=province&user=HA0001&password=link-secret&max-lag-s=1&backoff-min-ms=50"
+          "&backoff-max-ms=200&ca=" + (test_certificates() / "ca.crt").string(),
+      problem);
+  ASSERT_TRUE(link) << problem;
+  forwarding::Forwarder forwarder({*link}, server.store());
+  std::vector<std::string> problems;
+  ASSERT_TRUE(forwarder.start(problems));
+  {
+    TestTerminal t(server.port());
+    t.send(with_vin(protocol::testing::corpus_frame("e1-login").bytes, vin_of(7)));
+    Bytes burst;
+    for (int i = 0; i < 3; ++i) {
+      const auto f = report(7, i);
+      burst.insert(burst.end(), f.begin(), f.end());
+    }
+    t.send(burst);
+    ASSERT_EQ(t.read_frames(4).size(), 4u);
+  }
+  // No upstream yet: the oldest report ages past the 1 s limit.
+  EXPECT_TRUE(eventually([&] { return !forwarder.lagging().empty(); }, 5s));
+  EXPECT_TRUE(forwarder.lagging().starts_with("upstream province lags ")) << forwarder.lagging();
+  EXPECT_NE(forwarder.render_metrics().find("lantian_upstream_lag_reports{upstream=\"province\"} 3\n"),
+            std::string::npos);
+
+  RunningServer upstream(upstream_config);
+  const auto& c = forwarder.links().front()->counters();
+  EXPECT_TRUE(eventually([&] { return c.acknowledged == 3 && c.lag_reports == 0; }, 10s));
+  EXPECT_TRUE(eventually([&] { return forwarder.lagging().empty(); }, 5s));
+  EXPECT_EQ(upstream.metrics().frames_stored.value(), 3u);
+  forwarder.stop();
+  upstream.stop();
+  server.stop();
+}
+
+}  // namespace
+}  // namespace lantian::server
