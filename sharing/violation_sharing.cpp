@@ -79,6 +79,8 @@ bool ViolationSharing::start(std::string& problem) {
   work_ = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
       io_.get_executor());
   asio::post(io_, [this] { reconcile(); });
+  prune_timer_ = std::make_unique<asio::steady_timer>(io_);
+  asio::co_spawn(io_, prune_changes(), asio::detached);
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "lt-share");
     io_.run();
@@ -89,6 +91,7 @@ bool ViolationSharing::start(std::string& problem) {
 void ViolationSharing::stop() {
   if (stopping_.exchange(true)) return;
   asio::post(io_, [this] {
+    if (prune_timer_) prune_timer_->cancel();
     std::lock_guard lock(mutex_);
     for (auto& [id, d] : deliveries_) {
       d->stop = true;
@@ -270,6 +273,27 @@ awaitable<void> ViolationSharing::deliver(std::shared_ptr<Delivery> d) {
   }
   save();
   spdlog::info("event=share_stopped subscriber={} cursor={}", s.id, cursor);
+}
+
+awaitable<void> ViolationSharing::prune_changes() {
+  while (!stopping_) {
+    prune_timer_->expires_after(options_.prune_every);
+    co_await prune_timer_->async_wait(nothrow);
+    if (stopping_) break;
+    // The lowest saved cursor of the active subscribers: what is at or below it was delivered to
+    // every one of them (or is outside their jurisdiction).
+    // The newest change always stays: the numbering continues from it when the store reopens.
+    const auto last = store_.last_change_sequence();
+    std::uint64_t through = last == 0 ? 0 : last - 1;
+    for (const auto& s : subscribers_.list())
+      if (!s.disabled) through = std::min(through, subscribers_.cursor(s.id).value_or(0));
+    if (through == 0) continue;
+    std::string error, from, to;
+    storage::append_u64(from, 0);
+    storage::append_u64(to, through + 1);
+    if (!store_.delete_range(storage::Family::violation_changes, from, to, error))
+      spdlog::warn("event=share_log_not_pruned error=\"{}\"", error);
+  }
 }
 
 std::vector<SubscriberStatus> ViolationSharing::status() const {

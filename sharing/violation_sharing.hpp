@@ -15,6 +15,9 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -38,6 +41,7 @@ struct SharingOptions {
   std::chrono::seconds timeout{10};  // per delivery: connect, TLS, request and answer
   std::chrono::milliseconds backoff_min{1000}, backoff_max{60000};
   std::chrono::milliseconds poll{200};  // how often a caught-up subscriber looks for changes
+  std::chrono::milliseconds prune_every{60000};  // the change log is cut this often
 };
 
 // One delivery attempt, for the audit log.
@@ -76,6 +80,9 @@ class ViolationSharing {
  private:
   struct Delivery;
   void reconcile();  // on the thread
+  // Every prune_every: drops the changes every active subscriber is past (all of them when there is
+  // none: a new subscriber starts at the present).
+  boost::asio::awaitable<void> prune_changes();
   boost::asio::awaitable<void> deliver(std::shared_ptr<Delivery> d);
 
   storage::Store& store_;
@@ -86,6 +93,7 @@ class ViolationSharing {
   std::unique_ptr<boost::asio::ssl::context> tls_;
   mutable std::mutex mutex_;  // guards deliveries_ (the map; each Delivery guards its own fields)
   std::map<std::string, std::shared_ptr<Delivery>> deliveries_;
+  std::unique_ptr<boost::asio::steady_timer> prune_timer_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;

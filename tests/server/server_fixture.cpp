@@ -96,7 +96,8 @@ RunningServer::RunningServer(Config config) : config_(std::move(config)) {
         sharing::SharingOptions{.ca_file = config_.share_ca,
                                 .backoff_min = std::chrono::milliseconds(100),
                                 .backoff_max = std::chrono::milliseconds(500),
-                                .poll = std::chrono::milliseconds(50)},
+                                .poll = std::chrono::milliseconds(50),
+                                .prune_every = std::chrono::milliseconds(200)},
         [this](const sharing::DeliveryAttempt& a) { api_->audit_delivery(a); });
     if (!sharing_->start(problem)) throw std::runtime_error(problem);
     api_->set_sharing(sharing_.get());

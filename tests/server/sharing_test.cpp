@@ -227,6 +227,10 @@ TEST(ViolationSharing, EveryViolationReachesItsSubscriberOnceThroughAnOutageAndA
   }
   EXPECT_EQ(all[10].id, first.id);
   EXPECT_EQ(receiver.bad_signatures(), 0);
+  // Both subscribers are past every change: the log keeps only the newest.
+  EXPECT_TRUE(eventually(
+      [&] { return sharing::SubscriberStore(server->store()).changes_after(0, 100).size() == 1; },
+      5s));
 
   // Every attempt is audited under the subscriber: 11 delivered, the failed ones too.
   const auto audit = api.get("/api/v1/audit?token=subscriber:" + id + "&limit=1000", admin);
