@@ -107,6 +107,7 @@ int serve(const server::Config& config) {
     return 1;
   }
   api.set_sharing(&sharing);
+  api.set_forwarder(&forwarder);
   server::AdminHttp admin(
       io,
       [&] {

@@ -19,7 +19,7 @@
 #include "rules/records_json.hpp"
 #include "server/api/api_server.hpp"
 #include "server/api/enterprise_routes.hpp"
-#include "server/api/subscriber_routes.hpp"
+#include "server/api/link_routes.hpp"
 #include "server/api/route_helpers.hpp"
 #include "server/api/web_assets.hpp"
 #include "server/clock.hpp"
@@ -1032,6 +1032,7 @@ const std::vector<Route>& routes() {
       {V::get, {"tokens"}, {Role::admin}, list_tokens},
       {V::post, {"tokens"}, {Role::admin}, create_token},
       {V::delete_, {"tokens", "{}"}, {Role::admin}, revoke_token},
+      {V::get, {"upstreams"}, {Role::admin}, list_upstreams},
       {V::get, {"subscribers"}, {Role::admin}, list_subscribers},
       {V::post, {"subscribers"}, {Role::admin}, create_subscriber},
       {V::delete_, {"subscribers", "{}"}, {Role::admin}, disable_subscriber},

@@ -39,6 +39,9 @@
 #include "server/metrics.hpp"
 #include "storage/store.hpp"
 
+namespace lantian::forwarding {
+class Forwarder;
+}  // namespace lantian::forwarding
 namespace lantian::sharing {
 class ViolationSharing;
 struct DeliveryAttempt;
@@ -61,6 +64,7 @@ struct ApiContext {
   AuditLog audit;
   std::function<void(const boost::json::object&)> publish;  // to the live feeds
   sharing::ViolationSharing* sharing = nullptr;  // the subscribers' deliveries, when running
+  const forwarding::Forwarder* forwarder = nullptr;  // the upstream links, when any
 };
 
 class ApiServer {
@@ -78,6 +82,7 @@ class ApiServer {
   void publish(const boost::json::object& violation);
   // The subscriber routes manage these deliveries (set before start; may stay null).
   void set_sharing(sharing::ViolationSharing* sharing) { context_.sharing = sharing; }
+  void set_forwarder(const forwarding::Forwarder* forwarder) { context_.forwarder = forwarder; }
   // Records a delivery attempt to a subscriber in the audit log (from any thread).
   void audit_delivery(const sharing::DeliveryAttempt& attempt);
 

@@ -513,3 +513,64 @@ TEST(UpstreamLink, ForwardsOverTlsAndReportsLagPastItsLimit) {
 
 }  // namespace
 }  // namespace lantian::server
+
+#include "api_client.hpp"
+
+namespace lantian::server {
+namespace {
+
+TEST(UpstreamLink, TheApiShowsEachUpstreamAndTheReportsItRefused) {
+  TempDir dir;
+  FakeUpstream upstream({"LFWDTEST000000009"}, {});
+  auto config = test_config(dir.path(), {"tcp://127.0.0.1:0?profile=hj1239"});
+  config.api.enabled = true;
+  config.store.forward_log = true;
+  std::string problem;
+  auto link = forwarding::parse_upstream(
+      "tcp://127.0.0.1:" + std::to_string(upstream.port()) +
+          "?name=province&user=HA0001&password=p&platform=LANTIANHENAN00001",
+      problem);
+  ASSERT_TRUE(link) << problem;
+  config.upstreams = {*link};
+  RunningServer server(config);
+  {
+    TestTerminal t(server.port());
+    t.send(with_vin(protocol::testing::corpus_frame("e1-login").bytes, vin_of(9)));
+    t.send(report(9, 0));
+    ASSERT_EQ(t.read_frames(2).size(), 2u);
+  }
+  const auto& c = server.forwarder()->links().front()->counters();
+  ASSERT_TRUE(eventually([&] { return c.rejected == 1 && c.lag_reports == 0; }, 10s));
+  ApiClient api(server.api_port());
+  const auto admin = create_token(server.store(), api::Role::admin);
+  const auto reviewer = create_token(server.store(), api::Role::reviewer);
+  EXPECT_EQ(api.get("/api/v1/upstreams", reviewer).status, 403u);
+  // The set-aside record is saved with the cursor (at most 200 ms after the answer).
+
+  for (int i = 0; i < 50; ++i) {
+    const auto answer = api.get("/api/v1/upstreams", admin);
+    ASSERT_EQ(answer.status, 200u) << answer.body;
+    const auto body = answer.json();
+    const auto& items = body.at("items").as_array();
+    ASSERT_EQ(items.size(), 1u);
+    const auto& u = items[0].as_object();
+    if (u.at("set_aside").as_array().empty()) {
+      std::this_thread::sleep_for(100ms);
+      continue;
+    }
+    EXPECT_EQ(u.at("name").as_string(), "province");
+    EXPECT_EQ(u.at("platform").as_string(), "LANTIANHENAN00001");
+    EXPECT_TRUE(u.at("connected").as_bool());
+    EXPECT_EQ(u.at("rejected").to_number<int>(), 1);
+    EXPECT_EQ(u.at("lag_reports").to_number<int>(), 0);
+    const auto& s = u.at("set_aside").as_array()[0].as_object();
+    EXPECT_EQ(s.at("vin").as_string(), "LFWDTEST000000009");
+    EXPECT_EQ(s.at("reason").as_string(), "upstream answered error (0x02)");
+    server.stop();
+    return;
+  }
+  FAIL() << "the refused report was not listed";
+}
+
+}  // namespace
+}  // namespace lantian::server

@@ -83,6 +83,11 @@ RunningServer::RunningServer(Config config) : config_(std::move(config)) {
       *store_, config_.rules, metrics_.evaluation,
       evaluation::ShardedEvaluatorOptions{.shards = static_cast<std::size_t>(config_.rule_threads),
                                           .max_held_frames = config_.rule_max_held_frames});
+  if (!config_.upstreams.empty()) {
+    forwarder_ = std::make_unique<forwarding::Forwarder>(config_.upstreams, *store_);
+    std::vector<std::string> problems;
+    if (!forwarder_->start(problems)) throw std::runtime_error(problems.front());
+  }
   server_ = std::make_unique<IngestServer>(io_, config_, *store_, metrics_);
   server_->set_evaluation(rules_.get(), &rules_->catalogue());
   std::vector<std::string> problems;
@@ -101,6 +106,7 @@ RunningServer::RunningServer(Config config) : config_(std::move(config)) {
         [this](const sharing::DeliveryAttempt& a) { api_->audit_delivery(a); });
     if (!sharing_->start(problem)) throw std::runtime_error(problem);
     api_->set_sharing(sharing_.get());
+    api_->set_forwarder(forwarder_.get());
     if (!api_->start(problem)) throw std::runtime_error(problem);
     rules_->on_violation([this](const boost::json::object& v) { api_->publish(v); });
   }
@@ -122,6 +128,7 @@ void RunningServer::stop() {
   done.get_future().wait();
   rules_->stop();
   if (sharing_) sharing_->stop();
+  if (forwarder_) forwarder_->stop();
   store_->close();
   io_.stop();
   thread_.join();

@@ -22,6 +22,7 @@
 #include "server/ingest_server.hpp"
 #include "server/metrics.hpp"
 #include "storage/store.hpp"
+#include "forwarding/forwarder.hpp"
 #include "sharing/violation_sharing.hpp"
 
 namespace lantian::server::testing {
@@ -57,6 +58,7 @@ class RunningServer {
   // The HTTPS API's port (config.api.enabled).
   std::uint16_t api_port() const { return api_->port(); }
   storage::Store& store() { return *store_; }
+  forwarding::Forwarder* forwarder() { return forwarder_.get(); }
   const Config& config() const { return config_; }
 
  private:
@@ -68,6 +70,7 @@ class RunningServer {
   std::unique_ptr<IngestServer> server_;
   std::unique_ptr<api::ApiServer> api_;
   std::unique_ptr<sharing::ViolationSharing> sharing_;  // with the API
+  std::unique_ptr<forwarding::Forwarder> forwarder_;      // with config.upstreams
   std::vector<std::uint16_t> ports_;
   std::thread thread_;
   bool stopped_ = false;

@@ -1,4 +1,4 @@
-#include "server/api/subscriber_routes.hpp"
+#include "server/api/link_routes.hpp"
 
 #include <openssl/rand.h>
 
@@ -6,6 +6,7 @@
 #include <boost/url/parse.hpp>
 
 #include "protocol/json.hpp"
+#include "forwarding/forwarder.hpp"
 #include "server/api/api_server.hpp"
 #include "server/api/route_helpers.hpp"
 #include "server/clock.hpp"
@@ -43,6 +44,45 @@ std::string new_id() {
 }
 
 }  // namespace
+
+ApiResponse list_upstreams(ApiContext& ctx, const ApiRequest& r) {
+  require(r, {Role::admin});
+  only_params(r, {});
+  json::array items;
+  if (ctx.forwarder) {
+    forwarding::ForwardStore log(ctx.store);
+    for (const auto& link : ctx.forwarder->links()) {
+      const auto& u = link->config();
+      const auto& c = link->counters();
+      json::array set_aside;
+      for (const auto& s : log.set_aside(u.name, 100))
+        set_aside.push_back({{"sequence", s.sequence},
+                             {"vin", s.vin},
+                             {"frame_key", s.frame_key},
+                             {"reason", s.reason},
+                             {"at_unix_ms", s.at_unix_ms}});
+      items.push_back({{"name", u.name},
+                       {"host", u.host},
+                       {"port", u.port},
+                       {"tls", u.tls},
+                       {"user", u.user},
+                       {"platform", u.platform_code},
+                       {"connected", c.connected.load()},
+                       {"cursor", c.cursor.load()},
+                       {"lag_reports", c.lag_reports.load()},
+                       {"lag_seconds", static_cast<double>(c.lag_ms.load()) / 1000.0},
+                       {"max_lag_seconds", u.max_lag.count()},
+                       {"sent", c.sent.load()},
+                       {"acknowledged", c.acknowledged.load()},
+                       {"duplicates", c.duplicates.load()},
+                       {"rejected", c.rejected.load()},
+                       {"reconnects", c.reconnects.load()},
+                       {"set_aside", std::move(set_aside)}});
+    }
+  }
+  const auto n = static_cast<std::int64_t>(items.size());
+  return json_response(json::object{{"items", std::move(items)}}, n);
+}
 
 ApiResponse list_subscribers(ApiContext& ctx, const ApiRequest& r) {
   require(r, {Role::admin});
