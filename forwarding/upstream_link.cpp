@@ -14,6 +14,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "common/backoff.hpp"
+#include "common/tls_client.hpp"
 #include "protocol/framer.hpp"
 #include "protocol/platform_link.hpp"
 
@@ -61,17 +63,7 @@ UpstreamLink::~UpstreamLink() = default;
 bool UpstreamLink::prepare(std::string& problem) {
   if (config_.tls) {
     try {
-      tls_ = std::make_unique<ssl::context>(ssl::context::tls_client);
-      tls_->set_options(ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-      tls_->set_verify_mode(ssl::verify_peer);
-      if (config_.ca.empty())
-        tls_->set_default_verify_paths();
-      else
-        tls_->load_verify_file(config_.ca.string());
-      if (!config_.client_cert.empty()) {
-        tls_->use_certificate_chain_file(config_.client_cert.string());
-        tls_->use_private_key_file(config_.client_key.string(), ssl::context::pem);
-      }
+      tls_ = common::make_tls_client_context(config_.ca, config_.client_cert, config_.client_key);
     } catch (const boost::system::system_error& e) {
       problem = "upstream " + config_.name + ": TLS: " + e.what();
       return false;
@@ -110,13 +102,7 @@ void UpstreamLink::stop() {
 }
 
 std::chrono::milliseconds UpstreamLink::next_backoff() {
-  const auto doublings = std::min(failures_, 16u);
-  auto delay = config_.backoff_min * (std::int64_t{1} << doublings);
-  delay = std::min<std::chrono::milliseconds>(delay, config_.backoff_max);
-  // Jitter: between half and all of it, so that many platforms cut off together do not return
-  // together.
-  std::uniform_real_distribution<double> share(0.5, 1.0);
-  return std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(delay.count()) * share(jitter_)));
+  return common::backoff_delay(config_.backoff_min, config_.backoff_max, failures_, jitter_);
 }
 
 awaitable<void> UpstreamLink::run() {

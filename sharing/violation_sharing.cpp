@@ -18,6 +18,8 @@
 #include <random>
 #include <sstream>
 
+#include "common/backoff.hpp"
+#include "common/tls_client.hpp"
 #include "protocol/json.hpp"
 
 namespace lantian::sharing {
@@ -65,13 +67,7 @@ ViolationSharing::~ViolationSharing() { stop(); }
 
 bool ViolationSharing::start(std::string& problem) {
   try {
-    tls_ = std::make_unique<ssl::context>(ssl::context::tls_client);
-    tls_->set_options(ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-    tls_->set_verify_mode(ssl::verify_peer);
-    if (options_.ca_file.empty())
-      tls_->set_default_verify_paths();
-    else
-      tls_->load_verify_file(options_.ca_file.string());
+    tls_ = common::make_tls_client_context(options_.ca_file);
   } catch (const boost::system::system_error& e) {
     problem = std::string("violation sharing: TLS: ") + e.what();
     return false;
@@ -256,13 +252,10 @@ awaitable<void> ViolationSharing::deliver(std::shared_ptr<Delivery> d) {
         }
         // Until acknowledged: back off, doubling, with jitter, and try the same change again
         // (the ones after it wait: order per subscriber).
-        auto delay = options_.backoff_min * (std::int64_t{1} << std::min(failures++, 16u));
-        delay = std::min<std::chrono::milliseconds>(delay, options_.backoff_max);
-        std::uniform_real_distribution<double> share(0.5, 1.0);
         spdlog::warn("event=share_failed subscriber={} id=\"{}\" version={} error=\"{}\"", s.id,
                      change.id, change.sequence, attempt.error);
-        d->timer.expires_after(std::chrono::milliseconds(
-            static_cast<std::int64_t>(static_cast<double>(delay.count()) * share(jitter))));
+        d->timer.expires_after(
+            common::backoff_delay(options_.backoff_min, options_.backoff_max, failures++, jitter));
         co_await d->timer.async_wait(nothrow);
       }
       if (!delivered) break;
