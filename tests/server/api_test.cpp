@@ -120,6 +120,12 @@ TEST_F(ApiTest, AuthorisationMatrix) {
   const auto revocable = client_->post("/api/v1/tokens", admin_, R"({"role":"police"})");
   ASSERT_EQ(revocable.status, 201u);
   const std::string revocable_id(revocable.json().at("record").at("id").as_string());
+  // A subscriber for a rule nothing here raises: registered and disabled, it never delivers.
+  const std::string subscriber_body =
+      R"({"name":"matrix","url":"https://127.0.0.1:9/hook","secret":"0123456789abcdef","rules":["R99"]})";
+  const auto disposable = client_->post("/api/v1/subscribers", admin_, subscriber_body);
+  ASSERT_EQ(disposable.status, 201u) << disposable.body;
+  const std::string subscriber_id(disposable.json().at("id").as_string());
   std::ifstream zones_file(std::string(LANTIAN_SAMPLES_DIR) + "/zones-henan-sample.geojson");
   const std::string zones((std::istreambuf_iterator<char>(zones_file)),
                           std::istreambuf_iterator<char>());
@@ -207,6 +213,10 @@ TEST_F(ApiTest, AuthorisationMatrix) {
       {verb::post, "/api/v1/tokens", R"({"role":"police"})", {"admin"}, 201},
       {verb::delete_, "/api/v1/tokens/" + revocable_id, "", {"admin"}, 204},
       {verb::get, "/api/v1/audit", "", {"admin"}, 200},
+      {verb::get, "/api/v1/upstreams", "", {"admin"}, 200},
+      {verb::get, "/api/v1/subscribers", "", {"admin"}, 200},
+      {verb::post, "/api/v1/subscribers", subscriber_body, {"admin"}, 201},
+      {verb::delete_, "/api/v1/subscribers/" + subscriber_id, "", {"admin"}, 204},
   };
   const std::map<std::string, std::string> tokens{
       {"police", police_},
