@@ -80,6 +80,13 @@ using Vin = FixedText<17>;
 [[nodiscard]] constexpr bool printable_ascii(std::uint8_t c) noexcept {
   return c >= 0x20 && c <= 0x7E;
 }
+// Whether text holds a C0 control character or DEL: what no short text field (a label, a note, a
+// gate record's plate) may carry, since such text reaches logs and operators' terminals.
+[[nodiscard]] constexpr bool has_control_character(std::string_view text) noexcept {
+  return std::any_of(text.begin(), text.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7F;
+  });
+}
 // Whether a VIN (or a machine's 17-character code) is all upper-case letters and digits, the
 // alphabet both use: what a terminal may log in as.
 template <std::size_t N>

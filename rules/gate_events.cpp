@@ -20,11 +20,6 @@ std::string beijing_date(std::int64_t unix_s) {
 
 constexpr std::string_view fuels[] = {"diesel", "gas", "petrol", "electric", "hydrogen", "hybrid"};
 
-bool has_control(std::string_view text) {
-  return std::any_of(text.begin(), text.end(),
-                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; });
-}
-
 // A short text field: at most `max_bytes`, no control characters.
 void short_text(const json::object& o, const char* key, std::size_t max_bytes, bool required,
                 std::string& out, std::vector<std::string>& reasons) {
@@ -40,7 +35,7 @@ void short_text(const json::object& o, const char* key, std::size_t max_bytes, b
   out = std::string(v->as_string());
   if (out.size() > max_bytes)
     reasons.push_back(std::string(key) + " is longer than " + std::to_string(max_bytes) + " bytes");
-  else if (has_control(out))
+  else if (protocol::has_control_character(out))
     reasons.push_back(std::string(key) + " holds a control character");
 }
 

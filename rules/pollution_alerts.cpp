@@ -75,9 +75,7 @@ std::optional<PollutionAlert> alert_from_request(const json::object& body,
   }
   a.note = text("note");
   if (a.note.size() > 200) reasons.push_back("note is longer than 200 bytes");
-  if (std::any_of(a.note.begin(), a.note.end(),
-                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; }))
-    reasons.push_back("note holds a control character");
+  if (protocol::has_control_character(a.note)) reasons.push_back("note holds a control character");
   if (!reasons.empty()) return std::nullopt;
   a.id = alert_id(a);
   return a;

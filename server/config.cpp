@@ -648,9 +648,7 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
     if (vm.count("label")) t.label = vm["label"].as<std::string>();
     // As the API: a label is short and holds no control characters (it reaches logs and the
     // console).
-    if (t.label.size() > 200 ||
-        std::any_of(t.label.begin(), t.label.end(),
-                    [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; }))
+    if (t.label.size() > 200 || protocol::has_control_character(t.label))
       out.problems.push_back("--label must be at most 200 bytes without control characters");
     if (vm.count("expires-days")) {
       t.expires_days = vm["expires-days"].as<int>();

@@ -27,9 +27,7 @@ void only_fields(const json::object& body, std::initializer_list<std::string_vie
 void check_short_text(const std::string& field, std::string_view text, std::size_t max_bytes) {
   if (text.size() > max_bytes)
     bad_parameter(field, "longer than " + std::to_string(max_bytes) + " bytes");
-  if (std::any_of(text.begin(), text.end(),
-                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; }))
-    bad_parameter(field, "holds a control character");
+  if (protocol::has_control_character(text)) bad_parameter(field, "holds a control character");
 }
 
 void not_found(const std::string& what) {
