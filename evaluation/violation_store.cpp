@@ -332,10 +332,13 @@ ViolationsWritten ViolationStore::write(const ViolationChanges& changes) {
           const auto current = store_.get(storage::Family::violations, id);
           if (auto now = recorded(v, current, changes.context, edits)) {
             edits.push_back({storage::Family::violations, id, json::serialize(*now)});
-            if (!current) {
-              log_change(store_, "violation.raised", id, *now, edits);
-              added.push_back(std::move(*now));
-            }
+            // New, or withdrawn before and raised again by later data: enforcement hears of it.
+            bool was_withdrawn = false;
+            if (current && !now->contains("withdrawn") &&
+                current->find("\"withdrawn\"") != std::string::npos)
+              if (const auto before = parse_object(*current)) was_withdrawn = before->contains("withdrawn");
+            if (!current || was_withdrawn) log_change(store_, "violation.raised", id, *now, edits);
+            if (!current) added.push_back(std::move(*now));
           }
         }
         if (changes.reevaluated) {

@@ -121,7 +121,9 @@ awaitable<void> UpstreamLink::run() {
     tcp::resolver resolver(io_);
     auto [resolve_error, endpoints] =
         co_await resolver.async_resolve(config_.host, std::to_string(config_.port), nothrow);
-    if (resolve_error) {
+    if (stopping_) {
+      ended = "stopped";
+    } else if (resolve_error) {
       ended = "resolve: " + resolve_error.message();
     } else {
       asio::steady_timer deadline(io_, config_.reply_timeout);
@@ -152,12 +154,13 @@ awaitable<void> UpstreamLink::run() {
           else
             ended = co_await converse(stream);
           close_socket_();
+          close_socket_ = nullptr;  // it refers to the stream, which ends here
         } else {
           ended = co_await converse(socket);
         }
       }
     }
-    close_socket_();
+    if (close_socket_) close_socket_();
     close_socket_ = nullptr;
     counters_.connected = false;
     reset_in_flight();
@@ -230,7 +233,13 @@ awaitable<std::string> UpstreamLink::send_reports(Stream& stream) {
       co_return "stopped (logged out)";
     }
     protocol::Bytes out;
-    if (in_flight_.size() < config_.window && store_.available()) fill(out);
+    std::size_t taken = 0;
+    if (in_flight_.size() < config_.window && store_.available()) taken = fill(out);
+    if (out.empty() && taken > 0) {
+      // All filtered out: read on without the idle pause, yielding to the answers in between.
+      co_await asio::post(io_, asio::use_awaitable);
+      continue;
+    }
     if (!out.empty()) {
       asio::steady_timer deadline(io_, config_.reply_timeout);
       auto wrote = co_await (asio::async_write(stream, asio::buffer(out), nothrow) ||
@@ -307,26 +316,33 @@ std::string UpstreamLink::take_answer(protocol::ByteView reply) {
   return {};
 }
 
-void UpstreamLink::fill(protocol::Bytes& out) {
+std::size_t UpstreamLink::fill(protocol::Bytes& out) {
   const auto entries =
       log_.read(read_through_, store_.stable_sequence(), config_.window - in_flight_.size());
   const auto now = std::chrono::steady_clock::now();
+  std::size_t taken = 0;
   for (const auto& entry : entries) {
+    const bool wanted_vin =
+        config_.vins.empty() || config_.vins.count(entry.frame_key.substr(0, storage::vin_size)) > 0;
+    bool read_failed = false;
+    const auto record =
+        wanted_vin ? store_.frame(entry.frame_key, read_failed) : std::optional<storage::FrameRecord>{};
+    if (read_failed) {
+      // Not this report's fault: it stays next, and is read again on the next round.
+      spdlog::error("event=upstream_frame_unreadable upstream={} sequence={}", config_.name,
+                    entry.sequence);
+      break;
+    }
+    ++taken;
     read_through_ = entry.sequence;
     ++read_unresolved_;
     if (entry.sequence <= counted_through_ && ahead_ > 0) --ahead_;
-    const auto record = store_.frame(entry.frame_key);
-    const auto wanted = [&] {
-      if (!record) return false;
-      if (!config_.profiles.empty() &&
-          (!record->received.profile ||
-           std::find(config_.profiles.begin(), config_.profiles.end(),
-                     *record->received.profile) == config_.profiles.end()))
-        return false;
-      return config_.vins.empty() ||
-             config_.vins.count(entry.frame_key.substr(0, storage::vin_size)) > 0;
-    };
-    auto frame = wanted() ? protocol::to_platform_variant(record->raw) : protocol::Bytes{};
+    const bool wanted =
+        record && (config_.profiles.empty() ||
+                   (record->received.profile &&
+                    std::find(config_.profiles.begin(), config_.profiles.end(),
+                              *record->received.profile) != config_.profiles.end()));
+    auto frame = wanted ? protocol::to_platform_variant(record->raw) : protocol::Bytes{};
     if (frame.empty()) {
       ++counters_.skipped;
       resolve_skipped(entry.sequence);
@@ -347,6 +363,7 @@ void UpstreamLink::fill(protocol::Bytes& out) {
     counted_through_ = read_through_;
     ahead_ = 0;
   }
+  return taken;
 }
 
 void UpstreamLink::resolve_skipped(std::uint64_t sequence) {

@@ -89,8 +89,9 @@ class UpstreamLink {
   boost::asio::awaitable<std::string> read_answers(Stream& stream, protocol::Framer& framer);
   // Takes the answer to the oldest report in flight; an empty string, or why the link must drop.
   std::string take_answer(protocol::ByteView reply);
-  // Reads log records into `out` (platform-variant frames) and in_flight_.
-  void fill(protocol::Bytes& out);
+  // Reads log records into `out` (platform-variant frames) and in_flight_; returns how many it
+  // took (reports not for this upstream included). Stops before a frame it could not read.
+  std::size_t fill(protocol::Bytes& out);
   void resolve_skipped(std::uint64_t sequence);
   void save_cursor(bool force);
   void reset_in_flight();  // the connection ended: everything unanswered goes again

@@ -99,12 +99,13 @@ CloseReason TerminalConversation::take_frames(std::vector<Received>& received,
         return CloseReason::oversized_frame;
       case protocol::FramerEvent::Kind::frame: {
         garbage_bytes_ = 0;
-        const bool was_logged_in = logged_in_;
+        const bool was_logged_in = logged_in();
         if (const auto reason = take_frame(e.frame, received, writes); reason != CloseReason::none)
           return reason;
-        // Only a logged-in conversation earns more time: frames allowed before login (time
-        // sync, activation) must not keep a connection open that never logs in.
-        if (was_logged_in || logged_in_) last_frame_at_ = std::chrono::steady_clock::now();
+        // Only a logged-in conversation (a terminal's, or a platform link's) earns more time:
+        // frames allowed before login (time sync, activation) must not keep a connection open
+        // that never logs in.
+        if (was_logged_in || logged_in()) last_frame_at_ = std::chrono::steady_clock::now();
         continue;
       }
     }

@@ -113,6 +113,15 @@ bool SubscriberStore::save_cursor(const std::string& id, std::uint64_t cursor,
                       storage::Durability::unsynced, error);
 }
 
+std::uint64_t SubscriberStore::count_after(std::uint64_t after, std::uint64_t cap) const {
+  std::uint64_t n = 0;
+  store_.for_each(
+      Family::violation_changes, "",
+      [&](const std::string&, const std::string&) { return ++n < cap; },
+      sequence_bytes(after + 1));
+  return n;
+}
+
 std::vector<Change> SubscriberStore::changes_after(std::uint64_t after, std::size_t limit) const {
   std::vector<Change> out;
   store_.for_each(

@@ -59,6 +59,8 @@ class SubscriberStore {
                          std::string& error);
   [[nodiscard]] std::optional<std::uint64_t> cursor(const std::string& id) const;
   [[nodiscard]] bool save_cursor(const std::string& id, std::uint64_t cursor, std::string& error);
+  // How many changes lie after `after`, counting at most `cap` (keys only).
+  [[nodiscard]] std::uint64_t count_after(std::uint64_t after, std::uint64_t cap) const;
   // Changes after `after`, oldest first, at most `limit`.
   [[nodiscard]] std::vector<Change> changes_after(std::uint64_t after, std::size_t limit) const;
 

@@ -98,6 +98,15 @@ void ViolationSharing::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+bool ViolationSharing::add(const Subscriber& subscriber, std::string& error) {
+  {
+    std::lock_guard lock(prune_mutex_);
+    if (!subscribers_.put(subscriber, store_.last_change_sequence(), error)) return false;
+  }
+  reload();
+  return true;
+}
+
 void ViolationSharing::reload() {
   if (!stopping_) asio::post(io_, [this] { reconcile(); });
 }
@@ -180,8 +189,11 @@ awaitable<DeliveryAttempt> post_once(asio::io_context& io, ssl::context& tls,
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(64 * 1024);  // an answer is a status; its body is not read further
-  if (auto [ec, n] = co_await http::async_read(stream, buffer, parser, nothrow); ec)
-    co_return finish("answer: " + ec.message());
+  if (auto [ec, n] = co_await http::async_read(stream, buffer, parser, nothrow); ec) {
+    // A long body does not matter: the status is the answer.
+    if (ec != http::error::body_limit || !parser.is_header_done())
+      co_return finish("answer: " + ec.message());
+  }
   a.status = parser.get().result_int();
   co_await stream.async_shutdown(nothrow);  // best effort
   co_return finish(a.status / 100 == 2 ? "" : "answered " + std::to_string(a.status));
@@ -250,6 +262,7 @@ awaitable<void> ViolationSharing::deliver(std::shared_ptr<Delivery> d) {
           failures = 0;
           break;
         }
+        if (d->stop) break;  // stopping: no backoff wait armed after the stop's cancel
         // Until acknowledged: back off, doubling, with jitter, and try the same change again
         // (the ones after it wait: order per subscriber).
         spdlog::warn("event=share_failed subscriber={} id=\"{}\" version={} error=\"{}\"", s.id,
@@ -263,6 +276,9 @@ awaitable<void> ViolationSharing::deliver(std::shared_ptr<Delivery> d) {
       save();
     }
     save();
+    // A long run of changes outside the jurisdiction is never suspended above: let the other
+    // subscribers (and a stop) have the thread between batches.
+    co_await asio::post(io_, asio::use_awaitable);
   }
   save();
   spdlog::info("event=share_stopped subscriber={} cursor={}", s.id, cursor);
@@ -275,9 +291,11 @@ awaitable<void> ViolationSharing::prune_changes() {
     if (stopping_) break;
     // The lowest saved cursor of the active subscribers: what is at or below it was delivered to
     // every one of them (or is outside their jurisdiction).
-    // The newest change always stays: the numbering continues from it when the store reopens.
-    const auto last = store_.last_change_sequence();
-    std::uint64_t through = last == 0 ? 0 : last - 1;
+    std::lock_guard lock(prune_mutex_);
+    // The newest record always stays: the numbering continues from it when the store reopens.
+    const auto newest = store_.last_key(storage::Family::violation_changes);
+    if (!newest || newest->size() != 8) continue;
+    std::uint64_t through = storage::read_u64(*newest) - 1;
     for (const auto& s : subscribers_.list())
       if (!s.disabled) through = std::min(through, subscribers_.cursor(s.id).value_or(0));
     if (through == 0) continue;
@@ -305,7 +323,7 @@ std::vector<SubscriberStatus> ViolationSharing::status() const {
     status.subscriber = s;
     status.subscriber.secret.clear();
     if (!running.count(s.id)) status.cursor = subscribers_.cursor(s.id).value_or(0);
-    status.pending = subscribers_.changes_after(status.cursor, 10000).size();
+    status.pending = subscribers_.count_after(status.cursor, 10000);
     out.push_back(std::move(status));
   }
   return out;

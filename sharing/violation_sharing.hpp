@@ -72,7 +72,10 @@ class ViolationSharing {
 
   [[nodiscard]] bool start(std::string& problem);
   void stop();
-  // The subscribers changed (added, disabled): start and stop deliveries to match.
+  // Registers a new subscriber (synced) with its cursor after the last change — it receives what
+  // happens from now on — and starts delivering to it. False with `error` when it was not stored.
+  [[nodiscard]] bool add(const Subscriber& subscriber, std::string& error);
+  // The subscribers changed (disabled): start and stop deliveries to match.
   void reload();
   [[nodiscard]] std::vector<SubscriberStatus> status() const;
   [[nodiscard]] std::string render_metrics() const;  // lantian_share_* series
@@ -94,6 +97,9 @@ class ViolationSharing {
   mutable std::mutex mutex_;  // guards deliveries_ (the map; each Delivery guards its own fields)
   std::map<std::string, std::shared_ptr<Delivery>> deliveries_;
   std::unique_ptr<boost::asio::steady_timer> prune_timer_;
+  // A new subscriber's cursor and its record are written under this, and the log is pruned under
+  // it: a prune never takes the changes just after a cursor that is being set.
+  std::mutex prune_mutex_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;

@@ -1203,8 +1203,24 @@ bool Store::is_held(std::string_view frame_key) const {
 }
 
 std::optional<FrameRecord> Store::frame(const std::string& frame_key) const {
+  bool read_failed = false;
+  return frame(frame_key, read_failed);
+}
+
+std::optional<std::string> Store::last_key(Family family) const {
+  const auto it = families_.find(family);
+  if (it == families_.end()) return std::nullopt;
+  std::unique_ptr<rocksdb::Iterator> iter(db_->NewIterator(rocksdb::ReadOptions(), it->second));
+  iter->SeekToLast();
+  if (!iter->Valid()) return std::nullopt;
+  return iter->key().ToString();
+}
+
+std::optional<FrameRecord> Store::frame(const std::string& frame_key, bool& read_failed) const {
   std::string value;
-  if (!db_->Get(rocksdb::ReadOptions(), frames_, frame_key, &value).ok()) return std::nullopt;
+  const auto status = db_->Get(rocksdb::ReadOptions(), frames_, frame_key, &value);
+  read_failed = !status.ok() && !status.IsNotFound();
+  if (!status.ok()) return std::nullopt;
   auto record =
       decode_record(ByteView(reinterpret_cast<const std::uint8_t*>(value.data()), value.size()));
   if (!record) return std::nullopt;

@@ -303,6 +303,12 @@ class Store {
                 const std::string& start = {}) const;
   // A frame by its archive key.
   [[nodiscard]] std::optional<FrameRecord> frame(const std::string& frame_key) const;
+  // The same; `read_failed` tells a failed read (try again later) from a frame that is not there
+  // or cannot be decoded (never will be).
+  [[nodiscard]] std::optional<FrameRecord> frame(const std::string& frame_key,
+                                                 bool& read_failed) const;
+  // The greatest key of a family (nullopt: empty or unreadable).
+  [[nodiscard]] std::optional<std::string> last_key(Family family) const;
 
   // What opening found in the WAL (damaged: false when it was whole or only its tail was cut).
   [[nodiscard]] const WalRecovery& wal_recovery() const noexcept { return recovery_; }

@@ -132,10 +132,8 @@ ApiResponse create_subscriber(ApiContext& ctx, const ApiRequest& r) {
   s.id = new_id();
   s.created_unix_ms = now_unix_ms();
   // It receives what happens from now on: its cursor starts after the last change.
-  const auto from = ctx.store.last_change_sequence();
   std::string error;
-  if (!sharing::SubscriberStore(ctx.store).put(s, from, error)) throw std::runtime_error(error);
-  sharing.reload();
+  if (!sharing.add(s, error)) throw std::runtime_error(error);
   auto response = json_response(sharing::to_json(s, false), 1, http::status::created);
   response.change = {{"subscriber", sharing::to_json(s, false)}};  // never the secret
   return response;

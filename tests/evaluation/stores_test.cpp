@@ -425,6 +425,17 @@ TEST(ViolationStore, HoldsTheFramesOfEveryViolationNotWithdrawn) {
   // Raised again: held again.
   ASSERT_TRUE(violations.record({{gone.id, gone}}, {}).error.empty());
   EXPECT_EQ(holds().size(), 3u);
+  // ... and each step is a change enforcement systems receive, in order (the change log).
+  std::vector<std::string> changes;
+  (*store).for_each(storage::Family::violation_changes, "",
+                    [&](const std::string&, const std::string& value) {
+                      const auto c = boost::json::parse(value).as_object();
+                      if (c.at("id").as_string() == gone.id)
+                        changes.emplace_back(c.at("event").as_string());
+                      return true;
+                    });
+  EXPECT_EQ(changes, (std::vector<std::string>{"violation.raised", "violation.withdrawn",
+                                               "violation.raised"}));
 
   // An archive whose violations were stored before holds: held once.
   TempStore older;
