@@ -1,13 +1,27 @@
 #include "forwarding/upstream_config.hpp"
 
 #include <boost/url/parse.hpp>
+#include <algorithm>
 #include <fstream>
-#include <regex>
 
 #include "common/number_text.hpp"
 
 namespace lantian::forwarding {
 namespace {
+
+// 17 upper-case letters and digits: a VIN, or a platform's code in the VIN slot.
+bool is_vin_text(std::string_view text) {
+  return text.size() == 17 && std::all_of(text.begin(), text.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z');
+         });
+}
+
+// An upstream's name: 1 to 32 of a-z, 0-9, _ and -.
+bool is_upstream_name(std::string_view text) {
+  return !text.empty() && text.size() <= 32 && std::all_of(text.begin(), text.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '_' || c == '-';
+         });
+}
 
 std::optional<std::string> first_line_of(const std::filesystem::path& file) {
   std::ifstream in(file);
@@ -24,12 +38,11 @@ bool read_vins(const std::filesystem::path& file, std::set<std::string>& vins,
     problem = "vins: cannot read " + file.string();
     return false;
   }
-  static const std::regex vin_pattern("[0-9A-Z]{17}");
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
     if (line.empty() || line[0] == '#') continue;
-    if (!std::regex_match(line, vin_pattern)) {
+    if (!is_vin_text(line)) {
       problem = "vins: " + file.string() + ":" + std::to_string(number) + ": not a VIN";
       return false;
     }
@@ -78,8 +91,7 @@ std::optional<UpstreamConfig> parse_upstream(const std::string& url, std::string
     const std::string key = param.key, value = param.value;
     std::int64_t n = 0;
     if (key == "name") {
-      static const std::regex name_pattern("[a-z0-9_-]{1,32}");
-      if (!std::regex_match(value, name_pattern)) {
+      if (!is_upstream_name(value)) {
         problem = "name must be 1-32 of a-z, 0-9, _ and -";
         return std::nullopt;
       }
@@ -161,8 +173,7 @@ std::optional<UpstreamConfig> parse_upstream(const std::string& url, std::string
     problem = "password: at most 20 characters";
     return std::nullopt;
   }
-  static const std::regex code_pattern("[0-9A-Z]{17}");
-  if (!std::regex_match(u.platform_code, code_pattern)) {
+  if (!is_vin_text(u.platform_code)) {
     problem = "platform must be 17 upper-case letters and digits";
     return std::nullopt;
   }
