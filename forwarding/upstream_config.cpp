@@ -11,9 +11,7 @@ namespace {
 
 // 17 upper-case letters and digits: a VIN, or a platform's code in the VIN slot.
 bool is_vin_text(std::string_view text) {
-  return text.size() == 17 && std::all_of(text.begin(), text.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z');
-         });
+  return text.size() == 17 && protocol::is_vin_alphabet(protocol::make_vin(text));
 }
 
 // An upstream's name: 1 to 32 of a-z, 0-9, _ and -.
