@@ -6,6 +6,7 @@
 
 #include "common/number_text.hpp"
 #include "protocol/beijing_time.hpp"
+#include "server/install_paths.hpp"
 #include "server/rule_options.hpp"
 
 namespace lantian::server {
@@ -68,14 +69,27 @@ po::options_description serve_options() {
     ("api-anonymous-burst", po::value<double>()->default_value(60), "requests an address may send at once without a valid token")
     ("audit-anonymous-per-minute", po::value<std::size_t>()->default_value(60), "audit entries per address and minute for requests without a valid token (the rest are counted in one summary entry)")
     ("audit-retention-days", po::value<int>()->default_value(400), "audit entries older than this are deleted (0: kept for ever)")
+    ("map-tiles", po::value<std::string>(),
+       "the console map's tile layer, an XYZ template with {z} {x} {y} and optional {s} (a WMTS in "
+       "Web Mercator written with TILEMATRIX={z}&TILEROW={y}&TILECOL={x}); default: none, offline")
+    ("map-tiles-overlay", po::value<std::string>(), "a second tile layer drawn over the first (labels, e.g. 天地图 cva_w)")
+    ("map-tiles-subdomains", po::value<std::string>()->default_value(""), "the characters {s} takes, e.g. 01234567")
+    ("map-tiles-attribution", po::value<std::string>()->default_value(""), "the tiles' attribution, shown on the map")
+    ("map-tiles-crs", po::value<std::string>()->default_value("wgs84"),
+       "wgs84 (天地图, OpenStreetMap) or gcj02 (高德, 腾讯): the console shifts every position onto GCJ-02 tiles")
+    ("map-tiles-max-zoom", po::value<int>()->default_value(18), "the tiles' highest zoom level")
+    ("admin-socket", po::value<std::string>(),
+       "Unix socket of local administration (default DATA_DIR/admin.sock; off: none): lantiand's "
+       "commands change a running server through it; only the server's user may connect")
     ("api-web-root", po::value<std::string>(), "serve the web console from this directory instead of the built-in copy (for console development)")
     ("tls-cert", po::value<std::string>(), "server certificate (PEM chain; default DATA_DIR/certs/server.crt)")
     ("tls-key", po::value<std::string>(), "server private key (default DATA_DIR/certs/server.key)")
     ("tls-ca", po::value<std::string>(), "CA for terminal certificates (default DATA_DIR/certs/ca.crt)")
     ("tls-client-auth", po::value<std::string>()->default_value("none"),
        "none, optional or required: verify terminal certificates; a verified certificate's CN must be the login VIN")
-    ("certs-script", po::value<std::string>()->default_value(LANTIAN_CERTS_SCRIPT),
-       "script that creates development certificates when DATA_DIR/certs has none")
+    ("certs-script", po::value<std::string>(),
+       "script that creates development certificates when DATA_DIR/certs has none "
+       "(default: share/lantian/make-dev-certs.sh beside the executable's directory)")
     ("handshake-timeout-s", po::value<int>()->default_value(10), "TLS handshake deadline")
     ("first-frame-timeout-s", po::value<int>()->default_value(30), "deadline for a new connection's first frame")
     ("idle-timeout-s", po::value<int>()->default_value(300), "close a connection silent for this long")
@@ -199,13 +213,18 @@ po::options_description command_options(Command command) {
           "violations";
       break;
     case Command::token_create:
-      title = "lantiand token create: make an API token (printed once; the server must be stopped)";
+      title = "lantiand token create: make an API token (printed once)";
       break;
     case Command::token_list:
       title = "lantiand token list: the API tokens (ids, roles, jurisdictions; never secrets)";
       break;
     case Command::token_revoke:
-      title = "lantiand token revoke ID: stop a token from working (the server must be stopped)";
+      title = "lantiand token revoke ID: stop a token from working";
+      break;
+    case Command::backup:
+      title =
+          "lantiand backup DIR: write a consistent copy of the archive (and its development "
+          "certificates) into the new directory DIR, while the server runs or not";
       break;
     default:
       break;
@@ -214,7 +233,11 @@ po::options_description command_options(Command command) {
   // clang-format off
   o.add_options()
     ("help,h", "show this help")
-    ("data-dir", po::value<std::string>()->default_value("data"), "the archive (the server must not be running for imports)");
+    ("data-dir", po::value<std::string>()->default_value("data"), "the archive")
+    ("config", po::value<std::string>(), "the server's configuration file: its data-dir and admin-socket (and rule options) apply")
+    ("server", po::value<std::string>(),
+       "the running server's admin socket (default: the configured admin-socket, else DATA_DIR/admin.sock); "
+       "changes go through a running server, and straight into the archive when none runs");
   if (command == Command::export_frames || command == Command::list_violations)
     o.add_options()("vin", po::value<std::string>(), "only this vehicle or machine");
   if (command == Command::list_violations)
@@ -250,6 +273,8 @@ po::options_description command_options(Command command) {
       ("expires-days", po::value<int>(), "the token stops working after this many days");
   if (command == Command::token_revoke)
     o.add_options()("id", po::value<std::string>(), "the token's id (from token list)");
+  if (command == Command::backup)
+    o.add_options()("dir", po::value<std::string>(), "the new directory the copy goes into");
   // clang-format on
   return o;
 }
@@ -266,8 +291,21 @@ void parse_host_port(const std::string& text, std::string& host, std::uint16_t& 
     host = host.substr(1, host.size() - 2);
 }
 
+// DATA_DIR/admin.sock unless `configured` names another socket or "off".
+std::filesystem::path admin_socket_path(const std::filesystem::path& data_dir,
+                                        const po::variables_map& vm) {
+  if (!vm.count("admin-socket")) return data_dir / "admin.sock";
+  const auto path = vm["admin-socket"].as<std::string>();
+  return path == "off" ? std::filesystem::path() : std::filesystem::path(path);
+}
+
 void read_serve(const po::variables_map& vm, Config& c, std::vector<std::string>& problems) {
   c.data_dir = vm["data-dir"].as<std::string>();
+  c.admin_socket = admin_socket_path(c.data_dir, vm);
+  // sockaddr_un holds 107 bytes of path.
+  if (c.admin_socket.string().size() > 100)
+    problems.push_back("--admin-socket: the path " + c.admin_socket.string() +
+                       " is too long for a Unix socket (at most 100 bytes); choose a shorter one");
   std::vector<std::string> urls;
   if (vm.count("listen"))
     urls = vm["listen"].as<std::vector<std::string>>();
@@ -303,6 +341,29 @@ void read_serve(const po::variables_map& vm, Config& c, std::vector<std::string>
     if (!std::filesystem::is_directory(c.api.web_root))
       problems.push_back("--api-web-root: not a directory: " + c.api.web_root.string());
   }
+  auto& tiles = c.api.map_tiles;
+  if (vm.count("map-tiles")) tiles.url = vm["map-tiles"].as<std::string>();
+  if (vm.count("map-tiles-overlay")) tiles.overlay_url = vm["map-tiles-overlay"].as<std::string>();
+  tiles.subdomains = vm["map-tiles-subdomains"].as<std::string>();
+  tiles.attribution = vm["map-tiles-attribution"].as<std::string>();
+  tiles.crs = vm["map-tiles-crs"].as<std::string>();
+  tiles.max_zoom = vm["map-tiles-max-zoom"].as<int>();
+  for (const auto* url : {&tiles.url, &tiles.overlay_url})
+    if (!url->empty() && ((!url->starts_with("https://") && !url->starts_with("http://")) ||
+                          url->find("{z}") == std::string::npos ||
+                          url->find("{x}") == std::string::npos ||
+                          url->find("{y}") == std::string::npos || url->size() > 2000 ||
+                          protocol::has_control_character(*url)))
+      problems.push_back("--map-tiles" + std::string(url == &tiles.url ? "" : "-overlay") +
+                         ": an http(s) URL template with {z}, {x} and {y}, not '" + *url + "'");
+  if (!tiles.overlay_url.empty() && tiles.url.empty())
+    problems.push_back("--map-tiles-overlay needs --map-tiles");
+  if (tiles.crs != "wgs84" && tiles.crs != "gcj02")
+    problems.push_back("--map-tiles-crs must be wgs84 or gcj02, not '" + tiles.crs + "'");
+  if (tiles.max_zoom < 1 || tiles.max_zoom > 22) problems.push_back("--map-tiles-max-zoom must be 1..22");
+  if (tiles.attribution.size() > 500 || protocol::has_control_character(tiles.attribution) ||
+      tiles.subdomains.size() > 32 || protocol::has_control_character(tiles.subdomains))
+    problems.push_back("--map-tiles-attribution (≤ 500 bytes) and --map-tiles-subdomains (≤ 32) hold no control characters");
   c.api.rate_per_second = vm["api-rate"].as<double>();
   c.api.burst = vm["api-burst"].as<double>();
   if (!(c.api.rate_per_second > 0) || !(c.api.burst >= 1))
@@ -342,7 +403,8 @@ void read_serve(const po::variables_map& vm, Config& c, std::vector<std::string>
     c.client_auth = ClientAuth::required;
   else
     problems.push_back("--tls-client-auth must be none, optional or required, not '" + auth + "'");
-  c.certs_script = vm["certs-script"].as<std::string>();
+  c.certs_script = vm.count("certs-script") ? std::filesystem::path(vm["certs-script"].as<std::string>())
+                                             : installed_file("make-dev-certs.sh");
 
   auto seconds = [&](const char* name, std::chrono::seconds& out) {
     const int v = vm[name].as<int>();
@@ -532,7 +594,8 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
       {"replay", Command::replay},
       {"token create", Command::token_create},
       {"token list", Command::token_list},
-      {"token revoke", Command::token_revoke}};
+      {"token revoke", Command::token_revoke},
+      {"backup", Command::backup}};
   Command command = Command::serve;
   int words = 1;  // `lantiand token create …` names its command in two words
   if (argc > 1)
@@ -550,6 +613,7 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
   po::positional_options_description positional;
   if (imports_a_file(command)) positional.add("file", 1);
   if (command == Command::token_revoke) positional.add("id", 1);
+  if (command == Command::backup) positional.add("dir", 1);
   std::ostringstream help;
   const std::string command_name = !sub         ? ""
                                    : words == 2 ? std::string(argv[1]) + " " + argv[2]
@@ -557,6 +621,7 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
   if (sub)
     help << "Usage: lantiand " << command_name << " [options]"
          << (command == Command::token_revoke ? " ID"
+             : command == Command::backup     ? " DIR"
              : positional.max_total_count()   ? " FILE"
                                               : "")
          << "\n";
@@ -564,7 +629,7 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
     help << "Usage: lantiand [options]\n       lantiand "
             "export|import-registry|import-zones|import-areas|import-observations|import-permits|"
             "import-enterprises|import-gate-events|alert|violations|replay|token create|token list|"
-            "token revoke --help\n";
+            "token revoke|backup --help\n";
   help << options;
   out.help_text = help.str();
 
@@ -575,17 +640,27 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
                   .positional(positional)
                   .run(),
               vm);
-    if (!sub && vm.count("config")) {
+    if (vm.count("config")) {
       const auto path = vm["config"].as<std::string>();
       std::ifstream file(path);
       if (!file) {
         out.problems.push_back("--config " + path + ": cannot read the file");
-      } else {
+      } else if (!sub) {
         const auto parsed = po::parse_config_file(file, options, /*allow_unregistered=*/true);
         for (const auto& opt : parsed.options)
           if (opt.unregistered)
             out.problems.push_back(path + ": unknown option '" + opt.string_key + "'");
         po::store(parsed, vm);  // the command line, stored first, wins
+      } else {
+        // A command takes from the server's file what locates the archive and the server (and
+        // the rule options it shares); the server's other options are not its business.
+        auto known = command_options(command);
+        known.add_options()("admin-socket", po::value<std::string>());
+        auto parsed = po::parse_config_file(file, known, /*allow_unregistered=*/true);
+        std::erase_if(parsed.options, [](const auto& opt) {
+          return opt.unregistered || opt.string_key == "server" || opt.string_key == "config";
+        });
+        po::store(parsed, vm);
       }
     }
     po::notify(vm);
@@ -604,6 +679,18 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
   out.command = command;
   out.config.data_dir = vm["data-dir"].as<std::string>();
   out.config.store.dir = out.config.data_dir / "db";
+  if (vm.count("server")) {
+    out.server_socket = vm["server"].as<std::string>();
+    out.server_required = true;
+  } else {
+    out.server_socket = admin_socket_path(out.config.data_dir, vm);
+  }
+  if (command == Command::backup) {
+    if (!vm.count("dir"))
+      out.problems.push_back("into which directory? (lantiand backup DIR)");
+    else
+      out.backup_dir = vm["dir"].as<std::string>();
+  }
   if (vm.count("vin")) {
     const auto vin = vm["vin"].as<std::string>();
     if (vin.size() != 17) out.problems.push_back("--vin must be 17 characters");

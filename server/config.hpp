@@ -65,13 +65,25 @@ struct Config {
     std::optional<std::chrono::hours> audit_retention = std::chrono::hours(24 * 400);
     // Serve the console from this directory instead of the copy compiled in (console development).
     std::filesystem::path web_root;
+    // The console map's background tiles (docs/api.md, GET /api/v1/map). An empty url: none, the
+    // map draws the administrative areas, zones and violations on a plain background (offline).
+    struct MapTiles {
+      std::string url, overlay_url;  // XYZ templates ({z} {x} {y}, optional {s})
+      std::string subdomains, attribution;
+      std::string crs = "wgs84";  // wgs84 or gcj02: the coordinates the tiles are drawn in
+      int max_zoom = 18;
+    } map_tiles;
   } api;
+  // The local administration socket (docs/operations.md): administrative commands reach the
+  // running server through it. Empty: no socket.
+  std::filesystem::path admin_socket;
   int threads = 2;
 
   // TLS
   std::filesystem::path tls_cert, tls_key, tls_ca;  // default: DATA_DIR/certs/server.crt, …
   ClientAuth client_auth = ClientAuth::none;
-  std::filesystem::path certs_script;  // makes development certificates when none exist
+  // Makes development certificates when none exist; found at run time (install_paths.hpp).
+  std::filesystem::path certs_script;
 
   // Sessions
   std::chrono::seconds handshake_timeout{10};
@@ -153,6 +165,7 @@ enum class Command {
   token_create,
   token_list,
   token_revoke,
+  backup,
   help
 };
 
@@ -184,6 +197,12 @@ struct ParsedCommandLine {
   std::string input_file;    // the import commands
   TokenRequest token;        // token create / revoke
   AlertRequest alert;        // alert
+  std::string backup_dir;    // backup: the new directory
+  // The running server's admin socket the command goes through (--server, else the configured
+  // admin-socket, else DATA_DIR/admin.sock); `server_required`: named with --server, so there is
+  // no falling back to the archive when it does not answer.
+  std::filesystem::path server_socket;
+  bool server_required = false;
   std::string help_text;
   std::vector<std::string> problems;  // empty when valid
 };

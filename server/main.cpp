@@ -21,6 +21,7 @@
 #include "sharing/violation_sharing.hpp"
 #include "server/admin_http.hpp"
 #include "server/api/api_server.hpp"
+#include "server/api/local_admin_socket.hpp"
 #include "server/api/token_commands.hpp"
 #include "server/config.hpp"
 #include "server/export_command.hpp"
@@ -139,6 +140,17 @@ int serve(const server::Config& config) {
     }
     rules.on_violation([&api](const boost::json::object& v) { api.publish(v); });
   }
+  // lantiand's own commands change the running server through this (docs/operations.md).
+  server::api::LocalAdminSocket local_admin(api_io, api);
+  if (!config.admin_socket.empty() && !local_admin.start(config.admin_socket, problem)) {
+    spdlog::error("event=startup_failed error=\"{}\"", problem);
+    api.stop();
+    sharing.stop();
+    forwarder.stop();
+    rules.stop();
+    store->close();
+    return 1;
+  }
   std::vector<std::thread> api_threads;
   for (int i = 0; i < config.api.threads; ++i)
     api_threads.emplace_back([&] {
@@ -160,6 +172,7 @@ int serve(const server::Config& config) {
           io,
           [&]() -> asio::awaitable<void> {
             co_await ingest.shutdown();
+            local_admin.stop();
             admin.stop();
             api.stop();
             api_work.reset();
@@ -230,6 +243,8 @@ int main(int argc, char** argv) {
       return server::api::run_token_list(parsed, std::cout, std::cerr);
     case server::Command::token_revoke:
       return server::api::run_token_revoke(parsed, std::cout, std::cerr);
+    case server::Command::backup:
+      return server::run_backup(parsed, std::cout, std::cerr);
     case server::Command::serve:
       break;
   }

@@ -15,6 +15,8 @@
 #include "evaluation/violation_store.hpp"
 #include "protocol/json.hpp"
 #include "rules/records_json.hpp"
+#include "server/admin_client.hpp"
+#include "server/backup.hpp"
 #include "storage/store.hpp"
 
 namespace lantian::server {
@@ -24,7 +26,9 @@ std::unique_ptr<storage::Store> open_for_writing(const Config& config, std::ostr
   std::string error;
   auto store = storage::Store::open(config.store, error);
   if (!store)
-    errors << "lantiand: " << error << " (is the server running? imports need it stopped)\n";
+    errors << "lantiand: " << error
+           << " (a server holds the archive but its admin socket did not answer: is admin-socket "
+              "set as in the server's configuration? use --config or --server)\n";
   return store;
 }
 
@@ -50,9 +54,130 @@ auto read_input(const ParsedCommandLine& cl, std::string_view command, std::ostr
   return imported;
 }
 
-}  // namespace
+std::optional<std::string> read_whole(const ParsedCommandLine& cl, std::string_view command,
+                                      std::ostream& errors) {
+  std::ifstream in(cl.input_file, std::ios::binary);
+  if (!in) {
+    errors << "lantiand " << command << ": cannot read " << cl.input_file << '\n';
+    return std::nullopt;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
 
-int run_import_registry(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
+namespace json = boost::json;
+using http_verb = boost::beast::http::verb;
+
+std::int64_t number(const json::value& answer, std::string_view field) {
+  const auto* v = answer.is_object() ? answer.as_object().if_contains(field) : nullptr;
+  return v && v->is_int64() ? v->as_int64() : v && v->is_uint64() ? static_cast<std::int64_t>(v->as_uint64()) : 0;
+}
+
+// Reports what the server rejected as the archive path reports it: "FILE:LINE: rejected: REASON"
+// for a row (`line`, or `index` into the request's records, mapped by `line_of`), "FILE: ID:
+// rejected: REASON" for a record refused by id. Returns how many.
+std::size_t report_rejected(const json::value& answer, const std::string& file,
+                            const std::function<std::size_t(std::size_t)>& line_of,
+                            std::ostream& errors) {
+  const auto* rejected = answer.is_object() ? answer.as_object().if_contains("rejected") : nullptr;
+  if (!rejected || !rejected->is_array()) return 0;
+  for (const auto& r : rejected->as_array()) {
+    if (!r.is_object()) continue;
+    const auto& o = r.as_object();
+    const auto reason = o.contains("reason") && o.at("reason").is_string()
+                            ? std::string(o.at("reason").as_string())
+                            : std::string();
+    if (o.contains("line"))
+      errors << file << ":" << number(r, "line") << ": rejected: " << reason << '\n';
+    else if (o.contains("index"))
+      errors << file << ":" << line_of(static_cast<std::size_t>(number(r, "index")))
+             << ": rejected: " << reason << '\n';
+    else
+      for (const char* key : {"vin", "id"})
+        if (o.contains(key) && o.at(key).is_string()) {
+          errors << file << ": " << std::string_view(o.at(key).as_string())
+                 << ": rejected: " << reason << '\n';
+          break;
+        }
+  }
+  return rejected->as_array().size();
+}
+
+const std::function<std::size_t(std::size_t)> same_line = [](std::size_t line) { return line; };
+
+// A file of one record per row, sent whole: the registry, permits, enterprises.
+int import_rows_through_server(AdminClient& server, const ParsedCommandLine& cl,
+                               std::string_view command, const std::string& target,
+                               std::string_view what, std::ostream& out, std::ostream& errors) {
+  auto text = read_whole(cl, command, errors);
+  if (!text) return 1;
+  const auto answer = ask_server(server, command, http_verb::post, target, std::move(*text),
+                                 "text/csv; charset=utf-8", errors);
+  if (!answer) return 1;
+  const auto rejected = report_rejected(answer->json, cl.input_file, same_line, errors);
+  out << "imported " << number(answer->json, "imported") << " " << what << ", rejected "
+      << rejected << " rows (through the running server)\n";
+  return rejected == 0 ? 0 : 1;
+}
+
+// A JSON Lines file (observations, gate records), sent in slices of `slice` records (the API's
+// limit per request), so that a back-fill of millions is never held whole. Lines that are not
+// JSON are reported here; the server judges the rest.
+struct LinesSent {
+  std::int64_t added = 0, known = 0, unmatched = 0, raised = 0;
+  std::size_t rejected = 0;
+  bool failed = false;
+};
+
+LinesSent send_json_lines(AdminClient& server, const ParsedCommandLine& cl, std::string_view command,
+                          const std::string& target, std::ostream& errors) {
+  LinesSent sent;
+  std::ifstream in(cl.input_file);
+  if (!in) {
+    errors << "lantiand " << command << ": cannot read " << cl.input_file << '\n';
+    sent.failed = true;
+    return sent;
+  }
+  constexpr std::size_t slice = 10000;
+  std::string line;
+  std::size_t line_number = 0;
+  while (in) {
+    json::array records;
+    std::vector<std::size_t> lines;  // records[i] came from lines[i]
+    while (records.size() < slice && std::getline(in, line)) {
+      ++line_number;
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      boost::system::error_code ec;
+      auto v = json::parse(line, ec);
+      if (ec || !v.is_object()) {
+        errors << cl.input_file << ":" << line_number << ": rejected: not a JSON object\n";
+        ++sent.rejected;
+        continue;
+      }
+      records.push_back(std::move(v));
+      lines.push_back(line_number);
+    }
+    if (records.empty()) continue;
+    const auto answer = ask_server(server, command, http_verb::post, target,
+                                   json::serialize(records), "application/json", errors);
+    if (!answer) {
+      sent.failed = true;
+      return sent;
+    }
+    sent.rejected += report_rejected(
+        answer->json, cl.input_file,
+        [&](std::size_t index) { return index < lines.size() ? lines[index] : 0; }, errors);
+    sent.added += number(answer->json, "added");
+    sent.known += number(answer->json, "known");
+    sent.unmatched += number(answer->json, "unmatched");
+    sent.raised += number(answer->json, "violations_raised");
+  }
+  return sent;
+}
+
+int import_registry_into_archive(const ParsedCommandLine& cl, std::ostream& out,
+                                 std::ostream& errors) {
   const auto read = read_input(cl, "import-registry", errors,
                                [](std::istream& in) { return rules::import_registry_csv(in, latest_year()); });
   if (!read) return 1;
@@ -68,8 +193,6 @@ int run_import_registry(const ParsedCommandLine& cl, std::ostream& out, std::ost
       << imported.rejected.size() << " rows\n";
   return imported.rejected.empty() ? 0 : 1;
 }
-
-namespace {
 
 // A GeoJSON catalogue layer (zones, areas) checked whole and stored as its next version: all or
 // nothing. `describe` says what was stored, e.g. "6 zones as" (before "version 3").
@@ -106,9 +229,7 @@ int import_layer_version(const ParsedCommandLine& cl, std::string_view command,
   return 0;
 }
 
-}  // namespace
-
-int run_import_zones(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
+int import_zones_into_archive(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
   return import_layer_version<rules::ZoneImport>(
       cl, "import-zones", rules::import_zones_geojson,
       &evaluation::CatalogueStore::add_zone_version,
@@ -116,7 +237,7 @@ int run_import_zones(const ParsedCommandLine& cl, std::ostream& out, std::ostrea
       errors);
 }
 
-int run_import_areas(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
+int import_areas_into_archive(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
   return import_layer_version<rules::AreaImport>(
       cl, "import-areas", rules::import_areas_geojson,
       &evaluation::CatalogueStore::add_area_version,
@@ -129,7 +250,7 @@ int run_import_areas(const ParsedCommandLine& cl, std::ostream& out, std::ostrea
       out, errors);
 }
 
-int run_import_permits(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
+int import_permits_into_archive(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
   const auto read = read_input(cl, "import-permits", errors,
                                [](std::istream& in) { return rules::import_permits_csv(in); });
   if (!read) return 1;
@@ -149,7 +270,7 @@ int run_import_permits(const ParsedCommandLine& cl, std::ostream& out, std::ostr
   return imported.rejected.empty() ? 0 : 1;
 }
 
-int run_import_enterprises(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
+int import_enterprises_into_archive(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
   const auto read = read_input(cl, "import-enterprises", errors,
                                [](std::istream& in) { return rules::import_enterprises_csv(in); });
   if (!read) return 1;
@@ -166,7 +287,7 @@ int run_import_enterprises(const ParsedCommandLine& cl, std::ostream& out, std::
   return imported.rejected.empty() ? 0 : 1;
 }
 
-int run_import_observations(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
+int import_observations_into_archive(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
   const auto read = read_input(cl, "import-observations", errors,
                                [](std::istream& in) { return rules::import_observations_jsonl(in); });
   if (!read) return 1;
@@ -189,7 +310,7 @@ int run_import_observations(const ParsedCommandLine& cl, std::ostream& out, std:
   return imported.rejected.empty() ? 0 : 1;
 }
 
-int run_import_gate_events(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
+int import_gate_events_into_archive(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
   std::ifstream in(cl.input_file);
   if (!in) {
     errors << "lantiand import-gate-events: cannot read " << cl.input_file << '\n';
@@ -234,7 +355,7 @@ int run_import_gate_events(const ParsedCommandLine& cl, std::ostream& out, std::
   return rejected == 0 && total.unknown_enterprise == 0 ? 0 : 1;
 }
 
-int run_alert(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
+int alert_in_archive(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
   const auto& a = cl.alert;
   std::string error;
   if (a.action == AlertRequest::Action::list) {
@@ -296,6 +417,186 @@ int run_alert(const ParsedCommandLine& cl, std::ostream& out, std::ostream& erro
   }
   out << "declared " << alert->id << '\n';
   return 0;
+}
+
+// A GeoJSON layer (zones, areas) sent whole; the server stores it as its next version.
+int import_layer_through_server(AdminClient& server, const ParsedCommandLine& cl,
+                                std::string_view command, const std::string& target,
+                                const std::function<std::string(const json::value&)>& describe,
+                                std::ostream& out, std::ostream& errors) {
+  auto text = read_whole(cl, command, errors);
+  if (!text) return 1;
+  const auto answer = ask_server(server, command, http_verb::post, target, std::move(*text),
+                                 "application/geo+json", errors);
+  if (!answer) {
+    errors << "lantiand " << command << ": nothing imported (a version is all or nothing)\n";
+    return 1;
+  }
+  out << "stored " << describe(answer->json) << " version " << number(answer->json, "version")
+      << " (through the running server)\n";
+  return 0;
+}
+
+int import_lines_through_server(AdminClient& server, const ParsedCommandLine& cl,
+                                std::string_view command, const std::string& target,
+                                std::string_view what, std::ostream& out, std::ostream& errors) {
+  const auto sent = send_json_lines(server, cl, command, target, errors);
+  if (sent.failed) return 1;
+  out << "imported " << sent.added << " " << what << " (" << sent.known << " already known, "
+      << sent.unmatched << " matching no registered vehicle), raised " << sent.raised
+      << " violations, rejected " << sent.rejected << " lines (through the running server)\n";
+  return sent.rejected == 0 ? 0 : 1;
+}
+
+int alert_through_server(AdminClient& server, const ParsedCommandLine& cl, std::ostream& out,
+                         std::ostream& errors) {
+  const auto& a = cl.alert;
+  if (a.action == AlertRequest::Action::end) {
+    json::object body;
+    if (a.at_unix_s) body["at"] = *a.at_unix_s;
+    const auto answer = ask_server(server, "alert", http_verb::post,
+                                   "/api/v1/alerts/" + a.id + "/end", json::serialize(body),
+                                   "application/json", errors);
+    if (!answer) return 1;
+    out << "lifted " << a.id << " at " << number(answer->json, "ended_unix_s") << '\n';
+    return 0;
+  }
+  const json::object body{{"city", a.city}, {"level", a.level}, {"from", *a.from_unix_s},
+                          {"to", *a.to_unix_s}, {"note", a.note}};
+  const auto answer = ask_server(server, "alert", http_verb::post, "/api/v1/alerts",
+                                 json::serialize(body), "application/json", errors);
+  if (!answer) return 1;
+  const auto* id = answer->json.is_object() ? answer->json.as_object().if_contains("id") : nullptr;
+  const std::string shown = id && id->is_string() ? std::string(id->as_string()) : "";
+  out << (answer->status == 201 ? "declared " : "already declared: ") << shown << '\n';
+  return 0;
+}
+
+}  // namespace
+
+int run_import_registry(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
+  return through_server_or_archive(
+      cl, errors,
+      [&](AdminClient& server) {
+        return import_rows_through_server(server, cl, "import-registry", "/api/v1/registry",
+                                          "vehicles and machines", out, errors);
+      },
+      [&] { return import_registry_into_archive(cl, out, errors); });
+}
+
+int run_import_zones(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
+  return through_server_or_archive(
+      cl, errors,
+      [&](AdminClient& server) {
+        return import_layer_through_server(
+            server, cl, "import-zones", "/api/v1/zones",
+            [](const json::value& a) { return std::to_string(number(a, "zones")) + " zones as"; },
+            out, errors);
+      },
+      [&] { return import_zones_into_archive(cl, out, errors); });
+}
+
+int run_import_areas(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
+  return through_server_or_archive(
+      cl, errors,
+      [&](AdminClient& server) {
+        return import_layer_through_server(
+            server, cl, "import-areas", "/api/v1/areas",
+            [](const json::value& a) {
+              return std::to_string(number(a, "cities")) + " city and " +
+                     std::to_string(number(a, "counties")) + " county outlines as area";
+            },
+            out, errors);
+      },
+      [&] { return import_areas_into_archive(cl, out, errors); });
+}
+
+int run_import_permits(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
+  return through_server_or_archive(
+      cl, errors,
+      [&](AdminClient& server) {
+        return import_rows_through_server(server, cl, "import-permits", "/api/v1/permits",
+                                          "permits", out, errors);
+      },
+      [&] { return import_permits_into_archive(cl, out, errors); });
+}
+
+int run_import_enterprises(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
+  return through_server_or_archive(
+      cl, errors,
+      [&](AdminClient& server) {
+        return import_rows_through_server(server, cl, "import-enterprises", "/api/v1/enterprises",
+                                          "enterprises", out, errors);
+      },
+      [&] { return import_enterprises_into_archive(cl, out, errors); });
+}
+
+int run_import_observations(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
+  return through_server_or_archive(
+      cl, errors,
+      [&](AdminClient& server) {
+        return import_lines_through_server(server, cl, "import-observations",
+                                           "/api/v1/observations", "observations", out, errors);
+      },
+      [&] { return import_observations_into_archive(cl, out, errors); });
+}
+
+int run_import_gate_events(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
+  return through_server_or_archive(
+      cl, errors,
+      [&](AdminClient& server) {
+        return import_lines_through_server(server, cl, "import-gate-events",
+                                           "/api/v1/gate-events", "gate records", out, errors);
+      },
+      [&] { return import_gate_events_into_archive(cl, out, errors); });
+}
+
+int run_alert(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
+  // Listing only reads: the archive opened read-only serves it, server or not.
+  if (cl.alert.action == AlertRequest::Action::list) return alert_in_archive(cl, out, errors);
+  return through_server_or_archive(
+      cl, errors, [&](AdminClient& server) { return alert_through_server(server, cl, out, errors); },
+      [&] { return alert_in_archive(cl, out, errors); });
+}
+
+int run_backup(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
+  std::error_code ec;
+  const auto dir = std::filesystem::absolute(cl.backup_dir, ec);
+  if (ec || std::filesystem::exists(dir, ec)) {
+    errors << "lantiand backup: " << cl.backup_dir
+           << " exists already (a backup goes into a new directory)\n";
+    return 1;
+  }
+  auto report = [&](const std::string& where, bool certs, bool through_server) {
+    out << "backed up the archive" << (certs ? " and its development certificates" : "")
+        << " into " << where << (through_server ? " (written by the running server)" : "")
+        << '\n';
+  };
+  return through_server_or_archive(
+      cl, errors,
+      [&](AdminClient& server) {
+        const auto answer =
+            ask_server(server, "backup", http_verb::post, "/local/backup",
+                       json::serialize(json::object{{"dir", dir.string()}}), "application/json",
+                       errors);
+        if (!answer) return 1;
+        const auto* certs =
+            answer->json.is_object() ? answer->json.as_object().if_contains("certs") : nullptr;
+        report(dir.string(), certs && certs->is_bool() && certs->as_bool(), true);
+        return 0;
+      },
+      [&] {
+        auto store = open_for_writing(cl.config, errors);
+        if (!store) return 1;
+        BackupWritten written;
+        std::string error;
+        if (!write_backup(*store, cl.config.data_dir, dir, written, error)) {
+          errors << "lantiand backup: " << error << '\n';
+          return 1;
+        }
+        report(dir.string(), written.certs, false);
+        return 0;
+      });
 }
 
 int run_list_violations(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {

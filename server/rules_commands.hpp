@@ -1,8 +1,11 @@
 #pragma once
-// The offline commands around the rules: import the registry and zone versions into the archive,
-// list violations, and replay the archive to prove the violation set is reproducible. Imports open
-// the archive for writing, so the server must not be running (RocksDB allows one writer).
-// Each returns the process exit status and writes its report to `out` / `errors`.
+// The commands around the rules: import the registry and zone versions, list violations, and
+// replay the archive to prove the violation set is reproducible. The commands that change
+// something (imports, alert, backup) go through the running server when one answers on its admin
+// socket (admin_client.hpp) — the change takes effect at once, and is audited — and open the
+// archive for writing themselves when none runs (RocksDB allows one writer). Listing and replay
+// open the archive read-only, server or not. Each returns the process exit status and writes its
+// report to `out` / `errors`.
 
 #include <ostream>
 
@@ -25,6 +28,8 @@ int run_import_observations(const ParsedCommandLine& cl, std::ostream& out, std:
 int run_import_gate_events(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors);
 // Declares a heavy-pollution alert, lifts one, or lists them (AlertRequest).
 int run_alert(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors);
+// Writes a consistent copy of the data directory into a new directory (server/backup.hpp).
+int run_backup(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors);
 int run_list_violations(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors);
 // Exit 0 when replaying reproduces exactly the stored violations of the range, 1 otherwise.
 int run_replay(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors);

@@ -12,6 +12,7 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
 #include <boost/json.hpp>
@@ -557,6 +558,30 @@ void Store::tell_availability(bool available) {
   // Held during the call, so that a replaced listener is never called afterwards.
   std::lock_guard lock(availability_mutex_);
   if (availability_listener_) availability_listener_(available);
+}
+
+bool Store::checkpoint(const std::filesystem::path& dir, std::string& error) {
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec)) {
+    error = "the backup directory " + dir.string() + " exists already (a backup goes into a new one)";
+    return false;
+  }
+  if (!db_) {
+    error = "the archive is closed";
+    return false;
+  }
+  rocksdb::Checkpoint* raw = nullptr;
+  auto status = rocksdb::Checkpoint::Create(db_.get(), &raw);
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // log_size_for_flush 0: the memtables are flushed first, so the copy needs no WAL replay to
+  // hold the newest writes (RocksDB copies the live WAL as well, synced).
+  if (status.ok()) status = checkpoint->CreateCheckpoint(dir.string(), /*log_size_for_flush=*/0);
+  if (!status.ok()) {
+    error = "checkpoint into " + dir.string() + " failed: " + status.ToString();
+    std::filesystem::remove_all(dir, ec);
+    return false;
+  }
+  return true;
 }
 
 void Store::close() {

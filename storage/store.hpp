@@ -257,6 +257,13 @@ class Store {
   // Writes everything queued, makes it durable, stops the writer and closes the database.
   void close();
 
+  // Writes a consistent copy of the archive as it is now into `dir`, which must not exist yet,
+  // while the archive stays in use (a RocksDB checkpoint: the table files hard-linked when `dir`
+  // is on the same file system, copied otherwise, and the live WAL copied, all synced). Every
+  // frame acknowledged before the call is in the copy. The copy opens as an archive of its own
+  // (docs/operations.md, restore). False with `error` set on failure; a partial `dir` is removed.
+  [[nodiscard]] bool checkpoint(const std::filesystem::path& dir, std::string& error);
+
   // Calls `fn` for every stored frame of `vin` (all vehicles when nullopt) whose collection time is
   // in [from, to], in key order, until it returns false.
   void for_each_frame(const std::optional<protocol::Vin>& vin, std::int64_t from_unix_s,

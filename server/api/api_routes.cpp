@@ -537,6 +537,130 @@ ApiResponse upload_zones(ApiContext& ctx, const ApiRequest& r) {
   return response;
 }
 
+// --- administrative areas and the map -----------------------------------------------------------
+
+// The newest area version, every outline in WGS-84, for the console's map. Outlines of cities and
+// counties are public geography: every reader sees all of them.
+ApiResponse list_areas(ApiContext& ctx, const ApiRequest& r) {
+  only_params(r, {});
+  const auto catalogue = ctx.catalogue.snapshot();
+  const auto& index = *catalogue->areas;
+  json::array features;
+  for (const auto& area : index.areas()) {
+    json::array polygons;
+    for (const auto& polygon : area.area) {
+      json::array rings{ring_json(polygon.outer())};
+      for (const auto& inner : polygon.inners()) rings.push_back(ring_json(inner));
+      polygons.push_back(std::move(rings));
+    }
+    features.push_back(json::object{
+        {"type", "Feature"},
+        {"properties",
+         {{"adcode", area.adcode},
+          {"name", area.name},
+          {"level", area.level == rules::AreaLevel::city ? "city" : "county"},
+          {"city", area.jurisdiction}}},
+        {"geometry", {{"type", "MultiPolygon"}, {"coordinates", std::move(polygons)}}}});
+  }
+  const auto n = static_cast<std::int64_t>(features.size());
+  auto response = json_response(
+      json::object{{"type", "FeatureCollection"},
+                   {"version", index.version() > 0 ? json::value(index.version()) : nullptr},
+                   {"features", std::move(features)}},
+      n);
+  response.content_type = "application/geo+json; charset=utf-8";
+  return response;
+}
+
+ApiResponse upload_areas(ApiContext& ctx, const ApiRequest& r) {
+  require(r, {Role::operator_});
+  only_params(r, {});
+  if (!r.token.jurisdiction.unrestricted())
+    throw ApiError(
+        http::status::forbidden, "outside_jurisdiction",
+        "an area version replaces the whole province's set: it needs an unrestricted token");
+  const auto imported = rules::import_areas_geojson(r.body);
+  if (!imported.problems.empty()) {
+    json::array problems;
+    for (const auto& p : imported.problems) problems.emplace_back(p);
+    auto response = error_response(http::status::bad_request, "invalid_areas",
+                                   "nothing stored: " + imported.problems.front());
+    auto body = json::parse(response.body).as_object();
+    body["error"].as_object()["problems"] = std::move(problems);
+    response.body = json::serialize(body);
+    return response;
+  }
+  const auto previous = ctx.catalogue_store.latest_area_version();
+  std::string error;
+  const auto version = ctx.catalogue_store.add_area_version(r.body, error);
+  if (!version) throw std::runtime_error(error);
+  ctx.evaluator.reload();
+  std::int64_t cities = 0;
+  for (const auto& a : imported.areas) cities += a.level == rules::AreaLevel::city;
+  const auto counties = static_cast<std::int64_t>(imported.areas.size()) - cities;
+  auto response = json_response(
+      json::object{{"version", *version}, {"cities", cities}, {"counties", counties}}, 1,
+      http::status::created);
+  response.change = {{"area_version", {{"before", previous > 0 ? json::value(previous) : nullptr},
+                                       {"after", *version}}}};
+  return response;
+}
+
+// Permits (通行证) from a CSV, as `lantiand import-permits` reads it; a token limited to cities
+// writes permits only for vehicles registered there.
+ApiResponse import_permits(ApiContext& ctx, const ApiRequest& r) {
+  require(r, {Role::operator_});
+  only_params(r, {});
+  if (!is_utf8(r.body)) bad_parameter("body", "not UTF-8 text: save the CSV as UTF-8");
+  std::istringstream csv(r.body);
+  auto imported = rules::import_permits_csv(csv);
+  json::array rejected;
+  for (const auto& x : imported.rejected)
+    rejected.push_back(json::object{{"line", x.line}, {"reason", x.reason}});
+  const auto& j = r.token.jurisdiction;
+  json::array changes;
+  std::int64_t stored = 0;
+  for (const auto& row : imported.permits) {
+    if (!j.unrestricted()) {
+      const auto vehicle = ctx.catalogue_store.vehicle(row.vin);
+      if (!vehicle || !j.cities.count(rules::registration_city(*vehicle))) {
+        rejected.push_back(json::object{
+            {"vin", row.vin}, {"reason", "not a vehicle registered in this token's cities"}});
+        continue;
+      }
+    }
+    std::string error;
+    if (!ctx.catalogue_store.put_permit(row, error)) throw std::runtime_error(error);
+    ++stored;
+    if (changes.size() < 1000)
+      changes.push_back(json::object{{"vin", row.vin},
+                                     {"zone", row.permit.zone_id},
+                                     {"permit_no", row.permit.permit_no}});
+  }
+  if (stored) ctx.evaluator.reload();
+  auto response = json_response(
+      json::object{{"imported", stored}, {"rejected", std::move(rejected)}}, stored);
+  response.change = {{"permits", std::move(changes)}};
+  return response;
+}
+
+// The console map's background (Config::Api::MapTiles): null when the map is offline.
+ApiResponse map_settings(ApiContext& ctx, const ApiRequest& r) {
+  only_params(r, {});
+  const auto& t = ctx.config.api.map_tiles;
+  if (t.url.empty()) return json_response(json::object{{"tiles", nullptr}}, 1);
+  return json_response(
+      json::object{{"tiles",
+                    {{"url", t.url},
+                     {"overlay_url", t.overlay_url.empty() ? json::value(nullptr)
+                                                           : json::value(t.overlay_url)},
+                     {"subdomains", t.subdomains},
+                     {"attribution", t.attribution},
+                     {"crs", t.crs},
+                     {"max_zoom", t.max_zoom}}}},
+      1);
+}
+
 // --- enterprises ---------------------------------------------------------------------------------
 
 // --- violations ----------------------------------------------------------------------------------
@@ -1024,6 +1148,10 @@ const std::vector<Route>& routes() {
       {V::get, {"zones", "versions"}, vehicle_readers, zone_versions},
       {V::get, {"zones", "{}"}, vehicle_readers, zone_detail},
       {V::post, {"zones"}, {Role::operator_}, upload_zones},
+      {V::get, {"areas"}, vehicle_readers, list_areas},
+      {V::post, {"areas"}, {Role::operator_}, upload_areas},
+      {V::post, {"permits"}, {Role::operator_}, import_permits},
+      {V::get, {"map"}, vehicle_readers, map_settings},
       {V::post, {"observations"}, {Role::operator_}, post_observations},
       {V::get, {"stats", "online"}, readers, online_rate},
       {V::get, {"stats", "violations"}, readers, violation_counts},

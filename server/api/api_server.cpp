@@ -17,6 +17,7 @@
 #include <deque>
 
 #include "server/api/api_routes.hpp"
+#include "server/backup.hpp"
 #include "server/clock.hpp"
 #include "server/tls_context.hpp"
 #include "sharing/violation_sharing.hpp"
@@ -315,6 +316,68 @@ ApiResponse ApiServer::handle(ApiRequest& request) {
     return error_response(beast::http::status::internal_server_error, "internal",
                           "the request could not be completed; it is logged");
   }
+}
+
+ApiResponse ApiServer::handle_local(http::verb method, std::string_view target, std::string body,
+                                    const LocalCaller& caller) {
+  const auto started = std::chrono::steady_clock::now();
+  ApiRequest request;
+  request.method = method;
+  request.target = std::string(target);
+  request.body = std::move(body);
+  request.peer = caller.peer;
+  request.token.id = caller.id;
+  request.token.role = Role::admin;
+  request.token.label = "local administration";
+  request.token.local = true;
+  ApiResponse response;
+  if (!parse_target(target, request)) {
+    response = error_response(http::status::bad_request, "bad_target",
+                              "the request target is not a valid path and query");
+  } else if (request.segments == std::vector<std::string>{"local", "backup"}) {
+    response = local_backup(request);
+  } else if (request.segments.size() < 2 || request.segments[0] != "api" ||
+             request.segments[1] != "v1") {
+    response = error_response(http::status::not_found, "not_found",
+                              "the admin socket answers /api/v1/… and /local/backup");
+  } else {
+    response = handle(request);
+  }
+  const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
+                           std::chrono::steady_clock::now() - started)
+                           .count();
+  const auto status = static_cast<unsigned>(response.status);
+  audit({now_unix_ms(), caller.id, "admin", caller.peer,
+         std::string(http::to_string(method)), request.target.substr(0, 2000), status,
+         response.records, elapsed, 0,
+         status < 400 ? std::move(response.change) : json::object{}});
+  return response;
+}
+
+ApiResponse ApiServer::local_backup(const ApiRequest& request) {
+  if (request.method != http::verb::post)
+    return error_response(http::status::method_not_allowed, "method_not_allowed", "use POST");
+  boost::system::error_code ec;
+  const auto body = json::parse(request.body, ec);
+  const auto* dir = !ec && body.is_object() ? body.as_object().if_contains("dir") : nullptr;
+  if (!dir || !dir->is_string() || dir->as_string().empty() ||
+      !std::filesystem::path(std::string(dir->as_string())).is_absolute())
+    return error_response(http::status::bad_request, "bad_parameter",
+                          "dir: the absolute path of a directory to make", "dir");
+  const std::filesystem::path target(std::string(dir->as_string()));
+  std::error_code exists_ec;
+  if (std::filesystem::exists(target, exists_ec))
+    return error_response(http::status::conflict, "exists",
+                          target.string() + " exists already (a backup goes into a new directory)");
+  BackupWritten written;
+  std::string error;
+  if (!write_backup(context_.store, config_.data_dir, target, written, error))
+    return error_response(http::status::internal_server_error, "backup_failed", error);
+  spdlog::info("event=backup dir={} certs={}", written.dir.string(), written.certs);
+  auto response = json_response(json::object{{"dir", written.dir.string()}, {"certs", written.certs}},
+                                1, http::status::created);
+  response.change = {{"backup", written.dir.string()}};
+  return response;
 }
 
 asio::awaitable<void> ApiServer::session(tcp::socket socket, std::string peer) {

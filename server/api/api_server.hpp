@@ -51,6 +51,12 @@ namespace lantian::server::api {
 
 class FeedSubscriber;
 
+// Who sent a request over the local administration socket (LocalAdminSocket).
+struct LocalCaller {
+  std::string id;    // "local:uid=N": where the audit log names a token
+  std::string peer;  // "unix:pid=P"
+};
+
 // Everything the handlers use.
 struct ApiContext {
   storage::Store& store;
@@ -88,6 +94,12 @@ class ApiServer {
 
   // Routes a request (after TLS and HTTP parsing); exposed for tests of the routing table.
   ApiResponse handle(ApiRequest& request);
+  // Routes a request of the local administration socket as a local administrator's (every role,
+  // no jurisdiction limit, no rate limit), and audits it. Besides /api/v1 it answers
+  // POST /local/backup {"dir": ABSOLUTE_PATH} (server/backup.hpp). From any thread.
+  ApiResponse handle_local(http::verb method, std::string_view target, std::string body,
+                           const LocalCaller& caller);
+  [[nodiscard]] std::chrono::seconds request_timeout() const { return config_.api.request_timeout; }
 
  private:
   boost::asio::awaitable<void> accept_loop();
@@ -97,6 +109,7 @@ class ApiServer {
   boost::asio::awaitable<void> audit_upkeep();
   void write_audit_summaries();
   void audit(const AuditEntry& entry);  // appends; a failure is logged and counted, not thrown
+  ApiResponse local_backup(const ApiRequest& request);
 
   boost::asio::io_context& io_;
   const Config& config_;

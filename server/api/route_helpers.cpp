@@ -7,6 +7,7 @@ namespace lantian::server::api {
 namespace json = boost::json;
 
 void require(const ApiRequest& r, const Roles& roles) {
+  if (r.token.local) return;
   if (std::find(roles.begin(), roles.end(), r.token.role) == roles.end())
     throw ApiError(http::status::forbidden, "forbidden",
                    "the role '" + std::string(to_string(r.token.role)) + "' may not do this");

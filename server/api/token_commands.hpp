@@ -1,6 +1,7 @@
 #pragma once
-// `lantiand token create|list|revoke`: manage API tokens from the command line (the server must be
-// stopped: RocksDB has one writer; a running server's admins use POST /api/v1/tokens instead).
+// `lantiand token create|list|revoke`: manage API tokens from the command line. Create and revoke
+// go through the running server's admin socket when one answers (admin_client.hpp), into the
+// archive otherwise; list reads the archive read-only.
 
 #include <ostream>
 

@@ -32,6 +32,9 @@ struct TokenRecord {
   std::int64_t created_unix_ms = 0;
   std::optional<std::int64_t> expires_unix_ms;
   bool revoked = false;
+  // The caller of the local administration socket (LocalAdminSocket): not a stored token; it has
+  // every role.
+  bool local = false;
 };
 
 class TokenStore {

@@ -130,6 +130,10 @@ TEST_F(ApiTest, AuthorisationMatrix) {
   const std::string zones((std::istreambuf_iterator<char>(zones_file)),
                           std::istreambuf_iterator<char>());
   ASSERT_FALSE(zones.empty());
+  std::ifstream areas_file(std::string(LANTIAN_SAMPLES_DIR) + "/areas-henan-sample.geojson");
+  const std::string areas((std::istreambuf_iterator<char>(areas_file)),
+                          std::istreambuf_iterator<char>());
+  ASSERT_FALSE(areas.empty());
   struct Call {
     verb method;
     std::string target, body;
@@ -198,6 +202,14 @@ TEST_F(ApiTest, AuthorisationMatrix) {
       {verb::get, "/api/v1/zones/versions", "", {"police", "reviewer", "operator"}, 200},
       {verb::get, "/api/v1/zones/zz-4ring-cn3", "", {"police", "reviewer", "operator"}, 200},
       {verb::post, "/api/v1/zones", zones, {"operator"}, 201},
+      {verb::get, "/api/v1/areas", "", {"police", "reviewer", "operator"}, 200},
+      {verb::post, "/api/v1/areas", areas, {"operator"}, 201},
+      {verb::post,
+       "/api/v1/permits",
+       "vin,zone_id,valid_from,valid_to,permit_no\n" + vin + ",zz-4ring-cn3,2026-01-01,2026-12-31,ZZ-1\n",
+       {"operator"},
+       200},
+      {verb::get, "/api/v1/map", "", {"police", "reviewer", "operator"}, 200},
       {verb::post, "/api/v1/observations", observation, {"operator"}, 201},
       {verb::get,
        "/api/v1/stats/online?from=2026-03-01&to=2026-03-02",

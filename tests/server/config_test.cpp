@@ -240,3 +240,66 @@ TEST(Config, BadUpstreamsSayWhy) {
 
 }  // namespace
 }  // namespace lantian::server
+
+namespace lantian::server {
+namespace {
+
+TEST(Config, MapTilesAdminSocketAndTheCertificateScriptFoundAtRunTime) {
+  const auto defaults = parse({"--data-dir", "/var/lib/lantian"});
+  ASSERT_TRUE(defaults.problems.empty());
+  EXPECT_EQ(defaults.config.admin_socket, "/var/lib/lantian/admin.sock");
+  EXPECT_TRUE(defaults.config.api.map_tiles.url.empty());  // offline
+  // Beside the executable's bin directory (the test binary's build tree has it too), never a
+  // path compiled in.
+  EXPECT_EQ(defaults.config.certs_script.filename(), "make-dev-certs.sh");
+  EXPECT_EQ(defaults.config.certs_script.parent_path().filename(), "lantian");
+  EXPECT_EQ(defaults.config.certs_script.parent_path().parent_path().filename(), "share");
+  EXPECT_TRUE(std::filesystem::exists(defaults.config.certs_script));
+  EXPECT_TRUE(parse({"--admin-socket", "off"}).config.admin_socket.empty());
+
+  const auto tiles = parse({"--map-tiles",
+                            "https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
+                            "&LAYER=vec&TILEMATRIXSET=w&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=K",
+                            "--map-tiles-subdomains", "01234567", "--map-tiles-attribution",
+                            "天地图", "--map-tiles-crs", "wgs84"});
+  ASSERT_TRUE(tiles.problems.empty()) << tiles.problems.front();
+  EXPECT_EQ(tiles.config.api.map_tiles.subdomains, "01234567");
+  EXPECT_EQ(tiles.config.api.map_tiles.crs, "wgs84");
+  EXPECT_EQ(tiles.config.api.map_tiles.max_zoom, 18);
+
+  const auto bad = parse({"--map-tiles", "ftp://x/{z}/{x}.png", "--map-tiles-crs", "bd09",
+                          "--map-tiles-max-zoom", "30"});
+  ASSERT_EQ(bad.problems.size(), 3u);
+  EXPECT_EQ(bad.problems[0],
+            "--map-tiles: an http(s) URL template with {z}, {x} and {y}, not 'ftp://x/{z}/{x}.png'");
+  EXPECT_EQ(bad.problems[1], "--map-tiles-crs must be wgs84 or gcj02, not 'bd09'");
+  EXPECT_EQ(bad.problems[2], "--map-tiles-max-zoom must be 1..22");
+  EXPECT_EQ(parse({"--map-tiles-overlay", "https://x/{z}/{x}/{y}"}).problems.at(0),
+            "--map-tiles-overlay needs --map-tiles");
+}
+
+TEST(Config, CommandsFindTheServerFromTheirOptionsOrTheConfigFile) {
+  const auto plain = parse({"import-registry", "--data-dir", "/srv/lt", "r.csv"});
+  ASSERT_TRUE(plain.problems.empty());
+  EXPECT_EQ(plain.server_socket, "/srv/lt/admin.sock");
+  EXPECT_FALSE(plain.server_required);
+  const auto named = parse({"token", "create", "--role", "admin", "--server", "/run/x.sock"});
+  ASSERT_TRUE(named.problems.empty());
+  EXPECT_EQ(named.server_socket, "/run/x.sock");
+  EXPECT_TRUE(named.server_required);
+
+  const auto file = std::filesystem::temp_directory_path() / "lantian-config-command.conf";
+  std::ofstream(file) << "data-dir = /var/lib/lantian\nadmin-socket = /run/lantian/admin.sock\n"
+                         "listen = tcp://0.0.0.0:7700\napi-threads = 4\n";
+  const auto configured = parse({"backup", "--config", file.c_str(), "/var/backups/lt-1"});
+  std::filesystem::remove(file);
+  ASSERT_TRUE(configured.problems.empty()) << configured.problems.front();
+  EXPECT_EQ(configured.command, Command::backup);
+  EXPECT_EQ(configured.config.data_dir, "/var/lib/lantian");  // the server's options are ignored
+  EXPECT_EQ(configured.server_socket, "/run/lantian/admin.sock");
+  EXPECT_EQ(configured.backup_dir, "/var/backups/lt-1");
+  EXPECT_EQ(parse({"backup"}).problems.at(0), "into which directory? (lantiand backup DIR)");
+}
+
+}  // namespace
+}  // namespace lantian::server

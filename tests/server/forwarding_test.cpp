@@ -25,6 +25,7 @@
 #include "protocol/encode.hpp"
 #include "protocol/framer.hpp"
 #include "protocol/platform_link.hpp"
+#include "child_process.hpp"
 #include "server_fixture.hpp"
 #include "test_support.hpp"
 
@@ -59,55 +60,6 @@ Bytes report(int vehicle, int i) {
   }
   return with_vin(std::move(f), vin_of(vehicle));
 }
-
-std::uint16_t free_port() {
-  asio::io_context io;
-  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
-  return acceptor.local_endpoint().port();
-}
-
-// One lantiand child process, started again with the same arguments after a kill.
-class Lantiand {
- public:
-  Lantiand(std::filesystem::path log, std::vector<std::string> args)
-      : log_(std::move(log)), args_(std::move(args)) {}
-  ~Lantiand() {
-    if (pid_ > 0) kill9();
-  }
-  void start() {
-    pid_ = fork();
-    ASSERT_GE(pid_, 0);
-    if (pid_ == 0) {
-      const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      dup2(fd, 1);
-      dup2(fd, 2);
-      std::vector<char*> argv{const_cast<char*>("lantiand")};
-      for (auto& a : args_) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(LANTIAND_PATH, argv.data());
-      _exit(127);
-    }
-  }
-  void kill9() {
-    kill(pid_, SIGKILL);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
-  // SIGTERM: a graceful stop; true when it exited with status 0.
-  bool stop() {
-    kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  }
-
- private:
-  std::filesystem::path log_;
-  std::vector<std::string> args_;
-  pid_t pid_ = -1;
-};
 
 // The value of one series of a lantiand's /metrics (nullopt: not reachable, or no such series).
 std::optional<double> metric(std::uint16_t admin_port, const std::string& series) {

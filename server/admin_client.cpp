@@ -1,0 +1,129 @@
+#include "server/admin_client.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json/parse.hpp>
+
+namespace lantian::server {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace json = boost::json;
+using local = asio::local::stream_protocol;
+
+struct AdminClient::Connection {
+  asio::io_context io;
+  local::socket socket{io};
+  beast::flat_buffer buffer;
+};
+
+AdminClient::AdminClient(std::filesystem::path path, std::unique_ptr<Connection> connection)
+    : path_(std::move(path)), connection_(std::move(connection)) {}
+
+AdminClient::~AdminClient() = default;
+
+std::string AdminAnswer::error_message() const {
+  if (json.is_object())
+    if (const auto* e = json.as_object().if_contains("error"); e && e->is_object())
+      if (const auto* m = e->as_object().if_contains("message"); m && m->is_string())
+        return std::string(m->as_string());
+  return "the server answered " + std::to_string(status) +
+         (body.empty() ? std::string() : ": " + body.substr(0, 200));
+}
+
+AdminClient::Found AdminClient::find(const ParsedCommandLine& cl,
+                                     std::unique_ptr<AdminClient>& client, std::ostream& errors) {
+  const auto& path = cl.server_socket;
+  if (path.empty()) return Found::no_server;  // admin-socket = off: no server to look for
+  auto connection = std::make_unique<Connection>();
+  boost::system::error_code ec;
+  connection->socket.connect(local::endpoint(path.string()), ec);
+  if (!ec) {
+    client.reset(new AdminClient(path, std::move(connection)));
+    return Found::server;
+  }
+  // No file, or one a stopped server left: nobody holds the archive (opening it will tell if
+  // somebody does after all).
+  const bool nobody = ec == asio::error::not_found || ec == asio::error::connection_refused ||
+                      ec == boost::system::errc::no_such_file_or_directory;
+  if (nobody && !cl.server_required) return Found::no_server;
+  errors << "lantiand: cannot reach the server's admin socket " << path.string() << ": "
+         << ec.message()
+         << (ec == boost::system::errc::permission_denied
+                 ? " (run the command as the server's user, e.g. sudo -u lantian)"
+                 : "")
+         << '\n';
+  return Found::failed;
+}
+
+std::optional<AdminAnswer> AdminClient::request(beast::http::verb method, const std::string& target,
+                                                std::string body, const std::string& content_type,
+                                                std::string& error, std::chrono::seconds timeout) {
+  auto& c = *connection_;
+  beast::http::request<beast::http::string_body> req{method, target, 11};
+  req.set(beast::http::field::host, "localhost");
+  req.set(beast::http::field::user_agent, "lantiand-command");
+  if (!content_type.empty()) req.set(beast::http::field::content_type, content_type);
+  req.body() = std::move(body);
+  req.keep_alive(true);
+  req.prepare_payload();
+  beast::http::response_parser<beast::http::string_body> parser;
+  parser.body_limit(64u << 20);
+  boost::system::error_code failure;
+  bool done = false;
+  beast::http::async_write(c.socket, req, [&](boost::system::error_code ec, std::size_t) {
+    if (ec) {
+      failure = ec;
+      done = true;
+      return;
+    }
+    beast::http::async_read(c.socket, c.buffer, parser, [&](boost::system::error_code ec2, std::size_t) {
+      failure = ec2;
+      done = true;
+    });
+  });
+  c.io.restart();
+  c.io.run_for(timeout);
+  if (!done) {
+    boost::system::error_code ignored;
+    c.socket.close(ignored);
+    c.io.run();  // lets the cancelled operations finish before `parser` and `req` go
+    error = "the server did not answer within " + std::to_string(timeout.count()) + " s";
+    return std::nullopt;
+  }
+  if (failure) {
+    error = "the server's admin socket: " + failure.message();
+    return std::nullopt;
+  }
+  AdminAnswer answer;
+  answer.status = parser.get().result_int();
+  answer.body = std::move(parser.get().body());
+  boost::system::error_code parse_error;
+  answer.json = json::parse(answer.body, parse_error);
+  if (parse_error) answer.json = nullptr;
+  return answer;
+}
+
+std::optional<AdminAnswer> ask_server(AdminClient& server, std::string_view command,
+                                      beast::http::verb method, const std::string& target,
+                                      std::string body, const std::string& content_type,
+                                      std::ostream& errors) {
+  std::string error;
+  auto answer = server.request(method, target, std::move(body), content_type, error);
+  if (!answer) {
+    errors << "lantiand " << command << ": " << error << '\n';
+    return std::nullopt;
+  }
+  if (answer->status >= 200 && answer->status < 300) return answer;
+  errors << "lantiand " << command << ": " << answer->error_message() << '\n';
+  if (answer->json.is_object())
+    if (const auto* e = answer->json.as_object().if_contains("error"); e && e->is_object())
+      if (const auto* problems = e->as_object().if_contains("problems"); problems && problems->is_array())
+        for (const auto& p : problems->as_array())
+          if (p.is_string()) errors << "  " << std::string_view(p.as_string()) << '\n';
+  return std::nullopt;
+}
+
+}  // namespace lantian::server
