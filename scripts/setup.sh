@@ -16,6 +16,8 @@ packages=(
   libbenchmark-dev                 # benchmarks
   clang-14 libclang-rt-14-dev      # libFuzzer and the sanitizer runtimes for the fuzz build
   chromium fonts-wqy-zenhei        # the web console's browser test (Chinese labels need the font)
+  dpkg-dev systemd curl            # the Debian package (dpkg-shlibdeps) and its test (systemd-analyze)
+  prometheus jq                    # promtool and jq: the alert rules and dashboard in ops/ (tests only)
 )
 # Node.js for the browser test's playwright-core (npm registry): Debian's when none is installed.
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
