@@ -1,10 +1,12 @@
 // Lantian web console: token login, violation list, map, violation detail with review, vehicle
 // page. Plain ES2020, no build step. It talks only to the lantiand API it is served from
-// (/api/v1/…, bearer token) and draws with the vendored Leaflet (vector layers only, no tiles),
-// so it works on an isolated network.
+// (/api/v1/…, bearer token) and draws with the vendored Leaflet: vector layers over the imported
+// administrative areas, so it works on an isolated network, and a tile layer only when the server
+// names one (GET /api/v1/map).
 //
 // Safety rule for this file: data from the API reaches the DOM only through textContent (the el()
-// helper below, or DOM nodes given to Leaflet tooltips), never through innerHTML.
+// helper below, or DOM nodes given to Leaflet tooltips), never through innerHTML; the one string
+// Leaflet inserts as HTML, the tile attribution, is escaped first (htmlText).
 'use strict';
 
 (() => {
@@ -389,9 +391,9 @@
       $('no-access-text').textContent = '此令牌只能通过 API 写入门禁记录，控制台不提供相应功能。';
       return;
     }
-    initMap();
+    await initMap();
     switchView(canReadViolations() ? 'violations' : 'vehicle');
-    const loads = [loadZones()];
+    const loads = [loadAreas(), loadZones()];
     if (canReadViolations()) {
       loads.push(search());
       runFeed();  // runs until logout
@@ -440,34 +442,132 @@
   }
 
   // --- the map -----------------------------------------------------------------------------------
+  // Layers, bottom to top: the tile layer (when one is configured), administrative areas with their
+  // names, zones, a vehicle's track, violation points, the violation shown in detail. Areas and
+  // their labels have panes of their own below the overlay pane, where the other vector layers share
+  // one SVG and keep their order with bringToBack/Front.
 
-  const mapState = { map: null, zones: null, violations: null, track: null, detail: null, markers: new Map() };
+  const mapState = {
+    map: null, settings: null, areas: null, zones: null, violations: null, track: null, detail: null,
+    markers: new Map(), tileErrors: 0,
+  };
+  // From this zoom on county names replace the names of the cities whose counties are loaded.
+  const COUNTY_LABEL_ZOOM = 9;
 
-  function initMap() {
+  // WGS-84 → GCJ-02, the public formula (Krasovsky ellipsoid); outside China's rough bounding box
+  // the two coincide. The server keeps everything in WGS-84 (rules/geo.cpp converts uploads the
+  // other way).
+  function wgs84ToGcj02(lat, lon) {
+    if (lon < 72.004 || lon > 137.8347 || lat < 0.8293 || lat > 55.8271) return [lat, lon];
+    const a = 6378245.0;
+    const ee = 0.00669342162296594323;
+    const x = lon - 105.0;
+    const y = lat - 35.0;
+    const PI = Math.PI;
+    let dLat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x));
+    dLat += ((20.0 * Math.sin(6.0 * x * PI) + 20.0 * Math.sin(2.0 * x * PI)) * 2.0) / 3.0;
+    dLat += ((20.0 * Math.sin(y * PI) + 40.0 * Math.sin((y / 3.0) * PI)) * 2.0) / 3.0;
+    dLat += ((160.0 * Math.sin((y / 12.0) * PI) + 320.0 * Math.sin((y * PI) / 30.0)) * 2.0) / 3.0;
+    let dLon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * Math.sqrt(Math.abs(x));
+    dLon += ((20.0 * Math.sin(6.0 * x * PI) + 20.0 * Math.sin(2.0 * x * PI)) * 2.0) / 3.0;
+    dLon += ((20.0 * Math.sin(x * PI) + 40.0 * Math.sin((x / 3.0) * PI)) * 2.0) / 3.0;
+    dLon += ((150.0 * Math.sin((x / 12.0) * PI) + 300.0 * Math.sin((x / 30.0) * PI)) * 2.0) / 3.0;
+    const radLat = (lat / 180.0) * PI;
+    const magic = 1 - ee * Math.sin(radLat) * Math.sin(radLat);
+    const sqrtMagic = Math.sqrt(magic);
+    dLat = (dLat * 180.0) / (((a * (1 - ee)) / (magic * sqrtMagic)) * PI);
+    dLon = (dLon * 180.0) / ((a / sqrtMagic) * Math.cos(radLat) * PI);
+    return [lat + dLat, lon + dLon];
+  }
+
+  // The one place where an API position (WGS-84) becomes a position on the map: tiles in GCJ-02
+  // (高德, 腾讯 and most Chinese commercial maps) are offset from WGS-84 by several hundred metres,
+  // so everything drawn over them is shifted the same way. Offline and over 天地图 (CGCS2000, within
+  // centimetres of WGS-84) positions are drawn as they are.
+  function toMapLatLng(lat, lon) {
+    const tiles = mapState.settings && mapState.settings.tiles;
+    return L.latLng(tiles && tiles.crs === 'gcj02' ? wgs84ToGcj02(lat, lon) : [lat, lon]);
+  }
+  const geoJsonToMap = (coords) => toMapLatLng(coords[1], coords[0]);
+
+  // Leaflet writes attributions as HTML; the text from the server is shown as text.
+  const htmlText = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+  // GET /map: the tile layer, or none (offline). A server without the endpoint, or one that does
+  // not answer it, leaves the map offline: the vector layers are drawn either way.
+  async function loadMapSettings() {
+    try {
+      const settings = await apiJson('/api/v1/map');
+      const tiles = settings && settings.tiles;
+      return { tiles: tiles && typeof tiles.url === 'string' && tiles.url ? tiles : null };
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) throw error;
+      console.warn('map settings unavailable, drawing without tiles', error);
+      return { tiles: null };
+    }
+  }
+
+  function addTiles(map, tiles) {
+    const maxZoom = Number.isInteger(tiles.max_zoom) && tiles.max_zoom > 0 ? tiles.max_zoom : 18;
+    const options = { maxZoom, className: 'map-tiles' };
+    if (typeof tiles.subdomains === 'string' && tiles.subdomains) options.subdomains = tiles.subdomains;
+    const note = $('map-note');
+    const base = L.tileLayer(tiles.url, {
+      ...options,
+      attribution: tiles.attribution ? htmlText(tiles.attribution) : '',
+    });
+    // An unreachable tile server costs only the background: the vector layers are drawn regardless.
+    base.on('tileerror', () => {
+      mapState.tileErrors += 1;
+      $('map').dataset.tileErrors = String(mapState.tileErrors);
+      note.textContent = '底图服务暂不可用，仅显示行政区划与区域轮廓。';
+    });
+    base.addTo(map);
+    if (typeof tiles.overlay_url === 'string' && tiles.overlay_url)
+      L.tileLayer(tiles.overlay_url, { ...options, className: 'map-tiles-overlay' }).addTo(map);
+    map.setMaxZoom(maxZoom);
+    note.textContent = tiles.crs === 'gcj02'
+      ? '底图为 GCJ-02 坐标；行政区划、区域、违规点与轨迹已由 WGS-84 换算后叠加。'
+      : '行政区划与区域轮廓叠加在底图上（WGS-84）。';
+  }
+
+  async function initMap() {
     if (mapState.map) {
       mapState.map.invalidateSize();
       return;
     }
-    // No tile layer: the map is a plain light background with vector layers only.
+    const settings = await loadMapSettings();
+    if (mapState.map) return;  // a second login while the settings were loading
+    mapState.settings = settings;
     const map = L.map('map', { minZoom: 5, maxZoom: 17, zoomSnap: 0.5 });
     map.attributionControl.setPrefix('Leaflet');
-    map.setView([33.9, 113.5], 7);  // Henan
+    map.createPane('areas').style.zIndex = 350;  // above the tiles (200), below the vectors (400)
+    const labels = map.createPane('areaLabels');
+    labels.style.zIndex = 390;  // names stay under the zones and the violation points
+    labels.style.pointerEvents = 'none';
     mapState.map = map;
-    // All layers share the overlay pane's SVG; their order there is kept by bringToBack/Front.
+    // The map object, for inspection from the browser's developer tools (and the browser test).
+    window.__lantianMap = map;
+    $('map').dataset.tiles = settings.tiles ? (settings.tiles.crs === 'gcj02' ? 'gcj02' : 'wgs84') : 'none';
+    if (settings.tiles) addTiles(map, settings.tiles);
+    map.setView(toMapLatLng(33.9, 113.5), 7);  // Henan
+    mapState.areas = L.featureGroup().addTo(map);
     mapState.zones = L.featureGroup().addTo(map);
     mapState.track = L.featureGroup().addTo(map);
     mapState.violations = L.featureGroup().addTo(map);
     mapState.detail = L.featureGroup().addTo(map);
+    map.on('zoomend', showAreaLabels);
+    showAreaLabels();
   }
 
   function clearMap() {
     if (!mapState.map) return;
-    for (const group of [mapState.zones, mapState.track, mapState.violations, mapState.detail])
+    for (const group of [mapState.areas, mapState.zones, mapState.track, mapState.violations, mapState.detail])
       group.clearLayers();
     mapState.markers.clear();
   }
 
-  // Keeps zones at the bottom and the selection on top.
+  // Keeps zones at the bottom of the overlay pane and the selection on top.
   function restack() {
     mapState.zones.bringToBack();
     mapState.violations.bringToFront();
@@ -479,6 +579,70 @@
     return el('div', { class: 'map-tip' }, lines.filter(Boolean).map((line) => el('div', { text: line })));
   }
 
+  // City names at low zoom; zoomed in, the county names, and the city's own name only where no
+  // county of it is loaded. Labels are hidden with visibility (not display) so that Leaflet can
+  // still measure them to centre them.
+  function showAreaLabels() {
+    const container = mapState.map.getContainer();
+    container.classList.toggle('show-counties', mapState.map.getZoom() >= COUNTY_LABEL_ZOOM);
+  }
+
+  // GET /areas: the imported city and county outlines, drawn with their names beneath everything
+  // else, so that a point can be placed without a tile server. Roles that may not read them, and a
+  // server without the endpoint, get a map without areas.
+  async function loadAreas() {
+    let collection;
+    try {
+      collection = await apiJson('/api/v1/areas');
+    } catch (error) {
+      if (error instanceof ApiError && (error.status === 403 || error.status === 404)) collection = null;
+      else throw error;
+    }
+    mapState.areas.clearLayers();
+    const features = (collection && collection.features) || [];
+    const level = (f) => (f.properties && f.properties.level) || '';
+    // Cities first, so that county outlines are drawn over them.
+    const ordered = [...features.filter((f) => level(f) !== 'county'), ...features.filter((f) => level(f) === 'county')];
+    // The cities whose counties are loaded: by the city a county belongs to (`city`, the short
+    // name violations are filed under, 郑州) and by adcode prefix (410122 → 4101).
+    const citiesWithCounties = new Set();
+    const cityKeys = (p) => [p.city, p.adcode && `adcode:${String(p.adcode).slice(0, 4)}`].filter(Boolean);
+    for (const f of features)
+      if (level(f) === 'county') for (const key of cityKeys(f.properties)) citiesWithCounties.add(key);
+    const tiled = Boolean(mapState.settings.tiles);
+    for (const feature of ordered) {
+      if (!feature.geometry) continue;
+      const props = feature.properties || {};
+      const county = level(feature) === 'county';
+      const layer = L.geoJSON({ type: 'Feature', geometry: feature.geometry, properties: props }, {
+        coordsToLatLng: geoJsonToMap,
+        pane: 'areas',
+        interactive: false,
+        style: () => (county
+          ? { color: '#868e96', weight: 1, dashArray: '4 3', fill: false, className: 'area-polygon area-county' }
+          : {
+            color: '#5c7080', weight: 1.5, fillColor: '#fbfaf4', fillOpacity: tiled ? 0 : 1,
+            className: 'area-polygon area-city',
+          }),
+      });
+      const hasCounties = !county && cityKeys(props).some((key) => citiesWithCounties.has(key));
+      const labelClass = `area-label ${county ? 'area-label-county' : 'area-label-city'}${hasCounties ? ' has-counties' : ''}`;
+      layer.eachLayer((shape) => shape.bindTooltip(el('span', { text: props.name || props.adcode || '' }), {
+        permanent: true, direction: 'center', pane: 'areaLabels', className: labelClass,
+      }));
+      mapState.areas.addLayer(layer);
+    }
+    $('map').dataset.areaVersion = String((collection && collection.version) ?? '');
+    $('map').dataset.areas = String(mapState.areas.getLayers().length);
+    if (tiled) return;
+    if (mapState.areas.getLayers().length)
+      $('map-note').textContent = '无底图（离线运行）：底色为导入的市、县行政区划，放大后显示县名。区域轮廓为示意；GCJ-02 坐标的区域已换算为 WGS-84。';
+    else if (collection)
+      $('map-note').textContent = '无底图（离线运行），也未导入行政区划（lantiand import-areas）：仅显示区域轮廓与违规点。';
+    else
+      $('map-note').textContent = '无底图（离线运行）：仅显示区域轮廓与违规点。';
+  }
+
   function zoneLayer(feature, className, extraStyle = {}) {
     const props = feature.properties || {};
     const color = ZONE_COLORS[props.kind] || '#495057';
@@ -486,6 +650,7 @@
       // The API returns every outline in WGS-84, like the terminals' fixes (GCJ-02 uploads converted).
       { type: 'Feature', geometry: feature.geometry, properties: props },
       {
+        coordsToLatLng: geoJsonToMap,
         style: () => ({
           color,
           weight: 2,
@@ -526,7 +691,7 @@
     mapState.markers.clear();
     for (const v of items) {
       if (typeof v.lon !== 'number' || typeof v.lat !== 'number') continue;
-      const marker = L.circleMarker([v.lat, v.lon], {
+      const marker = L.circleMarker(toMapLatLng(v.lat, v.lon), {
         radius: 7,
         color: '#ffffff',
         weight: 2,
@@ -555,7 +720,7 @@
     }
     for (const ob of detail.observations || []) {
       if (typeof ob.lon !== 'number' || typeof ob.lat !== 'number') continue;
-      const point = L.circleMarker([ob.lat, ob.lon], {
+      const point = L.circleMarker(toMapLatLng(ob.lat, ob.lon), {
         radius: 4, color: '#343a40', weight: 1, fillColor: '#ffd43b', fillOpacity: 1, className: 'evidence-point',
       });
       point.bindTooltip(tooltip(`证据 ${ob.id}`, ob.site, fmtIso(ob.time)));
@@ -563,7 +728,7 @@
       bounds.extend(point.getLatLng());
     }
     if (typeof v.lon === 'number' && typeof v.lat === 'number') {
-      const highlight = L.circleMarker([v.lat, v.lon], {
+      const highlight = L.circleMarker(toMapLatLng(v.lat, v.lon), {
         radius: 12, color: '#000000', weight: 3, fill: false, className: 'violation-highlight',
       });
       highlight.bindTooltip(tooltip(`${v.plate || v.vin} · ${ruleLabel(v.rule)}`, fmtIso(v.time)));
@@ -975,7 +1140,7 @@
       info.textContent = `${from} 至 ${to} 没有有效定位。`;
       return;
     }
-    const latlngs = coords.map(([lon, lat]) => [lat, lon]);
+    const latlngs = coords.map(([lon, lat]) => toMapLatLng(lat, lon));
     const line = L.polyline(latlngs, { color: '#1864ab', weight: 3, opacity: 0.85, className: 'vehicle-track' });
     line.bindTooltip(tooltip(`轨迹 ${vin}`, `${coords.length} 个定位点`), { sticky: true });
     mapState.track.addLayer(line);

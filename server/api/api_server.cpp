@@ -126,6 +126,39 @@ bool parse_target(std::string_view target, ApiRequest& r) {
 
 }  // namespace
 
+// The origins the console's map may load tile images from (Config::Api::MapTiles): each host of
+// the templates, with {s} replaced by each subdomain (a wildcard label when none are given).
+std::string tile_image_sources(const Config::Api::MapTiles& tiles) {
+  std::set<std::string> origins;
+  for (const auto* url : {&tiles.url, &tiles.overlay_url}) {
+    if (url->empty()) continue;
+    const auto scheme_end = url->find("://");
+    if (scheme_end == std::string::npos) continue;
+    const auto host_end = url->find_first_of("/?#", scheme_end + 3);
+    const auto origin = url->substr(0, host_end);
+    const auto s = origin.find("{s}");
+    if (s == std::string::npos) {
+      origins.insert(origin);
+    } else if (tiles.subdomains.empty()) {
+      // "t{s}.example.com" → "*.example.com": CSP wildcards stand for whole labels.
+      const auto label_start = origin.rfind('.', s) == std::string::npos ||
+                                       origin.rfind('.', s) < scheme_end
+                                   ? scheme_end + 3
+                                   : origin.rfind('.', s) + 1;
+      const auto label_end = origin.find('.', s);
+      origins.insert(origin.substr(0, label_start) + "*" +
+                     (label_end == std::string::npos ? "" : origin.substr(label_end)));
+    } else {
+      for (char c : tiles.subdomains)
+        origins.insert(origin.substr(0, s) + c + origin.substr(s + 3));
+    }
+  }
+  std::string out;
+  for (const auto& o : origins) out += " " + o;
+  return out;
+}
+
+
 ApiServer::ApiServer(asio::io_context& io, const Config& config, storage::Store& store,
                      evaluation::ShardedEvaluator& evaluator, ServerMetrics& metrics)
     : io_(io),
@@ -143,7 +176,14 @@ ApiServer::ApiServer(asio::io_context& io, const Config& config, storage::Store&
       metrics_(metrics),
       limiter_(config.api.rate_per_second, config.api.burst),
       anonymous_limiter_(config.api.anonymous_rate_per_second, config.api.anonymous_burst),
-      anonymous_audit_(config.api.audit_anonymous_per_minute) {}
+      anonymous_audit_(config.api.audit_anonymous_per_minute),
+      // The console and the API are served over HTTPS only; nothing may frame them (clickjacking
+      // a reviewer's decision), load script from elsewhere, or learn their URLs from a Referer.
+      // Images come from here, and from the map's tile servers when one is configured.
+      content_security_policy_("default-src 'self'; img-src 'self' data:" +
+                               tile_image_sources(config.api.map_tiles) +
+                               "; style-src 'self' 'unsafe-inline'; object-src 'none'; "
+                               "base-uri 'none'; form-action 'self'; frame-ancestors 'none'") {}
 
 ApiServer::~ApiServer() {
   stop();
@@ -548,12 +588,8 @@ asio::awaitable<void> ApiServer::session(tcp::socket socket, std::string peer) {
     res.set(beast::http::field::content_type, response.content_type);
     res.set(beast::http::field::cache_control, "no-store");
     res.set("X-Content-Type-Options", "nosniff");
-    // The console and the API are served over HTTPS only; nothing may frame them (clickjacking a
-    // reviewer's decision), load script from elsewhere, or learn their URLs from a Referer.
     res.set("Strict-Transport-Security", "max-age=31536000");
-    res.set("Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+    res.set("Content-Security-Policy", content_security_policy_);
     res.set("Referrer-Policy", "no-referrer");
     res.set("X-Frame-Options", "DENY");
     for (const auto& [field, value] : response.headers) res.set(field, value);

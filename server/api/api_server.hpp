@@ -73,6 +73,11 @@ struct ApiContext {
   const forwarding::Forwarder* forwarder = nullptr;  // the upstream links, when any
 };
 
+// The origins, space-separated and each after a space, the console's map may load tile images
+// from (the Content-Security-Policy's img-src): each host of the tile templates, with {s} replaced
+// by each subdomain, or by a wildcard label when none are given. Empty without tiles.
+[[nodiscard]] std::string tile_image_sources(const Config::Api::MapTiles& tiles);
+
 class ApiServer {
  public:
   ApiServer(boost::asio::io_context& io, const Config& config, storage::Store& store,
@@ -118,6 +123,7 @@ class ApiServer {
   RateLimiter limiter_;            // per token
   RateLimiter anonymous_limiter_;  // per address, requests without a valid token
   AnonymousAuditSampler anonymous_audit_;
+  const std::string content_security_policy_;
   std::unique_ptr<boost::asio::steady_timer> upkeep_timer_;
   std::shared_ptr<boost::asio::ssl::context> tls_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;

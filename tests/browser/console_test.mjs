@@ -1,9 +1,15 @@
 // Browser test of the lantiand web console, in Debian's Chromium through playwright-core.
 //
 // Usage: node console_test.mjs CONSOLE_URL REVIEWER_TOKEN SCREENSHOT.png ADMIN_TOKEN
+//        node console_test.mjs --tiles CONSOLE_URL REVIEWER_TOKEN SCREENSHOT.png
+//
+// The first form expects a server without a tile layer (offline, the default); the second one
+// started with `--map-tiles 'https://tiles.example.test/{z}/{x}/{y}.png' --map-tiles-crs gcj02
+// --map-tiles-attribution 'Test tiles'`, whose tiles the test answers itself.
 //
 // Expects a server holding exactly samples/registry-sample.csv, samples/zones-henan-sample.geojson,
-// samples/enterprises-henan-sample.csv, tests/browser/observations.jsonl, an orange alert in 焦作 on
+// samples/areas-henan-sample.geojson, samples/enterprises-henan-sample.csv,
+// tests/browser/observations.jsonl, an orange alert in 焦作 on
 // 10–11 November 2026 and tests/browser/gate-events.jsonl (run.sh prepares one): 24 violations, 8
 // of them R05 (one per smoke observation above the limit), 4 R01 (sightings of 国三 trucks on 2026
 // days), 11 R02 (camera and gate sightings of those trucks inside 郑州's and 许昌's truck
@@ -17,9 +23,11 @@ const HARD_TIMEOUT_MS = 180_000;
 const STEP_TIMEOUT_MS = 20_000;
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
-const [url, token, screenshotPath, adminToken] = process.argv.slice(2);
-if (!url || !token || !screenshotPath) {
-  console.error('usage: node console_test.mjs CONSOLE_URL REVIEWER_TOKEN SCREENSHOT.png ADMIN_TOKEN');
+const tilesMode = process.argv[2] === '--tiles';
+const [url, token, screenshotPath, adminToken] = process.argv.slice(tilesMode ? 3 : 2);
+if (!url || !token || !screenshotPath || !(tilesMode || adminToken)) {
+  console.error('usage: node console_test.mjs CONSOLE_URL REVIEWER_TOKEN SCREENSHOT.png ADMIN_TOKEN\n' +
+    '       node console_test.mjs --tiles CONSOLE_URL REVIEWER_TOKEN SCREENSHOT.png');
   process.exit(2);
 }
 
@@ -63,6 +71,13 @@ const ALL_IDS = [
   R02('LZZJ5ACA5AF110265', 'zz-4ring-trucks-day', 'cam-zz-03'),
 ];
 const ZONES = 6;  // samples/zones-henan-sample.geojson
+const AREAS = 6;  // samples/areas-henan-sample.geojson: five cities and 中牟县 (of 郑州)
+// The tile server of the --tiles run; the test answers its requests with TILE_PNG.
+const TILE_ORIGIN = 'https://tiles.example.test';
+const TILE_PATH = /^\/(\d+)\/(\d+)\/(\d+)\.png$/;
+const TILE_ATTRIBUTION = 'Test tiles';
+const TILE_PNG = Buffer.from(  // one light grey pixel (#e9ecef), stretched over each tile
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR42mN4+eY9AAWGAsXHTzQGAAAAAElFTkSuQmCC', 'base64');
 const REVIEWED = 'R05|NRCNCZVY6RRDY6AGJ|smoke-zz-01';
 const REVIEWED_SITE = '郑州东区工地';
 const COMMENT = '现场照片清晰，林格曼黑度 3 级，确认违规（浏览器测试）';
@@ -118,10 +133,95 @@ async function bannerText(page) {
   return (await page.isVisible('#error-banner')) ? page.textContent('#error-text') : '';
 }
 
-// --- the test ------------------------------------------------------------------------------------
+async function logIn(page, secret) {
+  await page.fill('#token-input', secret);
+  await page.click('#login-button');
+  await page.waitForSelector('#app-view:not([hidden])');
+}
 
-async function run() {
+// An administrative area's name on the map, by its text.
+const areaLabel = (page, name) => page.locator('#map .leaflet-areaLabels-pane .area-label', { hasText: name });
+
+// Waits for the end of a zoom animation in progress (a fitBounds).
+const mapSettled = (page) => page.waitForFunction(() => !document.querySelector('#map .leaflet-zoom-anim'));
+
+// Moves the map without animation (zoomend fires at once, so the labels are switched on return),
+// after any zoom animation in progress (its end would set its own zoom again).
+async function setView(page, lat, lon, zoom) {
+  await mapSettled(page);
+  const reached = await page.evaluate(([a, o, z]) => window.__lantianMap.setView([a, o], z, { animate: false }).getZoom(),
+    [lat, lon, zoom]);
+  assertEqual(reached, zoom, 'map zoom');
+}
+
+// [lat, lng] of the layers on the map with a class: a marker's position, a polygon's first vertex.
+const layerLatLngs = (page, cls) => page.evaluate((c) => {
+  const found = [];
+  window.__lantianMap.eachLayer((layer) => {
+    if (!String((layer.options && layer.options.className) || '').split(' ').includes(c)) return;
+    let at = layer.getLatLng ? layer.getLatLng() : layer.getLatLngs();
+    while (Array.isArray(at)) [at] = at;
+    found.push([at.lat, at.lng]);
+  });
+  return found;
+}, cls);
+
+// An API answer read in the page with the token.
+const apiGet = (page, path, secret) => page.evaluate(async ([p, t]) => {
+  const answer = await fetch(p, { headers: { Authorization: `Bearer ${t}` } });
+  if (!answer.ok) throw new Error(`GET ${p} answered ${answer.status}`);
+  return answer.json();
+}, [path, secret]);
+
+// WGS-84 → GCJ-02 from the published formula (Krasovsky ellipsoid), written apart from the
+// console's so that a mistake in one is not repeated in the other. [lon, lat] in and out.
+function gcj02(lon, lat) {
+  if (!(lon >= 72.004 && lon <= 137.8347 && lat >= 0.8293 && lat <= 55.8271)) return [lon, lat];
+  const A = 6378245.0;
+  const EE = 0.00669342162296594323;
+  const x = lon - 105;
+  const y = lat - 35;
+  const s = (k) => Math.sin(k * Math.PI);
+  const both = ((20 * s(6 * x) + 20 * s(2 * x)) * 2) / 3;
+  const north = -100 + 2 * x + 3 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x)) + both +
+    ((20 * s(y) + 40 * s(y / 3)) * 2) / 3 + ((160 * s(y / 12) + 320 * s(y / 30)) * 2) / 3;
+  const east = 300 + x + 2 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * Math.sqrt(Math.abs(x)) + both +
+    ((20 * s(x) + 40 * s(x / 3)) * 2) / 3 + ((150 * s(x / 12) + 300 * s(x / 30)) * 2) / 3;
+  const phi = (lat * Math.PI) / 180;
+  const w = 1 - EE * Math.sin(phi) ** 2;
+  const meridian = (A * (1 - EE)) / (w * Math.sqrt(w));  // radii of curvature, metres
+  const parallel = (A / Math.sqrt(w)) * Math.cos(phi);
+  return [lon + ((east / parallel) * 180) / Math.PI, lat + ((north / meridian) * 180) / Math.PI];
+}
+
+// Metres between two [lat, lon] points a few kilometres apart at most.
+const metres = ([lat1, lon1], [lat2, lon2]) =>
+  Math.hypot((lat2 - lat1) * 110574, (lon2 - lon1) * 111320 * Math.cos((lat1 * Math.PI) / 180));
+
+// Every expected point (WGS-84 [lon, lat]) is drawn at its GCJ-02 position, to within 1e-6°, and
+// that lies hundreds of metres from the WGS-84 one: drawn unconverted, the check fails.
+function assertShifted(drawn, expectedLonLats, what) {
+  assertEqual(drawn.length, expectedLonLats.length, `${what} drawn`);
+  for (const [lon, lat] of expectedLonLats) {
+    const [glon, glat] = gcj02(lon, lat);
+    const near = drawn.find(([a, o]) => Math.abs(a - glat) < 1e-6 && Math.abs(o - glon) < 1e-6);
+    assert(near, `${what}: nothing drawn at the GCJ-02 position ${glat}, ${glon} of ${lat}, ${lon}`);
+    const shift = metres([lat, lon], [glat, glon]);
+    assert(shift > 100 && shift < 1000, `${what}: GCJ-02 shift of ${shift.toFixed(0)} m at ${lat}, ${lon}`);
+  }
+}
+
+const firstPosition = (geometry) => {
+  let at = geometry.coordinates;
+  while (Array.isArray(at[0])) [at] = at;
+  return at;
+};
+
+async function openBrowser() {
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+}
+
+async function newPage() {
   const context = await browser.newContext({
     ignoreHTTPSErrors: true,
     viewport: { width: 1600, height: 1000 },
@@ -132,6 +232,26 @@ async function run() {
   const page = await context.newPage();
   const pageErrors = [];
   page.on('pageerror', (error) => pageErrors.push(error.message));
+  // What the Content-Security-Policy refused (tiles from a host it does not admit).
+  const refused = [];
+  page.on('console', (message) => {
+    if (message.text().includes('Content Security Policy')) refused.push(message.text());
+  });
+  // Every request that leaves lantiand (offline: none may).
+  const elsewhere = [];
+  const origin = new URL(url).origin;
+  page.on('request', (request) => {
+    const target = request.url();
+    if (/^https?:/.test(target) && new URL(target).origin !== origin) elsewhere.push(target);
+  });
+  return { context, page, pageErrors, elsewhere, refused };
+}
+
+// --- the test ------------------------------------------------------------------------------------
+
+async function run() {
+  await openBrowser();
+  const { page, pageErrors, elsewhere } = await newPage();
 
   await check('the console loads with the login form', async () => {
     const response = await page.goto(url, { waitUntil: 'load' });
@@ -174,6 +294,27 @@ async function run() {
     assertEqual(await pathCount(page, 'zone-polygon'), ZONES, 'zone polygons');
     assertEqual(await pathCount(page, 'violation-marker'), ALL_IDS.length, 'violation markers');
     assertEqual(await page.locator('#map .leaflet-tile-pane img').count(), 0, 'tile images');
+  });
+
+  await check(`without tiles the map draws the ${AREAS} administrative areas with their names`, async () => {
+    await page.waitForSelector('#map[data-areas]');
+    assertEqual(await page.getAttribute('#map', 'data-tiles'), 'none', 'tile layer');
+    assertEqual(await page.getAttribute('#map', 'data-areas'), String(AREAS), 'areas loaded');
+    assertEqual(await page.locator('#map .leaflet-areas-pane svg path.area-polygon').count(), AREAS, 'area outlines');
+    assertEqual(await page.locator('#map .leaflet-areas-pane svg path.area-county').count(), 1, 'county outlines');
+    assertEqual(await page.locator('#map .leaflet-areaLabels-pane .area-label').count(), AREAS, 'area labels');
+    // Low zoom: city names only.
+    await setView(page, 34.3, 113.2, 7);
+    assert(await areaLabel(page, '郑州市').isVisible(), '郑州市 is not shown at zoom 7');
+    assert(await areaLabel(page, '洛阳市').isVisible(), '洛阳市 is not shown at zoom 7');
+    assert(!(await areaLabel(page, '中牟县').isVisible()), '中牟县 is shown at zoom 7');
+    // Zoomed in: 中牟县 replaces 郑州市, whose county it is; 洛阳 has none loaded and keeps its name.
+    await setView(page, 34.65, 113.95, 10);
+    assert(await areaLabel(page, '中牟县').isVisible(), '中牟县 is not shown at zoom 10');
+    assert(!(await areaLabel(page, '郑州市').isVisible()), '郑州市 is still shown at zoom 10');
+    assert(await areaLabel(page, '洛阳市').isVisible(), '洛阳市 is not shown at zoom 10');
+    assert((await page.textContent('#map-note')).includes('无底图'), 'the note does not say the map is offline');
+    await setView(page, 34.3, 113.2, 8);
   });
 
   await check('paging: 10 per page, 下一页 and 首页', async () => {
@@ -268,6 +409,7 @@ async function run() {
   });
 
   await check('the screenshot is saved', async () => {
+    await mapSettled(page);
     await page.screenshot({ path: screenshotPath, fullPage: true });
     const png = await readFile(screenshotPath);
     assert(png.subarray(1, 4).toString() === 'PNG' && png.length > 10000, 'not a PNG');
@@ -363,13 +505,113 @@ async function run() {
     await page.waitForSelector('#login-view:not([hidden])');
   });
 
+  await check('no request left lantiand (no tile server without --map-tiles)', async () => {
+    assertEqual(elsewhere, [], 'requests elsewhere');
+    assertEqual(await page.locator('#map .leaflet-tile-pane img').count(), 0, 'tile images');
+  });
+
+  await check('no script error on the page', async () => {
+    assertEqual(pageErrors, [], 'page errors');
+  });
+}
+
+// The console over a GCJ-02 tile layer whose tiles the test serves.
+async function runTiles() {
+  await openBrowser();
+  const { context, page, pageErrors, refused } = await newPage();
+  const tileRequests = [];
+  await context.route(`${TILE_ORIGIN}/**`, (route) => {
+    tileRequests.push(route.request().url());
+    return route.fulfill({ status: 200, contentType: 'image/png', body: TILE_PNG });
+  });
+
+  await check('the reviewer logs in; the map has a GCJ-02 tile layer', async () => {
+    const response = await page.goto(url, { waitUntil: 'load' });
+    assert(response && response.ok(), `GET ${url} answered ${response && response.status()}`);
+    await logIn(page, token);
+    await page.waitForSelector('#map[data-tiles]');
+    assertEqual(await page.getAttribute('#map', 'data-tiles'), 'gcj02', 'tile layer');
+    await page.waitForSelector('#violations-table[data-state="ready"]');
+    await page.waitForSelector('#map[data-areas]');
+  });
+
+  await check('tiles are requested with integer z/x/y and drawn', async () => {
+    const loaded = () => document.querySelectorAll('#map .leaflet-tile-pane img.leaflet-tile-loaded').length > 0;
+    await page.waitForFunction(loaded).catch(() => {});
+    assert(tileRequests.length > 0, `no tile request${refused.length ? `; refused: ${refused[0]}` : ''}`);
+    await page.waitForFunction(loaded);
+    for (const target of tileRequests) {
+      const parsed = new URL(target);
+      const match = parsed.origin === TILE_ORIGIN && TILE_PATH.exec(parsed.pathname);
+      assert(match, `tile request ${target}`);
+      const [z, x, y] = match.slice(1).map(Number);
+      assert(z >= 5 && z <= 18 && x < 2 ** z && y < 2 ** z, `tile ${z}/${x}/${y} out of range`);
+    }
+    // 郑州 (113.65° E, 34.75° N) lies in tile 8/208/102: Henan is in view.
+    await setView(page, ...gcj02(113.65, 34.75).reverse(), 8);
+    await page.waitForFunction(() => [...document.querySelectorAll('#map .leaflet-tile-pane img.leaflet-tile-loaded')]
+      .some((img) => img.src.endsWith('/8/208/102.png')));
+  });
+
+  await check(`the attribution shows "${TILE_ATTRIBUTION}"`, async () => {
+    assert((await page.textContent('#map .leaflet-control-attribution')).includes(TILE_ATTRIBUTION), 'attribution');
+  });
+
+  await check('areas, zones and violations are drawn over the tiles', async () => {
+    assertEqual(await page.getAttribute('#map', 'data-areas'), String(AREAS), 'areas loaded');
+    assertEqual(await page.locator('#map .leaflet-areas-pane svg path.area-polygon').count(), AREAS, 'area outlines');
+    assertEqual(await pathCount(page, 'zone-polygon'), ZONES, 'zone polygons');
+    assertEqual(await pathCount(page, 'violation-marker'), ALL_IDS.length, 'violation markers');
+  });
+
+  await check('violations, zones and areas are placed at their GCJ-02 positions', async () => {
+    const { items } = await apiGet(page, '/api/v1/violations?limit=100', token);
+    assertEqual(items.length, ALL_IDS.length, 'violations listed');
+    assertShifted(await layerLatLngs(page, 'violation-marker'), items.map((v) => [v.lon, v.lat]), 'violation markers');
+    const zones = await apiGet(page, '/api/v1/zones', token);
+    assertShifted(await layerLatLngs(page, 'zone-polygon'), zones.features.map((f) => firstPosition(f.geometry)), 'zone outlines');
+    const areas = await apiGet(page, '/api/v1/areas', token);
+    assertShifted(await layerLatLngs(page, 'area-polygon'), areas.features.map((f) => firstPosition(f.geometry)), 'area outlines');
+  });
+
+  await check('the violation shown in detail is highlighted at its GCJ-02 position', async () => {
+    await page.click(`#violations-table tbody tr[data-id="${REVIEWED}"]`);
+    await page.waitForSelector(`#violation-detail[data-state="ready"][data-id="${REVIEWED}"]`);
+    const { violation, observations } = await apiGet(page, `/api/v1/violations/${encodeURIComponent(REVIEWED)}`, token);
+    assertShifted(await layerLatLngs(page, 'violation-highlight'), [[violation.lon, violation.lat]], 'highlight');
+    assertShifted(await layerLatLngs(page, 'evidence-point'), observations.map((o) => [o.lon, o.lat]), 'evidence points');
+  });
+
+  await check('the screenshot over tiles is saved', async () => {
+    await mapSettled(page);
+    await page.screenshot({ path: screenshotPath, fullPage: true });
+    const png = await readFile(screenshotPath);
+    assert(png.subarray(1, 4).toString() === 'PNG' && png.length > 10000, 'not a PNG');
+  });
+
+  await check('an unreachable tile server leaves the vector layers drawn', async () => {
+    const offline = await newPage();
+    await offline.context.route(`${TILE_ORIGIN}/**`, (route) => route.abort('connectionrefused'));
+    await offline.page.goto(url, { waitUntil: 'load' });
+    await logIn(offline.page, token);
+    await offline.page.waitForSelector('#violations-table[data-state="ready"]');
+    await offline.page.waitForSelector('#map[data-tile-errors]');
+    await offline.page.waitForSelector('#map[data-areas]');
+    assertEqual(await offline.page.getAttribute('#map', 'data-areas'), String(AREAS), 'areas loaded');
+    assertEqual(await pathCount(offline.page, 'zone-polygon'), ZONES, 'zone polygons');
+    assertEqual(await pathCount(offline.page, 'violation-marker'), ALL_IDS.length, 'violation markers');
+    assert((await offline.page.textContent('#map-note')).includes('底图服务暂不可用'), 'the note does not tell');
+    assertEqual(offline.pageErrors, [], 'page errors');
+    await offline.context.close();
+  });
+
   await check('no script error on the page', async () => {
     assertEqual(pageErrors, [], 'page errors');
   });
 }
 
 try {
-  await run();
+  await (tilesMode ? runTiles() : run());
   clearTimeout(timer);
   await browser.close();
   finish(0);

@@ -303,3 +303,27 @@ TEST(Config, CommandsFindTheServerFromTheirOptionsOrTheConfigFile) {
 
 }  // namespace
 }  // namespace lantian::server
+
+#include "server/api/api_server.hpp"
+
+namespace lantian::server {
+namespace {
+
+TEST(Config, TheConsoleMayLoadTilesFromTheConfiguredHostsOnly) {
+  Config::Api::MapTiles tiles;
+  EXPECT_EQ(api::tile_image_sources(tiles), "");
+  tiles.url = "https://t{s}.tianditu.gov.cn/vec_w/wmts?TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=K";
+  tiles.overlay_url = "https://t{s}.tianditu.gov.cn/cva_w/wmts?TILEMATRIX={z}&TILEROW={y}&TILECOL={x}";
+  tiles.subdomains = "01";
+  EXPECT_EQ(api::tile_image_sources(tiles), " https://t0.tianditu.gov.cn https://t1.tianditu.gov.cn");
+  tiles.subdomains.clear();
+  EXPECT_EQ(api::tile_image_sources(tiles), " https://*.tianditu.gov.cn");
+  tiles.url = "https://webrd0{s}.is.autonavi.com:443/appmaptile?x={x}&y={y}&z={z}";
+  tiles.overlay_url = "http://tiles.example.test/{z}/{x}/{y}.png";
+  tiles.subdomains = "1";
+  EXPECT_EQ(api::tile_image_sources(tiles),
+            " http://tiles.example.test https://webrd01.is.autonavi.com:443");
+}
+
+}  // namespace
+}  // namespace lantian::server
