@@ -8,10 +8,12 @@
 # zones, administrative areas, key freight enterprises and roadside smoke checks, a week of gate
 # records before the run with an orange heavy-pollution alert in 焦作 (and the sample gate records,
 # whose papers contradict the registry for one truck), starts lantiand, creates a
-# reviewer token through the running server, and runs a mixed fleet of 100 terminals (国六 and
-# 国三 trucks, 国四 trucks delivering inside 郑州四环, black-smoke and banned excavators) from
-# yesterday 10:00 Beijing time at ten times real time. After a minute it lists the violations
-# found so far, by rule, and keeps running until Ctrl-C.
+# reviewer token through the running server, and runs the simulator's demo fleet of 100
+# terminals (国六 and 国三 trucks, 国四 trucks delivering inside 郑州四环, black-smoke and banned
+# excavators, and trucks whose terminal or after-treatment is faulty: no fix, a dead SCR, the
+# malfunction lamp on, an empty reagent tank, a swapped ECU, a position jump) from yesterday 10:00
+# Beijing time at twenty times real time. After a minute it lists the violations found so far, by
+# rule, and keeps running until Ctrl-C.
 #
 # Environment (all optional):
 #   LANTIAN_DEMO_DIR        where the data goes (default: a new /tmp/lantian-demo.XXXXXX)
@@ -56,11 +58,11 @@ trap 'stop_all; exit 130' INT TERM
 trap stop_all EXIT
 
 # Yesterday 10:00 in Beijing: the zones' daytime bans are in force whenever the demo is run, and
-# the fleet's clock, running ahead at ten times real time, stays behind the wall clock for hours.
+# the fleet's clock, running ahead at twenty times real time, stays behind the wall clock for hours.
 start=$(TZ=Asia/Shanghai date -d 'yesterday 10:00' +%Y-%m-%dT%H:%M:%S+08:00)
 alert_from=$(TZ=Asia/Shanghai date -d 'yesterday -4 days' +%Y-%m-%d)
 alert_to=$(TZ=Asia/Shanghai date -d 'yesterday -2 days' +%Y-%m-%d)
-fleet=(--preset mixed --vehicles 100 --zones "$samples/zones-henan-sample.geojson" --seed 7)
+fleet=(--preset demo --vehicles 100 --zones "$samples/zones-henan-sample.geojson" --seed 7)
 
 echo "== planning the fleet and a week of gate records in $work"
 "$bin/lantian-sim" "${fleet[@]}" --plan-only --start "$start" --registry-out "$work/fleet.csv" \
@@ -107,7 +109,7 @@ admin_token=$("$bin/lantiand" token create --data-dir "$data" --role admin --lab
 
 echo "== running 100 simulated terminals (log: $work/sim.log)"
 "$bin/lantian-sim" --connect "tcp://127.0.0.1:$terminal_port" "${fleet[@]}" --start "$start" \
-  --rate 100 --gb17691-replies --duration "${seconds:-86400}" --progress 10 >"$work/sim.log" 2>&1 &
+  --rate 500 --gb17691-replies --duration "${seconds:-86400}" --progress 10 >"$work/sim.log" 2>&1 &
 sim_pid=$!
 
 host=${api%:*}

@@ -1,5 +1,9 @@
 #include "server/admin_client.hpp"
 
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -104,6 +108,19 @@ std::optional<AdminAnswer> AdminClient::request(beast::http::verb method, const 
   answer.json = json::parse(answer.body, parse_error);
   if (parse_error) answer.json = nullptr;
   return answer;
+}
+
+bool may_write_archive(const ParsedCommandLine& cl, std::ostream& errors) {
+  struct stat info {};
+  if (::geteuid() != 0 || ::stat(cl.config.data_dir.c_str(), &info) != 0 || info.st_uid == 0)
+    return true;
+  const passwd* owner = ::getpwuid(info.st_uid);
+  const std::string name = owner ? owner->pw_name : std::to_string(info.st_uid);
+  errors << "lantiand: " << cl.config.data_dir.string() << " belongs to " << name
+         << ", and no server answers on its admin socket; run the command as " << name
+         << " (sudo -u " << name << " lantiand …), so that the server can still open what it "
+            "writes\n";
+  return false;
 }
 
 std::optional<AdminAnswer> ask_server(AdminClient& server, std::string_view command,

@@ -54,8 +54,13 @@ class AdminClient {
   std::unique_ptr<Connection> connection_;
 };
 
+// False (said on `errors`) when root would write into an archive another user owns: the files
+// it made would be root's, and the server, running as that user, could no longer open them.
+[[nodiscard]] bool may_write_archive(const ParsedCommandLine& cl, std::ostream& errors);
+
 // Runs `through_server(client)` when a server answers on the admin socket, `on_archive()` when
-// none runs; 1 when a server is there but cannot be reached (said on `errors`).
+// none runs (and may_write_archive); 1 when a server is there but cannot be reached (said on
+// `errors`).
 template <class ThroughServer, class OnArchive>
 int through_server_or_archive(const ParsedCommandLine& cl, std::ostream& errors,
                               ThroughServer&& through_server, OnArchive&& on_archive) {
@@ -64,7 +69,7 @@ int through_server_or_archive(const ParsedCommandLine& cl, std::ostream& errors,
     case AdminClient::Found::server:
       return through_server(*client);
     case AdminClient::Found::no_server:
-      return on_archive();
+      return may_write_archive(cl, errors) ? on_archive() : 1;
     case AdminClient::Found::failed:
       break;
   }

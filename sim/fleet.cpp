@@ -156,6 +156,20 @@ std::string_view to_string(Role role) noexcept {
     case Role::banned_zone_machine: return "banned_zone_machine";
     case Role::guo3_light_truck: return "guo3_light_truck";
     case Role::unknown_stage_zone_machine: return "unknown_stage_zone_machine";
+    case Role::faulty_truck: return "faulty_truck";
+  }
+  return "?";
+}
+
+std::string_view to_string(Fault fault) noexcept {
+  switch (fault) {
+    case Fault::none: return "none";
+    case Fault::no_fix: return "no_fix";
+    case Fault::scr_failure: return "scr_failure";
+    case Fault::mil_on: return "mil_on";
+    case Fault::reagent_empty: return "reagent_empty";
+    case Fault::obd_vin_mismatch: return "obd_vin_mismatch";
+    case Fault::position_jump: return "position_jump";
   }
   return "?";
 }
@@ -202,6 +216,7 @@ std::optional<Scenario> parse_scenario(std::istream& in, std::string& error) {
                          : key == "banned_zone_machines" ? &s.banned_zone_machines
                          : key == "guo3_light_trucks"    ? &s.guo3_light_trucks
                          : key == "unknown_stage_zone_machines" ? &s.unknown_stage_zone_machines
+                         : key == "faulty_trucks"        ? &s.faulty_trucks
                                                          : nullptr;
     try {
       std::size_t used = 0;
@@ -255,6 +270,13 @@ std::optional<Scenario> preset_scenario(std::string_view name, std::size_t vehic
   if (name == "guo6") {
     s.guo6_trucks = vehicles;
     return s;
+  }
+  if (name == "demo") {
+    auto demo = preset_scenario("mixed", vehicles);
+    demo->faulty_trucks =
+        std::min(demo->guo6_trucks, std::max<std::size_t>(6, vehicles * 6 / 100));
+    demo->guo6_trucks -= demo->faulty_trucks;
+    return demo;
   }
   if (name == "mixed") {
     // Per 100 vehicles: 57 国六, 12 国三, 3 国三 light trucks, 5 into a zone, 12 machines,
@@ -357,8 +379,11 @@ std::optional<std::vector<VehicleSpec>> plan_fleet(const Scenario& scenario,
         v.rated_power_kw = light ? 70 + static_cast<double>(rng() % 40)
                                  : 200 + static_cast<double>(rng() % 150);
         const bool guo3 = role == Role::guo3_truck || light;
-        v.stage = guo3 ? "CN3" : role == Role::guo6_truck ? "CN6b" : "CN4";
-        const char year = guo3 ? 'A' : role == Role::guo6_truck ? 'N' : 'E';
+        const bool guo6 = role == Role::guo6_truck || role == Role::faulty_truck;
+        v.stage = guo3 ? "CN3" : guo6 ? "CN6b" : "CN4";
+        const char year = guo3 ? 'A' : guo6 ? 'N' : 'E';
+        if (role == Role::faulty_truck)
+          v.fault = static_cast<Fault>(1 + i % static_cast<std::size_t>(Fault::position_jump));
         v.vin = make_vin(light ? "LGWEF4A5" : "LZZ5CLSB", year, v.index);
         v.plate = make_plate(home, v.index);
         v.plate_color = light ? "blue" : "yellow";  // 小型 plates are blue, 大型 yellow
@@ -397,7 +422,8 @@ std::optional<std::vector<VehicleSpec>> plan_fleet(const Scenario& scenario,
       !add(Role::black_smoke_machine, scenario.black_smoke_machines) ||
       !add(Role::banned_zone_machine, scenario.banned_zone_machines) ||
       !add(Role::guo3_light_truck, scenario.guo3_light_trucks) ||
-      !add(Role::unknown_stage_zone_machine, scenario.unknown_stage_zone_machines))
+      !add(Role::unknown_stage_zone_machine, scenario.unknown_stage_zone_machines) ||
+      !add(Role::faulty_truck, scenario.faulty_trucks))
     return std::nullopt;
   return fleet;
 }

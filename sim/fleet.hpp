@@ -16,6 +16,9 @@
 //                       Beijing day it moves (the phase-out covers every diesel truck)
 //   unknown_stage_zone_machine  excavator registered without an emission stage, working inside a
 //                       machinery ban zone → R13 per visit (it cannot show it may work there)
+//   faulty_truck        国六 N3 truck away from every zone whose terminal or after-treatment shows
+//                       one fault (Fault, in turn along the role's trucks) → R06, R07, R08, R09,
+//                       R10 or R12; `--expected-out` does not predict these
 
 #include <cstdint>
 #include <iosfwd>
@@ -38,8 +41,20 @@ enum class Role {
   black_smoke_machine,
   banned_zone_machine,
   guo3_light_truck,
-  unknown_stage_zone_machine
+  unknown_stage_zone_machine,
+  faulty_truck
 };
+// What is wrong with a faulty truck, and the rule it shows (docs/rules.md).
+enum class Fault {
+  none,
+  no_fix,            // R06: the engine runs, the GNSS never has a fix
+  scr_failure,       // R07: downstream NOx above 500 ppm (the SCR converts nothing)
+  mil_on,            // R08: the malfunction lamp on in every OBD block
+  reagent_empty,     // R09: the reagent tank at 1.5 %
+  obd_vin_mismatch,  // R10: the ECU reports another vehicle's VIN (an ECU swapped in)
+  position_jump      // R12: after two minutes the position jumps 20 km in a second
+};
+[[nodiscard]] std::string_view to_string(Fault fault) noexcept;
 [[nodiscard]] std::string_view to_string(Role role) noexcept;
 [[nodiscard]] bool is_machine(Role role) noexcept;
 
@@ -47,7 +62,7 @@ struct Scenario {
   // Vehicles of each role.
   std::size_t guo6_trucks = 0, guo3_trucks = 0, banned_zone_trucks = 0;
   std::size_t machines = 0, black_smoke_machines = 0, banned_zone_machines = 0;
-  std::size_t guo3_light_trucks = 0, unknown_stage_zone_machines = 0;
+  std::size_t guo3_light_trucks = 0, unknown_stage_zone_machines = 0, faulty_trucks = 0;
   // The protocol of the trucks (gb17691 or hj1239); machines always speak the non-road format.
   protocol::Profile truck_profile = protocol::Profile::hj1239;
   std::uint64_t seed = 1;
@@ -61,14 +76,16 @@ struct Scenario {
 
   [[nodiscard]] std::size_t total() const noexcept {
     return guo6_trucks + guo3_trucks + banned_zone_trucks + machines + black_smoke_machines +
-           banned_zone_machines + guo3_light_trucks + unknown_stage_zone_machines;
+           banned_zone_machines + guo3_light_trucks + unknown_stage_zone_machines + faulty_trucks;
   }
 };
 
 // Reads a scenario file: `key = value` lines (# comments), keys as the Scenario members
 // (guo3_trucks = 20, truck_profile = hj1239, …). On failure returns nullopt and says why.
 [[nodiscard]] std::optional<Scenario> parse_scenario(std::istream& in, std::string& error);
-// The named presets: "mixed" (a demo mix of every role), "guo6" (only clean trucks: load tests).
+// The named presets: "mixed" (a mix of every role whose violations --expected-out predicts),
+// "demo" (mixed with 6 faulty trucks per 100 besides: every rule a terminal can break), "guo6"
+// (only clean trucks: load tests).
 [[nodiscard]] std::optional<Scenario> preset_scenario(std::string_view name, std::size_t vehicles);
 
 struct LonLat {
@@ -86,6 +103,7 @@ struct VehicleSpec {
   std::vector<LonLat> stops;     // trucks: the places its trips go between, in order (cyclic)
   LonLat site;                    // machines: where it works
   std::optional<std::string> target_zone;  // banned-zone roles: the zone the plan goes into
+  Fault fault = Fault::none;                 // faulty trucks
   std::string chip_id;                       // 16 characters (signing terminals)
   std::shared_ptr<const Sm2Signer> signer;   // hj1239 terminals that sign their reports
 };

@@ -344,7 +344,7 @@ int main(int argc, char** argv) {
     ("help", "this text")
     ("connect", po::value<std::string>(), "the server's terminal listener: tcp://HOST:PORT or tls://HOST:PORT")
     ("scenario", po::value<std::string>(), "scenario file (key = value lines; docs/simulator.md)")
-    ("preset", po::value<std::string>()->default_value("mixed"), "mixed or guo6 (when no --scenario)")
+    ("preset", po::value<std::string>()->default_value("mixed"), "mixed, demo (mixed with faulty trucks) or guo6 (when no --scenario)")
     ("vehicles", po::value<std::size_t>()->default_value(100), "fleet size of a preset")
     ("seed", po::value<std::uint64_t>(), "planning seed (overrides the scenario's)")
     ("truck-profile", po::value<std::string>(), "gb17691 or hj1239 (overrides the scenario's)")
@@ -403,7 +403,7 @@ int main(int argc, char** argv) {
     else if (!(scenario = parse_scenario(in, error))) problems.push_back("--scenario: " + error);
   } else if (!(scenario = preset_scenario(vm["preset"].as<std::string>(),
                                           vm["vehicles"].as<std::size_t>()))) {
-    problems.push_back("--preset must be mixed or guo6");
+    problems.push_back("--preset must be mixed, demo or guo6");
   }
   std::unique_ptr<rules::ZoneIndex> zones;
   if (vm.count("zones")) {

@@ -48,6 +48,7 @@ void fill_diesel(DieselReadings& b, const SimSample& s) {
 StreamBlock stream_of(const SimSample& s) {
   StreamBlock b;
   fill_diesel(b, s);
+  if (!s.fix_valid) b.position.status |= 0x01;  // no valid fix: the last coordinates, flagged
   b.position.longitude.set(s.position.lon);
   b.position.latitude.set(s.position.lat);
   b.odometer_km.set(s.odometer_km);
@@ -106,11 +107,16 @@ void TerminalFrames::reports(std::span<const SimSample> samples, std::uint8_t co
     info_serial_ = static_cast<std::uint16_t>(info_serial_ + 1);
     return info_serial_;
   };
+  // A faulty truck's ECU may report another vehicle's VIN (a well-formed one of the sample
+  // registry's): an ECU swapped in from elsewhere.
+  const Vin obd_vin =
+      spec_.fault == Fault::obd_vin_mismatch ? make_vin("LZZJ5ACA5AF110265") : vin;
   auto obd_block = [&](BeijingTime t) {
     ObdBlock o;
     o.protocol = 2;  // SAE J1939
+    o.mil = samples[0].mil ? 1 : 0;
     o.support = 0x0FE5;
-    o.vin = vin;
+    o.vin = obd_vin;
     o.calid = text<18>("SIMCAL" + spec_.stage, '0');
     o.cvn = text<18>("5A3C9E01", '0');
     o.iupr_raw.fill(0);

@@ -32,6 +32,11 @@ VehicleModel::VehicleModel(const VehicleSpec& spec, std::int64_t start_unix_s)
     progress_m_ = distance_m(a, b) * u(rng_) * 0.8;
     cruise_ms_ = (68 + 17 * u(rng_)) / 3.6;
     speed_ms_ = cruise_ms_;
+    if (spec.fault != Fault::none) {
+      // A faulty truck starts a leg (20 km or more) at cruising speed: a quarter of an hour of
+      // driving shows its fault before the first stop turns the engine off.
+      progress_m_ = 0;
+    }
     if (spec.target_zone) {
       // A banned-zone truck starts at its delivery inside the zone (the second stop), parked.
       leg_ = 1;
@@ -58,7 +63,32 @@ SimSample VehicleModel::next() {
   s.fuel_level_pct = fuel_pct_;
   s.odometer_km = odometer_km_;
   s.barometric_kpa = 100 + noise(0.5);
+  apply_fault(s);
+  ++samples_;
   return s;
+}
+
+void VehicleModel::apply_fault(SimSample& s) {
+  switch (spec_.fault) {
+    case Fault::none:
+    case Fault::obd_vin_mismatch:  // in the OBD block (TerminalFrames)
+      break;
+    case Fault::no_fix:
+      s.fix_valid = false;
+      break;
+    case Fault::scr_failure:
+      s.nox_downstream_ppm = std::max(s.nox_downstream_ppm, 560 + noise(40));
+      break;
+    case Fault::mil_on:
+      s.mil = true;
+      break;
+    case Fault::reagent_empty:
+      if (s.reagent_pct) s.reagent_pct = 1.5 + noise(0.2);
+      break;
+    case Fault::position_jump:
+      if (samples_ >= 120) s.position.lon += 0.2;  // about 18 km east, from one second to the next
+      break;
+  }
 }
 
 void VehicleModel::step_truck(SimSample& s) {

@@ -22,6 +22,8 @@ struct SimSample {
   double odometer_km = 0, barometric_kpa = 100, nox_upstream_ppm = 0, nox_downstream_ppm = 0;
   std::optional<double> reagent_pct, scr_inlet_c, scr_outlet_c, dpf_dp_kpa;
   std::optional<double> smoke_k_m1;  // machines with a smoke meter, while the engine is warm
+  bool fix_valid = true;             // the GNSS has a fix
+  bool mil = false;                  // the malfunction indicator lamp is on
   [[nodiscard]] bool engine_on() const noexcept { return engine_rpm > 0; }
 };
 
@@ -37,6 +39,7 @@ class VehicleModel {
   void step_truck(SimSample& s);
   void step_machine(SimSample& s);
   void step_thermal(SimSample& s, double load);
+  void apply_fault(SimSample& s);
   [[nodiscard]] double noise(double amplitude);
 
   const VehicleSpec& spec_;
@@ -53,6 +56,7 @@ class VehicleModel {
   // Machine cycle state.
   int cycle_s_ = 0;
   double east_m_ = 0, north_m_ = 0;  // where about its site
+  std::int64_t samples_ = 0;  // taken so far
   // Shared engine and after-treatment state.
   double coolant_c_ = 80, scr_c_ = 280, reagent_pct_ = 60, fuel_pct_ = 70, odometer_km_ = 0;
 };

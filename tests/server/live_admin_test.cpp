@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <fstream>
@@ -218,6 +219,19 @@ TEST_F(LiveAdministration, ANamedServerThatDoesNotAnswerIsAnErrorNotAFallBack) {
   EXPECT_EQ(r.err, "lantiand: cannot reach the server's admin socket " + missing +
                        ": No such file or directory\n");
   EXPECT_FALSE(fs::exists(data_ / "db"));  // nothing was written into the archive
+}
+
+TEST_F(LiveAdministration, RootDoesNotWriteIntoAnotherUsersArchive) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  fs::create_directories(data_);
+  ASSERT_EQ(::chown(data_.c_str(), 65534, 65534), 0);  // nobody's, as /var/lib/lantian is lantian's
+  const auto r = command({"import-zones", LANTIAN_SAMPLES_DIR "/zones-henan-sample.geojson"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find(data_.string() + " belongs to nobody, and no server answers on its admin "
+                                        "socket; run the command as nobody (sudo -u nobody"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(data_ / "db"));
 }
 
 TEST_F(LiveAdministration, TheConfigFileLocatesTheArchiveAndTheSocket) {

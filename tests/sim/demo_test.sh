@@ -20,10 +20,11 @@ token=$(grep -o 'Reviewer token: lt_[0-9a-f]*' "$work/out" | grep -o 'lt_.*') ||
 [ ${#token} -eq 67 ] || fail "token '$token' is not a token"
 
 # The fleet (R01 国三 trucks, R02 国四 trucks in 郑州四环, R03 banned and R04 black-smoke
-# excavators, R13 unregistered-stage excavators in a 禁用区), the smoke checks (R05) and the gate
-# records (R14 against the alert, R15 silent gates, R16 papers contradicting the registry).
+# excavators, R13 unregistered-stage excavators in a 禁用区, R06–R10 and R12 the faulty trucks),
+# the smoke checks (R05) and the gate records (R14 against the alert, R15 silent gates, R16 papers
+# contradicting the registry). R11 (a terminal silent for 72 h) cannot happen in a demo.
 final=$(grep '^== violations at the end, by rule:' "$work/out") || fail "no final summary"
-for rule in R01 R02 R03 R04 R05 R13 R14 R15 R16; do
+for rule in R01 R02 R03 R04 R05 R06 R07 R08 R09 R10 R12 R13 R14 R15 R16; do
   [[ "$final" =~ $rule\ [1-9] ]] || fail "no $rule violation: $final"
 done
 grep -q '^== stopping lantiand' "$work/out" || fail "the server was not stopped"

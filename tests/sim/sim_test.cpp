@@ -316,6 +316,77 @@ bool sm2_verifies(const std::array<std::uint8_t, 64>& xy, protocol::ByteView mes
   return ok;
 }
 
+// The demo preset's faulty trucks: each shows its one fault in what the rules read from its frames.
+TEST(TerminalFrames, FaultyTrucksShowTheirFaultToTheRules) {
+  const auto demo = preset_scenario("demo", 100);
+  ASSERT_TRUE(demo);
+  EXPECT_EQ(demo->faulty_trucks, 6u);
+  EXPECT_EQ(demo->guo6_trucks, 51u);
+  EXPECT_EQ(demo->total(), 100u);
+  Scenario scenario;
+  scenario.faulty_trucks = 6;
+  const auto zones = sample_zones();
+  std::string error;
+  const auto fleet = plan_fleet(scenario, zones.get(), error);
+  ASSERT_TRUE(fleet) << error;
+  const std::vector<Fault> faults{Fault::no_fix,        Fault::scr_failure,
+                                  Fault::mil_on,        Fault::reagent_empty,
+                                  Fault::obd_vin_mismatch, Fault::position_jump};
+  for (std::size_t k = 0; k < faults.size(); ++k) {
+    const VehicleSpec& truck = (*fleet)[k];
+    ASSERT_EQ(truck.fault, faults[k]);
+    EXPECT_EQ(truck.stage, "CN6b");
+    VehicleModel model(truck, morning);
+    TerminalFrames frames(truck);
+    std::vector<rules::Sample> seen;
+    for (int report = 0; report < 18; ++report) {  // three minutes, an OBD block each minute
+      std::vector<SimSample> samples;
+      for (int i = 0; i < 10; ++i) samples.push_back(model.next());
+      std::vector<protocol::Bytes> out;
+      frames.reports(samples, protocol::command::realtime, report % 6 == 0, out);
+      for (const auto& f : out) {
+        const auto d = protocol::decode_frame(f, {.profile = truck.profile});
+        ASSERT_TRUE(d);
+        for (auto& x : rules::samples_of(*d, "k")) seen.push_back(std::move(x));
+      }
+    }
+    std::vector<const rules::Sample*> streams, obd;
+    for (const auto& x : seen) (x.engine_rpm ? streams : obd).push_back(&x);
+    ASSERT_EQ(streams.size(), 180u) << to_string(truck.fault);
+    ASSERT_EQ(obd.size(), 3u) << to_string(truck.fault);
+    const bool driving = std::all_of(streams.begin(), streams.end(),
+                                     [](const auto* x) { return *x->engine_rpm > 600; });
+    EXPECT_TRUE(driving) << to_string(truck.fault) << ": the fault shows while driving";
+    auto every = [&](auto test) { return std::all_of(streams.begin(), streams.end(), test); };
+    switch (truck.fault) {
+      case Fault::no_fix:
+        EXPECT_TRUE(every([](const auto* x) { return x->position_invalid && !x->lon; }));
+        break;
+      case Fault::scr_failure:
+        EXPECT_TRUE(every([](const auto* x) { return *x->nox_down_ppm > 500; }));
+        break;
+      case Fault::mil_on:
+        for (const auto* x : obd) EXPECT_EQ(x->mil, 1);
+        break;
+      case Fault::reagent_empty:
+        EXPECT_TRUE(every([](const auto* x) { return *x->reagent_pct <= 2.4; }));
+        break;
+      case Fault::obd_vin_mismatch:
+        for (const auto* x : obd) EXPECT_EQ(x->obd_vin, "LZZJ5ACA5AF110265");
+        break;
+      case Fault::position_jump:
+        // 0.2° of longitude in one second at 34° N: about 18 km, far beyond 200 km/h.
+        EXPECT_NEAR(*streams[120]->lon - *streams[119]->lon, 0.2, 0.001);
+        break;
+      case Fault::none:
+        break;
+    }
+    if (truck.fault != Fault::mil_on) {
+      for (const auto* x : obd) EXPECT_EQ(x->mil, 0) << to_string(truck.fault);
+    }
+  }
+}
+
 TEST(TerminalFrames, SignedHj1239ReportsVerifyWithTheRegisteredKey) {
   VehicleSpec truck;
   truck.vin = "LZZ5CLSB7NA100000";
