@@ -1,7 +1,9 @@
 #include "server/admin_client.hpp"
 
 #include <pwd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -17,14 +19,28 @@ namespace beast = boost::beast;
 namespace json = boost::json;
 using local = asio::local::stream_protocol;
 
-struct AdminClient::Connection {
-  asio::io_context io;
-  local::socket socket{io};
-  beast::flat_buffer buffer;
-};
+namespace {
 
-AdminClient::AdminClient(std::filesystem::path path, std::unique_ptr<Connection> connection)
-    : path_(std::move(path)), connection_(std::move(connection)) {}
+// Connects to the socket at `path` and checks who listens there: root, or `expected` when given.
+boost::system::error_code connect_checked(local::socket& socket, const std::filesystem::path& path,
+                                          std::optional<uid_t> expected, std::string& refused) {
+  boost::system::error_code ec;
+  socket.connect(local::endpoint(path.string()), ec);
+  if (ec) return ec;
+  ucred peer{};
+  socklen_t size = sizeof peer;
+  if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &peer, &size) != 0)
+    return {errno, boost::system::system_category()};
+  if (peer.uid != 0 && expected && peer.uid != *expected) {
+    refused = "the process on " + path.string() + " runs as uid " + std::to_string(peer.uid) +
+              ", not as the archive's owner (uid " + std::to_string(*expected) +
+              "): not sending it anything";
+    return boost::system::errc::make_error_code(boost::system::errc::permission_denied);
+  }
+  return {};
+}
+
+}  // namespace
 
 AdminClient::~AdminClient() = default;
 
@@ -41,11 +57,21 @@ AdminClient::Found AdminClient::find(const ParsedCommandLine& cl,
                                      std::unique_ptr<AdminClient>& client, std::ostream& errors) {
   const auto& path = cl.server_socket;
   if (path.empty()) return Found::no_server;  // admin-socket = off: no server to look for
-  auto connection = std::make_unique<Connection>();
-  boost::system::error_code ec;
-  connection->socket.connect(local::endpoint(path.string()), ec);
+  if (path.string().size() >= sizeof(sockaddr_un::sun_path)) {
+    // No server can listen there (it refuses such a path at start).
+    if (!cl.server_required) return Found::no_server;
+    errors << "lantiand: " << path.string() << " is too long for a Unix socket\n";
+    return Found::failed;
+  }
+  std::optional<uid_t> owner;
+  struct stat info {};
+  if (::stat(cl.config.data_dir.c_str(), &info) == 0) owner = info.st_uid;
+  asio::io_context io;
+  local::socket probe(io);
+  std::string refused;
+  const auto ec = connect_checked(probe, path, owner, refused);
   if (!ec) {
-    client.reset(new AdminClient(path, std::move(connection)));
+    client.reset(new AdminClient(path, owner));
     return Found::server;
   }
   // No file, or one a stopped server left: nobody holds the archive (opening it will tell if
@@ -54,8 +80,8 @@ AdminClient::Found AdminClient::find(const ParsedCommandLine& cl,
                       ec == boost::system::errc::no_such_file_or_directory;
   if (nobody && !cl.server_required) return Found::no_server;
   errors << "lantiand: cannot reach the server's admin socket " << path.string() << ": "
-         << ec.message()
-         << (ec == boost::system::errc::permission_denied
+         << (refused.empty() ? ec.message() : refused)
+         << (ec == boost::system::errc::permission_denied && refused.empty()
                  ? " (run the command as the server's user, e.g. sudo -u lantian)"
                  : "")
          << '\n';
@@ -65,40 +91,49 @@ AdminClient::Found AdminClient::find(const ParsedCommandLine& cl,
 std::optional<AdminAnswer> AdminClient::request(beast::http::verb method, const std::string& target,
                                                 std::string body, const std::string& content_type,
                                                 std::string& error, std::chrono::seconds timeout) {
-  auto& c = *connection_;
+  asio::io_context io;
+  local::socket socket(io);
+  std::string refused;
+  if (const auto ec = connect_checked(socket, path_, server_uid_, refused); ec) {
+    error = "the server's admin socket " + path_.string() + ": " +
+            (refused.empty() ? ec.message() : refused);
+    return std::nullopt;
+  }
   beast::http::request<beast::http::string_body> req{method, target, 11};
   req.set(beast::http::field::host, "localhost");
   req.set(beast::http::field::user_agent, "lantiand-command");
   if (!content_type.empty()) req.set(beast::http::field::content_type, content_type);
   req.body() = std::move(body);
-  req.keep_alive(true);
+  req.keep_alive(false);
   req.prepare_payload();
+  beast::flat_buffer buffer;
   beast::http::response_parser<beast::http::string_body> parser;
   parser.body_limit(64u << 20);
   boost::system::error_code failure;
   bool done = false;
-  beast::http::async_write(c.socket, req, [&](boost::system::error_code ec, std::size_t) {
-    if (ec) {
-      failure = ec;
-      done = true;
-      return;
-    }
-    beast::http::async_read(c.socket, c.buffer, parser, [&](boost::system::error_code ec2, std::size_t) {
-      failure = ec2;
-      done = true;
-    });
+  // The answer is read even when writing failed: a server refusing a body too large answers
+  // 413 and closes before it has read the rest.
+  beast::http::async_write(socket, req, [&](boost::system::error_code write_error, std::size_t) {
+    beast::http::async_read(socket, buffer, parser,
+                            [&, write_error](boost::system::error_code read_error, std::size_t) {
+                              failure = parser.is_done() ? boost::system::error_code{}
+                                        : write_error   ? write_error
+                                                        : read_error;
+                              done = true;
+                            });
   });
-  c.io.restart();
-  c.io.run_for(timeout);
+  io.run_for(timeout);
   if (!done) {
     boost::system::error_code ignored;
-    c.socket.close(ignored);
-    c.io.run();  // lets the cancelled operations finish before `parser` and `req` go
-    error = "the server did not answer within " + std::to_string(timeout.count()) + " s";
+    socket.close(ignored);
+    io.run();  // lets the cancelled operations finish before `parser` and `req` go
+    error = "the server did not answer within " + std::to_string(timeout.count()) +
+            " s; it may still carry the change out — check before repeating it";
     return std::nullopt;
   }
   if (failure) {
-    error = "the server's admin socket: " + failure.message();
+    error = "the server's admin socket: " + failure.message() +
+            " (the change may or may not have been made: check before repeating it)";
     return std::nullopt;
   }
   AdminAnswer answer;

@@ -11,6 +11,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <sys/types.h>
 
 #include "server/config.hpp"
 
@@ -31,15 +32,18 @@ class AdminClient {
     no_server,  // nothing listens (no socket file, or a stale one): work on the archive
     failed      // a server is there but refuses us, or --server named one that does not answer
   };
-  // Connects to cl.server_socket; `errors` says why on `failed`.
+  // Looks for a server on cl.server_socket; `errors` says why on `failed`. The server found
+  // must run as root or as the owner of the data directory: a socket another local user bound
+  // in its place would otherwise receive the change and could answer anything.
   static Found find(const ParsedCommandLine& cl, std::unique_ptr<AdminClient>& client,
                     std::ostream& errors);
   ~AdminClient();
   AdminClient(const AdminClient&) = delete;
   AdminClient& operator=(const AdminClient&) = delete;
 
-  // One request; nullopt with `error` set when the server does not answer within `timeout` or
-  // the connection fails.
+  // One request, on a connection of its own (the server's read deadline never runs while the
+  // command reads its input); nullopt with `error` set when the connection fails or the server
+  // does not answer within `timeout` — the change may then still be made: the error says so.
   std::optional<AdminAnswer> request(boost::beast::http::verb method, const std::string& target,
                                      std::string body, const std::string& content_type,
                                      std::string& error,
@@ -48,10 +52,10 @@ class AdminClient {
   [[nodiscard]] const std::filesystem::path& socket_path() const { return path_; }
 
  private:
-  struct Connection;
-  AdminClient(std::filesystem::path path, std::unique_ptr<Connection> connection);
+  AdminClient(std::filesystem::path path, std::optional<uid_t> server_uid)
+      : path_(std::move(path)), server_uid_(server_uid) {}
   std::filesystem::path path_;
-  std::unique_ptr<Connection> connection_;
+  std::optional<uid_t> server_uid_;  // who the server must run as besides root (when known)
 };
 
 // False (said on `errors`) when root would write into an archive another user owns: the files

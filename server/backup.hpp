@@ -2,8 +2,9 @@
 // `lantiand backup DIR`: a copy of a data directory that a server can be started on (docs/
 // operations.md): DIR/db, a consistent RocksDB checkpoint of the archive taken while it is in use,
 // and DIR/certs, the development certificates when the data directory holds them (their CA signed
-// the terminals' certificates). DIR must not exist; it is made by the process holding the archive:
-// the running server when there is one, the command itself otherwise.
+// the terminals' certificates). The command makes DIR (new, mode 0750), so that it is where the
+// operator sees it; the process holding the archive — the running server, or the command itself
+// when none runs — fills it.
 
 #include <filesystem>
 #include <string>
@@ -17,7 +18,8 @@ struct BackupWritten {
   bool certs = false;  // DIR/certs was copied
 };
 
-// False with `error` set (and nothing left in `dir`) on failure.
+// Fills `dir`, an existing empty directory, and syncs what it wrote (files, directories, and
+// `dir`'s entry in its parent). False with `error` set on failure, `dir` emptied again.
 [[nodiscard]] bool write_backup(storage::Store& store, const std::filesystem::path& data_dir,
                                 const std::filesystem::path& dir, BackupWritten& written,
                                 std::string& error);

@@ -353,7 +353,10 @@ void read_serve(const po::variables_map& vm, Config& c, std::vector<std::string>
                           url->find("{z}") == std::string::npos ||
                           url->find("{x}") == std::string::npos ||
                           url->find("{y}") == std::string::npos || url->size() > 2000 ||
-                          protocol::has_control_character(*url)))
+                          protocol::has_control_character(*url) ||
+                          // The host goes into the console's Content-Security-Policy: nothing
+                          // that could end a source or a directive there.
+                          url->find_first_of(" ;,'\"") != std::string::npos))
       problems.push_back("--map-tiles" + std::string(url == &tiles.url ? "" : "-overlay") +
                          ": an http(s) URL template with {z}, {x} and {y}, not '" + *url + "'");
   if (!tiles.overlay_url.empty() && tiles.url.empty())
@@ -739,7 +742,8 @@ ParsedCommandLine parse_command_line(int argc, const char* const argv[]) {
       out.problems.push_back("--label must be at most 200 bytes without control characters");
     if (vm.count("expires-days")) {
       t.expires_days = vm["expires-days"].as<int>();
-      if (*t.expires_days < 1) out.problems.push_back("--expires-days must be at least 1");
+      if (*t.expires_days < 1 || *t.expires_days > 3650)  // as POST /api/v1/tokens
+        out.problems.push_back("--expires-days must be 1..3650");
     }
   }
   if (command == Command::token_revoke) {

@@ -7,7 +7,10 @@ namespace lantian::server {
 std::filesystem::path installed_file(std::string_view name) {
   std::error_code ec;
   const auto executable = std::filesystem::read_symlink("/proc/self/exe", ec);
-  const auto bin = ec ? std::filesystem::current_path(ec) : executable.parent_path();
+  // Never the working directory: a script found there would be whatever lies where the server
+  // was started.
+  if (ec) return std::filesystem::path("/usr/share/lantian") / name;
+  const auto bin = executable.parent_path();
   const std::filesystem::path candidates[] = {
       bin.parent_path() / "share" / "lantian" / name,
       bin / name,  // an unpacked copy with everything in one directory

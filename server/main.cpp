@@ -141,7 +141,7 @@ int serve(const server::Config& config) {
     rules.on_violation([&api](const boost::json::object& v) { api.publish(v); });
   }
   // lantiand's own commands change the running server through this (docs/operations.md).
-  server::api::LocalAdminSocket local_admin(api_io, api);
+  server::api::LocalAdminSocket local_admin(api);
   if (!config.admin_socket.empty() && !local_admin.start(config.admin_socket, problem)) {
     spdlog::error("event=startup_failed error=\"{}\"", problem);
     api.stop();
@@ -172,11 +172,15 @@ int serve(const server::Config& config) {
           io,
           [&]() -> asio::awaitable<void> {
             co_await ingest.shutdown();
-            local_admin.stop();
+            local_admin.stop();  // waits for the command being carried out
             admin.stop();
             api.stop();
             api_work.reset();
-            api_io.stop();   // requests in progress are abandoned; nothing they wrote is partial
+            // Requests waiting for I/O are abandoned; one being carried out finishes before the
+            // store it writes to closes.
+            api_io.stop();
+            for (auto& t : api_threads) t.join();
+            api_threads.clear();
             rules.stop();    // evaluates what the sessions handed over
             forwarder.stop();  // logs out of the upstreams, saves their cursors
             sharing.stop();    // saves the subscribers' cursors

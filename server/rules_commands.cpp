@@ -5,6 +5,7 @@
 #include <fstream>
 #include <functional>
 #include <set>
+#include <sys/stat.h>
 #include <sstream>
 
 #include "evaluation/catalogue_store.hpp"
@@ -16,6 +17,7 @@
 #include "protocol/json.hpp"
 #include "rules/records_json.hpp"
 #include "server/admin_client.hpp"
+#include "server/api/api_types.hpp"
 #include "server/backup.hpp"
 #include "storage/store.hpp"
 
@@ -38,22 +40,6 @@ int latest_year() {
   return static_cast<int>(std::chrono::year_month_day(days).year()) + 1;
 }
 
-// Reads the command's input file with `read` and reports the rows it rejected, by line; nullopt
-// (reported) when the file cannot be read.
-template <class Read>
-auto read_input(const ParsedCommandLine& cl, std::string_view command, std::ostream& errors,
-                Read read) -> std::optional<decltype(read(std::declval<std::istream&>()))> {
-  std::ifstream in(cl.input_file);
-  if (!in) {
-    errors << "lantiand " << command << ": cannot read " << cl.input_file << '\n';
-    return std::nullopt;
-  }
-  auto imported = read(in);
-  for (const auto& r : imported.rejected)
-    errors << cl.input_file << ":" << r.line << ": rejected: " << r.reason << '\n';
-  return imported;
-}
-
 std::optional<std::string> read_whole(const ParsedCommandLine& cl, std::string_view command,
                                       std::ostream& errors) {
   std::ifstream in(cl.input_file, std::ios::binary);
@@ -64,6 +50,27 @@ std::optional<std::string> read_whole(const ParsedCommandLine& cl, std::string_v
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+// Reads the command's input file with `read` and reports the rows it rejected, by line; nullopt
+// (reported) when the file cannot be read.
+template <class Read>
+auto read_input(const ParsedCommandLine& cl, std::string_view command, std::ostream& errors,
+                Read read) -> std::optional<decltype(read(std::declval<std::istream&>()))> {
+  const auto text = read_whole(cl, command, errors);
+  if (!text) return std::nullopt;
+  // As the API refuses it: a CSV in another encoding (a GBK export from a spreadsheet) passes the
+  // row checks, but its records are stored as JSON no reader accepts.
+  if (!api::is_utf8(*text)) {
+    errors << "lantiand " << command << ": " << cl.input_file
+           << " is not UTF-8 text: save the CSV as UTF-8\n";
+    return std::nullopt;
+  }
+  std::istringstream in(*text);
+  auto imported = read(in);
+  for (const auto& r : imported.rejected)
+    errors << cl.input_file << ":" << r.line << ": rejected: " << r.reason << '\n';
+  return imported;
 }
 
 namespace json = boost::json;
@@ -440,8 +447,13 @@ int import_layer_through_server(AdminClient& server, const ParsedCommandLine& cl
 int import_lines_through_server(AdminClient& server, const ParsedCommandLine& cl,
                                 std::string_view command, const std::string& target,
                                 std::string_view what, std::ostream& out, std::ostream& errors) {
-  const auto sent = send_json_lines(server, cl, command, target, errors);
-  if (sent.failed) return 1;
+ const auto sent = send_json_lines(server, cl, command, target, errors);
+  if (sent.failed) {
+    // Earlier slices are stored: say how far it got.
+    errors << "lantiand " << command << ": stopped; before that the server had imported "
+           << sent.added << " " << what << " and raised " << sent.raised << " violations\n";
+    return 1;
+  }
   out << "imported " << sent.added << " " << what << " (" << sent.known << " already known, "
       << sent.unmatched << " matching no registered vehicle), raised " << sent.raised
       << " violations, rejected " << sent.rejected << " lines (through the running server)\n";
@@ -452,6 +464,14 @@ int alert_through_server(AdminClient& server, const ParsedCommandLine& cl, std::
                          std::ostream& errors) {
   const auto& a = cl.alert;
   if (a.action == AlertRequest::Action::end) {
+    // An alert id is a city code, a time and a level (4108-202611100000-orange): nothing in it
+    // needs escaping in the path, and anything else is no alert.
+    if (a.id.empty() || a.id.size() > 64 ||
+        a.id.find_first_not_of("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_") !=
+            std::string::npos) {
+      errors << "lantiand alert: no alert " << a.id << '\n';
+      return 1;
+    }
     json::object body;
     if (a.at_unix_s) body["at"] = *a.at_unix_s;
     const auto answer = ask_server(server, "alert", http_verb::post,
@@ -562,27 +582,42 @@ int run_alert(const ParsedCommandLine& cl, std::ostream& out, std::ostream& erro
 int run_backup(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {
   std::error_code ec;
   const auto dir = std::filesystem::absolute(cl.backup_dir, ec);
+  // The command makes the directory, owner and group only (the copy holds the whole archive and
+  // the development CA's key), so that it is where the operator sees it.
   if (ec || std::filesystem::exists(dir, ec)) {
     errors << "lantiand backup: " << cl.backup_dir
            << " exists already (a backup goes into a new directory)\n";
     return 1;
   }
-  auto report = [&](const std::string& where, bool certs, bool through_server) {
+  if (!std::filesystem::create_directory(dir, ec) || ec) {
+    errors << "lantiand backup: cannot make " << dir.string() << ": "
+           << (ec ? ec.message() : std::string("it exists")) << '\n';
+    return 1;
+  }
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all |
+                                        std::filesystem::perms::group_read |
+                                        std::filesystem::perms::group_exec,
+                               ec);
+  struct stat made {};
+  ::stat(dir.c_str(), &made);
+  auto report = [&](bool certs, bool through_server) {
     out << "backed up the archive" << (certs ? " and its development certificates" : "")
-        << " into " << where << (through_server ? " (written by the running server)" : "")
+        << " into " << dir.string() << (through_server ? " (written by the running server)" : "")
         << '\n';
   };
-  return through_server_or_archive(
+  const int status = through_server_or_archive(
       cl, errors,
       [&](AdminClient& server) {
-        const auto answer =
-            ask_server(server, "backup", http_verb::post, "/local/backup",
-                       json::serialize(json::object{{"dir", dir.string()}}), "application/json",
-                       errors);
+        const auto answer = ask_server(
+            server, "backup", http_verb::post, "/local/backup",
+            json::serialize(json::object{{"dir", dir.string()},
+                                         {"device", static_cast<std::uint64_t>(made.st_dev)},
+                                         {"inode", static_cast<std::uint64_t>(made.st_ino)}}),
+            "application/json", errors);
         if (!answer) return 1;
         const auto* certs =
             answer->json.is_object() ? answer->json.as_object().if_contains("certs") : nullptr;
-        report(dir.string(), certs && certs->is_bool() && certs->as_bool(), true);
+        report(certs && certs->is_bool() && certs->as_bool(), true);
         return 0;
       },
       [&] {
@@ -594,9 +629,11 @@ int run_backup(const ParsedCommandLine& cl, std::ostream& out, std::ostream& err
           errors << "lantiand backup: " << error << '\n';
           return 1;
         }
-        report(dir.string(), written.certs, false);
+        report(written.certs, false);
         return 0;
       });
+  if (status != 0) std::filesystem::remove_all(dir, ec);  // nothing half-made is left behind
+  return status;
 }
 
 int run_list_violations(const ParsedCommandLine& cl, std::ostream& out, std::ostream& errors) {

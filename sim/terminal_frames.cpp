@@ -48,7 +48,7 @@ void fill_diesel(DieselReadings& b, const SimSample& s) {
 StreamBlock stream_of(const SimSample& s) {
   StreamBlock b;
   fill_diesel(b, s);
-  if (!s.fix_valid) b.position.status |= 0x01;  // no valid fix: the last coordinates, flagged
+  if (!s.fix_valid) b.position.status |= 0x01;  // no valid fix: the coordinates sent are flagged
   b.position.longitude.set(s.position.lon);
   b.position.latitude.set(s.position.lat);
   b.odometer_km.set(s.odometer_km);

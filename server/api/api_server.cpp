@@ -1,6 +1,7 @@
 #include "server/api/api_server.hpp"
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -399,16 +400,31 @@ ApiResponse ApiServer::local_backup(const ApiRequest& request) {
     return error_response(http::status::method_not_allowed, "method_not_allowed", "use POST");
   boost::system::error_code ec;
   const auto body = json::parse(request.body, ec);
-  const auto* dir = !ec && body.is_object() ? body.as_object().if_contains("dir") : nullptr;
+  const auto* object = !ec && body.is_object() ? &body.as_object() : nullptr;
+  const auto* dir = object ? object->if_contains("dir") : nullptr;
+  const auto* device = object ? object->if_contains("device") : nullptr;
+  const auto* inode = object ? object->if_contains("inode") : nullptr;
   if (!dir || !dir->is_string() || dir->as_string().empty() ||
-      !std::filesystem::path(std::string(dir->as_string())).is_absolute())
+      !std::filesystem::path(std::string(dir->as_string())).is_absolute() || !device ||
+      !device->is_number() || !inode || !inode->is_number())
     return error_response(http::status::bad_request, "bad_parameter",
-                          "dir: the absolute path of a directory to make", "dir");
+                          "{dir: the absolute path of the new directory the command made, device, "
+                          "inode}",
+                          "dir");
   const std::filesystem::path target(std::string(dir->as_string()));
-  std::error_code exists_ec;
-  if (std::filesystem::exists(target, exists_ec))
-    return error_response(http::status::conflict, "exists",
-                          target.string() + " exists already (a backup goes into a new directory)");
+  // The command made the directory: the server must see that very one. Under a service manager
+  // the server may have a /tmp of its own, or see a path elsewhere; a backup written there would
+  // be lost to the operator.
+  struct stat seen {};
+  if (::stat(target.c_str(), &seen) != 0 ||
+      seen.st_dev != device->to_number<std::uint64_t>() ||
+      seen.st_ino != inode->to_number<std::uint64_t>())
+    return error_response(
+        http::status::conflict, "not_shared",
+        "the server does not see the directory " + target.string() +
+            " the command made (a private /tmp, or another mount namespace): back up into a "
+            "directory the server shares, such as /var/backups/lantian/NAME under the packaged "
+            "service");
   BackupWritten written;
   std::string error;
   if (!write_backup(context_.store, config_.data_dir, target, written, error))

@@ -1,5 +1,7 @@
 #include "server/api/local_admin_socket.hpp"
 
+#include <poll.h>
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -8,6 +10,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -24,6 +27,13 @@ using local = asio::local::stream_protocol;
 namespace {
 
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+// True when the command at the other end has closed its side: it gave up waiting (its timeout
+// passed while an earlier request ran), so its change must not be made behind its back.
+bool peer_gone(int fd) {
+  pollfd p{fd, POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
 
 asio::awaitable<void> serve_connection(local::socket socket, ApiServer& api,
                                        std::chrono::seconds timeout) {
@@ -56,6 +66,11 @@ asio::awaitable<void> serve_connection(local::socket socket, ApiServer& api,
       break;  // the command left, or sent something that is not HTTP: nothing to answer
     }
     auto& req = parser.get();
+    if (!read_error && peer_gone(stream.socket().native_handle())) {
+      spdlog::warn("event=local_admin_abandoned peer={} target=\"{}\"", caller.peer,
+                   std::string(req.target()));
+      break;
+    }
     if (!read_error)
       response = api.handle_local(req.method(), req.target(), std::move(req.body()), caller);
     beast::http::response<beast::http::string_body> res{response.status, req.version()};
@@ -74,7 +89,7 @@ asio::awaitable<void> serve_connection(local::socket socket, ApiServer& api,
 
 }  // namespace
 
-LocalAdminSocket::LocalAdminSocket(asio::io_context& io, ApiServer& api) : io_(io), api_(api) {}
+LocalAdminSocket::LocalAdminSocket(ApiServer& api) : api_(api) {}
 
 LocalAdminSocket::~LocalAdminSocket() { stop(); }
 
@@ -82,30 +97,34 @@ bool LocalAdminSocket::start(const std::filesystem::path& path, std::string& pro
   boost::system::error_code ec;
   std::error_code fs_ec;
   if (std::filesystem::exists(std::filesystem::symlink_status(path, fs_ec))) {
-    // A file left by a server that did not stop cleanly answers nobody; a live one is another
-    // server's, and taking it over would cut that server's administration off.
-    local::socket probe(io_);
-    probe.connect(local::endpoint(path.string()), ec);
-    if (!ec) {
-      problem = "the admin socket " + path.string() + " is in use by another process";
+    // A socket file a server that did not stop cleanly left refuses connections: replace it.
+    // Anything else — a live socket (another server's administration), one we may not even try,
+    // or not a socket at all — is left alone.
+    if (!std::filesystem::is_socket(std::filesystem::symlink_status(path, fs_ec))) {
+      problem = "--admin-socket " + path.string() + " exists and is not a socket";
       return false;
     }
-    if (!std::filesystem::is_socket(path, fs_ec)) {
-      problem = "--admin-socket " + path.string() + " exists and is not a socket";
+    local::socket probe(io_);
+    probe.connect(local::endpoint(path.string()), ec);
+    if (ec != asio::error::connection_refused) {
+      problem = "the admin socket " + path.string() +
+                (ec ? " cannot be checked: " + ec.message() : " is in use by another process");
       return false;
     }
     std::filesystem::remove(path, fs_ec);
   }
   auto acceptor = std::make_shared<local::acceptor>(io_);
   acceptor->open(local(), ec);
-  // Made 0600 from the start: the umask applies to bind(), so no other user can connect between
-  // the bind and a chmod.
-  const auto old_mask = ::umask(0177);
   if (!ec) acceptor->bind(local::endpoint(path.string()), ec);
-  ::umask(old_mask);
+  // Owner only. Until this chmod the file has the umask's mode; the peer-credential check on
+  // every connection keeps others out meanwhile (the umask is process-wide: changing it here
+  // would change the mode of files other threads create at the same moment).
+  if (!ec && ::chmod(path.c_str(), 0600) != 0)
+    ec.assign(errno, boost::system::system_category());
   if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
     problem = "admin socket " + path.string() + ": " + ec.message();
+    std::filesystem::remove(path, fs_ec);
     return false;
   }
   path_ = path;
@@ -115,24 +134,37 @@ bool LocalAdminSocket::start(const std::filesystem::path& path, std::string& pro
       io_,
       [acceptor = acceptor_, &api = api_,
        timeout = api_.request_timeout()]() -> asio::awaitable<void> {
+        asio::steady_timer pause(acceptor->get_executor());
         for (;;) {
           auto [e, socket] = co_await acceptor->async_accept(nothrow);
           if (e == asio::error::operation_aborted || !acceptor->is_open()) co_return;
-          if (e) continue;  // out of descriptors, a connection reset before it was taken
+          if (e) {
+            // Out of descriptors, or a connection reset before it was taken: try again shortly
+            // rather than spinning on a pending connection.
+            pause.expires_after(std::chrono::milliseconds(100));
+            co_await pause.async_wait(nothrow);
+            continue;
+          }
           asio::co_spawn(acceptor->get_executor(),
                          serve_connection(std::move(socket), api, timeout), asio::detached);
         }
       },
       asio::detached);
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "lt-local-admin");
+    io_.run();
+  });
   return true;
 }
 
 void LocalAdminSocket::stop() {
   if (!acceptor_) return;
-  asio::post(acceptor_->get_executor(), [acceptor = acceptor_] {
-    boost::system::error_code ignored;
-    acceptor->close(ignored);
-  });
+  // run() returns once the handler running now — a request being carried out — has returned;
+  // connections waiting for their next request are dropped.
+  io_.stop();
+  if (thread_.joinable()) thread_.join();
+  boost::system::error_code ignored;
+  acceptor_->close(ignored);  // the thread has ended: nothing else touches it now
   acceptor_.reset();
   std::error_code ec;
   std::filesystem::remove(path_, ec);

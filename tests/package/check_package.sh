@@ -138,7 +138,8 @@ for line in "User=lantian" "Group=lantian" "StateDirectory=lantian" "Configurati
   "ExecStart=/usr/bin/lantiand --config /etc/lantian/lantiand.conf --data-dir /var/lib/lantian" \
   'ExecReload=/bin/kill -HUP $MAINPID' "Restart=on-failure" "TimeoutStopSec=60" \
   "LimitNOFILE=262144" "NoNewPrivileges=yes" "ProtectSystem=strict" "UMask=0027" \
-  "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX" "CapabilityBoundingSet="; do
+  "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX" "CapabilityBoundingSet=" \
+  "ReadWritePaths=-/var/backups/lantian" "PrivateTmp=yes"; do
   check "unit: $line" grep -qxF "$line" "$unit"
 done
 check "unit: no AmbientCapabilities" bash -c "! grep -q '^AmbientCapabilities' '$unit'"

@@ -276,6 +276,9 @@ TEST(Config, MapTilesAdminSocketAndTheCertificateScriptFoundAtRunTime) {
   EXPECT_EQ(bad.problems[2], "--map-tiles-max-zoom must be 1..22");
   EXPECT_EQ(parse({"--map-tiles-overlay", "https://x/{z}/{x}/{y}"}).problems.at(0),
             "--map-tiles-overlay needs --map-tiles");
+  // Its host goes into the Content-Security-Policy: no directive can ride along.
+  EXPECT_EQ(parse({"--map-tiles", "https://a.example.com; script-src */{z}/{x}/{y}"}).problems.size(),
+            1u);
 }
 
 TEST(Config, CommandsFindTheServerFromTheirOptionsOrTheConfigFile) {

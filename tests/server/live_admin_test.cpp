@@ -221,6 +221,22 @@ TEST_F(LiveAdministration, ANamedServerThatDoesNotAnswerIsAnErrorNotAFallBack) {
   EXPECT_FALSE(fs::exists(data_ / "db"));  // nothing was written into the archive
 }
 
+TEST_F(LiveAdministration, BothWaysRefuseACsvThatIsNotUtf8) {
+  // 郑州 in GBK: a spreadsheet's export; its records would be stored as JSON no reader accepts.
+  write_file(dir_.path() / "gbk.csv",
+             "vin,plate,plate_color,category,fuel,emission_stage,owner\n"
+             "LZZJ5ACA5AF110265,\xd4\xa5" "A87590,yellow,N3,diesel,CN3,\xd6\xa3\xd6\xdd\n");
+  const auto offline = command({"import-registry", (dir_.path() / "gbk.csv").string()});
+  EXPECT_EQ(offline.status, 1);
+  EXPECT_EQ(offline.err, "lantiand import-registry: " + (dir_.path() / "gbk.csv").string() +
+                             " is not UTF-8 text: save the CSV as UTF-8\n");
+  start_server();
+  const auto online = command({"import-registry", (dir_.path() / "gbk.csv").string()});
+  EXPECT_EQ(online.status, 1);
+  EXPECT_EQ(online.err, "lantiand import-registry: body: not UTF-8 text: save the CSV as UTF-8\n");
+  EXPECT_TRUE(server_->stop());
+}
+
 TEST_F(LiveAdministration, RootDoesNotWriteIntoAnotherUsersArchive) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root";
   fs::create_directories(data_);
