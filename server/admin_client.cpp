@@ -1,5 +1,6 @@
 #include "server/admin_client.hpp"
 
+#include <fcntl.h>
 #include <pwd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -11,6 +12,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json/parse.hpp>
+#include <thread>
 
 namespace lantian::server {
 
@@ -40,6 +42,19 @@ boost::system::error_code connect_checked(local::socket& socket, const std::file
   return {};
 }
 
+// The process holding the archive's lock (RocksDB's fcntl lock on db/LOCK), if another one does.
+std::optional<pid_t> archive_holder(const std::filesystem::path& store_dir) {
+  const int fd = ::open((store_dir / "LOCK").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  struct flock lock {};
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  const bool asked = ::fcntl(fd, F_GETLK, &lock) == 0;
+  ::close(fd);
+  if (!asked || lock.l_type == F_UNLCK) return std::nullopt;
+  return lock.l_pid;
+}
+
 }  // namespace
 
 AdminClient::~AdminClient() = default;
@@ -67,12 +82,29 @@ AdminClient::Found AdminClient::find(const ParsedCommandLine& cl,
   struct stat info {};
   if (::stat(cl.config.data_dir.c_str(), &info) == 0) owner = info.st_uid;
   asio::io_context io;
-  local::socket probe(io);
   std::string refused;
-  const auto ec = connect_checked(probe, path, owner, refused);
+  auto ec = [&] {
+    local::socket probe(io);
+    return connect_checked(probe, path, owner, refused);
+  }();
+  // A server that is starting holds the archive before its socket listens (it opens the archive
+  // first): wait for the socket rather than fail on the lock.
+  const auto holder = ec ? archive_holder(cl.config.store.dir) : std::nullopt;
+  for (int waited_ms = 0; ec && holder && refused.empty() && waited_ms < 30'000; waited_ms += 100) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    local::socket probe(io);
+    ec = connect_checked(probe, path, owner, refused);
+  }
   if (!ec) {
     client.reset(new AdminClient(path, owner));
     return Found::server;
+  }
+  if (holder) {
+    errors << "lantiand: process " << *holder << " holds the archive in "
+           << cl.config.store.dir.string() << " but does not answer on " << path.string() << ": "
+           << (refused.empty() ? ec.message() : refused)
+           << " (is admin-socket set as in the server's configuration? use --config or --server)\n";
+    return Found::failed;
   }
   // No file, or one a stopped server left: nobody holds the archive (opening it will tell if
   // somebody does after all).
