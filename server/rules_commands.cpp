@@ -57,7 +57,7 @@ std::optional<std::string> read_whole(const ParsedCommandLine& cl, std::string_v
 template <class Read>
 auto read_input(const ParsedCommandLine& cl, std::string_view command, std::ostream& errors,
                 Read read) -> std::optional<decltype(read(std::declval<std::istream&>()))> {
-  const auto text = read_whole(cl, command, errors);
+  auto text = read_whole(cl, command, errors);
   if (!text) return std::nullopt;
   // As the API refuses it: a CSV in another encoding (a GBK export from a spreadsheet) passes the
   // row checks, but its records are stored as JSON no reader accepts.
@@ -66,7 +66,7 @@ auto read_input(const ParsedCommandLine& cl, std::string_view command, std::ostr
            << " is not UTF-8 text: save the CSV as UTF-8\n";
     return std::nullopt;
   }
-  std::istringstream in(*text);
+  std::istringstream in(std::move(*text));  // the file's text once in memory, not twice
   auto imported = read(in);
   for (const auto& r : imported.rejected)
     errors << cl.input_file << ":" << r.line << ": rejected: " << r.reason << '\n';

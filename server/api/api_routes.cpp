@@ -397,6 +397,17 @@ ApiResponse import_registry(ApiContext& ctx, const ApiRequest& r) {
 
 // --- zones ---------------------------------------------------------------------------------------
 
+// A catalogue layer version (zones, areas) refused whole: 400 `code`, naming the first problem,
+// with every problem listed in error.problems.
+ApiResponse layer_refused(const char* code, const std::vector<std::string>& problems) {
+  auto response = error_response(http::status::bad_request, code,
+                                 "nothing stored: " + problems.front());
+  auto body = json::parse(response.body).as_object();
+  body["error"].as_object()["problems"] = json::array(problems.begin(), problems.end());
+  response.body = json::serialize(body);
+  return response;
+}
+
 int latest_zone_version(ApiContext& ctx) {
   return ctx.catalogue_store.latest_zone_version();
 }
@@ -511,16 +522,7 @@ ApiResponse upload_zones(ApiContext& ctx, const ApiRequest& r) {
         http::status::forbidden, "outside_jurisdiction",
         "a zone version replaces the whole province's set: it needs an unrestricted token");
   const auto imported = rules::import_zones_geojson(r.body);
-  if (!imported.problems.empty()) {
-    json::array problems;
-    for (const auto& p : imported.problems) problems.emplace_back(p);
-    auto response = error_response(http::status::bad_request, "invalid_zones",
-                                   "nothing stored: " + imported.problems.front());
-    auto body = json::parse(response.body).as_object();
-    body["error"].as_object()["problems"] = std::move(problems);
-    response.body = json::serialize(body);
-    return response;
-  }
+  if (!imported.problems.empty()) return layer_refused("invalid_zones", imported.problems);
   const auto previous = latest_zone_version(ctx);
   std::string error;
   const auto version = ctx.catalogue_store.add_zone_version(r.body, error);
@@ -580,16 +582,7 @@ ApiResponse upload_areas(ApiContext& ctx, const ApiRequest& r) {
         http::status::forbidden, "outside_jurisdiction",
         "an area version replaces the whole province's set: it needs an unrestricted token");
   const auto imported = rules::import_areas_geojson(r.body);
-  if (!imported.problems.empty()) {
-    json::array problems;
-    for (const auto& p : imported.problems) problems.emplace_back(p);
-    auto response = error_response(http::status::bad_request, "invalid_areas",
-                                   "nothing stored: " + imported.problems.front());
-    auto body = json::parse(response.body).as_object();
-    body["error"].as_object()["problems"] = std::move(problems);
-    response.body = json::serialize(body);
-    return response;
-  }
+  if (!imported.problems.empty()) return layer_refused("invalid_areas", imported.problems);
   const auto previous = ctx.catalogue_store.latest_area_version();
   std::string error;
   const auto version = ctx.catalogue_store.add_area_version(r.body, error);
