@@ -322,7 +322,14 @@ TEST(UpstreamLink, ARefusedReportIsSetAsideWithItsReasonAndTheCursorGoesOn) {
     t.send(burst);
     ASSERT_EQ(t.read_frames(4).size(), 4u);
   }
-  ASSERT_TRUE(eventually([&] { return counters.lag_reports == 0 && upstream.reports == 12; }, 10s))
+  // The upstream counts a report when it reads it; the link counts it when the answer is back.
+  // Waiting for both keeps the answers' counters from being read before they are in.
+  ASSERT_TRUE(eventually(
+      [&] {
+        return counters.lag_reports == 0 && upstream.reports == 12 &&
+               counters.acknowledged + counters.rejected + counters.duplicates == 12;
+      },
+      10s))
       << upstream.reports << " reports reached the upstream";
   EXPECT_EQ(counters.sent, 12u);
   EXPECT_EQ(counters.acknowledged, 6u);
