@@ -325,6 +325,7 @@ void ShardedEvaluator::check_offline(std::int64_t now_unix_s) {
   ViolationChanges changes{.context = ViolationContext::of(*catalogue)};
   for (const auto& [vin, vehicle] : catalogue->registry->records()) {
     const auto v = protocol::make_vin(vin);
+    if (options_.owns_vehicle && !options_.owns_vehicle(v)) continue;  // another node's
     const auto latest = store_.latest_state(v);
     const auto key = store_.latest_frame_key(v);
     if (!latest || !key) continue;  // never heard: not a terminal that went silent
@@ -337,7 +338,8 @@ void ShardedEvaluator::check_offline(std::int64_t now_unix_s) {
       changes.raised.emplace(x->id, std::move(*x));
   }
   // R15: the gate systems of key freight enterprises that went silent, on the same timer.
-  for (auto& x : gate_silence(store_, now_unix_s)) changes.raised.emplace(x.id, std::move(x));
+  if (!options_.owns_vehicle)
+    for (auto& x : gate_silence(store_, now_unix_s)) changes.raised.emplace(x.id, std::move(x));
   write(changes, "");
   std::string error;
   if (!checkpoints_.record_offline_check(now_unix_s, error))

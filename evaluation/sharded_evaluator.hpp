@@ -59,6 +59,11 @@ struct ShardedEvaluatorOptions {
   std::size_t shards = 0;
   // Decoded frames held for evaluation across all shards; past it frames are read back instead.
   std::size_t max_held_frames = 50000;
+  // A cluster's processor node: whether this node owns the vehicle's partition now. Only those
+  // vehicles are checked for R11 (an archive keeps the vehicles of partitions it once owned, whose
+  // frames now go to another node), and R15, which is about enterprises rather than vehicles, is
+  // left to the node the gate records go to. Empty: every vehicle (the embedded server).
+  std::function<bool(const protocol::Vin&)> owns_vehicle;
 };
 
 class ShardedEvaluator final : public StoredFrameSink {

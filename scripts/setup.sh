@@ -11,6 +11,7 @@ packages=(
   libjemalloc-dev                  # lantiand's allocator (docs/adr/0010)
   libssl-dev openssl               # TLS (and SM2/SM3), the development certificates
   libspdlog-dev                    # structured logs
+  libnats-dev nats-server          # cluster mode on NATS JetStream: the C client; brokers for its tests
   xxd                              # hex to bytes in the README's examples
   libgtest-dev libgmock-dev        # tests
   libbenchmark-dev                 # benchmarks

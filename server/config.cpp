@@ -1,9 +1,12 @@
 #include "server/config.hpp"
 
+#include <unistd.h>
+
 #include <boost/program_options.hpp>
 #include <fstream>
 #include <sstream>
 
+#include "cluster/partitions.hpp"
 #include "common/number_text.hpp"
 #include "protocol/beijing_time.hpp"
 #include "server/install_paths.hpp"
@@ -24,6 +27,53 @@ bool imports_a_file(Command command) {
          command == Command::import_areas || command == Command::import_observations ||
          command == Command::import_permits || command == Command::import_enterprises ||
          command == Command::import_gate_events;
+}
+
+// --cluster*: the node's part in a cluster (cluster/cluster_options.hpp).
+void parse_cluster(const po::variables_map& vm, cluster::ClusterOptions& c,
+                   std::vector<std::string>& problems) {
+  if (vm.count("cluster"))
+    for (const auto& value : vm["cluster"].as<std::vector<std::string>>()) {
+      std::stringstream list(value);
+      std::string url;
+      while (std::getline(list, url, ',')) {
+        if (url.empty()) continue;
+        if (!url.starts_with("nats://") && !url.starts_with("tls://")) {
+          problems.push_back("--cluster: '" + url + "' is not a nats://HOST:PORT URL");
+          continue;
+        }
+        c.servers.push_back(url);
+      }
+    }
+  if (vm.count("cluster-node")) {
+    c.node = vm["cluster-node"].as<std::string>();
+  } else {
+    char host[256] = {0};
+    if (gethostname(host, sizeof host - 1) == 0) c.node = host;
+    // A host name may hold dots; a node name may not.
+    for (auto& ch : c.node)
+      if (!cluster::valid_node_name(std::string_view(&ch, 1))) ch = '-';
+  }
+  if (c.enabled() && !cluster::valid_node_name(c.node))
+    problems.push_back("--cluster-node: '" + c.node + "' must be 1-64 of A-Z a-z 0-9 _ -");
+  const auto role = vm["cluster-role"].as<std::string>();
+  if (role == "ingest") {
+    c.processor = false;
+  } else if (role == "processor") {
+    c.ingest = false;
+  } else if (role != "both") {
+    problems.push_back("--cluster-role must be ingest, processor or both, not '" + role + "'");
+  }
+  c.partitions = vm["cluster-partitions"].as<unsigned>();
+  if (c.partitions < 1 || c.partitions > 1024)
+    problems.push_back("--cluster-partitions must be 1 to 1024");
+  c.replicas = vm["cluster-replicas"].as<int>();
+  if (c.replicas < 1 || c.replicas > 5) problems.push_back("--cluster-replicas must be 1 to 5");
+  const int hours = vm["cluster-retention-hours"].as<int>();
+  if (hours < 1) problems.push_back("--cluster-retention-hours must be at least 1");
+  c.retention = std::chrono::hours(std::max(hours, 1));
+  c.max_pending = vm["cluster-max-pending"].as<std::size_t>();
+  if (c.max_pending < 1) problems.push_back("--cluster-max-pending must be at least 1");
 }
 
 void add_alert_policy_option(po::options_description& o) {
@@ -141,6 +191,22 @@ po::options_description serve_options() {
        "command code of a platform login on the platform link (GB/T 32960.3: 5)")
     ("platform-logout-command", po::value<int>()->default_value(0x06),
        "command code of a platform logout on the platform link (GB/T 32960.3: 6)")
+    ("cluster", po::value<std::vector<std::string>>()->composing(),
+       "run as a node of a cluster on NATS JetStream: a broker URL nats://HOST:PORT, repeatable or "
+       "comma-separated (docs/deploy-cluster.md); without it, the embedded single-process server")
+    ("cluster-node", po::value<std::string>(),
+       "this node's name in the cluster, unique, [A-Za-z0-9_-] (default: the host name)")
+    ("cluster-role", po::value<std::string>()->default_value("both"),
+       "ingest (terminal sessions publishing to the log), processor (archive and rules of the "
+       "partitions it owns) or both")
+    ("cluster-partitions", po::value<unsigned>()->default_value(16),
+       "partitions vehicles are spread over; fixed for the life of the frame stream")
+    ("cluster-replicas", po::value<int>()->default_value(3),
+       "copies of the frame stream on distinct brokers (3 survives the loss of one)")
+    ("cluster-retention-hours", po::value<int>()->default_value(168),
+       "how long the frame stream keeps frames: what a processor taking a partition over rebuilds from")
+    ("cluster-max-pending", po::value<std::size_t>()->default_value(20000),
+       "frames an ingest node has published and JetStream not yet acknowledged; beyond it sessions wait")
     ("share-ca", po::value<std::string>(),
        "CA certificate (PEM) of the enforcement systems violations are delivered to (default: the system's CAs)")
     ("frame-sink", po::value<std::string>()->default_value("rocksdb"),
@@ -490,6 +556,7 @@ void read_serve(const po::variables_map& vm, Config& c, std::vector<std::string>
         problems.push_back("--upstream: two upstreams are named '" + c.upstreams[i].name + "'");
   c.store.forward_log = !c.upstreams.empty();
   if (vm.count("share-ca")) c.share_ca = vm["share-ca"].as<std::string>();
+  parse_cluster(vm, c.cluster, problems);
   if (vm.count("platform-account"))
     for (const auto& account : vm["platform-account"].as<std::vector<std::string>>()) {
       const auto colon = account.find(':');

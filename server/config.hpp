@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/cluster_options.hpp"
 #include "common/listen_url.hpp"
 #include "common/time_text.hpp"
 #include "forwarding/upstream_config.hpp"
@@ -78,6 +79,8 @@ struct Config {
   // running server through it. Empty: no socket.
   std::filesystem::path admin_socket;
   int threads = 2;
+  // A node of a cluster on NATS JetStream (--cluster…); not enabled: the embedded server.
+  cluster::ClusterOptions cluster;
 
   // TLS
   std::filesystem::path tls_cert, tls_key, tls_ca;  // default: DATA_DIR/certs/server.crt, …

@@ -346,21 +346,21 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
       asio::post(executor, [state] { state->done.cancel(); });
     };
     for (;;) {
-      auto room = server_.store().submit_or_notify(writes, completion, nullptr);
-      if (room == storage::Store::Submitted::full) {
+      auto room = server_.frames().submit_or_notify(writes, completion, nullptr);
+      if (room == storage::Submitted::full) {
         // The writers are behind: stop reading (TCP pushes back on the terminal) until they say
         // there is room.
         auto wake = std::make_shared<asio::steady_timer>(executor_,
                                                          asio::steady_timer::time_point::max());
-        room = server_.store().submit_or_notify(
+        room = server_.frames().submit_or_notify(
             writes, completion,
             [wake, executor = executor_] { asio::post(executor, [wake] { wake->cancel(); }); });
-        if (room == storage::Store::Submitted::full) {
+        if (room == storage::Submitted::full) {
           co_await wake->async_wait(nothrow);
           continue;
         }
       }
-      if (room == storage::Store::Submitted::closed) co_return std::nullopt;
+      if (room == storage::Submitted::closed) co_return std::nullopt;
       break;
     }
     while (!state->complete.load(std::memory_order_acquire))
@@ -531,9 +531,14 @@ class Session : public std::enable_shared_from_this<Session>, private Conversati
 
 IngestServer::IngestServer(asio::io_context& io, Config config, storage::Store& store,
                            ServerMetrics& metrics)
+    : IngestServer(io, std::move(config), store, store, metrics) {}
+
+IngestServer::IngestServer(asio::io_context& io, Config config, storage::Store& store,
+                           storage::FrameSubmitter& frames, ServerMetrics& metrics)
     : io_(io),
       config_(std::move(config)),
       store_(store),
+      frames_(frames),
       metrics_(metrics),
       terminal_keys_(
           store,
@@ -547,7 +552,7 @@ IngestServer::IngestServer(asio::io_context& io, Config config, storage::Store& 
                      4 * config_.max_connections) {}
 
 IngestServer::~IngestServer() {
-  store_.on_availability_change(nullptr);
+  frames_.on_availability_change(nullptr);
   stopping_ = true;
   handshake_work_.reset();
   handshake_io_.stop();
@@ -611,7 +616,7 @@ bool IngestServer::start(std::vector<std::string>& problems) {
   }
   if (!problems.empty()) return false;
   // The writer says when the archive stops or starts taking writes; the reaction runs on io_.
-  store_.on_availability_change([this](bool available) {
+  frames_.on_availability_change([this](bool available) {
     asio::post(io_, [this, available] { storage_availability_changed(available); });
   });
   for (auto& l : listeners_) {
@@ -639,7 +644,7 @@ void IngestServer::storage_availability_changed(bool available) {
   spdlog::error(
       "event=storage_unavailable error=\"{}\": frames cannot be stored; closing terminal "
       "connections and refusing new ones until the archive takes writes again",
-      store_.fault());
+      frames_.fault());
   std::vector<std::shared_ptr<Session>> live;
   {
     std::lock_guard lock(mutex_);
@@ -650,7 +655,7 @@ void IngestServer::storage_availability_changed(bool available) {
 }
 
 bool IngestServer::admit(const tcp::socket& socket, std::string& address, std::string& reason) {
-  if (!store_.available()) {
+  if (!frames_.available()) {
     // Nothing could be stored, so nothing could be acknowledged: the terminal keeps its data.
     reason = "storage_unavailable";
     return false;

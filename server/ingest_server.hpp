@@ -40,8 +40,13 @@ class Session;
 
 class IngestServer {
  public:
+  // Frames become durable in `store` (the embedded server).
   IngestServer(boost::asio::io_context& io, Config config, storage::Store& store,
                ServerMetrics& metrics);
+  // Frames become durable through `frames` (a cluster's ingest node: the replicated log); `store`
+  // keeps this node's own records (terminal keys learned by activation). Both must outlive it.
+  IngestServer(boost::asio::io_context& io, Config config, storage::Store& store,
+               storage::FrameSubmitter& frames, ServerMetrics& metrics);
   ~IngestServer();
 
   // Creates the TLS context (if any listener needs it) and binds every listener; on failure returns
@@ -69,6 +74,8 @@ class IngestServer {
     return verify_io_.get_executor();
   }
   storage::Store& store() noexcept { return store_; }
+  // Where sessions submit their frames (the store, or the replicated log).
+  storage::FrameSubmitter& frames() noexcept { return frames_; }
   ServerMetrics& metrics() noexcept { return metrics_; }
   [[nodiscard]] bool stopping() const noexcept { return stopping_.load(); }
   // Records `session` as the live connection of `vin` (the one it replaces in `displaced`), or
@@ -119,6 +126,7 @@ class IngestServer {
   boost::asio::io_context& io_;
   Config config_;
   storage::Store& store_;
+  storage::FrameSubmitter& frames_;
   ServerMetrics& metrics_;
   std::vector<Listener> listeners_;
   std::atomic<bool> stopping_{false};

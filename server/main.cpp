@@ -14,8 +14,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <csignal>
 #include <iostream>
+#include <optional>
 #include <thread>
 
+#include "cluster/frame_publisher.hpp"
+#include "cluster/nats_link.hpp"
+#include "cluster/partition_processor.hpp"
 #include "evaluation/sharded_evaluator.hpp"
 #include "forwarding/forwarder.hpp"
 #include "sharing/violation_sharing.hpp"
@@ -70,11 +74,54 @@ int serve(const server::Config& config) {
     metrics.wal_batches_salvaged.set(static_cast<std::int64_t>(wal.batches_salvaged));
     metrics.wal_writes_lost.set(static_cast<std::int64_t>(wal.writes_lost));
   }
-  evaluation::ShardedEvaluator rules(*store, config.rules, metrics.evaluation,
-                                     {.shards = static_cast<std::size_t>(config.rule_threads),
-                                      .max_held_frames = config.rule_max_held_frames});
-  server::IngestServer ingest(io, config, *store, metrics);
-  ingest.set_evaluation(&rules, &rules.catalogue());
+  // A cluster node (docs/deploy-cluster.md): an ingest node's frames become durable in the
+  // replicated log; a processor node's archive is filled from the partitions it owns.
+  const auto& cluster_options = config.cluster;
+  std::unique_ptr<cluster::NatsLink> link;
+  std::unique_ptr<cluster::FramePublisher> publisher;
+  std::unique_ptr<cluster::Ownership> ownership;
+  if (cluster_options.enabled()) {
+    link = std::make_unique<cluster::NatsLink>(cluster_options);
+    if (cluster_options.ingest) publisher = std::make_unique<cluster::FramePublisher>(*link);
+    if (!link->start(publisher ? publisher->answer_handler() : nullptr, error)) {
+      spdlog::error("event=startup_failed error=\"{}\"", error);
+      store->close();
+      return 1;
+    }
+    if (cluster_options.processor)
+      ownership = std::make_unique<cluster::Ownership>(cluster_options.partitions);
+  }
+  evaluation::ShardedEvaluatorOptions rule_options{
+      .shards = static_cast<std::size_t>(config.rule_threads),
+      .max_held_frames = config.rule_max_held_frames};
+  if (ownership)
+    rule_options.owns_vehicle = [&ownership](const protocol::Vin& vin) {
+      return ownership->owns(vin);
+    };
+  evaluation::ShardedEvaluator rules(*store, config.rules, metrics.evaluation, rule_options);
+  std::optional<server::IngestServer> ingest_server;
+  if (publisher) {
+    ingest_server.emplace(io, config, *store, *publisher, metrics);
+  } else if (link) {  // a processor only: no terminal listeners
+    auto processor_config = config;
+    processor_config.listeners.clear();
+    ingest_server.emplace(io, processor_config, *store, metrics);
+  } else {
+    ingest_server.emplace(io, config, *store, metrics);
+  }
+  auto& ingest = *ingest_server;
+  // An ingest node evaluates nothing (the processors do); it reads the registry for sessions.
+  ingest.set_evaluation(link ? nullptr : &rules, &rules.catalogue());
+  std::unique_ptr<cluster::PartitionProcessor> processor;
+  if (ownership) {
+    processor = std::make_unique<cluster::PartitionProcessor>(*link, *store, &rules, *ownership);
+    if (!processor->start(error)) {
+      spdlog::error("event=startup_failed error=\"{}\"", error);
+      rules.stop();
+      store->close();
+      return 1;
+    }
+  }
   std::vector<std::string> problems;
   // Forwarding upward starts before the listeners: every report they accept is in its log.
   forwarding::Forwarder forwarder(config.upstreams, *store);
@@ -115,7 +162,9 @@ int serve(const server::Config& config) {
         metrics.ingest_queue_depth.set(static_cast<std::int64_t>(store->stats().queue_depth));
         for (auto us : store->take_sync_latencies())
           metrics.fsync_seconds.observe(static_cast<double>(us.count()) / 1e6);
-        return metrics.render() + forwarder.render_metrics() + sharing.render_metrics();
+        return metrics.render() + forwarder.render_metrics() + sharing.render_metrics() +
+               (publisher ? publisher->render_metrics() : std::string()) +
+               (processor ? processor->render_metrics() : std::string());
       },
       [&]() -> std::string {
         if (ingest.stopping()) return "stopping";
@@ -181,10 +230,13 @@ int serve(const server::Config& config) {
             api_io.stop();
             for (auto& t : api_threads) t.join();
             api_threads.clear();
+            if (publisher) publisher->close();
+            if (processor) processor->stop();  // leaves the membership; others take over
             rules.stop();    // evaluates what the sessions handed over
             forwarder.stop();  // logs out of the upstreams, saves their cursors
             sharing.stop();    // saves the subscribers' cursors
             store->close();  // everything read is stored and answered; flush and close
+            if (link) link->stop();
             spdlog::info("event=stopped");
             io.stop();
           },

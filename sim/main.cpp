@@ -342,7 +342,10 @@ int main(int argc, char** argv) {
   // clang-format off
   o.add_options()
     ("help", "this text")
-    ("connect", po::value<std::string>(), "the server's terminal listener: tcp://HOST:PORT or tls://HOST:PORT")
+    ("connect", po::value<std::vector<std::string>>()->composing(),
+       "the server's terminal listener: tcp://HOST:PORT or tls://HOST:PORT; repeatable (a "
+       "cluster's ingest nodes, one scheme): terminals are spread over them and move to the next "
+       "when a connection fails")
     ("scenario", po::value<std::string>(), "scenario file (key = value lines; docs/simulator.md)")
     ("preset", po::value<std::string>()->default_value("mixed"), "mixed, demo (mixed with faulty trucks) or guo6 (when no --scenario)")
     ("vehicles", po::value<std::size_t>()->default_value(100), "fleet size of a preset")
@@ -490,14 +493,23 @@ int main(int argc, char** argv) {
 
   // The run's options.
   LoadOptions options;
+  options.port = 0;  // none yet
   if (!vm.count("connect")) problems.push_back("--connect is required (or --plan-only)");
-  else if (auto l = common::parse_listener(vm["connect"].as<std::string>(), error)) {
-    options.host = l->host;
-    options.port = l->port;
-    options.tls = l->tls;
-  } else {
-    problems.push_back("--connect: " + error);
-  }
+  else
+    for (const auto& url : vm["connect"].as<std::vector<std::string>>()) {
+      const auto l = common::parse_listener(url, error);
+      if (!l) {
+        problems.push_back("--connect: " + error);
+      } else if (options.port == 0) {
+        options.host = l->host;
+        options.port = l->port;
+        options.tls = l->tls;
+      } else if (l->tls != options.tls) {
+        problems.push_back("--connect: every server must be tcp:// or every one tls://");
+      } else {
+        options.more_servers.emplace_back(l->host, l->port);
+      }
+    }
   options.rate = vm["rate"].as<double>();
   options.window = vm["window"].as<std::size_t>();
   options.duration = std::chrono::duration<double>(vm["duration"].as<double>());

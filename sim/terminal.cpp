@@ -130,6 +130,7 @@ class Terminal {
         continue;  // the storm: straight back
       }
       counters_.connection_errors.fetch_add(1, std::memory_order_relaxed);
+      ++server_choice_;  // the next server, if there are several
       if (was_established_) backoff_ms = 500;  // it worked until now: start the backoff again
       // Back off (randomised, doubling to 30 s) — but not past the end of the run.
       const auto wait = std::uniform_int_distribution<std::int64_t>(backoff_ms / 2, backoff_ms)(rng_);
@@ -168,7 +169,11 @@ class Terminal {
       socket.bind({asio::ip::make_address(address, ec), 0}, ec);
       if (ec) co_return false;
     }
-    const tcp::endpoint server(asio::ip::make_address(options_.host, ec), options_.port);
+    const auto servers = 1 + options_.more_servers.size();
+    const auto choice = (spec_.index + server_choice_) % servers;
+    const auto& host = choice == 0 ? options_.host : options_.more_servers[choice - 1].first;
+    const auto port = choice == 0 ? options_.port : options_.more_servers[choice - 1].second;
+    const tcp::endpoint server(asio::ip::make_address(host, ec), port);
     if (ec) co_return false;
     asio::steady_timer deadline(executor_, options_.connect_timeout);
     const auto r = co_await (socket.async_connect(server, nothrow) || deadline.async_wait(nothrow));
@@ -486,6 +491,7 @@ class Terminal {
   int gap_left_ = 0;
   bool replies_ = true;           // the server answers this terminal's reports
   bool was_established_ = false;  // the last connection got as far as its login's answer
+  std::size_t server_choice_ = 0;  // added to the terminal's index to pick its server
   bool reading_ = false, logged_in_ = false, connected_before_ = false;
   bool stormed_ = false, storm_pending_ = false;
   std::deque<InFlight> inflight_;

@@ -29,6 +29,10 @@ namespace lantian::sim {
 struct LoadOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 7701;
+  // Further servers taking the same terminals (a cluster's ingest nodes, HOST:PORT each): a
+  // terminal starts on server index % n (the first being host:port) and moves to the next after a
+  // failed connection, as terminals behind a load balancer do.
+  std::vector<std::pair<std::string, std::uint16_t>> more_servers;
   bool tls = false;
   bool tls_resume = true;                     // offer the last session's ticket on reconnect
   std::vector<std::string> source_addresses;  // bind each terminal to one (round robin)

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "protocol/json.hpp"
+#include "storage/frame_write.hpp"
 #include "storage/store.hpp"
 
 namespace lantian::storage {

@@ -794,14 +794,17 @@ void Store::write_batch(std::size_t lane, std::vector<Pending>& batch) {
       entry.changed = true;
     }
     const Bytes record = encode_record(w.record);
-    last_sequence = next_sequence_++;
-    p.key = frame_key(w.vin, w.collection_unix_s, last_sequence);
+    // A frame from the replicated log keeps the log's sequence: applied again, it lands on the
+    // same key (FrameWrite::log_sequence).
+    const std::uint64_t sequence = w.log_sequence ? *w.log_sequence : next_sequence_++;
+    last_sequence = std::max(last_sequence, sequence);
+    p.key = frame_key(w.vin, w.collection_unix_s, sequence);
     wb.Put(frames_, p.key, slice(record));
     // Every accepted report goes upward (a rejected one has no latest state: evidence only).
     if (forward_log && w.latest &&
         (w.latest->kind == protocol::CommandKind::realtime ||
          w.latest->kind == protocol::CommandKind::resend))
-      wb.Put(forward_log, u64_value(last_sequence), p.key);
+      wb.Put(forward_log, u64_value(sequence), p.key);
     // A rejected frame (no latest state) is evidence only: it does not make the vehicle's last
     // frame, position or online day.
     if (w.latest) {

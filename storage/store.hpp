@@ -42,6 +42,8 @@
 #include "protocol/errors.hpp"
 #include "protocol/message.hpp"
 #include "storage/frame_record.hpp"
+#include "storage/frame_submitter.hpp"
+#include "storage/frame_write.hpp"
 #include "storage/keys.hpp"
 
 namespace rocksdb {
@@ -100,53 +102,9 @@ struct StoreOptions {
   std::function<void(int level, std::string_view line)> diagnostics;
 };
 
-// One received frame, ready for the archive (see make_frame_write).
-struct FrameWrite {
-  protocol::Vin vin{};
-  std::int64_t collection_unix_s = 0;
-  // Idempotency (reports only; docs/storage.md): the report's time and the identities of the
-  // blocks it carries. A report whose every block was stored already under the same VIN and report
-  // time is a duplicate: acknowledged, counted, not stored again. nullopt: always stored.
-  struct ReportIdentity {
-    std::int64_t report_unix_s = 0;
-    std::vector<BlockId> blocks;  // sorted, unique, never empty
-  };
-  std::optional<ReportIdentity> identity;
-  FrameRecord record;
-  // What the frame makes of the vehicle's latest state (nullopt: leave it, a rejected frame). The
-  // writer turns the newest of each vehicle in a batch into its latest_state records.
-  struct Latest {
-    std::uint8_t command = 0;
-    protocol::CommandKind kind = protocol::CommandKind::reserved;
-  };
-  std::optional<Latest> latest;
-  struct Fix {  // the newest position the frame carries
-    protocol::BeijingTime time;
-    bool valid = false;
-    double lon_deg = 0, lat_deg = 0;
-  };
-  std::optional<Fix> fix;
-};
-
-// Builds the FrameWrite of a decoded frame. The collection time is the report's (or body's) time,
-// or the receive time when the frame has none. A report whose signature fails claims no
-// idempotency identity; a rejected one does not become the latest state.
-[[nodiscard]] FrameWrite make_frame_write(const protocol::DecodedFrame& frame, ByteView raw,
-                                          ReceiveInfo received);
-// The latest_state values a write makes: the vehicle's last frame, and its last position (both
-// empty when the write has none).
-[[nodiscard]] std::string latest_state_json(const FrameWrite& write);
-[[nodiscard]] std::string last_fix_json(const FrameWrite& write);
-
-enum class WriteOutcome { stored, duplicate, failed };
 // Runs once the write's fate is known; `frame_key` is the archive key of a stored frame (empty for
 // duplicates and failures).
 using WriteCompletion = std::function<void(WriteOutcome, const std::string& frame_key)>;
-struct WriteResult {
-  WriteOutcome outcome = WriteOutcome::failed;
-  std::string frame_key;  // of a stored frame
-};
-using BatchCompletion = std::function<void(std::vector<WriteResult>& results)>;
 
 // The families kept for the rule engine and the API: small, low-rate records written directly (and
 // synced) rather than through the frame writer.
@@ -210,7 +168,7 @@ struct WalRecovery {
   std::uint64_t writes_lost = 0;  // writes in the damaged bytes (0: unknown, nothing followed)
 };
 
-class Store {
+class Store final : public FrameSubmitter {
  public:
   // Opens (creating if missing) the database in options.dir and starts the writer thread. On
   // failure returns nullptr and says why in `error`.
@@ -225,7 +183,7 @@ class Store {
   // Queues a write; `done` runs on a writer thread once the write is durable (or failed, or found
   // to be a duplicate). Returns false, without taking ownership, when the queue is full or closed.
   [[nodiscard]] bool try_submit(FrameWrite&& write, WriteCompletion done);
-  enum class Submitted { queued, full, closed };
+  using Submitted = storage::Submitted;
   // Queues `writes` (a connection's frames of one read) with one completion, which runs once, on a
   // writer thread, when the fate of every one of them is known: `results[i]` is writes[i]'s. When
   // the queue is full, `on_room` is kept instead and called once, on a writer thread, as soon as a
@@ -233,10 +191,10 @@ class Store {
   // than polling. Nothing is taken from `writes` or `done` unless queued. A batch larger than the
   // whole queue is taken when the queue is empty.
   [[nodiscard]] Submitted submit_or_notify(std::vector<FrameWrite>& writes, BatchCompletion& done,
-                             std::function<void()> on_room);
+                                           std::function<void()> on_room) override;
   // Called on the writer thread whenever available() changes, with its new value; nullptr stops
   // the calls (a listener is never called after it has been replaced). It must not block.
-  void on_availability_change(std::function<void(bool available)> listener);
+  void on_availability_change(std::function<void(bool available)> listener) override;
 
   // False while the archive cannot write: its disk is below the free-space reserve, or a frame
   // write failed (I/O error, a full disk reached despite the reserve). Meanwhile every submitted
@@ -246,9 +204,9 @@ class Store {
   // works resumes RocksDB (DB::Resume, a flush to a new WAL, a synced probe record). RocksDB 7.8
   // may refuse to resume after a failed WAL write; then the store stays unavailable until the
   // process restarts (docs/security.md).
-  [[nodiscard]] bool available() const noexcept { return available_.load(); }
+  [[nodiscard]] bool available() const noexcept override { return available_.load(); }
   // Why it is unavailable (RocksDB's status), empty while available.
-  [[nodiscard]] std::string fault() const;
+  [[nodiscard]] std::string fault() const override;
   // Free bytes on the archive's disk now, and the reserve below which frames are not written
   // (StoreOptions::min_free_bytes): other writers (the audit log) keep clear of the reserve.
   [[nodiscard]] std::uint64_t free_bytes() const;

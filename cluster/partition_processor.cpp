@@ -1,0 +1,356 @@
+#include "cluster/partition_processor.hpp"
+
+#include <nats/nats.h>
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <sstream>
+
+#include "cluster/partitions.hpp"
+#include "protocol/decode.hpp"
+
+namespace lantian::cluster {
+
+Ownership::Ownership(unsigned partitions)
+    : count_(partitions), owned_(new std::atomic<bool>[partitions]) {
+  for (unsigned p = 0; p < partitions; ++p) owned_[p] = false;
+}
+
+bool Ownership::owns(const protocol::Vin& vin) const noexcept {
+  return owns_partition(partition_of(vin, count_));
+}
+
+bool Ownership::owns_partition(unsigned partition) const noexcept {
+  return partition < count_ && owned_[partition].load();
+}
+
+void Ownership::set(unsigned partition, bool owned) noexcept {
+  if (partition < count_) owned_[partition] = owned;
+}
+
+std::string consumer_name(const std::string& node, unsigned partition) {
+  char number[16];
+  std::snprintf(number, sizeof number, "%02u", partition);
+  return "lantian-" + node + "-p" + number;
+}
+
+// One owned partition: its consumer and the thread that applies what it delivers.
+class PartitionProcessor::Worker {
+ public:
+  Worker(PartitionProcessor& owner, unsigned partition)
+      : owner_(owner), partition_(partition) {
+    thread_ = std::thread([this] { run(); });
+  }
+  ~Worker() {
+    stopping_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void run() {
+    pthread_setname_np(pthread_self(), "lt-partition");
+    const auto& options = owner_.link_.options();
+    const auto subject = partition_subject(options.subject_prefix, partition_);
+    const auto durable = consumer_name(options.node, partition_);
+    natsSubscription* sub = nullptr;
+    while (!stopping_ && !subscribe(subject, durable, sub))
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    std::uint64_t last_error_logged = 0;
+    while (!stopping_) {
+      natsMsgList list{nullptr, 0};
+      const natsStatus s = natsSubscription_Fetch(&list, sub, options.fetch_batch, 500, nullptr);
+      if (s == NATS_TIMEOUT) continue;
+      if (s != NATS_OK) {
+        // The broker is switching or gone: the client reconnects; fetch again shortly.
+        if (++last_error_logged % 20 == 1)
+          spdlog::warn("event=cluster_fetch_failed partition={} error=\"{}\"", partition_,
+                       NatsLink::last_error(s));
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        continue;
+      }
+      last_error_logged = 0;
+      apply(list);
+      natsMsgList_Destroy(&list);
+    }
+    // Destroyed, not unsubscribed: the durable consumer stays, and with it the position this node
+    // reached, for the day it owns the partition again.
+    if (sub) natsSubscription_Destroy(sub);
+  }
+
+  bool subscribe(const std::string& subject, const std::string& durable, natsSubscription*& sub) {
+    const auto& options = owner_.link_.options();
+    jsConsumerConfig cfg;
+    jsConsumerConfig_Init(&cfg);
+    cfg.Durable = durable.c_str();
+    cfg.Description = "lantian processor: one node's reading of one partition";
+    cfg.FilterSubject = subject.c_str();
+    cfg.DeliverPolicy = js_DeliverAll;
+    cfg.AckPolicy = js_AckAll;
+    cfg.AckWait = std::chrono::nanoseconds(std::chrono::seconds(30)).count();
+    cfg.MaxAckPending = 4 * options.fetch_batch;
+    cfg.MaxWaiting = 16;
+    jsConsumerInfo* info = nullptr;
+    jsErrCode code = static_cast<jsErrCode>(0);
+    natsStatus s = js_AddConsumer(&info, owner_.link_.jetstream(), options.stream.c_str(), &cfg,
+                                  nullptr, &code);
+    if (s == NATS_OK) {
+      jsConsumerInfo_Destroy(info);
+    } else if (code != JSConsumerNameExistErr) {
+      spdlog::warn("event=cluster_consumer_failed partition={} consumer={} error=\"{}\"",
+                   partition_, durable, NatsLink::last_error(s));
+      return false;
+    }
+    jsSubOptions sub_opts;
+    jsSubOptions_Init(&sub_opts);
+    sub_opts.Stream = options.stream.c_str();
+    sub_opts.Consumer = durable.c_str();
+    s = js_PullSubscribe(&sub, owner_.link_.jetstream(), subject.c_str(), durable.c_str(), nullptr,
+                         &sub_opts, &code);
+    if (s != NATS_OK) {
+      spdlog::warn("event=cluster_subscribe_failed partition={} consumer={} error=\"{}\"",
+                   partition_, durable, NatsLink::last_error(s));
+      sub = nullptr;
+      return false;
+    }
+    spdlog::info("event=partition_reading partition={} consumer={}", partition_, durable);
+    return true;
+  }
+
+  // Writes the frames of `list` into the archive, evaluates them, and acknowledges the last
+  // message (the consumer acknowledges everything up to it) once all are durable. Nothing is
+  // acknowledged when a write failed: JetStream delivers the batch again.
+  void apply(natsMsgList& list) {
+    std::vector<storage::FrameWrite> writes;
+    std::vector<evaluation::StoredFrame> frames;
+    writes.reserve(static_cast<std::size_t>(list.Count));
+    frames.reserve(static_cast<std::size_t>(list.Count));
+    for (int i = 0; i < list.Count; ++i) {
+      natsMsg* msg = list.Msgs[i];
+      jsMsgMetaData* meta = nullptr;
+      if (natsMsg_GetMetaData(&meta, msg) != NATS_OK) {
+        ++owner_.counters_.unreadable;
+        continue;
+      }
+      const std::uint64_t sequence = meta->Sequence.Stream;
+      jsMsgMetaData_Destroy(meta);
+      const auto* data = reinterpret_cast<const std::uint8_t*>(natsMsg_GetData(msg));
+      const auto record =
+          storage::decode_record(protocol::ByteView(data, static_cast<std::size_t>(
+                                                              natsMsg_GetDataLength(msg))));
+      std::optional<protocol::DecodedFrame> decoded;
+      if (record) {
+        protocol::DecodeOptions options;
+        options.profile = record->received.profile;
+        if (auto d = protocol::decode_frame(record->raw, options)) decoded = std::move(*d);
+      }
+      if (!decoded) {
+        // Only lantiand publishes here, and only frames it decoded: this is not ours. It is
+        // acknowledged with the rest, so that it cannot stop the partition.
+        ++owner_.counters_.unreadable;
+        spdlog::error("event=cluster_message_unreadable partition={} sequence={}", partition_,
+                      sequence);
+        continue;
+      }
+      auto write = storage::make_frame_write(*decoded, record->raw, record->received);
+      write.log_sequence = sequence;
+      writes.push_back(std::move(write));
+      frames.push_back(evaluation::StoredFrame{{}, std::move(*decoded), record->received.signature,
+                                               record->received.rejected,
+                                               record->received.receive_unix_ms});
+    }
+    if (!writes.empty()) {
+      const auto results = store(writes);
+      if (!results) {
+        for (int i = 0; i < list.Count; ++i) natsMsg_Nak(list.Msgs[i], nullptr);
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        return;
+      }
+      evaluate(*results, frames);
+    }
+    if (list.Count > 0) {
+      jsErrCode code = static_cast<jsErrCode>(0);
+      const natsStatus s = natsMsg_AckSync(list.Msgs[list.Count - 1], nullptr, &code);
+      if (s != NATS_OK)  // delivered again after the ack wait: applied again, to the same keys
+        spdlog::warn("event=cluster_ack_failed partition={} error=\"{}\"", partition_,
+                     NatsLink::last_error(s));
+    }
+  }
+
+  // Submits the writes and waits until all are durable; nullopt when one failed or the store
+  // closed.
+  std::optional<std::vector<storage::WriteResult>> store(std::vector<storage::FrameWrite>& writes) {
+    struct Wait {
+      std::mutex mutex;
+      std::condition_variable cv;
+      bool done = false, room = false;
+      std::vector<storage::WriteResult> results;
+    };
+    auto wait = std::make_shared<Wait>();
+    storage::BatchCompletion completion = [wait](std::vector<storage::WriteResult>& results) {
+      std::lock_guard lock(wait->mutex);
+      wait->results = std::move(results);
+      wait->done = true;
+      wait->cv.notify_all();
+    };
+    for (;;) {
+      {
+        std::lock_guard lock(wait->mutex);
+        wait->room = false;
+      }
+      const auto submitted = owner_.store_.submit_or_notify(writes, completion, [wait] {
+        std::lock_guard lock(wait->mutex);
+        wait->room = true;
+        wait->cv.notify_all();
+      });
+      if (submitted == storage::Submitted::closed) return std::nullopt;
+      if (submitted == storage::Submitted::queued) break;
+      std::unique_lock lock(wait->mutex);
+      wait->cv.wait(lock, [&] { return wait->room; });
+    }
+    std::unique_lock lock(wait->mutex);
+    wait->cv.wait(lock, [&] { return wait->done; });
+    for (const auto& r : wait->results)
+      if (r.outcome == storage::WriteOutcome::failed) return std::nullopt;
+    return std::move(wait->results);
+  }
+
+  // Hands the newly stored frames to the rule shards, each vehicle's run in order.
+  void evaluate(const std::vector<storage::WriteResult>& results,
+                std::vector<evaluation::StoredFrame>& frames) {
+    std::map<std::string, std::vector<evaluation::StoredFrame>> by_vin;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      if (results[i].outcome == storage::WriteOutcome::duplicate) {
+        ++owner_.counters_.duplicates;
+        continue;
+      }
+      ++owner_.counters_.applied;
+      frames[i].key = results[i].frame_key;
+      by_vin[std::string(protocol::as_text(frames[i].decoded.message.header.vin))].push_back(
+          std::move(frames[i]));
+    }
+    if (!owner_.sink_) return;
+    for (auto& [vin, run] : by_vin) owner_.sink_->submit(protocol::make_vin(vin), std::move(run));
+  }
+
+  PartitionProcessor& owner_;
+  const unsigned partition_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+PartitionProcessor::PartitionProcessor(NatsLink& link, storage::Store& store,
+                                       evaluation::StoredFrameSink* sink, Ownership& ownership)
+    : link_(link), store_(store), sink_(sink), ownership_(ownership) {}
+
+PartitionProcessor::~PartitionProcessor() { stop(); }
+
+bool PartitionProcessor::start(std::string& error) {
+  // A bucket just made elects its replicas' leader first: its first writes may fail for a moment.
+  std::vector<std::string> members;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (!heartbeat(members)) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      error = "cluster: cannot join the membership bucket " + std::string(members_bucket);
+      return false;
+    }
+    members.clear();
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  membership_ = std::thread([this] { membership_loop(); });
+  return true;
+}
+
+void PartitionProcessor::stop() {
+  if (stopping_.exchange(true)) return;
+  {
+    std::lock_guard lock(wake_mutex_);
+    wake_.notify_all();
+  }
+  if (membership_.joinable()) membership_.join();
+  // Leaving at once lets the others take the partitions over now rather than after the lease.
+  if (link_.members()) kvStore_Delete(link_.members(), link_.options().node.c_str());
+  for (auto& [partition, worker] : workers_) ownership_.set(partition, false);
+  workers_.clear();  // each finishes the batch it is applying
+  counters_.owned = 0;
+}
+
+void PartitionProcessor::membership_loop() {
+  pthread_setname_np(pthread_self(), "lt-membership");
+  const auto interval = link_.options().heartbeat;
+  while (!stopping_) {
+    std::vector<std::string> members;
+    if (heartbeat(members)) rebalance(members);
+    std::unique_lock lock(wake_mutex_);
+    wake_.wait_for(lock, interval, [this] { return stopping_.load(); });
+  }
+}
+
+bool PartitionProcessor::heartbeat(std::vector<std::string>& members) {
+  kvStore* kv = link_.members();
+  const auto& node = link_.options().node;
+  const std::string value = "{\"node\":\"" + node + "\"}";
+  if (kvStore_PutString(nullptr, kv, node.c_str(), value.c_str()) != NATS_OK) return false;
+  kvKeysList keys{nullptr, 0};
+  if (kvStore_Keys(&keys, kv, nullptr) != NATS_OK) return false;
+  for (int i = 0; i < keys.Count; ++i) members.emplace_back(keys.Keys[i]);
+  kvKeysList_Destroy(&keys);
+  return true;
+}
+
+void PartitionProcessor::rebalance(const std::vector<std::string>& members) {
+  const auto& options = link_.options();
+  counters_.members = static_cast<std::int64_t>(members.size());
+  const auto owners = assign_partitions(members, options.partitions);
+  std::vector<unsigned> gained, released;
+  for (const auto& [partition, owner] : owners) {
+    const bool mine = owner == options.node;
+    const bool running = workers_.count(partition) > 0;
+    if (mine && !running) {
+      workers_.emplace(partition, std::make_unique<Worker>(*this, partition));
+      ownership_.set(partition, true);
+      gained.push_back(partition);
+    } else if (!mine && running) {
+      ownership_.set(partition, false);
+      workers_.erase(partition);
+      released.push_back(partition);
+    }
+  }
+  counters_.gained += gained.size();
+  counters_.released += released.size();
+  counters_.owned = static_cast<std::int64_t>(workers_.size());
+  if (gained.empty() && released.empty()) return;
+  auto list = [](const std::vector<unsigned>& ps) {
+    std::string out;
+    for (auto p : ps) out += (out.empty() ? "" : ",") + std::to_string(p);
+    return out;
+  };
+  spdlog::info("event=partitions_rebalanced node={} members={} owned={} gained=[{}] released=[{}]",
+               options.node, members.size(), workers_.size(), list(gained), list(released));
+}
+
+std::string PartitionProcessor::render_metrics() const {
+  std::ostringstream out;
+  auto family = [&](const char* name, const char* type, const char* help, auto value) {
+    out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
+        << name << ' ' << value << '\n';
+  };
+  family("lantian_cluster_processor_applied_total", "counter",
+         "Frames from the log written into this node's archive", counters_.applied.load());
+  family("lantian_cluster_processor_duplicates_total", "counter",
+         "Reports from the log this node's archive held already", counters_.duplicates.load());
+  family("lantian_cluster_processor_unreadable_total", "counter",
+         "Messages of the frame stream that are not a frame record", counters_.unreadable.load());
+  family("lantian_cluster_partitions_gained_total", "counter", "Partitions this node took over",
+         counters_.gained.load());
+  family("lantian_cluster_partitions_released_total", "counter", "Partitions this node gave up",
+         counters_.released.load());
+  family("lantian_cluster_partitions_owned", "gauge", "Partitions this node owns now",
+         counters_.owned.load());
+  family("lantian_cluster_processors", "gauge", "Processor nodes this node sees alive",
+         counters_.members.load());
+  return out.str();
+}
+
+}  // namespace lantian::cluster

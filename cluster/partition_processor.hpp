@@ -1,0 +1,100 @@
+#pragma once
+// A cluster's processor node: it takes the partitions the membership assigns to it and, for each,
+// reads the frame stream through a durable consumer of its own (`lantian-<node>-p<NN>`), writes
+// the frames into its RocksDB archive, hands them to the rule shards, and acknowledges them to
+// JetStream only once they are durable there (docs/deploy-cluster.md, ADR 0023).
+//
+// Membership: every processor renews its key in the replicated `lantian_processors` bucket each
+// heartbeat; a key not renewed within the lease expires. Each node assigns the partitions over the
+// keys it sees by rendezvous hashing (assign_partitions), so nodes agree without a coordinator and
+// a join or leave moves only the partitions concerned.
+//
+// Takeover: a node that gains a partition starts its own consumer from the stream's beginning (or
+// continues the one it kept from an earlier ownership) and so rebuilds the partition's archive and
+// rule state from the log. Frames keep their log sequence as their archive key
+// (FrameWrite::log_sequence) and reports their idempotency entries, so a message applied twice —
+// redelivered after a crash, or read by two nodes while ownership moves — is never a second copy.
+//
+// Thread-safety: start/stop from one thread; owns() and the metrics from any.
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cluster/nats_link.hpp"
+#include "evaluation/stored_frame_sink.hpp"
+#include "storage/store.hpp"
+
+namespace lantian::cluster {
+
+// The partitions this node owns now (read by the rule shards' R11 check, written by the
+// membership thread).
+class Ownership {
+ public:
+  explicit Ownership(unsigned partitions);
+  [[nodiscard]] bool owns(const protocol::Vin& vin) const noexcept;
+  [[nodiscard]] bool owns_partition(unsigned partition) const noexcept;
+  void set(unsigned partition, bool owned) noexcept;
+  [[nodiscard]] unsigned partitions() const noexcept { return count_; }
+
+ private:
+  unsigned count_;
+  std::unique_ptr<std::atomic<bool>[]> owned_;
+};
+
+struct ProcessorCounters {
+  std::atomic<std::uint64_t> applied{0};     // frames written into this node's archive
+  std::atomic<std::uint64_t> duplicates{0};  // reports the archive held already
+  std::atomic<std::uint64_t> unreadable{0};  // messages that are no frame record (acknowledged, logged)
+  std::atomic<std::uint64_t> gained{0};      // partitions taken over
+  std::atomic<std::uint64_t> released{0};    // partitions given up
+  std::atomic<std::int64_t> members{0};      // processors seen alive
+  std::atomic<std::int64_t> owned{0};        // partitions owned now
+};
+
+class PartitionProcessor {
+ public:
+  // `store` is this node's archive; `sink` evaluates what was stored (may be nullptr). All must
+  // outlive the processor.
+  PartitionProcessor(NatsLink& link, storage::Store& store, evaluation::StoredFrameSink* sink,
+                     Ownership& ownership);
+  ~PartitionProcessor();
+
+  // Joins the membership and starts the membership thread (which starts the partition workers).
+  bool start(std::string& error);
+  // Leaves the membership (so the others take the partitions over at once), stops the partition
+  // workers after the batch each is applying, and waits for them.
+  void stop();
+
+  [[nodiscard]] const ProcessorCounters& counters() const noexcept { return counters_; }
+  // Prometheus text (lantian_cluster_processor_*).
+  [[nodiscard]] std::string render_metrics() const;
+
+ private:
+  class Worker;
+  void membership_loop();
+  // Renews this node's key and reads every member's; false when the bucket cannot be reached.
+  bool heartbeat(std::vector<std::string>& members);
+  void rebalance(const std::vector<std::string>& members);
+
+  NatsLink& link_;
+  storage::Store& store_;
+  evaluation::StoredFrameSink* sink_;
+  Ownership& ownership_;
+  ProcessorCounters counters_;
+  std::atomic<bool> stopping_{false};
+  std::mutex wake_mutex_;
+  std::condition_variable wake_;
+  std::thread membership_;
+  std::map<unsigned, std::unique_ptr<Worker>> workers_;  // membership thread only (and stop)
+};
+
+// The durable consumer a node reads a partition with.
+[[nodiscard]] std::string consumer_name(const std::string& node, unsigned partition);
+
+}  // namespace lantian::cluster
