@@ -43,10 +43,14 @@ class PartitionProcessor::Worker {
       : owner_(owner), partition_(partition) {
     thread_ = std::thread([this] { run(); });
   }
+  // Waits for the thread, which finishes the batch it is applying.
   ~Worker() {
     stopping_ = true;
     if (thread_.joinable()) thread_.join();
   }
+  // Asks the thread to stop after the batch it is applying, without waiting.
+  void request_stop() noexcept { stopping_ = true; }
+  [[nodiscard]] bool finished() const noexcept { return finished_.load(); }
 
  private:
   void run() {
@@ -77,6 +81,7 @@ class PartitionProcessor::Worker {
     // Destroyed, not unsubscribed: the durable consumer stays, and with it the position this node
     // reached, for the day it owns the partition again.
     if (sub) natsSubscription_Destroy(sub);
+    finished_ = true;
   }
 
   bool subscribe(const std::string& subject, const std::string& durable, natsSubscription*& sub) {
@@ -237,6 +242,7 @@ class PartitionProcessor::Worker {
   PartitionProcessor& owner_;
   const unsigned partition_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> finished_{false};
   std::thread thread_;
 };
 
@@ -269,10 +275,18 @@ void PartitionProcessor::stop() {
     wake_.notify_all();
   }
   if (membership_.joinable()) membership_.join();
+  if (watcher_) {
+    kvWatcher_Destroy(watcher_);
+    watcher_ = nullptr;
+  }
   // Leaving at once lets the others take the partitions over now rather than after the lease.
   if (link_.members()) kvStore_Delete(link_.members(), link_.options().node.c_str());
-  for (auto& [partition, worker] : workers_) ownership_.set(partition, false);
+  for (auto& [partition, worker] : workers_) {
+    ownership_.set(partition, false);
+    worker->request_stop();  // all at once, then wait for each
+  }
   workers_.clear();  // each finishes the batch it is applying
+  retiring_.clear();
   counters_.owned = 0;
 }
 
@@ -289,13 +303,49 @@ void PartitionProcessor::membership_loop() {
 
 bool PartitionProcessor::heartbeat(std::vector<std::string>& members) {
   kvStore* kv = link_.members();
-  const auto& node = link_.options().node;
-  const std::string value = "{\"node\":\"" + node + "\"}";
-  if (kvStore_PutString(nullptr, kv, node.c_str(), value.c_str()) != NATS_OK) return false;
-  kvKeysList keys{nullptr, 0};
-  if (kvStore_Keys(&keys, kv, nullptr) != NATS_OK) return false;
-  for (int i = 0; i < keys.Count; ++i) members.emplace_back(keys.Keys[i]);
-  kvKeysList_Destroy(&keys);
+  const auto& options = link_.options();
+  const std::string value = "{\"node\":\"" + options.node + "\"}";
+  if (kvStore_PutString(nullptr, kv, options.node.c_str(), value.c_str()) != NATS_OK) return false;
+  // One watcher for the node's life (listing the keys each time would make the brokers create a
+  // consumer per heartbeat). A member is alive while its puts keep coming: its last one was seen
+  // within the lease, by this node's clock; a delete (a node leaving) removes it at once. The
+  // bucket's TTL only clears what is left behind.
+  if (!watcher_ && kvStore_WatchAll(&watcher_, kv, nullptr) != NATS_OK) {
+    watcher_ = nullptr;
+    return false;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  // Until the watcher has delivered every member already there, this node waits for it (up to
+  // 2 s): deciding on a partial view would take partitions only to give them back.
+  const auto initial_deadline = now + std::chrono::seconds(2);
+  for (;;) {
+    kvEntry* entry = nullptr;
+    const int64_t wait_ms =
+        !initial_values_read_ && std::chrono::steady_clock::now() < initial_deadline ? 200 : 1;
+    if (kvWatcher_Next(&entry, watcher_, wait_ms) != NATS_OK) {
+      if (wait_ms == 1) break;  // nothing more for now
+      continue;
+    }
+    if (!entry) {  // the end of the initial values
+      initial_values_read_ = true;
+      continue;
+    }
+    const std::string key = kvEntry_Key(entry);
+    if (kvEntry_Operation(entry) == kvOp_Put)
+      last_seen_[key] = now;
+    else
+      last_seen_.erase(key);
+    kvEntry_Destroy(entry);
+  }
+  last_seen_[options.node] = now;  // its own put just succeeded
+  for (auto it = last_seen_.begin(); it != last_seen_.end();) {
+    if (now - it->second > options.lease) {
+      it = last_seen_.erase(it);
+    } else {
+      members.push_back(it->first);
+      ++it;
+    }
+  }
   return true;
 }
 
@@ -312,11 +362,17 @@ void PartitionProcessor::rebalance(const std::vector<std::string>& members) {
       ownership_.set(partition, true);
       gained.push_back(partition);
     } else if (!mine && running) {
+      // The worker is asked to stop and left to finish its batch on its own: waiting here would
+      // hold up this node's heartbeat, and a late heartbeat loses every partition.
       ownership_.set(partition, false);
-      workers_.erase(partition);
+      auto it = workers_.find(partition);
+      it->second->request_stop();
+      retiring_.push_back(std::move(it->second));
+      workers_.erase(it);
       released.push_back(partition);
     }
   }
+  std::erase_if(retiring_, [](const std::unique_ptr<Worker>& w) { return w->finished(); });
   counters_.gained += gained.size();
   counters_.released += released.size();
   counters_.owned = static_cast<std::int64_t>(workers_.size());

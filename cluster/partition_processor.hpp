@@ -4,10 +4,11 @@
 // the frames into its RocksDB archive, hands them to the rule shards, and acknowledges them to
 // JetStream only once they are durable there (docs/deploy-cluster.md, ADR 0023).
 //
-// Membership: every processor renews its key in the replicated `lantian_processors` bucket each
-// heartbeat; a key not renewed within the lease expires. Each node assigns the partitions over the
-// keys it sees by rendezvous hashing (assign_partitions), so nodes agree without a coordinator and
-// a join or leave moves only the partitions concerned.
+// Membership: every processor puts its key in the replicated `lantian_processors` bucket each
+// heartbeat and watches the bucket; a member whose put this node has not seen within the lease is
+// gone, and one that leaves deletes its key (the bucket's TTL clears what a dead node left). Each
+// node assigns the partitions over the members it sees by rendezvous hashing (assign_partitions),
+// so nodes agree without a coordinator and a join or leave moves only the partitions concerned.
 //
 // Takeover: a node that gains a partition starts its own consumer from the stream's beginning (or
 // continues the one it kept from an earlier ownership) and so rebuilds the partition's archive and
@@ -18,6 +19,8 @@
 // Thread-safety: start/stop from one thread; owns() and the metrics from any.
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -29,6 +32,8 @@
 #include "cluster/nats_link.hpp"
 #include "evaluation/stored_frame_sink.hpp"
 #include "storage/store.hpp"
+
+struct __kvWatcher;
 
 namespace lantian::cluster {
 
@@ -92,6 +97,11 @@ class PartitionProcessor {
   std::condition_variable wake_;
   std::thread membership_;
   std::map<unsigned, std::unique_ptr<Worker>> workers_;  // membership thread only (and stop)
+  std::vector<std::unique_ptr<Worker>> retiring_;        // released, finishing their batch
+  __kvWatcher* watcher_ = nullptr;                        // the membership bucket's changes
+  bool initial_values_read_ = false;                      // the watcher delivered those present
+  // Members by the time this node last saw their heartbeat (membership thread only).
+  std::map<std::string, std::chrono::steady_clock::time_point> last_seen_;
 };
 
 // The durable consumer a node reads a partition with.

@@ -35,7 +35,7 @@ used_ports=" "
 free_port() {
   local p
   while :; do
-    p=$((20000 + RANDOM % 40000))
+    p=$((20000 + RANDOM % 12000))  # below the ephemeral range (32768-)
     case "$used_ports" in *" $p "*) continue ;; esac
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
     used_ports+="$p "
@@ -104,7 +104,7 @@ start_node() {  # NODE ROLE
     --cluster-role "$role" --cluster-partitions 8 >> "$node.log" 2>&1 &
   node_pid[$node]=$!
   pids+=($!)
-  for _ in $(seq 150); do
+  for _ in $(seq 300); do  # a broker just restarted may hold a start up for seconds
     node_port[$node]=$(tail -n +"$from" "$node.log" | sed -n 's/.*event=listening .* port=\([0-9]*\).*/\1/p' | head -1)
     admin_port[$node]=$(tail -n +"$from" "$node.log" | sed -n 's/.*event=admin_listening port=\([0-9]*\).*/\1/p' | head -1)
     if [ -n "${admin_port[$node]}" ] && { [ "$role" = processor ] || [ -n "${node_port[$node]}" ]; }; then
