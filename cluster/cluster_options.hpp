@@ -27,7 +27,7 @@ struct ClusterOptions {
   int replicas = 3;
   // How long the stream keeps frames: a processor that takes a partition over rebuilds it from
   // what the stream still holds.
-  std::chrono::hours retention{24 * 7};
+  std::chrono::hours retention{24};
   // JetStream's de-duplication window for the reports' idempotency keys (message ids).
   std::chrono::seconds duplicate_window{120};
   // Frames published and not yet acknowledged by JetStream, in all: beyond it sessions wait.

@@ -129,6 +129,7 @@ class PartitionProcessor::Worker {
   void apply(natsMsgList& list) {
     std::vector<storage::FrameWrite> writes;
     std::vector<evaluation::StoredFrame> frames;
+    std::uint64_t pending = 0;  // what the consumer still holds after the last message read
     writes.reserve(static_cast<std::size_t>(list.Count));
     frames.reserve(static_cast<std::size_t>(list.Count));
     for (int i = 0; i < list.Count; ++i) {
@@ -139,6 +140,7 @@ class PartitionProcessor::Worker {
         continue;
       }
       const std::uint64_t sequence = meta->Sequence.Stream;
+      pending = meta->NumPending;
       jsMsgMetaData_Destroy(meta);
       const auto* data = reinterpret_cast<const std::uint8_t*>(natsMsg_GetData(msg));
       const auto record =
@@ -174,6 +176,7 @@ class PartitionProcessor::Worker {
       }
       evaluate(*results, frames);
     }
+    owner_.lag_[partition_] = static_cast<std::int64_t>(pending);
     if (list.Count > 0) {
       jsErrCode code = static_cast<jsErrCode>(0);
       const natsStatus s = natsMsg_AckSync(list.Msgs[list.Count - 1], nullptr, &code);
@@ -248,7 +251,13 @@ class PartitionProcessor::Worker {
 
 PartitionProcessor::PartitionProcessor(NatsLink& link, storage::Store& store,
                                        evaluation::StoredFrameSink* sink, Ownership& ownership)
-    : link_(link), store_(store), sink_(sink), ownership_(ownership) {}
+    : link_(link),
+      store_(store),
+      sink_(sink),
+      ownership_(ownership),
+      lag_(new std::atomic<std::int64_t>[ownership.partitions()]) {
+  for (unsigned p = 0; p < ownership.partitions(); ++p) lag_[p] = 0;
+}
 
 PartitionProcessor::~PartitionProcessor() { stop(); }
 
@@ -406,6 +415,12 @@ std::string PartitionProcessor::render_metrics() const {
          counters_.owned.load());
   family("lantian_cluster_processors", "gauge", "Processor nodes this node sees alive",
          counters_.members.load());
+  out << "# HELP lantian_cluster_partition_lag Frames of an owned partition not yet read by this "
+         "node (its consumer's pending count at the last fetch)\n"
+         "# TYPE lantian_cluster_partition_lag gauge\n";
+  for (unsigned p = 0; p < ownership_.partitions(); ++p)
+    if (ownership_.owns_partition(p))
+      out << "lantian_cluster_partition_lag{partition=\"" << p << "\"} " << lag_[p].load() << '\n';
   return out.str();
 }
 

@@ -92,6 +92,8 @@ class PartitionProcessor {
   evaluation::StoredFrameSink* sink_;
   Ownership& ownership_;
   ProcessorCounters counters_;
+  // Per partition: frames its consumer held beyond the last batch read (the node's lag on it).
+  std::unique_ptr<std::atomic<std::int64_t>[]> lag_;
   std::atomic<bool> stopping_{false};
   std::mutex wake_mutex_;
   std::condition_variable wake_;

@@ -203,7 +203,7 @@ po::options_description serve_options() {
        "partitions vehicles are spread over; fixed for the life of the frame stream")
     ("cluster-replicas", po::value<int>()->default_value(3),
        "copies of the frame stream on distinct brokers (3 survives the loss of one)")
-    ("cluster-retention-hours", po::value<int>()->default_value(168),
+    ("cluster-retention-hours", po::value<int>()->default_value(24),
        "how long the frame stream keeps frames: what a processor taking a partition over rebuilds from")
     ("cluster-max-pending", po::value<std::size_t>()->default_value(20000),
        "frames an ingest node has published and JetStream not yet acknowledged; beyond it sessions wait")
