@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <thread>
 #include <vector>
 
 namespace lantian::cluster {
@@ -73,7 +74,17 @@ bool NatsLink::start(std::function<void(__natsMsg*, const PublishAnswer&)> on_pu
     error = "cluster: no JetStream context: " + last_error(s);
     return false;
   }
-  if (!ensure_stream(error) || !ensure_members_bucket(error)) return false;
+  // A broker that has just (re)started, or a stream electing a leader, leaves JetStream's requests
+  // unanswered for a few seconds: the checks are tried again for up to 30 s before giving up.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    error.clear();
+    if (ensure_stream(error) && ensure_members_bucket(error)) break;
+    if (configuration_conflict_ || std::chrono::steady_clock::now() > deadline) return false;
+    spdlog::warn("event=cluster_not_ready node={} error=\"{}\": trying again", options_.node,
+                 error);
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
   char url[256] = {0};
   natsConnection_GetConnectedUrl(connection_, url, sizeof url);
   spdlog::info("event=cluster_connected node={} broker={} stream={} partitions={} replicas={}",
@@ -92,6 +103,7 @@ bool NatsLink::ensure_stream(std::string& error) {
     const auto replicas = c.Replicas;
     jsStreamInfo_Destroy(info);
     if (!subjects_match) {
+      configuration_conflict_ = true;  // waiting will not change it
       error = "cluster: stream " + options_.stream + " exists with other subjects than " + wanted;
       return false;
     }

@@ -77,7 +77,8 @@ class NatsLink {
   __jsCtx* jetstream_ = nullptr;
   __kvStore* members_ = nullptr;
   std::atomic<bool> connected_{false};
-  std::atomic<bool> closing_{false};  // stop() began: a disconnection is no outage
+  std::atomic<bool> closing_{false};
+  bool configuration_conflict_ = false;  // the stream exists with other subjects  // stop() began: a disconnection is no outage
   std::mutex listener_mutex_;
   std::function<void(bool)> listener_;
 };

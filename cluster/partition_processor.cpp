@@ -30,12 +30,6 @@ void Ownership::set(unsigned partition, bool owned) noexcept {
   if (partition < count_) owned_[partition] = owned;
 }
 
-std::string consumer_name(const std::string& node, unsigned partition) {
-  char number[16];
-  std::snprintf(number, sizeof number, "%02u", partition);
-  return "lantian-" + node + "-p" + number;
-}
-
 // One owned partition: its consumer and the thread that applies what it delivers.
 class PartitionProcessor::Worker {
  public:
@@ -57,83 +51,105 @@ class PartitionProcessor::Worker {
     pthread_setname_np(pthread_self(), "lt-partition");
     const auto& options = owner_.link_.options();
     const auto subject = partition_subject(options.subject_prefix, partition_);
-    const auto durable = consumer_name(options.node, partition_);
+    applied_ = load_position();
     natsSubscription* sub = nullptr;
-    while (!stopping_ && !subscribe(subject, durable, sub))
+    while (!stopping_ && !subscribe(subject, sub))
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    std::uint64_t last_error_logged = 0;
+    std::vector<natsMsg*> batch;
     while (!stopping_) {
-      natsMsgList list{nullptr, 0};
-      const natsStatus s = natsSubscription_Fetch(&list, sub, options.fetch_batch, 500, nullptr);
-      if (s == NATS_TIMEOUT) continue;
-      if (s != NATS_OK) {
-        // The broker is switching or gone: the client reconnects; fetch again shortly.
-        if (++last_error_logged % 20 == 1)
-          spdlog::warn("event=cluster_fetch_failed partition={} error=\"{}\"", partition_,
-                       NatsLink::last_error(s));
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        continue;
+      // A batch: what has arrived, up to fetch_batch messages, waiting at most 500 ms for the first.
+      natsMsg* msg = nullptr;
+      if (natsSubscription_NextMsg(&msg, sub, 500) != NATS_OK) continue;
+      batch.push_back(msg);
+      int queued = 0;
+      natsSubscription_GetPending(sub, &queued, nullptr);
+      for (int i = 0; i < queued && batch.size() < static_cast<std::size_t>(options.fetch_batch);
+           ++i) {
+        if (natsSubscription_NextMsg(&msg, sub, 1) != NATS_OK) break;
+        batch.push_back(msg);
       }
-      last_error_logged = 0;
-      apply(list);
-      natsMsgList_Destroy(&list);
+      apply(batch);
+      for (auto* m : batch) natsMsg_Destroy(m);
+      batch.clear();
+      if (reset_) {  // a batch was not applied: read again from the position
+        natsSubscription_Unsubscribe(sub);
+        natsSubscription_Destroy(sub);
+        sub = nullptr;
+        while (!stopping_ && !subscribe(subject, sub))
+          std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        reset_ = false;
+      }
     }
-    // Destroyed, not unsubscribed: the durable consumer stays, and with it the position this node
-    // reached, for the day it owns the partition again.
-    if (sub) natsSubscription_Destroy(sub);
+    if (sub) {
+      natsSubscription_Unsubscribe(sub);  // the ordered consumer is ephemeral: let it go now
+      natsSubscription_Destroy(sub);
+    }
     finished_ = true;
   }
 
-  bool subscribe(const std::string& subject, const std::string& durable, natsSubscription*& sub) {
+  // The last log sequence this node applied for the partition (0: none), from its archive.
+  std::uint64_t load_position() const {
+    const auto value = owner_.store_.get(storage::Family::cluster, position_key());
+    if (!value || value->size() != 8) return 0;
+    std::uint64_t v = 0;
+    for (unsigned char c : *value) v = (v << 8) | c;
+    return v;
+  }
+  bool save_position(std::uint64_t sequence) {
+    std::string value(8, '\0');
+    for (int i = 7; i >= 0; --i, sequence >>= 8) value[static_cast<std::size_t>(i)] =
+        static_cast<char>(sequence & 0xff);
+    std::string error;
+    if (owner_.store_.apply({{storage::Family::cluster, position_key(), value}},
+                            storage::Durability::synced, error))
+      return true;
+    spdlog::error("event=cluster_position_not_saved partition={} error=\"{}\"", partition_, error);
+    return false;
+  }
+  std::string position_key() const { return "p|" + std::to_string(partition_); }
+
+  // An ordered consumer on the partition's subject from the message after the last one applied:
+  // ephemeral, in order, without acknowledgements; the client library makes it again from the
+  // last message it delivered when a broker or the consumer's leader changes. The position that
+  // survives this node is the one in its archive (load_position).
+  bool subscribe(const std::string& subject, natsSubscription*& sub) {
     const auto& options = owner_.link_.options();
-    jsConsumerConfig cfg;
-    jsConsumerConfig_Init(&cfg);
-    cfg.Durable = durable.c_str();
-    cfg.Description = "lantian processor: one node's reading of one partition";
-    cfg.FilterSubject = subject.c_str();
-    cfg.DeliverPolicy = js_DeliverAll;
-    cfg.AckPolicy = js_AckAll;
-    cfg.AckWait = std::chrono::nanoseconds(std::chrono::seconds(30)).count();
-    cfg.MaxAckPending = 4 * options.fetch_batch;
-    cfg.MaxWaiting = 16;
-    jsConsumerInfo* info = nullptr;
-    jsErrCode code = static_cast<jsErrCode>(0);
-    natsStatus s = js_AddConsumer(&info, owner_.link_.jetstream(), options.stream.c_str(), &cfg,
-                                  nullptr, &code);
-    if (s == NATS_OK) {
-      jsConsumerInfo_Destroy(info);
-    } else if (code != JSConsumerNameExistErr) {
-      spdlog::warn("event=cluster_consumer_failed partition={} consumer={} error=\"{}\"",
-                   partition_, durable, NatsLink::last_error(s));
-      return false;
-    }
     jsSubOptions sub_opts;
     jsSubOptions_Init(&sub_opts);
     sub_opts.Stream = options.stream.c_str();
-    sub_opts.Consumer = durable.c_str();
-    s = js_PullSubscribe(&sub, owner_.link_.jetstream(), subject.c_str(), durable.c_str(), nullptr,
-                         &sub_opts, &code);
+    sub_opts.Ordered = true;
+    if (applied_ > 0) {
+      sub_opts.Config.DeliverPolicy = js_DeliverByStartSequence;
+      sub_opts.Config.OptStartSeq = applied_ + 1;
+    } else {
+      sub_opts.Config.DeliverPolicy = js_DeliverAll;
+    }
+    jsErrCode code = static_cast<jsErrCode>(0);
+    const natsStatus s =
+        js_SubscribeSync(&sub, owner_.link_.jetstream(), subject.c_str(), nullptr, &sub_opts, &code);
     if (s != NATS_OK) {
-      spdlog::warn("event=cluster_subscribe_failed partition={} consumer={} error=\"{}\"",
-                   partition_, durable, NatsLink::last_error(s));
+      spdlog::warn("event=cluster_subscribe_failed partition={} error=\"{}\"", partition_,
+                   NatsLink::last_error(s));
       sub = nullptr;
       return false;
     }
-    spdlog::info("event=partition_reading partition={} consumer={}", partition_, durable);
+    // Up to 64 batches may wait in the client (flow control keeps the broker from sending more).
+    natsSubscription_SetPendingLimits(sub, 64 * options.fetch_batch, 256 << 20);
+    spdlog::info("event=partition_reading partition={} from_sequence={}", partition_,
+                 applied_ + 1);
     return true;
   }
 
-  // Writes the frames of `list` into the archive, evaluates them, and acknowledges the last
-  // message (the consumer acknowledges everything up to it) once all are durable. Nothing is
-  // acknowledged when a write failed: JetStream delivers the batch again.
-  void apply(natsMsgList& list) {
+  // Writes the frames of `list` into the archive and evaluates them; once they are durable, saves
+  // the batch's last log sequence as the partition's position.
+  void apply(const std::vector<natsMsg*>& list) {
     std::vector<storage::FrameWrite> writes;
     std::vector<evaluation::StoredFrame> frames;
     std::uint64_t pending = 0;  // what the consumer still holds after the last message read
-    writes.reserve(static_cast<std::size_t>(list.Count));
-    frames.reserve(static_cast<std::size_t>(list.Count));
-    for (int i = 0; i < list.Count; ++i) {
-      natsMsg* msg = list.Msgs[i];
+    std::uint64_t last = 0;      // the batch's last log sequence
+    writes.reserve(list.size());
+    frames.reserve(list.size());
+    for (natsMsg* msg : list) {
       jsMsgMetaData* meta = nullptr;
       if (natsMsg_GetMetaData(&meta, msg) != NATS_OK) {
         ++owner_.counters_.unreadable;
@@ -141,6 +157,8 @@ class PartitionProcessor::Worker {
       }
       const std::uint64_t sequence = meta->Sequence.Stream;
       pending = meta->NumPending;
+      if (sequence <= applied_) continue;  // applied before this consumer was made
+      last = std::max(last, sequence);
       jsMsgMetaData_Destroy(meta);
       const auto* data = reinterpret_cast<const std::uint8_t*>(natsMsg_GetData(msg));
       const auto record =
@@ -167,23 +185,20 @@ class PartitionProcessor::Worker {
                                                record->received.rejected,
                                                record->received.receive_unix_ms});
     }
+    // Frames at or below the position were applied before (a consumer made again from an older
+    // point): they would land on the same keys, so they are skipped rather than written again.
     if (!writes.empty()) {
       const auto results = store(writes);
       if (!results) {
-        for (int i = 0; i < list.Count; ++i) natsMsg_Nak(list.Msgs[i], nullptr);
+        // Not applied: the consumer is made again from the position, which did not move.
+        reset_ = true;
         std::this_thread::sleep_for(std::chrono::milliseconds(500));
         return;
       }
       evaluate(*results, frames);
     }
     owner_.lag_[partition_] = static_cast<std::int64_t>(pending);
-    if (list.Count > 0) {
-      jsErrCode code = static_cast<jsErrCode>(0);
-      const natsStatus s = natsMsg_AckSync(list.Msgs[list.Count - 1], nullptr, &code);
-      if (s != NATS_OK)  // delivered again after the ack wait: applied again, to the same keys
-        spdlog::warn("event=cluster_ack_failed partition={} error=\"{}\"", partition_,
-                     NatsLink::last_error(s));
-    }
+    if (last > applied_ && save_position(last)) applied_ = last;
   }
 
   // Submits the writes and waits until all are durable; nullopt when one failed or the store
@@ -246,6 +261,8 @@ class PartitionProcessor::Worker {
   const unsigned partition_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> finished_{false};
+  std::uint64_t applied_ = 0;  // the last log sequence applied (and saved), this thread only
+  bool reset_ = false;         // the last batch was not applied: subscribe again from applied_
   std::thread thread_;
 };
 

@@ -1,8 +1,11 @@
 #pragma once
 // A cluster's processor node: it takes the partitions the membership assigns to it and, for each,
-// reads the frame stream through a durable consumer of its own (`lantian-<node>-p<NN>`), writes
-// the frames into its RocksDB archive, hands them to the rule shards, and acknowledges them to
-// JetStream only once they are durable there (docs/deploy-cluster.md, ADR 0023).
+// reads the frame stream in order from the message after the last one it applied, writes the
+// frames into its RocksDB archive, hands them to the rule shards, and then records the partition's
+// position — the last log sequence applied — in the same archive (the `cluster` family). The
+// position is the node's durable cursor (docs/deploy-cluster.md, ADR 0023): the JetStream consumer
+// it reads through is an ordered, ephemeral one, which the client library makes again by itself
+// when a broker or a consumer leader changes.
 //
 // Membership: every processor puts its key in the replicated `lantian_processors` bucket each
 // heartbeat and watches the bucket; a member whose put this node has not seen within the lease is
@@ -10,11 +13,12 @@
 // node assigns the partitions over the members it sees by rendezvous hashing (assign_partitions),
 // so nodes agree without a coordinator and a join or leave moves only the partitions concerned.
 //
-// Takeover: a node that gains a partition starts its own consumer from the stream's beginning (or
-// continues the one it kept from an earlier ownership) and so rebuilds the partition's archive and
-// rule state from the log. Frames keep their log sequence as their archive key
+// Takeover: a node that gains a partition reads it from its own position: the stream's beginning
+// for a partition it never had (rebuilding the partition's archive and rule state from the log),
+// or where it stopped for one it owned before. Frames keep their log sequence as their archive key
 // (FrameWrite::log_sequence) and reports their idempotency entries, so a message applied twice —
-// redelivered after a crash, or read by two nodes while ownership moves — is never a second copy.
+// after a crash between the write and the position, or by two nodes while ownership moves — is
+// never a second copy.
 //
 // Thread-safety: start/stop from one thread; owns() and the metrics from any.
 
@@ -105,8 +109,5 @@ class PartitionProcessor {
   // Members by the time this node last saw their heartbeat (membership thread only).
   std::map<std::string, std::chrono::steady_clock::time_point> last_seen_;
 };
-
-// The durable consumer a node reads a partition with.
-[[nodiscard]] std::string consumer_name(const std::string& node, unsigned partition);
 
 }  // namespace lantian::cluster

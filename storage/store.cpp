@@ -42,7 +42,7 @@ constexpr const char* reserved_cfs[] = {"violations", "violation_index", "regist
                                         "terminal_keys", "areas",          "legal_holds",
                                         "enterprises",   "gate_events",     "pollution_alerts",
                                         "forward_log",   "forwarding",      "violation_changes",
-                                        "subscribers"};
+                                        "subscribers",   "cluster"};
 constexpr const char* next_sequence_key = "next_sequence";
 // latest_state: VIN → one record per vehicle, rewritten once per batch that has its frames:
 //   0x02 · archive key length (8, big-endian) · archive key of its last frame
@@ -1058,7 +1058,8 @@ void Store::map_families(const std::vector<rocksdb::ColumnFamilyDescriptor>& des
       {Family::forward_log, "forward_log"},
       {Family::forwarding, "forwarding"},
       {Family::violation_changes, "violation_changes"},
-      {Family::subscribers, "subscribers"}};
+      {Family::subscribers, "subscribers"},
+      {Family::cluster, "cluster"}};
   for (std::size_t i = 0; i < descriptors.size(); ++i)
     for (const auto& [family, name] : names)
       if (descriptors[i].name == name) families_[family] = handles_[i];

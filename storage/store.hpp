@@ -129,7 +129,9 @@ enum class Family {
   // sequence (8) → one change of a violation (raised, reviewed, withdrawn), in commit order: what
   // is shared with enforcement systems (evaluation/violation_store.hpp, sharing/)
   violation_changes,
-  subscribers  // enforcement systems violations are delivered to, and their cursors (sharing/)
+  subscribers,  // enforcement systems violations are delivered to, and their cursors (sharing/)
+  // a cluster's processor node: p|PARTITION → the last log sequence it applied (cluster/)
+  cluster
 };
 
 // One change of a record: a put, or a delete when `value` is empty.

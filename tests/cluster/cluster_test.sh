@@ -104,7 +104,7 @@ start_node() {  # NODE ROLE
     --cluster-role "$role" --cluster-partitions 8 >> "$node.log" 2>&1 &
   node_pid[$node]=$!
   pids+=($!)
-  for _ in $(seq 300); do  # a broker just restarted may hold a start up for seconds
+  for _ in $(seq 450); do  # a broker just restarted may hold a start up for seconds
     node_port[$node]=$(tail -n +"$from" "$node.log" | sed -n 's/.*event=listening .* port=\([0-9]*\).*/\1/p' | head -1)
     admin_port[$node]=$(tail -n +"$from" "$node.log" | sed -n 's/.*event=admin_listening port=\([0-9]*\).*/\1/p' | head -1)
     if [ -n "${admin_port[$node]}" ] && { [ "$role" = processor ] || [ -n "${node_port[$node]}" ]; }; then
@@ -173,14 +173,22 @@ for _ in $(seq 100); do
   [ "$(metric proc-1 lantian_cluster_processors)" = 2 ] && [ "$(metric proc-2 lantian_cluster_processors)" = 2 ] && break
   sleep 0.2
 done
-settled=0
-for _ in $(seq 120); do
-  a=$(( $(metric proc-1 lantian_cluster_processor_applied_total) + $(metric proc-2 lantian_cluster_processor_applied_total) ))
-  sleep 1
-  b=$(( $(metric proc-1 lantian_cluster_processor_applied_total) + $(metric proc-2 lantian_cluster_processor_applied_total) ))
-  [ "$a" = "$b" ] && settled=$((settled + 1)) || settled=0
-  [ $settled -ge 3 ] && break
-done
+# Caught up: each partition is owned once with nothing left to read (lantian_cluster_partition_lag),
+# and every acknowledged report is in an archive (read while the processors run).
+caught_up() {
+  local lags
+  lags=$(for node in proc-1 proc-2; do
+    curl -sf "http://127.0.0.1:${admin_port[$node]}/metrics" | grep '^lantian_cluster_partition_lag{'
+  done)
+  state="owned: $(echo "$lags" | grep -c .) partitions, lag $(echo "$lags" | awk '{ s += $2 } END { print s + 0 }')"
+  [ "$(echo "$lags" | grep -c .)" = 8 ] && [ "$(echo "$lags" | awk '{ s += $2 } END { print s + 0 }')" = 0 ] || return 1
+  for node in proc-1 proc-2; do "$bin/lantiand" export --data-dir "$node" > "$node.running-export"; done
+  cat proc-1.running-export proc-2.running-export > running.jsonl
+  "$bin/lantian-sim" check-acked acked.txt running.jsonl > check.log 2>&1 || { state="$state; $(tail -1 check.log)"; return 1; }
+}
+state=
+for _ in $(seq 60); do caught_up && break; sleep 1; done
+caught_up || fail "the processors did not catch up: $state"
 for node in ingest-2 proc-1 proc-2; do
   kill -TERM "${node_pid[$node]}"
   wait "${node_pid[$node]}" || fail "$node did not stop cleanly"

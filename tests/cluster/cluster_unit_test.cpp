@@ -75,7 +75,6 @@ TEST(Partitions, NodeNames) {
   EXPECT_FALSE(valid_node_name("host.example.cn"));  // dots separate subject tokens
   EXPECT_FALSE(valid_node_name("a b"));
   EXPECT_FALSE(valid_node_name(std::string(65, 'a')));
-  EXPECT_EQ(consumer_name("proc-1", 7), "lantian-proc-1-p07");
 }
 
 storage::FrameWrite report_write(std::int64_t time_s, std::optional<std::uint64_t> log_sequence) {
