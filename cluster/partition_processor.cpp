@@ -14,12 +14,22 @@
 namespace lantian::cluster {
 
 Ownership::Ownership(unsigned partitions)
-    : count_(partitions), owned_(new std::atomic<bool>[partitions]) {
-  for (unsigned p = 0; p < partitions; ++p) owned_[p] = false;
+    : count_(partitions),
+      owned_(new std::atomic<bool>[partitions]),
+      current_(new std::atomic<bool>[partitions]) {
+  for (unsigned p = 0; p < partitions; ++p) {
+    owned_[p] = false;
+    current_[p] = false;
+  }
 }
 
 bool Ownership::owns(const protocol::Vin& vin) const noexcept {
-  return owns_partition(partition_of(vin, count_));
+  const unsigned p = partition_of(vin, count_);
+  return owned_[p].load() && current_[p].load();
+}
+
+bool Ownership::owns(unsigned partition) const noexcept {
+  return partition < count_ && owned_[partition].load() && current_[partition].load();
 }
 
 bool Ownership::owns_partition(unsigned partition) const noexcept {
@@ -27,7 +37,13 @@ bool Ownership::owns_partition(unsigned partition) const noexcept {
 }
 
 void Ownership::set(unsigned partition, bool owned) noexcept {
-  if (partition < count_) owned_[partition] = owned;
+  if (partition >= count_) return;
+  current_[partition] = false;
+  owned_[partition] = owned;
+}
+
+void Ownership::caught_up(unsigned partition) noexcept {
+  if (partition < count_ && owned_[partition].load()) current_[partition] = true;
 }
 
 // One owned partition: its consumer and the thread that applies what it delivers.
@@ -59,7 +75,13 @@ class PartitionProcessor::Worker {
     while (!stopping_) {
       // A batch: what has arrived, up to fetch_batch messages, waiting at most 500 ms for the first.
       natsMsg* msg = nullptr;
-      if (natsSubscription_NextMsg(&msg, sub, 500) != NATS_OK) continue;
+      if (natsSubscription_NextMsg(&msg, sub, 500) != NATS_OK) {
+        // Nothing came for 500 ms. A consumer just made may simply not have started delivering:
+        // the partition has caught up only when the log's last message for it is applied here.
+        if (!owner_.ownership_.owns(partition_) && log_applied(subject))
+          owner_.ownership_.caught_up(partition_);
+        continue;
+      }
       batch.push_back(msg);
       int queued = 0;
       natsSubscription_GetPending(sub, &queued, nullptr);
@@ -85,6 +107,21 @@ class PartitionProcessor::Worker {
       natsSubscription_Destroy(sub);
     }
     finished_ = true;
+  }
+
+  // Whether the log's last message on `subject` is at or below the position (an empty partition
+  // is applied); false when the log cannot be asked now.
+  bool log_applied(const std::string& subject) const {
+    natsMsg* last = nullptr;
+    jsErrCode code = static_cast<jsErrCode>(0);
+    const natsStatus s = js_GetLastMsg(&last, owner_.link_.jetstream(),
+                                       owner_.link_.options().stream.c_str(), subject.c_str(),
+                                       nullptr, &code);
+    if (s == NATS_NOT_FOUND || code == JSNoMessageFoundErr) return true;
+    if (s != NATS_OK) return false;
+    const bool applied = natsMsg_GetSequence(last) <= applied_;
+    natsMsg_Destroy(last);
+    return applied;
   }
 
   // The last log sequence this node applied for the partition (0: none), from its archive.
@@ -199,6 +236,7 @@ class PartitionProcessor::Worker {
     }
     owner_.lag_[partition_] = static_cast<std::int64_t>(pending);
     if (last > applied_ && save_position(last)) applied_ = last;
+    if (pending == 0) owner_.ownership_.caught_up(partition_);
   }
 
   // Submits the writes and waits until all are durable; nullopt when one failed or the store

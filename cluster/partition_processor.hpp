@@ -41,19 +41,29 @@ struct __kvWatcher;
 
 namespace lantian::cluster {
 
-// The partitions this node owns now (read by the rule shards' R11 check, written by the
-// membership thread).
+// The partitions this node owns now (written by the membership thread), and whether each has
+// caught up with the log since it was gained (written by its worker).
 class Ownership {
  public:
   explicit Ownership(unsigned partitions);
+  // The vehicle's partition is owned here and has caught up: this archive holds everything the
+  // log had for it when its worker last found nothing more to read. The rule shards' R11 offline
+  // check asks this, so that the stale state of a partition just taken over (the archive may
+  // hold what it had when this node last owned it) never raises an offline violation.
   [[nodiscard]] bool owns(const protocol::Vin& vin) const noexcept;
+  // The partition is owned here (caught up or not).
   [[nodiscard]] bool owns_partition(unsigned partition) const noexcept;
+  // The partition is owned here and has caught up.
+  [[nodiscard]] bool owns(unsigned partition) const noexcept;
+  // Owned or given up; either way not caught up until its worker says so.
   void set(unsigned partition, bool owned) noexcept;
+  void caught_up(unsigned partition) noexcept;
   [[nodiscard]] unsigned partitions() const noexcept { return count_; }
 
  private:
   unsigned count_;
   std::unique_ptr<std::atomic<bool>[]> owned_;
+  std::unique_ptr<std::atomic<bool>[]> current_;
 };
 
 struct ProcessorCounters {

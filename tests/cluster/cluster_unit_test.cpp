@@ -77,6 +77,23 @@ TEST(Partitions, NodeNames) {
   EXPECT_FALSE(valid_node_name(std::string(65, 'a')));
 }
 
+TEST(Ownership, AGainedPartitionCountsForOfflineChecksOnlyOnceCaughtUp) {
+  Ownership ownership(16);
+  const auto vin = protocol::make_vin("LZZ5CLSB0NA100002");  // partition 4
+  ownership.set(4, true);
+  EXPECT_TRUE(ownership.owns_partition(4));
+  EXPECT_FALSE(ownership.owns(vin));  // its archive may be days behind the log
+  ownership.caught_up(4);
+  EXPECT_TRUE(ownership.owns(vin));
+  ownership.set(4, false);
+  ownership.caught_up(4);  // a worker finishing after the partition went: no effect
+  EXPECT_FALSE(ownership.owns(vin));
+  EXPECT_FALSE(ownership.owns_partition(4));
+  ownership.set(4, true);  // gained again: stale until caught up again
+  EXPECT_FALSE(ownership.owns(vin));
+  EXPECT_FALSE(ownership.owns(protocol::make_vin("LFWDTEST000000001")));  // partition 9
+}
+
 storage::FrameWrite report_write(std::int64_t time_s, std::optional<std::uint64_t> log_sequence) {
   storage::FrameWrite w;
   w.vin = protocol::make_vin("LZZ5CLSB0NA100002");
