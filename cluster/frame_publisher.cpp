@@ -68,7 +68,7 @@ storage::Submitted FramePublisher::submit_or_notify(std::vector<storage::FrameWr
       ids.push_back(message_id(w));
       if (msg) in_flight_.emplace(msg, InFlight{batch, i});
     }
-    counters_.pending += static_cast<std::int64_t>(in_flight_.size()) - counters_.pending.load();
+    counters_.pending = static_cast<std::int64_t>(in_flight_.size());
   }
   writes.clear();
   if (batch->results.empty()) {

@@ -75,7 +75,13 @@ class PartitionProcessor::Worker {
     while (!stopping_) {
       // A batch: what has arrived, up to fetch_batch messages, waiting at most 500 ms for the first.
       natsMsg* msg = nullptr;
-      if (natsSubscription_NextMsg(&msg, sub, 500) != NATS_OK) {
+      if (const natsStatus s = natsSubscription_NextMsg(&msg, sub, 500); s != NATS_OK) {
+        if (s != NATS_TIMEOUT) {
+          // Not a quiet log but a failing subscription (a slow consumer, a connection being
+          // closed): pause rather than spin; the ordered consumer is remade by the library.
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+          continue;
+        }
         // Nothing came for 500 ms. A consumer just made may simply not have started delivering:
         // the partition has caught up only when the log's last message for it is applied here.
         if (!owner_.ownership_.owns(partition_) && log_applied(subject))

@@ -31,8 +31,8 @@ TEST(Partitions, AVinAlwaysFallsInTheSamePartition) {
 TEST(Partitions, VehiclesSpreadEvenly) {
   std::vector<int> count(16, 0);
   for (int i = 0; i < 16000; ++i) {
-    char vin[18];
-    std::snprintf(vin, sizeof vin, "LZZ5CLSB0NA%06d", i);
+    std::string serial = std::to_string(i);
+    const std::string vin = "LZZ5CLSB0NA" + std::string(6 - serial.size(), '0') + serial;
     ++count[partition_of(vin, 16)];
   }
   for (int c : count) {
