@@ -34,17 +34,7 @@ cpu_s() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"; }
 calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
 field() { grep -o "\"$1\":[-0-9.eE]*" "$2" | head -1 | cut -d: -f2 | awk '{ printf "%.1f", $1 }'; }
 json_int() { grep -o "\"$1\":[0-9]*" "$2" | head -1 | cut -d: -f2; }
-used_ports=" "
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 12000))  # below the ephemeral range (32768-)
-    case "$used_ports" in *" $p "*) continue ;; esac
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
-    used_ports+="$p "; echo "$p"; return
-  done
-}
-
+source "$root/tests/cluster/nats_brokers.sh"  # free_port, the three brokers
 cd "$work"
 "$bin/lantian-sim" --preset mixed --vehicles "$vehicles" --zones "$samples/zones-henan-sample.geojson" \
   --registry-out fleet.csv --plan-only > /dev/null
@@ -90,25 +80,17 @@ single_p99=$(field p99_ms single.json)
 kill -TERM "${pid[single]}"; wait "${pid[single]}" || true
 
 # --- 2. the cluster ------------------------------------------------------------------------------
-routes=() ; declare -A cport bpid
-monitor=$(free_port)
-for b in 1 2 3; do cport[$b]=$(free_port); r=$(free_port); routes+=("nats-route://127.0.0.1:$r"); echo "$r" > "route$b"; done
-route_list=$(IFS=,; echo "${routes[*]}")
-for b in 1 2 3; do
-  printf 'server_name: b%s\nlisten: 127.0.0.1:%s\njetstream { store_dir: "%s/js%s" }\ncluster { name: bench, listen: 127.0.0.1:%s, routes: [%s] }\n' \
-    "$b" "${cport[$b]}" "$work" "$b" "$(cat route$b)" "$route_list" > "b$b.conf"
-  [ "$b" = 1 ] && echo "http: 127.0.0.1:$monitor" >> b1.conf
-  nats-server -c "b$b.conf" > "b$b.log" 2>&1 &
-  bpid[$b]=$!; pids+=($!)
-done
-cluster="nats://127.0.0.1:${cport[1]},nats://127.0.0.1:${cport[2]},nats://127.0.0.1:${cport[3]}"
-sleep 3
+configure_brokers "$work"
+for b in 1 2 3; do start_broker $b; done
+wait_for_brokers || { log "the brokers did not start"; exit 1; }
+cluster=$nats_urls
+monitor=${monitor_port[1]}
 log "cluster: 1 ingest node, 1 processor, 3 brokers (R3)"
 start_lantiand proc-1 --cluster "$cluster" --cluster-node proc-1 --cluster-role processor
 start_lantiand ingest --cluster "$cluster" --cluster-node ingest --cluster-role ingest
 for _ in $(seq 100); do [ "$(metric proc-1 lantian_cluster_partitions_owned)" = 16 ] && break; sleep 0.1; done
 i0=$(cpu_s "${pid[ingest]}"); p0=$(cpu_s "${pid[proc-1]}")
-b0=0; for b in 1 2 3; do b0=$(calc "$b0 + $(cpu_s "${bpid[$b]}")" 2); done
+b0=0; for b in 1 2 3; do b0=$(calc "$b0 + $(cpu_s "${broker_pid[$b]}")" 2); done
 drive "${port[ingest]}" cluster.json
 cluster_frames=$(json_int frames_acked cluster.json)
 published=$(metric ingest lantian_cluster_published_total)
@@ -125,7 +107,7 @@ stream_bytes=$(curl -sf "http://127.0.0.1:$monitor/jsz?streams=true" |
 stream_msgs=$(curl -sf "http://127.0.0.1:$monitor/jsz?streams=true" |
   jq '[.account_details[].stream_detail[] | select(.name == "LANTIAN_FRAMES") | .state.messages] | add')
 archive_bytes=$(du -sb proc-1 | cut -f1)
-b1=0; for b in 1 2 3; do b1=$(calc "$b1 + $(cpu_s "${bpid[$b]}")" 2); done
+b1=0; for b in 1 2 3; do b1=$(calc "$b1 + $(cpu_s "${broker_pid[$b]}")" 2); done
 ingest_cpu=$(calc "$i1 - $i0" 2); proc_cpu=$(calc "$p1 - $p0" 2); broker_cpu=$(calc "$b1 - $b0" 2)
 cluster_p99=$(field p99_ms cluster.json)
 

@@ -10,6 +10,7 @@
 
 #include "cluster/partitions.hpp"
 #include "protocol/decode.hpp"
+#include "storage/keys.hpp"
 
 namespace lantian::cluster {
 
@@ -134,14 +135,11 @@ class PartitionProcessor::Worker {
   std::uint64_t load_position() const {
     const auto value = owner_.store_.get(storage::Family::cluster, position_key());
     if (!value || value->size() != 8) return 0;
-    std::uint64_t v = 0;
-    for (unsigned char c : *value) v = (v << 8) | c;
-    return v;
+    return storage::read_u64(*value);
   }
   bool save_position(std::uint64_t sequence) {
-    std::string value(8, '\0');
-    for (int i = 7; i >= 0; --i, sequence >>= 8) value[static_cast<std::size_t>(i)] =
-        static_cast<char>(sequence & 0xff);
+    std::string value;
+    storage::append_u64(value, sequence);
     std::string error;
     if (owner_.store_.apply({{storage::Family::cluster, position_key(), value}},
                             storage::Durability::synced, error))

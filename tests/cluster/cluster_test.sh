@@ -14,6 +14,7 @@
 #   The long form (docs/testing.md): SECONDS=600 LANTIAN_CLUSTER_VEHICLES=… for a soak.
 set -euo pipefail
 bin=$1 samples=$2 scenario=$3 seconds=${4:-24}
+here=$(cd "$(dirname "$0")" && pwd)
 command -v nats-server >/dev/null || { echo "FAIL: nats-server is not installed (scripts/setup.sh)"; exit 1; }
 work=$(mktemp -d)
 pids=()
@@ -30,58 +31,12 @@ fail() {
 }
 cd "$work"
 
-# A port nothing listens on (and that no earlier call returned).
-used_ports=" "
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 12000))  # below the ephemeral range (32768-)
-    case "$used_ports" in *" $p "*) continue ;; esac
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
-    used_ports+="$p "
-    echo "$p"
-    return
-  done
-}
-
 # --- the brokers -------------------------------------------------------------------------------
-declare -A client_port monitor_port broker_pid
-routes=()
-for b in 1 2 3; do
-  client_port[$b]=$(free_port); monitor_port[$b]=$(free_port); route=$(free_port)
-  routes+=("nats-route://127.0.0.1:$route")
-  echo "$route" > "route$b"
-done
-route_list=$(IFS=,; echo "${routes[*]}")
-for b in 1 2 3; do
-  cat > "broker$b.conf" <<CONF
-server_name: broker$b
-listen: 127.0.0.1:${client_port[$b]}
-http: 127.0.0.1:${monitor_port[$b]}
-jetstream { store_dir: "$work/js$b", max_memory_store: 64MB, max_file_store: 1GB }
-cluster {
-  name: lantian-test
-  listen: 127.0.0.1:$(cat "route$b")
-  routes: [$route_list]
-}
-CONF
-done
-start_broker() {
-  nats-server -c "broker$1.conf" >> "broker$1.log" 2>&1 &
-  broker_pid[$1]=$!
-  pids+=($!)
-}
+source "$here/nats_brokers.sh"
+configure_brokers "$work"
 for b in 1 2 3; do start_broker $b; done
-for _ in $(seq 100); do
-  ok=0
-  for b in 1 2 3; do
-    curl -sf "http://127.0.0.1:${monitor_port[$b]}/healthz?js-enabled-only=true" >/dev/null && ok=$((ok + 1))
-  done
-  [ $ok = 3 ] && break
-  sleep 0.2
-done
-[ $ok = 3 ] || fail "the brokers did not start"
-cluster="nats://127.0.0.1:${client_port[1]},nats://127.0.0.1:${client_port[2]},nats://127.0.0.1:${client_port[3]}"
+wait_for_brokers || fail "the brokers did not start"
+cluster=$nats_urls
 
 # --- the fleet and the catalogue every node reads ----------------------------------------------
 "$bin/lantian-sim" --scenario "$scenario" --zones "$samples/zones-henan-sample.geojson" \
