@@ -6,7 +6,10 @@
 # and for each the CPU seconds of every process are read from /proc over the run (the processor's
 # until it has applied the last frame), with the simulator's reply latency. Then a second processor
 # joins, and the first is killed -9: how long until the second owns every partition, and how fast
-# it rebuilds the partitions from the stream.
+# it rebuilds the partitions from the stream. In between, one API request about a vehicle is timed
+# on the processor owning it (answered from its archive) and on the ingest node (which owns
+# nothing: the request goes to the owner over the brokers and back), and the violation changes the
+# processor published to the other nodes are counted.
 #
 #   bench/cluster_bench.sh [VEHICLES [SECONDS [RATE]]]     default 400 vehicles, 20 s, 2000 frames/s
 #
@@ -42,17 +45,19 @@ prepare() {  # DATA_DIR: the fleet's registry and the sample zones (rules evalua
   "$bin/lantiand" import-registry --data-dir "$1" fleet.csv > /dev/null
   "$bin/lantiand" import-zones --data-dir "$1" "$samples/zones-henan-sample.geojson" > /dev/null
 }
-declare -A pid port admin
-start_lantiand() {  # NAME OPTIONS…
+declare -A pid port admin api token
+start_lantiand() {  # NAME OPTIONS…   (API=1: with the HTTPS API and a police token)
   local name=$1; shift
   prepare "$name"
+  [ -n "${API:-}" ] && token[$name]=$("$bin/lantiand" token create --data-dir "$name" --role police --label bench 2>/dev/null)
   "$bin/lantiand" --data-dir "$name" --listen "tcp://127.0.0.1:0?profile=auto" --admin 127.0.0.1:0 \
-    --api off --admin-socket off --reply-gb17691 true "$@" > "$name.log" 2>&1 &
+    --api "$([ -n "${API:-}" ] && echo 127.0.0.1:0 || echo off)" --admin-socket off --reply-gb17691 true "$@" > "$name.log" 2>&1 &
   pid[$name]=$!; pids+=($!)
   for _ in $(seq 150); do
     port[$name]=$(sed -n 's/.*event=listening .* port=\([0-9]*\).*/\1/p' "$name.log" | head -1)
     admin[$name]=$(sed -n 's/.*event=admin_listening port=\([0-9]*\).*/\1/p' "$name.log" | head -1)
-    [ -n "${admin[$name]}" ] && return 0
+    api[$name]=$(sed -n 's/.*event=api_listening port=\([0-9]*\).*/\1/p' "$name.log" | head -1)
+    [ -n "${admin[$name]}" ] && { [ -z "${API:-}" ] || [ -n "${api[$name]}" ]; } && return 0
     sleep 0.1
   done
   cat "$name.log"; exit 1
@@ -86,8 +91,8 @@ wait_for_brokers || { log "the brokers did not start"; exit 1; }
 cluster=$nats_urls
 monitor=${monitor_port[1]}
 log "cluster: 1 ingest node, 1 processor, 3 brokers (R3)"
-start_lantiand proc-1 --cluster "$cluster" --cluster-node proc-1 --cluster-role processor
-start_lantiand ingest --cluster "$cluster" --cluster-node ingest --cluster-role ingest
+API=1 start_lantiand proc-1 --cluster "$cluster" --cluster-node proc-1 --cluster-role processor
+API=1 start_lantiand ingest --cluster "$cluster" --cluster-node ingest --cluster-role ingest
 for _ in $(seq 100); do [ "$(metric proc-1 lantian_cluster_partitions_owned)" = 16 ] && break; sleep 0.1; done
 i0=$(cpu_s "${pid[ingest]}"); p0=$(cpu_s "${pid[proc-1]}")
 b0=0; for b in 1 2 3; do b0=$(calc "$b0 + $(cpu_s "${broker_pid[$b]}")" 2); done
@@ -110,6 +115,21 @@ archive_bytes=$(du -sb proc-1 | cut -f1)
 b1=0; for b in 1 2 3; do b1=$(calc "$b1 + $(cpu_s "${broker_pid[$b]}")" 2); done
 ingest_cpu=$(calc "$i1 - $i0" 2); proc_cpu=$(calc "$p1 - $p0" 2); broker_cpu=$(calc "$b1 - $b0" 2)
 cluster_p99=$(field p99_ms cluster.json)
+changes=$(metric proc-1 lantian_cluster_violations_published_total)
+# One vehicle's frames (a page of up to 500) through the API, 20 times each, the median: from the
+# owner's archive, and through the ingest node and the brokers.
+vin=$(sed -n '2s/,.*//p' fleet.csv)
+now=$(date +%s)
+query="/api/v1/vehicles/$vin/frames?from=$((now - 10 * 86400))&to=$((now + 10 * 86400))&limit=500"
+median_ms() {  # NODE
+  for _ in $(seq 20); do
+    curl -sk -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer ${token[$1]}" \
+      "https://127.0.0.1:${api[$1]}$query"
+  done | sort -n | awk '{ t[NR] = $1 } END { printf "%.1f", t[int((NR + 1) / 2)] * 1000 }'
+}
+frames_listed=$(curl -sk -H "Authorization: Bearer ${token[ingest]}" "https://127.0.0.1:${api[ingest]}$query" | jq '.items | length')
+owner_ms=$(median_ms proc-1)
+forwarded_ms=$(median_ms ingest)
 
 # --- 3. takeover and rebuild ----------------------------------------------------------------------
 start_lantiand proc-2 --cluster "$cluster" --cluster-node proc-2 --cluster-role processor
@@ -140,11 +160,14 @@ printf '%-52s %12s\n' "cluster: everything / embedded" "$(calc "($nodes_us + $br
 printf '%-52s %12s\n' "reply p99 ms, embedded / cluster" "$single_p99 / $cluster_p99"
 printf '%-52s %12s\n' "stream bytes per frame, one broker's copy" "$(calc "$stream_bytes / $stream_msgs" 0)"
 printf '%-52s %12s\n' "processor archive bytes per frame (du, unflushed WAL)" "$(calc "$archive_bytes / $stream_msgs" 0)"
+printf '%-52s %12s\n' "violation changes published per 1,000 reports" "$(calc "$changes * 1000 / $cluster_frames" 2)"
+printf '%-52s %12s\n' "API: $frames_listed frames of a vehicle, owner / via ingest (ms)" "$owner_ms / $forwarded_ms"
 printf '%-52s %12s\n' "takeover: all partitions owned after kill -9 (ms)" "$owned_ms"
 printf '%-52s %12s\n' "rebuild: frames applied by the new owner" "$((r1 - r0))"
 printf '%-52s %12s\n' "rebuild: done after kill -9 (ms)" "$rebuilt_ms"
 cat > "$out/cluster.json" <<JSON
 {"vehicles":$vehicles,"seconds":$seconds,"rate":$rate,"single_frames":$single_frames,"cluster_frames":$cluster_frames,
  "single_cpu_us":$single_us,"ingest_cpu_us":$ingest_us,"processor_cpu_us":$proc_us,"brokers_cpu_us":$broker_us,
- "single_p99_ms":$single_p99,"cluster_p99_ms":$cluster_p99,"takeover_ms":$owned_ms,"rebuild_ms":$rebuilt_ms,"rebuilt_frames":$((r1 - r0))}
+ "single_p99_ms":$single_p99,"cluster_p99_ms":$cluster_p99,"violation_changes":$changes,
+ "api_frames":$frames_listed,"api_owner_ms":$owner_ms,"api_forwarded_ms":$forwarded_ms,"takeover_ms":$owned_ms,"rebuild_ms":$rebuilt_ms,"rebuilt_frames":$((r1 - r0))}
 JSON

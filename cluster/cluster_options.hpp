@@ -20,6 +20,16 @@ struct ClusterOptions {
   // The stream of frames; subject `<subject_prefix>.<partition>`.
   std::string stream = "LANTIAN_FRAMES";
   std::string subject_prefix = "lantian.frames";
+  // The stream of violation changes every processor publishes and every node applies, so that
+  // each node's API lists the whole cluster's violations (cluster/violation_replicator.hpp). Kept
+  // without an age limit: a node that joins rebuilds the whole set from it.
+  std::string violation_stream = "LANTIAN_VIOLATIONS";
+  std::string violation_subject = "lantian.violations";
+  // Requests about one vehicle (its frames, track, evidence, a review) go to the node owning its
+  // partition on `<api_subject_prefix>.<partition>` (cluster/owner_requests.hpp) and are answered
+  // within api_timeout.
+  std::string api_subject_prefix = "lantian.api";
+  std::chrono::milliseconds api_timeout{10000};
   // Vehicles are spread over this many partitions by a stable hash of the VIN. Fixed for the life
   // of a stream: changing it moves vehicles between partitions.
   unsigned partitions = 16;

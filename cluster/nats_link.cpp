@@ -79,7 +79,8 @@ bool NatsLink::start(std::function<void(__natsMsg*, const PublishAnswer&)> on_pu
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   for (;;) {
     error.clear();
-    if (ensure_stream(error) && ensure_members_bucket(error)) break;
+    if (ensure_stream(error) && ensure_violation_stream(error) && ensure_members_bucket(error))
+      break;
     if (configuration_conflict_ || std::chrono::steady_clock::now() > deadline) return false;
     spdlog::warn("event=cluster_not_ready node={} error=\"{}\": trying again", options_.node,
                  error);
@@ -147,6 +148,54 @@ bool NatsLink::ensure_stream(std::string& error) {
   return true;
 }
 
+bool NatsLink::ensure_violation_stream(std::string& error) {
+  jsStreamInfo* info = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  const auto& name = options_.violation_stream;
+  natsStatus s = js_GetStreamInfo(&info, jetstream_, name.c_str(), nullptr, &code);
+  if (s == NATS_OK) {
+    const auto& c = *info->Config;
+    const bool subjects_match = c.SubjectsLen == 1 && options_.violation_subject == c.Subjects[0];
+    jsStreamInfo_Destroy(info);
+    if (subjects_match) return true;
+    configuration_conflict_ = true;
+    error = "cluster: stream " + name + " exists with other subjects than " +
+            options_.violation_subject;
+    return false;
+  }
+  if (code != JSStreamNotFoundErr && s != NATS_NOT_FOUND) {
+    error = "cluster: cannot read stream " + name + ": " + last_error(s);
+    return false;
+  }
+  const char* subjects[] = {options_.violation_subject.c_str()};
+  jsStreamConfig cfg;
+  jsStreamConfig_Init(&cfg);
+  cfg.Name = name.c_str();
+  cfg.Description = "lantian: every change of a violation, by the node that made it";
+  cfg.Subjects = subjects;
+  cfg.SubjectsLen = 1;
+  cfg.Storage = js_FileStorage;
+  cfg.Retention = js_LimitsPolicy;  // no limit set: the whole history stays
+  cfg.Replicas = options_.replicas;
+  cfg.Duplicates = nanoseconds(options_.duplicate_window);
+  cfg.DenyDelete = true;
+  cfg.DenyPurge = true;
+  s = js_AddStream(&info, jetstream_, &cfg, nullptr, &code);
+  if (s != NATS_OK) {
+    // Another node may have made it at the same moment.
+    if (js_GetStreamInfo(&info, jetstream_, name.c_str(), nullptr, &code) == NATS_OK) {
+      jsStreamInfo_Destroy(info);
+      return true;
+    }
+    error = "cluster: cannot create stream " + name + ": " + last_error(s);
+    return false;
+  }
+  jsStreamInfo_Destroy(info);
+  spdlog::info("event=cluster_stream_created stream={} subjects={} replicas={}", name,
+               options_.violation_subject, options_.replicas);
+  return true;
+}
+
 bool NatsLink::ensure_members_bucket(std::string& error) {
   natsStatus s = js_KeyValue(&members_, jetstream_, members_bucket);
   if (s == NATS_OK) return true;
@@ -189,6 +238,32 @@ void NatsLink::stop() {
     connection_ = nullptr;
   }
   tell(false);
+}
+
+natsSubscription* NatsLink::subscribe_ordered(const std::string& stream, const std::string& subject,
+                                             std::uint64_t after, int pending_messages,
+                                             std::string& error) {
+  jsSubOptions sub_opts;
+  jsSubOptions_Init(&sub_opts);
+  sub_opts.Stream = stream.c_str();
+  sub_opts.Ordered = true;
+  if (after > 0) {
+    sub_opts.Config.DeliverPolicy = js_DeliverByStartSequence;
+    sub_opts.Config.OptStartSeq = after + 1;
+  } else {
+    sub_opts.Config.DeliverPolicy = js_DeliverAll;
+  }
+  natsSubscription* sub = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  const natsStatus s =
+      js_SubscribeSync(&sub, jetstream_, subject.c_str(), nullptr, &sub_opts, &code);
+  if (s != NATS_OK) {
+    error = last_error(s);
+    return nullptr;
+  }
+  // Flow control keeps the broker from sending more than the client holds.
+  natsSubscription_SetPendingLimits(sub, pending_messages, 256 << 20);
+  return sub;
 }
 
 void NatsLink::on_connection_change(std::function<void(bool)> listener) {

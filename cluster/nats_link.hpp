@@ -1,12 +1,13 @@
 #pragma once
 // One node's connection to the NATS brokers and its JetStream context (the C client, libnats):
-// connecting to any of the configured brokers and reconnecting for ever, the frame stream and the
-// membership bucket made (or checked) at start, availability told to a listener.
+// connecting to any of the configured brokers and reconnecting for ever, the frame stream, the
+// violation stream and the membership bucket made (or checked) at start, availability told to a listener.
 //
 // Thread-safety: every method may be called from any thread; the listener and the publish
 // handler run on the client library's threads and must not block.
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -17,6 +18,7 @@ struct __natsConnection;
 struct __jsCtx;
 struct __kvStore;
 struct __natsMsg;
+struct __natsSubscription;
 struct jsPubAck;
 struct jsPubAckErr;
 
@@ -59,6 +61,15 @@ class NatsLink {
   __jsCtx* jetstream() noexcept { return jetstream_; }
   __kvStore* members() noexcept { return members_; }
 
+  // An ordered consumer of `subject` in `stream` from the message after `after` (0: from the
+  // first): ephemeral, in order, without acknowledgements; the client library makes it again from
+  // the last message it delivered when a broker or the consumer's leader changes, so the position
+  // that survives the node is the caller's own. Up to `pending_messages` wait in the client.
+  // nullptr with `error` set when JetStream refused.
+  __natsSubscription* subscribe_ordered(const std::string& stream, const std::string& subject,
+                                        std::uint64_t after, int pending_messages,
+                                        std::string& error);
+
   // The text of the client library's last error on this thread, for log lines.
   [[nodiscard]] static std::string last_error(int status);
 
@@ -69,6 +80,7 @@ class NatsLink {
   static void reconnected(__natsConnection*, void* self);
   void tell(bool connected);
   bool ensure_stream(std::string& error);
+  bool ensure_violation_stream(std::string& error);
   bool ensure_members_bucket(std::string& error);
 
   ClusterOptions options_;
@@ -77,8 +89,8 @@ class NatsLink {
   __jsCtx* jetstream_ = nullptr;
   __kvStore* members_ = nullptr;
   std::atomic<bool> connected_{false};
-  std::atomic<bool> closing_{false};
-  bool configuration_conflict_ = false;  // the stream exists with other subjects  // stop() began: a disconnection is no outage
+  std::atomic<bool> closing_{false};  // stop() began: a disconnection is no outage
+  bool configuration_conflict_ = false;  // a stream exists with other subjects
   std::mutex listener_mutex_;
   std::function<void(bool)> listener_;
 };

@@ -149,33 +149,18 @@ class PartitionProcessor::Worker {
   }
   std::string position_key() const { return "p|" + std::to_string(partition_); }
 
-  // An ordered consumer on the partition's subject from the message after the last one applied:
-  // ephemeral, in order, without acknowledgements; the client library makes it again from the
-  // last message it delivered when a broker or the consumer's leader changes. The position that
-  // survives this node is the one in its archive (load_position).
+  // The partition's ordered consumer from the message after the last one applied
+  // (NatsLink::subscribe_ordered); the position that survives this node is the one in its
+  // archive (load_position). Up to 64 batches may wait in the client.
   bool subscribe(const std::string& subject, natsSubscription*& sub) {
     const auto& options = owner_.link_.options();
-    jsSubOptions sub_opts;
-    jsSubOptions_Init(&sub_opts);
-    sub_opts.Stream = options.stream.c_str();
-    sub_opts.Ordered = true;
-    if (applied_ > 0) {
-      sub_opts.Config.DeliverPolicy = js_DeliverByStartSequence;
-      sub_opts.Config.OptStartSeq = applied_ + 1;
-    } else {
-      sub_opts.Config.DeliverPolicy = js_DeliverAll;
-    }
-    jsErrCode code = static_cast<jsErrCode>(0);
-    const natsStatus s =
-        js_SubscribeSync(&sub, owner_.link_.jetstream(), subject.c_str(), nullptr, &sub_opts, &code);
-    if (s != NATS_OK) {
-      spdlog::warn("event=cluster_subscribe_failed partition={} error=\"{}\"", partition_,
-                   NatsLink::last_error(s));
-      sub = nullptr;
+    std::string error;
+    sub = owner_.link_.subscribe_ordered(options.stream, subject, applied_,
+                                         64 * options.fetch_batch, error);
+    if (!sub) {
+      spdlog::warn("event=cluster_subscribe_failed partition={} error=\"{}\"", partition_, error);
       return false;
     }
-    // Up to 64 batches may wait in the client (flow control keeps the broker from sending more).
-    natsSubscription_SetPendingLimits(sub, 64 * options.fetch_batch, 256 << 20);
     spdlog::info("event=partition_reading partition={} from_sequence={}", partition_,
                  applied_ + 1);
     return true;

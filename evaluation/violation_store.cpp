@@ -337,7 +337,10 @@ ViolationsWritten ViolationStore::write(const ViolationChanges& changes) {
             if (current && !now->contains("withdrawn") &&
                 current->find("\"withdrawn\"") != std::string::npos)
               if (const auto before = parse_object(*current)) was_withdrawn = before->contains("withdrawn");
-            if (!current || was_withdrawn) log_change(store_, "violation.raised", id, *now, edits);
+            if (!current || was_withdrawn)
+              log_change(store_, "violation.raised", id, *now, edits);
+            else if (log_every_change_)
+              log_change(store_, "violation.updated", id, *now, edits);
             if (!current) added.push_back(std::move(*now));
           }
         }
@@ -361,7 +364,9 @@ ViolationsWritten ViolationStore::write(const ViolationChanges& changes) {
             if (auto v = no_longer_raised(store_.get(storage::Family::violations, id), edits,
                                           flagged)) {
               edits.push_back({storage::Family::violations, id, json::serialize(*v)});
-              if (!flagged) log_change(store_, "violation.withdrawn", id, *v, edits);
+              if (!flagged || log_every_change_)
+                log_change(store_, flagged ? "violation.rereview" : "violation.withdrawn", id, *v,
+                           edits);
               (flagged ? rereview_ids : withdrawn_ids).push_back(id);
             }
           }
@@ -423,6 +428,52 @@ ViolationStore::ReviewResult ViolationStore::review(const std::string& id,
       },
       error);
   return ok ? result : ReviewResult::failed;
+}
+
+bool ViolationStore::is_record(const json::object& violation) {
+  return !text(violation, "id").empty() && !text(violation, "rule").empty();
+}
+
+bool ViolationStore::apply_replicated(const std::vector<json::object>& violations,
+                                      const std::vector<storage::RecordEdit>& also,
+                                      std::string& error) {
+  // The last record of each id: an earlier one in the same batch would be read back as "current"
+  // from the archive, not from this batch, and leave its index entries behind.
+  std::map<std::string, const json::object*> last;
+  for (const auto& v : violations) {
+    if (!is_record(v)) {
+      error = "not a violation record (no id or rule)";
+      return false;
+    }
+    last[text(v, "id")] = &v;
+  }
+  return store_.apply_locked(
+      [&](std::vector<storage::RecordEdit>& edits) {
+        edits.clear();
+        for (const auto& [id, record] : last) {
+          const auto& v = *record;
+          if (const auto current = store_.get(storage::Family::violations, id))
+            if (const auto before = parse_object(*current)) {
+              remove_index(*before, edits);
+              if (!before->contains("withdrawn")) hold_evidence(*before, false, edits);
+            }
+          add_index(v, edits);
+          if (!v.contains("withdrawn")) hold_evidence(v, true, edits);
+          // Raised from a vehicle's frames: indexed for withdrawal, so that this node withdraws it
+          // should it own the vehicle one day and no longer raise it.
+          bool from_frames = false;
+          if (const auto* evidence = v.if_contains("evidence"); evidence && evidence->is_array())
+            for (const auto& e : evidence->as_array())
+              if (e.is_object() && !rules::is_external_evidence(text(e.as_object(), "frame_key")))
+                from_frames = true;
+          if (const auto vin = text(v, "vin"); from_frames && !vin.empty())
+            edits.push_back({storage::Family::rule_state,
+                             raised_key(vin, integer(v, "raised_unix_s"), id), std::string()});
+          edits.push_back({storage::Family::violations, id, json::serialize(v)});
+        }
+        edits.insert(edits.end(), also.begin(), also.end());
+      },
+      error);
 }
 
 std::optional<json::object> ViolationStore::get(const std::string& id) const {

@@ -152,11 +152,29 @@ class ViolationStore {
   // before. nullopt with `error` when a write failed.
   std::optional<std::size_t> hold_stored_evidence(std::string& error);
 
+  // Logs every change of a record in the change log, not only those enforcement systems hear of
+  // (raised, withdrawn, reviewed): also "violation.updated" (newer evidence) and
+  // "violation.rereview" (flagged for re-review). A cluster's nodes publish their log to each
+  // other (cluster/violation_replicator.hpp), so every change must be in it. Set before use.
+  void log_every_change(bool on) noexcept { log_every_change_ = on; }
+
+  // Stores `violations` as other nodes of a cluster stored them (each a record after one of their
+  // changes, in the order they were made): each replaces this node's record of the same id (the
+  // last in the list when an id comes twice), with its index entries, legal holds and withdrawal
+  // index — one synced batch with the edits in `also` (the applier's position). None is logged:
+  // they are not this node's changes. False with `error` when one is no violation record
+  // (is_record; nothing is written) or the write failed.
+  bool apply_replicated(const std::vector<boost::json::object>& violations,
+                        const std::vector<storage::RecordEdit>& also, std::string& error);
+  // A record apply_replicated takes: an object with an id and a rule.
+  [[nodiscard]] static bool is_record(const boost::json::object& violation);
+
   // Parses a cursor; false when it is not one this store made.
   [[nodiscard]] static bool valid_cursor(const std::string& cursor);
 
  private:
   storage::Store& store_;
+  bool log_every_change_ = false;
 };
 
 }  // namespace lantian::evaluation

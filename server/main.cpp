@@ -19,7 +19,9 @@
 
 #include "cluster/frame_publisher.hpp"
 #include "cluster/nats_link.hpp"
+#include "cluster/owner_requests.hpp"
 #include "cluster/partition_processor.hpp"
+#include "cluster/violation_replicator.hpp"
 #include "evaluation/sharded_evaluator.hpp"
 #include "forwarding/forwarder.hpp"
 #include "sharing/violation_sharing.hpp"
@@ -99,6 +101,8 @@ int serve(const server::Config& config) {
       return ownership->owns(vin);
     };
   evaluation::ShardedEvaluator rules(*store, config.rules, metrics.evaluation, rule_options);
+  // Every node of a cluster holds every violation; each processor publishes all its changes.
+  if (ownership) rules.violations().log_every_change(true);
   std::optional<server::IngestServer> ingest_server;
   if (publisher) {
     ingest_server.emplace(io, config, *store, *publisher, metrics);
@@ -142,9 +146,31 @@ int serve(const server::Config& config) {
   asio::io_context api_io;
   auto api_work = asio::make_work_guard(api_io);
   server::api::ApiServer api(api_io, config, *store, rules, metrics);
+  // In a cluster, one API for all nodes (docs/deploy-cluster.md): the violations every node
+  // holds, and requests about a vehicle answered by its partition's owner.
+  std::unique_ptr<cluster::ViolationReplicator> replicator;
+  std::unique_ptr<cluster::OwnerRequests> owner_requests;
+  if (link) {
+    replicator = std::make_unique<cluster::ViolationReplicator>(
+        *link, *store, rules.violations(), ownership.get(),
+        [&api](const boost::json::object& v) { api.publish(v); });
+    owner_requests = std::make_unique<cluster::OwnerRequests>(
+        *link, ownership.get(),
+        [&api](const std::string& request) { return api.answer_forwarded(request); });
+    api.set_ask_owner([&owner_requests](std::string_view vin, const std::string& request) {
+      auto answer = owner_requests->ask(vin, request);
+      return server::api::OwnerAnswer{answer.here, std::move(answer.bytes),
+                                      std::move(answer.error)};
+    });
+  }
   // Violations to enforcement systems: every delivery attempt goes to the API's audit log.
+  sharing::SharingOptions sharing_options{.ca_file = config.share_ca};
+  if (replicator)
+    sharing_options.other_reader_through = [&replicator] {
+      return replicator->published_through();
+    };
   sharing::ViolationSharing sharing(
-      *store, {.ca_file = config.share_ca},
+      *store, sharing_options,
       [&api](const sharing::DeliveryAttempt& attempt) { api.audit_delivery(attempt); });
   std::string problem;
   if (!sharing.start(problem)) {
@@ -164,7 +190,8 @@ int serve(const server::Config& config) {
           metrics.fsync_seconds.observe(static_cast<double>(us.count()) / 1e6);
         return metrics.render() + forwarder.render_metrics() + sharing.render_metrics() +
                (publisher ? publisher->render_metrics() : std::string()) +
-               (processor ? processor->render_metrics() : std::string());
+               (processor ? processor->render_metrics() : std::string()) +
+               (replicator ? replicator->render_metrics() : std::string());
       },
       [&]() -> std::string {
         if (ingest.stopping()) return "stopping";
@@ -200,6 +227,8 @@ int serve(const server::Config& config) {
     store->close();
     return 1;
   }
+  if (replicator) replicator->start();
+  if (owner_requests) owner_requests->start();
   std::vector<std::thread> api_threads;
   for (int i = 0; i < config.api.threads; ++i)
     api_threads.emplace_back([&] {
@@ -222,6 +251,7 @@ int serve(const server::Config& config) {
           [&]() -> asio::awaitable<void> {
             co_await ingest.shutdown();
             local_admin.stop();  // waits for the command being carried out
+            if (owner_requests) owner_requests->stop();  // other nodes ask the next owner
             admin.stop();
             api.stop();
             api_work.reset();
@@ -233,6 +263,7 @@ int serve(const server::Config& config) {
             if (publisher) publisher->close();
             if (processor) processor->stop();  // leaves the membership; others take over
             rules.stop();    // evaluates what the sessions handed over
+            if (replicator) replicator->stop();  // the rest is published at the next start
             forwarder.stop();  // logs out of the upstreams, saves their cursors
             sharing.stop();    // saves the subscribers' cursors
             store->close();  // everything read is stored and answered; flush and close

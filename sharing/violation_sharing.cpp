@@ -298,6 +298,7 @@ awaitable<void> ViolationSharing::prune_changes() {
     std::uint64_t through = storage::read_u64(*newest) - 1;
     for (const auto& s : subscribers_.list())
       if (!s.disabled) through = std::min(through, subscribers_.cursor(s.id).value_or(0));
+    if (options_.other_reader_through) through = std::min(through, options_.other_reader_through());
     if (through == 0) continue;
     std::string error, from, to;
     storage::append_u64(from, 0);

@@ -42,6 +42,9 @@ struct SharingOptions {
   std::chrono::milliseconds backoff_min{1000}, backoff_max{60000};
   std::chrono::milliseconds poll{200};  // how often a caught-up subscriber looks for changes
   std::chrono::milliseconds prune_every{60000};  // the change log is cut this often
+  // Another reader of the change log (a cluster node publishing it): changes above the sequence
+  // it returns are kept whatever the subscribers' cursors. Empty: none.
+  std::function<std::uint64_t()> other_reader_through;
 };
 
 // One delivery attempt, for the audit log.

@@ -19,6 +19,7 @@
 #include "rules/records_json.hpp"
 #include "server/api/api_server.hpp"
 #include "server/api/enterprise_routes.hpp"
+#include "server/api/forwarded.hpp"
 #include "server/api/link_routes.hpp"
 #include "server/api/route_helpers.hpp"
 #include "server/api/web_assets.hpp"
@@ -1105,12 +1106,44 @@ ApiResponse me(ApiContext&, const ApiRequest& r) {
 
 // --- the table ----------------------------------------------------------------------------------
 
+// What a route reads that, in a cluster, only the owner of a vehicle's partition holds: its
+// frames (and state), named by the path's VIN or by the violation the path names.
+enum class AtOwner { no, vehicle, violation };
+
 struct Route {
   http::verb method;
   std::vector<std::string_view> pattern;  // "{}" matches one segment
   Roles roles;
   ApiResponse (*handler)(ApiContext&, const ApiRequest&);
+  AtOwner at_owner = AtOwner::no;
 };
+
+// In a cluster, the request is answered by the node owning the vehicle's partition
+// (server/api/forwarded.hpp); nullopt: it is answered here (no cluster, owned here, a request
+// forwarded already, or no vehicle to ask about — the handler then gives its own answer).
+std::optional<ApiResponse> answered_by_owner(ApiContext& ctx, const ApiRequest& r, AtOwner at) {
+  if (at == AtOwner::no || r.forwarded || !ctx.ask_owner) return std::nullopt;
+  std::string vin;
+  if (at == AtOwner::vehicle) {
+    vin = r.segments.at(3);
+  } else if (const auto v = ctx.violations.get(r.segments.at(3))) {
+    vin = text_of(*v, "vin");
+  } else {
+    return std::nullopt;  // not known here: 404 (every violation reaches every node)
+  }
+  if (!is_vin_text(vin)) return std::nullopt;
+  const auto answer = ctx.ask_owner(vin, encode_forwarded_request(r));
+  if (answer.here) return std::nullopt;
+  if (!answer.error.empty())
+    throw ApiError(http::status::service_unavailable, "owner_unavailable",
+                   "the vehicle's data is on another node of the cluster, which did not answer: " +
+                       answer.error);
+  auto response = decode_forwarded_response(answer.bytes);
+  if (!response)
+    throw ApiError(http::status::bad_gateway, "owner_answer_unreadable",
+                   "the node holding the vehicle's data sent an answer that could not be read");
+  return response;
+}
 
 const Roles any_role = {Role::police, Role::reviewer, Role::operator_, Role::admin};
 const Roles vehicle_readers = {Role::police, Role::reviewer, Role::operator_};
@@ -1121,13 +1154,14 @@ const std::vector<Route>& routes() {
       {V::get, {"me"}, {Role::police, Role::reviewer, Role::operator_, Role::admin, Role::gate}, me},
       {V::get, {"violations"}, readers, list_violations},
       {V::get, {"violations.csv"}, readers, export_violations},
-      {V::get, {"violations", "{}"}, readers, violation_detail},
-      {V::post, {"violations", "{}", "review"}, {Role::reviewer}, review_violation},
+      {V::get, {"violations", "{}"}, readers, violation_detail, AtOwner::violation},
+      {V::post, {"violations", "{}", "review"}, {Role::reviewer}, review_violation,
+       AtOwner::violation},
       {V::get, {"vehicles"}, vehicle_readers, search_vehicles},
-      {V::get, {"vehicles", "{}"}, vehicle_readers, vehicle_detail},
+      {V::get, {"vehicles", "{}"}, vehicle_readers, vehicle_detail, AtOwner::vehicle},
       {V::put, {"vehicles", "{}"}, {Role::operator_}, upsert_vehicle},
-      {V::get, {"vehicles", "{}", "track"}, readers, vehicle_track},
-      {V::get, {"vehicles", "{}", "frames"}, readers, vehicle_frames},
+      {V::get, {"vehicles", "{}", "track"}, readers, vehicle_track, AtOwner::vehicle},
+      {V::get, {"vehicles", "{}", "frames"}, readers, vehicle_frames, AtOwner::vehicle},
       {V::post, {"registry"}, {Role::operator_}, import_registry},
       {V::get, {"enterprises"}, vehicle_readers, list_enterprises},
       {V::get, {"enterprises", "{}"}, vehicle_readers, enterprise_detail},
@@ -1245,6 +1279,7 @@ ApiResponse route(ApiContext& ctx, ApiRequest& request) {
     path_known = true;
     if (route.method != request.method) continue;
     require(request, route.roles);
+    if (auto answered = answered_by_owner(ctx, request, route.at_owner)) return std::move(*answered);
     return route.handler(ctx, request);
   }
   if (path_known)

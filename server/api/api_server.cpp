@@ -395,6 +395,17 @@ ApiResponse ApiServer::handle_local(http::verb method, std::string_view target, 
   return response;
 }
 
+std::string ApiServer::answer_forwarded(const std::string& bytes) {
+  ApiRequest request;
+  ApiResponse response;
+  if (!decode_forwarded_request(bytes, request) || !parse_target(request.target, request))
+    response = error_response(http::status::bad_request, "bad_forwarded_request",
+                              "a node of the cluster sent a request that could not be read");
+  else
+    response = handle(request);
+  return encode_forwarded_response(response);
+}
+
 ApiResponse ApiServer::local_backup(const ApiRequest& request) {
   if (request.method != http::verb::post)
     return error_response(http::status::method_not_allowed, "method_not_allowed", "use POST");

@@ -33,6 +33,7 @@
 #include "evaluation/violation_store.hpp"
 #include "server/api/api_types.hpp"
 #include "server/api/audit_log.hpp"
+#include "server/api/forwarded.hpp"
 #include "server/api/rate_limiter.hpp"
 #include "server/api/tokens.hpp"
 #include "server/config.hpp"
@@ -71,6 +72,8 @@ struct ApiContext {
   std::function<void(const boost::json::object&)> publish;  // to the live feeds
   sharing::ViolationSharing* sharing = nullptr;  // the subscribers' deliveries, when running
   const forwarding::Forwarder* forwarder = nullptr;  // the upstream links, when any
+  // In a cluster: asks the node owning a vehicle's partition (empty: not a cluster).
+  AskOwner ask_owner;
 };
 
 // The origins, space-separated and each after a space, the console's map may load tile images
@@ -94,6 +97,11 @@ class ApiServer {
   // The subscriber routes manage these deliveries (set before start; may stay null).
   void set_sharing(sharing::ViolationSharing* sharing) { context_.sharing = sharing; }
   void set_forwarder(const forwarding::Forwarder* forwarder) { context_.forwarder = forwarder; }
+  // In a cluster: requests about a vehicle another node owns are sent there (set before start).
+  void set_ask_owner(AskOwner ask) { context_.ask_owner = std::move(ask); }
+  // Answers a request another node of the cluster forwarded (server/api/forwarded.hpp): routed
+  // with the caller's token record, not audited here (the node asked audits it). From any thread.
+  std::string answer_forwarded(const std::string& request);
   // Records a delivery attempt to a subscriber in the audit log (from any thread).
   void audit_delivery(const sharing::DeliveryAttempt& attempt);
 

@@ -34,6 +34,9 @@ struct ApiRequest {
   std::string peer;
   TokenRecord token;  // the caller (routes that need no token see a default record)
   std::string last_event_id;
+  // Sent by another node of the cluster, which authenticated and audited it
+  // (server/api/forwarded.hpp): answered here, never sent on again.
+  bool forwarded = false;
 };
 
 struct ApiResponse {

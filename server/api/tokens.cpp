@@ -38,13 +38,7 @@ json::object to_json(const TokenRecord& r) {
           {"revoked", r.revoked}};
 }
 
-namespace {
-
-std::optional<TokenRecord> from_json(const std::string& text) try {
-  boost::system::error_code ec;
-  const auto v = json::parse(text, ec);
-  if (ec || !v.is_object()) return std::nullopt;
-  const auto& o = v.as_object();
+std::optional<TokenRecord> token_from_json(const json::object& o) try {
   TokenRecord r;
   const auto role = parse_role(o.at("role").as_string());
   if (!role) return std::nullopt;
@@ -62,6 +56,15 @@ std::optional<TokenRecord> from_json(const std::string& text) try {
   return r;
 } catch (const std::exception&) {
   return std::nullopt;  // not a record this version wrote
+}
+
+namespace {
+
+std::optional<TokenRecord> from_json(const std::string& text) {
+  boost::system::error_code ec;
+  const auto v = json::parse(text, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  return token_from_json(v.as_object());
 }
 
 }  // namespace

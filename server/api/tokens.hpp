@@ -58,5 +58,7 @@ class TokenStore {
 [[nodiscard]] std::string sha256_hex(std::string_view data);
 // A token's record as the API shows it (never the secret or its hash).
 [[nodiscard]] boost::json::object to_json(const TokenRecord& record);
+// The record to_json wrote; nullopt when it is not one.
+[[nodiscard]] std::optional<TokenRecord> token_from_json(const boost::json::object& record);
 
 }  // namespace lantian::server::api

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "cluster/frame_publisher.hpp"
+#include "cluster/owner_requests.hpp"
 #include "cluster/partition_processor.hpp"
 #include "cluster/partitions.hpp"
 #include "storage/store.hpp"
@@ -163,6 +164,55 @@ TEST(LogSequence, AMessageAppliedTwiceIsOneFrameUnderTheLogsSequence) {
   });
   EXPECT_EQ(sequences, (std::vector<std::uint64_t>{41, 42}));
   store->close();
+}
+
+// An answer larger than a broker message goes in chunks and comes back whole, whatever their
+// order; during a handover a second owner's chunks are ignored.
+TEST(OwnerRequests, AnAnswerGoesInChunksAndComesBackWhole) {
+  constexpr auto size = OwnerRequests::max_chunk;
+  std::string answer(size * 2 + 100, '\0');
+  for (std::size_t i = 0; i < answer.size(); ++i) answer[i] = static_cast<char>(i * 7);
+  const auto chunks = OwnerRequests::chunks(42, answer);
+  ASSERT_EQ(chunks.size(), 3u);
+  EXPECT_EQ(chunks[0].size(), 12 + size);
+  EXPECT_EQ(chunks[1].size(), 12 + size);
+  EXPECT_EQ(chunks[2].size(), 12u + 100u);
+  EXPECT_EQ(chunks[1].substr(0, 12), std::string("\0\0\0\x2a\0\0\0\x01\0\0\0\x03", 12));
+
+  OwnerRequests::Assembly assembly;
+  std::string error;
+  ASSERT_TRUE(OwnerRequests::add_chunk(assembly, chunks[2], error)) << error;
+  ASSERT_TRUE(OwnerRequests::add_chunk(assembly, OwnerRequests::chunks(7, "other")[0], error));
+  ASSERT_TRUE(OwnerRequests::add_chunk(assembly, chunks[0], error)) << error;
+  EXPECT_FALSE(assembly.complete());
+  ASSERT_TRUE(OwnerRequests::add_chunk(assembly, chunks[1], error)) << error;
+  ASSERT_TRUE(assembly.complete());
+  EXPECT_EQ(assembly.joined(), answer);
+
+  // An empty answer is one chunk.
+  const auto empty = OwnerRequests::chunks(9, "");
+  ASSERT_EQ(empty.size(), 1u);
+  OwnerRequests::Assembly nothing;
+  ASSERT_TRUE(OwnerRequests::add_chunk(nothing, empty[0], error));
+  EXPECT_TRUE(nothing.complete());
+  EXPECT_EQ(nothing.joined(), "");
+}
+
+TEST(OwnerRequests, ARefusalOrABrokenChunkIsAnError) {
+  std::string error;
+  OwnerRequests::Assembly a;
+  EXPECT_FALSE(OwnerRequests::add_chunk(a, "abc", error));
+  EXPECT_EQ(error, "an answer chunk shorter than its header");
+  // Count 0: the owner refused, and says why.
+  OwnerRequests::Assembly b;
+  EXPECT_FALSE(OwnerRequests::add_chunk(
+      b, std::string("\0\0\0\x05\0\0\0\0\0\0\0\0", 12) + "too busy", error));
+  EXPECT_EQ(error, "too busy");
+  // An index past the count.
+  OwnerRequests::Assembly c;
+  EXPECT_FALSE(OwnerRequests::add_chunk(
+      c, std::string("\0\0\0\x05\0\0\0\x02\0\0\0\x02", 12) + "x", error));
+  EXPECT_EQ(error, "an answer chunk out of its sequence");
 }
 
 }  // namespace

@@ -267,6 +267,85 @@ TEST(ViolationStore, WritesAnEvaluationsChangesTogether) {
   EXPECT_EQ(listed, (std::set<std::string>{kept.id, added.id, before.id}));
 }
 
+// A cluster node logs every change it makes (cluster/violation_replicator.hpp); another node
+// applying them holds the same records, listed and indexed the same, and logs none of them.
+TEST(ViolationStore, EveryChangeIsLoggedAndAppliesAsTheSameRecordElsewhere) {
+  TempStore made, copy;
+  ViolationStore writer(*made), reader(*copy);
+  writer.log_every_change(true);
+  const auto kept = violation("R02", new_year_2026);
+  const auto gone = violation("R03", new_year_2026 + 60);
+  ASSERT_TRUE(writer.record({{kept.id, kept}, {gone.id, gone}}, {}).error.empty());
+  auto newer = kept;
+  newer.evidence_times = {new_year_2026 + 5};
+  ASSERT_TRUE(writer
+                  .write({.raised = {{newer.id, newer}},
+                          .reevaluated = ViolationChanges::Reevaluation{vin, new_year_2026 + 30}})
+                  .error.empty());
+  ASSERT_EQ(writer.review(kept.id, "confirmed", "seen on camera", "0afb942026db"),
+            ViolationStore::ReviewResult::reviewed);
+
+  std::vector<std::string> events;
+  std::vector<boost::json::object> records;
+  (*made).for_each(storage::Family::violation_changes, "",
+                   [&](const std::string&, const std::string& value) {
+                     const auto change = boost::json::parse(value).as_object();
+                     events.push_back(std::string(change.at("id").as_string()) + " " +
+                                      std::string(change.at("event").as_string()));
+                     records.push_back(change.at("violation").as_object());
+                     return true;
+                   });
+  // The first three changes one by one, the last two in one batch with the applier's position.
+  std::string error;
+  for (std::size_t i = 0; i < 3; ++i)
+    ASSERT_TRUE(reader.apply_replicated({records[i]}, {}, error)) << error;
+  ASSERT_TRUE(reader.apply_replicated({records[3], records[4]},
+                                      {{storage::Family::cluster, "v|applied", "5"}}, error))
+      << error;
+  EXPECT_EQ((*copy).get(storage::Family::cluster, "v|applied"), "5");
+  EXPECT_EQ(events, (std::vector<std::string>{
+                        kept.id + " violation.raised", gone.id + " violation.raised",
+                        kept.id + " violation.updated", gone.id + " violation.withdrawn",
+                        kept.id + " violation.reviewed"}));
+  for (const auto& id : {kept.id, gone.id}) EXPECT_EQ(reader.get(id), writer.get(id)) << id;
+  EXPECT_EQ(reader.get(kept.id)->at("status"), "confirmed");
+  EXPECT_FALSE((*copy).last_key(storage::Family::violation_changes));  // nothing logged
+
+  const auto ids = [&](const ViolationQuery& q) {
+    std::set<std::string> out;
+    for (const auto& v : reader.list(q, {}).items) out.insert(std::string(v.at("id").as_string()));
+    return out;
+  };
+  ViolationQuery all;
+  all.vin = vin;
+  EXPECT_EQ(ids(all), std::set<std::string>{kept.id});  // the withdrawn one is left out
+  all.include_withdrawn = true;
+  EXPECT_EQ(ids(all), (std::set<std::string>{kept.id, gone.id}));
+  ViolationQuery confirmed;
+  confirmed.status = "confirmed";
+  EXPECT_EQ(ids(confirmed), std::set<std::string>{kept.id});
+  ViolationQuery open;
+  open.status = "open";
+  EXPECT_TRUE(ids(open).empty());  // the review moved it out of the open listing
+  // The withdrawal index, should this node one day evaluate the vehicle itself.
+  EXPECT_EQ((*copy).get(storage::Family::rule_state,
+                        "i|" + vin + "|" + bytes({0x80, 0, 0, 0, 0x69, 0x55, 0x48, 0x80}) + kept.id),
+            "");
+
+  // One id twice in a batch: the last record is stored, with its index entries only.
+  TempStore twice;
+  ViolationStore again(*twice);
+  ASSERT_TRUE(again.apply_replicated({records[0], records[4]}, {}, error)) << error;
+  EXPECT_EQ(again.get(kept.id), writer.get(kept.id));
+  std::size_t open_entries = 0;
+  (*twice).for_each(storage::Family::violation_index, "s|open|",
+                    [&](const std::string&, const std::string&) { return ++open_entries, true; });
+  EXPECT_EQ(open_entries, 0u);
+
+  EXPECT_FALSE(reader.apply_replicated({boost::json::object{{"id", "x"}}}, {}, error));
+  EXPECT_EQ(error, "not a violation record (no id or rule)");
+}
+
 // A rule update of a violation never loses a review made meanwhile, nor the reverse.
 TEST(ViolationStore, AReviewAndAnEvaluationOfTheSameViolationNeverLoseEachOther) {
   TempStore store;
