@@ -196,34 +196,45 @@ bool NatsLink::ensure_violation_stream(std::string& error) {
   return true;
 }
 
-bool NatsLink::ensure_members_bucket(std::string& error) {
-  natsStatus s = js_KeyValue(&members_, jetstream_, members_bucket);
+bool NatsLink::ensure_bucket(const char* name, const char* description,
+                             std::chrono::milliseconds ttl, bool in_memory, __kvStore*& bucket,
+                             std::string& error) {
+  natsStatus s = js_KeyValue(&bucket, jetstream_, name);
   if (s == NATS_OK) return true;
   kvConfig cfg;
   kvConfig_Init(&cfg);
-  cfg.Bucket = members_bucket;
-  cfg.Description = "lantian processors alive: one key per node, renewed every heartbeat";
+  cfg.Bucket = name;
+  cfg.Description = description;
   cfg.History = 1;
-  cfg.TTL = nanoseconds(options_.lease);
+  cfg.TTL = nanoseconds(ttl);
   cfg.Replicas = options_.replicas;
-  cfg.StorageType = js_MemoryStorage;
-  s = js_CreateKeyValue(&members_, jetstream_, &cfg);
+  cfg.StorageType = in_memory ? js_MemoryStorage : js_FileStorage;
+  s = js_CreateKeyValue(&bucket, jetstream_, &cfg);
   if (s != NATS_OK) {
     // Another node may have made it at the same moment.
-    if (js_KeyValue(&members_, jetstream_, members_bucket) == NATS_OK) return true;
-    error = std::string("cluster: cannot create the membership bucket: ") + last_error(s);
+    if (js_KeyValue(&bucket, jetstream_, name) == NATS_OK) return true;
+    error = std::string("cluster: cannot create the bucket ") + name + ": " + last_error(s);
     return false;
   }
   return true;
 }
 
+bool NatsLink::ensure_members_bucket(std::string& error) {
+  return ensure_bucket(members_bucket, "lantian processors alive: one key per node, renewed every heartbeat",
+                       options_.lease, true, members_, error) &&
+         ensure_bucket(terminal_keys_bucket,
+                       "lantian: SM2 keys terminals registered by activation, by VIN (first wins)",
+                       std::chrono::milliseconds(0), false, terminal_keys_, error);
+}
+
 void NatsLink::stop() {
   closing_ = true;
   on_connection_change(nullptr);  // closing on purpose is no outage to report
-  if (members_) {
-    kvStore_Destroy(members_);
-    members_ = nullptr;
-  }
+  for (auto** bucket : {&members_, &terminal_keys_})
+    if (*bucket) {
+      kvStore_Destroy(*bucket);
+      *bucket = nullptr;
+    }
   if (jetstream_) {
     jsPubOptions opts;
     jsPubOptions_Init(&opts);

@@ -1,12 +1,13 @@
 #pragma once
 // One node's connection to the NATS brokers and its JetStream context (the C client, libnats):
 // connecting to any of the configured brokers and reconnecting for ever, the frame stream, the
-// violation stream and the membership bucket made (or checked) at start, availability told to a listener.
+// violation stream, the membership bucket and the terminal-key bucket made (or checked) at start, availability told to a listener.
 //
 // Thread-safety: every method may be called from any thread; the listener and the publish
 // handler run on the client library's threads and must not block.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -60,6 +61,7 @@ class NatsLink {
   __natsConnection* connection() noexcept { return connection_; }
   __jsCtx* jetstream() noexcept { return jetstream_; }
   __kvStore* members() noexcept { return members_; }
+  __kvStore* terminal_keys() noexcept { return terminal_keys_; }
 
   // An ordered consumer of `subject` in `stream` from the message after `after` (0: from the
   // first): ephemeral, in order, without acknowledgements; the client library makes it again from
@@ -81,13 +83,17 @@ class NatsLink {
   void tell(bool connected);
   bool ensure_stream(std::string& error);
   bool ensure_violation_stream(std::string& error);
+  // The membership bucket and the terminal-key bucket.
   bool ensure_members_bucket(std::string& error);
+  bool ensure_bucket(const char* name, const char* description, std::chrono::milliseconds ttl,
+                     bool in_memory, __kvStore*& bucket, std::string& error);
 
   ClusterOptions options_;
   std::function<void(__natsMsg*, const PublishAnswer&)> on_publish_answer_;
   __natsConnection* connection_ = nullptr;
   __jsCtx* jetstream_ = nullptr;
   __kvStore* members_ = nullptr;
+  __kvStore* terminal_keys_ = nullptr;
   std::atomic<bool> connected_{false};
   std::atomic<bool> closing_{false};  // stop() began: a disconnection is no outage
   bool configuration_conflict_ = false;  // a stream exists with other subjects
@@ -97,5 +103,7 @@ class NatsLink {
 
 // The membership bucket's name (a JetStream key-value bucket, replicated like the stream).
 inline constexpr const char* members_bucket = "lantian_processors";
+// The keys terminals registered by activation, shared by every ingest node (file storage, kept).
+inline constexpr const char* terminal_keys_bucket = "lantian_terminal_keys";
 
 }  // namespace lantian::cluster

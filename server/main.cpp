@@ -21,6 +21,7 @@
 #include "cluster/nats_link.hpp"
 #include "cluster/owner_requests.hpp"
 #include "cluster/partition_processor.hpp"
+#include "cluster/terminal_key_bucket.hpp"
 #include "cluster/violation_replicator.hpp"
 #include "evaluation/sharded_evaluator.hpp"
 #include "forwarding/forwarder.hpp"
@@ -114,6 +115,18 @@ int serve(const server::Config& config) {
     ingest_server.emplace(io, config, *store, metrics);
   }
   auto& ingest = *ingest_server;
+  // Keys terminals register by activation hold for every ingest node of a cluster.
+  std::unique_ptr<cluster::TerminalKeyBucket> key_bucket;
+  if (publisher) {
+    key_bucket = std::make_unique<cluster::TerminalKeyBucket>(*link);
+    ingest.terminal_keys().share(
+        {.find = [&key_bucket](const std::string& vin,
+                               bool& reachable) { return key_bucket->find(vin, reachable); },
+         .add_first = [&key_bucket](const std::string& vin, const std::string& record,
+                                    std::optional<std::string>& existing, std::string& why) {
+           return key_bucket->add_first(vin, record, existing, why);
+         }});
+  }
   // An ingest node evaluates nothing (the processors do); it reads the registry for sessions.
   ingest.set_evaluation(link ? nullptr : &rules, &rules.catalogue());
   std::unique_ptr<cluster::PartitionProcessor> processor;

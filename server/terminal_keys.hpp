@@ -8,9 +8,15 @@
 // activated") and only an operator can change it (a registry import). Re-sending the same
 // activation is answered ok.
 //
+// In a cluster the learned keys are shared by every ingest node (SharedKeys, a replicated bucket):
+// a VIN's first activation anywhere wins, and a node that meets a terminal which activated
+// elsewhere fetches its key once and keeps it.
+//
 // Thread-safety: every member may be called from any thread; activations are serialised.
 
+#include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -36,6 +42,18 @@ struct ActivationVerdict {
   std::string result;  // "activated", "already_active", "bad_signature", "vin_mismatch", …
 };
 
+// The keys learned by activation across a cluster (cluster/terminal_key_bucket.hpp). Both calls
+// block for a round trip to the brokers.
+struct SharedKeys {
+  // The record stored for a VIN; nullopt when none, or (`reachable` false) when it cannot be asked.
+  std::function<std::optional<std::string>(const std::string& vin, bool& reachable)> find;
+  // Stores a VIN's first record: true when stored; false with the record already there in
+  // `existing`, or with `error` when it cannot be reached.
+  std::function<bool(const std::string& vin, const std::string& record,
+                     std::optional<std::string>& existing, std::string& error)>
+      add_first;
+};
+
 class TerminalKeys {
  public:
   using RegistrySource = std::function<std::shared_ptr<const rules::Registry>()>;
@@ -43,8 +61,12 @@ class TerminalKeys {
   // chip id (the firmwares that sign with it).
   TerminalKeys(storage::Store& store, RegistrySource registry, std::string user_id);
 
+  // Shares learned keys with the other nodes of a cluster (set before the listeners start).
+  void share(SharedKeys shared) { shared_ = std::move(shared); }
+
   // The key `vin` signs with, if one is known. A registry key that is not a valid SM2 point is
-  // logged and treated as absent.
+  // logged and treated as absent. In a cluster, a key this node has not learned is looked up in
+  // the shared keys (then kept here); a VIN found in neither is not asked again for a minute.
   [[nodiscard]] std::optional<TerminalKey> key_for(std::string_view vin) const;
 
   // The SM2 user ID to verify `key`'s signatures with.
@@ -52,14 +74,23 @@ class TerminalKeys {
 
   // Handles an activation sent on a connection logged in (or about to log in) as `header_vin`:
   // the frame's VIN must be the header's, its key a valid SM2 point, its signature (over time …
-  // VIN, §5) valid with that key; then the key is stored, durably, before the answer.
+  // VIN, §5) valid with that key; then the key is stored, durably, before the answer — in a
+  // cluster first in the shared keys, where another node's activation of the VIN may have won
+  // ("key_conflict", or "already_active" for the same key), and which must be reachable
+  // ("cluster_unavailable" otherwise).
   ActivationVerdict activate(const protocol::ActivationBody& body, const protocol::Vin& header_vin,
                              protocol::ByteView signed_bytes, std::int64_t now_unix_ms);
 
  private:
   [[nodiscard]] std::optional<TerminalKey> learned_key(std::string_view vin) const;
+  [[nodiscard]] std::optional<TerminalKey> shared_key(const std::string& vin) const;
 
   storage::Store& store_;
+  SharedKeys shared_;
+  // VINs the shared keys did not have, and when they were asked (a signed frame of a terminal
+  // without a key must not cost a round trip each time).
+  mutable std::mutex unknown_mutex_;
+  mutable std::map<std::string, std::chrono::steady_clock::time_point> unknown_;
   RegistrySource registry_;
   std::string user_id_;
   std::mutex activation_mutex_;

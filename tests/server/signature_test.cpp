@@ -363,5 +363,101 @@ TEST_F(SignatureTest, ChipIdAsTheUserId) {
   EXPECT_EQ(server.metrics().signatures.value("invalid"), 1u);
 }
 
+// In a cluster, every ingest node shares the keys learned by activation (SharedKeys, a replicated
+// bucket there; a map here): the first activation of a VIN anywhere wins.
+class SharedKeysTest : public ::testing::Test {
+ protected:
+  struct Node {
+    TempDir dir;
+    std::unique_ptr<storage::Store> store;
+    std::unique_ptr<TerminalKeys> keys;
+  };
+  std::unique_ptr<Node> node() {
+    auto n = std::make_unique<Node>();
+    std::string error;
+    n->store = storage::Store::open({.dir = n->dir.path() / "db"}, error);
+    EXPECT_TRUE(n->store) << error;
+    n->keys = std::make_unique<TerminalKeys>(*n->store, nullptr, "1234567812345678");
+    n->keys->share(
+        {.find =
+             [this](const std::string& vin, bool& reachable) -> std::optional<std::string> {
+               ++finds;
+               reachable = reachable_;
+               const auto it = bucket.find(vin);
+               if (!reachable_ || it == bucket.end()) return std::nullopt;
+               return it->second;
+             },
+         .add_first = [this](const std::string& vin, const std::string& record,
+                             std::optional<std::string>& existing, std::string& why) {
+           if (!reachable_) {
+             why = "the cluster's brokers cannot be reached";
+             return false;
+           }
+           if (const auto it = bucket.find(vin); it != bucket.end()) {
+             existing = it->second;
+             return false;
+           }
+           bucket[vin] = record;
+           return true;
+         }});
+    return n;
+  }
+  // Activates `vin` on `n` with `carried`'s key (signed by it).
+  static std::string activate(Node& n, const std::string& vin, const sim::Sm2Signer& carried) {
+    const auto bytes = activation(vin, carried, carried);
+    const auto decoded = protocol::decode_frame(bytes, {.profile = Profile::hj1239});
+    EXPECT_TRUE(decoded);
+    const auto& body = std::get<protocol::ActivationBody>(decoded->message.body);
+    return n.keys
+        ->activate(body, protocol::make_vin(vin),
+                   protocol::ByteView(bytes).subspan(protocol::header_size, 6 + 16 + 64 + 17),
+                   1796658415940)
+        .result;
+  }
+
+  std::map<std::string, std::string> bucket;
+  bool reachable_ = true;
+  int finds = 0;
+};
+
+TEST_F(SharedKeysTest, AKeyLearnedOnOneNodeVerifiesOnEveryOther) {
+  const auto device = signer_for(keyless_truck);
+  const auto forger = signer_for("a forger");
+  auto a = node(), b = node(), c = node();
+  EXPECT_EQ(activate(*a, keyless_truck, *device), "activated");
+  ASSERT_EQ(bucket.count(keyless_truck), 1u);
+
+  // b never saw the activation: it fetches the key once, then knows it.
+  const auto found = b->keys->key_for(keyless_truck);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->source, TerminalKey::Source::activation);
+  EXPECT_EQ(found->key.xy(), device->public_key());
+  EXPECT_EQ(found->chip_id, chip);
+  const int asked = finds;
+  EXPECT_TRUE(b->keys->key_for(keyless_truck));
+  EXPECT_EQ(finds, asked);  // kept in b's archive
+  EXPECT_TRUE(b->store->get(storage::Family::terminal_keys, keyless_truck));
+
+  // Another key for the VIN is refused on any node; the same one is answered ok.
+  EXPECT_EQ(activate(*c, keyless_truck, *forger), "key_conflict");
+  EXPECT_EQ(activate(*c, keyless_truck, *device), "already_active");
+
+  // A VIN the bucket lacks is asked once a minute, not at every signed frame.
+  const int before = finds;
+  EXPECT_FALSE(c->keys->key_for(keyed_truck));
+  EXPECT_FALSE(c->keys->key_for(keyed_truck));
+  EXPECT_EQ(finds, before + 1);
+  // …and an activation of it there clears that at once.
+  EXPECT_EQ(activate(*c, keyed_truck, *forger), "activated");
+  EXPECT_TRUE(c->keys->key_for(keyed_truck));
+
+  // Without the bucket, no key is learned: the terminal activates again later.
+  reachable_ = false;
+  const std::string third = "LGWEF4A51AA100293";
+  EXPECT_EQ(activate(*a, third, *forger), "cluster_unavailable");
+  EXPECT_FALSE(a->store->get(storage::Family::terminal_keys, third));
+  EXPECT_FALSE(a->keys->key_for(third));
+}
+
 }  // namespace
 }  // namespace lantian::server
