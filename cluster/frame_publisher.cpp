@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "cluster/partitions.hpp"
+#include "common/metric_text.hpp"
 #include "storage/frame_record.hpp"
 
 namespace lantian::cluster {
@@ -167,23 +168,18 @@ void FramePublisher::close() {
 
 std::string FramePublisher::render_metrics() const {
   std::ostringstream out;
-  out << "# HELP lantian_cluster_published_total Frames the replicated log acknowledged\n"
-         "# TYPE lantian_cluster_published_total counter\n"
-      << "lantian_cluster_published_total " << counters_.published.load() << '\n'
-      << "# HELP lantian_cluster_publish_duplicates_total Reports the log already held (same "
-         "idempotency key)\n"
-         "# TYPE lantian_cluster_publish_duplicates_total counter\n"
-      << "lantian_cluster_publish_duplicates_total " << counters_.duplicates.load() << '\n'
-      << "# HELP lantian_cluster_publish_failures_total Frames the log did not acknowledge (not "
-         "answered)\n"
-         "# TYPE lantian_cluster_publish_failures_total counter\n"
-      << "lantian_cluster_publish_failures_total " << counters_.failed.load() << '\n'
-      << "# HELP lantian_cluster_publish_pending Frames published and not yet acknowledged\n"
-         "# TYPE lantian_cluster_publish_pending gauge\n"
-      << "lantian_cluster_publish_pending " << counters_.pending.load() << '\n'
-      << "# HELP lantian_cluster_connected 1 while connected to a NATS broker\n"
-         "# TYPE lantian_cluster_connected gauge\n"
-      << "lantian_cluster_connected " << (link_.connected() ? 1 : 0) << '\n';
+  common::write_metric(out, "lantian_cluster_published_total", "counter",
+                       "Frames the replicated log acknowledged", counters_.published.load());
+  common::write_metric(out, "lantian_cluster_publish_duplicates_total", "counter",
+                       "Reports the log already held (same idempotency key)",
+                       counters_.duplicates.load());
+  common::write_metric(out, "lantian_cluster_publish_failures_total", "counter",
+                       "Frames the log did not acknowledge (not answered)",
+                       counters_.failed.load());
+  common::write_metric(out, "lantian_cluster_publish_pending", "gauge",
+                       "Frames published and not yet acknowledged", counters_.pending.load());
+  common::write_metric(out, "lantian_cluster_connected", "gauge",
+                       "1 while connected to a NATS broker", link_.connected() ? 1 : 0);
   return out.str();
 }
 

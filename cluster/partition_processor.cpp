@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "cluster/partitions.hpp"
+#include "common/metric_text.hpp"
 #include "protocol/decode.hpp"
 #include "storage/keys.hpp"
 
@@ -441,9 +442,8 @@ void PartitionProcessor::rebalance(const std::vector<std::string>& members) {
 
 std::string PartitionProcessor::render_metrics() const {
   std::ostringstream out;
-  auto family = [&](const char* name, const char* type, const char* help, auto value) {
-    out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
-        << name << ' ' << value << '\n';
+  const auto family = [&](const char* name, const char* type, const char* help, auto value) {
+    common::write_metric(out, name, type, help, value);
   };
   family("lantian_cluster_processor_applied_total", "counter",
          "Frames from the log written into this node's archive", counters_.applied.load());
@@ -459,9 +459,11 @@ std::string PartitionProcessor::render_metrics() const {
          counters_.owned.load());
   family("lantian_cluster_processors", "gauge", "Processor nodes this node sees alive",
          counters_.members.load());
-  out << "# HELP lantian_cluster_partition_lag Frames of an owned partition not yet read by this "
-         "node (its consumer's pending count at the last fetch)\n"
-         "# TYPE lantian_cluster_partition_lag gauge\n";
+  family("lantian_cluster_partitions", "gauge", "Partitions of the frame stream (configured)",
+         ownership_.partitions());
+  common::write_metric_head(out, "lantian_cluster_partition_lag", "gauge",
+                            "Frames of an owned partition not yet read by this node (its "
+                            "consumer's pending count at the last fetch)");
   for (unsigned p = 0; p < ownership_.partitions(); ++p)
     if (ownership_.owns_partition(p))
       out << "lantian_cluster_partition_lag{partition=\"" << p << "\"} " << lag_[p].load() << '\n';

@@ -5,9 +5,11 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
+#include <sstream>
 #include <vector>
 
 #include "cluster/partitions.hpp"
+#include "common/metric_text.hpp"
 #include "storage/keys.hpp"
 
 namespace lantian::cluster {
@@ -240,29 +242,26 @@ void ViolationReplicator::apply_loop() {
 }
 
 std::string ViolationReplicator::render_metrics() const {
-  std::string out;
+  std::ostringstream out;
   const auto counter = [&](const char* name, const char* help, std::uint64_t value) {
-    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name +
-           " " + std::to_string(value) + "\n";
+    common::write_metric(out, name, "counter", help, value);
   };
   counter("lantian_cluster_violations_published_total",
-          "Violation changes this node made and published to the cluster.", counters_.published);
+          "Violation changes this node made and published to the cluster", counters_.published);
   counter("lantian_cluster_violations_applied_total",
-          "Violation changes of other nodes applied to this node's archive.", counters_.applied);
+          "Violation changes of other nodes applied to this node's archive", counters_.applied);
   counter("lantian_cluster_violations_publish_failures_total",
-          "Attempts to publish a violation change that failed (tried again).",
+          "Attempts to publish a violation change that failed (tried again)",
           counters_.publish_failures);
   counter("lantian_cluster_violations_superseded_total",
-          "Rule changes another node made to violations of vehicles owned here (not applied).",
+          "Rule changes another node made to violations of vehicles owned here (not applied)",
           counters_.superseded);
   counter("lantian_cluster_violations_unreadable_total",
-          "Messages on the violation stream that are no violation change (skipped).",
+          "Messages on the violation stream that are no violation change (skipped)",
           counters_.unreadable);
-  out += "# HELP lantian_cluster_violations_applied_position Last violation-stream sequence "
-         "applied here.\n# TYPE lantian_cluster_violations_applied_position gauge\n"
-         "lantian_cluster_violations_applied_position " +
-         std::to_string(applied_through_.load()) + "\n";
-  return out;
+  common::write_metric(out, "lantian_cluster_violations_applied_position", "gauge",
+                       "Last violation-stream sequence applied here", applied_through_.load());
+  return out.str();
 }
 
 }  // namespace lantian::cluster

@@ -15,7 +15,9 @@ install(TARGETS lantiand lantian-decode lantian-sim RUNTIME DESTINATION bin)
 install(PROGRAMS ${PROJECT_SOURCE_DIR}/certs/make-dev-certs.sh DESTINATION share/lantian)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/samples/ DESTINATION share/lantian/samples)
 # The Prometheus alert rules and the Grafana dashboard, for the monitoring machines.
-install(FILES ${PROJECT_SOURCE_DIR}/ops/prometheus/lantian-alerts.yml DESTINATION share/lantian/prometheus)
+install(FILES ${PROJECT_SOURCE_DIR}/ops/prometheus/lantian-alerts.yml
+              ${PROJECT_SOURCE_DIR}/ops/prometheus/lantian-cluster-alerts.yml
+        DESTINATION share/lantian/prometheus)
 install(FILES ${PROJECT_SOURCE_DIR}/ops/grafana/lantian-dashboard.json DESTINATION share/lantian/grafana)
 file(GLOB LANTIAN_DOCS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/docs/*.md)
 install(FILES ${LANTIAN_DOCS} ${PROJECT_SOURCE_DIR}/packaging/README.Debian

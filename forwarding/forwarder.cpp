@@ -11,6 +11,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <sstream>
 
+#include "common/metric_text.hpp"
+
 namespace lantian::forwarding {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
@@ -66,7 +68,7 @@ asio::awaitable<void> Forwarder::prune_log() {
 std::string Forwarder::render_metrics() const {
   std::ostringstream out;
   const auto family = [&](const char* name, const char* type, const char* help, auto value) {
-    out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
+    common::write_metric_head(out, name, type, help);
     for (const auto& link : links_)
       out << name << "{upstream=\"" << link->config().name << "\"} " << value(link->counters())
           << '\n';

@@ -19,6 +19,7 @@
 #include <sstream>
 
 #include "common/backoff.hpp"
+#include "common/metric_text.hpp"
 #include "common/tls_client.hpp"
 #include "protocol/json.hpp"
 
@@ -341,7 +342,7 @@ std::string ViolationSharing::render_metrics() const {
     }
   }
   const auto family = [&](const char* name, const char* type, const char* help, auto value) {
-    out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
+    common::write_metric_head(out, name, type, help);
     for (const auto& [id, s] : all) out << name << "{subscriber=\"" << id << "\"} " << value(s) << '\n';
   };
   family("lantian_share_delivered_total", "counter", "Violation changes a subscriber acknowledged",

@@ -67,6 +67,7 @@ done
   echo "-rwxr-xr-x root/root ./usr/share/lantian/make-dev-certs.sh"
   for f in "$src"/samples/*; do echo "-rw-r--r-- root/root ./usr/share/lantian/samples/$(basename "$f")"; done
   echo "-rw-r--r-- root/root ./usr/share/lantian/prometheus/lantian-alerts.yml"
+  echo "-rw-r--r-- root/root ./usr/share/lantian/prometheus/lantian-cluster-alerts.yml"
   echo "-rw-r--r-- root/root ./usr/share/lantian/grafana/lantian-dashboard.json"
   for f in "$src"/docs/*.md README.Debian; do echo "-rw-r--r-- root/root ./usr/share/doc/lantian/$(basename "$f")"; done
   echo "-rw-r--r-- root/root ./lib/systemd/system/lantiand.service"
