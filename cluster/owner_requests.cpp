@@ -24,6 +24,12 @@ std::uint32_t get_u32(std::string_view in, std::size_t at) {
   return v;
 }
 
+std::int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 std::uint32_t random_id() {
   std::uint32_t id = 0;
   while (id == 0)
@@ -143,8 +149,15 @@ OwnerRequests::Answer OwnerRequests::ask(std::string_view vin, const std::string
   const auto subject = partition_subject(options.api_subject_prefix, partition);
   const auto deadline = std::chrono::steady_clock::now() + options.api_timeout;
   Assembly assembly;
-  if (natsConnection_PublishRequest(conn, subject.c_str(), inbox, request.data(),
-                                    static_cast<int>(request.size())) != NATS_OK) {
+  // The request leads with when the asker gives up (Unix ms): an owner never carries out one
+  // whose answer nobody waits for (a review the asker reported as failed).
+  std::string message;
+  const auto expires = static_cast<std::uint64_t>(unix_ms_now() + options.api_timeout.count());
+  put_u32(message, static_cast<std::uint32_t>(expires >> 32));
+  put_u32(message, static_cast<std::uint32_t>(expires));
+  message += request;
+  if (natsConnection_PublishRequest(conn, subject.c_str(), inbox, message.data(),
+                                    static_cast<int>(message.size())) != NATS_OK) {
     answer.error = "cannot ask the cluster: " + NatsLink::last_error(NATS_ERR);
   } else {
     while (!assembly.complete()) {
@@ -153,6 +166,11 @@ OwnerRequests::Answer OwnerRequests::ask(std::string_view vin, const std::string
                             .count();
       natsMsg* msg = nullptr;
       const natsStatus s = left <= 0 ? NATS_TIMEOUT : natsSubscription_NextMsg(&msg, sub, left);
+      if (s == NATS_NO_RESPONDERS) {
+        answer.error = "no processor owns partition " + std::to_string(partition) +
+                       " now (a handover in progress); try again in a few seconds";
+        break;
+      }
       if (s == NATS_TIMEOUT) {
         answer.error = "the owner of partition " + std::to_string(partition) +
                        " did not answer within " + std::to_string(options.api_timeout.count()) +
@@ -217,9 +235,15 @@ void OwnerRequests::serve_loop() {
       queue_.pop_front();
     }
     const char* reply = natsMsg_GetReply(msg);
-    if (reply && *reply) {
-      const std::string request(natsMsg_GetData(msg),
+    const std::string_view data(natsMsg_GetData(msg),
                                 static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
+    const auto expires = data.size() >= 8 ? (std::uint64_t{get_u32(data, 0)} << 32) | get_u32(data, 4)
+                                          : std::uint64_t{0};
+    if (expires <= static_cast<std::uint64_t>(unix_ms_now())) {
+      // Waited here past the asker's deadline (or not a request of ours): not carried out.
+      ++expired_;
+    } else if (reply && *reply) {
+      const std::string request(data.substr(8));
       for (const auto& chunk : chunks(responder_id_, handler_(request)))
         if (natsConnection_Publish(link_.connection(), reply, chunk.data(),
                                    static_cast<int>(chunk.size())) != NATS_OK)
@@ -239,8 +263,11 @@ void OwnerRequests::subscriptions_loop() {
       if (owns && found == subscribed_.end()) {
         natsSubscription* sub = nullptr;
         const auto subject = partition_subject(options.api_subject_prefix, p);
-        if (natsConnection_Subscribe(&sub, link_.connection(), subject.c_str(),
-                                     &OwnerRequests::on_request, this) == NATS_OK)
+        // A queue group: while ownership moves two nodes may both subscribe, and only one of
+        // them gets each request (a review is carried out once).
+        if (natsConnection_QueueSubscribe(&sub, link_.connection(), subject.c_str(),
+                                          "lantian-owners", &OwnerRequests::on_request,
+                                          this) == NATS_OK)
           subscribed_.emplace(p, sub);
       } else if (!owns && found != subscribed_.end()) {
         natsSubscription_Unsubscribe(found->second);

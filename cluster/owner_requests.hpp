@@ -9,10 +9,13 @@
 // and answers on its own threads (never the library's delivery threads: an answer may read a
 // week of frames).
 //
+// A request leads with the time its asker gives up (8 bytes, Unix ms): one that waited longer in
+// the owner's queue is dropped, never carried out late. The owners subscribe in one queue group,
+// so while ownership moves and two nodes subscribe, only one gets each request.
+//
 // Answers may be larger than a broker message (a week's track): they go back in chunks of at
 // most 512 KiB, each prefixed by the answering node's random id, its index and the count (three
-// 4-byte big-endian numbers). During a handover two nodes may answer; the asker keeps the first
-// one's chunks.
+// 4-byte big-endian numbers).
 //
 // Thread-safety: ask() from any thread; start/stop from one.
 
@@ -61,6 +64,8 @@ class OwnerRequests {
 
   // Chunks of an answer, as sent (exposed for tests): each at most `max_chunk` payload bytes.
   static constexpr std::size_t max_chunk = 512 * 1024;
+  // Requests dropped because they waited here past their asker's deadline.
+  [[nodiscard]] std::uint64_t expired() const noexcept { return expired_.load(); }
   [[nodiscard]] static std::vector<std::string> chunks(std::uint32_t responder,
                                                        const std::string& answer);
   // Collects chunks into an answer: false with `error` on a chunk that is not one of ours.
@@ -86,6 +91,7 @@ class OwnerRequests {
   const int threads_;
   const std::uint32_t responder_id_;
   std::atomic<bool> stopping_{false};
+  std::atomic<std::uint64_t> expired_{0};
   std::mutex mutex_;
   std::condition_variable wake_;  // the subscriptions thread: stop
   std::condition_variable work_;  // the answering threads: a request queued, or stop

@@ -430,6 +430,18 @@ ViolationStore::ReviewResult ViolationStore::review(const std::string& id,
   return ok ? result : ReviewResult::failed;
 }
 
+namespace {
+
+// How many review decisions a record carries: its review and those in its history.
+std::size_t decisions(const json::object& v) {
+  std::size_t n = v.contains("review") ? 1 : 0;
+  if (const auto* history = v.if_contains("review_history"); history && history->is_array())
+    n += history->as_array().size();
+  return n;
+}
+
+}  // namespace
+
 bool ViolationStore::is_record(const json::object& violation) {
   return !text(violation, "id").empty() && !text(violation, "rule").empty();
 }
@@ -451,12 +463,17 @@ bool ViolationStore::apply_replicated(const std::vector<json::object>& violation
       [&](std::vector<storage::RecordEdit>& edits) {
         edits.clear();
         for (const auto& [id, record] : last) {
-          const auto& v = *record;
-          if (const auto current = store_.get(storage::Family::violations, id))
-            if (const auto before = parse_object(*current)) {
-              remove_index(*before, edits);
-              if (!before->contains("withdrawn")) hold_evidence(*before, false, edits);
-            }
+          json::object v = *record;
+          const auto current = store_.get(storage::Family::violations, id);
+          if (const auto before = current ? parse_object(*current) : std::nullopt) {
+            remove_index(*before, edits);
+            if (!before->contains("withdrawn")) hold_evidence(*before, false, edits);
+            // Reviews only add to a record; one that has fewer decisions than this node holds is
+            // a late rule change (from a partition's previous owner): it keeps the decisions.
+            if (decisions(*before) > decisions(v))
+              for (const char* field : {"review", "review_history", "status"})
+                if (const auto* kept = before->if_contains(field)) v[field] = *kept;
+          }
           add_index(v, edits);
           if (!v.contains("withdrawn")) hold_evidence(v, true, edits);
           // Raised from a vehicle's frames: indexed for withdrawal, so that this node withdraws it

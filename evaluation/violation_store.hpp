@@ -161,7 +161,9 @@ class ViolationStore {
   // Stores `violations` as other nodes of a cluster stored them (each a record after one of their
   // changes, in the order they were made): each replaces this node's record of the same id (the
   // last in the list when an id comes twice), with its index entries, legal holds and withdrawal
-  // index — one synced batch with the edits in `also` (the applier's position). None is logged:
+  // index — one synced batch with the edits in `also` (the applier's position). Reviews are never
+  // taken away: a record with fewer review decisions than the stored one (a late rule change of a
+  // partition's previous owner) keeps the stored review, history and status. None is logged:
   // they are not this node's changes. False with `error` when one is no violation record
   // (is_record; nothing is written) or the write failed.
   bool apply_replicated(const std::vector<boost::json::object>& violations,

@@ -1246,6 +1246,22 @@ ApiResponse static_file(ApiContext& ctx, const ApiRequest& r) {
 
 }  // namespace
 
+bool answered_at_owner(const ApiRequest& request) {
+  const auto& s = request.segments;
+  if (s.size() < 3 || s[0] != "api" || s[1] != "v1") return false;
+  const std::vector<std::string> rest(s.begin() + 2, s.end());
+  for (const auto& route : routes()) {
+    if (route.at_owner == AtOwner::no || route.method != request.method ||
+        route.pattern.size() != rest.size())
+      continue;
+    bool match = true;
+    for (std::size_t i = 0; i < rest.size() && match; ++i)
+      match = route.pattern[i] == "{}" || route.pattern[i] == rest[i];
+    if (match) return true;
+  }
+  return false;
+}
+
 ApiResponse route(ApiContext& ctx, ApiRequest& request) {
   const auto& s = request.segments;
   if (s.size() < 2 || s[0] != "api" || s[1] != "v1") {

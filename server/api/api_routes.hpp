@@ -12,4 +12,8 @@ struct ApiContext;
 // Throws ApiError for the request's problems (400, 403, 404, 409, …).
 ApiResponse route(ApiContext& context, ApiRequest& request);
 
+// Whether the request (its target parsed) is one of the routes a cluster answers at a vehicle's
+// owner (server/api/forwarded.hpp): the only ones an owner takes from another node.
+[[nodiscard]] bool answered_at_owner(const ApiRequest& request);
+
 }  // namespace lantian::server::api

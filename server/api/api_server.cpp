@@ -396,13 +396,30 @@ ApiResponse ApiServer::handle_local(http::verb method, std::string_view target, 
 }
 
 std::string ApiServer::answer_forwarded(const std::string& bytes) {
+  const auto started = std::chrono::steady_clock::now();
   ApiRequest request;
   ApiResponse response;
-  if (!decode_forwarded_request(bytes, request) || !parse_target(request.target, request))
+  if (!decode_forwarded_request(bytes, request) || !parse_target(request.target, request)) {
     response = error_response(http::status::bad_request, "bad_forwarded_request",
                               "a node of the cluster sent a request that could not be read");
-  else
+  } else if (!answered_at_owner(request)) {
+    // Only what a node cannot answer itself comes here: never a token, an import or a setting.
+    response = error_response(http::status::forbidden, "not_forwardable",
+                              "this request is not one a vehicle's owner answers for another node");
+  } else {
     response = handle(request);
+  }
+  // Audited here too (the node asked audits it as its own request): what this archive answered,
+  // and for whom.
+  const auto status = static_cast<unsigned>(response.status);
+  audit({now_unix_ms(), request.token.id,
+         request.token.local ? std::string("admin") : std::string(to_string(request.token.role)),
+         "forwarded:" + request.peer, std::string(http::to_string(request.method)),
+         request.target.substr(0, 2000), status, response.records,
+         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                               started)
+             .count(),
+         0, status < 400 ? response.change : json::object{}});
   return encode_forwarded_response(response);
 }
 

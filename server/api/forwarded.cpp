@@ -15,7 +15,8 @@ std::string encode_forwarded_request(const ApiRequest& r) {
                           {"target", r.target},
                           {"content_type", r.content_type},
                           {"peer", r.peer},
-                          {"token", to_json(r.token)}};
+                          {"token", to_json(r.token)},
+                          {"local", r.token.local}};
   return json::serialize(head) + "\n" + r.body;
 }
 
@@ -53,6 +54,8 @@ bool decode_forwarded_request(std::string_view bytes, ApiRequest& r) {
   r.content_type = text(*head, "content_type");
   r.peer = text(*head, "peer");
   r.token = std::move(*record);
+  const auto* local = head->if_contains("local");
+  r.token.local = local && local->is_bool() && local->as_bool();
   r.body = std::string(bytes.substr(body_at));
   r.forwarded = true;
   return !r.target.empty();

@@ -24,7 +24,8 @@ struct OwnerAnswer {
 // Sends an encoded request about `vin` to its owner and waits for the answer.
 using AskOwner = std::function<OwnerAnswer(std::string_view vin, const std::string& request)>;
 
-// The request as sent: method, target, body, content type, peer and the token's record.
+// The request as sent: method, target, body, content type, peer and the token's record (with
+// its `local` mark: a command on the admin socket asks as a local administrator everywhere).
 [[nodiscard]] std::string encode_forwarded_request(const ApiRequest& request);
 // Fills method, target, body, content_type, peer and token (not the parsed target: segments and
 // query); false when `bytes` is not an encoded request.

@@ -342,6 +342,17 @@ TEST(ViolationStore, EveryChangeIsLoggedAndAppliesAsTheSameRecordElsewhere) {
                     [&](const std::string&, const std::string&) { return ++open_entries, true; });
   EXPECT_EQ(open_entries, 0u);
 
+  // A late rule change (the reviewed record's predecessor, from a partition's previous owner)
+  // does not take the review away: it keeps the decision and takes the rest.
+  auto late = records[2];  // "updated", before the review
+  late["evidence"] = boost::json::array{};
+  ASSERT_TRUE(reader.apply_replicated({late}, {}, error)) << error;
+  const auto kept_review = reader.get(kept.id);
+  EXPECT_EQ(kept_review->at("status"), "confirmed");
+  EXPECT_EQ(kept_review->at("review"), writer.get(kept.id)->at("review"));
+  EXPECT_EQ(kept_review->at("evidence"), boost::json::array{});
+  EXPECT_EQ(ids(confirmed), std::set<std::string>{kept.id});
+
   EXPECT_FALSE(reader.apply_replicated({boost::json::object{{"id", "x"}}}, {}, error));
   EXPECT_EQ(error, "not a violation record (no id or rule)");
 }

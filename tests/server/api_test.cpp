@@ -13,6 +13,8 @@
 
 #include "api_client.hpp"
 #include "rule_frames.hpp"
+#include "server/api/api_server.hpp"
+#include "server/api/forwarded.hpp"
 #include "server/api/tokens.hpp"
 #include "server_fixture.hpp"
 
@@ -725,6 +727,49 @@ TEST_F(ApiTest, TheAuditLogRecordsEveryRequest) {
           .json();
   ASSERT_EQ(mine.at("items").as_array().size(), 1u);
   EXPECT_FALSE(mine.at("next_cursor").is_null());
+}
+
+// In a cluster, a vehicle's owner answers another node's request with the caller's token record
+// and jurisdiction — only for the routes that need the owner's archive — and audits it.
+TEST_F(ApiTest, AnOwnerAnswersOnlyAVehiclesRoutesForAnotherNode) {
+  drive_cn3_truck();
+  const auto ask = [&](verb method, const std::string& target, api::Role role,
+                       std::set<std::string> cities = {}) {
+    api::ApiRequest r;
+    r.method = method;
+    r.target = target;
+    r.peer = "10.1.2.3";
+    r.token.id = "0afb942026db";
+    r.token.role = role;
+    r.token.jurisdiction.cities = std::move(cities);
+    const auto answer = api::decode_forwarded_response(
+        server_->api().answer_forwarded(api::encode_forwarded_request(r)));
+    EXPECT_TRUE(answer);
+    return answer.value_or(api::ApiResponse{});
+  };
+  const std::string vehicle = std::string("/api/v1/vehicles/") + cn3_truck;
+  const auto detail = ask(verb::get, vehicle, api::Role::police);
+  EXPECT_EQ(detail.status, api::http::status::ok) << detail.body;
+  EXPECT_EQ(json::parse(detail.body).at("vin").as_string(), cn3_truck);
+  // R01 on each of its two days, and R02.
+  EXPECT_EQ(json::parse(detail.body).at("open_violations").as_array().size(), 3u);
+  // The caller's jurisdiction holds on the owner: 开封's police do not see a 郑州 truck.
+  EXPECT_EQ(ask(verb::get, vehicle, api::Role::police, {"开封"}).status,
+            api::http::status::not_found);
+  // Nothing else is taken from another node, whatever the token record says.
+  const auto token = ask(verb::post, "/api/v1/tokens", api::Role::admin);
+  EXPECT_EQ(token.status, api::http::status::forbidden);
+  EXPECT_EQ(json::parse(token.body).at("error").at("code").as_string(), "not_forwardable");
+  EXPECT_EQ(ask(verb::get, "/api/v1/violations", api::Role::police).status,
+            api::http::status::forbidden);
+
+  const auto audit = client_->get("/api/v1/audit?token=0afb942026db", admin_).json();
+  const auto& items = audit.at("items").as_array();
+  ASSERT_EQ(items.size(), 4u);
+  for (const auto& item : items) EXPECT_EQ(item.at("peer").as_string(), "forwarded:10.1.2.3");
+  std::multiset<std::int64_t> statuses;
+  for (const auto& item : items) statuses.insert(item.at("status").as_int64());
+  EXPECT_EQ(statuses, (std::multiset<std::int64_t>{200, 403, 403, 404}));
 }
 
 // Before: an audit entry said a write happened, not what it changed.

@@ -37,6 +37,12 @@ TEST(ForwardedRequest, CarriesTheCallersTokenRecordAndTheRequestAsSent) {
   EXPECT_EQ(received.token.jurisdiction.cities, (std::set<std::string>{"开封", "郑州"}));
   EXPECT_TRUE(received.token.jurisdiction.zones.empty());
   EXPECT_TRUE(received.segments.empty());  // the owner parses the target itself
+  EXPECT_FALSE(received.token.local);
+  // A command on the admin socket asks as a local administrator on the owner too.
+  r.token.local = true;
+  ApiRequest local;
+  ASSERT_TRUE(decode_forwarded_request(encode_forwarded_request(r), local));
+  EXPECT_TRUE(local.token.local);
 
   ApiRequest refused;
   EXPECT_FALSE(decode_forwarded_request("not a request", refused));

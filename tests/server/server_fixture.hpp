@@ -57,6 +57,7 @@ class RunningServer {
   evaluation::ShardedEvaluator& rules() { return *rules_; }
   // The HTTPS API's port (config.api.enabled).
   std::uint16_t api_port() const { return api_->port(); }
+  api::ApiServer& api() { return *api_; }
   storage::Store& store() { return *store_; }
   forwarding::Forwarder* forwarder() { return forwarder_.get(); }
   const Config& config() const { return config_; }
