@@ -166,7 +166,9 @@ OwnerRequests::Answer OwnerRequests::ask(std::string_view vin, const std::string
                             .count();
       natsMsg* msg = nullptr;
       const natsStatus s = left <= 0 ? NATS_TIMEOUT : natsSubscription_NextMsg(&msg, sub, left);
-      if (s == NATS_NO_RESPONDERS) {
+      // libnats reports it as the status (3.4), or as a status message (older releases).
+      if (s == NATS_NO_RESPONDERS || (s == NATS_OK && natsMsg_IsNoResponders(msg))) {
+        if (msg) natsMsg_Destroy(msg);
         answer.error = "no processor owns partition " + std::to_string(partition) +
                        " now (a handover in progress); try again in a few seconds";
         break;
@@ -180,12 +182,6 @@ OwnerRequests::Answer OwnerRequests::ask(std::string_view vin, const std::string
       if (s != NATS_OK) {
         answer.error = "the answer of partition " + std::to_string(partition) +
                        "'s owner was lost: " + NatsLink::last_error(s);
-        break;
-      }
-      if (natsMsg_IsNoResponders(msg)) {
-        natsMsg_Destroy(msg);
-        answer.error = "no processor owns partition " + std::to_string(partition) +
-                       " now (a handover in progress); try again in a few seconds";
         break;
       }
       const bool ok = add_chunk(assembly,

@@ -111,6 +111,16 @@ bool ViolationReplicator::publish_some(bool& more) {
       start);
   more = changes.size() == batch;
   const auto& options = link_.options();
+  // The cursor is saved once per batch, and before giving up on a failure: a change published
+  // again after a crash has the same message id, and the stream keeps one (within its
+  // de-duplication window; beyond it, applying twice is harmless).
+  std::uint64_t sent = published_through_;
+  const auto keep = [&] {
+    if (sent == published_through_) return true;
+    if (!save(published_key, sent)) return false;
+    published_through_ = sent;
+    return true;
+  };
   for (const auto& [sequence, change] : changes) {
     // The change as logged, with the node that made it: {"origin": NODE, "change": {…}}. Node
     // names are [A-Za-z0-9_-], nothing to escape.
@@ -128,16 +138,14 @@ bool ViolationReplicator::publish_some(bool& more) {
     if (s != NATS_OK) {
       spdlog::warn("event=cluster_violation_not_published sequence={} error=\"{}\"", sequence,
                    NatsLink::last_error(s));
+      keep();
       return false;
     }
     jsPubAck_Destroy(ack);
     ++counters_.published;
-    // Saved after each: a change published again after a crash has the same message id, and the
-    // stream keeps one (within its de-duplication window; beyond it, applying twice is harmless).
-    if (!save(published_key, sequence)) return false;
-    published_through_ = sequence;
+    sent = sequence;
   }
-  return true;
+  return keep();
 }
 
 // --- applying the other nodes' changes -----------------------------------------------------------
